@@ -1,0 +1,120 @@
+package main
+
+// Output rules: results go to standard output; everything else goes to
+// standard error with an "mqtls:" prefix, lower case, no period at the end.
+// Exit codes: 0 success, 1 failure, 2 misuse (bad flags or arguments).
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version string
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	// -h is the host for pub and sub, as in the Mosquitto tools: help is --help only.
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	return &cli.App{
+		Name:                      "mqtls",
+		Usage:                     "certificate authority, secure MQTT broker, MQTT clients and topic viewer",
+		Version:                   version(),
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true,
+		Commands:                  commands(),
+		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErrorf("%v", err)
+		},
+	}
+}
+
+// commands lists every command group. Each lives in its own file.
+func commands() []*cli.Command {
+	return []*cli.Command{}
+}
+
+// run is main without the exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(reorderArgs(app, args))
+	return report(stderr, err)
+}
+
+// report prints err once, with its hint, and returns the exit code.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ex cli.ExitCoder
+	if errors.As(err, &ex) && err.Error() == "" {
+		return ex.ExitCode()
+	}
+	fmt.Fprintf(stderr, "mqtls: error: %v\n", err)
+	var h *hintError
+	if errors.As(err, &h) {
+		fmt.Fprintf(stderr, "mqtls: hint: %s\n", h.hint)
+	}
+	var u *usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	if errors.As(err, &ex) {
+		return ex.ExitCode()
+	}
+	return 1
+}
+
+// usageError marks misuse of the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, a ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, a...)}
+}
+
+// hintError carries a one-line suggestion printed after the error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintError{err: err, hint: hint}
+}
+
+// warnf prints a diagnostic line on standard error.
+func warnf(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "mqtls: warning: "+format+"\n", a...)
+}
+
+// stdinIsTerminal reports whether standard input is a terminal.
+func stdinIsTerminal() bool {
+	st, err := os.Stdin.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

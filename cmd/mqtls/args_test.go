@@ -1,0 +1,34 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func TestReorderArgs(t *testing.T) {
+	app := &cli.App{Commands: []*cli.Command{{
+		Name: "cert",
+		Subcommands: []*cli.Command{{
+			Name: "client",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "days"},
+				&cli.BoolFlag{Name: "json"},
+				&cli.StringFlag{Name: "pki"},
+			},
+		}},
+	}}}
+	cases := []struct{ in, want []string }{
+		{[]string{"m", "cert", "client", "DSN1", "--days", "30"}, []string{"m", "cert", "client", "--days", "30", "--", "DSN1"}},
+		{[]string{"m", "cert", "client", "--days", "30", "DSN1"}, []string{"m", "cert", "client", "--days", "30", "--", "DSN1"}},
+		{[]string{"m", "cert", "client", "DSN1", "--json", "--pki=x"}, []string{"m", "cert", "client", "--json", "--pki=x", "--", "DSN1"}},
+		{[]string{"m", "cert", "client", "--", "-x"}, []string{"m", "cert", "client", "--", "-x"}},
+		{[]string{"m", "cert"}, []string{"m", "cert"}},
+	}
+	for _, c := range cases {
+		if got := reorderArgs(app, c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("reorderArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

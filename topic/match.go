@@ -1,0 +1,182 @@
+// Package topic holds MQTT topic and filter rules in one place: validation,
+// matching (with `+`, `#`, `$` topics and shared subscriptions), and the lint
+// rules and conventions built on them. It imports none of our packages, so every
+// other package may use it.
+//
+// # Matching
+//
+// [Match] follows MQTT 3.1.1 §4.7 and MQTT 5 §4.7: `+` matches exactly one
+// level, `#` matches the parent level and any number of levels below it, and a
+// filter that starts with a wildcard does not match a topic that starts with `$`
+// [MQTT-4.7.2-1].
+package topic
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLen is the longest topic or filter MQTT can carry: a two-byte length prefix.
+const MaxLen = 65535
+
+// Errors returned by [ValidName] and [ValidFilter].
+var (
+	ErrEmpty        = errors.New("topic is empty")
+	ErrTooLong      = errors.New("topic is longer than 65535 bytes")
+	ErrNotUTF8      = errors.New("topic is not valid UTF-8")
+	ErrNUL          = errors.New("topic contains a NUL character")
+	ErrWildcard     = errors.New("topic name contains a wildcard (+ or #)")
+	ErrBadPlus      = errors.New("'+' must occupy a whole level of the filter")
+	ErrBadHash      = errors.New("'#' must be the last level of the filter and occupy it whole")
+	ErrBadShareName = errors.New("shared subscription needs $share/<group>/<filter> with a group free of '+', '#' and '/'")
+)
+
+// SharePrefix starts a shared subscription filter: $share/<group>/<filter>.
+const SharePrefix = "$share/"
+
+// ValidName reports whether s may be used as a topic name in a PUBLISH.
+func ValidName(s string) error {
+	if err := validString(s); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, "+#") {
+		return ErrWildcard
+	}
+	return nil
+}
+
+// ValidFilter reports whether s may be used as a topic filter in a SUBSCRIBE.
+// Shared subscriptions ($share/group/filter) are accepted and their inner filter checked.
+func ValidFilter(s string) error {
+	if err := validString(s); err != nil {
+		return err
+	}
+	if group, inner, ok := SplitShared(s); ok {
+		if group == "" || strings.ContainsAny(group, "+#") || inner == "" {
+			return ErrBadShareName
+		}
+		s = inner
+	} else if strings.HasPrefix(s, SharePrefix) || s == "$share" {
+		return ErrBadShareName
+	}
+	levels := strings.Split(s, "/")
+	for i, l := range levels {
+		switch {
+		case strings.Contains(l, "#"):
+			if l != "#" || i != len(levels)-1 {
+				return ErrBadHash
+			}
+		case strings.Contains(l, "+"):
+			if l != "+" {
+				return ErrBadPlus
+			}
+		}
+	}
+	return nil
+}
+
+func validString(s string) error {
+	switch {
+	case s == "":
+		return ErrEmpty
+	case len(s) > MaxLen:
+		return ErrTooLong
+	case !utf8.ValidString(s):
+		return ErrNotUTF8
+	case strings.IndexByte(s, 0) >= 0:
+		return ErrNUL
+	}
+	return nil
+}
+
+// SplitShared splits "$share/group/filter" into its group and filter.
+// ok is false when s is not a shared subscription.
+func SplitShared(s string) (group, filter string, ok bool) {
+	rest, found := strings.CutPrefix(s, SharePrefix)
+	if !found {
+		return "", "", false
+	}
+	group, filter, found = strings.Cut(rest, "/")
+	if !found {
+		return "", "", false
+	}
+	return group, filter, true
+}
+
+// HasWildcard reports whether a filter contains `+` or `#`.
+func HasWildcard(filter string) bool {
+	return strings.ContainsAny(filter, "+#")
+}
+
+// Match reports whether the topic name matches the filter. A shared
+// subscription filter matches through its inner filter. Neither argument is
+// validated: call [ValidFilter] and [ValidName] on untrusted input first.
+// Match allocates nothing; it is on the broker's per-message path.
+func Match(filter, topic string) bool {
+	if _, inner, ok := SplitShared(filter); ok {
+		filter = inner
+	}
+	// [MQTT-4.7.2-1] wildcards at the first level never match $ topics.
+	if len(topic) > 0 && topic[0] == '$' && len(filter) > 0 && (filter[0] == '+' || filter[0] == '#') {
+		return false
+	}
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		if fl == "#" && !fmore {
+			return true
+		}
+		tl, trest, tmore := strings.Cut(topic, "/")
+		if fl != "+" && fl != tl {
+			return false
+		}
+		switch {
+		case !fmore && !tmore:
+			return true
+		case !tmore:
+			// "a/#" matches "a": the filter has one level left and it is "#".
+			return frest == "#"
+		case !fmore:
+			return false
+		}
+		filter, topic = frest, trest
+	}
+}
+
+// FilterCovers reports whether every topic matched by filter sub is also matched
+// by filter super, for example "devices/#" covers "devices/+/telemetry". It is
+// what Mosquitto's dynamic security uses to decide a subscribePattern ACL.
+func FilterCovers(super, sub string) bool {
+	if _, inner, ok := SplitShared(sub); ok {
+		sub = inner
+	}
+	if _, inner, ok := SplitShared(super); ok {
+		super = inner
+	}
+	if len(sub) > 0 && sub[0] == '$' && len(super) > 0 && (super[0] == '+' || super[0] == '#') {
+		return false
+	}
+	for {
+		pl, prest, pmore := strings.Cut(super, "/")
+		if pl == "#" && !pmore {
+			return true
+		}
+		sl, srest, smore := strings.Cut(sub, "/")
+		switch {
+		case sl == "#":
+			return false
+		case pl == "+":
+		case sl == "+" || pl != sl:
+			return false
+		}
+		switch {
+		case !pmore && !smore:
+			return true
+		case !smore:
+			return prest == "#"
+		case !pmore:
+			return false
+		}
+		super, sub = prest, srest
+	}
+}
