@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,9 @@ func (h *tap) OnStarted() {
 }
 
 func (h *tap) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, "$SYS/") {
+		return
+	}
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
 	h.record(cl, pk, time.Now())
 }
@@ -56,7 +60,12 @@ func (h *tap) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 }
 
 // record updates the state of pk's topic.
+// $SYS topics are left out: they are the broker's own statistics, shown in
+// the page's header and in /metrics, and must not push device topics out.
 func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
+	if strings.HasPrefix(pk.TopicName, "$SYS/") {
+		return
+	}
 	st := h.i.store.get(pk.TopicName)
 	if st == nil {
 		return
