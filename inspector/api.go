@@ -54,9 +54,9 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identi
 	}
 	v := topicView{summary: st.summary(time.Now().Unix())}
 	st.mu.Lock()
-	v.Last = view(&st.last)
-	if st.hasPrev {
-		p := view(&st.prev)
+	v.Last = view(st.last())
+	if pm := st.prev(); pm != nil {
+		p := view(pm)
 		v.Prev = &p
 	}
 	v.Fields = slices.Clone(st.hist.fields)
@@ -79,9 +79,9 @@ func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, _ iden
 		return
 	}
 	st.mu.Lock()
-	m := &st.last
-	if r.URL.Query().Get("which") == "prev" && st.hasPrev {
-		m = &st.prev
+	m := st.last()
+	if pm := st.prev(); pm != nil && r.URL.Query().Get("which") == "prev" {
+		m = pm
 	}
 	p := append([]byte(nil), m.Payload...)
 	size := m.Size

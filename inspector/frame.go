@@ -123,7 +123,7 @@ func (st *topicState) summary(now int64) summary {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	r10, r60 := st.rate.rates(now)
-	m := &st.last
+	m := st.last()
 	s := summary{
 		Name: st.name, Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
 		Size: m.Size, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Retained: st.retained,

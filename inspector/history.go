@@ -19,15 +19,15 @@ const (
 	maxFieldName     = 64
 	maxJSONDepth     = 4
 	maxParsedPayload = 4096
-	historyEvery     = 100 // milliseconds
+	historyEvery     = 250 // milliseconds
 )
 
 type history struct {
-	fields []string // the first maxFields numeric fields seen, in order
-	times  []int64  // unix milliseconds, a ring of len cap
-	vals   []float64
-	next   int // ring write position
-	n      int // samples held
+	fields []string  // the first maxFields numeric fields seen, in order
+	times  []int64   // unix milliseconds; grows up to the capacity, then a ring
+	vals   []float32 // maxFields per sample; float32 halves the memory of a chart
+	next   int       // ring write position
+	n      int       // samples held
 	last   int64
 }
 
@@ -46,18 +46,18 @@ func (h *history) record(payload []byte, now int64, capacity int) {
 		return
 	}
 	h.last = now
-	if h.times == nil {
-		h.times = make([]int64, capacity)
-		h.vals = make([]float64, capacity*maxFields)
+	if len(h.times) < capacity && h.next == len(h.times) {
+		h.times = append(h.times, 0)
+		h.vals = append(h.vals, make([]float32, maxFields)...)
 	}
 	row := h.vals[h.next*maxFields : (h.next+1)*maxFields]
 	for i := range row {
-		row[i] = math.NaN()
+		row[i] = float32(math.NaN())
 	}
 	for _, fv := range vals {
 		i := h.field(fv.name)
 		if i >= 0 {
-			row[i] = fv.val
+			row[i] = float32(fv.val)
 		}
 	}
 	h.times[h.next] = now
@@ -82,11 +82,14 @@ func (h *history) field(name string) int {
 func (h *history) samples() []sample {
 	out := make([]sample, 0, h.n)
 	c := len(h.times)
+	if c == 0 {
+		return out
+	}
 	for k := 0; k < h.n; k++ {
 		i := (h.next - h.n + k + c) % c
 		s := sample{Time: h.times[i], Values: make([]*float64, len(h.fields))}
 		for j := range h.fields {
-			if v := h.vals[i*maxFields+j]; !math.IsNaN(v) {
+			if v := float64(h.vals[i*maxFields+j]); !math.IsNaN(v) {
 				s.Values[j] = &v
 			}
 		}

@@ -12,8 +12,9 @@ import (
 	"mqtls/dynsec"
 )
 
-// Defaults for [Options]. With them the tap holds at most about 90 MB in the
-// worst case (every topic carrying two full-size payloads); see [Options.Bound].
+// Defaults for [Options]. With them the tap holds at most about 135 MB in the
+// worst case (every topic carrying two full-size payloads and a full numeric
+// history); see [Options.Bound]. Typical topics use a small fraction of it.
 const (
 	DefaultMaxTopics    = 10000
 	DefaultPayloadBytes = 4096
@@ -69,14 +70,16 @@ func (o *Options) fill() error {
 }
 
 // topicOverhead is a generous estimate of one topic's fixed cost in bytes:
-// the state struct, its map entry and the properties kept with each payload.
+// the state struct (about 650 bytes), its map entry, a topic name of up to
+// 128 bytes and the properties kept with the last two payloads.
 const topicOverhead = 1024 + 2*maxPropBytes
 
 // Bound is the most memory, in bytes, that the tap's topic state can hold
-// with these options (topic names not counted: they are shared with mochi's
-// own topic tree for retained topics and bounded by the packet size).
+// with these options: per topic, the fixed overhead, two payloads, the
+// numeric history and its field names. Topic names longer than 128 bytes
+// add their excess.
 func (o Options) Bound() int64 {
-	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+8*maxFields) + maxFields*maxFieldName)
+	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
 	return int64(o.MaxTopics) * perTopic
 }
 
@@ -117,7 +120,7 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 		auth:  newSessions(),
 	}
 	i.inline = srv.NewClient(nil, "inspector", InlineClientID, true)
-	i.tap = &tap{i: i}
+	i.tap = &tap{i: i, stop: make(chan struct{})}
 	m, err := newMetrics(i)
 	if err != nil {
 		return nil, fmt.Errorf("inspector metrics: %w", err)

@@ -144,9 +144,18 @@ type topicState struct {
 	count    uint64
 	bytes    uint64
 	rate     rateWindow
-	retained bool // the broker holds a retained message for this topic
-	last     message
-	prev     message
-	hasPrev  bool
+	retained bool       // the broker holds a retained message for this topic
+	msgs     [2]message // the last message is msgs[cur], the one before the other
+	cur      int
 	hist     history
+}
+
+func (st *topicState) last() *message { return &st.msgs[st.cur] }
+
+// prev is the message before the last, or nil.
+func (st *topicState) prev() *message {
+	if st.count < 2 {
+		return nil
+	}
+	return &st.msgs[1-st.cur]
 }

@@ -26,6 +26,10 @@ type tap struct {
 	authFailed  sync.Map         // reason → *atomic.Uint64
 	aclDenied   [5]atomic.Uint64 // by dynsec.Access
 	tlsFailures atomic.Uint64
+
+	clock    atomic.Int64 // unix milliseconds, 0 when not running
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 var _ mqtt.Hook = (*tap)(nil)
@@ -41,6 +45,8 @@ func (h *tap) Provides(b byte) bool {
 
 // OnStarted seeds the topics with the retained messages restored from storage.
 func (h *tap) OnStarted() {
+	h.clock.Store(time.Now().UnixMilli())
+	go h.runClock()
 	for _, pk := range h.i.srv.Topics.Retained.GetAll() {
 		h.record(nil, pk, time.UnixMilli(pk.Created*1000))
 	}
@@ -51,12 +57,44 @@ func (h *tap) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
-	h.record(cl, pk, time.Now())
+	h.record(cl, pk, h.now())
 }
 
 func (h *tap) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
 	h.record(cl, pk, time.Now())
+}
+
+// now is the time from a clock that ticks every clockTick while the server
+// runs: reading the system clock on every message costs more than the rest
+// of the tap's bookkeeping.
+func (h *tap) now() time.Time {
+	if ms := h.clock.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Now()
+}
+
+const clockTick = 10 * time.Millisecond
+
+func (h *tap) runClock() {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		h.clock.Store(time.Now().UnixMilli())
+		select {
+		case <-h.stop:
+			h.clock.Store(0)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Stop ends the clock; mochi calls it when the server closes.
+func (h *tap) Stop() error {
+	h.stopOnce.Do(func() { close(h.stop) })
+	return nil
 }
 
 // record updates the state of pk's topic.
@@ -79,10 +117,12 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 	st.bytes += uint64(len(payload))
 	st.rate.add(ms / 1000)
 	if st.count > 1 {
-		st.prev, st.last = st.last, st.prev
-		st.hasPrev = true
+		st.cur = 1 - st.cur
 	}
-	m := &st.last
+	m, pm := &st.msgs[st.cur], &st.msgs[1-st.cur]
+	if n > cap(m.Payload) { // exactly n: append's growth would overshoot the bound
+		m.Payload = make([]byte, 0, n)
+	}
 	m.Payload = append(m.Payload[:0], payload[:n]...)
 	m.Size = len(payload)
 	m.Time = ms
@@ -97,8 +137,8 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 		}
 		// Reuse the previous message's strings: no allocation per message
 		// for a publisher that keeps publishing.
-		if string(cl.Properties.Username) == st.prev.Username {
-			m.Username = st.prev.Username
+		if string(cl.Properties.Username) == pm.Username {
+			m.Username = pm.Username
 		} else {
 			m.Username = string(cl.Properties.Username)
 		}

@@ -118,7 +118,7 @@ func TestTapShowsTruncation(t *testing.T) {
 		t.Errorf("summary: truncated %v size %d, want true 100", s.Truncated, s.Size)
 	}
 	st := insp.store.lookup("big")
-	if got := len(st.last.Payload); got != 16 {
+	if got := len(st.last().Payload); got != 16 {
 		t.Errorf("stored %d bytes, want 16", got)
 	}
 	publish(t, srv, cl, "big", []byte("small"), 0, false, packets.Properties{})
@@ -146,7 +146,7 @@ func TestTapCountsRatesAndPublisher(t *testing.T) {
 	}
 	st := insp.store.lookup("devices/7/telemetry")
 	st.mu.Lock()
-	m := st.last
+	m := *st.last()
 	fields := st.hist.fields
 	st.mu.Unlock()
 	if m.ClientID != "sensor-7" || m.Username != "DSN000007" {
