@@ -1,6 +1,8 @@
 package ca
 
 import (
+	"bytes"
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -97,4 +99,55 @@ func (c *CA) CRLWarnings(now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// Certificate states reported by [CA.Check].
+const (
+	StateValid    = "valid"
+	StateRevoked  = "revoked"
+	StateExpired  = "expired"
+	StateNotYet   = "not yet valid"
+	StateUnknown  = "unknown"
+	StateNotOurCA = "not issued by this CA"
+)
+
+// CertState is a certificate's state as far as this CA knows it.
+type CertState struct {
+	// State is one of the State* constants.
+	State string `json:"status"`
+	// Entry is the index entry, when the certificate is in the index.
+	Entry *Entry `json:"-"`
+}
+
+// Check tells whether cert was issued by this CA and, if so, whether it is
+// valid, expired or revoked at now (by its serial in the index).
+func (c *CA) Check(cert *x509.Certificate, now time.Time) (CertState, error) {
+	if !bytes.Equal(cert.RawIssuer, c.Issuer.RawSubject) || cert.CheckSignatureFrom(c.Issuer) != nil {
+		if bytes.Equal(cert.Raw, c.Issuer.Raw) || bytes.Equal(cert.Raw, c.Root.Raw) {
+			return CertState{State: dateState(cert, now)}, nil
+		}
+		return CertState{State: StateNotOurCA}, nil
+	}
+	e, ok, err := c.Lookup(certs.SerialHex(cert))
+	if err != nil {
+		return CertState{}, err
+	}
+	if !ok || e.Serial != certs.SerialHex(cert) {
+		return CertState{State: StateUnknown}, nil
+	}
+	st := CertState{State: dateState(cert, now), Entry: &e}
+	if e.Revoked {
+		st.State = StateRevoked
+	}
+	return st, nil
+}
+
+func dateState(cert *x509.Certificate, now time.Time) string {
+	switch {
+	case now.After(cert.NotAfter):
+		return StateExpired
+	case now.Before(cert.NotBefore):
+		return StateNotYet
+	}
+	return StateValid
 }
