@@ -124,6 +124,8 @@ type index struct {
 	reserved map[string]bool   // names being issued by this process
 	offset   int64             // bytes replayed; always just after a newline
 	lines    int
+	lastLine []byte      // the line that ends at offset, to spot a changed file
+	file     os.FileInfo // the index file as first opened, to spot a replaced one
 
 	queue    *batch
 	flushing bool
@@ -144,6 +146,9 @@ func openIndex(dir string) (*index, error) {
 	defer f.Close()
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.file, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("open index: %w", err)
+	}
 	if _, err := x.catchUp(f); err != nil {
 		return nil, err
 	}
@@ -172,8 +177,45 @@ func (x *index) catchUp(f *os.File) (torn int64, err error) {
 			return 0, fmt.Errorf("%w: %s line %d: %v; it is never overwritten: restore it from a backup or repair that line", ErrCorruptIndex, x.path, x.lines+1, err)
 		}
 		x.offset += int64(len(line))
+		x.lastLine = bytes.Clone(line)
 	}
 	return torn, nil
+}
+
+// changedUnderUs reports whether the index file was replaced, shrunk or had
+// its last known line changed since this process read it: then appends by
+// other processes are not all the file has seen, and it must be replayed
+// from the start. Callers hold x.mu. (Edits in the middle of the file are
+// found by the full check every Load and Open does.)
+func (x *index) changedUnderUs(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("read index: %w", err)
+	}
+	if !os.SameFile(st, x.file) || st.Size() < x.offset {
+		return true, nil
+	}
+	if len(x.lastLine) == 0 {
+		return false, nil
+	}
+	buf := make([]byte, len(x.lastLine))
+	if _, err := f.ReadAt(buf, x.offset-int64(len(buf))); err != nil {
+		return false, fmt.Errorf("read index: %w", err)
+	}
+	return !bytes.Equal(buf, x.lastLine), nil
+}
+
+// reload forgets the replayed state and replays the whole file. Callers
+// hold x.mu.
+func (x *index) reload(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read index: %w", err)
+	}
+	x.file = st
+	x.entries, x.bySerial, x.latest = nil, map[string]*Entry{}, map[string]*Entry{}
+	x.offset, x.lines, x.lastLine = 0, 0, nil
+	return x.catchUp(f)
 }
 
 // apply replays one line.
@@ -228,7 +270,15 @@ func (x *index) refresh() error {
 	defer f.Close()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	_, err = x.catchUp(f)
+	changed, err := x.changedUnderUs(f)
+	if err != nil {
+		return err
+	}
+	if changed {
+		_, err = x.reload(f)
+	} else {
+		_, err = x.catchUp(f)
+	}
 	return err
 }
 

@@ -28,7 +28,16 @@ func (x *index) withLock(fn func(f *os.File) error) error {
 	}
 	defer f.Close()
 	x.mu.Lock()
-	torn, err := x.catchUp(f)
+	torn, err := func() (int64, error) {
+		changed, err := x.changedUnderUs(f)
+		if err != nil {
+			return 0, err
+		}
+		if changed {
+			return x.reload(f)
+		}
+		return x.catchUp(f)
+	}()
 	x.mu.Unlock()
 	if err != nil {
 		return err
