@@ -161,6 +161,16 @@ func cmdSetDefaultACLAccess(s *Store, cmd obj) result {
 		o, _ := it.(obj)
 		at, ok1 := o.str("acltype")
 		allow, ok2 := o.get("allow").(bool)
+		if !o.has("allow") {
+			// mosquitto_ctrl 2.0 sends "access":"allow"|"deny", which
+			// Mosquitto ignores; we honour it.
+			switch a, _ := o.str("access"); {
+			case asciiEqualFold(a, "allow"):
+				allow, ok2 = true, true
+			case asciiEqualFold(a, "deny"):
+				allow, ok2 = false, true
+			}
+		}
 		if !ok1 || !ok2 {
 			continue
 		}
