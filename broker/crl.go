@@ -176,12 +176,12 @@ func (s *crlSet) checkChain(chain []*x509.Certificate) error {
 		key := string(issuer.RawSubject)
 		if _, ok := s.byIssuer[key]; !ok {
 			if i == 0 {
-				return fmt.Errorf("no CRL from %q, the issuer of %q, in crlfile", issuer.Subject.String(), cert.Subject.String())
+				return fmt.Errorf("no CRL from %s, the issuer of %s, in crlfile", issuer.Subject.String(), cert.Subject.String())
 			}
 			continue
 		}
 		if s.revoked[key][cert.SerialNumber.String()] {
-			return fmt.Errorf("certificate %q (serial %X) is revoked", cert.Subject.String(), cert.SerialNumber)
+			return fmt.Errorf("certificate %s (serial %X) is revoked", cert.Subject.String(), cert.SerialNumber)
 		}
 	}
 	return nil

@@ -29,6 +29,7 @@ password and ACL files; SIGINT and SIGTERM shut down cleanly.
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "read the configuration from `FILE`"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: broker.DefaultConnectTimeout, Usage: "close connections that have not finished the TLS handshake and CONNECT within `DURATION`"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -42,13 +43,16 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 			if err != nil {
 				return err
 			}
-			return runBroker(c.Context, cfg, c.App.Writer, c.App.ErrWriter)
+			if c.Duration("connect-timeout") <= 0 {
+				return usageErrorf("flag '--connect-timeout' must be positive")
+			}
+			return runBroker(c.Context, cfg, broker.Options{ConnectTimeout: c.Duration("connect-timeout")}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
 // runBroker runs until SIGINT or SIGTERM; SIGHUP reloads.
-func runBroker(ctx context.Context, cfg *conf.Config, stdout, stderr interface {
+func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, stdout, stderr interface {
 	Write([]byte) (int, error)
 }) error {
 	log, closer, err := broker.NewLogger(cfg, stdout, stderr)
@@ -56,7 +60,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, stdout, stderr interface {
 		return err
 	}
 	defer closer.Close()
-	b, err := broker.New(cfg, log, broker.Options{})
+	b, err := broker.New(cfg, log, opts)
 	if err != nil {
 		return err
 	}
