@@ -53,6 +53,7 @@ func commands() []*cli.Command {
 		caCmd(),
 		certCmd(),
 		p12Cmd(),
+		brokerCmd(),
 	}
 }
 
