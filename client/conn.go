@@ -56,6 +56,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	c := &Conn{opts: opts}
 	if opts.Debug != nil {
 		c.tr = newTracer(opts.Version, opts.Debug, c.route)
+		c.tr.subscribed = opts.DebugSubscribed
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {

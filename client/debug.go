@@ -7,14 +7,17 @@ package client
 import (
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 )
 
 // tracer turns the packets seen on the wire into debug lines, and orders
 // message deliveries among them as libmosquitto does.
 type tracer struct {
-	v   byte
-	seq *sequencer
+	v          byte
+	seq        *sequencer
+	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
 
 	mu      sync.Mutex
 	id      string
@@ -106,6 +109,13 @@ func (t *tracer) received(p pkt) {
 		t.seq.line(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
 	case tSUBACK:
 		t.seq.line(fmt.Sprintf("Client %s received SUBACK", t.name()))
+		if t.subscribed {
+			codes := make([]string, len(p.codes))
+			for i, c := range p.codes {
+				codes[i] = strconv.Itoa(int(c))
+			}
+			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
+		}
 	case tUNSUBACK:
 		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
 	case tPINGRESP:

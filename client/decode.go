@@ -41,6 +41,7 @@ type pkt struct {
 	plen   int
 	subs   []Subscription
 	unsubs []string
+	codes  []byte // SUBACK
 }
 
 // errShort means the buffer holds only part of a packet.
@@ -95,6 +96,8 @@ func decode5(r io.Reader) (pkt, error) {
 		}
 	case *p5.Unsubscribe:
 		p.mid, p.unsubs = c.PacketID, c.Topics
+	case *p5.Suback:
+		p.mid, p.codes = c.PacketID, c.Reasons
 	case *p5.Disconnect:
 		p.code = c.ReasonCode
 	}
@@ -129,7 +132,7 @@ func decode3(r io.Reader) (pkt, error) {
 			p.subs = append(p.subs, Subscription{Filter: t, QoS: c.Qoss[i]})
 		}
 	case *p3.SubackPacket:
-		p.kind, p.mid = tSUBACK, c.MessageID
+		p.kind, p.mid, p.codes = tSUBACK, c.MessageID, c.ReturnCodes
 	case *p3.UnsubscribePacket:
 		p.kind, p.mid, p.unsubs = tUNSUBSCRIBE, c.MessageID, c.Topics
 	case *p3.UnsubackPacket:

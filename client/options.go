@@ -69,6 +69,9 @@ type Options struct {
 	// Debug, when set, receives one line per MQTT packet in libmosquitto's
 	// `-d` format. Lines arrive in order, from one goroutine at a time.
 	Debug func(line string)
+	// DebugSubscribed adds mosquitto_sub's own line after each SUBACK to the
+	// debug lines: "Subscribed (mid: 1): 0, 128".
+	DebugSubscribed bool
 
 	// Timeout bounds the TCP connect, TLS handshake and CONNACK wait, and
 	// each acknowledgement; 0 means 10 seconds.

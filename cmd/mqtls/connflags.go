@@ -257,3 +257,24 @@ func readSecretFile(path, what string) (string, error) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimSuffix(line, "\r"), nil
 }
+
+// toolUsage is bad arguments to pub or sub: exit 1 and point at the help, as
+// the Mosquitto tools do.
+func toolUsage(c *cli.Context, err error) error {
+	return withHint(cli.Exit(err.Error(), client.ExitFailure), fmt.Sprintf("use 'mqtls %s --help' to see usage", c.Command.Name))
+}
+
+// toolFail ends pub or sub with the Mosquitto tools' exit code for err; with
+// --quiet nothing is printed.
+func toolFail(c *cli.Context, err error) error {
+	code := client.ExitCode(err)
+	if c.Bool("quiet") {
+		return cli.Exit("", code)
+	}
+	return cli.Exit(err.Error(), code)
+}
+
+// onToolUsageError makes flag parsing errors of pub and sub exit 1.
+func onToolUsageError(c *cli.Context, err error, _ bool) error {
+	return toolUsage(c, err)
+}
