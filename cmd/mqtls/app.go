@@ -54,6 +54,8 @@ func commands() []*cli.Command {
 		certCmd(),
 		p12Cmd(),
 		brokerCmd(),
+		pubCmd(),
+		subCmd(),
 	}
 }
 
