@@ -28,6 +28,8 @@ type Options struct {
 	// means [DefaultMaxLength] and [DefaultMaxDepth].
 	MaxLength int
 	MaxDepth  int
+	// Scheme, when set, is the topic scheme every topic must fit.
+	Scheme *Scheme
 }
 
 // Lint checks every sample on its own, then the set as a whole (case
@@ -112,6 +114,15 @@ func LintSample(s Sample, opt Options) []Finding {
 	}
 	if d := strings.Count(t, "/") + 1; d > maxDepth {
 		add(RuleDepth, fmt.Sprintf("the topic has %d levels (limit %d)", d, maxDepth), "flatten the tree or move detail into the payload")
+	}
+	if opt.Scheme != nil {
+		if s.HasFlags {
+			if err := opt.Scheme.CheckPublish(t, s.QoS, s.Retain); err != nil {
+				add(RuleScheme, strings.TrimPrefix(err.Error(), fmt.Sprintf("topic %q", t)+": "), "")
+			}
+		} else if _, ok := opt.Scheme.Lookup(t); !ok {
+			add(RuleScheme, "no pattern of the topic scheme matches", "")
+		}
 	}
 
 	conv := conventionOf(t, opt.Convention)

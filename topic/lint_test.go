@@ -233,3 +233,26 @@ func TestReadSamples(t *testing.T) {
 		}
 	}
 }
+
+func TestLintScheme(t *testing.T) {
+	opt := Options{Scheme: loadExample(t)}
+	samples := []Sample{
+		{Topic: "devices/d1/telemetry/temp"},
+		{Topic: "devices/d1/temp"},
+		{Topic: "devices/d1/status", HasFlags: true, QoS: 1, Retain: true},
+		{Topic: "devices/d1/status", HasFlags: true, QoS: 1},
+	}
+	var got []string
+	for _, f := range Lint(samples, opt) {
+		if f.Rule == RuleScheme {
+			got = append(got, f.String())
+		}
+	}
+	want := []string{
+		"devices/d1/temp: not-in-scheme: error: no pattern of the topic scheme matches",
+		"devices/d1/status: not-in-scheme: error: pattern devices/{client}/status is published retained",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

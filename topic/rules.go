@@ -66,6 +66,7 @@ const (
 	RuleRetainedCommand = "retained-command"
 	RuleUnretainedState = "unretained-state"
 	RuleConvention      = "convention-root"
+	RuleScheme          = "not-in-scheme"
 
 	RuleHomieID        = "homie-id"
 	RuleHomieStructure = "homie-structure"
@@ -108,6 +109,7 @@ var rules = []Rule{
 	{ID: RuleSiblingDepth, Severity: Warning, Rationale: "siblings that reach the same leaf at different depths break '+' subscriptions (home/+/temp misses home/bath/shower/temp)"},
 	{ID: RuleRetainedCommand, Severity: Warning, NeedsFlags: true, Rationale: "a retained command (set, get, cmd, command) is replayed to every new subscriber: the device acts again on reconnect"},
 	{ID: RuleUnretainedState, Severity: Info, NeedsFlags: true, Rationale: "state and availability topics (status, state, connected) should be retained so that a new subscriber learns them at once"},
+	{ID: RuleScheme, Severity: Error, Rationale: "with --scheme, every topic (and its QoS and retain, when seen) must fit a pattern of the team's topic scheme"},
 	{ID: RuleConvention, Severity: Error, Rationale: "with --convention, every topic must live under that convention's root"},
 
 	{ID: RuleHomieID, Severity: Error, Convention: "homie", Rationale: "Homie: topic IDs may only hold a-z, 0-9 and '-', not at the start or end; '$' only starts attributes"},
