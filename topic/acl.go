@@ -64,12 +64,12 @@ func (s *Scheme) Roles() []Role {
 
 // DynsecCommands prints the roles as `mqtls dynsec` command lines (the
 // mosquitto_ctrl dynsec argument order), one per line, with the topics
-// single-quoted for a POSIX shell. target is inserted after "dynsec" (for
-// example "-f dynamic-security.json"); it may be empty.
-func DynsecCommands(roles []Role, target string) []string {
+// single-quoted for a POSIX shell. With a dynsecFile, each command edits
+// that file (-f FILE).
+func DynsecCommands(roles []Role, dynsecFile string) []string {
 	prefix := "mqtls dynsec"
-	if target != "" {
-		prefix += " " + target
+	if dynsecFile != "" {
+		prefix += " -f " + shellQuote(dynsecFile)
 	}
 	var out []string
 	for _, r := range roles {

@@ -90,13 +90,13 @@ func LintSample(s Sample, opt Options) []Finding {
 		add(RuleWildcard, "a published topic cannot contain '+' or '#'", "publish to a concrete topic; wildcards belong in subscriptions")
 	}
 	if t[0] == '/' {
-		add(RuleLeadingSlash, "the topic starts with '/'", "use "+quote(strings.TrimLeft(t, "/")))
+		add(RuleLeadingSlash, "the topic starts with '/'", "use "+quote(Clean(t)))
 	}
 	if len(t) > 1 && t[len(t)-1] == '/' {
-		add(RuleTrailingSlash, "the topic ends with '/'", "use "+quote(strings.TrimRight(t, "/")))
+		add(RuleTrailingSlash, "the topic ends with '/'", "use "+quote(Clean(t)))
 	}
 	if inner := strings.Trim(t, "/"); strings.Contains(inner, "//") {
-		add(RuleEmptyLevel, "the topic has an empty level ('//')", "use "+quote(collapseSlashes(t)))
+		add(RuleEmptyLevel, "the topic has an empty level ('//')", "use "+quote(Clean(t)))
 	}
 	checkCharacters(t, add)
 	if t[0] == '$' {
@@ -173,11 +173,10 @@ func checkCharacters(t string, add func(rule, msg, suggestion string)) {
 		}
 	}
 	if space >= 0 {
-		fixed := strings.Join(strings.FieldsFunc(t, unicode.IsSpace), "-")
-		add(RuleWhitespace, fmt.Sprintf("the topic contains whitespace (%U)", space), "use "+quote(fixed))
+		add(RuleWhitespace, fmt.Sprintf("the topic contains whitespace (%U)", space), "use "+quote(Clean(t)))
 	}
 	if hidden >= 0 {
-		add(RuleNonPrintable, fmt.Sprintf("the topic contains a non-printable character (%U)", hidden), "remove it")
+		add(RuleNonPrintable, fmt.Sprintf("the topic contains a non-printable character (%U)", hidden), "use "+quote(Clean(t)))
 	}
 	if nonASCII >= 0 {
 		add(RuleNonASCII, fmt.Sprintf("the topic contains a non-ASCII character %q (%U)", nonASCII, nonASCII), "spell the level in ASCII letters, digits and '-'")
@@ -304,8 +303,28 @@ func hasUpper(s string) bool {
 	return false
 }
 
-func collapseSlashes(t string) string {
-	parts := strings.Split(t, "/")
+// Clean fixes what the HiveMQ "never" rules forbid and can be fixed without
+// knowing the intent: empty levels (leading, trailing and doubled '/') are
+// dropped, whitespace runs become '-', invisible characters and NUL go.
+// Non-ASCII letters are kept: only a person can spell them in ASCII.
+func Clean(t string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range t {
+		switch {
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case r == 0 || !unicode.IsPrint(r):
+			continue
+		}
+		if space && b.Len() > 0 && r != '/' && !strings.HasSuffix(b.String(), "/") {
+			b.WriteByte('-')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	parts := strings.Split(b.String(), "/")
 	kept := parts[:0]
 	for _, p := range parts {
 		if p != "" {

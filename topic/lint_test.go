@@ -256,3 +256,18 @@ func TestLintScheme(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"/home/living room/temp": "home/living-room/temp",
+		"a//b/":                  "a/b",
+		"a \t b/ c":              "a-b/c",
+		"a\u200bb\x00":           "ab",
+		"café/temp":              "café/temp",
+		"home/temp":              "home/temp",
+	} {
+		if got := Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

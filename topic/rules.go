@@ -28,6 +28,17 @@ func (s Severity) String() string {
 // MarshalText writes the severity as its lower-case name (for --json).
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	for _, v := range []Severity{Info, Warning, Error} {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q: use info, warning or error", b)
+}
+
 // Rule is one lint check: a stable id, its severity and why it exists.
 type Rule struct {
 	ID       string   `json:"id"`

@@ -180,7 +180,7 @@ func TestRoles(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := DynsecCommands([]Role{{Name: "it's"}}, "-f d.json"); got[0] != `mqtls dynsec -f d.json createRole 'it'\''s'` {
+	if got := DynsecCommands([]Role{{Name: "it's"}}, "my dir/d.json"); got[0] != `mqtls dynsec -f 'my dir/d.json' createRole 'it'\''s'` {
 		t.Errorf("quoting: %s", got[0])
 	}
 }
