@@ -215,6 +215,8 @@ func topicACLCmd() *cli.Command {
        apply them to a dynsec file (broker stopped)
    mqtls topic acl topics.yaml --json
        print the roles as JSON
+   mqtls topic acl topics.yaml --acl-file --service-user backend > acl
+       the same design as a Mosquitto acl_file (pattern lines with %u, %c)
 
 The device role lets each device publish on its 'pub' patterns and subscribe
 to its 'sub' patterns, {client} becoming %u (its user name, the certificate
@@ -224,10 +226,26 @@ role is the other side, for all devices. Give the roles to clients with
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "put '-f `FILE`' (a dynamic-security.json) into the printed commands"},
 			&cli.BoolFlag{Name: "json", Usage: "print the roles as JSON"},
+			&cli.BoolFlag{Name: "acl-file", Usage: "print a Mosquitto acl_file instead of dynsec commands"},
+			&cli.StringSliceFlag{Name: "service-user", Usage: "with --acl-file, give `USER` the service side (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.IsSet("service-user") && !c.Bool("acl-file") {
+				return usageErrorf("flag '--service-user' requires the '--acl-file' flag")
+			}
+			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file")) {
+				return usageErrorf("flag '--acl-file' is incompatible with '--json' and '--file'")
+			}
 			s, err := loadSchemeArg(c)
 			if err != nil {
+				return err
+			}
+			if c.Bool("acl-file") {
+				text, err := s.ACLFile(c.StringSlice("service-user"))
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				_, err = io.WriteString(c.App.Writer, text)
 				return err
 			}
 			roles := s.Roles()

@@ -114,6 +114,13 @@ func TestTopicACLAndDocCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &roles); err != nil || len(roles) != 2 || roles[1].Name != "backend" {
 		t.Errorf("acl --json: %v %+v", err, roles)
 	}
+	out, _, code = runMqtls("topic", "acl", exampleScheme, "--acl-file", "--service-user", "backend")
+	if code != 0 || !strings.Contains(out, "pattern write devices/%u/telemetry/+\n") || !strings.Contains(out, "user backend\ntopic read devices/+/telemetry/+\n") {
+		t.Errorf("acl --acl-file: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "--service-user", "x"); code != 2 || !strings.Contains(errOut, "requires the '--acl-file' flag") {
+		t.Errorf("--service-user alone: exit %d %s", code, errOut)
+	}
 	if _, errOut, code := runMqtls("topic", "acl"); code != 2 || !strings.Contains(errOut, "want one topic scheme file") {
 		t.Errorf("acl without a file: exit %d %s", code, errOut)
 	}
