@@ -12,7 +12,8 @@ const MaxSamples = 1 << 20
 
 // ReadSamples reads a recorded topic list: one topic per line, optionally
 // followed by a tab, the QoS, a tab and the retain flag (0 or 1), which is
-// what `mosquitto_sub -t '#' -F '%t\t%q\t%r'` prints. Blank lines are
+// what `mosquitto_sub -t '#' -q 2 -F '%t\t%q\t%r'` prints (at QoS 2, so
+// that the QoS of each publish shows). Blank lines are
 // skipped; every other character of a line belongs to the topic, so that
 // lint sees spaces and invisible characters as they were published.
 func ReadSamples(r io.Reader) ([]Sample, error) {

@@ -261,3 +261,40 @@ func BenchmarkCheckPublishReject(b *testing.B) {
 		}
 	}
 }
+
+// TestReadmeScheme keeps the README's example scheme and its description of
+// the derived roles true.
+func TestReadmeScheme(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n# topics.yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README has no topics.yaml example")
+	}
+	s, err := ParseScheme([]byte(block))
+	if err != nil {
+		t.Fatalf("README example scheme: %v", err)
+	}
+	var got []string
+	for _, r := range s.Roles() {
+		for _, a := range r.ACLs {
+			got = append(got, r.Name+" "+a.Type+" "+a.Topic)
+		}
+	}
+	want := []string{
+		"sensor publishClientSend devices/%u/telemetry/+",
+		"sensor publishClientSend devices/%u/status",
+		"sensor subscribePattern devices/%u/cmd/#",
+		"sensor subscribePattern fleet/firmware",
+		"backend subscribePattern devices/+/telemetry/+",
+		"backend subscribePattern devices/+/status",
+		"backend publishClientSend devices/+/cmd/#",
+		"backend publishClientSend fleet/firmware",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("README scheme roles:\n%s", strings.Join(got, "\n"))
+	}
+}

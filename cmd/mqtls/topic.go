@@ -36,7 +36,7 @@ func topicLintCmd() *cli.Command {
 		Description: `Examples:
    mqtls topic lint home/kitchen/temp '/home/living room/temp'
        lint two topics; the second breaks two rules
-   mosquitto_sub -t '#' -F '%t\t%q\t%r' -W 60 > seen.txt; mqtls topic lint -f seen.txt
+   mosquitto_sub -t '#' -q 2 -F '%t\t%q\t%r' -W 60 > seen.txt; mqtls topic lint -f seen.txt
        lint what a broker carried for a minute, with the QoS and retain flags
    mqtls topic lint --convention sparkplug -f seen.txt --json
        require Sparkplug B and print the findings as JSON
