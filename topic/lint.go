@@ -2,6 +2,7 @@ package topic
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -334,4 +335,11 @@ func Clean(t string) string {
 	return strings.Join(kept, "/")
 }
 
-func quote(s string) string { return "'" + s + "'" }
+// quote shows a topic or level in a message: single-quoted, or Go-quoted
+// when it holds characters that would not show or would break the line.
+func quote(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return "'" + s + "'"
+}

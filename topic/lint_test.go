@@ -271,3 +271,27 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+func FuzzLint(f *testing.F) {
+	f.Add("/home/living room/temp", "home/Kitchen/temp")
+	f.Add("homie/5/dev/n/p/set", "spBv1.0/g/DDATA/e")
+	f.Add("a\u200b//b/", "owntracks/u/d/x")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, conv := range []string{"", "homie", "sparkplug", "smarthome"} {
+			fs := Lint([]Sample{{Topic: a}, {Topic: b, HasFlags: true, Retain: true}}, Options{Convention: conv})
+			for _, f := range fs {
+				if strings.ContainsAny(f.String(), "\n\r") {
+					t.Fatalf("finding spans lines: %q", f.String())
+				}
+			}
+		}
+		// What Clean returns breaks none of the rules it claims to fix.
+		c := Clean(a)
+		for _, f := range LintSample(Sample{Topic: c}, Options{}) {
+			switch f.Rule {
+			case RuleLeadingSlash, RuleTrailingSlash, RuleEmptyLevel, RuleWhitespace, RuleNonPrintable, RuleNUL:
+				t.Fatalf("Clean(%q) = %q still breaks %s", a, c, f.Rule)
+			}
+		}
+	})
+}
