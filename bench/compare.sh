@@ -16,6 +16,9 @@
 #   CONNECTIONS=1000           connections of the connect runs
 #   RESULTS=DIR                keep the JSON results and logs there
 #   QUICK=1                    a short smoke run (1s runs, 100 connections)
+#   ACL=dynsec|aclfile         access control of the mtls scenarios: the
+#                              dynamic-security plugin (default when this
+#                              mqtls has the dynsec command) or an acl_file
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,6 +42,10 @@ if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
 	go build -o "$ROOT/bin/mqtls" ./cmd/mqtls
 	BIN=$ROOT/bin/mqtls
 fi
+ACL=${ACL:-}
+if [[ -z "$ACL" ]]; then
+	if "$BIN" dynsec --help >/dev/null 2>&1; then ACL=dynsec; else ACL=aclfile; fi
+fi
 CPUS=$(nproc)
 if ((CPUS >= 2)); then
 	PIN_BROKER="taskset -c 0"
@@ -54,7 +61,7 @@ mkdir -p "$RESULTS"
 BROKER_PID=""
 cleanup() {
 	if [[ -n "$BROKER_PID" ]]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK/pki" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/persist*
+	rm -rf "$WORK/pki" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
 }
 trap cleanup EXIT
 
@@ -108,6 +115,15 @@ dynsec_json() {
 JSON
 }
 
+# The same policy as an acl_file, for brokers without dynamic security.
+acl_file() {
+	local i
+	echo "topic deny bench/forbidden/#"
+	for i in $(seq -f %04g 1 $NDEV); do
+		printf 'user dev%s\ntopic readwrite bench/#\n' "$i"
+	done
+}
+
 PORT_PLAIN=$((20000 + RANDOM % 20000))
 PORT_TLS=$((PORT_PLAIN + 1))
 
@@ -127,7 +143,6 @@ write_conf() {
 			echo "listener $PORT_PLAIN 127.0.0.1"
 			;;
 		mtls*)
-			dynsec_json >"$WORK/dynsec-$n.json"
 			echo "allow_anonymous false"
 			if [[ $scenario == mtls+persist ]]; then
 				mkdir -p "$WORK/persist-$n"
@@ -136,8 +151,14 @@ write_conf() {
 			else
 				echo "persistence false"
 			fi
-			echo "plugin $DYNSEC_PLUGIN"
-			echo "plugin_opt_config_file $WORK/dynsec-$n.json"
+			if [[ $ACL == dynsec ]]; then
+				dynsec_json >"$WORK/dynsec-$n.json"
+				echo "plugin $DYNSEC_PLUGIN"
+				echo "plugin_opt_config_file $WORK/dynsec-$n.json"
+			else
+				acl_file >"$WORK/acl-$n"
+				echo "acl_file $WORK/acl-$n"
+			fi
 			echo "listener $PORT_TLS 127.0.0.1"
 			echo "cafile $PKI/ca.crt"
 			echo "certfile $PKI/server.crt"
@@ -251,7 +272,7 @@ row() { # label run key decimals [target] [divisor]
 }
 
 echo
-echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); runs of $DURATION after $WARMUP warm-up"
+echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); runs of $DURATION after $WARMUP warm-up; mtls access control: $ACL"
 printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
 for s in plain mtls mtls+persist; do
 	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
