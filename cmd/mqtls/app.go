@@ -57,6 +57,7 @@ func commands() []*cli.Command {
 		pubCmd(),
 		subCmd(),
 		topicCmd(),
+		benchCmd(),
 	}
 }
 
