@@ -216,7 +216,7 @@ func TestLoginAndACL(t *testing.T) {
 }
 
 func TestEventsAndMetrics(t *testing.T) {
-	p := newPage(t, nil, Options{Interval: 10 * time.Millisecond})
+	p := newPage(t, nil, Options{Interval: 10 * time.Millisecond, Metrics: true})
 	p.do("POST", "/api/publish", `{"topic":"m/a","payload":"1","qos":1}`, nil)
 	p.do("POST", "/api/publish", `{"topic":"n/b","payload":"2"}`, nil)
 	resp, err := http.Get(p.web.URL + "/api/events?filter=m/%2B")
@@ -257,5 +257,12 @@ func TestEventsAndMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+func TestMetricsOnlyWhenAsked(t *testing.T) {
+	p := newPage(t, nil, Options{})
+	if code, _ := p.do("GET", "/metrics", "", nil); code != 404 {
+		t.Errorf("/metrics without Options.Metrics: %d, want 404", code)
 	}
 }

@@ -64,6 +64,11 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, stdou
 	if err != nil {
 		return err
 	}
+	stopInspector, err := b.StartInspector()
+	if err != nil {
+		return err
+	}
+	defer stopInspector()
 	if err := b.Start(); err != nil {
 		return err
 	}
