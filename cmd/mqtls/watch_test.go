@@ -42,8 +42,8 @@ func TestWatchAgainstMosquitto(t *testing.T) {
 			"plant\n" +
 			"  line1\n" +
 			"    DSN000001\n" +
-			"      state                           1          R q0  online\n" +
-			"      telemetry                       1          R q0  {\"temp\":21.5}\n"
+			"      state                           1         R q0  online\n" +
+			"      telemetry                       1         R q0  {\"temp\":21.5}\n"
 		if out != want {
 			t.Errorf("snapshot:\n%s\nwant:\n%s", out, want)
 		}
