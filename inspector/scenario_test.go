@@ -1,6 +1,11 @@
 package inspector
 
 import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/png"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,4 +91,38 @@ func browserScenario(t *testing.T, e env) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the kicked mosquitto_sub is still running")
 	}
+
+	// 5. an image payload is shown as an image, and a wildcard filter
+	// narrows the tree
+	ok := eval[bool](t, ctx, fmt.Sprintf(`fetch('/api/publish', {method: 'POST', headers: {'X-Mqtls-Inspector': '1'},
+		body: JSON.stringify({topic: 'plant/cam1/snapshot', payloadBase64: %q})}).then(r => r.ok)`, tinyPNG(t)))
+	if !ok {
+		t.Fatal("publishing the image through the API failed")
+	}
+	click(t, ctx, "#tab-topic")
+	click(t, ctx, `[data-topic="plant/cam1/snapshot"]`)
+	pageText(t, ctx, "#topic-name", "plant/cam1/snapshot")
+	width := eval[int](t, ctx, `new Promise(res => { const f = () => { const i = document.querySelector('#payload img'); if (i && i.complete && i.naturalWidth) res(i.naturalWidth); else setTimeout(f, 50); }; f(); })`)
+	if width != 4 {
+		t.Errorf("the image payload rendered %d pixels wide, want 4", width)
+	}
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS("#filter"), "plant/+/snapshot"))
+	narrowed := eval[bool](t, ctx, `new Promise(res => { const f = () => {
+		if (!document.querySelector('[data-topic^="plant/line1/"]') && document.querySelector('[data-topic="plant/cam1/snapshot"]')) res(true); else setTimeout(f, 50); }; f(); })`)
+	if !narrowed {
+		t.Error("the filter did not narrow the tree")
+	}
+}
+
+// tinyPNG is a 4x4 PNG, base64.
+func tinyPNG(t *testing.T) string {
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for k := range img.Pix {
+		img.Pix[k] = 0xc0
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }

@@ -165,8 +165,10 @@ func (h *tap) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 }
 
 // certCN is the subject CN of the client's verified certificate, or "".
+// A *tls.Conn has ConnectionState, and so has a listener's WebSocket
+// connection when it keeps the TLS state.
 func certCN(cl *mqtt.Client) string {
-	tc, ok := cl.Net.Conn.(*tls.Conn)
+	tc, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return ""
 	}
