@@ -56,6 +56,7 @@ metrics true
 // broker process: mqtls pub publishes, chromium shows it, the page publishes
 // to mosquitto_sub, clears a retained topic and kicks a client.
 func TestBrowserAgainstBroker(t *testing.T) {
+	t.Parallel()
 	dir, port, web, _ := brokerWithPage(t)
 	mqtls := testutil.Mqtls(t)
 	conn := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "dev1"}
@@ -75,7 +76,7 @@ func TestBrowserAgainstBroker(t *testing.T) {
 		retained: func(topic string) bool {
 			// exit 0: a retained message arrived; 27: timed out without one
 			_, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port),
-				"-u", "dev1", "-P", "devpw", "-t", topic, "--retained-only", "-C", "1", "-W", "1")
+				"-u", "dev1", "-P", "devpw", "-t", topic, "--retained-only", "-C", "1", "-W", "3")
 			return code == 0
 		},
 	})
@@ -84,6 +85,7 @@ func TestBrowserAgainstBroker(t *testing.T) {
 // TestMetricsAndSysAgainstBroker scrapes /metrics and reads the $SYS topics
 // of a broker process after a few publishes and a refused login.
 func TestMetricsAndSysAgainstBroker(t *testing.T) {
+	t.Parallel()
 	dir, port, web, _ := brokerWithPage(t)
 	p := strconv.Itoa(port)
 	for range 3 {
@@ -128,6 +130,7 @@ func TestMetricsAndSysAgainstBroker(t *testing.T) {
 // TestScreenshotScene fills a broker with a small fleet and takes the README
 // screenshot of the page with a topic, its payload and its chart selected.
 func TestScreenshotScene(t *testing.T) {
+	t.Parallel()
 	dir, port, web, _ := brokerWithPage(t)
 	ctx := browser(t)
 	pub := func(topic, payload string, retain bool) {

@@ -20,6 +20,7 @@ import (
 // and in the clients panel, and /metrics reports the CRL's age. The PKI is
 // made with mqtls itself; the device is Mosquitto's client.
 func TestCertificateIdentityAgainstBroker(t *testing.T) {
+	t.Parallel()
 	testutil.Need(t, "mosquitto_pub", "mosquitto_sub", "mosquitto_passwd")
 	dir := t.TempDir()
 	bin := testutil.Mqtls(t)
@@ -67,30 +68,37 @@ metrics true
 	}
 	sub := testutil.Start(t, dir, "mosquitto_sub", append(device, "-t", "DSN000001/cmd", "-i", "DSN000001-sub")...)
 
-	getJSON := func(path string, v any) {
+	getJSON := func(path string, v any) bool {
 		resp, err := http.Get(web + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusNotFound {
+			return false
+		}
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 		}
-		if v != nil {
-			if err := json.Unmarshal(b, v); err != nil {
-				t.Fatalf("GET %s: %v\n%s", path, err, b)
-			}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v\n%s", path, err, b)
 		}
+		return true
 	}
+	// the publisher's PUBACK can come before the broker hands the message on
 	var tv topicView
-	getJSON("/api/topic?name=DSN000001/telemetry", &tv)
+	testutil.WaitFor(t, 10*time.Second, "the device's topic in the inspector", func() bool {
+		return getJSON("/api/topic?name=DSN000001/telemetry", &tv)
+	})
 	if tv.Last.CN != "DSN000001" || tv.Last.Username != "DSN000001" {
 		t.Errorf("last publisher: cn %q user %q, want DSN000001", tv.Last.CN, tv.Last.Username)
 	}
 	var cl struct{ Clients []clientView }
 	testutil.WaitFor(t, 10*time.Second, "the subscriber in the clients panel", func() bool {
-		getJSON("/api/clients", &cl)
+		if !getJSON("/api/clients", &cl) {
+			t.Fatal("GET /api/clients: 404")
+		}
 		for _, c := range cl.Clients {
 			if c.ID == "DSN000001-sub" && len(c.Subscriptions) == 1 {
 				return true

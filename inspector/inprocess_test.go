@@ -17,6 +17,7 @@ import (
 // TestBrowserInProcess runs the page scenario against an in-process mochi
 // server with the tap, real mosquitto clients and headless chromium.
 func TestBrowserInProcess(t *testing.T) {
+	t.Parallel()
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv.AddHook(new(allowAll), nil)
 	insp, err := New(srv, nil, Options{})

@@ -74,10 +74,6 @@ func browserScenario(t *testing.T, e env) {
 	if !e.retained("plant/line1/press/telemetry") {
 		t.Error("clearing one topic cleared another")
 	}
-	out, _ := testutil.Run(t, "", 10*time.Second, "mosquitto_sub", args("-t", "plant/#", "--retained-only", "-v", "-W", "2")...)
-	if strings.Contains(out, "press/state") || !strings.Contains(out, "press/telemetry") {
-		t.Errorf("retained messages after the clear, as mosquitto_sub sees them:\n%s", out)
-	}
 
 	// 4. kick a client from the clients panel
 	victim := testutil.Start(t, "", "mosquitto_sub", args("-t", "plant/#", "-i", "kick-me")...)
