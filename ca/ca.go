@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"mqtls/certs"
 )
@@ -62,6 +63,7 @@ type CA struct {
 	issuerKey crypto.Signer
 	password  []byte
 	keyMu     sync.Mutex
+	deferSync atomic.Bool
 
 	idx *index
 }
