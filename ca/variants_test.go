@@ -1,0 +1,114 @@
+package ca_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mqtls/ca"
+	"mqtls/certs"
+)
+
+// TestNoIntermediateRSA: a root-only RSA CA signs leaves itself; OpenSSL
+// verifies them with the root alone and honours its CRL.
+func TestNoIntermediateRSA(t *testing.T) {
+	t.Parallel()
+	c := newCA(t, ca.InitOptions{NoIntermediate: true, KeyType: certs.RSA})
+	if c.HasIntermediate() || len(c.Chain()) != 1 {
+		t.Fatal("an intermediate exists")
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), ca.CAKeyFile)); err == nil {
+		t.Error("ca.key written without an intermediate")
+	}
+	dir := c.Dir()
+	if out, _ := openssl(t, dir, "x509", "-in", "root.crt", "-noout", "-text"); !strings.Contains(out, "pathlen:0") || !strings.Contains(out, "RSA Public-Key: (2048 bit)") && !strings.Contains(out, "Public-Key: (2048 bit)") {
+		t.Errorf("root:\n%s", out)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := c.IssueClient(id, ca.ClientOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Revoke("b", ca.CessationOfOperation); err != nil {
+		t.Fatal(err)
+	}
+	crls, err := ca.ReadCRLs(c.CRLPath())
+	if err != nil || len(crls) != 1 {
+		t.Fatalf("crl.pem: %d CRLs, %v", len(crls), err)
+	}
+	if out, code := openssl(t, dir, "verify", "-crl_check_all", "-CRLfile", "crl.pem", "-CAfile", "chain.pem", "issued/a.crt"); code != 0 {
+		t.Errorf("a: %s", out)
+	}
+	if out, code := openssl(t, dir, "verify", "-crl_check_all", "-CRLfile", "crl.pem", "-CAfile", "chain.pem", "issued/b.crt"); code == 0 {
+		t.Errorf("b passed: %s", out)
+	}
+}
+
+// TestBatchModeAndP12 issues in batch mode and exports bundles; a revoked
+// name cannot be exported.
+func TestBatchModeAndP12(t *testing.T) {
+	t.Parallel()
+	c := newCA(t, ca.InitOptions{})
+	c.DeferSync(true)
+	iss, err := c.IssueClient("phone", ca.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.WriteP12(iss, ca.P12Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{res.Path: 0o600, res.PasswordPath: 0o600, c.IssuedPath("phone", ".key"): 0o600, c.IssuedPath("phone", ".crt"): 0o644} {
+		if m := mode(t, p); m != want {
+			t.Errorf("%s mode %o, want %o", p, m, want)
+		}
+	}
+	pw, _ := os.ReadFile(res.PasswordPath)
+	if strings.TrimSpace(string(pw)) != res.Password {
+		t.Error("the .pass file does not hold the password")
+	}
+	// Export from disk with a chosen password, to a chosen path.
+	out := filepath.Join(t.TempDir(), "x.p12")
+	r2, err := c.ExportP12("phone", ca.P12Options{Modern: true, Password: "chosen-password", Out: out})
+	if err != nil || r2.PasswordPath != "" || r2.Path != out {
+		t.Fatalf("export: %+v %v", r2, err)
+	}
+	if _, code := openssl(t, "", "pkcs12", "-info", "-noout", "-in", out, "-passin", "pass:chosen-password"); code != 0 {
+		t.Error("openssl cannot open the exported bundle")
+	}
+	if _, err := c.Revoke("phone", ca.KeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExportP12("phone", ca.P12Options{}); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("export of a revoked name: %v", err)
+	}
+	st, err := c.Check(iss.Cert, time.Now())
+	if err != nil || st.State != ca.StateRevoked {
+		t.Errorf("check: %+v %v", st, err)
+	}
+	other := newCA(t, ca.InitOptions{})
+	if st, _ := other.Check(iss.Cert, time.Now()); st.State != ca.StateNotOurCA {
+		t.Errorf("check by another CA: %+v", st)
+	}
+}
+
+// TestLoadCannotSign: a CA loaded without keys refuses to sign.
+func TestLoadCannotSign(t *testing.T) {
+	t.Parallel()
+	c := newCA(t, ca.InitOptions{})
+	r, err := ca.Load(c.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.IssueClient("x", ca.ClientOptions{}); err != ca.ErrLocked {
+		t.Errorf("issue: %v", err)
+	}
+	if err := r.GenerateCRL(); err != ca.ErrLocked {
+		t.Errorf("crl: %v", err)
+	}
+}
