@@ -309,6 +309,20 @@ func (x *index) find(nameOrSerial string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// findSerial returns the entry of a serial (hex, colons and case ignored).
+func (x *index) findSerial(serial string) (Entry, bool) {
+	s, ok := normSerial(serial)
+	if !ok {
+		return Entry{}, false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e := x.bySerial[s]; e != nil {
+		return *e, true
+	}
+	return Entry{}, false
+}
+
 // normSerial turns "0a:BC:de" or "abcde" into "ABCDE".
 func normSerial(s string) (string, bool) {
 	s = strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"), ":", "")

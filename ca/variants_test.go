@@ -112,3 +112,37 @@ func TestLoadCannotSign(t *testing.T) {
 		t.Errorf("crl: %v", err)
 	}
 }
+
+// TestInitLeavesNothingOnFailure: a stray file in the folder stops init
+// before anything is written, and a folder init made is removed again.
+func TestInitLeavesNothingOnFailure(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pki")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, ca.IndexFile), []byte("mine"), 0o644)
+	err := ca.Init(dir, ca.InitOptions{})
+	if err == nil || !strings.Contains(err.Error(), "holds no CA") {
+		t.Fatalf("init over a stray index: %v", err)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 1 {
+		t.Errorf("init left %d entries, want only the stray file", len(left))
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ca.IndexFile)); string(b) != "mine" {
+		t.Error("the stray file was changed")
+	}
+	// Unknown key type: the folder init would have made does not appear.
+	fresh := filepath.Join(t.TempDir(), "new")
+	if err := ca.Init(fresh, ca.InitOptions{KeyType: "dsa"}); err == nil {
+		t.Fatal("init with key type dsa succeeded")
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Error("a failed init left its folder")
+	}
+	c := newCA(t, ca.InitOptions{})
+	iss, _ := c.IssueClient("a", ca.ClientOptions{})
+	c.Revoke("a", ca.KeyCompromise)
+	if r, err := c.IsRevoked(certs.SerialHex(iss.Cert)); !r || err != nil {
+		t.Errorf("IsRevoked: %v %v", r, err)
+	}
+}
