@@ -29,7 +29,9 @@ func certCmd() *cli.Command {
    $ mqtls cert list --expiring 30d
    $ mqtls cert inspect DSN000001
    $ mqtls cert revoke DSN000001 --reason keyCompromise
-   $ mqtls cert renew server`,
+   $ mqtls cert renew server
+
+Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
 	}
 }

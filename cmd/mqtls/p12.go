@@ -23,7 +23,10 @@ func p12Cmd() *cli.Command {
 The default format is 3DES with a SHA-1 MAC (2048 iterations): the only one
 Android 10-13, iOS and macOS import. It is weak encryption, so the password
 is long and random: it is written to NAME.p12.pass (0600) and never printed
-unless --show-password. With --password-file, no .pass file is written.`,
+unless --show-password. With --password-file, no .pass file is written.
+It needs no CA password.
+
+Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{pkiFlag(),
 			&cli.BoolFlag{Name: "modern", Usage: "AES-256/PBKDF2 instead of the phone-safe 3DES default"},
 			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},

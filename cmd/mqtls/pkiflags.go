@@ -27,7 +27,7 @@ const (
 func pkiFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "pki",
-		Usage:   "the PKI `DIR` (default $" + pkiEnv + ", else ./pki)",
+		Usage:   "the PKI folder `DIR`",
 		EnvVars: []string{pkiEnv},
 		Value:   "pki",
 	}
