@@ -69,7 +69,7 @@ func (r record) encode() ([]byte, error) {
 func decodeLine(line []byte) (record, error) {
 	var r record
 	i := bytes.LastIndex(line, []byte(sumField))
-	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) {
+	if i < 0 || len(line) != i+len(sumField)+16+2 || !bytes.HasSuffix(line, []byte(`"}`)) {
 		return r, fmt.Errorf("no checksum")
 	}
 	want := line[i+len(sumField) : len(line)-2]
