@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,6 +33,7 @@ Exit codes: 0 done, 1 failure, 2 misuse.`,
 			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},
 			&cli.StringFlag{Name: "out", Usage: "write the bundle to `FILE` (default issued/NAME.p12)"},
 			&cli.BoolFlag{Name: "show-password", Usage: "print the password on standard output"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing --out file"},
 		},
 		Action: func(c *cli.Context) error {
 			name, err := oneArg(c, "NAME")
@@ -42,6 +44,11 @@ Exit codes: 0 done, 1 failure, 2 misuse.`,
 				return usageErrorf("%v", err)
 			}
 			opts := ca.P12Options{Modern: c.Bool("modern"), Out: c.String("out")}
+			if opts.Out != "" && !c.Bool("force") {
+				if _, err := os.Stat(opts.Out); err == nil {
+					return usageErrorf("%s exists: pass --force to overwrite it", opts.Out)
+				}
+			}
 			if f := c.String("password-file"); f != "" {
 				pw, err := readSecretFile(f, "p12 password")
 				if err != nil {

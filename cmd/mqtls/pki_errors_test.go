@@ -68,6 +68,7 @@ func TestPKIBadInput(t *testing.T) {
 		{"p12 empty password", nil, []string{"p12", "DSN000001", "--password-file", "empty.pass"}, 1, "is empty", "pki/issued/DSN000001.p12"},
 		{"inspect a key", nil, []string{"cert", "inspect", "pki/issued/DSN000001.key"}, 1, "is this the .key file", ""},
 		{"inspect unknown", nil, []string{"cert", "inspect", "nobody"}, 1, `no certificate named "nobody"`, ""},
+		{"p12 out exists", nil, []string{"p12", "DSN000001", "--out", "afile"}, 2, "afile exists: pass --force", "pki/issued/DSN000001.p12"},
 		{"bad period", nil, []string{"cert", "list", "--expiring", "soon"}, 2, "not a period", ""},
 	}
 	for _, tc := range cases {
