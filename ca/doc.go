@@ -48,7 +48,8 @@
 // processes appended. Appends from concurrent goroutines are grouped into one
 // write and one fsync. An issue is appended (and synced) before its files are
 // written, so every certificate that exists on disk is in the index and can be
-// revoked.
+// revoked; a crash in between leaves a current name without files, which
+// [CA.HasFiles] tells and [CA.Renew] repairs.
 //
 // Corruption: a last line without its newline is a write torn by a crash (a
 // kill -9 or a power cut mid-append). Its certificate files were never

@@ -112,3 +112,27 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 	}
 	return res, nil
 }
+
+// HasFiles reports whether issued/NAME.crt holds the current certificate of
+// name and issued/NAME.key exists. After a crash between the index append
+// and the file writes (see the package doc) a name can be current without
+// its files: idempotent batch jobs should renew such a name rather than skip
+// it.
+func (c *CA) HasFiles(name string) (bool, error) {
+	e, ok, err := c.Lookup(name)
+	if err != nil || !ok || e.Name != name || !e.Current {
+		return false, err
+	}
+	b, err := os.ReadFile(c.IssuedPath(name, ".crt"))
+	if err != nil {
+		return false, nil
+	}
+	cs, err := certs.ParsePEMCerts(b)
+	if err != nil || certs.SerialHex(cs[0]) != e.Serial {
+		return false, nil
+	}
+	if _, err := os.Stat(c.IssuedPath(name, ".key")); err != nil {
+		return false, nil
+	}
+	return true, nil
+}

@@ -146,8 +146,18 @@ func TestKill9MidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	inIndex := map[string]bool{}
+	complete := 0
 	for _, e := range l {
 		inIndex[e.Name] = true
+		if ok, err := fresh.HasFiles(e.Name); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			complete++
+		}
+	}
+	// All but the few in flight at the kill have their files.
+	if complete < len(l)-8 {
+		t.Errorf("only %d of %d indexed certificates have their files", complete, len(l))
 	}
 	crts, _ := filepath.Glob(filepath.Join(c.Dir(), ca.IssuedDir, "*.crt"))
 	for _, p := range crts {
