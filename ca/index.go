@@ -152,6 +152,9 @@ func openIndex(dir string) (*index, error) {
 	if _, err := x.catchUp(f); err != nil {
 		return nil, err
 	}
+	if err := x.checkHeader(); err != nil {
+		return nil, err
+	}
 	return x, nil
 }
 
@@ -215,7 +218,21 @@ func (x *index) reload(f *os.File) (int64, error) {
 	x.file = st
 	x.entries, x.bySerial, x.latest = nil, map[string]*Entry{}, map[string]*Entry{}
 	x.offset, x.lines, x.lastLine = 0, 0, nil
-	return x.catchUp(f)
+	torn, err := x.catchUp(f)
+	if err != nil {
+		return 0, err
+	}
+	return torn, x.checkHeader()
+}
+
+// checkHeader refuses an index without its header line. ca.Init writes the
+// header atomically, so an index without one was truncated or replaced, and
+// appending to it would bury that. Callers hold x.mu.
+func (x *index) checkHeader() error {
+	if x.lines == 0 {
+		return fmt.Errorf("%w: %s has no %s header line; restore it from a backup", ErrCorruptIndex, x.path, indexFormat)
+	}
+	return nil
 }
 
 // apply replays one line.

@@ -225,6 +225,7 @@ func TestCorruptIndexRefused(t *testing.T) {
 		},
 		"not json":      func(b []byte) []byte { return append([]byte("garbage\n"), b...) },
 		"deleted field": func(b []byte) []byte { return bytes.Replace(b, []byte(`"kind":"client",`), nil, 1) },
+		"emptied":       func([]byte) []byte { return []byte{} },
 	}
 	for name, damage := range cases {
 		t.Run(name, func(t *testing.T) {
