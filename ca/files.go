@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
 	"mqtls/internal/atomicfile"
 )
 
@@ -17,16 +15,13 @@ import (
 // before the files are written, so a crash can lose files of certificates
 // the index records (renew them), never the reverse. Device onboarding
 // uses it to issue thousands of certificates in seconds.
-func (c *CA) DeferSync(on bool) { c.deferSync.Store(on) }
+// Batch mode needs syncfs(2), so it exists on Linux only; elsewhere
+// DeferSync is ignored and every file is synced.
+func (c *CA) DeferSync(on bool) { c.deferSync.Store(on && canSyncFS) }
 
-// Sync flushes everything written to the PKI folder's file system (syncfs).
+// Sync flushes everything written to the PKI folder's file system.
 func (c *CA) Sync() error {
-	d, err := os.Open(c.dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", c.dir, err)
-	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
+	if err := syncFS(c.dir); err != nil {
 		return fmt.Errorf("sync %s: %w", c.dir, err)
 	}
 	return nil
