@@ -33,6 +33,15 @@
 //	p12Path, passPath, err := c.WriteP12(iss, ca.P12Options{})
 //	_, err = c.Revoke("DSN000001", ca.KeyCompromise)
 //
+// # Batch issuance
+//
+// For thousands of devices, open the CA once, call [CA.DeferSync](true), and
+// issue from several goroutines (IssueClient then WriteP12 in each); call
+// [CA.Sync] at the end. Index appends of concurrent goroutines are grouped;
+// files are written atomically but not fsynced one by one. A re-run should
+// skip names whose [CA.HasFiles] is true and [CA.Renew] current names
+// without files.
+//
 // # The index
 //
 // index.jsonl is append-only JSON lines. The first line is a header naming the

@@ -146,3 +146,44 @@ func TestInitLeavesNothingOnFailure(t *testing.T) {
 		t.Errorf("IsRevoked: %v %v", r, err)
 	}
 }
+
+// TestCRLRegeneration: `ca crl` re-signs both CRLs with a larger number and
+// a next update CRLDays ahead; OpenSSL reads the numbers and checks the
+// signatures against the chain.
+func TestCRLRegeneration(t *testing.T) {
+	t.Parallel()
+	c := newCA(t, ca.InitOptions{})
+	number := func() string {
+		out, code := openssl(t, c.Dir(), "crl", "-in", "crl.pem", "-noout", "-crlnumber", "-CAfile", "chain.pem")
+		if code != 0 || !strings.Contains(out, "verify OK") {
+			t.Fatalf("openssl crl: %s", out)
+		}
+		return strings.TrimSpace(strings.TrimPrefix(strings.Split(out, "\n")[1], "crlNumber="))
+	}
+	before := number()
+	if err := c.GenerateCRL(); err != nil {
+		t.Fatal(err)
+	}
+	after := number()
+	if len(after) < len(before) || len(after) == len(before) && after <= before {
+		t.Errorf("CRL number %s after %s", after, before)
+	}
+	crls, err := ca.ReadCRLs(c.CRLPath())
+	if err != nil || len(crls) != 2 {
+		t.Fatalf("%d CRLs, %v", len(crls), err)
+	}
+	for i, l := range crls {
+		if d := time.Until(l.NextUpdate); d < (ca.CRLDays-1)*24*time.Hour || d > ca.CRLDays*24*time.Hour {
+			t.Errorf("CRL %d next update in %v", i, d)
+		}
+	}
+	if w := c.CRLWarnings(time.Now()); len(w) != 0 {
+		t.Errorf("fresh CRL warns: %v", w)
+	}
+	if w := c.CRLWarnings(time.Now().AddDate(0, 0, ca.CRLDays-2)); len(w) != 2 || !strings.Contains(w[0], "mqtls ca crl") {
+		t.Errorf("CRL close to expiry: %v", w)
+	}
+	if w := c.CRLWarnings(time.Now().AddDate(0, 0, ca.CRLDays+1)); len(w) != 2 || !strings.Contains(w[0], "refuse every client") {
+		t.Errorf("expired CRL: %v", w)
+	}
+}
