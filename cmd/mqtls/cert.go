@@ -218,6 +218,8 @@ func entryStatus(e ca.Entry, now time.Time) string {
 		return "expired"
 	case !e.Current:
 		return "replaced"
+	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
+		return fmt.Sprintf("valid, renewal due (expires in %d days)", int(e.NotAfter.Sub(now).Hours()/24))
 	case e.NotAfter.Sub(now) < 30*24*time.Hour:
 		return fmt.Sprintf("valid, expires in %d days", int(e.NotAfter.Sub(now).Hours()/24))
 	}
