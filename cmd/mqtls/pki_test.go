@@ -269,3 +269,39 @@ func TestInspectListShowJSON(t *testing.T) {
 		t.Errorf("ca show does not warn about the dev CA: %s", errOut)
 	}
 }
+
+// TestConcurrentRevokes: revocations from several processes at once all end
+// up in crl.pem (each process writes the CRL under the index lock, from the
+// index as it stands then).
+func TestConcurrentRevokes(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "openssl")
+	dir := t.TempDir()
+	mqOK(t, dir, nil, "ca", "init", "--no-password", "--insecure")
+	ids := []string{"r1", "r2", "r3", "r4", "r5", "r6"}
+	for _, id := range ids {
+		mqOK(t, dir, nil, "cert", "client", id)
+	}
+	var cmds []*exec.Cmd
+	for _, id := range ids {
+		cmd := exec.Command(testutil.Mqtls(t), "cert", "revoke", id)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "MQTLS_PKI=")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("revoke %s: %v", ids[i], err)
+		}
+	}
+	for _, id := range ids {
+		out, code := testutil.Run(t, dir, 30*time.Second, "openssl", "verify", "-crl_check_all", "-CRLfile", "pki/crl.pem",
+			"-CAfile", "pki/root.crt", "-untrusted", "pki/ca.crt", "pki/issued/"+id+".crt")
+		if code == 0 || !strings.Contains(out, "certificate revoked") {
+			t.Errorf("%s is not revoked in crl.pem: %s", id, out)
+		}
+	}
+}
