@@ -49,7 +49,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // commands lists every command group. Each lives in its own file.
 func commands() []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{
+		caCmd(),
+		certCmd(),
+		p12Cmd(),
+	}
 }
 
 // run is main without the exit, for tests.
