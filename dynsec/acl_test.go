@@ -182,3 +182,34 @@ func BenchmarkAllowUncached(b *testing.B) {
 		s.Allow(u, "c", fmt.Sprintf("fleet/%d/x/%d", i%1000, i), PublishReceive)
 	}
 }
+
+// A snapshot taken through the control API answers like the store it was
+// taken from, and Explain names the deciding rule.
+func TestSnapshotAndExplain(t *testing.T) {
+	s := aclFixture(t)
+	snap, err := FromSnapshot(s.Control(SnapshotRequest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range aclCases {
+		a := accessOf(c.access)
+		if got, want := snap.Allow(c.user, "c", c.topic, a), s.Allow(c.user, "c", c.topic, a); got != want {
+			t.Errorf("%s: snapshot says %v, store %v", c.key(), got, want)
+		}
+	}
+	for _, c := range []struct {
+		user, topic string
+		access      Access
+		want        string
+	}{
+		{"u1", "a/c", PublishSend, `deny: role "r_hi" (a role of the client), ACL publishClientSend "a/#" priority 0`},
+		{"u1", "grp/x", PublishSend, `allow: role "r_grp" (a role of group "g1"), ACL publishClientSend "grp/#" priority 0`},
+		{"u3", "x", PublishReceive, `allow: no ACL matches, so default access decides`},
+		{"u3", "$CONTROL/x", Unsubscribe, `deny: no ACL matches, and $CONTROL topics are never allowed by default access`},
+		{"ghost", "x", PublishReceive, `deny: the username is not a client, and unknown usernames are always denied`},
+	} {
+		if got := s.Explain(c.user, "c", c.topic, c.access).String(); got != c.want {
+			t.Errorf("explain %s %v %s:\n got %s\nwant %s", c.user, c.access, c.topic, got, c.want)
+		}
+	}
+}
