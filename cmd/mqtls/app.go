@@ -53,6 +53,10 @@ func commands() []*cli.Command {
 		caCmd(),
 		certCmd(),
 		p12Cmd(),
+		brokerCmd(),
+		pubCmd(),
+		subCmd(),
+		topicCmd(),
 	}
 }
 
