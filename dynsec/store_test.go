@@ -144,3 +144,28 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+func TestOpenHoldsTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	if err := Init(path, "admin", []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open: %v, want ErrLocked", err)
+	}
+	if _, err := Lock(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("Lock while open: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Lock(path)
+	if err != nil {
+		t.Fatalf("Lock after Close: %v", err)
+	}
+	l.Unlock()
+}
