@@ -482,3 +482,30 @@ func printRole(w, errw io.Writer, data obj) error {
 	}
 	return nil
 }
+
+// PrintResponseJSON prints the data of the first response as indented JSON
+// (nothing for a successful change), or the error as PrintResponse does.
+func PrintResponseJSON(w, errw io.Writer, payload []byte) error {
+	v, err := parseJSON(payload)
+	if err != nil {
+		fmt.Fprintln(errw, "Error: Payload not JSON.")
+		return errors.New("response is not JSON")
+	}
+	tree, _ := v.(obj)
+	rs, _ := tree.array("responses")
+	if len(rs) == 0 {
+		fmt.Fprintln(errw, "Error: Payload missing data.")
+		return errors.New("response has no data")
+	}
+	r, _ := rs[0].(obj)
+	command, _ := r.str("command")
+	if msg, ok := r.str("error"); ok {
+		fmt.Fprintf(errw, "%s: Error: %s\n", command, msg)
+		return &CommandError{Command: command, Message: msg}
+	}
+	if data, ok := r.object("data"); ok {
+		w.Write(printJSON(data, true))
+		fmt.Fprintln(w)
+	}
+	return nil
+}

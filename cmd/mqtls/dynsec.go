@@ -51,6 +51,7 @@ In an ACL topic, a level "%u" stands for the username (a certificate's CN) and
 Exit codes: 0 success, 1 failure or error answer, 2 misuse.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "work on the dynamic security `FILE` instead of a broker"},
+			&cli.BoolFlag{Name: "json", Usage: "print the answer's data as JSON instead of mosquitto_ctrl's text"},
 		}, connFlags()...),
 		Subcommands: subs,
 	}
@@ -115,6 +116,7 @@ func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
 		Name:      cc.Name,
 		Usage:     cc.Usage,
 		ArgsUsage: cc.Args,
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the answer's data as JSON"}},
 	}
 	if cc.Password {
 		cmd.Flags = append(cmd.Flags,
@@ -166,7 +168,11 @@ func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
 		if err != nil {
 			return err
 		}
-		if err := dynsec.PrintResponse(c.App.Writer, c.App.ErrWriter, resp); err != nil {
+		print := dynsec.PrintResponse
+		if c.Bool("json") || dynsecParent(c).Bool("json") {
+			print = dynsec.PrintResponseJSON
+		}
+		if err := print(c.App.Writer, c.App.ErrWriter, resp); err != nil {
 			return cli.Exit("", 1) // already printed, as mosquitto_ctrl does
 		}
 		return nil

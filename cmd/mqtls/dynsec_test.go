@@ -155,3 +155,16 @@ func TestDynsecLiveAgainstMosquitto(t *testing.T) {
 		t.Errorf("live check: exit %d %q", code, out2)
 	}
 }
+
+func TestDynsecJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "admin.pw"), []byte("adminpw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mqOK(t, dir, nil, "dynsec", "init", "d.json", "admin", "--password-file", "admin.pw")
+	out := mqOK(t, dir, nil, "dynsec", "-f", "d.json", "listClients", "--json")
+	if want := "{\n\t\"totalCount\":\t1,\n\t\"clients\":\t[\"admin\"]\n}\n"; out != want {
+		t.Errorf("listClients --json prints %q, want %q", out, want)
+	}
+}
