@@ -40,10 +40,12 @@ func dynsecCmd() *cli.Command {
        say which role and ACL allow or deny a publish
 
 The commands, their arguments and their output are mosquitto_ctrl's, and so is
-the JSON sent to $CONTROL/dynamic-security/v1. Differences: passwords are never
-taken on the command line (--password-file or a terminal prompt); an error
-answer exits with code 1; -f edits a file directly, and refuses while a
-running mqtls broker holds it.
+the JSON sent to $CONTROL/dynamic-security/v1. Options (-f, --json and the
+connection options) come before the command, as with mosquitto_ctrl.
+Differences: new passwords are never taken on the command line (init
+--password-file, createClient and setClientPassword --new-password-file, or
+a terminal prompt); an error answer exits with code 1; -f edits a file
+directly, and refuses while a running mqtls broker holds it.
 
 In an ACL topic, a level "%u" stands for the username (a certificate's CN) and
 "%c" for the client id.
@@ -54,6 +56,12 @@ Exit codes: 0 success, 1 failure or error answer, 2 misuse.`,
 			&cli.BoolFlag{Name: "json", Usage: "print the answer's data as JSON instead of mosquitto_ctrl's text"},
 		}, connFlags()...),
 		Subcommands: subs,
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowSubcommandHelp(c)
+			}
+			return withHint(usageErrorf("command '%s' not recognised", c.Args().First()), "see mqtls dynsec --help")
+		},
 	}
 }
 
