@@ -56,6 +56,7 @@ func commands() []*cli.Command {
 		brokerCmd(),
 		pubCmd(),
 		subCmd(),
+		dynsecCmd(),
 		topicCmd(),
 		benchCmd(),
 	}
