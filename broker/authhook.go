@@ -84,11 +84,31 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	r := h.login(ls, cl, pk)
 	if r != nil {
 		h.b.log.Warn(fmt.Sprintf("Client %s from %s refused (%s): %s.", cl.ID, cl.Net.Remote, r.code.Reason, r.reason))
-		_ = h.b.server.SendConnack(cl, r.code, false, nil)
+		h.sendRefusal(cl, r.code)
 		return r
 	}
 	h.passed.Store(cl, struct{}{})
 	return nil
+}
+
+// v3Codes are the MQTT 3.1.1 CONNACK return codes of our refusals, as
+// Mosquitto sends them (mochi maps "bad username or password" to 5).
+var v3Codes = map[packets.Code]byte{
+	packets.ErrBadUsernameOrPassword:    4,
+	packets.ErrNotAuthorized:            5,
+	packets.ErrClientIdentifierNotValid: 2,
+	packets.ErrServerUnavailable:        3,
+}
+
+func (h *authHook) sendRefusal(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = h.b.server.SendConnack(cl, code, false, nil)
+		return
+	}
+	_ = cl.WritePacket(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Connack},
+		ReasonCode:  v3Codes[code],
+	})
 }
 
 func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) *refusal {
