@@ -123,6 +123,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
+		return nil, fmt.Errorf("add packet id hook: %w", err)
+	}
 	if err := b.addPersistence(); err != nil {
 		return nil, err
 	}
