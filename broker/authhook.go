@@ -258,14 +258,21 @@ func allowSubscribe(ls *listenerState, user, id, f string) bool {
 }
 
 // OnPublish drops, with a normal acknowledgement, a v3 publish the ACL
-// refuses (see OnACLCheck).
+// refuses (see OnACLCheck), and answers $CONTROL/dynamic-security/v1
+// requests instead of delivering them.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || cl.Properties.ProtocolVersion >= 5 {
+	if cl.Net.Inline {
 		return pk, nil
 	}
-	ls := h.b.lis[cl.Net.Listener]
-	if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	if cl.Properties.ProtocolVersion < 5 {
+		ls := h.b.lis[cl.Net.Listener]
+		if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+			return pk, packets.CodeSuccessIgnore
+		}
+	}
+	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
+		h.b.control(cl, pk)
 		return pk, packets.CodeSuccessIgnore
 	}
 	return pk, nil

@@ -65,6 +65,8 @@ type Broker struct {
 	// global is the authorizer of per_listener_settings false.
 	global dynsec.Authorizer
 	reload []func() error
+	// dynsec is set when the dynamic security plugin is configured.
+	dynsec *dynsecState
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -91,6 +93,12 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok && b.dynsec != nil {
+			b.dynsec.lock.Unlock()
+		}
+	}()
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             capabilities(cfg),
 		Logger:                   mochiLogger(log),
@@ -134,6 +142,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
 	}
+	ok = true
 	return b, nil
 }
 
@@ -169,7 +178,10 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 // authorizerFor builds the access control of one set of security options.
 func (b *Broker) authorizerFor(sec conf.Security) (dynsec.Authorizer, error) {
 	if len(sec.Plugins) > 0 {
-		return nil, fmt.Errorf("plugin %s: dynamic security is not available in this build yet; use password_file and acl_file", sec.Plugins[0].Path)
+		if sec.PasswordFile != "" || sec.ACLFile != "" {
+			return nil, fmt.Errorf("plugin %s: use dynamic security or password_file/acl_file, not both", sec.Plugins[0].Path)
+		}
+		return b.loadDynsec(sec.Plugins[0])
 	}
 	if sec.PasswordFile == "" && sec.ACLFile == "" {
 		return nil, nil
@@ -345,6 +357,9 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.dynsec != nil {
+			b.dynsec.lock.Unlock()
 		}
 	})
 	return err
