@@ -217,6 +217,15 @@ func listenerID(l *conf.Listener) string {
 	return net.JoinHostPort(l.Bind, strconv.Itoa(l.Port))
 }
 
+// AddHook adds a hook after the broker's own, before Start: for hooks that
+// need [Broker.Server] to be built. The same rule as [Options.Hooks] holds.
+func (b *Broker) AddHook(h mqtt.Hook, config any) error {
+	if err := b.server.AddHook(h, config); err != nil {
+		return fmt.Errorf("add hook %s: %w", h.ID(), err)
+	}
+	return nil
+}
+
 // Start opens every listener and starts serving; it returns once they all
 // accept connections.
 func (b *Broker) Start() error {
