@@ -95,7 +95,7 @@ pattern read clients/%c/cmd
 		{"bob", "b1", "clients/b1/cmd", false, true},
 		{"bob", "b1", "clients/b1/cmd", true, false},
 		{"bob", "b+", "clients/b+/cmd", false, false}, // wildcards in the id disable patterns
-		{"", "anon", "devices//t", true, false},        // %u is not matched for anonymous clients
+		{"", "anon", "devices//t", true, false},       // %u is not matched for anonymous clients
 		{"alice", "a1", "$SYS/broker/connection/x/state", true, true},
 		{"carol", "c1", "anything", false, false}, // no line: denied
 	}
@@ -105,10 +105,10 @@ pattern read clients/%c/cmd
 		}
 	}
 	for text, want := range map[string]string{
-		"frobnicate x":     ":1: unknown keyword \"frobnicate\"",
-		"topic read":       ":1: read needs a topic",
-		"user":             ":1: user needs a username",
-		"topic a/#/b":      ":1: topic \"a/#/b\"",
+		"frobnicate x":    ":1: unknown keyword \"frobnicate\"",
+		"topic read":      ":1: read needs a topic",
+		"user":            ":1: user needs a username",
+		"topic a/#/b":     ":1: topic \"a/#/b\"",
 		"user x\ntopic  ": ":2: needs a topic",
 	} {
 		os.WriteFile(path, []byte(text), 0o600)
