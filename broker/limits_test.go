@@ -131,3 +131,39 @@ func TestIdleSocketsClosed(t *testing.T) {
 	}
 	b.waitLog(t, "no handshake before the deadline")
 }
+
+// TestLimits: max_connections per listener, max_packet_size and
+// retain_available false.
+func TestLimits(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub", "mosquitto_sub")
+	dir := t.TempDir()
+	p := testutil.FreePort(t)
+	b := startBroker(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_connections 2\nmax_packet_size 1000\nretain_available false\nlog_type all\n", p), p)
+	args := func(more ...string) []string { return append([]string{"-h", "127.0.0.1", "-p", port(p)}, more...) }
+	sub := testutil.Start(t, dir, "mosquitto_sub", args("-i", "lim-sub", "-t", "lim/#", "-v")...)
+	b.waitLog(t, "lim-sub 0 lim/#")
+	// A payload over max_packet_size ends the publisher's connection and is
+	// not delivered.
+	out, code := mosq(t, dir, "mosquitto_pub", args("-V", "5", "-i", "big", "-q", "1", "-t", "lim/big", "-m", strings.Repeat("x", 2000))...)
+	if code == 0 {
+		t.Errorf("oversized publish accepted: %s", out)
+	}
+	b.waitLog(t, "Client big closed its connection: packet too large")
+	// A retained publish is refused with retain_available false.
+	mosq(t, dir, "mosquitto_pub", args("-V", "5", "-r", "-q", "1", "-t", "lim/ret", "-m", "r")...)
+	if out, code := mosq(t, dir, "mosquitto_sub", args("-t", "lim/ret", "-C", "1", "-W", "2")...); code != 27 {
+		t.Errorf("retained message kept with retain_available false: exit %d %q", code, out)
+	}
+	// Two connections are open (the subscriber and one more); the third is refused.
+	holder := testutil.Start(t, dir, "mosquitto_sub", args("-i", "holder", "-t", "lim/hold")...)
+	b.waitLog(t, "as holder")
+	if out, code := mosq(t, dir, "mosquitto_pub", args("-i", "third", "-t", "lim/x", "-m", "1")...); code == 0 {
+		t.Errorf("third connection accepted with max_connections 2: %s", out)
+	}
+	b.waitLog(t, "refused: max_connections reached")
+	holder.Kill()
+	sub.Kill()
+	if strings.Contains(sub.Stdout(), "lim/big") {
+		t.Error("the oversized message was delivered")
+	}
+}
