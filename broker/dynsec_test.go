@@ -2,8 +2,11 @@ package broker_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mqtls/internal/testutil"
 )
@@ -97,5 +100,49 @@ use_identity_as_username true
 	ctrl("enableClient", "DSN000001")
 	if out, code := mosq(t, dir, "mosquitto_pub", tlsArgs("dev1", "-t", "devices/DSN000001/temp", "-m", "23")...); code != 0 {
 		t.Errorf("re-enabled client: %s", out)
+	}
+}
+
+// TestResearchConfigRuns starts the broker with the configuration a real
+// Mosquitto 2.0.11 ran with (conf/testdata/research.conf), changed only in
+// its two port numbers, and its dynsec file made by mosquitto_ctrl.
+func TestResearchConfigRuns(t *testing.T) {
+	testutil.Need(t, "mosquitto_ctrl", "mosquitto_pub")
+	dir := t.TempDir()
+	raw, err := os.ReadFile("../conf/testdata/research.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
+	conf := strings.NewReplacer("28831", port(plain), "28832", port(tlsPort)).Replace(string(raw))
+	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ca := newTestCA(t, filepath.Join(dir, "pki"), "Research")
+	ca.leaf("server", leafOpts{cn: "localhost", server: true})
+	ca.leaf("dev2", leafOpts{cn: "dev2"})
+	chain, _ := os.ReadFile(filepath.Join(dir, "pki", "chain.pem"))
+	if err := writeFile(filepath.Join(dir, "pki", "ca.crt"), string(chain)); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := mosq(t, dir, "mosquitto_ctrl", "dynsec", "init", "dynsec.json", "admin", "admin-pw"); code != 0 {
+		t.Fatal(out)
+	}
+	b := startBroker(t, dir, conf, plain, tlsPort)
+	out, code := mosq(t, dir, "mosquitto_ctrl", "-h", "127.0.0.1", "-p", port(plain), "-u", "admin", "-P", "admin-pw", "dynsec", "createClient", "dev2")
+	if code != 0 || strings.Contains(out, "Error") {
+		t.Fatalf("createClient: exit %d: %s", code, out)
+	}
+	if out, code := mosq(t, dir, "mosquitto_pub", "-h", "127.0.0.1", "-p", port(tlsPort), "--cafile", "pki/chain.pem",
+		"--cert", "pki/dev2.crt", "--key", "pki/dev2.key", "-t", "x", "-m", "1"); code != 0 {
+		t.Fatalf("dev2 over mTLS: exit %d: %s", code, out)
+	}
+	// log_dest file ./mosquitto.log: the log goes there, not to stderr.
+	testutil.WaitFor(t, 10*time.Second, "log file line", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "mosquitto.log"))
+		return strings.Contains(string(b), "u'dev2'")
+	})
+	if strings.Contains(b.Stderr(), "u'dev2'") {
+		t.Error("log_dest file: the log also went to stderr")
 	}
 }
