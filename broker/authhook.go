@@ -227,8 +227,18 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 		}
 		return allow(ls, user, cl.ID, t, dynsec.PublishSend)
 	}
+	ok, delivery := h.readCheck(ls, cl, user, t)
+	if !ok && delivery {
+		h.b.noteDenial(dynsec.PublishReceive)
+	}
+	return ok
+}
+
+// readCheck answers the write=false questions: subscriptions and
+// deliveries; delivery reports which one it was.
+func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string) (ok, delivery bool) {
 	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
-		return allowSubscribe(ls, user, cl.ID, t)
+		return allowSubscribe(ls, user, cl.ID, t), false
 	}
 	h.mu.Lock()
 	sub := h.subscribing[subKey{cl, t}] > 0
@@ -236,9 +246,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	if sub {
 		// A literal filter being subscribed, or a delivery of the same topic
 		// at that moment: both answers must agree (fails closed).
-		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive), false
 	}
-	return allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+	return allow(ls, user, cl.ID, t, dynsec.PublishReceive), true
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
@@ -267,6 +277,7 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if cl.Properties.ProtocolVersion < 5 {
 		ls := h.b.lis[cl.Net.Listener]
 		if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+			h.b.noteDenial(dynsec.PublishSend)
 			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
 			return pk, packets.CodeSuccessIgnore
 		}

@@ -70,6 +70,7 @@ type Broker struct {
 
 	closeOnce sync.Once
 	done      chan struct{}
+	obs       Observer
 }
 
 // listenerState is what the hook needs to know about a listener.
@@ -280,6 +281,7 @@ func (b *Broker) openListener(ls *listenerState) error {
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		g.stopClients = b.stopClients
+		g.onHandshakeFailure = b.obs.HandshakeFailure
 		l = g
 	}
 	ls.net = l

@@ -36,6 +36,8 @@ type guardedListener struct {
 	// mochi's CloseFn, whose Clients.GetByListener takes a lock twice and
 	// can deadlock while clients come and go.
 	stopClients func(id string)
+	// onHandshakeFailure, when set, counts failed handshakes.
+	onHandshakeFailure func()
 }
 
 var _ listeners.Listener = (*guardedListener)(nil)
@@ -97,6 +99,9 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 		cancel()
 		if err != nil {
 			l.log.Warn("Client <unknown> from " + remote + " refused: TLS handshake: " + handshakeReason(err))
+			if l.onHandshakeFailure != nil {
+				l.onHandshakeFailure()
+			}
 			tc.Close()
 			return
 		}

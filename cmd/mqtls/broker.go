@@ -17,6 +17,7 @@ import (
 
 	"mqtls/broker"
 	"mqtls/conf"
+	"mqtls/dynsec"
 	"mqtls/inspector"
 )
 
@@ -86,14 +87,18 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 		return err
 	}
 	var web *http.Server
+	var serveWeb func()
 	if cfg.Inspector != "" {
-		if web, err = startInspector(b, cfg, log); err != nil {
+		if web, serveWeb, err = startInspector(b, cfg, log); err != nil {
 			b.Close()
 			return err
 		}
 	}
 	if err := b.Start(); err != nil {
 		return err
+	}
+	if serveWeb != nil {
+		go serveWeb()
 	}
 	log.Info("mqtls broker " + version() + " running")
 	if tryIt != "" {
@@ -121,32 +126,48 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	}
 }
 
-// startInspector adds the inspector's tap to the broker and serves its page
-// on cfg.Inspector. Beyond the loopback interface the page asks for a login.
-func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (*http.Server, error) {
+// startInspector adds the inspector's tap to the broker and opens its
+// address; serve, called once the broker runs, serves the page. Beyond the
+// loopback interface the page asks for a login.
+func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (srv *http.Server, serve func(), err error) {
 	host, _, _ := net.SplitHostPort(cfg.Inspector)
 	ip := net.ParseIP(host)
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	insp, err := inspector.New(b.Server(), b.Authorizer(), inspector.Options{
+	opts := inspector.Options{
 		MaxTopics: cfg.InspectorMaxTopics, PayloadBytes: cfg.InspectorPayloadBytes, History: cfg.InspectorHistory,
-		RequireLogin: !loopback, Logger: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("inspector: %w", err)
+		RequireLogin: !loopback, Logger: log, CRLUpdated: b.CRLUpdated,
 	}
+	if st, ok := b.Authorizer().(*dynsec.Store); ok {
+		opts.Roles = func(username string) []string {
+			c, err := st.Client(username)
+			if err != nil {
+				return nil
+			}
+			var roles []string
+			for _, r := range c.Roles {
+				roles = append(roles, r.Role)
+			}
+			return roles
+		}
+	}
+	insp, err := inspector.New(b.Server(), b.Authorizer(), opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspector: %w", err)
+	}
+	b.SetObserver(broker.Observer{HandshakeFailure: insp.NoteTLSHandshakeFailure, ACLDenial: insp.NoteACLDenial})
 	if err := b.AddHook(insp.Hook(), nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l, err := net.Listen("tcp", cfg.Inspector)
 	if err != nil {
-		return nil, fmt.Errorf("inspector: %w", err)
+		return nil, nil, fmt.Errorf("inspector: %w", err)
 	}
-	srv := &http.Server{Handler: insp.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
+	srv = &http.Server{Handler: insp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serve = func() {
+		log.Info("Inspector on http://" + l.Addr().String())
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("inspector stopped: " + err.Error())
 		}
-	}()
-	log.Info("Inspector on http://" + l.Addr().String())
-	return srv, nil
+	}
+	return srv, serve, nil
 }
