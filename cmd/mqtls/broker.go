@@ -2,15 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"mqtls/broker"
 	"mqtls/conf"
+	"mqtls/dynsec"
+	"mqtls/inspector"
 )
 
 func brokerCmd() *cli.Command {
@@ -19,42 +27,56 @@ func brokerCmd() *cli.Command {
 		Usage:     "run the secure MQTT broker",
 		ArgsUsage: " ",
 		Description: `Examples:
-   $ mqtls broker -c mosquitto.conf     run with a Mosquitto-style config file
-   $ mqtls broker                       run the dev sandbox in ./mqtls-dev
+   $ mqtls broker
+       the dev sandbox: a dev CA, certificates and a dynsec file in ./mqtls-dev,
+       1883 (dynsec passwords) and 8883 (mutual TLS) on 127.0.0.1, the inspector
+       on http://127.0.0.1:8088, and a "try it" block of commands to paste
+   $ mqtls broker -c mosquitto.conf
+       run with a Mosquitto-style config file (the README lists every option)
 
-The config file uses mosquitto.conf syntax; the README lists every supported
-option and every difference from Mosquitto. Signals: SIGHUP reloads CRLs,
-password and ACL files; SIGINT and SIGTERM shut down cleanly.
+Signals: SIGHUP reloads CRLs, password and ACL files (CRL files are also
+reloaded when they change); SIGINT and SIGTERM shut down cleanly.
 
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "read the configuration from `FILE`"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: broker.DefaultConnectTimeout, Usage: "close connections that have not finished the TLS handshake and CONNECT within `DURATION`"},
+			&cli.StringFlag{Name: "dev-dir", Value: "mqtls-dev", Usage: "dev sandbox: its `FOLDER` (without -c)"},
+			&cli.IntFlag{Name: "dev-port", Value: 1883, Usage: "dev sandbox: MQTT `PORT` with dynsec passwords"},
+			&cli.IntFlag{Name: "dev-tls-port", Value: 8883, Usage: "dev sandbox: mutual TLS `PORT`"},
+			&cli.StringFlag{Name: "dev-inspector", Value: "127.0.0.1:8088", Usage: "dev sandbox: inspector `ADDRESS` (\"\" for none)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("broker takes no arguments, got %q", c.Args().First())
 			}
-			path := c.String("config-file")
-			if path == "" {
-				return fmt.Errorf("the dev sandbox is not available yet: give a config file with -c")
-			}
-			cfg, err := conf.Load(path)
-			if err != nil {
-				return err
-			}
 			if c.Duration("connect-timeout") <= 0 {
 				return usageErrorf("flag '--connect-timeout' must be positive")
 			}
-			return runBroker(c.Context, cfg, broker.Options{ConnectTimeout: c.Duration("connect-timeout")}, c.App.Writer, c.App.ErrWriter)
+			opts := broker.Options{ConnectTimeout: c.Duration("connect-timeout")}
+			if path := c.String("config-file"); path != "" {
+				cfg, err := conf.Load(path)
+				if err != nil {
+					return err
+				}
+				return runBroker(c.Context, cfg, opts, "", c.App.Writer, c.App.ErrWriter)
+			}
+			sb, err := broker.DevSandbox(broker.SandboxOptions{
+				Dir: c.String("dev-dir"), Port: c.Int("dev-port"), TLSPort: c.Int("dev-tls-port"),
+				Inspector: c.String("dev-inspector"),
+			})
+			if err != nil {
+				return err
+			}
+			warnf(c.App.ErrWriter, "dev sandbox in %s: its CA key has no password; never use it for real devices", c.String("dev-dir"))
+			return runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-// runBroker runs until SIGINT or SIGTERM; SIGHUP reloads.
-func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, stdout, stderr interface {
-	Write([]byte) (int, error)
-}) error {
+// runBroker runs until SIGINT or SIGTERM; SIGHUP reloads. tryIt, when set,
+// is printed on stdout once the broker listens.
+func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt string, stdout, stderr io.Writer) error {
 	log, closer, err := broker.NewLogger(cfg, stdout, stderr)
 	if err != nil {
 		return err
@@ -64,10 +86,24 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, stdou
 	if err != nil {
 		return err
 	}
+	var web *http.Server
+	var serveWeb func()
+	if cfg.Inspector != "" {
+		if web, serveWeb, err = startInspector(b, cfg, log); err != nil {
+			b.Close()
+			return err
+		}
+	}
 	if err := b.Start(); err != nil {
 		return err
 	}
+	if serveWeb != nil {
+		go serveWeb()
+	}
 	log.Info("mqtls broker " + version() + " running")
+	if tryIt != "" {
+		fmt.Fprintln(stdout, tryIt)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -80,7 +116,58 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, stdou
 			b.Reload()
 		case <-ctx.Done():
 			log.Info("shutting down")
+			if web != nil {
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = web.Shutdown(sctx)
+				cancel()
+			}
 			return b.Close()
 		}
 	}
+}
+
+// startInspector adds the inspector's tap to the broker and opens its
+// address; serve, called once the broker runs, serves the page. Beyond the
+// loopback interface the page asks for a login.
+func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (srv *http.Server, serve func(), err error) {
+	host, _, _ := net.SplitHostPort(cfg.Inspector)
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	opts := inspector.Options{
+		MaxTopics: cfg.InspectorMaxTopics, PayloadBytes: cfg.InspectorPayloadBytes, History: cfg.InspectorHistory,
+		RequireLogin: !loopback, Logger: log, CRLUpdated: b.CRLUpdated,
+	}
+	if st, ok := b.Authorizer().(*dynsec.Store); ok {
+		opts.Roles = func(username string) []string {
+			c, err := st.Client(username)
+			if err != nil {
+				return nil
+			}
+			var roles []string
+			for _, r := range c.Roles {
+				roles = append(roles, r.Role)
+			}
+			return roles
+		}
+	}
+	insp, err := inspector.New(b.Server(), b.Authorizer(), opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspector: %w", err)
+	}
+	b.SetObserver(broker.Observer{HandshakeFailure: insp.NoteTLSHandshakeFailure, ACLDenial: insp.NoteACLDenial})
+	if err := b.AddHook(insp.Hook(), nil); err != nil {
+		return nil, nil, err
+	}
+	l, err := net.Listen("tcp", cfg.Inspector)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspector: %w", err)
+	}
+	srv = &http.Server{Handler: insp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serve = func() {
+		log.Info("Inspector on http://" + l.Addr().String())
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("inspector stopped: " + err.Error())
+		}
+	}
+	return srv, serve, nil
 }
