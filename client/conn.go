@@ -81,6 +81,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 
 func (c *Conn) stopTrace() {
 	if c.tr != nil {
+		c.tr.flush()
 		c.tr.seq.close()
 	}
 }
