@@ -30,7 +30,12 @@ type testPKI struct {
 	clientKey  string
 	p12        string // LegacyDES bundle of the client key, cert and chain
 	p12Pass    string // file holding its password
-	otherChain string // a CA that signed nothing we use
+	otherChain string // a CA that signed nothing the broker trusts
+	otherCrt   string // a client certificate from that CA
+	otherKey   string
+	revokedCrt string // DSN000009, revoked in crl
+	revokedKey string
+	crl        string // CRLs of the intermediate and the root
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -77,6 +82,34 @@ func newTestPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	p.otherChain = writePEM(t, dir, "other.pem", "CERTIFICATE", other.Intermediate.Raw, other.Root.Raw)
+	okey, ocert := issue(t, other, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "DSN000001"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	p.otherCrt = writePEM(t, dir, "other.crt", "CERTIFICATE", ocert.Raw, other.Intermediate.Raw)
+	p.otherKey = writeKey(t, dir, "other.key", okey)
+
+	rkey, rcert := issue(t, ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "DSN000009"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	p.revokedCrt = writePEM(t, dir, "revoked.crt", "CERTIFICATE", rcert.Raw, ca.Intermediate.Raw)
+	p.revokedKey = writeKey(t, dir, "revoked.key", rkey)
+	now := time.Now().Add(-time.Minute)
+	icrl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: rcert.SerialNumber, RevocationTime: now}},
+	}, ca.Intermediate, ca.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcrl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour),
+	}, ca.Root, ca.RootSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.crl = writePEM(t, dir, "crl.pem", "X509 CRL", icrl, rcrl)
 	return p
 }
 

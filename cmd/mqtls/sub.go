@@ -171,10 +171,12 @@ func subAction(c *cli.Context) error {
 	}
 	if denied == len(codes) {
 		conn.Close()
+		// mosquitto_sub exits 0 here too.
 		if !c.Bool("quiet") {
-			fmt.Fprintln(c.App.ErrWriter, "mqtls: error: all subscription requests were denied (SUBACK "+fmt.Sprint(codes[0])+"): the broker's access rules do not let this client subscribe")
+			warnf(c.App.ErrWriter, "all subscription requests were denied (SUBACK %d: %s): the broker's access rules do not let this client subscribe",
+				codes[0], client.ReasonString(conn.Version(), codes[0]))
 		}
-		return cli.Exit("", client.ExitFailure)
+		return nil
 	}
 	if u := c.StringSlice("unsubscribe"); len(u) > 0 {
 		if err := conn.Unsubscribe(ctx, u...); err != nil {
