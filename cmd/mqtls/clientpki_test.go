@@ -48,7 +48,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	}
 	p.chain = writePEM(t, dir, "chain.pem", "CERTIFICATE", ca.Intermediate.Raw, ca.Root.Raw)
 
-	skey, scert := issue(t, ca, &x509.Certificate{
+	skey, scert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "localhost"},
 		DNSNames:    []string{"localhost"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -56,7 +56,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	p.serverCrt = writePEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
 	p.serverKey = writeKey(t, dir, "server.key", skey)
 
-	ckey, ccert := issue(t, ca, &x509.Certificate{
+	ckey, ccert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000001"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
@@ -113,7 +113,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	return p
 }
 
-func issue(t *testing.T, ca *minica.CA, tmpl *x509.Certificate) (crypto.Signer, *x509.Certificate) {
+func issueTestCert(t *testing.T, ca *minica.CA, tmpl *x509.Certificate) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

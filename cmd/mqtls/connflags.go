@@ -229,33 +229,18 @@ func password(c *cli.Context) (string, error) {
 		return c.String("pw"), nil
 	}
 	if f := c.String("password-file"); f != "" {
-		return readSecretFile(f, "password file")
+		pw, err := readSecretFile(f, "password file")
+		return string(pw), err
 	}
 	return os.Getenv("MQTT_PASSWORD"), nil
 }
 
 func p12Password(c *cli.Context) (string, error) {
 	if f := c.String("p12-password-file"); f != "" {
-		return readSecretFile(f, "p12 password file")
+		pw, err := readSecretFile(f, "p12 password file")
+		return string(pw), err
 	}
 	return os.Getenv("MQTLS_P12_PASSWORD"), nil
-}
-
-// readSecretFile returns the first line of a small file, without its line end.
-func readSecretFile(path, what string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", what, err)
-	}
-	if st.Size() > 64<<10 {
-		return "", fmt.Errorf("read %s %s: too large for a password file", what, path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", what, err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSuffix(line, "\r"), nil
 }
 
 // toolUsage is bad arguments to pub or sub: exit 1 and point at the help, as

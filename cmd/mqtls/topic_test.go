@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mqtls/internal/testutil"
+	"mqtls/topic"
+)
+
+func runMqtls(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = run(append([]string{"mqtls"}, args...), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+const exampleScheme = "../../topic/testdata/scheme.yaml"
+
+func TestTopicLintCommand(t *testing.T) {
+	out, errOut, code := runMqtls("topic", "lint", "home/kitchen/temp", "/home/living room/temp", "--max-depth", "2")
+	want := `home/kitchen/temp: too-deep: warning: the topic has 3 levels (limit 2) (flatten the tree or move detail into the payload)
+"/home/living room/temp": leading-slash: error: the topic starts with '/' (use 'home/living-room/temp')
+"/home/living room/temp": whitespace: error: the topic contains whitespace (U+0020) (use 'home/living-room/temp')
+"/home/living room/temp": too-deep: warning: the topic has 4 levels (limit 2) (flatten the tree or move detail into the payload)
+`
+	if code != 1 || out != want || errOut != "mqtls: 2 topics: 2 errors, 2 warnings, 0 infos\n" {
+		t.Errorf("code %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// Warnings alone pass.
+	if _, _, code := runMqtls("topic", "lint", "Home/temp"); code != 0 {
+		t.Errorf("warnings only: exit %d", code)
+	}
+	// Misuse exits 2.
+	for _, args := range [][]string{{"topic", "lint"}, {"topic", "lint", "--convention", "x", "a"}, {"topic", "lint", "--max-depth", "0", "a"}} {
+		if _, errOut, code := runMqtls(args...); code != 2 || !strings.HasPrefix(errOut, "mqtls: error: ") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+func TestTopicLintFileAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "seen.txt")
+	if err := os.WriteFile(list, []byte("spBv1.0/plant1/NDATA/edge1\t0\t0\nspBv1.0/plant1/DDATA/edge1\t0\t0\nspBv1.0/STATE/host\t0\t0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runMqtls("topic", "lint", "-f", list, "--convention", "sparkplug", "--json")
+	var fs []topic.Finding
+	if err := json.Unmarshal([]byte(out), &fs); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if code != 1 || len(fs) != 2 || fs[0].Rule != topic.RuleSparkplugStructure || fs[1].Rule != topic.RuleSparkplugState {
+		t.Errorf("exit %d, findings %+v", code, fs)
+	}
+	if !strings.Contains(out, `"severity": "error"`) {
+		t.Errorf("severity is not written as a word:\n%s", out)
+	}
+	out, _, code = runMqtls("topic", "lint", "--json", "a/b")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("clean --json: exit %d, %q", code, out)
+	}
+	out, _, code = runMqtls("topic", "lint", "--scheme", exampleScheme, "devices/d1/telemetry/temp", "devices/d1/temp")
+	if code != 1 || !strings.Contains(out, "devices/d1/temp: not-in-scheme: error") || strings.Contains(out, "telemetry/temp: not-in-scheme") {
+		t.Errorf("--scheme: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := runMqtls("topic", "lint", "-f", filepath.Join(dir, "none.txt")); code != 1 || !strings.Contains(errOut, "read topics:") {
+		t.Errorf("missing file: exit %d, %s", code, errOut)
+	}
+}
+
+// TestTopicLintStdin runs the built binary with a list on standard input.
+func TestTopicLintStdin(t *testing.T) {
+	cmd := exec.Command(testutil.Mqtls(t), "topic", "lint", "-f", "-")
+	cmd.Stdin = strings.NewReader("a/b\na//b\n")
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v", err)
+	}
+	if string(out) != "a//b: empty-level: error: the topic has an empty level ('//') (use 'a/b')\n" {
+		t.Errorf("stdout %q", out)
+	}
+}
+
+func TestTopicRulesCommand(t *testing.T) {
+	out, _, code := runMqtls("topic", "rules")
+	if code != 0 || !strings.HasPrefix(out, "RULE") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, r := range topic.Rules() {
+		if !strings.Contains(out, r.ID) || !strings.Contains(out, r.Rationale) {
+			t.Errorf("rule %s missing from the table", r.ID)
+		}
+	}
+	out, _, _ = runMqtls("topic", "rules", "--json")
+	var rules []topic.Rule
+	if err := json.Unmarshal([]byte(out), &rules); err != nil || len(rules) != len(topic.Rules()) {
+		t.Errorf("--json: %v, %d rules", err, len(rules))
+	}
+}
+
+func TestTopicACLAndDocCommands(t *testing.T) {
+	out, _, code := runMqtls("topic", "acl", exampleScheme, "-f", "dynamic-security.json")
+	if code != 0 || !strings.HasPrefix(out, "mqtls dynsec -f dynamic-security.json createRole sensor\n") ||
+		!strings.Contains(out, "addRoleACL sensor publishClientSend 'devices/%u/telemetry/+' allow\n") {
+		t.Errorf("acl: exit %d\n%s", code, out)
+	}
+	out, _, _ = runMqtls("topic", "acl", "--json", exampleScheme)
+	var roles []topic.Role
+	if err := json.Unmarshal([]byte(out), &roles); err != nil || len(roles) != 2 || roles[1].Name != "backend" {
+		t.Errorf("acl --json: %v %+v", err, roles)
+	}
+	out, _, code = runMqtls("topic", "acl", exampleScheme, "--acl-file", "--service-user", "backend")
+	if code != 0 || !strings.Contains(out, "pattern write devices/%u/telemetry/+\n") || !strings.Contains(out, "user backend\ntopic read devices/+/telemetry/+\n") {
+		t.Errorf("acl --acl-file: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "--service-user", "x"); code != 2 || !strings.Contains(errOut, "requires the '--acl-file' flag") {
+		t.Errorf("--service-user alone: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := runMqtls("topic", "acl"); code != 2 || !strings.Contains(errOut, "want one topic scheme file") {
+		t.Errorf("acl without a file: exit %d %s", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("topics:\n  - pattern: /a\n"), 0o644)
+	if _, errOut, code := runMqtls("topic", "acl", bad); code != 1 || !strings.Contains(errOut, "bad.yaml: line 2: pattern /a: the topic starts with '/'") {
+		t.Errorf("bad scheme: exit %d %s", code, errOut)
+	}
+
+	out, _, code = runMqtls("topic", "doc", exampleScheme)
+	golden, err := os.ReadFile("../../topic/testdata/scheme.md")
+	if err != nil || code != 0 || out != string(golden) {
+		t.Errorf("doc: exit %d, differs from the golden file", code)
+	}
+	dst := filepath.Join(t.TempDir(), "TOPICS.md")
+	if _, _, code := runMqtls("topic", "doc", exampleScheme, "-o", dst); code != 0 {
+		t.Fatalf("doc -o: exit %d", code)
+	}
+	if b, err := os.ReadFile(dst); err != nil || string(b) != string(golden) {
+		t.Errorf("doc -o wrote %q, %v", b, err)
+	}
+	if st, err := os.Stat(dst); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("doc -o mode: %v %v", st.Mode(), err)
+	}
+}
