@@ -46,22 +46,22 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.chain = writePEM(t, dir, "chain.pem", "CERTIFICATE", ca.Intermediate.Raw, ca.Root.Raw)
+	p.chain = writeTestPEM(t, dir, "chain.pem", "CERTIFICATE", ca.Intermediate.Raw, ca.Root.Raw)
 
 	skey, scert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "localhost"},
 		DNSNames:    []string{"localhost"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
-	p.serverCrt = writePEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
-	p.serverKey = writeKey(t, dir, "server.key", skey)
+	p.serverCrt = writeTestPEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
+	p.serverKey = writeTestKey(t, dir, "server.key", skey)
 
 	ckey, ccert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000001"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.clientCrt = writePEM(t, dir, "client.crt", "CERTIFICATE", ccert.Raw, ca.Intermediate.Raw)
-	p.clientKey = writeKey(t, dir, "client.key", ckey)
+	p.clientCrt = writeTestPEM(t, dir, "client.crt", "CERTIFICATE", ccert.Raw, ca.Intermediate.Raw)
+	p.clientKey = writeTestKey(t, dir, "client.key", ckey)
 
 	pass := "p12-test-pass"
 	b, err := pkcs12.LegacyDES.WithIterations(2048).Encode(ckey, ccert, []*x509.Certificate{ca.Intermediate, ca.Root}, pass)
@@ -81,20 +81,20 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.otherChain = writePEM(t, dir, "other.pem", "CERTIFICATE", other.Intermediate.Raw, other.Root.Raw)
-	okey, ocert := issue(t, other, &x509.Certificate{
+	p.otherChain = writeTestPEM(t, dir, "other.pem", "CERTIFICATE", other.Intermediate.Raw, other.Root.Raw)
+	okey, ocert := issueTestCert(t, other, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000001"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.otherCrt = writePEM(t, dir, "other.crt", "CERTIFICATE", ocert.Raw, other.Intermediate.Raw)
-	p.otherKey = writeKey(t, dir, "other.key", okey)
+	p.otherCrt = writeTestPEM(t, dir, "other.crt", "CERTIFICATE", ocert.Raw, other.Intermediate.Raw)
+	p.otherKey = writeTestKey(t, dir, "other.key", okey)
 
-	rkey, rcert := issue(t, ca, &x509.Certificate{
+	rkey, rcert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000009"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.revokedCrt = writePEM(t, dir, "revoked.crt", "CERTIFICATE", rcert.Raw, ca.Intermediate.Raw)
-	p.revokedKey = writeKey(t, dir, "revoked.key", rkey)
+	p.revokedCrt = writeTestPEM(t, dir, "revoked.crt", "CERTIFICATE", rcert.Raw, ca.Intermediate.Raw)
+	p.revokedKey = writeTestKey(t, dir, "revoked.key", rkey)
 	now := time.Now().Add(-time.Minute)
 	icrl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour),
@@ -109,7 +109,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.crl = writePEM(t, dir, "crl.pem", "X509 CRL", icrl, rcrl)
+	p.crl = writeTestPEM(t, dir, "crl.pem", "X509 CRL", icrl, rcrl)
 	return p
 }
 
@@ -135,7 +135,7 @@ func issueTestCert(t *testing.T, ca *minica.CA, tmpl *x509.Certificate) (crypto.
 	return key, cert
 }
 
-func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
+func writeTestPEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
 	t.Helper()
 	var out []byte
 	for _, d := range ders {
@@ -148,7 +148,7 @@ func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
 	return path
 }
 
-func writeKey(t *testing.T, dir, name string, key crypto.Signer) string {
+func writeTestKey(t *testing.T, dir, name string, key crypto.Signer) string {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
