@@ -68,11 +68,17 @@ var (
 	autoID = regexp.MustCompile(`auto-[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}`)
 	mosqID = regexp.MustCompile(`mosq-[A-Za-z0-9]{18}`)
 	tst    = regexp.MustCompile(`"tst":(\t?)"[^"]*"`)
+
+	assigned = regexp.MustCompile(`Client \(null\) sending CONNECT\nClient (\S+) received CONNACK`)
 )
 
 // norm drops what differs between two runs: ids the broker or the library
 // made up, and timestamps.
 func norm(s string) string {
+	// Any broker's assigned id: the one in the CONNACK line after an anonymous CONNECT.
+	for _, m := range assigned.FindAllStringSubmatch(s, -1) {
+		s = strings.ReplaceAll(s, "Client "+m[1]+" ", "Client auto-ID ")
+	}
 	s = autoID.ReplaceAllString(s, "auto-ID")
 	s = mosqID.ReplaceAllString(s, "mosq-ID")
 	return tst.ReplaceAllString(s, `"tst":$1"T"`)
@@ -99,8 +105,28 @@ func sameOutput(t *testing.T, pick func(side) []string, args ...string) string {
 func pubOf(s side) []string { return s.pub }
 func subOf(s side) []string { return s.sub }
 
-// passwdBroker is a Mosquitto with user test / 123456 allowed everything.
-func passwdBroker(t *testing.T) string {
+// brokers are the two brokers every comparison runs against.
+var brokers = []string{"mosquitto", "mqtls"}
+
+// startBroker starts Mosquitto or mqtls broker with the same mosquitto.conf
+// body (the listener line included) and waits for port.
+func startBroker(t *testing.T, kind string, port int, conf string) {
+	t.Helper()
+	if kind == "mosquitto" {
+		testutil.Mosquitto(t, port, conf)
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mqtls.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
+	testutil.WaitPort(t, p, testutil.Addr(port))
+}
+
+// passwdBroker is a broker with user test / 123456 allowed everything.
+func passwdBroker(t *testing.T, kind string) string {
 	t.Helper()
 	testutil.Need(t, "mosquitto_passwd")
 	dir := t.TempDir()
@@ -113,12 +139,17 @@ func passwdBroker(t *testing.T) string {
 		t.Fatal(err)
 	}
 	port := testutil.FreePort(t)
-	testutil.Mosquitto(t, port, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\n", port, pw, acl))
+	startBroker(t, kind, port, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\n", port, pw, acl))
 	return strconv.Itoa(port)
 }
 
 func TestSeedRecipesMatchMosquitto(t *testing.T) {
-	p := passwdBroker(t)
+	for _, b := range brokers {
+		t.Run(b, func(t *testing.T) { seedRecipes(t, passwdBroker(t, b)) })
+	}
+}
+
+func seedRecipes(t *testing.T, p string) {
 	for _, v := range []string{"311", "5"} {
 		t.Run("v"+v, func(t *testing.T) {
 			auth := []string{"-V", v, "-h", "127.0.0.1", "-p", p, "-u", "test", "-P", "123456"}
@@ -143,7 +174,12 @@ func TestSeedRecipesMatchMosquitto(t *testing.T) {
 }
 
 func TestSubTranscriptMatchesMosquitto(t *testing.T) {
-	p := passwdBroker(t)
+	for _, b := range brokers {
+		t.Run(b, func(t *testing.T) { subTranscript(t, passwdBroker(t, b)) })
+	}
+}
+
+func subTranscript(t *testing.T, p string) {
 	for _, v := range []string{"311", "5"} {
 		var outs []string
 		for _, s := range sides(t) {
@@ -173,7 +209,12 @@ func TestSubTranscriptMatchesMosquitto(t *testing.T) {
 }
 
 func TestSeedWillRecipe(t *testing.T) {
-	p := passwdBroker(t)
+	for _, b := range brokers {
+		t.Run(b, func(t *testing.T) { willRecipe(t, passwdBroker(t, b)) })
+	}
+}
+
+func willRecipe(t *testing.T, p string) {
 	var outs []string
 	for _, s := range sides(t) {
 		auth := []string{"-V", "311", "-h", "127.0.0.1", "-p", p, "-u", "test", "-P", "123456"}
@@ -198,7 +239,12 @@ func TestSeedWillRecipe(t *testing.T) {
 }
 
 func TestSeedPersistentSession(t *testing.T) {
-	p := passwdBroker(t)
+	for _, b := range brokers {
+		t.Run(b, func(t *testing.T) { persistentSession(t, passwdBroker(t, b)) })
+	}
+}
+
+func persistentSession(t *testing.T, p string) {
 	for _, s := range sides(t) {
 		auth := []string{"-V", "5", "-p", p, "-u", "test", "-P", "123456"}
 		id := "cid-" + s.name
@@ -216,7 +262,7 @@ func TestSeedPersistentSession(t *testing.T) {
 }
 
 func TestFormatMatchesMosquitto(t *testing.T) {
-	p := passwdBroker(t)
+	p := passwdBroker(t, "mosquitto")
 	auth := []string{"-V", "311", "-p", p, "-u", "test", "-P", "123456"}
 	msgs := map[string]string{
 		"fmt/a":    "retained-a",
