@@ -139,3 +139,43 @@ func TestExitCodesMatchMosquitto(t *testing.T) {
 		})
 	}
 }
+
+// TestP12FromMqtlsP12 connects with the bundle `mqtls p12` writes, to a
+// Mosquitto that trusts the CA `mqtls ca init` made.
+func TestP12FromMqtlsP12(t *testing.T) {
+	bin := testutil.Mqtls(t)
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	for _, args := range [][]string{
+		{"ca", "init", "--no-password", "--insecure"},
+		{"cert", "server", "--host", "localhost"},
+		{"cert", "client", "DSN000001"},
+		{"p12", "DSN000001"},
+	} {
+		if r := runTool(t, []string{bin}, append(args, "--pki", pki)...); r.code != 0 {
+			t.Fatalf("mqtls %v: %+v", args, r)
+		}
+	}
+	port := testutil.FreePort(t)
+	testutil.Mosquitto(t, port, fmt.Sprintf(`listener %d 127.0.0.1
+cafile %[2]s/chain.pem
+certfile %[2]s/issued/server.crt
+keyfile %[2]s/issued/server.key
+crlfile %[2]s/crl.pem
+require_certificate true
+use_identity_as_username true
+`, port, pki))
+	tls := []string{"-V", "311", "-h", "localhost", "-p", strconv.Itoa(port), "--cafile", filepath.Join(pki, "chain.pem")}
+	pem := []string{"--cert", filepath.Join(pki, "issued", "DSN000001.crt"), "--key", filepath.Join(pki, "issued", "DSN000001.key")}
+	if r := runTool(t, []string{"mosquitto_pub"}, append(append([]string{"-r", "-t", "dev/DSN000001", "-m", "from the pem pair"}, tls...), pem...)...); r.code != 0 {
+		t.Fatalf("mosquitto_pub: %+v", r)
+	}
+	sub := append([]string{"-d", "-v", "-i", "DSN000001", "-t", "dev/#", "-C", "1"}, tls...)
+	want := runTool(t, []string{"mosquitto_sub"}, append(sub, pem...)...)
+	got := runTool(t, []string{bin, "sub"}, append(sub, "--p12", filepath.Join(pki, "issued", "DSN000001.p12"),
+		"--p12-password-file", filepath.Join(pki, "issued", "DSN000001.p12.pass"))...)
+	if want.code != 0 || got.code != 0 || got.out != want.out || !strings.Contains(got.out, "dev/DSN000001 from the pem pair") {
+		t.Errorf("--p12 from mqtls p12:\n--- mosquitto_sub --cert/--key (exit %d):\n%s%s--- mqtls sub --p12 (exit %d):\n%s%s",
+			want.code, want.out, want.err, got.code, got.out, got.err)
+	}
+}
