@@ -102,8 +102,11 @@ func dial(ctx context.Context, o *Options) (net.Conn, error) {
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	network, addr := "tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	if o.Unix != "" {
+		network, addr = "unix", o.Unix
+	}
+	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, &DialError{Addr: addr, Err: err}
 	}

@@ -41,6 +41,8 @@ type Options struct {
 	Port int
 	// Bind is the local address to connect from (mosquitto's -A).
 	Bind string
+	// Unix, when set, is the path of a unix socket to connect to instead of Host and Port.
+	Unix string
 
 	// ClientID is sent in CONNECT. Empty means the broker assigns one (MQTT
 	// 3.1.1 and 5) or a random "mosq-..." id is made (MQTT 3.1), as libmosquitto does.

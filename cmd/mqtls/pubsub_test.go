@@ -46,9 +46,16 @@ type result struct {
 // runTool runs argv plus args to completion (20 s at most).
 func runTool(t *testing.T, argv []string, args ...string) result {
 	t.Helper()
+	return runToolIn(t, "", argv, args...)
+}
+
+// runToolIn is runTool with stdin as standard input.
+func runToolIn(t *testing.T, stdin string, argv []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], append(append([]string{}, argv[1:]...), args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -87,9 +94,15 @@ func norm(s string) string {
 // sameOutput runs the same arguments with both tools and compares stdout and exit codes.
 func sameOutput(t *testing.T, pick func(side) []string, args ...string) string {
 	t.Helper()
+	return sameOutputIn(t, "", pick, args...)
+}
+
+// sameOutputIn is sameOutput with stdin as standard input.
+func sameOutputIn(t *testing.T, stdin string, pick func(side) []string, args ...string) string {
+	t.Helper()
 	var first result
 	for i, s := range sides(t) {
-		r := runTool(t, pick(s), args...)
+		r := runToolIn(t, stdin, pick(s), args...)
 		if i == 0 {
 			first = r
 			continue
@@ -125,7 +138,8 @@ func startBroker(t *testing.T, kind string, port int, conf string) {
 	testutil.WaitPort(t, p, testutil.Addr(port))
 }
 
-// passwdBroker is a broker with user test / 123456 allowed everything.
+// passwdBroker is a broker with user test / 123456 allowed everything, and
+// reader / 123456 allowed to read only.
 func passwdBroker(t *testing.T, kind string) string {
 	t.Helper()
 	testutil.Need(t, "mosquitto_passwd")
@@ -134,8 +148,11 @@ func passwdBroker(t *testing.T, kind string) string {
 	if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_passwd", "-c", "-b", pw, "test", "123456"); code != 0 {
 		t.Fatalf("mosquitto_passwd: %s", out)
 	}
+	if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_passwd", "-b", pw, "reader", "123456"); code != 0 {
+		t.Fatalf("mosquitto_passwd: %s", out)
+	}
 	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte("user test\ntopic readwrite #\n"), 0o600); err != nil {
+	if err := os.WriteFile(acl, []byte("user test\ntopic readwrite #\n\nuser reader\ntopic read #\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	port := testutil.FreePort(t)
