@@ -155,9 +155,9 @@ func (c *Conn) onMessage(m Message) {
 	c.route(m)
 }
 
-// route hands m to the handlers whose filter matches its topic (or to the
-// latest handler, when none does, e.g. for a message the broker routed by an
-// overlapping or since-removed subscription).
+// route hands m to the handlers whose filter matches its topic; when none
+// does, to Options.OnMessage or else the latest handler (a message the broker
+// routed by a since-removed subscription, say).
 func (c *Conn) route(m Message) {
 	c.mu.Lock()
 	var hs []Handler
@@ -170,8 +170,13 @@ func (c *Conn) route(m Message) {
 			hs = append(hs, r.h)
 		}
 	}
-	if len(hs) == 0 && len(c.routes) > 0 {
-		hs = append(hs, c.routes[len(c.routes)-1].h)
+	if len(hs) == 0 {
+		switch {
+		case c.opts.OnMessage != nil:
+			hs = append(hs, c.opts.OnMessage)
+		case len(c.routes) > 0:
+			hs = append(hs, c.routes[len(c.routes)-1].h)
+		}
 	}
 	c.mu.Unlock()
 	for _, h := range hs {

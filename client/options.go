@@ -68,6 +68,11 @@ type Options struct {
 	// Will is the last-will message, if any.
 	Will *Message
 
+	// OnMessage receives the messages no Subscribe handler takes: those of a
+	// session the broker kept, which can arrive right after CONNACK, and
+	// those of subscriptions made without a handler.
+	OnMessage Handler
+
 	// Debug, when set, receives one line per MQTT packet in libmosquitto's
 	// `-d` format. Lines arrive in order, from one goroutine at a time.
 	Debug func(line string)

@@ -266,7 +266,9 @@ func persistentSession(t *testing.T, p string) {
 		auth := []string{"-V", "5", "-p", p, "-u", "test", "-P", "123456"}
 		id := "cid-" + s.name
 		topic := "persist/" + s.name
-		// Subscribe with a kept session (-c -x 60 -i cid), leave, publish while away, come back.
+		// Subscribe with a kept session (-c -x 60 -i cid), leave, publish while away, come back:
+		// the message waits in the session and may come before the SUBACK.
+		// (No transcript comparison: that order is the broker's timing.)
 		if r := runTool(t, s.sub, append([]string{"-c", "-x", "60", "-i", id, "-q", "1", "-t", topic, "-E"}, auth...)...); r.code != 0 {
 			t.Fatalf("%s: %+v", s.name, r)
 		}

@@ -123,6 +123,9 @@ func subAction(c *cli.Context) error {
 		opts.Debug = func(l string) { fmt.Fprintln(st.out, l) }
 		opts.DebugSubscribed = !c.Bool("quiet")
 	}
+	// One handler for everything, as mosquitto_sub has: a kept session's
+	// messages can come before the SUBACK.
+	opts.OnMessage = st.onMessage
 	var timeout <-chan time.Time
 	if w := c.Int("timeout"); w > 0 {
 		timeout = time.After(time.Duration(w) * time.Second)
@@ -149,7 +152,9 @@ func subAction(c *cli.Context) error {
 	case <-timeout:
 		return subTimedOut(c)
 	}
+	st.mu.Lock()
 	st.conn = conn
+	st.mu.Unlock()
 	defer conn.Close()
 
 	subs := make([]client.Subscription, len(filters))
@@ -159,7 +164,7 @@ func subAction(c *cli.Context) error {
 			subs[i].RetainHandling = 2
 		}
 	}
-	codes, err := conn.Subscribe(ctx, subs, st.onMessage)
+	codes, err := conn.Subscribe(ctx, subs, nil)
 	if err != nil {
 		return toolFail(c, err)
 	}
@@ -249,11 +254,14 @@ func (st *subState) onMessage(m client.Message) {
 			return
 		}
 	}
-	if c.Bool("remove-retained") && m.Retain {
+	st.mu.Lock()
+	conn := st.conn
+	st.mu.Unlock()
+	if c.Bool("remove-retained") && m.Retain && conn != nil {
 		st.removes.Add(1)
 		go func() {
 			defer st.removes.Done()
-			st.conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
+			conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
 		}()
 	}
 	st.print(m)
