@@ -47,7 +47,7 @@ line, where other users can see it: prefer --password-file or $MQTT_PASSWORD.
 Exit codes: 0 done; 1 bad arguments, broker unreachable or connection lost;
 7 TLS failure; 27 -W timed out; otherwise the broker's CONNACK code
 (5 or 135: not authorized).`,
-		Flags:        append(subFlags(), connFlags()...),
+		Flags:        append(append(subFlags(), propertyFlag()), connFlags()...),
 		OnUsageError: onToolUsageError,
 		Action:       subAction,
 	}
@@ -88,11 +88,11 @@ type subState struct {
 }
 
 func subAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return toolUsage(c, fmt.Errorf("unexpected argument %q", c.Args().First()))
-	}
 	opts, urlTopic, err := connOptions(c)
 	if err != nil {
+		return toolUsage(c, err)
+	}
+	if _, err := applyProperties(c, &opts); err != nil {
 		return toolUsage(c, err)
 	}
 	filters := c.StringSlice("topic")
