@@ -167,7 +167,7 @@ func TestSeedRecipesMatchMosquitto(t *testing.T) {
 }
 
 func seedRecipes(t *testing.T, p string) {
-	for _, v := range []string{"311", "5"} {
+	for _, v := range []string{"311", "5", "31"} {
 		t.Run("v"+v, func(t *testing.T) {
 			auth := []string{"-V", v, "-h", "127.0.0.1", "-p", p, "-u", "test", "-P", "123456"}
 			// The seed's retained publish, then its subscriber (with -C 1 so that it ends).
