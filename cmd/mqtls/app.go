@@ -50,7 +50,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // commands lists every command group. Each lives in its own file.
 func commands() []*cli.Command {
 	return []*cli.Command{
+		caCmd(),
+		certCmd(),
+		p12Cmd(),
+		brokerCmd(),
+		pubCmd(),
+		subCmd(),
 		topicCmd(),
+		benchCmd(),
 	}
 }
 

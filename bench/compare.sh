@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# compare.sh: run the same `mqtls bench` workloads against Debian's Mosquitto
+# and against `mqtls broker`, with equivalent configurations, and print one
+# table of mqtls/Mosquitto ratios. Run it from the repository: `make compare`.
+#
+# The broker runs on CPU 0 and the load generator on CPU 1 (taskset), so that
+# they do not compete for a core. Scenarios:
+#   plain        TCP listener, anonymous, no persistence
+#   mtls         mutual-TLS listener, use_identity_as_username, dynamic
+#                security with a client -> group -> role ACL, no persistence
+#   mtls+persist the same with persistence on
+#
+# Environment:
+#   BROKERS="mosquitto mqtls"  which brokers to run (in this order)
+#   DURATION=8s WARMUP=2s      length of every throughput run
+#   CONNECTIONS=1000           connections of the connect runs
+#   RESULTS=DIR                keep the JSON results and logs there
+#   QUICK=1                    a short smoke run (1s runs, 100 connections)
+#   ACL=dynsec|aclfile         access control of the mtls scenarios: the
+#                              dynamic-security plugin (default when this
+#                              mqtls has the dynsec command) or an acl_file
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${MQTLS:-$ROOT/bin/mqtls}
+BROKERS=${BROKERS:-mosquitto mqtls}
+DURATION=${DURATION:-8s}
+WARMUP=${WARMUP:-2s}
+CONNECTIONS=${CONNECTIONS:-1000}
+if [[ -n "${QUICK:-}" ]]; then
+	DURATION=1s WARMUP=200ms CONNECTIONS=100
+fi
+DYNSEC_PLUGIN=${DYNSEC_PLUGIN:-$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so 2>/dev/null | head -1 || true)}
+
+die() { echo "compare: $*" >&2; exit 1; }
+for p in mosquitto openssl taskset awk; do
+	command -v "$p" >/dev/null || die "$p is not installed (Debian packages: mosquitto openssl util-linux gawk)"
+done
+[[ -n "$DYNSEC_PLUGIN" ]] || die "mosquitto_dynamic_security.so not found (Debian package mosquitto)"
+if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
+	go build -o "$ROOT/bin/mqtls" ./cmd/mqtls
+	BIN=$ROOT/bin/mqtls
+fi
+ACL=${ACL:-}
+if [[ -z "$ACL" ]]; then
+	if "$BIN" dynsec --help >/dev/null 2>&1; then ACL=dynsec; else ACL=aclfile; fi
+fi
+CPUS=$(nproc)
+if ((CPUS >= 2)); then
+	PIN_BROKER="taskset -c 0"
+	PIN_LOAD="taskset -c 1"
+else
+	echo "compare: only one CPU: broker and load share it" >&2
+	PIN_BROKER="" PIN_LOAD=""
+fi
+
+WORK=$(mktemp -d)
+RESULTS=${RESULTS:-$WORK/results}
+mkdir -p "$RESULTS"
+BROKER_PID=""
+cleanup() {
+	if [[ -n "$BROKER_PID" ]]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+	rm -rf "$WORK/pki" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
+}
+trap cleanup EXIT
+
+# --- certificates: a CA, a server certificate and device certificates ------
+PKI=$WORK/pki
+mkdir -p "$PKI/devices"
+NDEV=16
+gen_pki() {
+	cd "$PKI"
+	local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+	openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=compare CA" -keyout ca.key -out ca.crt 2>/dev/null
+	sign() { # name cn extensions
+		openssl req "${ec[@]}" -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+		printf '%b' "$3" >"$1.ext"
+		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile "$1.ext" -out "$1.crt" 2>/dev/null
+		rm -f "$1.csr" "$1.ext"
+	}
+	sign server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+	for i in $(seq -f %04g 1 $NDEV); do
+		sign "devices/dev$i" "dev$i" "extendedKeyUsage=clientAuth\n"
+	done
+	chmod 600 ./*.key devices/*.key
+	cd "$ROOT"
+}
+gen_pki
+
+# --- dynamic security: every device is in group "devices", whose role lets
+# it publish and subscribe under bench/ and nothing else ----------------------
+dynsec_json() {
+	local clients="" members="" i
+	for i in $(seq -f %04g 1 $NDEV); do
+		clients+="${clients:+, }{\"username\": \"dev$i\", \"roles\": []}"
+		members+="${members:+, }{\"username\": \"dev$i\"}"
+	done
+	cat <<JSON
+{
+	"defaultACLAccess": {"publishClientSend": false, "publishClientReceive": true, "subscribe": false, "unsubscribe": true},
+	"clients": [$clients],
+	"groups": [{"groupname": "devices", "roles": [{"rolename": "device"}], "clients": [$members]}],
+	"roles": [{
+		"rolename": "device",
+		"acls": [
+			{"acltype": "publishClientSend", "topic": "bench/forbidden/#", "priority": 10, "allow": false},
+			{"acltype": "publishClientSend", "topic": "bench/#", "priority": 0, "allow": true},
+			{"acltype": "subscribePattern", "topic": "bench/#", "priority": 0, "allow": true},
+			{"acltype": "publishClientReceive", "topic": "bench/#", "priority": 0, "allow": true}
+		]
+	}]
+}
+JSON
+}
+
+# The same policy as an acl_file, for brokers without dynamic security.
+acl_file() {
+	local i
+	echo "topic deny bench/forbidden/#"
+	for i in $(seq -f %04g 1 $NDEV); do
+		printf 'user dev%s\ntopic readwrite bench/#\n' "$i"
+	done
+}
+
+PORT_PLAIN=$((20000 + RANDOM % 20000))
+PORT_TLS=$((PORT_PLAIN + 1))
+
+# write_conf broker scenario file: the shared body plus Mosquitto-only lines.
+write_conf() {
+	local broker=$1 scenario=$2 f=$3 n=$4
+	{
+		if [[ $broker == mosquitto ]]; then
+			[[ $(id -u) == 0 ]] && echo "user root"
+			echo "set_tcp_nodelay true"
+		fi
+		echo "per_listener_settings false"
+		case $scenario in
+		plain)
+			echo "allow_anonymous true"
+			echo "persistence false"
+			echo "listener $PORT_PLAIN 127.0.0.1"
+			;;
+		mtls*)
+			echo "allow_anonymous false"
+			if [[ $scenario == mtls+persist ]]; then
+				mkdir -p "$WORK/persist-$n"
+				echo "persistence true"
+				echo "persistence_location $WORK/persist-$n/"
+			else
+				echo "persistence false"
+			fi
+			if [[ $ACL == dynsec ]]; then
+				dynsec_json >"$WORK/dynsec-$n.json"
+				echo "plugin $DYNSEC_PLUGIN"
+				echo "plugin_opt_config_file $WORK/dynsec-$n.json"
+			else
+				acl_file >"$WORK/acl-$n"
+				echo "acl_file $WORK/acl-$n"
+			fi
+			echo "listener $PORT_TLS 127.0.0.1"
+			echo "cafile $PKI/ca.crt"
+			echo "certfile $PKI/server.crt"
+			echo "keyfile $PKI/server.key"
+			echo "require_certificate true"
+			echo "use_identity_as_username true"
+			;;
+		esac
+	} >"$f"
+}
+
+RUN=0
+start_broker() { # broker scenario
+	local broker=$1 scenario=$2 port
+	RUN=$((RUN + 1))
+	local conf=$WORK/$broker-$RUN.conf log=$RESULTS/$broker-$scenario-$RUN.log
+	write_conf "$broker" "$scenario" "$conf" "$RUN"
+	if [[ $broker == mosquitto ]]; then
+		$PIN_BROKER mosquitto -c "$conf" >"$log" 2>&1 &
+	else
+		$PIN_BROKER "$BIN" broker -c "$conf" >"$log" 2>&1 &
+	fi
+	BROKER_PID=$!
+	port=$PORT_PLAIN
+	[[ $scenario == plain ]] || port=$PORT_TLS
+	for _ in $(seq 150); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+		kill -0 "$BROKER_PID" 2>/dev/null || { cat "$log" >&2; die "$broker exited at start ($scenario)"; }
+		sleep 0.1
+	done
+	die "$broker does not listen on $port ($scenario)"
+}
+stop_broker() {
+	kill "$BROKER_PID" 2>/dev/null || true
+	wait "$BROKER_PID" 2>/dev/null || true
+	BROKER_PID=""
+}
+
+# bench broker scenario name args...: one run, JSON kept as broker.name.json
+bench() {
+	local broker=$1 scenario=$2 name=$3
+	shift 3
+	local url=tcp://127.0.0.1:$PORT_PLAIN tls=()
+	if [[ $scenario != plain ]]; then
+		url=ssl://127.0.0.1:$PORT_TLS
+		tls=(--cafile "$PKI/ca.crt")
+		if [[ $1 == connect ]]; then
+			tls+=(--cert-dir "$PKI/devices")
+		else
+			tls+=(--cert "$PKI/devices/dev0001.crt" --key "$PKI/devices/dev0001.key")
+		fi
+	fi
+	echo "  $broker $name" >&2
+	if ! $PIN_LOAD "$BIN" bench "$@" --url "$url" "${tls[@]}" --pid "$BROKER_PID" --json \
+		>"$RESULTS/$broker.$name.json" 2>"$RESULTS/$broker.$name.err"; then
+		echo "compare: $broker $name failed: $(tail -1 "$RESULTS/$broker.$name.err")" >&2
+	fi
+}
+
+flow=(--duration "$DURATION" --warmup "$WARMUP")
+run_broker=()
+for broker in $BROKERS; do
+	if [[ $broker == mqtls ]] && ! "$BIN" broker --help >/dev/null 2>&1; then
+		echo "compare: this mqtls has no broker command yet; skipping it" >&2
+		continue
+	fi
+	run_broker+=("$broker")
+done
+# Scenario by scenario, each broker in turn, so that both see the machine in
+# the same state.
+for scenario in plain mtls mtls+persist; do
+	echo "$scenario:" >&2
+	for broker in "${run_broker[@]}"; do
+		start_broker "$broker" "$scenario"
+		bench "$broker" "$scenario" "$scenario.qos0" pubsub --qos 0 "${flow[@]}"
+		bench "$broker" "$scenario" "$scenario.qos1" pubsub --qos 1 "${flow[@]}"
+		if [[ $scenario != mtls+persist ]]; then
+			bench "$broker" "$scenario" "$scenario.qos0@10k" pubsub --qos 0 --rate 10000 "${flow[@]}"
+			bench "$broker" "$scenario" "$scenario.qos1@10k" pubsub --qos 1 --rate 10000 "${flow[@]}"
+			bench "$broker" "$scenario" "$scenario.fanout" fanout --qos 0 --subscribers 20 --rate 2000 "${flow[@]}"
+		fi
+		stop_broker
+		if [[ $scenario != mtls+persist ]]; then
+			# A fresh broker, so that memory freed by earlier runs does not
+			# hide what the idle connections cost.
+			start_broker "$broker" "$scenario"
+			bench "$broker" "$scenario" "$scenario.connect" connect --connections "$CONNECTIONS" --concurrency 16 --hold 3s
+			stop_broker
+		fi
+	done
+done
+
+# --- the table -------------------------------------------------------------
+# val file key: the first number after "key": in a result file.
+val() {
+	[[ -s $1 ]] || { echo "-"; return; }
+	awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1"
+}
+fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.*f\n", d, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx\n", a / b }'; }
+
+row() { # label run key decimals [target] [divisor]
+	local a b
+	a=$(val "$RESULTS/mqtls.$2.json" "$3")
+	b=$(val "$RESULTS/mosquitto.$2.json" "$3")
+	if [[ -n "${6:-}" ]]; then
+		a=$(awk -v v="$a" -v d="$6" 'BEGIN { if (v == "-") print v; else print v / d }')
+		b=$(awk -v v="$b" -v d="$6" 'BEGIN { if (v == "-") print v; else print v / d }')
+	fi
+	printf '%-40s %12s %12s %8s   %s\n' "$1" "$(fmt "$b" "$4")" "$(fmt "$a" "$4")" "$(ratio "$a" "$b")" "${5:-}"
+}
+
+echo
+echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); runs of $DURATION after $WARMUP warm-up; mtls access control: $ACL"
+printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
+for s in plain mtls mtls+persist; do
+	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
+	row "$s: qos 0 msg per broker core-s" "$s.qos0" per_core_second 0
+	row "$s: qos 1 received msg/s" "$s.qos1" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
+	row "$s: qos 1 msg per broker core-s" "$s.qos1" per_core_second 0
+	[[ $s == mtls+persist ]] && continue
+	row "$s: qos 0 @10k/s p50 ms" "$s.qos0@10k" p50_ms 3
+	row "$s: qos 0 @10k/s p99 ms" "$s.qos0@10k" p99_ms 3 "$([[ $s == mtls ]] && echo '< 2 ms')"
+	row "$s: qos 0 @10k/s broker cpu (cores)" "$s.qos0@10k" cpu_cores 2
+	row "$s: qos 1 @10k/s p99 ms" "$s.qos1@10k" p99_ms 3
+	row "$s: fanout 1->20 @2k/s received msg/s" "$s.fanout" received_per_s 0
+	row "$s: fanout msg per broker core-s" "$s.fanout" per_core_second 0
+	row "$s: connects/s" "$s.connect" connects_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
+	row "$s: connects per broker core-s" "$s.connect" per_core_second 0
+	row "$s: connect p99 ms" "$s.connect" p99_ms 2
+	row "$s: broker KiB per idle connection" "$s.connect" rss_per_conn_bytes 1 "$([[ $s == mtls ]] && echo '<= 1.5x')" 1024
+done
+echo
+echo "lower is better for latency, cpu and memory; higher for the rest. JSON results: $RESULTS" >&2

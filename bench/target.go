@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Target says which broker to load and how to log in to it.
+type Target struct {
+	// URL is the broker address: tcp://, mqtt://, ssl://, tls:// or mqtts://
+	// followed by host:port.
+	URL string
+	// Username and Password are sent in CONNECT when Username is set.
+	Username string
+	Password string
+	// CAFile verifies the broker's certificate (TLS URLs). Empty means the
+	// system roots.
+	CAFile string
+	// Insecure skips verification of the broker's certificate.
+	Insecure bool
+	// CertFile and KeyFile are one client certificate for mutual TLS.
+	CertFile string
+	KeyFile  string
+	// CertDir holds client certificates for mutual TLS (NAME.crt with
+	// NAME.key, or NAME.pem holding both); connections cycle through them.
+	CertDir string
+	// ConnectTimeout bounds one connect (default 10s).
+	ConnectTimeout time.Duration
+
+	tlsBase *tls.Config
+	certs   []tls.Certificate
+}
+
+// isTLS reports whether the URL's scheme asks for TLS.
+func isTLS(u *url.URL) bool {
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps":
+		return true
+	}
+	return false
+}
+
+// prepare checks the target and loads its TLS material once.
+func (t *Target) prepare() error {
+	if t.URL == "" {
+		return errors.New("no broker url: give one like tcp://127.0.0.1:1883")
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("broker url %q: want scheme://host:port, like tcp://127.0.0.1:1883", t.URL)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
+	default:
+		return fmt.Errorf("broker url %q: scheme %q is not one of tcp, mqtt, ssl, tls, mqtts", t.URL, u.Scheme)
+	}
+	if u.Port() == "" {
+		return fmt.Errorf("broker url %q: no port", t.URL)
+	}
+	if t.ConnectTimeout == 0 {
+		t.ConnectTimeout = 10 * time.Second
+	}
+	tlsWanted := t.CAFile != "" || t.CertFile != "" || t.CertDir != "" || t.Insecure
+	if !isTLS(u) {
+		if tlsWanted {
+			return fmt.Errorf("broker url %q is plain tcp but TLS options were given: use ssl://", t.URL)
+		}
+		return nil
+	}
+	cfg := &tls.Config{InsecureSkipVerify: t.Insecure, ServerName: u.Hostname()}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return fmt.Errorf("read ca file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("ca file %s: no PEM certificate in it", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return errors.New("a client certificate needs both a cert file and a key file")
+	}
+	if t.CertFile != "" {
+		c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return fmt.Errorf("load client certificate: %w", err)
+		}
+		t.certs = append(t.certs, c)
+	}
+	if t.CertDir != "" {
+		cs, err := loadCertDir(t.CertDir)
+		if err != nil {
+			return err
+		}
+		t.certs = append(t.certs, cs...)
+	}
+	t.tlsBase = cfg
+	return nil
+}
+
+// loadCertDir loads every NAME.crt+NAME.key pair and every NAME.pem that
+// holds both a certificate and a key, in name order.
+func loadCertDir(dir string) ([]tls.Certificate, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate folder: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	var out []tls.Certificate
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		switch {
+		case strings.HasSuffix(n, ".crt"):
+			key := strings.TrimSuffix(p, ".crt") + ".key"
+			if _, err := os.Stat(key); err != nil {
+				continue // a CA certificate or a cert without its key
+			}
+			c, err := tls.LoadX509KeyPair(p, key)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", n, err)
+			}
+			out = append(out, c)
+		case strings.HasSuffix(n, ".pem"):
+			if c, err := tls.LoadX509KeyPair(p, p); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("certificate folder %s: no NAME.crt with NAME.key, nor a .pem with both", dir)
+	}
+	return out, nil
+}
+
+// CertCount is the number of client certificates loaded (after a run
+// started; 0 without mutual TLS).
+func (t *Target) CertCount() int { return len(t.certs) }
+
+// options builds paho options for client number i with the given id.
+func (t *Target) options(id string, i int) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().
+		AddBroker(t.URL).
+		SetClientID(id).
+		SetProtocolVersion(4).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetKeepAlive(5 * time.Minute).
+		SetConnectTimeout(t.ConnectTimeout).
+		SetWriteTimeout(30 * time.Second)
+	if t.Username != "" {
+		o.SetUsername(t.Username)
+		o.SetPassword(t.Password)
+	}
+	if t.tlsBase != nil {
+		cfg := t.tlsBase.Clone()
+		if len(t.certs) > 0 {
+			cfg.Certificates = []tls.Certificate{t.certs[i%len(t.certs)]}
+		}
+		o.SetTLSConfig(cfg)
+	}
+	return o
+}
+
+// connect opens client number i and waits for its CONNACK.
+func (t *Target) connect(id string, i int, onLost func(error)) (mqtt.Client, error) {
+	o := t.options(id, i)
+	if onLost != nil {
+		o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { onLost(err) })
+	}
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(t.ConnectTimeout + time.Second) {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("connect %s: no answer within %v", id, t.ConnectTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect %s: %w", id, err)
+	}
+	return c, nil
+}

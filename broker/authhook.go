@@ -1,0 +1,261 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/dynsec"
+	"mqtls/topic"
+)
+
+// authHook is the only hook that answers OnConnectAuthenticate and
+// OnACLCheck (mochi ORs them across hooks). It decides every login in
+// OnConnect, where it can still send the CONNACK code it wants, and closes
+// mochi's holes there: certificate identities, the session-takeover guard
+// and the will ACL.
+type authHook struct {
+	mqtt.HookBase
+	b *Broker
+
+	// passed holds the clients whose OnConnect accepted the login.
+	passed sync.Map // *mqtt.Client -> struct{}
+	// subscribing counts, per client and filter, the SUBSCRIBE filters being
+	// checked right now: mochi asks OnACLCheck(write=false) both for those
+	// and for deliveries.
+	mu          sync.Mutex
+	subscribing map[subKey]int
+}
+
+type subKey struct {
+	cl     *mqtt.Client
+	filter string
+}
+
+var _ mqtt.Hook = (*authHook)(nil)
+
+func (h *authHook) ID() string { return "mqtls-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
+		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPublish,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+	}, []byte{b})
+}
+
+func (h *authHook) Init(config any) error {
+	if config != nil {
+		return mqtt.ErrInvalidConfigType
+	}
+	h.subscribing = map[subKey]int{}
+	return nil
+}
+
+// refusal is a login refused with a CONNACK code and a reason for the log.
+type refusal struct {
+	code   packets.Code
+	reason string
+}
+
+func (r *refusal) Error() string { return r.reason }
+
+func refuse(code packets.Code, format string, a ...any) *refusal {
+	return &refusal{code: code, reason: fmt.Sprintf(format, a...)}
+}
+
+// authCode maps an Authorizer error onto a CONNACK code.
+func authCode(err error) packets.Code {
+	if errors.Is(err, dynsec.ErrNotAuthorized) {
+		return packets.ErrNotAuthorized
+	}
+	return packets.ErrBadUsernameOrPassword
+}
+
+// OnConnect decides the login. A refusal sends its CONNACK (v5 reason code,
+// v3 return code) and closes the connection.
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	ls := h.b.lis[cl.Net.Listener]
+	r := h.login(ls, cl, pk)
+	if r != nil {
+		h.b.log.Warn(fmt.Sprintf("Client %s from %s refused (%s): %s.", cl.ID, cl.Net.Remote, r.code.Reason, r.reason))
+		_ = h.b.server.SendConnack(cl, r.code, false, nil)
+		return r
+	}
+	h.passed.Store(cl, struct{}{})
+	return nil
+}
+
+func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) *refusal {
+	if ls == nil {
+		return refuse(packets.ErrServerUnavailable, "unknown listener %q", cl.Net.Listener)
+	}
+	if r := h.keepalive(cl); r != nil {
+		return r
+	}
+	username := string(pk.Connect.Username)
+	if ls.identity {
+		st, _ := connState(cl.Net.Conn)
+		id, err := identity(st, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
+		if err != nil {
+			return refuse(packets.ErrBadUsernameOrPassword, "%v", err)
+		}
+		username = id
+		// The CONNECT username and password are ignored, as in Mosquitto.
+		cl.Properties.Username = []byte(id)
+		if ls.auth != nil {
+			if err := ls.auth.Identity(id, cl.ID); err != nil {
+				return refuse(authCode(err), "certificate identity %q: %v", id, err)
+			}
+		}
+	} else {
+		switch {
+		case username == "" && !ls.anon:
+			return refuse(packets.ErrNotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
+		case username == "" && ls.auth == nil:
+		case ls.auth == nil:
+			return refuse(packets.ErrBadUsernameOrPassword, "user %q: no password_file or dynamic security is configured to check passwords", username)
+		default:
+			if err := ls.auth.Login(username, string(pk.Connect.Password), cl.ID); err != nil {
+				return refuse(authCode(err), "%v", err)
+			}
+		}
+	}
+	// A client id may not take over a session that belongs to another user:
+	// mochi would hand it the subscriptions and queued messages.
+	if old, ok := h.b.server.Clients.Get(cl.ID); ok && !old.Net.Inline && string(old.Properties.Username) != username {
+		return refuse(packets.ErrNotAuthorized, "client id %q belongs to a session of another user", cl.ID)
+	}
+	if cl.ID == "inline" {
+		return refuse(packets.ErrClientIdentifierNotValid, "client id %q is reserved", cl.ID)
+	}
+	// mochi publishes wills without an ACL check: check the will now.
+	if pk.Connect.WillFlag {
+		wt := pk.Connect.WillTopic
+		if strings.HasPrefix(wt, "$") || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
+			return refuse(packets.ErrNotAuthorized, "will topic %q is not allowed for user %q", wt, username)
+		}
+	}
+	return nil
+}
+
+// keepalive applies max_keepalive: v5 clients are told the server's value in
+// CONNACK; v3 clients asking for more (or for none) are refused, as Mosquitto does.
+func (h *authHook) keepalive(cl *mqtt.Client) *refusal {
+	max := h.b.cfg.MaxKeepalive
+	if max == 0 || max >= 65535 {
+		return nil
+	}
+	ka := int(cl.State.Keepalive)
+	if ka != 0 && ka <= max {
+		return nil
+	}
+	if cl.Properties.ProtocolVersion >= 5 {
+		cl.State.Keepalive = uint16(max)
+		cl.State.ServerKeepalive = true
+		return nil
+	}
+	return refuse(packets.ErrClientIdentifierNotValid, "keepalive %d is above max_keepalive %d", ka, max)
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	_, ok := h.passed.LoadAndDelete(cl)
+	return ok
+}
+
+func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.mu.Lock()
+	for _, f := range pk.Filters {
+		h.subscribing[subKey{cl, f.Filter}]++
+	}
+	h.mu.Unlock()
+	return pk
+}
+
+func (h *authHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	h.mu.Lock()
+	for _, f := range pk.Filters {
+		k := subKey{cl, f.Filter}
+		if h.subscribing[k]--; h.subscribing[k] <= 0 {
+			delete(h.subscribing, k)
+		}
+	}
+	h.mu.Unlock()
+	h.b.logSubscribe(cl, pk)
+}
+
+// OnACLCheck answers publishes (write), subscriptions and deliveries.
+func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	ls := h.b.lis[cl.Net.Listener]
+	if ls == nil {
+		return false // a restored session of a listener no longer configured
+	}
+	user := string(cl.Properties.Username)
+	if write {
+		if cl.Properties.ProtocolVersion < 5 {
+			// mochi disconnects a v3 client on a refused QoS>0 publish;
+			// Mosquitto acks and drops it. OnPublish does that.
+			return true
+		}
+		return allow(ls, user, cl.ID, t, dynsec.PublishSend)
+	}
+	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
+		return allowSubscribe(ls, user, cl.ID, t)
+	}
+	h.mu.Lock()
+	sub := h.subscribing[subKey{cl, t}] > 0
+	h.mu.Unlock()
+	if sub {
+		// A literal filter being subscribed, or a delivery of the same topic
+		// at that moment: both answers must agree (fails closed).
+		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+	}
+	return allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+}
+
+func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
+	if ls.auth == nil {
+		return true
+	}
+	return ls.auth.Allow(user, id, t, a)
+}
+
+// allowSubscribe checks a filter; a shared subscription is checked by its
+// inner filter, as in Mosquitto.
+func allowSubscribe(ls *listenerState, user, id, f string) bool {
+	if _, inner, ok := topic.SplitShared(f); ok {
+		f = inner
+	}
+	return allow(ls, user, id, f, dynsec.Subscribe)
+}
+
+// OnPublish drops, with a normal acknowledgement, a v3 publish the ACL
+// refuses (see OnACLCheck).
+func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || cl.Properties.ProtocolVersion >= 5 {
+		return pk, nil
+	}
+	ls := h.b.lis[cl.Net.Listener]
+	if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+		return pk, packets.CodeSuccessIgnore
+	}
+	return pk, nil
+}
+
+func (h *authHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	h.b.logConnect(cl, pk)
+}
+
+func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.passed.Delete(cl)
+	h.b.logDisconnect(cl, err)
+}

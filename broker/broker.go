@@ -1,0 +1,348 @@
+// Package broker is the secure MQTT broker: mochi-mqtt's server started from
+// a [conf.Config], with listeners that bound the TLS handshake and CONNECT in
+// time, certificate identities (CN or subject as username), CRLs reloaded
+// without a restart, one hook that asks a [dynsec.Authorizer] about every
+// connect, subscribe, publish, will and delivery, and pebble persistence.
+//
+// # Lifecycle
+//
+//	b, err := broker.New(cfg, logger, broker.Options{})
+//	err = b.Start()   // listeners are up when it returns
+//	...
+//	b.Close()         // stops the listeners, flushes the store
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/conf"
+	"mqtls/dynsec"
+)
+
+// DefaultMaxPacketSize bounds every packet unless max_packet_size says
+// otherwise, so that a hostile CONNECT cannot make the broker allocate more.
+const DefaultMaxPacketSize = 1 << 20
+
+// DefaultConnectTimeout bounds the TLS handshake plus the CONNECT packet.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Options are the parts of a broker that do not come from the config file.
+type Options struct {
+	// Hooks are added after the broker's own auth/ACL hook, in order. They
+	// must not answer OnConnectAuthenticate or OnACLCheck: mochi ORs those,
+	// so any "true" from another hook would widen access.
+	Hooks []mqtt.Hook
+	// ConnectTimeout bounds the TLS handshake and the CONNECT packet after
+	// accept; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// Authorizer, when set, replaces what the config's security options
+	// would build, for every listener.
+	Authorizer dynsec.Authorizer
+}
+
+// Broker is a configured mochi server.
+type Broker struct {
+	cfg    *conf.Config
+	log    *slog.Logger
+	opts   Options
+	server *mqtt.Server
+
+	// listeners by mochi listener id.
+	lis   map[string]*listenerState
+	order []*listenerState
+	// global is the authorizer of per_listener_settings false.
+	global dynsec.Authorizer
+	reload []func() error
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// listenerState is what the hook needs to know about a listener.
+type listenerState struct {
+	conf     *conf.Listener
+	id       string
+	auth     dynsec.Authorizer // nil: no access control configured
+	anon     bool              // allow_anonymous
+	crl      *crlChecker
+	net      listeners.Listener
+	addr     string
+	identity bool // use_identity_as_username or use_subject_as_username
+}
+
+// New builds a broker from cfg; nothing listens until Start.
+func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{})}
+	b.server = mqtt.New(&mqtt.Options{
+		Capabilities:             capabilities(cfg),
+		Logger:                   mochiLogger(log),
+		InlineClient:             true,
+		ClientNetWriteBufferSize: 4096,
+		ClientNetReadBufferSize:  4096,
+	})
+	var err error
+	if opts.Authorizer != nil {
+		b.global = opts.Authorizer
+	} else if !cfg.PerListenerSettings {
+		if b.global, err = b.authorizerFor(cfg.Security); err != nil {
+			return nil, err
+		}
+	}
+	cls := cfg.Listeners
+	if len(cls) == 0 {
+		// Mosquitto 2.0 without a listener: port 1883 on the loopback
+		// interface only.
+		cls = []*conf.Listener{{Port: 1883, Bind: "127.0.0.1", Protocol: "mqtt", MaxConnections: -1}}
+	}
+	for _, cl := range cls {
+		ls, err := b.listenerState(cl)
+		if err != nil {
+			return nil, err
+		}
+		b.lis[ls.id] = ls
+		b.order = append(b.order, ls)
+	}
+	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
+		return nil, fmt.Errorf("add auth hook: %w", err)
+	}
+	if err := b.addPersistence(); err != nil {
+		return nil, err
+	}
+	for _, h := range opts.Hooks {
+		if err := b.server.AddHook(h, nil); err != nil {
+			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		}
+	}
+	return b, nil
+}
+
+// capabilities maps the config's limits onto mochi's.
+func capabilities(cfg *conf.Config) *mqtt.Capabilities {
+	c := mqtt.NewDefaultServerCapabilities()
+	c.MaximumPacketSize = DefaultMaxPacketSize
+	if cfg.MaxPacketSize > 0 {
+		c.MaximumPacketSize = uint32(cfg.MaxPacketSize)
+	}
+	// mochi deletes retained and queued messages older than this; 0 keeps
+	// them until a message's own expiry says otherwise.
+	c.MaximumMessageExpiryInterval = 0
+	c.MaximumClientWritesPending = 1024
+	if cfg.MaxInflightMessages > 0 {
+		c.ReceiveMaximum = uint16(cfg.MaxInflightMessages)
+	} else if cfg.MaxInflightMessages == 0 {
+		c.ReceiveMaximum = math.MaxUint16
+	}
+	// Mosquitto's max_queued_messages default is 1000.
+	c.MaximumInflight = 1000
+	if cfg.MaxQueuedMessages > 0 {
+		c.MaximumInflight = uint16(min(cfg.MaxQueuedMessages, math.MaxUint16))
+	} else if cfg.MaxQueuedMessages == 0 {
+		c.MaximumInflight = math.MaxUint16
+	}
+	if !cfg.RetainAvailable {
+		c.RetainAvailable = 0
+	}
+	return c
+}
+
+// authorizerFor builds the access control of one set of security options.
+func (b *Broker) authorizerFor(sec conf.Security) (dynsec.Authorizer, error) {
+	if len(sec.Plugins) > 0 {
+		return nil, fmt.Errorf("plugin %s: dynamic security is not available in this build yet; use password_file and acl_file", sec.Plugins[0].Path)
+	}
+	if sec.PasswordFile == "" && sec.ACLFile == "" {
+		return nil, nil
+	}
+	fa, err := newFileAuth(sec.PasswordFile, sec.ACLFile)
+	if err != nil {
+		return nil, err
+	}
+	b.reload = append(b.reload, fa.reload)
+	return fa, nil
+}
+
+func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
+	ls := &listenerState{conf: cl, id: listenerID(cl), identity: cl.UseIdentityAsUsername || cl.UseSubjectAsUsername}
+	sec := b.cfg.SecurityFor(cl)
+	ls.anon = sec.AllowAnonymous != nil && *sec.AllowAnonymous
+	if len(b.cfg.Listeners) == 0 {
+		ls.anon = true // Mosquitto's local-only default mode
+	}
+	ls.auth = b.global
+	if b.cfg.PerListenerSettings && b.opts.Authorizer == nil {
+		a, err := b.authorizerFor(sec)
+		if err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+		ls.auth = a
+	}
+	return ls, nil
+}
+
+// listenerID names a listener for mochi and in persisted sessions.
+func listenerID(l *conf.Listener) string {
+	return net.JoinHostPort(l.Bind, strconv.Itoa(l.Port))
+}
+
+// Start opens every listener and starts serving; it returns once they all
+// accept connections.
+func (b *Broker) Start() error {
+	for _, ls := range b.order {
+		if err := b.openListener(ls); err != nil {
+			b.closeListeners()
+			return err
+		}
+	}
+	if err := b.server.Serve(); err != nil {
+		b.closeListeners()
+		return fmt.Errorf("start broker: %w", err)
+	}
+	for _, ls := range b.order {
+		if ls.crl != nil {
+			go b.watchCRL(ls)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) openListener(ls *listenerState) error {
+	cl := ls.conf
+	addr := net.JoinHostPort(cl.Bind, strconv.Itoa(cl.Port))
+	var tc *tls.Config
+	if cl.TLS() {
+		if cl.CRLFile != "" {
+			_, cas, err := loadCAs(cl.CAFile)
+			if err != nil {
+				return fmt.Errorf("listener %d: %w", cl.Port, err)
+			}
+			if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
+				return fmt.Errorf("listener %d: %w", cl.Port, err)
+			}
+		}
+		c, err := tlsConfig(cl, ls.crl)
+		if err != nil {
+			return err
+		}
+		tc = c
+	}
+	nl, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listener %d: %w", cl.Port, err)
+	}
+	ls.addr = nl.Addr().String()
+	var l listeners.Listener
+	if cl.Protocol == "websockets" {
+		w := newWSListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
+		w.stopClients = b.stopClients
+		l = w
+	} else {
+		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
+		g.stopClients = b.stopClients
+		l = g
+	}
+	ls.net = l
+	if err := b.server.AddListener(l); err != nil {
+		nl.Close()
+		return fmt.Errorf("listener %d: %w", cl.Port, err)
+	}
+	kind := l.Protocol()
+	b.log.Info(fmt.Sprintf("Opening %s listen socket on %s.", kind, ls.addr))
+	return nil
+}
+
+// stopClients closes the live clients of one listener at shutdown.
+func (b *Broker) stopClients(id string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			cl.Stop(packets.ErrServerShuttingDown)
+		}
+	}
+}
+
+func (b *Broker) closeListeners() {
+	for _, ls := range b.order {
+		if ls.net != nil {
+			ls.net.Close(b.stopClients)
+		}
+	}
+}
+
+// Addrs returns the address each listener listens on, in config order.
+func (b *Broker) Addrs() []string {
+	var out []string
+	for _, ls := range b.order {
+		out = append(out, ls.addr)
+	}
+	return out
+}
+
+// Server returns the mochi server, for hooks that need it.
+func (b *Broker) Server() *mqtt.Server { return b.server }
+
+// Authorizer returns the access control of per_listener_settings false (or
+// of the first listener), nil when none is configured.
+func (b *Broker) Authorizer() dynsec.Authorizer {
+	if b.global != nil || len(b.order) == 0 {
+		return b.global
+	}
+	return b.order[0].auth
+}
+
+// Kick disconnects every live session of username ("" means anonymous
+// clients) with v5 reason 0x87 (not authorized). Sessions are kept, as
+// Mosquitto's kick does.
+func (b *Broker) Kick(username string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Inline || cl.Closed() || string(cl.Properties.Username) != username {
+			continue
+		}
+		b.log.Info(fmt.Sprintf("Client %s (u'%s') kicked: access changed.", cl.ID, username))
+		go func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) }()
+	}
+}
+
+// Reload re-reads the CRLs, the password files and the ACL files (SIGHUP).
+// A file that fails to load is logged and its previous contents stay.
+func (b *Broker) Reload() {
+	for _, f := range b.reload {
+		if err := f(); err != nil {
+			b.log.Error("reload: " + err.Error())
+		}
+	}
+	for _, ls := range b.order {
+		if ls.crl != nil {
+			b.reloadCRL(ls, true)
+		}
+	}
+}
+
+// Close stops every listener, disconnects the clients and closes the store.
+func (b *Broker) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.done)
+		err = b.server.Close()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	})
+	return err
+}

@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// guardedListener is a TCP or TLS listener for mochi that closes what mochi
+// leaves open: every accepted socket gets a deadline that covers the TLS
+// handshake and the CONNECT packet (mochi arms its keepalive deadline only
+// after CONNECT), the handshake runs in the connection's own goroutine with
+// that deadline so that its failure is logged with the reason, and
+// max_connections is enforced before mochi sees the socket.
+type guardedListener struct {
+	id       string
+	network  net.Listener
+	tls      *tls.Config // nil for plain TCP
+	deadline time.Duration
+	max      int64 // -1: no limit
+	active   atomic.Int64
+	log      *slog.Logger
+	closed   atomic.Bool
+	wg       sync.WaitGroup
+	// stopClients closes this listener's clients at shutdown. It replaces
+	// mochi's CloseFn, whose Clients.GetByListener takes a lock twice and
+	// can deadlock while clients come and go.
+	stopClients func(id string)
+}
+
+var _ listeners.Listener = (*guardedListener)(nil)
+
+func newGuardedListener(id string, l net.Listener, tc *tls.Config, deadline time.Duration, max int, log *slog.Logger) *guardedListener {
+	return &guardedListener{id: id, network: l, tls: tc, deadline: deadline, max: int64(max), log: log}
+}
+
+func (l *guardedListener) ID() string      { return l.id }
+func (l *guardedListener) Address() string { return l.network.Addr().String() }
+func (l *guardedListener) Protocol() string {
+	if l.tls != nil {
+		return "tls"
+	}
+	return "tcp"
+}
+
+func (l *guardedListener) Init(*slog.Logger) error { return nil }
+
+// Serve accepts connections until the listener is closed.
+func (l *guardedListener) Serve(establish listeners.EstablishFn) {
+	for {
+		c, err := l.network.Accept()
+		if err != nil {
+			if !l.closed.Load() && !errors.Is(err, net.ErrClosed) {
+				l.log.Error("accept failed", "listener", l.id, "error", err)
+			}
+			return
+		}
+		if l.closed.Load() {
+			c.Close()
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.handle(c, establish)
+		}()
+	}
+}
+
+func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
+	remote := c.RemoteAddr().String()
+	if n := l.active.Add(1); l.max >= 0 && n > l.max {
+		l.active.Add(-1)
+		l.log.Warn("Connection from " + remote + " refused: max_connections reached on listener " + l.id)
+		c.Close()
+		return
+	}
+	defer l.active.Add(-1)
+	l.log.Debug("New connection from " + remote + " on listener " + l.id + ".")
+	// The deadline covers the TLS handshake and the CONNECT packet; mochi
+	// replaces it with its keepalive deadline once CONNECT is read.
+	_ = c.SetDeadline(time.Now().Add(l.deadline))
+	if l.tls != nil {
+		tc := tls.Server(c, l.tls)
+		ctx, cancel := context.WithTimeout(context.Background(), l.deadline)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			l.log.Warn("Client <unknown> from " + remote + " refused: TLS handshake: " + handshakeReason(err))
+			tc.Close()
+			return
+		}
+		c = tc
+	}
+	if err := establish(l.id, c); err != nil {
+		l.log.Debug("Client from "+remote+" closed", "error", err.Error())
+	}
+}
+
+// handshakeReason words a handshake error for the log.
+func handshakeReason(err error) string {
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
+		return "certificate verify failed: " + ce.Err.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "no handshake before the deadline"
+	}
+	return err.Error()
+}
+
+// Close stops accepting and closes the live clients of this listener.
+func (l *guardedListener) Close(closeClients listeners.CloseFn) {
+	if l.closed.CompareAndSwap(false, true) {
+		l.network.Close()
+		if l.stopClients != nil {
+			l.stopClients(l.id)
+		} else {
+			closeClients(l.id)
+		}
+	}
+}

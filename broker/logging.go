@@ -1,0 +1,171 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/conf"
+)
+
+// NewLogger builds the broker's logger from log_type and log_dest: a slog
+// text handler on standard error unless log_dest says otherwise. The closer
+// closes a log file. Messages about clients read like Mosquitto's.
+func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Closer, error) {
+	level, off := logLevel(cfg.LogTypes)
+	var ws []io.Writer
+	var closer io.Closer = nopCloser{}
+	dests := cfg.LogDests
+	if len(dests) == 0 {
+		dests = []conf.LogDest{{Kind: "stderr"}}
+	}
+	for _, d := range dests {
+		switch d.Kind {
+		case "stdout":
+			ws = append(ws, stdout)
+		case "stderr":
+			ws = append(ws, stderr)
+		case "file":
+			f, err := os.OpenFile(d.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				return nil, nil, fmt.Errorf("log_dest file: %w", err)
+			}
+			ws = append(ws, f)
+			closer = f
+		case "none":
+			off = true
+		}
+	}
+	if off || len(ws) == 0 {
+		return slog.New(slog.DiscardHandler), closer, nil
+	}
+	h := slog.NewTextHandler(io.MultiWriter(ws...), &slog.HandlerOptions{Level: level})
+	return slog.New(h), closer, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
+
+// logLevel maps Mosquitto's log types onto a slog level; off is true for
+// "none" alone.
+func logLevel(types []string) (level slog.Level, off bool) {
+	if len(types) == 0 {
+		return slog.LevelInfo, false
+	}
+	has := func(t ...string) bool {
+		for _, x := range t {
+			if slices.Contains(types, x) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("all", "debug"):
+		return slog.LevelDebug, false
+	case has("information", "notice", "subscribe", "unsubscribe", "websockets"):
+		return slog.LevelInfo, false
+	case has("warning"):
+		return slog.LevelWarn, false
+	case has("error"):
+		return slog.LevelError, false
+	}
+	return slog.LevelError, true
+}
+
+// logsSubscriptions reports whether log_type asks for subscribe lines.
+func (b *Broker) logsSubscriptions() bool {
+	return slices.Contains(b.cfg.LogTypes, "subscribe") || slices.Contains(b.cfg.LogTypes, "all")
+}
+
+// mochiLogger passes mochi's own messages on at warning level and above,
+// unless debug logging is on: its information messages are about itself.
+func mochiLogger(log *slog.Logger) *slog.Logger {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		return log.With("component", "mochi")
+	}
+	return slog.New(minLevel{log.Handler(), slog.LevelWarn}).With("component", "mochi")
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(as), m.min}
+}
+
+func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{m.Handler.WithGroup(g), m.min} }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// logConnect writes Mosquitto's connection line:
+// "New client connected from 127.0.0.1:51234 as DSN000001 (p5, c1, k60, u'DSN000001')."
+func (b *Broker) logConnect(cl *mqtt.Client, pk packets.Packet) {
+	clean := pk.Connect.Clean
+	line := fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d", cl.Net.Remote, cl.ID,
+		protoNumber(cl.Properties.ProtocolVersion), boolInt(clean), cl.State.Keepalive)
+	if len(cl.Properties.Username) > 0 {
+		line += fmt.Sprintf(", u'%s'", cl.Properties.Username)
+	}
+	b.log.Info(line + ").")
+}
+
+// protoNumber is Mosquitto's p value: 2 for 3.1.1 (its protocol level 4),
+// 1 for 3.1, 5 for 5.
+func protoNumber(v byte) int {
+	switch v {
+	case 3:
+		return 1
+	case 4:
+		return 2
+	}
+	return int(v)
+}
+
+func (b *Broker) logDisconnect(cl *mqtt.Client, err error) {
+	if cl.Net.Conn == nil || cl.Net.Inline {
+		return // a session restored from the store
+	}
+	switch {
+	case cl.IsTakenOver():
+		b.log.Info(fmt.Sprintf("Client %s already connected, closing old connection.", cl.ID))
+	case err == nil || errors.Is(err, packets.CodeDisconnect):
+		b.log.Info(fmt.Sprintf("Client %s disconnected.", cl.ID))
+	default:
+		reason := err.Error()
+		var code packets.Code
+		if errors.As(err, &code) {
+			reason = code.Reason
+		}
+		b.log.Info(fmt.Sprintf("Client %s closed its connection: %s.", cl.ID, strings.TrimSuffix(reason, ".")))
+	}
+}
+
+func (b *Broker) logSubscribe(cl *mqtt.Client, pk packets.Packet) {
+	if !b.logsSubscriptions() {
+		return
+	}
+	for _, f := range pk.Filters {
+		b.log.Info(fmt.Sprintf("%s %d %s", cl.ID, f.Qos, f.Filter))
+	}
+}

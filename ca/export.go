@@ -1,0 +1,119 @@
+package ca
+
+import (
+	"crypto"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.step.sm/crypto/keyutil"
+	"go.step.sm/crypto/pemutil"
+
+	"mqtls/certs"
+	"mqtls/internal/atomicfile"
+	"mqtls/p12"
+)
+
+// P12Options are the choices of `mqtls p12`.
+type P12Options struct {
+	// Modern selects AES/PBKDF2 (Modern2023) instead of the phone-safe
+	// legacy 3DES default (see package p12).
+	Modern bool
+	// Password of the bundle; "" means a random one, written to the
+	// password file.
+	Password string
+	// Out is the p12 path; "" is issued/NAME.p12.
+	Out string
+}
+
+// P12Result says where a bundle went.
+type P12Result struct {
+	// Path of the p12 file (0600).
+	Path string
+	// PasswordPath is the 0600 file holding a generated password: Path +
+	// ".pass". Empty when the caller chose the password.
+	PasswordPath string
+	// Password of the bundle.
+	Password string
+}
+
+// WriteP12 bundles a freshly issued key, leaf and chain as PKCS#12. Neither
+// the CA keys nor the index are touched, so it may run concurrently.
+func (c *CA) WriteP12(iss *certs.Issued, o P12Options) (P12Result, error) {
+	return writeP12(c.IssuedPath(iss.Name, ".p12"), iss.Key, iss, o)
+}
+
+// ExportP12 bundles the issued key and certificate of name, read from
+// issued/NAME.key and issued/NAME.crt. It needs no CA password.
+func (c *CA) ExportP12(name string, o P12Options) (P12Result, error) {
+	if err := certs.ValidateID(name); err != nil {
+		return P12Result{}, err
+	}
+	e, ok, err := c.Lookup(name)
+	if err != nil {
+		return P12Result{}, err
+	}
+	if !ok || e.Name != name {
+		return P12Result{}, fmt.Errorf("%q: %w (issue it first with mqtls cert client %s)", name, ErrNotFound, name)
+	}
+	if e.Revoked {
+		return P12Result{}, fmt.Errorf("%q is revoked: issue or renew it before exporting", name)
+	}
+	crtPath, keyPath := c.IssuedPath(name, ".crt"), c.IssuedPath(name, ".key")
+	crtPEM, err := os.ReadFile(crtPath)
+	if err != nil {
+		return P12Result{}, fmt.Errorf("read certificate: %w (renew it with mqtls cert renew %s)", err, name)
+	}
+	cs, err := certs.ParsePEMCerts(crtPEM)
+	if err != nil {
+		return P12Result{}, fmt.Errorf("%s: %w", crtPath, err)
+	}
+	if certs.SerialHex(cs[0]) != e.Serial {
+		return P12Result{}, fmt.Errorf("%s is not the current certificate of %s (serial %s): renew it", crtPath, name, e.Serial)
+	}
+	k, err := pemutil.Read(keyPath)
+	if err != nil {
+		return P12Result{}, fmt.Errorf("read key %s: %w", keyPath, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return P12Result{}, fmt.Errorf("%s holds no private key", keyPath)
+	}
+	if err := keyutil.VerifyPair(cs[0].PublicKey, signer); err != nil {
+		return P12Result{}, fmt.Errorf("%s does not belong to %s: renew it", keyPath, crtPath)
+	}
+	iss := &certs.Issued{Name: name, Kind: e.Kind, Cert: cs[0], Chain: c.Chain(), Key: signer}
+	return writeP12(c.IssuedPath(name, ".p12"), signer, iss, o)
+}
+
+func writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P12Options) (P12Result, error) {
+	res := P12Result{Path: o.Out, Password: o.Password}
+	if res.Path == "" {
+		res.Path = defPath
+	}
+	if res.Password == "" {
+		pw, err := p12.RandomPassword()
+		if err != nil {
+			return res, err
+		}
+		res.Password = pw
+		res.PasswordPath = res.Path + ".pass"
+	}
+	data, err := p12.Encode(key, iss.Cert, iss.Chain, res.Password, o.Modern)
+	if err != nil {
+		return res, err
+	}
+	if err := atomicfile.MkdirPrivate(filepath.Dir(res.Path)); err != nil && o.Out == "" {
+		return res, err
+	}
+	// The password file first: a p12 without its password is useless.
+	if res.PasswordPath != "" {
+		if err := atomicfile.WriteFile(res.PasswordPath, []byte(res.Password+"\n"), 0o600); err != nil {
+			return res, err
+		}
+	}
+	if err := atomicfile.WriteFile(res.Path, data, 0o600); err != nil {
+		return res, err
+	}
+	return res, nil
+}

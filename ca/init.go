@@ -1,0 +1,175 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.step.sm/crypto/x509util"
+
+	"mqtls/certs"
+	"mqtls/internal/atomicfile"
+)
+
+// Validity of the CA certificates.
+const (
+	RootYears         = 10
+	IntermediateYears = 5
+)
+
+// InitOptions are the choices of `mqtls ca init`.
+type InitOptions struct {
+	// Name is the organisation shown in the CA subjects ("mqtls" if empty).
+	Name string
+	// KeyType of the CA keys ("" is EC P-256).
+	KeyType certs.KeyType
+	// NoIntermediate makes the root sign leaves itself (pathlen 0).
+	NoIntermediate bool
+	// Password encrypts both CA keys. Empty means unencrypted keys: only for
+	// throwaway dev CAs.
+	Password []byte
+	// Now is the issue time; zero means time.Now.
+	Now time.Time
+}
+
+// Init creates a CA in dir (made 0700 if needed). It refuses a folder that
+// already holds a CA. On failure it removes what it wrote.
+func Init(dir string, opts InitOptions) (err error) {
+	if Exists(dir) {
+		return fmt.Errorf("%w in %s: refusing to overwrite it (use another --pki folder)", ErrCAExists, dir)
+	}
+	if opts.Name == "" {
+		opts.Name = "mqtls"
+	}
+	kt, err := certs.ParseKeyType(string(opts.KeyType))
+	if err != nil {
+		return err
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if err := atomicfile.MkdirPrivate(dir); err != nil {
+		return err
+	}
+	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
+		return err
+	}
+
+	rootKey, err := certs.NewKey(kt)
+	if err != nil {
+		return err
+	}
+	rootPathLen := 1
+	if opts.NoIntermediate {
+		rootPathLen = 0
+	}
+	root, err := signCA(&x509.Certificate{
+		Subject:    pkix.Name{CommonName: opts.Name + " Root CA", Organization: []string{opts.Name}},
+		NotBefore:  now.Add(-certs.Backdate),
+		NotAfter:   now.AddDate(RootYears, 0, 0),
+		MaxPathLen: rootPathLen, MaxPathLenZero: rootPathLen == 0,
+	}, nil, rootKey, rootKey)
+	if err != nil {
+		return err
+	}
+	issuer, issuerKey := root, rootKey
+	if !opts.NoIntermediate {
+		if issuerKey, err = certs.NewKey(kt); err != nil {
+			return err
+		}
+		issuer, err = signCA(&x509.Certificate{
+			Subject:        pkix.Name{CommonName: opts.Name + " Issuing CA", Organization: []string{opts.Name}},
+			NotBefore:      now.Add(-certs.Backdate),
+			NotAfter:       now.AddDate(IntermediateYears, 0, 0),
+			MaxPathLen:     0,
+			MaxPathLenZero: true,
+		}, root, issuerKey, rootKey)
+		if err != nil {
+			return err
+		}
+	}
+
+	c := &CA{dir: dir, Root: root, Issuer: issuer, rootKey: rootKey, issuerKey: issuerKey}
+	type file struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}
+	var files []file
+	if !opts.NoIntermediate {
+		b, err := encodeCAKey(issuerKey, opts.Password)
+		if err != nil {
+			return err
+		}
+		files = append(files, file{CAKeyFile, b, 0o600})
+	}
+	rootKeyPEM, err := encodeCAKey(rootKey, opts.Password)
+	if err != nil {
+		return err
+	}
+	crl, err := c.crlPEM(nil, now, nil)
+	if err != nil {
+		return err
+	}
+	header, err := headerLine(now)
+	if err != nil {
+		return err
+	}
+	chain := certs.PEMCerts(issuer, root)
+	if opts.NoIntermediate {
+		chain = certs.PEMCerts(root)
+	}
+	files = append(files,
+		file{RootKeyFile, rootKeyPEM, 0o600},
+		file{CACertFile, certs.PEMCerts(issuer), 0o644},
+		file{ChainFile, chain, 0o644},
+		file{CRLFile, crl, 0o644},
+		file{IndexFile, header, 0o644},
+		file{LockFile, nil, 0o644},
+		// root.crt marks the folder as a CA: it comes last.
+		file{RootCertFile, certs.PEMCerts(root), 0o644},
+	)
+	for _, f := range files {
+		if _, err := os.Lstat(filepath.Join(dir, f.name)); err == nil {
+			return fmt.Errorf("%s exists but the folder holds no CA: move it away or use another --pki folder", filepath.Join(dir, f.name))
+		}
+	}
+	var written []string
+	defer func() {
+		if err != nil {
+			for _, p := range written {
+				os.Remove(p)
+			}
+		}
+	}()
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err = atomicfile.WriteFile(p, f.data, f.perm); err != nil {
+			return err
+		}
+		written = append(written, p)
+	}
+	return nil
+}
+
+// signCA signs a CA certificate template (self-signed when parent is nil).
+func signCA(t *x509.Certificate, parent *x509.Certificate, key, parentKey crypto.Signer) (*x509.Certificate, error) {
+	t.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	t.BasicConstraintsValid = true
+	t.IsCA = true
+	t.NotBefore = t.NotBefore.UTC().Truncate(time.Second)
+	t.NotAfter = t.NotAfter.UTC().Truncate(time.Second)
+	if parent == nil {
+		parent = t
+	}
+	c, err := x509util.CreateCertificate(t, parent, key.Public(), parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign CA certificate: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,274 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"mqtls/topic"
+)
+
+// backend is one MQTT library behind a Conn.
+type backend interface {
+	publish(ctx context.Context, m Message) (byte, error)
+	subscribe(ctx context.Context, subs []Subscription) ([]byte, error)
+	unsubscribe(ctx context.Context, filters []string) error
+	disconnect() error
+	done() <-chan struct{}
+	clientID() string
+}
+
+// Conn is a connected MQTT client.
+type Conn struct {
+	opts Options
+	be   backend
+	tr   *tracer
+
+	mu     sync.Mutex
+	routes []route
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type route struct {
+	filter string
+	h      Handler
+}
+
+// Connect dials the broker, does the TLS handshake if asked, and sends
+// CONNECT. It returns when the broker accepted the connection. A refusal is a
+// *ConnackError, a TLS failure a *TLSError, a failed dial a *DialError.
+func Connect(ctx context.Context, o Options) (*Conn, error) {
+	opts, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Version == V31 && opts.ClientID == "" {
+		// MQTT 3.1 brokers need an id; libmosquitto makes "mosq-" and 18 random characters.
+		opts.ClientID = "mosq-" + randomID(18)
+	}
+	c := &Conn{opts: opts}
+	if opts.Debug != nil {
+		c.tr = newTracer(opts.Version, opts.Debug, c.route)
+		c.tr.subscribed = opts.DebugSubscribed
+	}
+	nc, err := dial(ctx, &opts)
+	if err != nil {
+		c.stopTrace()
+		return nil, err
+	}
+	if c.tr != nil {
+		nc = &tap{Conn: nc, tr: c.tr}
+	}
+	if opts.Version == V5 {
+		c.be, err = connect5(ctx, nc, &opts, c.onMessage)
+	} else {
+		c.be, err = connect3(ctx, nc, &opts, c.onMessage)
+	}
+	if err != nil {
+		nc.Close()
+		c.stopTrace()
+		return nil, classify(err, &opts)
+	}
+	return c, nil
+}
+
+func (c *Conn) stopTrace() {
+	if c.tr != nil {
+		c.tr.seq.close()
+	}
+}
+
+// dial opens the TCP connection and, with TLS options, completes the handshake.
+func dial(ctx context.Context, o *Options) (net.Conn, error) {
+	d := net.Dialer{Timeout: o.Timeout}
+	if o.Bind != "" {
+		ip := net.ParseIP(o.Bind)
+		if ip == nil {
+			ips, err := net.DefaultResolver.LookupIP(ctx, "ip", o.Bind)
+			if err != nil || len(ips) == 0 {
+				return nil, fmt.Errorf("bind address %q: not an address of this machine", o.Bind)
+			}
+			ip = ips[0]
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &DialError{Addr: addr, Err: err}
+	}
+	if o.TLS == nil {
+		return nc, nil
+	}
+	cfg, err := tlsConfig(o.TLS, o.Host)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	tc := tls.Client(nc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, explainTLS(err, o.Host)
+	}
+	return tc, nil
+}
+
+// classify names the errors that happen after the TCP connection is up.
+func classify(err error, o *Options) error {
+	var ce *ConnackError
+	if errors.As(err, &ce) {
+		return err
+	}
+	if o.TLS != nil {
+		if _, ok := remoteAlert(err); ok {
+			// TLS 1.3: the broker's verdict on our certificate comes after the handshake.
+			return explainTLS(err, o.Host)
+		}
+	}
+	return err
+}
+
+// onMessage is the libraries' message callback.
+func (c *Conn) onMessage(m Message) {
+	if c.tr != nil {
+		c.tr.seq.arrive(m)
+		return
+	}
+	c.route(m)
+}
+
+// route hands m to the handlers whose filter matches its topic (or to the
+// latest handler, when none does, e.g. for a message the broker routed by an
+// overlapping or since-removed subscription).
+func (c *Conn) route(m Message) {
+	c.mu.Lock()
+	var hs []Handler
+	for _, r := range c.routes {
+		f := r.filter
+		if _, inner, ok := topic.SplitShared(f); ok {
+			f = inner
+		}
+		if topic.Match(f, m.Topic) {
+			hs = append(hs, r.h)
+		}
+	}
+	if len(hs) == 0 && len(c.routes) > 0 {
+		hs = append(hs, c.routes[len(c.routes)-1].h)
+	}
+	c.mu.Unlock()
+	for _, h := range hs {
+		h(m)
+	}
+}
+
+// Publish sends m and, for QoS 1 and 2, waits for the broker's
+// acknowledgement. A refusal (MQTT 5 reason code 0x80 or more) is a
+// *ReasonError.
+func (c *Conn) Publish(ctx context.Context, m Message) error {
+	if err := topic.ValidName(m.Topic); err != nil {
+		return fmt.Errorf("publish to %q: %w", m.Topic, err)
+	}
+	if m.QoS > 2 {
+		return fmt.Errorf("publish to %q: qos %d is not 0, 1 or 2", m.Topic, m.QoS)
+	}
+	code, err := c.be.publish(ctx, m)
+	if err != nil {
+		return fmt.Errorf("publish to %q: %w", m.Topic, err)
+	}
+	if code >= 0x80 {
+		return &ReasonError{Packet: "PUBACK", Code: code, Version: c.opts.Version}
+	}
+	return nil
+}
+
+// Subscribe registers h for the filters, sends one SUBSCRIBE and returns the
+// granted QoS or reason code of each filter (0x80 or more: refused). h is
+// registered before the SUBSCRIBE goes out, so retained messages are not missed.
+func (c *Conn) Subscribe(ctx context.Context, subs []Subscription, h Handler) ([]byte, error) {
+	if len(subs) == 0 {
+		return nil, errors.New("subscribe: no filter given")
+	}
+	for _, s := range subs {
+		if err := topic.ValidFilter(s.Filter); err != nil {
+			return nil, fmt.Errorf("subscribe to %q: %w", s.Filter, err)
+		}
+		if s.QoS > 2 {
+			return nil, fmt.Errorf("subscribe to %q: qos %d is not 0, 1 or 2", s.Filter, s.QoS)
+		}
+	}
+	if h != nil {
+		c.mu.Lock()
+		for _, s := range subs {
+			c.routes = append(c.routes, route{filter: s.Filter, h: h})
+		}
+		c.mu.Unlock()
+	}
+	codes, err := c.be.subscribe(ctx, subs)
+	if err != nil {
+		return codes, fmt.Errorf("subscribe: %w", err)
+	}
+	return codes, nil
+}
+
+// Unsubscribe sends one UNSUBSCRIBE for the filters and waits for the UNSUBACK.
+func (c *Conn) Unsubscribe(ctx context.Context, filters ...string) error {
+	if len(filters) == 0 {
+		return nil
+	}
+	if err := c.be.unsubscribe(ctx, filters); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	c.mu.Lock()
+	kept := c.routes[:0]
+	for _, r := range c.routes {
+		drop := false
+		for _, f := range filters {
+			drop = drop || r.filter == f
+		}
+		if !drop {
+			kept = append(kept, r)
+		}
+	}
+	c.routes = kept
+	c.mu.Unlock()
+	return nil
+}
+
+// Close sends DISCONNECT and closes the connection. Debug lines and
+// deliveries still queued are flushed before it returns.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.be.disconnect()
+		c.stopTrace()
+	})
+	return c.closeErr
+}
+
+// Done is closed when the connection ends, by Close or because it was lost.
+func (c *Conn) Done() <-chan struct{} { return c.be.done() }
+
+// ClientID is the client id in use: the one given, or the one the broker assigned.
+func (c *Conn) ClientID() string { return c.be.clientID() }
+
+// Version is the MQTT protocol version in use (V5, V311 or V31).
+func (c *Conn) Version() byte { return c.opts.Version }
+
+const idChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = idChars[int(b[i])%len(idChars)]
+	}
+	return string(b)
+}

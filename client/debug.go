@@ -1,0 +1,181 @@
+package client
+
+// The debug lines are libmosquitto's (lib/send_*.c, lib/handle_*.c in
+// Mosquitto 2.0): the same words, the same numbers, in the same order, so
+// that `mqtls sub -d` and `mosquitto_sub -d` print the same transcript.
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// tracer turns the packets seen on the wire into debug lines, and orders
+// message deliveries among them as libmosquitto does.
+type tracer struct {
+	v          byte
+	seq        *sequencer
+	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
+
+	mu      sync.Mutex
+	id      string
+	lastMid uint16
+}
+
+func newTracer(v byte, out func(string), deliver func(Message)) *tracer {
+	return &tracer{v: v, seq: newSequencer(out, deliver)}
+}
+
+func (t *tracer) name() string {
+	if t.id == "" {
+		return "(null)"
+	}
+	return t.id
+}
+
+// sent logs an outgoing packet.
+func (t *tracer) sent(p pkt) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.name()
+	switch p.kind {
+	case tCONNECT:
+		t.id = p.id
+		t.seq.line(fmt.Sprintf("Client %s sending CONNECT", t.name()))
+	case tPUBLISH:
+		mid := p.mid
+		if p.qos == 0 {
+			// libmosquitto numbers every publish, QoS 0 ones too.
+			mid = t.lastMid + 1
+		}
+		t.lastMid = mid
+		t.seq.line(fmt.Sprintf("Client %s sending PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c, b2i(p.dup), p.qos, b2i(p.retain), mid, p.topic, p.plen))
+	case tPUBACK:
+		t.seq.line(fmt.Sprintf("Client %s sending PUBACK (m%d, rc%d)", c, p.mid, p.code))
+		t.seq.deliver(p.mid)
+	case tPUBREC:
+		t.seq.line(fmt.Sprintf("Client %s sending PUBREC (m%d, rc%d)", c, p.mid, p.code))
+	case tPUBREL:
+		t.seq.line(fmt.Sprintf("Client %s sending PUBREL (m%d)", c, p.mid))
+	case tPUBCOMP:
+		t.seq.line(fmt.Sprintf("Client %s sending PUBCOMP (m%d)", c, p.mid))
+		t.seq.deliver(p.mid)
+	case tSUBSCRIBE:
+		t.lastMid = p.mid
+		for _, s := range p.subs {
+			t.seq.line(fmt.Sprintf("Client %s sending SUBSCRIBE (Mid: %d, Topic: %s, QoS: %d, Options: 0x%02x)",
+				c, p.mid, s.Filter, s.QoS, s.options()))
+		}
+	case tUNSUBSCRIBE:
+		t.lastMid = p.mid
+		for _, f := range p.unsubs {
+			t.seq.line(fmt.Sprintf("Client %s sending UNSUBSCRIBE (Mid: %d, Topic: %s)", c, p.mid, f))
+		}
+	case tPINGREQ:
+		t.seq.line(fmt.Sprintf("Client %s sending PINGREQ", c))
+	case tDISCONNECT:
+		t.seq.line(fmt.Sprintf("Client %s sending DISCONNECT", c))
+	case tAUTH:
+		t.seq.line(fmt.Sprintf("Client %s sending AUTH", c))
+	}
+}
+
+// received logs an incoming packet.
+func (t *tracer) received(p pkt) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch p.kind {
+	case tCONNACK:
+		if p.id != "" {
+			t.id = p.id
+		}
+		t.seq.line(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
+	case tPUBLISH:
+		t.seq.line(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			t.name(), b2i(p.dup), p.qos, b2i(p.retain), p.mid, p.topic, p.plen))
+		if p.qos == 0 {
+			t.seq.deliver(0)
+		}
+	case tPUBACK:
+		t.seq.line(fmt.Sprintf("Client %s received PUBACK (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+	case tPUBREC:
+		t.seq.line(fmt.Sprintf("Client %s received PUBREC (Mid: %d)", t.name(), p.mid))
+	case tPUBREL:
+		t.seq.line(fmt.Sprintf("Client %s received PUBREL (Mid: %d)", t.name(), p.mid))
+	case tPUBCOMP:
+		t.seq.line(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+	case tSUBACK:
+		t.seq.line(fmt.Sprintf("Client %s received SUBACK", t.name()))
+		if t.subscribed {
+			codes := make([]string, len(p.codes))
+			for i, c := range p.codes {
+				codes[i] = strconv.Itoa(int(c))
+			}
+			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
+		}
+	case tUNSUBACK:
+		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
+	case tPINGRESP:
+		t.seq.line(fmt.Sprintf("Client %s received PINGRESP", t.name()))
+	case tDISCONNECT:
+		t.seq.line(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
+	case tAUTH:
+		t.seq.line(fmt.Sprintf("Client %s received AUTH", t.name()))
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tap is a net.Conn that reports every whole packet written or read to a
+// tracer. Writes are reported before they go out, reads after they came in.
+type tap struct {
+	net.Conn
+	tr   *tracer
+	wmu  sync.Mutex
+	wbuf []byte
+	rbuf []byte // used by the single reader goroutine only
+}
+
+func (c *tap) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	c.wbuf = c.feed(c.wbuf, b, c.tr.sent)
+	c.wmu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *tap) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.rbuf = c.feed(c.rbuf, b[:n], c.tr.received)
+	}
+	return n, err
+}
+
+// feed appends b to buf, reports each complete packet and returns the rest.
+func (c *tap) feed(buf, b []byte, report func(pkt)) []byte {
+	buf = append(buf, b...)
+	for len(buf) > 0 {
+		p, n, err := decode(c.tr.v, buf)
+		if err == errShort {
+			break
+		}
+		if err != nil || n == 0 {
+			// Not something we can decode: the library will say so; stop tracing this stream.
+			return buf[:0]
+		}
+		report(p)
+		buf = buf[n:]
+	}
+	if len(buf) == 0 {
+		return buf[:0]
+	}
+	return append([]byte(nil), buf...)
+}

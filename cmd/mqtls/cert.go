@@ -1,0 +1,452 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"mqtls/ca"
+	"mqtls/certs"
+)
+
+func certCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "cert",
+		Usage: "issue, list, inspect, revoke and renew certificates",
+		Description: `Examples:
+   $ mqtls cert server --host liot.com --host localhost --ip 192.168.7.123
+   $ mqtls cert client DSN000001 --days 30
+   $ mqtls cert list --expiring 30d
+   $ mqtls cert inspect DSN000001
+   $ mqtls cert revoke DSN000001 --reason keyCompromise
+   $ mqtls cert renew server`,
+		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
+	}
+}
+
+func keyTypeFlag() cli.Flag {
+	return &cli.StringFlag{Name: "key-type", Usage: "key `TYPE`: ec (P-256), rsa (2048) or rsa3072", Value: "ec"}
+}
+
+func certServerCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "server",
+		Usage: "issue a broker certificate (serverAuth)",
+		Description: fmt.Sprintf(`Examples:
+   $ mqtls cert server --host liot.com --host localhost --ip 192.168.7.123
+   $ mqtls cert server --name edge1 --host edge1.lan --days 398
+
+Every --host and --ip becomes a subjectAltName (clients check those, not the
+CN); the first host is also the CN. Writes issued/NAME.crt (certificate then
+issuing CA: a broker's certfile) and issued/NAME.key (0600). At most %d days.`, certs.MaxServerDays),
+		Flags: []cli.Flag{
+			pkiFlag(), caPasswordFileFlag(),
+			&cli.StringSliceFlag{Name: "host", Usage: "a DNS `NAME` of the broker (repeat)"},
+			&cli.StringSliceFlag{Name: "ip", Usage: "an `IP` address of the broker (repeat)"},
+			&cli.StringFlag{Name: "name", Usage: "certificate `NAME` in the PKI folder", Value: "server"},
+			&cli.IntFlag{Name: "days", Usage: "validity in `DAYS`", Value: certs.DefaultServerDays},
+			&cli.StringFlag{Name: "org", Usage: "subject organisation `O`"},
+			keyTypeFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("cert server takes no arguments (got %q): give names with --host and addresses with --ip", c.Args().First())
+			}
+			var ips []net.IP
+			for _, s := range c.StringSlice("ip") {
+				ip, err := certs.ParseIP(s)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				ips = append(ips, ip)
+			}
+			kt, err := certs.ParseKeyType(c.String("key-type"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			req := certs.Request{Kind: certs.Server, Name: c.String("name"), Hosts: c.StringSlice("host"), IPs: ips,
+				Org: c.String("org"), Days: c.Int("days"), KeyType: kt}
+			return issue(c, req)
+		},
+	}
+}
+
+func certClientCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "client",
+		Usage:     "issue a device certificate (clientAuth, CN = the device id)",
+		ArgsUsage: "<device-id>",
+		Description: `Examples:
+   $ mqtls cert client DSN000001
+   $ mqtls cert client DSN000001 --days 30 --org "Acme IoT"
+   $ mqtls p12 DSN000001            # then bundle it for a phone
+
+The device id becomes the CN, which brokers with use_identity_as_username
+take as the username. It must be 1 to 64 bytes without '/', '+', '#' or
+control characters. Writes issued/ID.crt and issued/ID.key (0600).`,
+		Flags: []cli.Flag{
+			pkiFlag(), caPasswordFileFlag(),
+			&cli.IntFlag{Name: "days", Usage: "validity in `DAYS`", Value: certs.DefaultClientDays},
+			&cli.StringFlag{Name: "org", Usage: "subject organisation `O`"},
+			keyTypeFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			if err := certs.ValidateID(id); err != nil {
+				return usageErrorf("%v", err)
+			}
+			kt, err := certs.ParseKeyType(c.String("key-type"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			return issue(c, certs.Request{Kind: certs.Client, Name: id, Org: c.String("org"), Days: c.Int("days"), KeyType: kt})
+		},
+	}
+}
+
+// issue checks the request before asking for the CA password, then issues.
+func issue(c *cli.Context, req certs.Request) error {
+	req, err := req.Normalize()
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	a, err := openCA(c)
+	if err != nil {
+		return err
+	}
+	iss, err := a.Issue(req)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "issued %s certificate %q (serial %s, until %s)\n", req.Kind, iss.Name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly))
+	if req.Kind == certs.Server {
+		var sans []string
+		sans = append(sans, iss.Cert.DNSNames...)
+		for _, ip := range iss.Cert.IPAddresses {
+			sans = append(sans, ip.String())
+		}
+		fmt.Fprintf(w, "  names: %s\n", strings.Join(sans, ", "))
+	}
+	fmt.Fprintf(w, "  %s\n  %s\n", a.IssuedPath(iss.Name, ".crt"), a.IssuedPath(iss.Name, ".key"))
+	warnCRL(c, a)
+	return nil
+}
+
+func warnCRL(c *cli.Context, a *ca.CA) {
+	for _, w := range a.CRLWarnings(time.Now()) {
+		warnf(c.App.ErrWriter, "%s", w)
+	}
+}
+
+func certListCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list issued certificates",
+		Description: `Examples:
+   $ mqtls cert list
+   $ mqtls cert list --expiring 30d     # current certificates that expire within 30 days
+   $ mqtls cert list --json
+
+Without --expiring every certificate of the index is listed, revoked and
+superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
+(12h) and lists only current certificates.`,
+		Flags: []cli.Flag{pkiFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "expiring", Usage: "only current certificates expiring within `PERIOD` (30d, 2w, 12h)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("cert list takes no arguments, got %q", c.Args().First())
+			}
+			var within time.Duration
+			if s := c.String("expiring"); s != "" {
+				d, err := parsePeriod(s)
+				if err != nil {
+					return usageErrorf("--expiring: %v", err)
+				}
+				within = d
+			}
+			a, err := loadCA(c)
+			if err != nil {
+				return err
+			}
+			all, err := a.List()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			list := make([]ca.Entry, 0, len(all))
+			for _, e := range all {
+				if within > 0 && (!e.Current || e.NotAfter.After(now.Add(within))) {
+					continue
+				}
+				list = append(list, e)
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, list)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tSERIAL\tNOT AFTER\tSTATUS")
+			for _, e := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, e.Serial, e.NotAfter.Format(time.DateOnly), entryStatus(e, now))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func entryStatus(e ca.Entry, now time.Time) string {
+	switch {
+	case e.Revoked:
+		return "revoked (" + e.Reason + ")"
+	case e.Expired(now):
+		return "expired"
+	case !e.Current:
+		return "replaced"
+	case e.NotAfter.Sub(now) < 30*24*time.Hour:
+		return fmt.Sprintf("valid, expires in %d days", int(e.NotAfter.Sub(now).Hours()/24))
+	}
+	return "valid"
+}
+
+// parsePeriod reads 30d, 2w or a Go duration.
+func parsePeriod(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v <= 0 {
+				return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
+	}
+	return d, nil
+}
+
+// inspectOutput is the --json shape of cert inspect: the certificate's
+// fields plus where it came from and its state in the CA.
+type inspectOutput struct {
+	certs.Info
+	Name      string    `json:"name,omitempty"`
+	File      string    `json:"file"`
+	Status    string    `json:"status"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+func certInspectCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show a certificate: subject, SANs, usage, validity, fingerprint, revoked or not",
+		ArgsUsage: "<NAME|FILE>",
+		Description: `Examples:
+   $ mqtls cert inspect DSN000001            # issued/DSN000001.crt of the PKI folder
+   $ mqtls cert inspect ./client.crt         # any PEM or DER certificate file
+   $ mqtls cert inspect server --json
+
+An argument with a '/' or ending in .crt, .pem, .cer or .der that names an
+existing file is a FILE; anything else is a NAME in the PKI folder. For a
+file the revocation status comes from the PKI folder when the certificate
+was issued by its CA, else it is "not issued by this CA".`,
+		Flags: []cli.Flag{pkiFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			arg, err := oneArg(c, "NAME or FILE")
+			if err != nil {
+				return err
+			}
+			var a *ca.CA
+			path := arg
+			isFile := isFilePath(arg)
+			if !isFile {
+				if err := certs.ValidateID(arg); err != nil {
+					return usageErrorf("%q is neither a file nor a certificate name: %v", arg, err)
+				}
+				if a, err = loadCA(c); err != nil {
+					return err
+				}
+				path = a.IssuedPath(arg, ".crt")
+			} else if ca.Exists(pkiDir(c)) {
+				if a, err = ca.Load(pkiDir(c)); err != nil {
+					return err
+				}
+			}
+			cert, err := readCertFile(path)
+			if err != nil {
+				if !isFile && errors.Is(err, os.ErrNotExist) {
+					return withHint(fmt.Errorf("no certificate named %q in %s", arg, pkiDir(c)), "see mqtls cert list")
+				}
+				return err
+			}
+			out := inspectOutput{Info: certs.Inspect(cert), File: path, Status: ca.StateUnknown}
+			if a != nil {
+				st, err := a.Check(cert, time.Now())
+				if err != nil {
+					return err
+				}
+				out.Status = st.State
+				if st.Entry != nil {
+					out.Name = st.Entry.Name
+					out.RevokedAt, out.Reason = st.Entry.RevokedAt, st.Entry.Reason
+				}
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, out)
+			}
+			printInspect(c, out)
+			return nil
+		},
+	}
+}
+
+func isFilePath(arg string) bool {
+	if strings.ContainsRune(arg, filepath.Separator) {
+		return true
+	}
+	switch strings.ToLower(filepath.Ext(arg)) {
+	case ".crt", ".pem", ".cer", ".der":
+		_, err := os.Stat(arg)
+		return err == nil
+	}
+	return false
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	if blk, _ := pem.Decode(b); blk == nil {
+		if c, err := x509.ParseCertificate(b); err == nil {
+			return c, nil
+		}
+	}
+	cs, err := certs.ParsePEMCerts(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cs[0], nil
+}
+
+func printInspect(c *cli.Context, o inspectOutput) {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 1, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("file", o.File)
+	row("name", o.Name)
+	row("subject", o.Subject)
+	row("issuer", o.Issuer)
+	row("serial", o.Serial)
+	row("dns names", strings.Join(o.DNSNames, ", "))
+	row("ip addresses", strings.Join(o.IPAddresses, ", "))
+	row("key", o.KeyType)
+	row("key usage", strings.Join(o.KeyUsage, ", "))
+	row("ext key usage", strings.Join(o.ExtKeyUsage, ", "))
+	if o.IsCA {
+		row("ca", "yes")
+	}
+	row("not before", o.NotBefore.Format(time.RFC3339))
+	row("not after", o.NotAfter.Format(time.RFC3339))
+	row("sha256", o.SHA256)
+	st := o.Status
+	if o.Reason != "" {
+		st += fmt.Sprintf(" (%s, %s)", o.Reason, o.RevokedAt.Format(time.RFC3339))
+	}
+	row("status", st)
+	tw.Flush()
+}
+
+func certRevokeCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "revoke a certificate and regenerate crl.pem at once",
+		ArgsUsage: "<NAME|SERIAL>",
+		Description: `Examples:
+   $ mqtls cert revoke DSN000001 --reason keyCompromise
+   $ mqtls cert revoke 5F3A09C2E1...                   # by serial (hex, colons allowed)
+
+A NAME revokes its newest certificate; a name wins over a serial that reads
+the same. Reasons: unspecified (default), keyCompromise, cACompromise,
+affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
+Brokers that watch crl.pem (mqtls broker) refuse the certificate at once;
+Mosquitto needs a reload (SIGHUP).`,
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(),
+			&cli.StringFlag{Name: "reason", Usage: "RFC 5280 `REASON`", Value: "unspecified"},
+		},
+		Action: func(c *cli.Context) error {
+			arg, err := oneArg(c, "NAME or SERIAL")
+			if err != nil {
+				return err
+			}
+			reason, err := ca.ParseReason(c.String("reason"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			a, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			e, err := a.Revoke(arg, reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "revoked %q (serial %s, %s)\nwrote %s\n", e.Name, e.Serial, e.Reason, a.CRLPath())
+			return nil
+		},
+	}
+}
+
+func certRenewCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "renew",
+		Usage:     "new key and certificate under the same name; the old one is revoked as superseded",
+		ArgsUsage: "<NAME>",
+		Description: `Examples:
+   $ mqtls cert renew DSN000001
+   $ mqtls cert renew server && mqtls p12 DSN000001   # re-export the bundle after renewing
+
+Keeps the profile of the current certificate (kind, names, organisation,
+days), overwrites issued/NAME.crt and issued/NAME.key, revokes the old
+certificate with reason superseded and regenerates crl.pem.`,
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag()},
+		Action: func(c *cli.Context) error {
+			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			if err := certs.ValidateID(name); err != nil {
+				return usageErrorf("%v", err)
+			}
+			a, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			iss, err := a.Renew(name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); the old certificate is revoked as superseded\n  %s\n  %s\n",
+				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
+			return nil
+		},
+	}
+}

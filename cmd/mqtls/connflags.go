@@ -1,0 +1,265 @@
+package main
+
+// The connection flags of mosquitto_pub and mosquitto_sub, shared by every
+// command that talks to a broker (pub, sub, watch, dynsec, device, topic lint).
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"mqtls/client"
+)
+
+const (
+	catConn = "CONNECTION"
+	catTLS  = "TLS"
+	catWill = "WILL"
+)
+
+// connFlags returns fresh connection flags (urfave flags hold state, so each
+// command gets its own).
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Value: "localhost", Usage: "broker `HOST` to connect to", Category: catConn},
+		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "broker `PORT` (default 1883, or 8883 with TLS)", Category: catConn},
+		&cli.StringFlag{Name: "url", Aliases: []string{"L"}, Usage: "mqtt(s)://[user[:password]@]host[:port]/topic in one `URL`", Category: catConn},
+		&cli.StringFlag{Name: "bind", Aliases: []string{"A"}, Usage: "local `ADDRESS` to connect from", Category: catConn},
+		&cli.StringFlag{Name: "id", Aliases: []string{"i"}, Usage: "client `ID` (default: the broker assigns one)", Category: catConn},
+		&cli.StringFlag{Name: "id-prefix", Aliases: []string{"I"}, Usage: "client id made of `PREFIX` and the process id", Category: catConn},
+		&cli.IntFlag{Name: "keepalive", Aliases: []string{"k"}, Value: 60, Usage: "keepalive in `SECONDS` (5-65535)", Category: catConn},
+		&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USERNAME` to log in with", Category: catConn},
+		&cli.StringFlag{Name: "pw", Aliases: []string{"P"}, Usage: "`PASSWORD` (visible to other users in the process list: prefer --password-file or $MQTT_PASSWORD)", Category: catConn},
+		&cli.StringFlag{Name: "password-file", Usage: "read the password from the first line of `FILE`", EnvVars: nil, Category: catConn},
+		&cli.StringFlag{Name: "protocol-version", Aliases: []string{"V"}, Value: "5", Usage: "MQTT `VERSION`: mqttv5, mqttv311, mqttv31 (or 5, 311, 31)", Category: catConn},
+		&cli.BoolFlag{Name: "disable-clean-session", Aliases: []string{"c"}, Usage: "ask the broker to keep the session (needs -i)", Category: catConn},
+		&cli.StringFlag{Name: "session-expiry", Aliases: []string{"x"}, Usage: "MQTT 5 session expiry in `SECONDS`; -1 or ∞ for never (default -1 with -c, else 0)", Category: catConn},
+		&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "print a line per MQTT packet, as the Mosquitto tools do", Category: catConn},
+		&cli.BoolFlag{Name: "quiet", Usage: "print no error messages", Category: catConn},
+
+		&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in PEM `FILE` (turns TLS on)", Category: catTLS},
+		&cli.StringFlag{Name: "capath", Usage: "trust the PEM CA certificates in `DIR` (turns TLS on)", Category: catTLS},
+		&cli.StringFlag{Name: "cert", Usage: "client certificate PEM `FILE`, for mutual TLS", Category: catTLS},
+		&cli.StringFlag{Name: "key", Usage: "client private key PEM `FILE`", Category: catTLS},
+		&cli.StringFlag{Name: "p12", Usage: "client key and certificate from the PKCS#12 `FILE` (what a phone holds)", Category: catTLS},
+		&cli.StringFlag{Name: "p12-password-file", Usage: "read the p12 password from the first line of `FILE` (else $MQTLS_P12_PASSWORD)", Category: catTLS},
+		&cli.BoolFlag{Name: "insecure", Usage: "do not check the broker's name against its certificate (the chain is still checked)", Category: catTLS},
+		&cli.StringFlag{Name: "tls-version", Usage: "lowest TLS `VERSION`: tlsv1.3, tlsv1.2 or tlsv1.1", Category: catTLS},
+		&cli.StringSliceFlag{Name: "tls-alpn", Usage: "offer `PROTOCOL` by ALPN", Category: catTLS},
+		&cli.BoolFlag{Name: "tls-use-os-certs", Usage: "turn TLS on and trust the system's CA certificates", Category: catTLS},
+
+		&cli.StringFlag{Name: "will-topic", Usage: "`TOPIC` of the last will", Category: catWill},
+		&cli.StringFlag{Name: "will-payload", Usage: "`PAYLOAD` of the last will (default empty)", Category: catWill},
+		&cli.IntFlag{Name: "will-qos", Usage: "`QOS` of the last will", Category: catWill},
+		&cli.BoolFlag{Name: "will-retain", Usage: "retain the last will", Category: catWill},
+	}
+}
+
+// connOptions turns the connection flags into client options. The second
+// result is the topic of a -L URL, if any.
+func connOptions(c *cli.Context) (client.Options, string, error) {
+	var o client.Options
+	o.Host = c.String("host")
+	o.Port = c.Int("port")
+	o.Bind = c.String("bind")
+	o.Username = c.String("username")
+	urlTopic := ""
+	if u := c.String("url"); u != "" {
+		var err error
+		if urlTopic, err = applyURL(&o, u); err != nil {
+			return o, "", err
+		}
+	}
+
+	if c.IsSet("id") && c.IsSet("id-prefix") {
+		return o, "", fmt.Errorf("-i and -I cannot be used together")
+	}
+	o.ClientID = c.String("id")
+	if p := c.String("id-prefix"); p != "" {
+		o.ClientID = p + strconv.Itoa(os.Getpid())
+	}
+	k := c.Int("keepalive")
+	if k < 5 || k > 65535 {
+		return o, "", fmt.Errorf("keepalive %d is out of range: use 5 to 65535 seconds", k)
+	}
+	o.KeepAlive = uint16(k)
+
+	v, err := parseVersion(c.String("protocol-version"))
+	if err != nil {
+		return o, "", err
+	}
+	o.Version = v
+
+	pw, err := password(c)
+	if err != nil {
+		return o, "", err
+	}
+	if pw != "" {
+		o.Password = pw
+	}
+	if o.Password != "" && o.Username == "" {
+		return o, "", fmt.Errorf("a password needs a username: give one with -u")
+	}
+
+	o.NoCleanSession = c.Bool("disable-clean-session")
+	if o.NoCleanSession && o.ClientID == "" {
+		return o, "", fmt.Errorf("-c needs a client id: give one with -i")
+	}
+	if c.IsSet("session-expiry") {
+		if o.Version != client.V5 {
+			return o, "", fmt.Errorf("-x is an MQTT 5 option: use it with -V 5")
+		}
+		se, err := parseExpiry(c.String("session-expiry"))
+		if err != nil {
+			return o, "", err
+		}
+		o.SessionExpiry = se
+	} else if o.NoCleanSession {
+		o.SessionExpiry = math.MaxUint32
+	}
+
+	if tlsOn(c) || o.TLS != nil {
+		t := &client.TLSOptions{
+			CAFile:   c.String("cafile"),
+			CAPath:   c.String("capath"),
+			CertFile: c.String("cert"),
+			KeyFile:  c.String("key"),
+			P12File:  c.String("p12"),
+			Insecure: c.Bool("insecure"),
+			Version:  c.String("tls-version"),
+			ALPN:     c.StringSlice("tls-alpn"),
+		}
+		if t.P12File != "" {
+			p, err := p12Password(c)
+			if err != nil {
+				return o, "", err
+			}
+			t.P12Password = p
+		}
+		o.TLS = t
+	}
+
+	if wt := c.String("will-topic"); wt != "" {
+		q := c.Int("will-qos")
+		if q < 0 || q > 2 {
+			return o, "", fmt.Errorf("will qos %d is not 0, 1 or 2", q)
+		}
+		o.Will = &client.Message{Topic: wt, Payload: []byte(c.String("will-payload")), QoS: byte(q), Retain: c.Bool("will-retain")}
+	} else if c.IsSet("will-payload") || c.IsSet("will-qos") || c.IsSet("will-retain") {
+		return o, "", fmt.Errorf("will payload, qos or retain given, but no will topic: add --will-topic")
+	}
+	return o, urlTopic, nil
+}
+
+func tlsOn(c *cli.Context) bool {
+	for _, n := range []string{"cafile", "capath", "cert", "key", "p12", "insecure", "tls-version", "tls-alpn", "tls-use-os-certs"} {
+		if c.IsSet(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyURL reads mqtt(s)://[user[:password]@]host[:port]/topic.
+func applyURL(o *client.Options, s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid -L url: %v", err)
+	}
+	switch u.Scheme {
+	case "mqtt":
+	case "mqtts":
+		o.TLS = &client.TLSOptions{}
+	default:
+		return "", fmt.Errorf("invalid -L url %q: it must start with mqtt:// or mqtts://", s)
+	}
+	o.Host = u.Hostname()
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return "", fmt.Errorf("invalid -L url: port %q is not a number", p)
+		}
+		o.Port = n
+	}
+	if u.User != nil {
+		o.Username = u.User.Username()
+		if p, ok := u.User.Password(); ok {
+			o.Password = p
+		}
+	}
+	t := strings.TrimPrefix(u.Path, "/")
+	if t == "" {
+		return "", fmt.Errorf("invalid -L url: the topic is missing (mqtt://host/topic)")
+	}
+	return t, nil
+}
+
+func parseVersion(s string) (byte, error) {
+	switch strings.ToLower(s) {
+	case "5", "mqttv5":
+		return client.V5, nil
+	case "311", "mqttv311":
+		return client.V311, nil
+	case "31", "mqttv31":
+		return client.V31, nil
+	}
+	return 0, fmt.Errorf("unknown protocol version %q: use mqttv5, mqttv311 or mqttv31", s)
+}
+
+func parseExpiry(s string) (uint32, error) {
+	switch s {
+	case "-1", "∞", "4294967295":
+		return math.MaxUint32, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("session expiry %q is not a number of seconds, -1 or ∞", s)
+	}
+	return uint32(n), nil
+}
+
+// password comes from -P, --password-file or $MQTT_PASSWORD, in that order.
+func password(c *cli.Context) (string, error) {
+	if c.IsSet("pw") {
+		return c.String("pw"), nil
+	}
+	if f := c.String("password-file"); f != "" {
+		pw, err := readSecretFile(f, "password file")
+		return string(pw), err
+	}
+	return os.Getenv("MQTT_PASSWORD"), nil
+}
+
+func p12Password(c *cli.Context) (string, error) {
+	if f := c.String("p12-password-file"); f != "" {
+		pw, err := readSecretFile(f, "p12 password file")
+		return string(pw), err
+	}
+	return os.Getenv("MQTLS_P12_PASSWORD"), nil
+}
+
+// toolUsage is bad arguments to pub or sub: exit 1 and point at the help, as
+// the Mosquitto tools do.
+func toolUsage(c *cli.Context, err error) error {
+	return withHint(cli.Exit(err.Error(), client.ExitFailure), fmt.Sprintf("use 'mqtls %s --help' to see usage", c.Command.Name))
+}
+
+// toolFail ends pub or sub with the Mosquitto tools' exit code for err; with
+// --quiet nothing is printed.
+func toolFail(c *cli.Context, err error) error {
+	code := client.ExitCode(err)
+	if c.Bool("quiet") {
+		return cli.Exit("", code)
+	}
+	return cli.Exit(err.Error(), code)
+}
+
+// onToolUsageError makes flag parsing errors of pub and sub exit 1.
+func onToolUsageError(c *cli.Context, err error, _ bool) error {
+	return toolUsage(c, err)
+}

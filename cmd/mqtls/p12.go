@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/p12"
+)
+
+func p12Cmd() *cli.Command {
+	return &cli.Command{
+		Name:      "p12",
+		Usage:     "bundle an issued key, certificate and chain as PKCS#12 for phones and Java",
+		ArgsUsage: "<NAME>",
+		Description: `Examples:
+   $ mqtls p12 DSN000001                      # issued/DSN000001.p12 + .p12.pass (random password)
+   $ mqtls p12 DSN000001 --modern             # AES for Android 14+, iOS 17+, Java 12+
+   $ mqtls p12 DSN000001 --password-file pw.txt --out /tmp/phone.p12
+
+The default format is 3DES with a SHA-1 MAC (2048 iterations): the only one
+Android 10-13, iOS and macOS import. It is weak encryption, so the password
+is long and random: it is written to NAME.p12.pass (0600) and never printed
+unless --show-password. With --password-file, no .pass file is written.`,
+		Flags: []cli.Flag{pkiFlag(),
+			&cli.BoolFlag{Name: "modern", Usage: "AES-256/PBKDF2 instead of the phone-safe 3DES default"},
+			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},
+			&cli.StringFlag{Name: "out", Usage: "write the bundle to `FILE` (default issued/NAME.p12)"},
+			&cli.BoolFlag{Name: "show-password", Usage: "print the password on standard output"},
+		},
+		Action: func(c *cli.Context) error {
+			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			if err := certs.ValidateID(name); err != nil {
+				return usageErrorf("%v", err)
+			}
+			opts := ca.P12Options{Modern: c.Bool("modern"), Out: c.String("out")}
+			if f := c.String("password-file"); f != "" {
+				pw, err := readSecretFile(f, "p12 password")
+				if err != nil {
+					return err
+				}
+				if err := p12.CheckPassword(string(pw)); err != nil {
+					return err
+				}
+				opts.Password = string(pw)
+			}
+			a, err := loadCA(c)
+			if err != nil {
+				return err
+			}
+			res, err := a.ExportP12(name, opts)
+			if err != nil {
+				return err
+			}
+			format := "legacy 3DES, phone-safe"
+			if opts.Modern {
+				format = "modern AES-256"
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "wrote %s (%s)\n", res.Path, format)
+			if res.PasswordPath != "" {
+				fmt.Fprintf(w, "password in %s\n", res.PasswordPath)
+			}
+			if c.Bool("show-password") {
+				fmt.Fprintf(w, "password: %s\n", res.Password)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,247 @@
+package main
+
+// mqtls pub and sub against the real mosquitto_pub and mosquitto_sub, on a
+// real Mosquitto: the same commands must print the same lines (client ids
+// assigned by the broker and timestamps aside) and exit with the same codes.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mqtls/internal/testutil"
+)
+
+// side is one pair of tools: Mosquitto's or ours.
+type side struct {
+	name     string
+	pub, sub []string
+}
+
+func sides(t *testing.T) []side {
+	t.Helper()
+	testutil.Need(t, "mosquitto_pub", "mosquitto_sub", "stdbuf")
+	bin := testutil.Mqtls(t)
+	// stdbuf: the Mosquitto tools' stdout is block-buffered in a pipe, and
+	// the tests follow it line by line while the tools run.
+	return []side{
+		{"mosquitto", []string{"stdbuf", "-oL", "mosquitto_pub"}, []string{"stdbuf", "-oL", "mosquitto_sub"}},
+		{"mqtls", []string{bin, "pub"}, []string{bin, "sub"}},
+	}
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// runTool runs argv plus args to completion (20 s at most).
+func runTool(t *testing.T, argv []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], append(append([]string{}, argv[1:]...), args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%q timed out\nstdout:\n%s\nstderr:\n%s", append(argv, args...), o.String(), e.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %q: %v", argv, err)
+	}
+	return result{o.String(), e.String(), code}
+}
+
+var (
+	autoID = regexp.MustCompile(`auto-[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}`)
+	mosqID = regexp.MustCompile(`mosq-[A-Za-z0-9]{18}`)
+	tst    = regexp.MustCompile(`"tst":(\t?)"[^"]*"`)
+)
+
+// norm drops what differs between two runs: ids the broker or the library
+// made up, and timestamps.
+func norm(s string) string {
+	s = autoID.ReplaceAllString(s, "auto-ID")
+	s = mosqID.ReplaceAllString(s, "mosq-ID")
+	return tst.ReplaceAllString(s, `"tst":$1"T"`)
+}
+
+// sameOutput runs the same arguments with both tools and compares stdout and exit codes.
+func sameOutput(t *testing.T, pick func(side) []string, args ...string) string {
+	t.Helper()
+	var first result
+	for i, s := range sides(t) {
+		r := runTool(t, pick(s), args...)
+		if i == 0 {
+			first = r
+			continue
+		}
+		if norm(r.out) != norm(first.out) || r.code != first.code {
+			t.Errorf("%q differs:\n--- mosquitto (exit %d):\n%s%s--- mqtls (exit %d):\n%s%s",
+				args, first.code, first.out, first.err, r.code, r.out, r.err)
+		}
+	}
+	return first.out
+}
+
+func pubOf(s side) []string { return s.pub }
+func subOf(s side) []string { return s.sub }
+
+// passwdBroker is a Mosquitto with user test / 123456 allowed everything.
+func passwdBroker(t *testing.T) string {
+	t.Helper()
+	testutil.Need(t, "mosquitto_passwd")
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_passwd", "-c", "-b", pw, "test", "123456"); code != 0 {
+		t.Fatalf("mosquitto_passwd: %s", out)
+	}
+	acl := filepath.Join(dir, "acl")
+	if err := os.WriteFile(acl, []byte("user test\ntopic readwrite #\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	testutil.Mosquitto(t, port, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\n", port, pw, acl))
+	return strconv.Itoa(port)
+}
+
+func TestSeedRecipesMatchMosquitto(t *testing.T) {
+	p := passwdBroker(t)
+	for _, v := range []string{"311", "5"} {
+		t.Run("v"+v, func(t *testing.T) {
+			auth := []string{"-V", v, "-h", "127.0.0.1", "-p", p, "-u", "test", "-P", "123456"}
+			// The seed's retained publish, then its subscriber (with -C 1 so that it ends).
+			sameOutput(t, pubOf, append([]string{"-d", "-r", "-t", "test/topic", "-m", `{"greeting": "Cool MQTT2"}`}, auth...)...)
+			out := sameOutput(t, subOf, append([]string{"-d", "-k", "10", "-v", "-t", "test/topic", "-C", "1"}, auth...)...)
+			if !strings.Contains(out, `test/topic {"greeting": "Cool MQTT2"}`) || !strings.Contains(out, "Subscribed (mid: 1): 0") {
+				t.Errorf("subscriber output:\n%s", out)
+			}
+			// Plain MQTT publish of the TLS comparison, and a QoS 1 subscription to it.
+			sameOutput(t, pubOf, append([]string{"-r", "-d", "-t", "test/topic", "-m", "hello there"}, auth...)...)
+			sameOutput(t, subOf, append([]string{"-d", "-q", "1", "-t", "test/topic", "-C", "1"}, auth...)...)
+			// QoS 2 with --repeat.
+			sameOutput(t, pubOf, append([]string{"-d", "-r", "-q", "2", "--repeat", "3", "--repeat-delay", "0.05", "-t", "test/topic", "-m", "rep"}, auth...)...)
+			// A null message clears the retained one; -n, -f and -s message sources.
+			sameOutput(t, pubOf, append([]string{"-d", "-r", "-n", "-t", "test/empty"}, auth...)...)
+			file := filepath.Join(t.TempDir(), "msg")
+			os.WriteFile(file, []byte("from a file\n"), 0o600)
+			sameOutput(t, pubOf, append([]string{"-d", "-f", file, "-t", "test/file"}, auth...)...)
+		})
+	}
+}
+
+func TestSubTranscriptMatchesMosquitto(t *testing.T) {
+	p := passwdBroker(t)
+	for _, v := range []string{"311", "5"} {
+		var outs []string
+		for _, s := range sides(t) {
+			args := append(append([]string{}, s.sub[1:]...), "-d", "-V", v, "-p", p, "-u", "test", "-P", "123456",
+				"-q", "2", "-t", "q/#", "-C", "3")
+			if v == "311" {
+				// paho.mqtt.golang takes several filters as a map: their order in
+				// the one SUBSCRIBE packet is not the command line's.
+				args = append(args, "-i", "subq", "-t", "other/2")
+			} else {
+				args = append(args, "-t", "other/+")
+			}
+			sub := testutil.Start(t, "", s.sub[0], args...)
+			testutil.WaitFor(t, 10*time.Second, "the SUBACK", func() bool { return strings.Contains(sub.Stdout(), "Subscribed") })
+			for q, topic := range []string{"q/0", "q/1", "other/2"} {
+				runTool(t, s.pub, "-V", v, "-p", p, "-u", "test", "-P", "123456", "-q", strconv.Itoa(q), "-t", topic, "-m", fmt.Sprintf("m%d", q))
+			}
+			if code := sub.Wait(t, 10*time.Second); code != 0 {
+				t.Fatalf("%s sub exit %d: %s", s.name, code, sub.Stderr())
+			}
+			outs = append(outs, norm(sub.Stdout()))
+		}
+		if outs[0] != outs[1] {
+			t.Errorf("-V %s transcripts differ:\n--- mosquitto_sub:\n%s--- mqtls sub:\n%s", v, outs[0], outs[1])
+		}
+	}
+}
+
+func TestSeedWillRecipe(t *testing.T) {
+	p := passwdBroker(t)
+	var outs []string
+	for _, s := range sides(t) {
+		auth := []string{"-V", "311", "-h", "127.0.0.1", "-p", p, "-u", "test", "-P", "123456"}
+		sub := testutil.Start(t, "", s.sub[0], append(append(append([]string{}, s.sub[1:]...), "-d", "-k", "10", "-v", "-t", "test/lwt", "-C", "1"), auth...)...)
+		testutil.WaitFor(t, 10*time.Second, "the SUBACK", func() bool { return strings.Contains(sub.Stdout(), "Subscribed") })
+		pub := testutil.Start(t, "", s.pub[0], append(append(append([]string{}, s.pub[1:]...), "-d", "-r", "-q", "2",
+			"--repeat", "3", "--repeat-delay", "30", "-t", "test/topic", "-m", `{"greeting": "Last will and testament test"}`,
+			"--will-topic", "test/lwt", "--will-qos", "2", "--will-payload", "publisher has lost connectivity"), auth...)...)
+		testutil.WaitFor(t, 10*time.Second, "the first publish", func() bool { return strings.Contains(pub.Stdout(), "received PUBCOMP") })
+		pub.Kill() // kill -9, as the seed does
+		if code := sub.Wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("%s sub exit %d: %s", s.name, code, sub.Stderr())
+		}
+		outs = append(outs, norm(pub.Stdout()), norm(sub.Stdout()))
+	}
+	if outs[0] != outs[2] || outs[1] != outs[3] {
+		t.Errorf("will recipe differs:\n--- mosquitto pub:\n%s--- mqtls pub:\n%s--- mosquitto sub:\n%s--- mqtls sub:\n%s", outs[0], outs[2], outs[1], outs[3])
+	}
+	if !strings.Contains(outs[3], "test/lwt publisher has lost connectivity") {
+		t.Errorf("no will received:\n%s", outs[3])
+	}
+}
+
+func TestSeedPersistentSession(t *testing.T) {
+	p := passwdBroker(t)
+	for _, s := range sides(t) {
+		auth := []string{"-V", "5", "-p", p, "-u", "test", "-P", "123456"}
+		id := "cid-" + s.name
+		topic := "persist/" + s.name
+		// Subscribe with a kept session (-c -x 60 -i cid), leave, publish while away, come back.
+		if r := runTool(t, s.sub, append([]string{"-c", "-x", "60", "-i", id, "-q", "1", "-t", topic, "-E"}, auth...)...); r.code != 0 {
+			t.Fatalf("%s: %+v", s.name, r)
+		}
+		runTool(t, s.pub, append([]string{"-q", "1", "-t", topic, "-m", "while away"}, auth...)...)
+		r := runTool(t, s.sub, append([]string{"-c", "-x", "60", "-i", id, "-q", "1", "-t", topic, "-C", "1", "-v"}, auth...)...)
+		if r.code != 0 || r.out != topic+" while away\n" {
+			t.Errorf("%s: the kept session lost the message: %+v", s.name, r)
+		}
+	}
+}
+
+func TestFormatMatchesMosquitto(t *testing.T) {
+	p := passwdBroker(t)
+	auth := []string{"-V", "311", "-p", p, "-u", "test", "-P", "123456"}
+	msgs := map[string]string{
+		"fmt/a":    "retained-a",
+		"fmt/json": `{"x": 1.50, "y":[1,2,{"z":null}], "s":"a\u00e9/\"<", "e":{}, "ea":[], "big": 3000000000, "f": 0.1, "n": -7}`,
+		"fmt/ctl":  "tab\there",
+	}
+	for topic, m := range msgs {
+		runTool(t, []string{"mosquitto_pub"}, append([]string{"-r", "-t", topic, "-m", m}, auth...)...)
+	}
+	n := strconv.Itoa(len(msgs))
+	for _, f := range []string{
+		`%t|%p|%q|%r|%l|%m|%x|%X`,
+		`[%10t][%-10t][%5.2t][%05q][%-5l|][%3p][%-12p][%012p][%05l][%-05l][%8x][%-9X][%%]`,
+		`\ta\\b\e\n@@ %t`,
+		`%j`,
+	} {
+		sameOutput(t, subOf, append([]string{"-t", "fmt/#", "-C", n, "-F", f}, auth...)...)
+	}
+	sameOutput(t, subOf, append([]string{"-t", "fmt/json", "-C", "1", "-F", "%J"}, auth...)...)
+	sameOutput(t, subOf, append([]string{"-t", "fmt/json", "-C", "1", "-F", "%J", "--pretty"}, auth...)...)
+	sameOutput(t, subOf, append([]string{"-t", "fmt/#", "-C", n, "-v", "-N"}, auth...)...)
+	// Ours: --pretty also applies to -v.
+	bin := testutil.Mqtls(t)
+	r := runTool(t, []string{bin, "sub"}, append([]string{"-t", "fmt/json", "-C", "1", "-v", "--pretty"}, auth...)...)
+	if !strings.HasPrefix(r.out, "fmt/json {\n  \"x\": 1.50,\n") {
+		t.Errorf("--pretty -v:\n%s", r.out)
+	}
+}

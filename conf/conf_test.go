@@ -1,0 +1,236 @@
+package conf
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSeedConfigLoads(t *testing.T) {
+	c, err := Load("testdata/seed.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 2 {
+		t.Fatalf("listeners = %d, want 2", len(c.Listeners))
+	}
+	plain, mtls := c.Listeners[0], c.Listeners[1]
+	if plain.Port != 1883 || plain.TLS() || plain.Protocol != "mqtt" {
+		t.Errorf("first listener = %+v", plain)
+	}
+	if mtls.Port != 8883 || !mtls.TLS() || !mtls.RequireCertificate || !mtls.UseIdentityAsUsername ||
+		mtls.TLSVersion != "tlsv1.2" || mtls.CAFile != "mosquitto/config/cert/ca.crt" {
+		t.Errorf("second listener = %+v", mtls)
+	}
+	if !c.Persistence || c.PersistenceLocation != "/mosquitto/data/" {
+		t.Errorf("persistence = %v %q", c.Persistence, c.PersistenceLocation)
+	}
+	sec := c.SecurityFor(mtls)
+	if len(sec.Plugins) != 1 || sec.Plugins[0].Options["config_file"] != "/mosquitto/data/dynamic-security.json" {
+		t.Errorf("plugins = %+v", sec.Plugins)
+	}
+	if sec.AllowAnonymous != nil {
+		t.Errorf("allow_anonymous is commented out, got %v", *sec.AllowAnonymous)
+	}
+	if len(c.LogTypes) != 1 || c.LogTypes[0] != "all" {
+		t.Errorf("log types = %v", c.LogTypes)
+	}
+}
+
+func TestResearchConfigLoads(t *testing.T) {
+	c, err := Load("testdata/research.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 2 || c.Listeners[0].Bind != "127.0.0.1" || c.Listeners[1].CRLFile != "./pki/crl.pem" {
+		t.Fatalf("listeners = %+v %+v", c.Listeners[0], c.Listeners[1])
+	}
+	if c.Security.AllowAnonymous == nil || *c.Security.AllowAnonymous {
+		t.Errorf("allow_anonymous should be false")
+	}
+	if len(c.LogDests) != 1 || c.LogDests[0] != (LogDest{Kind: "file", Path: "./mosquitto.log"}) {
+		t.Errorf("log dests = %+v", c.LogDests)
+	}
+}
+
+func TestEveryOption(t *testing.T) {
+	text := `# every option mqtls knows
+per_listener_settings true
+persistence true
+persistence_location /var/lib/mqtls
+max_packet_size 65536
+max_keepalive 120
+max_inflight_messages 10
+max_queued_messages 500
+retain_available false
+log_type error
+log_type subscribe
+log_dest stderr
+log_dest file /tmp/broker.log
+inspector 127.0.0.1:8088
+inspector_max_topics 5000
+inspector_payload_bytes 256
+inspector_history 20
+metrics true
+topic_scheme topics.yaml
+topic_scheme_mode enforce
+
+listener 1883 127.0.0.1
+allow_anonymous true
+password_file /etc/mqtls/passwd
+acl_file /etc/mqtls/acl
+max_connections 100
+
+listener 9001 ::1
+protocol websockets
+cafile ca.crt
+certfile server.crt
+keyfile server.key
+crlfile crl.pem
+tls_version tlsv1.3
+require_certificate true
+use_subject_as_username true
+plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+plugin_opt_config_file dynsec.json
+`
+	c, err := Parse("all.conf", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
+		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
+		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorPayloadBytes: 256, InspectorHistory: 20,
+		Metrics: true, TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
+	}
+	got := *c
+	got.Listeners, got.LogTypes, got.LogDests = nil, nil, nil
+	if got.Security.AllowAnonymous != nil || got.Security.PasswordFile != "" {
+		t.Errorf("global security set with per_listener_settings true: %+v", got.Security)
+	}
+	got.Security = Security{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("config =\n%+v\nwant\n%+v", got, want)
+	}
+	if strings.Join(c.LogTypes, ",") != "error,subscribe" || len(c.LogDests) != 2 || c.LogDests[1].Path != "/tmp/broker.log" {
+		t.Errorf("logs = %v %+v", c.LogTypes, c.LogDests)
+	}
+	l0, l1 := c.Listeners[0], c.Listeners[1]
+	if *l0.Security.AllowAnonymous != true || l0.Security.PasswordFile != "/etc/mqtls/passwd" ||
+		l0.Security.ACLFile != "/etc/mqtls/acl" || l0.MaxConnections != 100 || l0.Bind != "127.0.0.1" {
+		t.Errorf("listener 1883 = %+v", l0)
+	}
+	if l1.Protocol != "websockets" || l1.Bind != "::1" || l1.TLSVersion != "tlsv1.3" || !l1.UseSubjectAsUsername ||
+		l1.CRLFile != "crl.pem" || len(l1.Security.Plugins) != 1 || l1.MaxConnections != -1 {
+		t.Errorf("listener 9001 = %+v", l1)
+	}
+	if c.SecurityFor(l1).Plugins[0].Options["config_file"] != "dynsec.json" {
+		t.Errorf("plugin options = %+v", l1.Security.Plugins)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("empty.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.RetainAvailable || c.MaxInflightMessages != -1 || c.MaxQueuedMessages != -1 || c.MaxPacketSize != 0 || len(c.Listeners) != 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+// TestErrors checks every error message: file, line, option and the reason.
+func TestErrors(t *testing.T) {
+	cases := map[string]struct{ text, want string }{
+		"unknown":             {"listener 1883\n\nfoo bar", `x.conf:3: foo: unknown option`},
+		"unsupported":         {"# c\nport 1883", `x.conf:2: port: mosquitto option not supported by mqtls`},
+		"bad bool":            {"listener 1883\nallow_anonymous yes", `x.conf:2: allow_anonymous: want true or false, got "yes"`},
+		"listener port":       {"listener http", `x.conf:1: listener: port "http" is not a number from 1 to 65535`},
+		"listener big":        {"listener 70000", `x.conf:1: listener: port "70000" is not a number from 1 to 65535`},
+		"listener empty":      {"listener", `x.conf:1: listener: want "listener PORT [ADDRESS]", got ""`},
+		"listener unix":       {"listener 0 /tmp/s", `x.conf:1: listener: port "0" is not a number`},
+		"listener unix path":  {"listener 1883 /tmp/s", `x.conf:1: listener: unix socket listeners are not supported`},
+		"duplicate listener":  {"listener 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener on line 1`},
+		"cafile first":        {"cafile ca.crt\nlistener 8883", `x.conf:1: cafile: must follow a listener line`},
+		"protocol":            {"listener 1\nprotocol http", `x.conf:2: protocol: want mqtt or websockets, got "http"`},
+		"tls 1.1":             {"listener 1\ntls_version tlsv1.1", `x.conf:2: tls_version: tlsv1.1 is not supported: TLS 1.2 is the minimum`},
+		"tls junk":            {"listener 1\ntls_version ssl3", `x.conf:2: tls_version: want tlsv1.2 or tlsv1.3, got "ssl3"`},
+		"tls without cert":    {"listener 8883\ncafile ca.crt", `x.conf:1: listener: listener 8883 sets cafile but is not a TLS listener: add certfile and keyfile`},
+		"cert without key":    {"listener 8883\ncertfile s.crt", `x.conf:1: listener: listener 8883 has certfile but no keyfile`},
+		"key without cert":    {"listener 8883\nkeyfile s.key", `x.conf:1: listener: listener 8883 has keyfile but no certfile`},
+		"require without ca":  {"listener 8883\ncertfile s\nkeyfile k\nrequire_certificate true", `x.conf:1: listener: listener 8883 has require_certificate true but no cafile`},
+		"identity no require": {"listener 8883\ncafile c\ncertfile s\nkeyfile k\nuse_identity_as_username true", `x.conf:1: listener: listener 8883 uses the certificate as username but does not set require_certificate true`},
+		"crl without ca":      {"listener 8883\ncertfile s\nkeyfile k\ncrlfile c", `x.conf:1: listener: listener 8883 has crlfile but no cafile`},
+		"other plugin":        {"plugin /usr/lib/auth.so", `x.conf:1: plugin: only the dynamic security plugin is supported`},
+		"plugin twice":        {"plugin /a/mosquitto_dynamic_security.so\nplugin /a/mosquitto_dynamic_security.so", `x.conf:2: plugin: the dynamic security plugin is already loaded on line 1`},
+		"plugin opt alone":    {"plugin_opt_config_file x", `x.conf:1: plugin_opt_config_file: must follow a plugin line`},
+		"plugin opt unknown":  {"plugin /a/mosquitto_dynamic_security.so\nplugin_opt_foo x", `x.conf:2: plugin_opt_foo: the dynamic security plugin has no option "foo"`},
+		"empty path":          {"password_file", `x.conf:1: password_file: needs a value`},
+		"packet size":         {"max_packet_size 10", `x.conf:1: max_packet_size: want a number from 20 to 268435455, got "10"`},
+		"keepalive":           {"max_keepalive 5", `x.conf:1: max_keepalive: want a number from 10 to 65535, got "5"`},
+		"inflight":            {"max_inflight_messages x", `x.conf:1: max_inflight_messages: want a number from 0 to 65535`},
+		"queued":              {"max_queued_messages -2", `x.conf:1: max_queued_messages: want a number from 0 to`},
+		"connections":         {"listener 1\nmax_connections lots", `x.conf:2: max_connections: want -1 (no limit) or a positive number, got "lots"`},
+		"connections global":  {"max_connections 5", `x.conf:1: max_connections: must follow a listener line`},
+		"log type":            {"log_type verbose", `x.conf:1: log_type: unknown log type "verbose"`},
+		"log dest":            {"log_dest syslog", `x.conf:1: log_dest: log destination "syslog" is not supported by mqtls`},
+		"log dest junk":       {"log_dest printer", `x.conf:1: log_dest: unknown log destination "printer"`},
+		"log file no path":    {"log_dest file", `x.conf:1: log_dest: "log_dest file" needs a path`},
+		"two log files":       {"log_dest file a\nlog_dest file b", `x.conf:2: log_dest: only one log file may be given`},
+		"per listener first":  {"per_listener_settings true\npassword_file p\nlistener 1", `x.conf:2: password_file: with per_listener_settings true, security options must follow a listener line`},
+		"per listener bool":   {"per_listener_settings maybe", `x.conf:1: per_listener_settings: want true or false, got "maybe"`},
+		"inspector addr":      {"inspector 8088", `x.conf:1: inspector: want HOST:PORT such as 127.0.0.1:8088, got "8088"`},
+		"scheme mode":         {"topic_scheme_mode strict", `x.conf:1: topic_scheme_mode: want enforce or log, got "strict"`},
+		"metrics":             {"metrics on", `x.conf:1: metrics: want true or false, got "on"`},
+		"inspector topics":    {"inspector_max_topics 0", `x.conf:1: inspector_max_topics: want a number from 1 to`},
+		"long line":           {"listener 1\n" + strings.Repeat("x", maxLine+1), `x.conf:2: line longer than`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("x.conf", []byte(tc.text))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error = %q\nwant prefix %q", err, tc.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.File != "x.conf" {
+				t.Fatalf("error %T is not a *conf.Error naming the file", err)
+			}
+		})
+	}
+}
+
+func TestUnknownVersusUnsupported(t *testing.T) {
+	_, err := Parse("x.conf", []byte("listner 1883"))
+	if !errors.Is(err, ErrUnknown) {
+		t.Errorf("misspelt option: %v", err)
+	}
+	_, err = Parse("x.conf", []byte("include_dir /etc/x"))
+	if !errors.Is(err, ErrUnsupported) {
+		t.Errorf("mosquitto option: %v", err)
+	}
+}
+
+func TestCommentsAndWhitespace(t *testing.T) {
+	c, err := Parse("x.conf", []byte("  # indented comment\r\n\tlistener 1883\r\nallow_anonymous\ttrue\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 1 || c.Security.AllowAnonymous == nil || !*c.Security.AllowAnonymous {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("listener 1883\nallow_anonymous true\n"))
+	f.Add([]byte("listener 8883\ncafile a\ncertfile b\nkeyfile c\nrequire_certificate true\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse("f.conf", b)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}

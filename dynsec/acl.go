@@ -1,0 +1,187 @@
+package dynsec
+
+import (
+	"strings"
+
+	"mqtls/topic"
+)
+
+// decision is the outcome of one ACL question and what made it.
+type decision struct {
+	allow bool
+	// known is false when the username is no client (always deny).
+	known bool
+	// role and acl are the deciding ACL; role is nil when default access
+	// (or nothing) decided.
+	role  *role
+	acl   acl
+	via   string // "client" or the group name the role came through
+	typ   int    // ACL type index of the deciding ACL
+	isDef bool   // default access decided
+}
+
+// roleSource is one role list with where it came from, in evaluation order.
+type roleSource struct {
+	via   string
+	roles []roleRef
+}
+
+// sources lists the role lists Mosquitto checks for a user: the client's
+// roles, then each of its groups' roles in group priority order; for an
+// anonymous user, the anonymous group's roles.
+func (m *model) sources(username string) (src []roleSource, known bool) {
+	if username == "" {
+		if m.anon != nil {
+			src = append(src, roleSource{via: m.anon.name, roles: m.anon.roles})
+		}
+		return src, true
+	}
+	c := m.client(username)
+	if c == nil {
+		return nil, false
+	}
+	src = append(src, roleSource{via: "client", roles: c.roles})
+	for _, gr := range c.groups {
+		src = append(src, roleSource{via: gr.group.name, roles: gr.group.roles})
+	}
+	return src, true
+}
+
+// decide is Mosquitto's acl_check with %u and %c substitution added.
+func (m *model) decide(username, clientID, t string, access Access) decision {
+	src, known := m.sources(username)
+	if !known {
+		return decision{}
+	}
+	for _, s := range src {
+		for _, rr := range s.roles {
+			if d, ok := checkRole(rr.role, username, clientID, t, access); ok {
+				d.known = true
+				d.via = s.via
+				return d
+			}
+		}
+	}
+	var def bool
+	switch access {
+	case PublishSend:
+		def = m.defaults.PublishClientSend
+	case PublishReceive:
+		def = m.defaults.PublishClientReceive
+	case Subscribe:
+		def = m.defaults.Subscribe
+	case Unsubscribe:
+		def = m.defaults.Unsubscribe
+	}
+	// $CONTROL is never granted by default access.
+	if strings.HasPrefix(t, "$CONTROL") {
+		def = false
+	}
+	return decision{allow: def, known: true, isDef: true}
+}
+
+// checkRole looks for the first matching ACL of r; ok is false when none
+// matches.
+func checkRole(r *role, username, clientID, t string, access Access) (decision, bool) {
+	switch access {
+	case PublishSend, PublishReceive:
+		typ := aclSend
+		if access == PublishReceive {
+			typ = aclRecv
+		}
+		for _, a := range r.acls[typ] {
+			if matchACL(a, username, clientID, t, func(f string) bool { return topic.Match(f, t) }) {
+				return decision{allow: a.allow, role: r, acl: a, typ: typ}, true
+			}
+		}
+	case Subscribe, Unsubscribe:
+		lit, pat := aclSubLiteral, aclSubPattern
+		if access == Unsubscribe {
+			lit, pat = aclUnsubLiteral, aclUnsubPattern
+		}
+		for _, a := range r.acls[lit] {
+			if matchACL(a, username, clientID, t, func(f string) bool { return f == t }) {
+				return decision{allow: a.allow, role: r, acl: a, typ: lit}, true
+			}
+		}
+		for _, a := range r.acls[pat] {
+			if matchACL(a, username, clientID, t, func(f string) bool { return subACLCheck(f, t) }) {
+				return decision{allow: a.allow, role: r, acl: a, typ: pat}, true
+			}
+		}
+	}
+	return decision{}, false
+}
+
+// matchACL applies match to the ACL topic after substituting %u and %c.
+// A level that is exactly "%u" or "%c" is replaced by the username or client
+// id. When that value is empty or holds '/', '+' or '#', it cannot stand for
+// one level: an allow ACL then does not match and a deny ACL does (fail
+// closed).
+func matchACL(a acl, username, clientID, t string, match func(string) bool) bool {
+	f := a.topic
+	if !strings.Contains(f, "%") {
+		return match(f)
+	}
+	levels := strings.Split(f, "/")
+	subst := false
+	for i, l := range levels {
+		var v string
+		switch l {
+		case "%u":
+			v = username
+		case "%c":
+			v = clientID
+		default:
+			continue
+		}
+		if v == "" || strings.ContainsAny(v, "/+#") {
+			return !a.allow
+		}
+		levels[i] = v
+		subst = true
+	}
+	if !subst {
+		return match(f)
+	}
+	return match(strings.Join(levels, "/"))
+}
+
+// subACLCheck is the plugin's sub_acl_check: does the subscribePattern ACL
+// acl cover the subscription filter sub? "#" covers everything, '+' in the
+// ACL covers any one level (a literal '+' too), and a filter ending in '#'
+// needs an ACL ending in '#'. No special case for '$' topics.
+func subACLCheck(aclTopic, sub string) bool {
+	if aclTopic == "#" {
+		return true
+	}
+	a, aHash := cutHash(aclTopic)
+	s, sHash := cutHash(sub)
+	if sHash && !aHash {
+		return false
+	}
+	al := strings.Split(a, "/")
+	sl := strings.Split(s, "/")
+	if len(al) > len(sl) || (len(sl) > len(al) && !aHash) {
+		return false
+	}
+	for i := range sl {
+		switch {
+		case i < len(al) && (al[i] == "+" || al[i] == sl[i]):
+		case i >= len(al) && aHash:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func cutHash(s string) (string, bool) {
+	if s == "#" {
+		return "", true
+	}
+	if rest, ok := strings.CutSuffix(s, "/#"); ok {
+		return rest, true
+	}
+	return s, false
+}

@@ -1,0 +1,45 @@
+package dynsec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// ErrLocked is returned by [Lock] when another process (a running broker,
+// or another edit) holds the file.
+var ErrLocked = errors.New("dynamic security file is in use by a running broker")
+
+// FileLock is an advisory lock on a dynamic-security.json file, held through
+// flock(2) on "<file>.lock" (the file itself is replaced on every save, so
+// it cannot carry the lock). The kernel drops it when the process exits.
+type FileLock struct{ f *os.File }
+
+// Lock takes the lock of the dynamic security file at path without
+// waiting. The broker holds it while it serves the file; `mqtls dynsec -f`
+// holds it while it edits, and refuses to work when it cannot get it.
+func Lock(path string) (*FileLock, error) {
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &FileLock{f: f}, nil
+}
+
+// Unlock releases the lock. The lock file stays, empty, for the next user.
+func (l *FileLock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

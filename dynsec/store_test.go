@@ -1,0 +1,146 @@
+package dynsec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// A file the real broker wrote comes out of Encode byte for byte.
+func TestEncodeRoundTripsMosquittoFile(t *testing.T) {
+	want, err := os.ReadFile("testdata/mosquitto-2.0.11/dynsec-final.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Encode(); string(got) != string(want) {
+		t.Errorf("encode differs\n got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestInitThenLogin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	if err := Init(path, "admin", []byte("s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	if err := Init(path, "admin", []byte("other")); err == nil {
+		t.Error("Init overwrote an existing file")
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Login("admin", "s3cret", "any"); err != nil {
+		t.Errorf("login: %v", err)
+	}
+	if err := s.Login("admin", "wrong", "any"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if err := s.Login("nobody", "x", "any"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("unknown user: %v", err)
+	}
+	for _, c := range []struct {
+		topic  string
+		access Access
+		want   bool
+	}{
+		{"$CONTROL/dynamic-security/v1", PublishSend, true},
+		{"$CONTROL/dynamic-security/v1/response", Subscribe, true},
+		{"a/b", PublishSend, false},
+		{"a/b", PublishReceive, true},
+		{"a/#", Subscribe, true},
+		{"$SYS/broker/uptime", PublishReceive, true},
+	} {
+		if got := s.Allow("admin", "x", c.topic, c.access); got != c.want {
+			t.Errorf("admin %v %s = %v, want %v", c.access, c.topic, got, c.want)
+		}
+	}
+	if s.Allow("nobody", "x", "a/b", PublishReceive) {
+		t.Error("unknown user allowed by default access")
+	}
+	if s.Allow("", "x", "$CONTROL/dynamic-security/v1", PublishReceive) {
+		t.Error("$CONTROL allowed by default access")
+	}
+}
+
+func TestKicksSavesAndIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	if err := Init(path, "admin", []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var kicked []string
+	s.OnKick(func(u string) { mu.Lock(); kicked = append(kicked, u); mu.Unlock() })
+	resp := s.Control([]byte(`{"commands":[
+		{"command":"createRole","rolename":"dev"},
+		{"command":"addRoleACL","rolename":"dev","acltype":"publishClientSend","topic":"devices/%u/#","allow":true},
+		{"command":"createClient","username":"DSN1","roles":[{"rolename":"dev"}]}]}`))
+	if string(resp) != `{"responses":[{"command":"createRole"},{"command":"addRoleACL"},{"command":"createClient"}]}` {
+		t.Fatalf("response %s", resp)
+	}
+	if err := s.Identity("DSN1", "c1"); err != nil {
+		t.Errorf("identity: %v", err)
+	}
+	if err := s.Identity("ghost", "c1"); !errors.Is(err, ErrNotAuthorized) {
+		t.Errorf("unknown certificate name: %v", err)
+	}
+	if !s.Allow("DSN1", "c1", "devices/DSN1/temp", PublishSend) {
+		t.Error("%u not substituted")
+	}
+	if s.Allow("DSN1", "c1", "devices/DSN2/temp", PublishSend) {
+		t.Error("other device's subtree allowed")
+	}
+	s.Control([]byte(`{"commands":[{"command":"disableClient","username":"DSN1"}]}`))
+	if !slices.Contains(kicked, "DSN1") {
+		t.Errorf("kicked %q, want DSN1", kicked)
+	}
+	if err := s.Identity("DSN1", "c1"); !errors.Is(err, ErrNotAuthorized) {
+		t.Errorf("disabled identity: %v", err)
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Encode()) != string(s.Encode()) {
+		t.Error("file does not hold the changes")
+	}
+	if _, err := os.Stat(path + ".new"); !os.IsNotExist(err) {
+		t.Errorf("%s.new left behind: %v", path, err)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	l, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("second lock: %v, want ErrLocked", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Lock(path)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	l2.Unlock()
+}

@@ -1,0 +1,294 @@
+package inspector
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/dynsec"
+	"mqtls/topic"
+)
+
+// messageView is a stored message for the payload panel.
+type messageView struct {
+	Payload   []byte `json:"payload"` // base64 in JSON
+	Size      int    `json:"size"`
+	Truncated bool   `json:"truncated"`
+	Time      int64  `json:"time"`
+	QoS       byte   `json:"qos"`
+	Retain    bool   `json:"retain"`
+	Props     props  `json:"props"`
+	ClientID  string `json:"clientId"`
+	Username  string `json:"username,omitempty"`
+	CN        string `json:"cn,omitempty"`
+}
+
+type topicView struct {
+	summary
+	Last    messageView  `json:"last"`
+	Prev    *messageView `json:"prev,omitempty"`
+	Fields  []string     `json:"fields"`
+	History []sample     `json:"history"`
+}
+
+func view(m *message) messageView {
+	return messageView{
+		Payload: append([]byte(nil), m.Payload...), Size: m.Size, Truncated: len(m.Payload) < m.Size,
+		Time: m.Time, QoS: m.QoS, Retain: m.Retain, Props: m.Props.clone(),
+		ClientID: m.ClientID, Username: m.Username, CN: m.CN,
+	}
+}
+
+func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identity) {
+	st := i.store.lookup(r.URL.Query().Get("name"))
+	if st == nil {
+		httpError(w, http.StatusNotFound, "no such topic (yet): nothing was published to it since the broker started")
+		return
+	}
+	v := topicView{summary: st.summary(time.Now().Unix())}
+	st.mu.Lock()
+	v.Last = view(st.last())
+	if pm := st.prev(); pm != nil {
+		p := view(pm)
+		v.Prev = &p
+	}
+	v.Fields = slices.Clone(st.hist.fields)
+	v.History = st.hist.samples()
+	st.mu.Unlock()
+	for k, f := range v.Fields {
+		if f == "" {
+			v.Fields[k] = "value"
+		}
+	}
+	writeJSON(w, v)
+}
+
+// handlePayload downloads the stored payload of a topic.
+func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, _ identity) {
+	name := r.URL.Query().Get("name")
+	st := i.store.lookup(name)
+	if st == nil {
+		httpError(w, http.StatusNotFound, "no such topic")
+		return
+	}
+	st.mu.Lock()
+	m := st.last()
+	if pm := st.prev(); pm != nil && r.URL.Query().Get("which") == "prev" {
+		m = pm
+	}
+	p := append([]byte(nil), m.Payload...)
+	size := m.Size
+	st.mu.Unlock()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", "attachment; filename="+strconv.Quote(strings.ReplaceAll(name, "/", "_")+".bin"))
+	w.Header().Set("X-Payload-Size", strconv.Itoa(size))
+	w.Write(p)
+}
+
+// clientView is one connected client for the clients panel.
+type clientView struct {
+	ID            string         `json:"id"`
+	Username      string         `json:"username,omitempty"`
+	CN            string         `json:"cn,omitempty"`
+	Roles         []string       `json:"roles,omitempty"`
+	Remote        string         `json:"remote"`
+	Listener      string         `json:"listener"`
+	Protocol      byte           `json:"protocol"`
+	Clean         bool           `json:"clean"`
+	Keepalive     uint16         `json:"keepalive"`
+	Inflight      int            `json:"inflight"`
+	Subscriptions []subscription `json:"subscriptions"`
+}
+
+type subscription struct {
+	Filter string `json:"filter"`
+	QoS    byte   `json:"qos"`
+}
+
+func (i *Inspector) clients() []clientView {
+	var out []clientView
+	for _, cl := range i.srv.Clients.GetAll() {
+		if cl.Net.Inline || cl.Closed() {
+			continue
+		}
+		cl.RLock()
+		v := clientView{
+			ID: cl.ID, Username: string(cl.Properties.Username), Remote: cl.Net.Remote,
+			Listener: cl.Net.Listener, Protocol: cl.Properties.ProtocolVersion,
+			Clean: cl.Properties.Clean, Keepalive: cl.State.Keepalive,
+		}
+		cl.RUnlock()
+		if cn, ok := i.tap.cns.Load(cl); ok {
+			v.CN = cn.(string)
+		}
+		v.Inflight = cl.State.Inflight.Len()
+		for f, s := range cl.State.Subscriptions.GetAll() {
+			v.Subscriptions = append(v.Subscriptions, subscription{Filter: f, QoS: s.Qos})
+		}
+		slices.SortFunc(v.Subscriptions, func(a, b subscription) int { return strings.Compare(a.Filter, b.Filter) })
+		if i.opts.Roles != nil && v.Username != "" {
+			v.Roles = i.opts.Roles(v.Username)
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b clientView) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (i *Inspector) handleClients(w http.ResponseWriter, _ *http.Request, _ identity) {
+	writeJSON(w, map[string]any{"clients": i.clients()})
+}
+
+// publishRequest is what the page's publish form sends.
+type publishRequest struct {
+	Topic         string         `json:"topic"`
+	Payload       string         `json:"payload"`
+	PayloadBase64 string         `json:"payloadBase64"`
+	QoS           byte           `json:"qos"`
+	Retain        bool           `json:"retain"`
+	ContentType   string         `json:"contentType"`
+	User          []userProperty `json:"user"`
+}
+
+// maxPublishBody bounds a publish request.
+const maxPublishBody = 4 << 20
+
+func (i *Inspector) handlePublish(w http.ResponseWriter, r *http.Request, id identity) {
+	var req publishRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPublishBody)).Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, "bad publish request: "+err.Error())
+		return
+	}
+	payload := []byte(req.Payload)
+	if req.PayloadBase64 != "" {
+		p, err := base64.StdEncoding.DecodeString(req.PayloadBase64)
+		if err != nil {
+			httpError(w, http.StatusBadRequest, "payloadBase64 is not base64")
+			return
+		}
+		payload = p
+	}
+	if req.QoS > 2 {
+		httpError(w, http.StatusBadRequest, "qos must be 0, 1 or 2")
+		return
+	}
+	if code, msg := i.checkTopic(id, req.Topic); code != 0 {
+		httpError(w, code, msg)
+		return
+	}
+	pk := publishPacket(req.Topic, payload, req.QoS, req.Retain)
+	pk.Properties.ContentType = req.ContentType
+	for _, u := range req.User {
+		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: u.Key, Val: u.Val})
+	}
+	if err := i.srv.InjectPacket(i.inline, pk); err != nil {
+		httpError(w, http.StatusInternalServerError, "publish: "+err.Error())
+		return
+	}
+	i.opts.Logger.Info("inspector publish", "user", id.user, "topic", req.Topic, "bytes", len(payload), "retain", req.Retain)
+	writeJSON(w, map[string]any{"published": req.Topic})
+}
+
+// checkTopic applies the topic rules and the ACL to a page publish.
+func (i *Inspector) checkTopic(id identity, name string) (int, string) {
+	if err := topic.ValidName(name); err != nil {
+		return http.StatusBadRequest, "topic " + strconv.Quote(name) + ": " + err.Error()
+	}
+	if strings.HasPrefix(name, "$") {
+		return http.StatusBadRequest, "topics starting with $ belong to the broker; publish there with an MQTT client"
+	}
+	if !i.may(id, name, dynsec.PublishSend) {
+		return http.StatusForbidden, id.user + " may not publish to " + name
+	}
+	return 0, ""
+}
+
+func publishPacket(name string, payload []byte, qos byte, retain bool) packets.Packet {
+	return packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
+		TopicName:   name,
+		Payload:     payload,
+		PacketID:    uint16(qos), // unused for the inline client, but must be valid
+	}
+}
+
+// handleClear clears the retained message of one topic, or of every retained
+// topic under a filter.
+func (i *Inspector) handleClear(w http.ResponseWriter, r *http.Request, id identity) {
+	var req struct {
+		Topic  string `json:"topic"`
+		Filter string `json:"filter"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, "send {\"topic\": ...} or {\"filter\": ...}")
+		return
+	}
+	var names []string
+	switch {
+	case req.Topic != "" && req.Filter == "":
+		names = []string{req.Topic}
+	case req.Filter != "" && req.Topic == "":
+		if err := topic.ValidFilter(req.Filter); err != nil {
+			httpError(w, http.StatusBadRequest, "filter "+strconv.Quote(req.Filter)+": "+err.Error())
+			return
+		}
+		for _, pk := range i.srv.Topics.Messages(req.Filter) {
+			names = append(names, pk.TopicName)
+		}
+		slices.Sort(names)
+	default:
+		httpError(w, http.StatusBadRequest, "give either a topic or a filter")
+		return
+	}
+	cleared, denied := []string{}, []string{}
+	for _, n := range names {
+		if code, _ := i.checkTopic(id, n); code != 0 {
+			denied = append(denied, n)
+			continue
+		}
+		if err := i.srv.InjectPacket(i.inline, publishPacket(n, nil, 0, true)); err != nil {
+			httpError(w, http.StatusInternalServerError, "clear "+n+": "+err.Error())
+			return
+		}
+		cleared = append(cleared, n)
+	}
+	if len(names) == 1 && len(denied) == 1 {
+		_, msg := i.checkTopic(id, names[0])
+		httpError(w, http.StatusForbidden, msg)
+		return
+	}
+	i.opts.Logger.Info("inspector clear retained", "user", id.user, "cleared", len(cleared), "denied", len(denied))
+	writeJSON(w, map[string]any{"cleared": cleared, "denied": denied})
+}
+
+// handleKick disconnects a client with reason 0x98 (administrative action).
+func (i *Inspector) handleKick(w http.ResponseWriter, r *http.Request, id identity) {
+	var req struct {
+		ClientID string `json:"clientId"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.ClientID == "" {
+		httpError(w, http.StatusBadRequest, "send {\"clientId\": ...}")
+		return
+	}
+	if !i.may(id, adminTopic, dynsec.PublishSend) {
+		httpError(w, http.StatusForbidden, id.user+" may not kick clients: that needs write access to "+adminTopic)
+		return
+	}
+	cl, ok := i.srv.Clients.Get(req.ClientID)
+	if !ok || cl.Closed() || cl.Net.Inline {
+		httpError(w, http.StatusNotFound, "no connected client "+strconv.Quote(req.ClientID))
+		return
+	}
+	// DisconnectClient writes under the client's lock and can wait on a
+	// stuck socket: do not hold the request on it.
+	go func(cl *mqtt.Client) { _ = i.srv.DisconnectClient(cl, packets.ErrAdministrativeAction) }(cl)
+	i.opts.Logger.Info("inspector kick", "user", id.user, "client", req.ClientID)
+	writeJSON(w, map[string]any{"kicked": req.ClientID})
+}

@@ -1,0 +1,168 @@
+package inspector
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"mqtls/topic"
+)
+
+// maxFrameTopics caps one streamed batch; the rest follow in the next ones.
+const maxFrameTopics = 5000
+
+// previewBytes is how much of a payload the tree shows.
+const previewBytes = 96
+
+// frame is one batch for the page.
+type frame struct {
+	Cursor uint64    `json:"cursor"`
+	Reset  bool      `json:"reset,omitempty"` // forget every topic first
+	More   bool      `json:"more,omitempty"`  // more changes wait for the next frame
+	Topics []summary `json:"topics"`
+	Gone   []string  `json:"gone,omitempty"`
+	Stats  stats     `json:"stats"`
+}
+
+// summary is a topic as the tree shows it.
+type summary struct {
+	Name      string  `json:"n"`
+	Count     uint64  `json:"c"`
+	Bytes     uint64  `json:"by"`
+	Rate10    float64 `json:"r10"`
+	Rate60    float64 `json:"r60"`
+	Size      int     `json:"s"`
+	Time      int64   `json:"t"`
+	QoS       byte    `json:"q"`
+	Retain    bool    `json:"rt,omitempty"` // the last message had the retain flag
+	Retained  bool    `json:"rh,omitempty"` // the broker holds a retained message
+	Preview   string  `json:"p"`
+	Binary    bool    `json:"bin,omitempty"`
+	Truncated bool    `json:"tr,omitempty"` // the stored payload is cut
+}
+
+type stats struct {
+	Topics      int64   `json:"topics"`
+	MaxTopics   int     `json:"maxTopics"`
+	Evicted     uint64  `json:"evicted"`
+	Connections int64   `json:"connections"`
+	Retained    int64   `json:"retained"`
+	Received    uint64  `json:"received"`
+	Sent        uint64  `json:"sent"`
+	Time        int64   `json:"time"`
+	Uptime      int64   `json:"uptime"`
+	BoundMB     float64 `json:"boundMB"`
+}
+
+// frame collects the topics matching filter changed after *cursor and moves
+// the cursor.
+func (i *Inspector) frame(cursor *uint64, filter string, limit int) frame {
+	var f frame
+	from := *cursor
+	gone, ok := i.store.gone.since(from)
+	if !ok {
+		from, f.Reset, gone = 0, true, nil
+	}
+	if from == 0 {
+		f.Reset = true
+	}
+	keep := func(name string) bool { return filter == "" || topic.Match(filter, name) }
+	top := i.store.seq.Load()
+	sts := i.store.changed(from, keep)
+	if len(sts) > limit {
+		slices.SortFunc(sts, func(a, b *topicState) int { return cmpU64(a.seq.Load(), b.seq.Load()) })
+		top = sts[limit-1].seq.Load()
+		sts = sts[:limit]
+		f.More = true
+	}
+	now := time.Now().Unix()
+	f.Topics = make([]summary, 0, len(sts))
+	for _, st := range sts {
+		f.Topics = append(f.Topics, st.summary(now))
+	}
+	for _, g := range gone {
+		if keep(g) {
+			f.Gone = append(f.Gone, g)
+		}
+	}
+	f.Cursor = top
+	*cursor = top
+	f.Stats = i.stats()
+	return f
+}
+
+func (i *Inspector) stats() stats {
+	info := i.srv.Info
+	t := i.tap
+	return stats{
+		Topics:      i.store.count.Load(),
+		MaxTopics:   i.opts.MaxTopics,
+		Evicted:     i.store.evicted.Load(),
+		Connections: atomic.LoadInt64(&info.ClientsConnected),
+		Retained:    atomic.LoadInt64(&info.Retained),
+		Received:    t.in[0].Load() + t.in[1].Load() + t.in[2].Load(),
+		Sent:        t.out[0].Load() + t.out[1].Load() + t.out[2].Load(),
+		Time:        time.Now().UnixMilli(),
+		Uptime:      time.Now().Unix() - atomic.LoadInt64(&info.Started),
+		BoundMB:     float64(i.opts.Bound()) / (1 << 20),
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (st *topicState) summary(now int64) summary {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r10, r60 := st.rate.rates(now)
+	m := st.last()
+	s := summary{
+		Name: st.name, Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
+		Size: m.Size, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Retained: st.retained,
+		Truncated: len(m.Payload) < m.Size,
+	}
+	s.Preview, s.Binary = preview(m.Payload)
+	return s
+}
+
+// preview is the start of a payload as text, or as hex when it is binary.
+func preview(p []byte) (string, bool) {
+	n := min(len(p), previewBytes)
+	for n > 0 && n < len(p) && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	if isText(p[:n]) {
+		return string(p[:n]), false
+	}
+	const hexdigits = "0123456789abcdef"
+	n = min(len(p), previewBytes/3)
+	b := make([]byte, 0, 3*n)
+	for k, c := range p[:n] {
+		if k > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, hexdigits[c>>4], hexdigits[c&15])
+	}
+	return string(b), true
+}
+
+// isText: valid UTF-8 without control characters other than white space.
+func isText(p []byte) bool {
+	if !utf8.Valid(p) {
+		return false
+	}
+	for _, c := range p {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}

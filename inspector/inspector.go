@@ -1,0 +1,155 @@
+package inspector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"mqtls/dynsec"
+)
+
+// Defaults for [Options]. With them the tap holds at most about 135 MB in the
+// worst case (every topic carrying two full-size payloads and a full numeric
+// history); see [Options.Bound]. Typical topics use a small fraction of it.
+const (
+	DefaultMaxTopics    = 10000
+	DefaultPayloadBytes = 4096
+	DefaultHistory      = 60
+	DefaultInterval     = 250 * time.Millisecond
+)
+
+// Options bound the tap's memory and set how the page behaves.
+type Options struct {
+	// MaxTopics caps the number of topics kept (conf inspector_max_topics).
+	MaxTopics int
+	// PayloadBytes caps each stored payload; longer payloads are cut and
+	// the page says so (conf inspector_payload_bytes).
+	PayloadBytes int
+	// History is the number of numeric samples kept per topic
+	// (conf inspector_history).
+	History int
+	// Interval is how often the page receives a batch of updates.
+	Interval time.Duration
+	// RequireLogin makes the page ask for a dynsec client whose roles grant
+	// $CONTROL/dynamic-security/#, unless the request carries a verified
+	// client certificate. Set it when the page listens beyond loopback.
+	RequireLogin bool
+	// Roles, when set, names a client's roles for the clients panel.
+	Roles func(username string) []string
+	// CRLUpdated, when set, gives the thisUpdate time of the CRL in force
+	// for the mqtls_crl_age_seconds metric.
+	CRLUpdated func() time.Time
+	// Logger receives the page's diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *Options) fill() error {
+	if o.MaxTopics < 0 || o.PayloadBytes < 0 || o.History < 0 || o.Interval < 0 {
+		return errors.New("inspector limits must not be negative")
+	}
+	if o.MaxTopics == 0 {
+		o.MaxTopics = DefaultMaxTopics
+	}
+	if o.PayloadBytes == 0 {
+		o.PayloadBytes = DefaultPayloadBytes
+	}
+	if o.History == 0 {
+		o.History = DefaultHistory
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// topicOverhead is a generous estimate of one topic's fixed cost in bytes:
+// the state struct (about 650 bytes), its map entry, a topic name of up to
+// 128 bytes and the properties kept with the last two payloads.
+const topicOverhead = 1024 + 2*maxPropBytes
+
+// Bound is the most memory, in bytes, that the tap's topic state can hold
+// with these options: per topic, the fixed overhead, two payloads, the
+// numeric history and its field names. Topic names longer than 128 bytes
+// add their excess.
+func (o Options) Bound() int64 {
+	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
+	return int64(o.MaxTopics) * perTopic
+}
+
+// Inspector is the tap, the page and the metrics of one broker.
+type Inspector struct {
+	srv     *mqtt.Server
+	authz   dynsec.Authorizer
+	opts    Options
+	store   *store
+	tap     *tap
+	metrics *metrics
+	auth    *sessions
+	inline  *mqtt.Client
+	mux     *http.ServeMux
+}
+
+// InlineClientID is the client id the page publishes with.
+const InlineClientID = "mqtls-inspector"
+
+// New builds the inspector of srv. authz decides what a logged-in page user
+// may publish and kick; it may be nil only when RequireLogin is off.
+// Add [Inspector.Hook] to srv before it serves.
+func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, error) {
+	if srv == nil {
+		return nil, errors.New("inspector: no server")
+	}
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	if opts.RequireLogin && authz == nil {
+		return nil, errors.New("inspector: a login is required but the broker has no access control to check it against")
+	}
+	i := &Inspector{
+		srv:   srv,
+		authz: authz,
+		opts:  opts,
+		store: newStore(opts.MaxTopics),
+		auth:  newSessions(),
+	}
+	i.inline = srv.NewClient(nil, "inspector", InlineClientID, true)
+	i.tap = &tap{i: i, stop: make(chan struct{})}
+	m, err := newMetrics(i)
+	if err != nil {
+		return nil, fmt.Errorf("inspector metrics: %w", err)
+	}
+	i.metrics = m
+	i.mux = i.routes()
+	return i, nil
+}
+
+// Hook is the tap to add to the server with srv.AddHook(i.Hook(), nil).
+func (i *Inspector) Hook() mqtt.Hook { return i.tap }
+
+// Handler serves the page, its API, /metrics and /healthz.
+func (i *Inspector) Handler() http.Handler { return i.mux }
+
+// Options returns the options in force, defaults filled in.
+func (i *Inspector) Options() Options { return i.opts }
+
+// Topics is the number of topics held.
+func (i *Inspector) Topics() int { return int(i.store.count.Load()) }
+
+// NoteTLSHandshakeFailure counts a failed TLS handshake on an MQTT listener.
+func (i *Inspector) NoteTLSHandshakeFailure() { i.tap.tlsFailures.Add(1) }
+
+// NoteACLDenial counts an ACL denial the wire does not show: a QoS 0
+// publish or a delivery. Denied SUBSCRIBEs and QoS 1/2 PUBLISHes are counted
+// by the tap from the SUBACK and PUBACK codes; do not report those here.
+func (i *Inspector) NoteACLDenial(access dynsec.Access) {
+	if int(access) < len(i.tap.aclDenied) {
+		i.tap.aclDenied[access].Add(1)
+	}
+}

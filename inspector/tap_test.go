@@ -1,0 +1,284 @@
+package inspector
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// allowAll lets every client connect and publish: these tests are about the
+// tap, not about access control.
+type allowAll struct{ mqtt.HookBase }
+
+func (allowAll) ID() string { return "allow-all" }
+func (allowAll) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+func (allowAll) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+func (allowAll) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
+
+// newServer is an in-process mochi server with the tap and no listeners:
+// messages are injected as if a client had sent them.
+func newServer(t testing.TB, opts Options) (*mqtt.Server, *Inspector) {
+	t.Helper()
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := srv.AddHook(new(allowAll), nil); err != nil {
+		t.Fatal(err)
+	}
+	insp, err := New(srv, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddHook(insp.Hook(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, insp
+}
+
+// device is a connected-looking client that publishes through the server.
+func device(srv *mqtt.Server, id, user string) *mqtt.Client {
+	cl := srv.NewClient(nil, "test", id, false)
+	cl.Properties.Username = []byte(user)
+	cl.Properties.ProtocolVersion = 5
+	cl.State.Inflight.ResetReceiveQuota(1 << 20) // CONNECT would have set it
+	return cl
+}
+
+func publish(t testing.TB, srv *mqtt.Server, cl *mqtt.Client, name string, payload []byte, qos byte, retain bool, props packets.Properties) {
+	t.Helper()
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
+		TopicName:   name, Payload: payload, Properties: props,
+	}
+	if qos > 0 {
+		pk.PacketID = 1
+	}
+	if err := srv.InjectPacket(cl, pk); err != nil {
+		t.Fatalf("publish %s: %v", name, err)
+	}
+}
+
+func snapshot(t testing.TB, insp *Inspector, name string) summary {
+	t.Helper()
+	st := insp.store.lookup(name)
+	if st == nil {
+		t.Fatalf("topic %s not held", name)
+	}
+	return st.summary(time.Now().Unix())
+}
+
+func TestTapBoundsTopicCount(t *testing.T) {
+	srv, insp := newServer(t, Options{MaxTopics: 10})
+	cl := device(srv, "dev1", "")
+	for n := range 25 {
+		publish(t, srv, cl, fmt.Sprintf("bound/%02d", n), []byte("x"), 0, false, packets.Properties{})
+		if got := insp.Topics(); got > 10 {
+			t.Fatalf("after %d topics the tap holds %d, want at most 10", n+1, got)
+		}
+	}
+	if got := insp.Topics(); got != 10 {
+		t.Errorf("topics held = %d, want 10", got)
+	}
+	if got := insp.store.evicted.Load(); got != 15 {
+		t.Errorf("evicted = %d, want 15", got)
+	}
+	if insp.store.lookup("bound/24") == nil {
+		t.Error("the newest topic was evicted instead of an older one")
+	}
+	var cursor uint64
+	f := insp.frame(&cursor, "", 100)
+	if len(f.Topics) != 10 {
+		t.Errorf("a fresh frame lists %d topics, want 10", len(f.Topics))
+	}
+	// A page that saw the evicted topics is told to drop them.
+	gone, ok := insp.store.gone.since(0)
+	if !ok || len(gone) != 15 {
+		t.Errorf("gone since 0 = %d names (ok %v), want 15", len(gone), ok)
+	}
+}
+
+func TestTapShowsTruncation(t *testing.T) {
+	srv, insp := newServer(t, Options{PayloadBytes: 16})
+	cl := device(srv, "dev1", "")
+	big := bytes.Repeat([]byte("0123456789"), 10)
+	publish(t, srv, cl, "big", big, 0, false, packets.Properties{})
+	s := snapshot(t, insp, "big")
+	if !s.Truncated || s.Size != 100 {
+		t.Errorf("summary: truncated %v size %d, want true 100", s.Truncated, s.Size)
+	}
+	st := insp.store.lookup("big")
+	if got := len(st.last().Payload); got != 16 {
+		t.Errorf("stored %d bytes, want 16", got)
+	}
+	publish(t, srv, cl, "big", []byte("small"), 0, false, packets.Properties{})
+	if s := snapshot(t, insp, "big"); s.Truncated || s.Size != 5 || s.Preview != "small" {
+		t.Errorf("after a small payload: %+v", s)
+	}
+}
+
+func TestTapCountsRatesAndPublisher(t *testing.T) {
+	srv, insp := newServer(t, Options{})
+	cl := device(srv, "sensor-7", "DSN000007")
+	props := packets.Properties{
+		ContentType: "application/json", ResponseTopic: "reply/here",
+		User: []packets.UserProperty{{Key: "site", Val: "lab"}}, PayloadFormat: 1, PayloadFormatFlag: true,
+	}
+	for n := range 30 {
+		publish(t, srv, cl, "devices/7/telemetry", fmt.Appendf(nil, `{"temp":%d,"env":{"hum":40}}`, n), 1, false, props)
+	}
+	s := snapshot(t, insp, "devices/7/telemetry")
+	if s.Count != 30 || s.QoS != 1 {
+		t.Errorf("count %d qos %d, want 30 1", s.Count, s.QoS)
+	}
+	if s.Rate10 != 3 || s.Rate60 != 0.5 {
+		t.Errorf("rates %v/s (10 s) %v/s (1 min), want 3 and 0.5", s.Rate10, s.Rate60)
+	}
+	st := insp.store.lookup("devices/7/telemetry")
+	st.mu.Lock()
+	m := *st.last()
+	fields := st.hist.fields
+	st.mu.Unlock()
+	if m.ClientID != "sensor-7" || m.Username != "DSN000007" {
+		t.Errorf("publisher %q user %q", m.ClientID, m.Username)
+	}
+	if m.Props.ContentType != "application/json" || m.Props.ResponseTopic != "reply/here" ||
+		len(m.Props.User) != 1 || m.Props.User[0].Val != "lab" || m.Props.PayloadFormat == nil {
+		t.Errorf("properties not kept: %+v", m.Props)
+	}
+	if strings.Join(fields, ",") != "env.hum,temp" {
+		t.Errorf("numeric fields %q, want env.hum,temp", fields)
+	}
+	if got := insp.tap.in[1].Load(); got != 30 {
+		t.Errorf("messages in at QoS 1 = %d, want 30", got)
+	}
+}
+
+func TestTapRetainedFlag(t *testing.T) {
+	srv, insp := newServer(t, Options{})
+	cl := device(srv, "dev1", "")
+	publish(t, srv, cl, "state/door", []byte("open"), 0, true, packets.Properties{})
+	if s := snapshot(t, insp, "state/door"); !s.Retained || !s.Retain {
+		t.Errorf("retained publish: %+v", s)
+	}
+	publish(t, srv, cl, "state/door", []byte("closing"), 0, false, packets.Properties{})
+	if s := snapshot(t, insp, "state/door"); !s.Retained || s.Retain {
+		t.Errorf("a plain publish must not drop the retained flag: %+v", s)
+	}
+	publish(t, srv, cl, "state/door", nil, 0, true, packets.Properties{})
+	if s := snapshot(t, insp, "state/door"); s.Retained {
+		t.Errorf("an empty retained publish clears it: %+v", s)
+	}
+}
+
+func TestTapSeedsRetainedAtStart(t *testing.T) {
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv.AddHook(new(allowAll), nil)
+	srv.Topics.RetainMessage(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true},
+		TopicName:   "restored/x", Payload: []byte("42"), Created: time.Now().Unix(),
+	})
+	insp, err := New(srv, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddHook(insp.Hook(), nil)
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if s := snapshot(t, insp, "restored/x"); !s.Retained || s.Preview != "42" {
+		t.Errorf("restored retained message: %+v", s)
+	}
+}
+
+func TestRateWindow(t *testing.T) {
+	var w rateWindow
+	for s := int64(1000); s < 1060; s++ { // one message a second for a minute
+		w.add(s)
+	}
+	if r10, r60 := w.rates(1059); r10 != 1 || r60 < 0.8 || r60 > 1 {
+		t.Errorf("steady 1/s: rates %v %v", r10, r60)
+	}
+	if r10, _ := w.rates(1075); r10 != 0 {
+		t.Errorf("15 s of silence: 10 s rate %v, want 0", r10)
+	}
+	if r10, r60 := w.rates(1200); r10 != 0 || r60 != 0 {
+		t.Errorf("long silence: %v %v", r10, r60)
+	}
+	w.add(1200)
+	w.add(1200)
+	if r10, _ := w.rates(1200); r10 != 0.2 {
+		t.Errorf("after silence, 2 messages: %v, want 0.2", r10)
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	var h history
+	for n := range 20 {
+		h.record(fmt.Appendf(nil, `{"a":%d,"b":{"c":true},"s":"x","l":[1,2]}`, n), int64(n)*historyEvery, 5)
+	}
+	s := h.samples()
+	if len(s) != 5 {
+		t.Fatalf("history holds %d samples, want 5", len(s))
+	}
+	if s[0].Time != 15*historyEvery || *s[4].Values[0] != 19 {
+		t.Errorf("ring order wrong: first t=%d last a=%v", s[0].Time, *s[4].Values[0])
+	}
+	if got := strings.Join(h.fields, ","); got != "a,b.c,l.0,l.1" {
+		t.Errorf("fields %q", got)
+	}
+	h.record([]byte("12.5"), 10000, 5)
+	if len(h.fields) != 5 || h.fields[4] != "" {
+		t.Errorf("plain number field: %q", h.fields)
+	}
+	for n := range 20 { // more than maxFields distinct fields: capped
+		h.record(fmt.Appendf(nil, `{"f%d":1}`, n), 20000+int64(n)*historyEvery, 5)
+	}
+	if len(h.fields) != maxFields {
+		t.Errorf("fields grew to %d, cap is %d", len(h.fields), maxFields)
+	}
+	var skipped history
+	skipped.record([]byte("1"), 1000, 5)
+	skipped.record([]byte("2"), 1000+historyEvery/2, 5) // too soon: not sampled
+	if skipped.n != 1 {
+		t.Errorf("samples closer than %d ms must be skipped, got %d", historyEvery, skipped.n)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	if p, bin := preview([]byte("hello")); p != "hello" || bin {
+		t.Errorf("text: %q %v", p, bin)
+	}
+	if p, bin := preview([]byte{0xff, 0xd8, 0xff, 0x00}); p != "ff d8 ff 00" || !bin {
+		t.Errorf("binary: %q %v", p, bin)
+	}
+	long := strings.Repeat("é", 100)
+	if p, _ := preview([]byte(long)); len(p) > previewBytes || !strings.HasPrefix(long, p) {
+		t.Errorf("a cut preview must end on a rune boundary: %q", p)
+	}
+}
+
+func TestConnackReason(t *testing.T) {
+	for _, c := range []struct {
+		code, version byte
+		want          string
+	}{
+		{0, 4, ""}, {0, 5, ""}, {0x86, 5, "bad_credentials"}, {0x87, 5, "not_authorized"},
+		{5, 4, "not_authorized"}, {4, 4, "bad_credentials"}, {0x8A, 5, "banned"}, {0x97, 5, "code_151"},
+	} {
+		if got := connackReason(c.code, c.version); got != c.want {
+			t.Errorf("connackReason(%#x, v%d) = %q, want %q", c.code, c.version, got, c.want)
+		}
+	}
+}
