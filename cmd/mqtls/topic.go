@@ -42,6 +42,8 @@ func topicLintCmd() *cli.Command {
        require Sparkplug B and print the findings as JSON
    mqtls topic lint --scheme topics.yaml -f seen.txt
        also report topics that the team's scheme does not have
+   mqtls topic lint --from-broker -h localhost -p 1883 -u admin --password-file pw -W 60
+       lint what a broker carries for a minute (subscribes to '#', MQTT 5)
 
 One finding per line: TOPIC: rule-id: severity: explanation (suggestion).
 'mqtls topic rules' lists every rule with its rationale. A file holds one
@@ -50,14 +52,14 @@ flag (0 or 1); '-' is standard input.
 
 Exit codes: 0 no errors (warnings allowed), 1 some topic has an error,
 2 misuse.`,
-		Flags: []cli.Flag{
+		Flags: append(append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "read topics from `FILE` ('-' for standard input)"},
 			&cli.StringFlag{Name: "convention", Usage: "require a convention: " + conventionNames()},
 			&cli.StringFlag{Name: "scheme", Usage: "report topics outside the topic scheme in `FILE`"},
 			&cli.IntFlag{Name: "max-length", Value: topic.DefaultMaxLength, Usage: "warn above this many bytes"},
 			&cli.IntFlag{Name: "max-depth", Value: topic.DefaultMaxDepth, Usage: "warn above this many levels"},
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as a JSON array"},
-		},
+		}, liveFlags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			opt := topic.Options{Convention: c.String("convention"), MaxLength: c.Int("max-length"), MaxDepth: c.Int("max-depth")}
 			if opt.Convention != "" && !topic.ValidConvention(opt.Convention) {
@@ -74,6 +76,21 @@ Exit codes: 0 no errors (warnings allowed), 1 some topic has an error,
 				opt.Scheme = s
 			}
 			var samples []topic.Sample
+			if c.Bool("from-broker") {
+				if c.NArg() > 0 || c.IsSet("file") {
+					return usageErrorf("flag '--from-broker' is incompatible with topic arguments and '--file'")
+				}
+				s, err := liveSamples(c)
+				if err != nil {
+					return err
+				}
+				return printFindings(c.App.Writer, c.App.ErrWriter, topic.Lint(s, opt), len(s), c.Bool("json"))
+			}
+			for _, name := range []string{"topic", "count", "timeout"} {
+				if c.IsSet(name) {
+					return usageErrorf("flag '--%s' requires the '--from-broker' flag", name)
+				}
+			}
 			for _, t := range c.Args().Slice() {
 				samples = append(samples, topic.Sample{Topic: t})
 			}

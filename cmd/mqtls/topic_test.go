@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mqtls/internal/testutil"
 	"mqtls/topic"
@@ -144,5 +146,49 @@ func TestTopicACLAndDocCommands(t *testing.T) {
 	}
 	if st, err := os.Stat(dst); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("doc -o mode: %v %v", st.Mode(), err)
+	}
+}
+
+// TestTopicLintFromBroker lints the retained topics of a running mqtls
+// broker, published by Debian's mosquitto_pub.
+func TestTopicLintFromBroker(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	confPath := filepath.Join(dir, "mqtls.conf")
+	if err := os.WriteFile(confPath, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", confPath)
+	testutil.WaitPort(t, b, testutil.Addr(port))
+	for _, args := range [][]string{
+		{"-t", "/home/temp", "-q", "1"},
+		{"-t", "light/set", "-q", "0"},
+		{"-t", "spBv1.0/plant1/NDATA/edge1", "-q", "1"},
+	} {
+		if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_pub", append([]string{"-p", fmt.Sprint(port), "-r", "-m", "x"}, args...)...); code != 0 {
+			t.Fatalf("mosquitto_pub %q: exit %d %s", args, code, out)
+		}
+	}
+	out, errOut, code := runMqtls("topic", "lint", "--from-broker", "-p", fmt.Sprint(port), "-C", "3", "-W", "20")
+	for _, want := range []string{
+		"/home/temp: leading-slash: error: ",
+		"light/set: retained-command: warning: ",
+		"spBv1.0/plant1/NDATA/edge1: sparkplug-flags: warning: NDATA was published with QoS 1, retain=true",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if code != 1 || errOut != "mqtls: 3 topics: 1 error, 2 warnings, 0 infos\n" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// MQTT 3.1.1 sees the topics but not the live retain flags.
+	out, errOut, code = runMqtls("topic", "lint", "--from-broker", "-p", fmt.Sprint(port), "-C", "3", "-V", "311")
+	if code != 1 || strings.Contains(out, "retained-command") || !strings.Contains(errOut, "rules on QoS and retain are off") {
+		t.Errorf("v3.1.1: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, errOut, code := runMqtls("topic", "lint", "-t", "#", "a"); code != 2 || !strings.Contains(errOut, "requires the '--from-broker' flag") {
+		t.Errorf("-t without --from-broker: exit %d %s", code, errOut)
 	}
 }
