@@ -228,8 +228,10 @@ func topicACLCmd() *cli.Command {
 		Description: `Examples:
    mqtls topic acl topics.yaml
        print the commands that create the device and service roles
+   mqtls topic acl topics.yaml -f dynamic-security.json --apply
+       create the roles in a dynsec file (broker stopped); existing ones are kept
    mqtls topic acl topics.yaml -f dynamic-security.json | sh
-       apply them to a dynsec file (broker stopped)
+       the same through the printed commands
    mqtls topic acl topics.yaml --json
        print the roles as JSON
    mqtls topic acl topics.yaml --acl-file --service-user backend > acl
@@ -243,6 +245,7 @@ role is the other side, for all devices. Give the roles to clients with
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "put '-f `FILE`' (a dynamic-security.json) into the printed commands"},
 			&cli.BoolFlag{Name: "json", Usage: "print the roles as JSON"},
+			&cli.BoolFlag{Name: "apply", Usage: "create the roles and ACLs in the -f file instead of printing commands"},
 			&cli.BoolFlag{Name: "acl-file", Usage: "print a Mosquitto acl_file instead of dynsec commands"},
 			&cli.StringSliceFlag{Name: "service-user", Usage: "with --acl-file, give `USER` the service side (repeatable)"},
 		},
@@ -250,8 +253,11 @@ role is the other side, for all devices. Give the roles to clients with
 			if c.IsSet("service-user") && !c.Bool("acl-file") {
 				return usageErrorf("flag '--service-user' requires the '--acl-file' flag")
 			}
-			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file")) {
-				return usageErrorf("flag '--acl-file' is incompatible with '--json' and '--file'")
+			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file") || c.Bool("apply")) {
+				return usageErrorf("flag '--acl-file' is incompatible with '--json', '--file' and '--apply'")
+			}
+			if c.Bool("apply") && !c.IsSet("file") {
+				return usageErrorf("flag '--apply' requires the '--file' flag")
 			}
 			s, err := loadSchemeArg(c)
 			if err != nil {
@@ -266,6 +272,9 @@ role is the other side, for all devices. Give the roles to clients with
 				return err
 			}
 			roles := s.Roles()
+			if c.Bool("apply") {
+				return applyRoles(c, c.String("file"), roles)
+			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")

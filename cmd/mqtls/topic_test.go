@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"mqtls/dynsec"
 	"mqtls/internal/testutil"
 	"mqtls/topic"
 )
@@ -190,5 +191,65 @@ func TestTopicLintFromBroker(t *testing.T) {
 	}
 	if _, errOut, code := runMqtls("topic", "lint", "-t", "#", "a"); code != 2 || !strings.Contains(errOut, "requires the '--from-broker' flag") {
 		t.Errorf("-t without --from-broker: exit %d %s", code, errOut)
+	}
+}
+
+// TestTopicACLApplyFile applies the derived roles to a dynsec file twice and
+// asks the dynsec store what devices and the service may do.
+func TestTopicACLApplyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dynamic-security.json")
+	if err := dynsec.Init(file, "admin", []byte("admin-secret")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply")
+	if code != 0 || errOut != "mqtls: "+file+": 10 roles and ACLs added, 0 already there\n" {
+		t.Fatalf("apply: exit %d, %s", code, errOut)
+	}
+	_, errOut, code = runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply")
+	if code != 0 || !strings.HasSuffix(errOut, ": 0 roles and ACLs added, 10 already there\n") {
+		t.Fatalf("second apply: exit %d, %s", code, errOut)
+	}
+	s, err := dynsec.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []dynsec.NewClient{
+		{Username: "dev1", Roles: []dynsec.RoleRef{{Role: "sensor", Priority: -1}}},
+		{Username: "svc", Roles: []dynsec.RoleRef{{Role: "backend", Priority: -1}}},
+	} {
+		if err := s.CreateClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		user, topic string
+		access      dynsec.Access
+		want        bool
+	}{
+		{"dev1", "devices/dev1/telemetry/temp", dynsec.PublishSend, true},
+		{"dev1", "devices/dev2/telemetry/temp", dynsec.PublishSend, false},
+		{"dev1", "devices/dev1/cmd/#", dynsec.Subscribe, true},
+		{"dev1", "devices/dev2/cmd/#", dynsec.Subscribe, false},
+		{"dev1", "devices/dev1/cmd/reboot", dynsec.PublishSend, false},
+		{"dev1", "fleet/firmware", dynsec.Subscribe, true},
+		{"svc", "devices/+/telemetry/+", dynsec.Subscribe, true},
+		{"svc", "devices/dev2/cmd/reboot", dynsec.PublishSend, true},
+		{"svc", "devices/dev2/telemetry/temp", dynsec.PublishSend, false},
+		{"svc", "#", dynsec.Subscribe, false},
+	} {
+		if got := s.Allow(c.user, c.user, c.topic, c.access); got != c.want {
+			t.Errorf("%s %v %s: allow = %v, want %v", c.user, c.access, c.topic, got, c.want)
+		}
+	}
+	lock, err := dynsec.Lock(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply"); code != 1 || !strings.Contains(errOut, "in use by a running broker") {
+		t.Errorf("locked file: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "--apply"); code != 2 || !strings.Contains(errOut, "requires the '--file' flag") {
+		t.Errorf("--apply without -f: exit %d, %s", code, errOut)
 	}
 }
