@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"mqtls/broker"
 	"mqtls/conf"
 	"mqtls/internal/testutil"

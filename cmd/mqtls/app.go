@@ -59,6 +59,7 @@ func commands() []*cli.Command {
 		dynsecCmd(),
 		topicCmd(),
 		benchCmd(),
+		watchCmd(),
 	}
 }
 
