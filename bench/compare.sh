@@ -34,8 +34,8 @@ fi
 DYNSEC_PLUGIN=${DYNSEC_PLUGIN:-$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so 2>/dev/null | head -1 || true)}
 
 die() { echo "compare: $*" >&2; exit 1; }
-for p in mosquitto openssl taskset awk; do
-	command -v "$p" >/dev/null || die "$p is not installed (Debian packages: mosquitto openssl util-linux gawk)"
+for p in mosquitto taskset awk; do
+	command -v "$p" >/dev/null || die "$p is not installed (Debian packages: mosquitto util-linux gawk)"
 done
 [[ -n "$DYNSEC_PLUGIN" ]] || die "mosquitto_dynamic_security.so not found (Debian package mosquitto)"
 if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
@@ -61,31 +61,26 @@ mkdir -p "$RESULTS"
 BROKER_PID=""
 cleanup() {
 	if [[ -n "$BROKER_PID" ]]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK/pki" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
+	rm -rf "$WORK/pki" "$WORK/devices" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
 }
 trap cleanup EXIT
 
 # --- certificates: a CA, a server certificate and device certificates ------
+# made by mqtls itself: a root and issuing CA, a server certificate for
+# localhost/127.0.0.1 and device certificates dev0001..dev0016.
 PKI=$WORK/pki
-mkdir -p "$PKI/devices"
+DEVICES=$WORK/devices
+mkdir -p "$DEVICES"
 NDEV=16
 gen_pki() {
-	cd "$PKI"
-	local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-	openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=compare CA" -keyout ca.key -out ca.crt 2>/dev/null
-	sign() { # name cn extensions
-		openssl req "${ec[@]}" -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-		printf '%b' "$3" >"$1.ext"
-		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-			-extfile "$1.ext" -out "$1.crt" 2>/dev/null
-		rm -f "$1.csr" "$1.ext"
-	}
-	sign server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+	local i out
+	out=$("$BIN" ca init --pki "$PKI" --name "compare" --no-password --insecure 2>&1) || die "mqtls ca init: $out"
+	out=$("$BIN" cert server --pki "$PKI" --host localhost --ip 127.0.0.1 2>&1) || die "mqtls cert server: $out"
 	for i in $(seq -f %04g 1 $NDEV); do
-		sign "devices/dev$i" "dev$i" "extendedKeyUsage=clientAuth\n"
+		out=$("$BIN" cert client "dev$i" --pki "$PKI" --days 2 2>&1) || die "mqtls cert client: $out"
+		ln -s "$PKI/issued/dev$i.crt" "$DEVICES/dev$i.crt"
+		ln -s "$PKI/issued/dev$i.key" "$DEVICES/dev$i.key"
 	done
-	chmod 600 ./*.key devices/*.key
-	cd "$ROOT"
 }
 gen_pki
 
@@ -160,9 +155,9 @@ write_conf() {
 				echo "acl_file $WORK/acl-$n"
 			fi
 			echo "listener $PORT_TLS 127.0.0.1"
-			echo "cafile $PKI/ca.crt"
-			echo "certfile $PKI/server.crt"
-			echo "keyfile $PKI/server.key"
+			echo "cafile $PKI/chain.pem"
+			echo "certfile $PKI/issued/server.crt"
+			echo "keyfile $PKI/issued/server.key"
 			echo "require_certificate true"
 			echo "use_identity_as_username true"
 			;;
@@ -204,11 +199,11 @@ bench() {
 	local url=tcp://127.0.0.1:$PORT_PLAIN tls=()
 	if [[ $scenario != plain ]]; then
 		url=ssl://127.0.0.1:$PORT_TLS
-		tls=(--cafile "$PKI/ca.crt")
+		tls=(--cafile "$PKI/chain.pem")
 		if [[ $1 == connect ]]; then
-			tls+=(--cert-dir "$PKI/devices")
+			tls+=(--cert-dir "$DEVICES")
 		else
-			tls+=(--cert "$PKI/devices/dev0001.crt" --key "$PKI/devices/dev0001.key")
+			tls+=(--cert "$DEVICES/dev0001.crt" --key "$DEVICES/dev0001.key")
 		fi
 	fi
 	echo "  $broker $name" >&2
