@@ -55,6 +55,8 @@ type fileTarget struct {
 	lock  *dynsec.FileLock
 	store *dynsec.Store
 	dirty bool
+	// readOnly targets never write the file.
+	readOnly bool
 }
 
 // OpenFile opens a dynamic-security.json for editing. It fails with
@@ -83,6 +85,21 @@ func OpenFile(path string) (Target, error) {
 	return &fileTarget{path: path, lock: lock, store: s}, nil
 }
 
+// ReadFile reads a dynamic-security.json for looking only (list, bundle):
+// it takes no lock, so it works while a broker serves the file, and nothing
+// is ever written back.
+func ReadFile(path string) (Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read dynamic security file: %w", err)
+	}
+	s, err := dynsec.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &fileTarget{path: path, store: s, readOnly: true}, nil
+}
+
 func (f *fileTarget) Live() bool { return false }
 
 func (f *fileTarget) Exec(payload []byte) ([]byte, error) {
@@ -96,7 +113,7 @@ func (f *fileTarget) Exec(payload []byte) ([]byte, error) {
 func (f *fileTarget) Flush() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.dirty {
+	if !f.dirty || f.readOnly {
 		return nil
 	}
 	if err := atomicfile.WriteFile(f.path, f.store.Encode(), 0o600); err != nil {
@@ -108,8 +125,10 @@ func (f *fileTarget) Flush() error {
 
 func (f *fileTarget) Close() error {
 	err := f.Flush()
-	if uerr := f.lock.Unlock(); err == nil {
-		err = uerr
+	if f.lock != nil {
+		if uerr := f.lock.Unlock(); err == nil {
+			err = uerr
+		}
 	}
 	return err
 }

@@ -58,6 +58,7 @@ func commands() []*cli.Command {
 		subCmd(),
 		topicCmd(),
 		benchCmd(),
+		deviceCmd(),
 	}
 }
 
