@@ -15,9 +15,17 @@ import (
 // flushEvery is how many devices go into the dynamic security file at once.
 const flushEvery = 500
 
+// workersPerCore: a device is about half CPU (key, signature, the p12's
+// key derivation) and half waiting for the disk (four files, each synced),
+// so more devices than cores are in flight. 8 per core measured best on a
+// 2-core machine (2000 devices: 21 s with 2 workers, 5.7 s with 16, 8.8 s
+// with 64).
+const workersPerCore = 8
+
 // ImportOptions tune Import.
 type ImportOptions struct {
-	// Workers is the number of devices made at once; 0 is one per core.
+	// Workers is the number of devices made at once; 0 is workersPerCore
+	// per core.
 	Workers int
 	// Progress, when set, is told of every finished device.
 	Progress Progress
@@ -47,7 +55,7 @@ func (o *Onboarder) Import(rows []Row, bad []RowError, opt ImportOptions) (Summa
 
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = workersPerCore * runtime.NumCPU()
 	}
 	prog := opt.Progress
 	if prog == nil {

@@ -30,7 +30,7 @@ type fleet struct {
 
 const adminPassword = "admin-secret"
 
-func newFleet(t *testing.T) *fleet {
+func newFleet(t testing.TB) *fleet {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fleet{dir: dir, pki: filepath.Join(dir, "pki"), dsFile: filepath.Join(dir, "dynamic-security.json")}

@@ -173,7 +173,7 @@ completed, so the command can run again after an interruption.
 Exit codes: 0 every device done, 1 some failed (listed), 2 misuse.`,
 		Flags: targetFlags(
 			&cli.StringFlag{Name: "role", Value: "device", Usage: "`ROLE` for lines without one"},
-			&cli.IntFlag{Name: "workers", Usage: "devices made at once (`N`, default one per core)"},
+			&cli.IntFlag{Name: "workers", Usage: "devices made at once (`N`, default 8 per core)"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
 		),
 		Action: func(c *cli.Context) (err error) {
