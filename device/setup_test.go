@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"mqtls/ca"
 	"mqtls/conf"
 	"mqtls/dynsec"
+	"mqtls/inspector"
 	"mqtls/internal/testutil"
 )
 
@@ -98,6 +100,14 @@ func (s *syncBuf) String() string {
 // through broker.Options.Authorizer, the same way the broker will wire it.
 func (f *fleet) ourBroker(t *testing.T) (int, *syncBuf) {
 	t.Helper()
+	port, logs, _ := f.ourBrokerWith(t, false)
+	return port, logs
+}
+
+// ourBrokerWith also serves the broker's inspector when asked, and returns
+// its base URL.
+func (f *fleet) ourBrokerWith(t *testing.T, withInspector bool) (int, *syncBuf, string) {
+	t.Helper()
 	a, err := ca.Open(f.pki, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +140,24 @@ log_type all
 	if err != nil {
 		t.Fatal(err)
 	}
+	url := ""
+	if withInspector {
+		in, err := inspector.New(b.Server(), store, inspector.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Server().AddHook(in.Hook(), nil); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(in.Handler())
+		t.Cleanup(srv.Close)
+		url = srv.URL
+	}
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return port, logs
+	return port, logs, url
 }
 
 // deviceArgs are mosquitto client flags for an issued device over mTLS.
