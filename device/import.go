@@ -7,6 +7,7 @@ package device
 // certificates are already in the index, and the next run completes them.
 
 import (
+	"context"
 	"runtime"
 	"sort"
 	"sync"
@@ -29,6 +30,10 @@ type ImportOptions struct {
 	Workers int
 	// Progress, when set, is told of every finished device.
 	Progress Progress
+	// Context, when set, stops the import when it is done (SIGINT): devices
+	// in flight are finished, the dynamic security file is saved, and the
+	// rest is left for a re-run.
+	Context context.Context
 }
 
 // Summary is the outcome of an import.
@@ -37,6 +42,8 @@ type Summary struct {
 	Added     int
 	Completed int
 	Skipped   int
+	// NotStarted counts the devices an interruption left for a re-run.
+	NotStarted int
 	// Failed lists the rows that failed, in line order: bad lines and
 	// devices whose onboarding failed (and was rolled back).
 	Failed []RowError
@@ -82,9 +89,20 @@ func (o *Onboarder) Import(rows []Row, bad []RowError, opt ImportOptions) (Summa
 			}
 		}()
 	}
+	ctx := opt.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	notStarted := 0
 	go func() {
-		for _, r := range good {
-			jobs <- r
+	feed:
+		for i, r := range good {
+			select {
+			case jobs <- r:
+			case <-ctx.Done():
+				notStarted = len(good) - i
+				break feed
+			}
 		}
 		close(jobs)
 		wg.Wait()
@@ -110,6 +128,7 @@ func (o *Onboarder) Import(rows []Row, bad []RowError, opt ImportOptions) (Summa
 		}
 	}
 	prog.Finish()
+	sum.NotStarted = notStarted // written before results was closed
 	if flushErr == nil {
 		flushErr = o.Target.Flush()
 	}

@@ -167,3 +167,59 @@ func TestImportKilledMidway(t *testing.T) {
 		t.Fatalf("third run: exit %d\n%s", code, out)
 	}
 }
+
+// SIGINT mid-import: the devices in flight are finished and saved (no
+// certificate is left without its client), and a re-run does the rest.
+func TestImportInterrupted(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t)
+	const n = 300
+	var b strings.Builder
+	want := map[string]string{}
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("I%06d", i)
+		fmt.Fprintf(&b, "%s,device,,\n", id)
+		want[id] = "device"
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "devices.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.Start(t, f.dir, testutil.Mqtls(t), "device", "import", "devices.csv", "-f", f.dsFile, "--pki", f.pki)
+	idx := filepath.Join(f.pki, ca.IndexFile)
+	testutil.WaitFor(t, time.Minute, "a third of the devices in the index", func() bool {
+		data, _ := os.ReadFile(idx)
+		return strings.Count(string(data), "\n") > n/3
+	})
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.Wait(t, time.Minute); code != 1 || !strings.Contains(p.Stderr(), "interrupted") {
+		t.Fatalf("interrupted import: exit %d\n%s", code, p.Stderr())
+	}
+	a, err := ca.Load(f.pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := a.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dynsec.Load(f.dsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, err := s.Client(e.Name); e.Current && err != nil {
+			t.Errorf("%s has a certificate but no client after SIGINT: %v", e.Name, err)
+		}
+	}
+	if len(entries) >= n {
+		t.Fatalf("the import finished before the signal (%d issued)", len(entries))
+	}
+	f.checkDevices(t, nil)
+	out, code := f.mqtls(t, "device", "import", "devices.csv", "-f", f.dsFile)
+	if code != 0 || !strings.Contains(out, "0 completed") {
+		t.Fatalf("re-run: exit %d\n%s", code, out)
+	}
+	f.checkDevices(t, want)
+}

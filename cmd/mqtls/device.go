@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -197,7 +199,9 @@ Exit codes: 0 every device done, 1 some failed (listed), 2 misuse.`,
 			defer func() { err = closeTarget(o, err) }()
 			start := time.Now()
 			tty := c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
-			sum, err := o.Import(rows, bad, device.ImportOptions{Workers: c.Int("workers"), Progress: device.NewProgress(c.App.ErrWriter, tty)})
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sum, err := o.Import(rows, bad, device.ImportOptions{Workers: c.Int("workers"), Progress: device.NewProgress(c.App.ErrWriter, tty), Context: ctx})
 			for _, f := range sum.Failed {
 				fmt.Fprintf(c.App.ErrWriter, "mqtls: %v\n", f)
 			}
@@ -205,6 +209,9 @@ Exit codes: 0 every device done, 1 some failed (listed), 2 misuse.`,
 				sum.Total, sum.Added, sum.Completed, sum.Skipped, len(sum.Failed), time.Since(start).Round(time.Millisecond))
 			if err != nil {
 				return err
+			}
+			if sum.NotStarted > 0 {
+				return withHint(fmt.Errorf("interrupted: %d devices not started", sum.NotStarted), "run the same command again to finish")
 			}
 			if len(sum.Failed) > 0 {
 				ids := make([]string, 0, len(sum.Failed))
