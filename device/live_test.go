@@ -97,4 +97,9 @@ use_identity_as_username true
 	if e, _, _ := a.Lookup("DSN000008"); !e.Revoked {
 		t.Error("certificate not revoked")
 	}
+	// device list reads the clients from the broker too.
+	out, code = f.mqtls(t, append([]string{"device", "list", "--json"}, live...)...)
+	if code != 0 || !strings.Contains(out, `"disabled": true`) || !strings.Contains(out, `"sensor"`) {
+		t.Fatalf("live list: exit %d\n%s", code, out)
+	}
 }

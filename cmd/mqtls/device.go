@@ -52,10 +52,7 @@ func targetFlags(extra ...cli.Flag) []cli.Flag {
 
 // openTarget opens -f FILE, or connects to the broker the connection flags name.
 func openTarget(c *cli.Context) (device.Target, error) {
-	live := false
-	for _, n := range []string{"host", "port", "url", "username", "cafile", "p12", "cert"} {
-		live = live || c.IsSet(n)
-	}
+	live := liveFlags(c)
 	f := c.String("file")
 	switch {
 	case f != "" && live:
@@ -70,6 +67,28 @@ func openTarget(c *cli.Context) (device.Target, error) {
 		return nil, usageErrorf("%v", err)
 	}
 	return device.Dial(c.Context, o)
+}
+
+// readTarget opens -f FILE for reading only, or connects to the broker the
+// connection flags name; nil when neither is given.
+func readTarget(c *cli.Context) (device.Target, error) {
+	if c.String("file") == "" && !liveFlags(c) {
+		return nil, nil
+	}
+	if c.String("file") != "" && !liveFlags(c) {
+		return device.ReadFile(c.String("file"))
+	}
+	return openTarget(c)
+}
+
+// liveFlags reports whether connection flags name a running broker.
+func liveFlags(c *cli.Context) bool {
+	for _, n := range []string{"host", "port", "url", "username", "cafile", "p12", "cert"} {
+		if c.IsSet(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // onboarder opens the CA with its keys and the target.
@@ -287,15 +306,16 @@ func deviceListCmd() *cli.Command {
 		Description: `Examples:
    $ mqtls device list -f dynamic-security.json
    $ mqtls device list --json -f dynamic-security.json --inspector http://127.0.0.1:8088
+   $ mqtls device list -u admin --password-file admin.pw
 
 -f reads roles and enabled state from the file (only read: a running broker
-may hold it). --inspector asks a running broker's inspector who is connected;
+may hold it); the connection flags read them from a running broker. --inspector asks a running broker's inspector who is connected;
 without it, or when it does not answer, "connected" is unknown (null in JSON).`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			pkiFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "inspector", Usage: "base `URL` of the broker's inspector, to show who is connected"},
-		},
+		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageErrorf("device list takes no arguments, got %q", c.Args().First())
@@ -305,10 +325,11 @@ without it, or when it does not answer, "connected" is unknown (null in JSON).`,
 				return err
 			}
 			o := &device.Onboarder{CA: a}
-			if f := c.String("file"); f != "" {
-				if o.Target, err = device.ReadFile(f); err != nil {
-					return err
-				}
+			if o.Target, err = readTarget(c); err != nil {
+				return err
+			}
+			if o.Target != nil {
+				defer o.Target.Close()
 			}
 			var conn map[string]bool
 			if u := c.String("inspector"); u != "" {
