@@ -60,6 +60,7 @@ func commands() []*cli.Command {
 		topicCmd(),
 		benchCmd(),
 		watchCmd(),
+		deviceCmd(),
 	}
 }
 
