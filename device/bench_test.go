@@ -99,6 +99,6 @@ func opensslSetup(b *testing.B) (string, int) {
 		b.Fatalf("openssl CA: %s", out)
 	}
 	port := testutil.FreePort(b)
-	testutil.Mosquitto(b, port, fmt.Sprintf("plugin %s\nplugin_opt_config_file %s\nlistener %d 127.0.0.1\n", dynsecPlugin, f.dsFile, port))
+	testutil.Mosquitto(b, port, fmt.Sprintf("plugin %s\nplugin_opt_config_file %s\nlistener %d 127.0.0.1\n", dynsecPlugin(b), f.dsFile, port))
 	return f.dir, port
 }

@@ -3,6 +3,7 @@ package device_test
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +13,16 @@ import (
 	"mqtls/internal/testutil"
 )
 
-const dynsecPlugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+// dynsecPlugin finds the dynamic security plugin of Debian's mosquitto
+// package (its folder names the architecture).
+func dynsecPlugin(t testing.TB) string {
+	t.Helper()
+	m, _ := filepath.Glob("/usr/lib/*/mosquitto_dynamic_security.so")
+	if len(m) == 0 {
+		t.Fatal("mosquitto_dynamic_security.so not found: install Debian's mosquitto package")
+	}
+	return m[0]
+}
 
 // The live mode against the real Mosquitto 2.0 with its dynamic security
 // plugin: device add and device revoke go through $CONTROL, mosquitto_ctrl
@@ -41,7 +51,7 @@ certfile %s
 keyfile %s
 require_certificate true
 use_identity_as_username true
-`, dynsecPlugin, f.dsFile, port, tlsPort, a.ChainPath(), f.issued("server.crt"), f.issued("server.key")))
+`, dynsecPlugin(t), f.dsFile, port, tlsPort, a.ChainPath(), f.issued("server.crt"), f.issued("server.key")))
 	testutil.WaitPort(t, m, testutil.Addr(tlsPort))
 	live := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "--password-file", "admin.pw"}
 	ctrl := func(args ...string) string {
