@@ -47,7 +47,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		History:      b.cfg.InspectorHistory,
 		RequireLogin: !local,
 		Metrics:      b.cfg.Metrics,
-		CRLUpdated:   b.crlUpdated,
+		CRLUpdated:   b.CRLUpdated,
 		Logger:       b.log,
 	}
 	if store, ok := authz.(*dynsec.Store); ok {
@@ -60,6 +60,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 	if err := b.server.AddHook(insp.Hook(), nil); err != nil {
 		return nop, fmt.Errorf("add inspector hook: %w", err)
 	}
+	b.SetObserver(Observer{HandshakeFailure: insp.NoteTLSHandshakeFailure, ACLDenial: insp.NoteACLDenial})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nop, fmt.Errorf("inspector: %w", err)
@@ -126,26 +127,6 @@ func (b *Broker) inspectorTLS() (*tls.Config, error) {
 		return tc, nil
 	}
 	return nil, nil
-}
-
-// crlUpdated is the thisUpdate of the oldest CRL in force on any listener.
-func (b *Broker) crlUpdated() time.Time {
-	var oldest time.Time
-	for _, ls := range b.order {
-		if ls.crl == nil {
-			continue
-		}
-		set := ls.crl.cur.Load()
-		if set == nil {
-			continue
-		}
-		for _, rl := range set.byIssuer {
-			if oldest.IsZero() || rl.ThisUpdate.Before(oldest) {
-				oldest = rl.ThisUpdate
-			}
-		}
-	}
-	return oldest
 }
 
 // dynsecRoles lists a client's roles, then its groups as "group:NAME".
