@@ -113,7 +113,7 @@ type subscription struct {
 }
 
 func (i *Inspector) clients() []clientView {
-	var out []clientView
+	out := []clientView{}
 	for _, cl := range i.srv.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() {
 			continue
