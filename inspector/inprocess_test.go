@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,11 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/chromedp/chromedp"
+
+	"mqtls/internal/testutil"
 )
 
 // TestBrowserInProcess runs the page scenario against an in-process mochi
@@ -39,7 +45,7 @@ func TestBrowserInProcess(t *testing.T) {
 	web := httptest.NewServer(insp.Handler())
 	t.Cleanup(web.Close)
 	port := ln.Addr().(*net.TCPAddr).Port
-	browserScenario(t, env{
+	ctx := browserScenario(t, env{
 		web:  web.URL,
 		port: port,
 		pub: func(t *testing.T, topic, payload string, retain bool) {
@@ -56,5 +62,20 @@ func TestBrowserInProcess(t *testing.T) {
 			return ok
 		},
 	})
-	_ = time.Second
+
+	// A burst of 20,000 messages on 2,000 topics reaches the page as a few
+	// batches: every topic and every message is accounted for, and the page
+	// still answers.
+	do(t, ctx, chromedp.Navigate(web.URL))
+	pageText(t, ctx, "#tree-count", "topics shown")
+	cl := device(srv, "burst", "")
+	for n := range 20000 {
+		publish(t, srv, cl, fmt.Sprintf("burst/%d/%d", n%20, n%2000), []byte(strconv.Itoa(n)), 0, false, packets.Properties{})
+	}
+	testutil.WaitFor(t, 30*time.Second, "the page to hold every burst topic", func() bool {
+		return eval[int](t, ctx, `[...state.topics.keys()].filter(k => k.startsWith('burst/')).length`) == 2000
+	})
+	if got := eval[int](t, ctx, `[...state.topics.values()].filter(s => s.n.startsWith('burst/')).reduce((a, s) => a + s.c, 0)`); got != 20000 {
+		t.Errorf("the page counts %d burst messages, want 20000", got)
+	}
 }

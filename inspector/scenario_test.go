@@ -2,6 +2,7 @@ package inspector
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"image"
@@ -28,7 +29,8 @@ type env struct {
 // browserScenario is the page's acceptance test: a published topic appears
 // with its payload, the page publishes to a real subscriber, clears a
 // retained topic and kicks a client.
-func browserScenario(t *testing.T, e env) {
+// It returns the browser, for more steps.
+func browserScenario(t *testing.T, e env) context.Context {
 	testutil.Need(t, "mosquitto_sub", "mosquitto_pub")
 	ctx := browser(t)
 	host := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(e.port)}
@@ -108,6 +110,7 @@ func browserScenario(t *testing.T, e env) {
 	if !narrowed {
 		t.Error("the filter did not narrow the tree")
 	}
+	return ctx
 }
 
 // tinyPNG is a 4x4 PNG, base64.
