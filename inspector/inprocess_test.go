@@ -79,3 +79,27 @@ func TestBrowserInProcess(t *testing.T) {
 		t.Errorf("the page counts %d burst messages, want 20000", got)
 	}
 }
+
+// TestBrowserLogin: a page that needs a login shows the form, refuses a
+// client without the admin role, and lets the dynsec admin in.
+func TestBrowserLogin(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, dynsecStore(t), Options{RequireLogin: true})
+	p.srv.Publish("lab/visible", []byte("42"), true, 0)
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(p.web.URL))
+	do(t, ctx,
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#login-user"), "dev"),
+		chromedp.SendKeys(chromedp.CSS("#login-pass"), "devpw"),
+		chromedp.Click(chromedp.CSS(`#login-form button`)),
+	)
+	pageText(t, ctx, "#login-error", "holds no role that grants $CONTROL/dynamic-security/v1")
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS("#login-user"), "admin"),
+		chromedp.SetValue(chromedp.CSS("#login-pass"), "s3cret"),
+		chromedp.Click(chromedp.CSS(`#login-form button`)),
+	)
+	pageText(t, ctx, "#who", "admin")
+	pageText(t, ctx, `[data-topic="lab/visible"]`, "42")
+}
