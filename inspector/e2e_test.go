@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,4 +161,47 @@ func TestScreenshotScene(t *testing.T) {
 	eval[bool](t, ctx, `(() => { const s = document.getElementById('chart-field'); s.value = [...s.options].find(o => o.text == 'temp').value; s.dispatchEvent(new Event('change')); return true; })()`)
 	pageText(t, ctx, "#chart-range", "max 2") // the temp series, not hum (4x)
 	screenshot(t, ctx)
+}
+
+// TestRetainedAfterRestart: retained messages that the broker restores from
+// its store at start-up are in the inspector before anyone publishes again.
+func TestRetainedAfterRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	port, webPort := testutil.FreePort(t), testutil.FreePort(t)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\ninspector 127.0.0.1:%d\n",
+		port, filepath.Join(dir, "store"), webPort)
+	if err := os.WriteFile(filepath.Join(dir, "mqtls.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *testutil.Proc {
+		p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", "mqtls.conf")
+		testutil.WaitPort(t, p, testutil.Addr(port))
+		testutil.WaitPort(t, p, testutil.Addr(webPort))
+		return p
+	}
+	first := start()
+	if out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-t", "site/gate/state", "-m", "closed", "-r", "-q", "1"); code != 0 {
+		t.Fatalf("mosquitto_pub: %d %s", code, out)
+	}
+	topicURL := "http://" + testutil.Addr(webPort) + "/api/topic?name=site/gate/state"
+	status := func() int {
+		resp, err := http.Get(topicURL)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	testutil.WaitFor(t, 10*time.Second, "the topic in the first broker's inspector", func() bool { return status() == 200 })
+	if err := first.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := first.Wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("broker exited %d after SIGTERM:\n%s", code, first.Stderr())
+	}
+	start()
+	// the page listens a moment before the broker has read its store
+	testutil.WaitFor(t, 10*time.Second, "the restored retained topic in the restarted broker's inspector", func() bool { return status() == 200 })
 }
