@@ -161,6 +161,12 @@ func TestScreenshotScene(t *testing.T) {
 	eval[bool](t, ctx, `(() => { const s = document.getElementById('chart-field'); s.value = [...s.options].find(o => o.text == 'temp').value; s.dispatchEvent(new Event('change')); return true; })()`)
 	pageText(t, ctx, "#chart-range", "max 2") // the temp series, not hum (4x)
 	screenshot(t, ctx)
+
+	// the diff against the previous message marks the changed line
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#view-mode"), "diff"))
+	eval[bool](t, ctx, `document.getElementById('view-mode').dispatchEvent(new Event('change'))`)
+	pageText(t, ctx, "#payload-text .d-add", `"temp": 24.2`)
+	pageText(t, ctx, "#payload-text .d-del", `"temp": 23.1`)
 }
 
 // TestRetainedAfterRestart: retained messages that the broker restores from
