@@ -94,9 +94,15 @@ func TestMetricsAndSysAgainstBroker(t *testing.T) {
 			t.Fatalf("mosquitto_pub: %d %s", code, out)
 		}
 	}
-	if _, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "wrong", "-t", "plant/m", "-m", "1"); code == 0 {
-		t.Fatal("a wrong password was accepted")
+	// mosquitto_pub exits with the CONNACK code: 4 (bad user name or
+	// password) or 5 (not authorized) name the reason the metric must give
+	_, refused := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "wrong", "-t", "plant/m", "-m", "1")
+	reason := map[int]string{4: "bad_credentials", 5: "not_authorized"}[refused]
+	if reason == "" {
+		t.Fatalf("a wrong password: mosquitto_pub exit %d, want CONNACK 4 or 5", refused)
 	}
+	// refused by the ACL: a v3.1.1 publish (acknowledged and dropped)
+	testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "devpw", "-t", "office/m", "-m", "1", "-q", "1")
 	get := func(path string) string {
 		resp, err := http.Get(web + path)
 		if err != nil {
@@ -115,10 +121,26 @@ func TestMetricsAndSysAgainstBroker(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the metrics to count 3 QoS 1 messages", func() bool {
 		return strings.Contains(get("/metrics"), `mqtls_messages_received_total{qos="1"} 3`)
 	})
+	// and a delivery: dev1 may subscribe to office/# (acl_file checks reads
+	// at delivery, as Mosquitto does) but not receive from it
+	sub := testutil.Start(t, dir, "mosquitto_sub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "devpw", "-t", "office/#", "-i", "office-reader")
+	testutil.WaitFor(t, 10*time.Second, "the office subscription", func() bool { return strings.Contains(get("/api/clients"), `"office/#"`) })
+	req, _ := http.NewRequest("POST", web+"/api/publish", strings.NewReader(`{"topic":"office/news","payload":"hi"}`))
+	req.Header.Set("X-Mqtls-Inspector", "1")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("publish through the page: %v %v", resp, err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the ACL denials in the metrics", func() bool {
+		return strings.Contains(get("/metrics"), `mqtls_acl_denials_total{access="receive"} 1`)
+	})
+	if strings.Contains(sub.Stdout(), "hi") {
+		t.Error("a denied delivery reached the subscriber")
+	}
 	m := get("/metrics")
-	for _, want := range []string{`mqtls_auth_failures_total{reason="not_authorized"} 1`, "mqtls_inspector_topics 1", "mqtls_connections ", "mqtls_received_bytes_total "} {
+	for _, want := range []string{`mqtls_auth_failures_total{reason="` + reason + `"} 1`, "mqtls_inspector_topics 2", "mqtls_connections ", "mqtls_received_bytes_total ",
+		`mqtls_acl_denials_total{access="publish"} 1`, `mqtls_acl_denials_total{access="receive"} 1`} {
 		if !strings.Contains(m, want) {
-			t.Errorf("/metrics lacks %q", want)
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLines(m, "mqtls_auth"))
 		}
 	}
 	out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_sub", "-h", "127.0.0.1", "-p", p, "-u", "admin", "-P", "adminpw",

@@ -87,6 +87,15 @@ metrics true
 		return true
 	}
 	// the publisher's PUBACK can come before the broker hands the message on
+	metrics := func() string {
+		resp, err := http.Get(web + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		m, _ := io.ReadAll(resp.Body)
+		return string(m)
+	}
 	var tv topicView
 	testutil.WaitFor(t, 10*time.Second, "the device's topic in the inspector", func() bool {
 		return getJSON("/api/topic?name=DSN000001/telemetry", &tv)
@@ -111,6 +120,15 @@ metrics true
 			t.Errorf("clients panel: %+v", c)
 		}
 	}
+	// a client without a certificate fails the handshake: counted (on top
+	// of the bare TCP probes that waited for the port)
+	before := metricValue(t, metrics(), "mqtls_tls_handshake_failures_total")
+	if _, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(tlsPort), "--cafile", "pki/chain.pem", "-t", "x", "-m", "1"); code == 0 {
+		t.Fatal("a client without a certificate got in")
+	}
+	testutil.WaitFor(t, 10*time.Second, "the failed handshake in the metrics", func() bool {
+		return metricValue(t, metrics(), "mqtls_tls_handshake_failures_total") == before+1
+	})
 	resp, err := http.Get(web + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -131,4 +149,20 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// metricValue reads one unlabelled sample from a Prometheus text page.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the metrics", name)
+	return 0
 }

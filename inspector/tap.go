@@ -58,8 +58,11 @@ func (h *tap) OnStarted() {
 	}
 }
 
+// OnPublished skips what the broker did not deliver: a publish its hooks
+// set aside (a v3.1.1 publish the ACL refused, a $CONTROL request, whose
+// payload may hold a password) and its own $SYS statistics.
 func (h *tap) OnPublished(cl *mqtt.Client, pk packets.Packet) {
-	if strings.HasPrefix(pk.TopicName, "$SYS/") {
+	if pk.Ignore || strings.HasPrefix(pk.TopicName, "$SYS/") {
 		return
 	}
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
@@ -203,7 +206,9 @@ func (h *tap) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 		}
 	case packets.Suback:
 		for _, c := range pk.ReasonCodes {
-			if c == packets.ErrNotAuthorized.Code {
+			// 0x87 not authorized (v5); 0x80 failure (v3, and v5 brokers
+			// that obscure the reason)
+			if c == packets.ErrNotAuthorized.Code || c == packets.ErrUnspecifiedError.Code {
 				h.aclDenied[subscribeAccess].Add(1)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,5 +289,36 @@ func TestHistoryValuesPrintShort(t *testing.T) {
 	h.record([]byte(`{"temp":24.2}`), 1000, 3)
 	if v := *h.samples()[0].Values[0]; v != 24.2 {
 		t.Errorf("24.2 came back as %v", v)
+	}
+}
+
+func TestTapCountsRefusalsOnTheWire(t *testing.T) {
+	_, insp := newServer(t, Options{})
+	h := insp.tap
+	v5 := &mqtt.Client{Properties: mqtt.ClientProperties{ProtocolVersion: 5}}
+	v3 := &mqtt.Client{Properties: mqtt.ClientProperties{ProtocolVersion: 4}}
+	h.OnPacketSent(v3, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Suback}, ReasonCodes: []byte{0x80, 0x00}}, nil)
+	h.OnPacketSent(v5, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Suback}, ReasonCodes: []byte{0x87, 0x01, 0x87}}, nil)
+	h.OnPacketSent(v5, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, ReasonCode: 0x87}, nil)
+	h.OnPacketSent(v5, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, ReasonCode: 0x00}, nil)
+	h.OnPacketSent(v5, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: 0x86}, nil)
+	h.OnPacketSent(v3, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: 0}, nil)
+	h.OnPacketSent(v5, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}}, nil)
+	if got := h.aclDenied[subscribeAccess].Load(); got != 3 {
+		t.Errorf("subscribe denials %d, want 3", got)
+	}
+	if got := h.aclDenied[publishAccess].Load(); got != 1 {
+		t.Errorf("publish denials %d, want 1", got)
+	}
+	n := 0
+	h.authFailed.Range(func(k, v any) bool {
+		n++
+		if k != "bad_credentials" || v.(*atomic.Uint64).Load() != 1 {
+			t.Errorf("auth failure %v = %d", k, v.(*atomic.Uint64).Load())
+		}
+		return true
+	})
+	if n != 1 || h.out[2].Load() != 1 {
+		t.Errorf("auth failure reasons %d, QoS 2 deliveries %d", n, h.out[2].Load())
 	}
 }
