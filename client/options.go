@@ -109,6 +109,9 @@ type TLSOptions struct {
 	ALPN []string
 	// ServerName overrides the name checked in the broker's certificate; the Host by default.
 	ServerName string
+	// Warn, when set, receives warnings about a connection that works but
+	// should be fixed (a certificate that names the broker in its CN only).
+	Warn func(msg string)
 }
 
 // UserProperty is an MQTT 5 user property.

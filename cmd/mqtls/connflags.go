@@ -136,6 +136,10 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 			Version:  c.String("tls-version"),
 			ALPN:     c.StringSlice("tls-alpn"),
 		}
+		if !c.Bool("quiet") {
+			w := c.App.ErrWriter
+			t.Warn = func(m string) { warnf(w, "%s", m) }
+		}
 		if t.P12File != "" {
 			p, err := p12Password(c)
 			if err != nil {

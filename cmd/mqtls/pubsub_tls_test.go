@@ -179,3 +179,27 @@ use_identity_as_username true
 			want.code, want.out, want.err, got.code, got.out, got.err)
 	}
 }
+
+// TestCNOnlyCertificate is the seed's CN pitfall: a server certificate made
+// by its openssl recipes names the host in its CN only. OpenSSL, so
+// mosquitto_sub, accepts it when -h is that name; so do we, with a warning.
+func TestCNOnlyCertificate(t *testing.T) {
+	pki := newTestPKI(t)
+	port := testutil.FreePort(t)
+	testutil.Mosquitto(t, port, fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\n",
+		port, pki.chain, pki.cnOnlyCrt, pki.cnOnlyKey))
+	p := strconv.Itoa(port)
+	runTool(t, []string{"mosquitto_pub"}, "-h", "localhost", "-p", p, "--cafile", pki.chain, "-r", "-t", "cn/x", "-m", "by CN")
+	if out := sameOutput(t, subOf, "-V", "311", "-h", "localhost", "-p", p, "--cafile", pki.chain, "-t", "cn/#", "-C", "1", "-v"); out != "cn/x by CN\n" {
+		t.Errorf("mosquitto_sub over a CN-only certificate printed %q", out)
+	}
+	bin := testutil.Mqtls(t)
+	r := runTool(t, []string{bin, "sub"}, "-h", "localhost", "-p", p, "--cafile", pki.chain, "-t", "cn/#", "-C", "1")
+	if !strings.Contains(r.err, "CN only") {
+		t.Errorf("no warning about the CN-only certificate: %+v", r)
+	}
+	r = runTool(t, []string{bin, "sub"}, "-h", "127.0.0.1", "-p", p, "--cafile", pki.chain, "-t", "cn/#", "-C", "1")
+	if r.code != 7 || !strings.Contains(r.err, `"localhost" (in its CN only`) || !strings.Contains(r.err, `not "127.0.0.1"`) {
+		t.Errorf("name mismatch on a CN-only certificate: %+v", r)
+	}
+}
