@@ -74,8 +74,18 @@ func seedTLS(t *testing.T, pki *testPKI, port string) {
 		sameOutput(t, pubOf, append([]string{"-V", v, "-d", "-r", "-i", "DSN000001", "-t", "test/ok/secure", "-m", "hello there, this is secure message"}, mtls...)...)
 	}
 
-	// The p12 a phone holds gives what the PEM pair gives.
+	// --insecure: any name, but still a trusted chain.
+	insecure := []string{"-V", "311", "-d", "-i", "DSN000001", "-t", "test/ok/insecure", "-m", "x", "-h", "127.0.0.1", "-p", port,
+		"--insecure", "--cert", pki.clientCrt, "--key", pki.clientKey}
+	if out := sameOutput(t, pubOf, append(insecure, "--cafile", pki.chain)...); !strings.Contains(out, "sending DISCONNECT") {
+		t.Errorf("--insecure did not connect:\n%s", out)
+	}
 	bin := testutil.Mqtls(t)
+	if r := runTool(t, []string{bin, "pub"}, append(insecure, "--cafile", pki.otherChain)...); r.code != 7 {
+		t.Errorf("--insecure accepted an untrusted chain: %+v", r)
+	}
+
+	// The p12 a phone holds gives what the PEM pair gives.
 	args := []string{"-V", "311", "-d", "-v", "-i", "DSN000001", "-t", "test/ok/#", "-C", "1", "-h", "localhost", "-p", port, "--cafile", pki.chain}
 	want := runTool(t, []string{"mosquitto_sub"}, append(args, "--cert", pki.clientCrt, "--key", pki.clientKey)...)
 	got := runTool(t, []string{bin, "sub"}, append(args, "--p12", pki.p12, "--p12-password-file", pki.p12Pass)...)

@@ -174,6 +174,13 @@ func subAction(c *cli.Context) error {
 			denied++
 		}
 	}
+	if denied > 0 && denied < len(codes) && !c.Bool("quiet") {
+		for i, code := range codes {
+			if code >= 0x80 {
+				warnf(c.App.ErrWriter, "subscription to %q denied (SUBACK %d: %s)", filters[i], code, client.ReasonString(conn.Version(), code))
+			}
+		}
+	}
 	if denied == len(codes) {
 		conn.Close()
 		// mosquitto_sub exits 0 here too.
