@@ -102,6 +102,9 @@ func dial(ctx context.Context, o *Options) (net.Conn, error) {
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
+	if o.WebSocket {
+		return dialWS(ctx, o, &d)
+	}
 	network, addr := "tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 	if o.Unix != "" {
 		network, addr = "unix", o.Unix

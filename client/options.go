@@ -1,7 +1,8 @@
 // Package client connects to an MQTT broker the way the Mosquitto tools do:
-// over TCP, TLS or mutual TLS (PEM files or a PKCS#12 bundle), with MQTT 5
-// (paho.golang) or MQTT 3.1.1 and 3.1 (paho.mqtt.golang). It is what `mqtls
-// pub`, `sub`, `watch`, `bench`, `dynsec` and `device` share.
+// over TCP, TLS or mutual TLS (PEM files or a PKCS#12 bundle), a unix socket
+// or WebSockets, with MQTT 5 (paho.golang) or MQTT 3.1.1 and 3.1
+// (paho.mqtt.golang). It is what `mqtls pub`, `sub`, `watch`, `bench`,
+// `dynsec` and `device` share.
 //
 // # Use
 //
@@ -43,6 +44,10 @@ type Options struct {
 	Bind string
 	// Unix, when set, is the path of a unix socket to connect to instead of Host and Port.
 	Unix string
+	// WebSocket carries MQTT over WebSockets (wss with TLS) to WebSocketPath
+	// ("/mqtt" when empty).
+	WebSocket     bool
+	WebSocketPath string
 
 	// ClientID is sent in CONNECT. Empty means the broker assigns one (MQTT
 	// 3.1.1 and 5) or a random "mosq-..." id is made (MQTT 3.1), as libmosquitto does.

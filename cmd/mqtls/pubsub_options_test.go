@@ -108,3 +108,32 @@ func TestPropertiesMatchMosquitto(t *testing.T) {
 		t.Errorf("-D with an unknown property: %+v", r)
 	}
 }
+
+// TestWebSockets publishes and subscribes over WebSockets, plain and TLS, to
+// mqtls broker (Debian's Mosquitto is built without WebSockets, and its
+// tools have no WebSocket transport to compare with).
+func TestWebSockets(t *testing.T) {
+	pki := newTestPKI(t)
+	bin := testutil.Mqtls(t)
+	for _, b := range []string{"mqtls"} {
+		t.Run(b, func(t *testing.T) {
+			ws, wss := testutil.FreePort(t), testutil.FreePort(t)
+			startBroker(t, b, ws, fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\nallow_anonymous true\n\nlistener %d 127.0.0.1\nprotocol websockets\ncafile %s\ncertfile %s\nkeyfile %s\n",
+				ws, wss, pki.chain, pki.serverCrt, pki.serverKey), wss)
+			for _, conn := range [][]string{
+				{"--ws", "-p", strconv.Itoa(ws)},
+				{"--ws", "-h", "localhost", "-p", strconv.Itoa(wss), "--cafile", pki.chain},
+			} {
+				for _, v := range []string{"5", "311"} {
+					if r := runTool(t, []string{bin, "pub"}, append([]string{"-V", v, "-r", "-q", "1", "-t", "ws/x", "-m", "over ws " + v}, conn...)...); r.code != 0 {
+						t.Fatalf("pub %v: %+v", conn, r)
+					}
+					r := runTool(t, []string{bin, "sub"}, append([]string{"-V", v, "-t", "ws/#", "-C", "1", "-v", "-q", "2"}, conn...)...)
+					if r.code != 0 || r.out != "ws/x over ws "+v+"\n" {
+						t.Errorf("sub %v: %+v", conn, r)
+					}
+				}
+			}
+		})
+	}
+}

@@ -122,20 +122,24 @@ func subOf(s side) []string { return s.sub }
 var brokers = []string{"mosquitto", "mqtls"}
 
 // startBroker starts Mosquitto or mqtls broker with the same mosquitto.conf
-// body (the listener line included) and waits for port.
-func startBroker(t *testing.T, kind string, port int, conf string) {
+// body (listener lines included) and waits for port and the extra ports.
+func startBroker(t *testing.T, kind string, port int, conf string, extra ...int) {
 	t.Helper()
+	var p *testutil.Proc
 	if kind == "mosquitto" {
-		testutil.Mosquitto(t, port, conf)
-		return
+		p = testutil.Mosquitto(t, port, conf)
+	} else {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "mqtls.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p = testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
+		testutil.WaitPort(t, p, testutil.Addr(port))
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "mqtls.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+	for _, e := range extra {
+		testutil.WaitPort(t, p, testutil.Addr(e))
 	}
-	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
-	testutil.WaitPort(t, p, testutil.Addr(port))
 }
 
 // passwdBroker is a broker with user test / 123456 allowed everything, and
