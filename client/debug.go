@@ -71,7 +71,6 @@ func (t *tracer) release() {
 func (t *tracer) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.due = nil
 	for len(t.held) > 0 {
 		t.due = nil
 		p := t.held[0]

@@ -204,7 +204,7 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.Timeout == 0 {
 		r.Timeout = 10 * time.Second
 	}
-	if r.NoCleanSession && r.ClientID == "" {
+	if r.ClientID == "" && (r.NoCleanSession || r.Version == V5 && r.SessionExpiry == 0xFFFFFFFF) {
 		return r, errors.New("a session kept by the broker needs a client id: give one with -i")
 	}
 	if r.Will != nil && r.Will.Topic == "" {

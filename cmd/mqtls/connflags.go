@@ -112,21 +112,25 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 		return o, "", fmt.Errorf("a password needs a username: give one with -u")
 	}
 
+	// The rules of mosquitto_pub/sub: -x counts with MQTT 5 only; -c needs a
+	// client id, and so does a session that never expires (-c alone, -x -1).
 	o.NoCleanSession = c.Bool("disable-clean-session")
-	if o.NoCleanSession && o.ClientID == "" {
-		return o, "", fmt.Errorf("-c needs a client id: give one with -i")
-	}
 	if c.IsSet("session-expiry") {
-		if o.Version != client.V5 {
-			return o, "", fmt.Errorf("-x is an MQTT 5 option: use it with -V 5")
-		}
 		se, err := parseExpiry(c.String("session-expiry"))
 		if err != nil {
 			return o, "", err
 		}
-		o.SessionExpiry = se
-	} else if o.NoCleanSession {
+		if o.Version == client.V5 {
+			o.SessionExpiry = se
+		}
+	} else if o.NoCleanSession && o.Version == client.V5 {
 		o.SessionExpiry = math.MaxUint32
+	}
+	if o.ClientID == "" && o.Version == client.V5 && o.SessionExpiry == math.MaxUint32 {
+		return o, "", fmt.Errorf("a session that never expires needs a client id: give one with -i")
+	}
+	if o.ClientID == "" && o.NoCleanSession {
+		return o, "", fmt.Errorf("-c needs a client id: give one with -i")
 	}
 
 	if tlsOn(c) || o.TLS != nil {

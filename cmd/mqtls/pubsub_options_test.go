@@ -137,3 +137,18 @@ func TestWebSockets(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionRulesMatchMosquitto: which -c/-x/-i combinations each tool refuses.
+func TestSessionRulesMatchMosquitto(t *testing.T) {
+	p := passwdBroker(t, "mosquitto")
+	for _, args := range [][]string{
+		{"-V", "5", "-c"},
+		{"-V", "5", "-c", "-x", "60"},
+		{"-V", "5", "-x", "-1"},
+		{"-V", "5", "-x", "∞", "-i", "sess"},
+		{"-V", "311", "-c"},
+		{"-V", "311", "-x", "60"},
+	} {
+		sameOutput(t, pubOf, append(args, "-p", p, "-u", "test", "-P", "123456", "-t", "s/x", "-m", "x")...)
+	}
+}

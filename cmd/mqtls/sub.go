@@ -114,6 +114,11 @@ func subAction(c *cli.Context) error {
 	if c.Int("count") < 0 || c.Int("timeout") < 0 {
 		return toolUsage(c, errors.New("-C and -W take a positive number"))
 	}
+	if c.IsSet("format") {
+		if err := client.CheckFormat(c.String("format")); err != nil {
+			return toolUsage(c, fmt.Errorf("-F %q: %w", c.String("format"), err))
+		}
+	}
 	if rf := c.Float64("random-filter"); rf < 0.1 || rf > 100 {
 		return toolUsage(c, errors.New("--random-filter takes a percentage from 0.1 to 100"))
 	}
