@@ -65,9 +65,12 @@ type Broker struct {
 	// global is the authorizer of per_listener_settings false.
 	global dynsec.Authorizer
 	reload []func() error
+	// dynsec is set when the dynamic security plugin is configured.
+	dynsec *dynsecState
 
 	closeOnce sync.Once
 	done      chan struct{}
+	obs       Observer
 }
 
 // listenerState is what the hook needs to know about a listener.
@@ -91,6 +94,12 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok && b.dynsec != nil {
+			b.dynsec.lock.Unlock()
+		}
+	}()
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             capabilities(cfg),
 		Logger:                   mochiLogger(log),
@@ -123,6 +132,12 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
+		return nil, fmt.Errorf("add packet id hook: %w", err)
+	}
+	if err := b.addScheme(); err != nil {
+		return nil, err
+	}
 	if err := b.addPersistence(); err != nil {
 		return nil, err
 	}
@@ -131,6 +146,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}
 	}
+	ok = true
 	return b, nil
 }
 
@@ -166,7 +182,10 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 // authorizerFor builds the access control of one set of security options.
 func (b *Broker) authorizerFor(sec conf.Security) (dynsec.Authorizer, error) {
 	if len(sec.Plugins) > 0 {
-		return nil, fmt.Errorf("plugin %s: dynamic security is not available in this build yet; use password_file and acl_file", sec.Plugins[0].Path)
+		if sec.PasswordFile != "" || sec.ACLFile != "" {
+			return nil, fmt.Errorf("plugin %s: use dynamic security or password_file/acl_file, not both", sec.Plugins[0].Path)
+		}
+		return b.loadDynsec(sec.Plugins[0])
 	}
 	if sec.PasswordFile == "" && sec.ACLFile == "" {
 		return nil, nil
@@ -200,6 +219,15 @@ func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
 // listenerID names a listener for mochi and in persisted sessions.
 func listenerID(l *conf.Listener) string {
 	return net.JoinHostPort(l.Bind, strconv.Itoa(l.Port))
+}
+
+// AddHook adds a hook after the broker's own, before Start: for hooks that
+// need [Broker.Server] to be built. The same rule as [Options.Hooks] holds.
+func (b *Broker) AddHook(h mqtt.Hook, config any) error {
+	if err := b.server.AddHook(h, config); err != nil {
+		return fmt.Errorf("add hook %s: %w", h.ID(), err)
+	}
+	return nil
 }
 
 // Start opens every listener and starts serving; it returns once they all
@@ -256,6 +284,7 @@ func (b *Broker) openListener(ls *listenerState) error {
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		g.stopClients = b.stopClients
+		g.onHandshakeFailure = b.obs.HandshakeFailure
 		l = g
 	}
 	ls.net = l
@@ -342,6 +371,9 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.dynsec != nil {
+			b.dynsec.lock.Unlock()
 		}
 	})
 	return err

@@ -97,9 +97,7 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	establish := w.establish
 	w.mu.Unlock()
-	if err := establish(w.id, conn); err != nil {
-		w.log.Debug("Client from "+r.RemoteAddr+" closed", "error", err.Error())
-	}
+	logEstablish(w.log, r.RemoteAddr, establish(w.id, conn))
 }
 
 func (w *wsListener) Close(closeClients listeners.CloseFn) {

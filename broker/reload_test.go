@@ -1,0 +1,63 @@
+package broker_test
+
+import (
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"mqtls/internal/testutil"
+)
+
+// TestExpiredCRL documents the choice for a CRL past its nextUpdate: it is
+// logged as an error and stays in force, so revoked certificates are still
+// refused and the others still accepted (Mosquitto refuses every client).
+func TestExpiredCRL(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub")
+	dir := t.TempDir()
+	e := &mtlsEnv{dir: dir}
+	e.ca = newTestCA(t, dir, "Stale")
+	e.ca.leaf("good", leafOpts{cn: "DSN000001"})
+	e.ca.revoke(e.ca.leaf("gone", leafOpts{cn: "DSN000002"}))
+	e.ca.writeCRL(time.Now().Add(-time.Hour))
+	e = startMTLSWith(t, e)
+	e.broker.waitLog(t, "EXPIRED at")
+	if out, code := mosq(t, dir, "mosquitto_pub", e.tlsArgs("good", "-t", "test/x", "-m", "1")...); code != 0 {
+		t.Errorf("good certificate with an expired CRL: exit %d: %s", code, out)
+	}
+	if out, code := mosq(t, dir, "mosquitto_pub", e.tlsArgs("gone", "-t", "test/x", "-m", "1")...); code == 0 {
+		t.Errorf("revoked certificate accepted with an expired CRL: %s", out)
+	}
+	e.broker.waitLog(t, "is revoked")
+}
+
+// TestSIGHUPReload: SIGHUP re-reads the password file (a user added with
+// mosquitto_passwd can log in afterwards) and a broken file keeps the old one.
+func TestSIGHUPReload(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub", "mosquitto_passwd")
+	e := startPW(t, "")
+	carol := []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "carol", "-P", "carol-secret", "-t", "x", "-m", "1"}
+	if _, code := mosq(t, e.dir, "mosquitto_pub", carol...); code != 4 {
+		t.Fatalf("carol before she exists: exit %d", code)
+	}
+	if out, code := testutil.Run(t, e.dir, 20*time.Second, "mosquitto_passwd", "-b", filepath.Join(e.dir, "passwd"), "carol", "carol-secret"); code != 0 {
+		t.Fatal(out)
+	}
+	if err := e.broker.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.broker.waitLog(t, "SIGHUP: reloading")
+	testutil.WaitFor(t, 10*time.Second, "carol's login", func() bool {
+		_, code := mosq(t, e.dir, "mosquitto_pub", carol...)
+		return code == 0
+	})
+	// A broken file is reported and the previous one stays in force.
+	if err := writeFile(filepath.Join(e.dir, "passwd"), "carol:plaintext\n"); err != nil {
+		t.Fatal(err)
+	}
+	e.broker.Signal(syscall.SIGHUP)
+	e.broker.waitLog(t, "reload: password_file")
+	if out, code := mosq(t, e.dir, "mosquitto_pub", carol...); code != 0 {
+		t.Errorf("after a failed reload: exit %d: %s", code, out)
+	}
+}
