@@ -59,6 +59,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if opts.Debug != nil {
 		c.tr = newTracer(opts.Version, opts.Debug, c.route)
 		c.tr.subscribed = opts.DebugSubscribed
+		c.tr.stopAtSuback = opts.DebugStopAtSuback
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {

@@ -131,6 +131,11 @@ func subAction(c *cli.Context) error {
 	// One handler for everything, as mosquitto_sub has: a kept session's
 	// messages can come before the SUBACK.
 	opts.OnMessage = st.onMessage
+	if c.Bool("exit-after-suback") {
+		// mosquitto_sub -E disconnects at the SUBACK: nothing after it is shown.
+		opts.OnMessage = func(client.Message) {}
+		opts.DebugStopAtSuback = true
+	}
 	var timeout <-chan time.Time
 	if w := c.Int("timeout"); w > 0 {
 		timeout = time.After(time.Duration(w) * time.Second)
@@ -195,13 +200,13 @@ func subAction(c *cli.Context) error {
 		}
 		return nil
 	}
+	if c.Bool("exit-after-suback") {
+		return subClose(st)
+	}
 	if u := c.StringSlice("unsubscribe"); len(u) > 0 {
 		if err := conn.Unsubscribe(ctx, u...); err != nil {
 			return toolFail(c, err)
 		}
-	}
-	if c.Bool("exit-after-suback") {
-		return subClose(st)
 	}
 
 	select {
