@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"mqtls/internal/testutil"
 )
@@ -150,5 +151,39 @@ func TestSessionRulesMatchMosquitto(t *testing.T) {
 		{"-V", "311", "-x", "60"},
 	} {
 		sameOutput(t, pubOf, append(args, "-p", p, "-u", "test", "-P", "123456", "-t", "s/x", "-m", "x")...)
+	}
+}
+
+// TestSubReconnects: like mosquitto_sub, sub connects again when the broker
+// goes away and comes back, and subscribes again.
+func TestSubReconnects(t *testing.T) {
+	port := testutil.FreePort(t)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port)
+	var outs []string
+	for _, s := range sides(t) {
+		broker := testutil.Mosquitto(t, port, conf)
+		sub := testutil.Start(t, "", s.sub[0], append(append([]string{}, s.sub[1:]...),
+			"-V", "311", "-d", "-i", "again", "-p", strconv.Itoa(port), "-t", "again/#", "-C", "1", "-v")...)
+		testutil.WaitFor(t, 10*time.Second, "the first SUBACK", func() bool { return strings.Count(sub.Stdout(), "Subscribed") == 1 })
+		broker.Kill()
+		broker = testutil.Mosquitto(t, port, conf)
+		testutil.WaitFor(t, 20*time.Second, "the second SUBACK", func() bool { return strings.Count(sub.Stdout(), "Subscribed") == 2 })
+		runTool(t, []string{"mosquitto_pub"}, "-p", strconv.Itoa(port), "-t", "again/x", "-m", "after the restart")
+		if code := sub.Wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("%s sub exit %d: %s", s.name, code, sub.Stderr())
+		}
+		broker.Kill()
+		// The messages, not the -d lines: mosquitto_sub numbers packets on
+		// across connections, ours start again at 1.
+		var msgs []string
+		for _, l := range strings.SplitAfter(sub.Stdout(), "\n") {
+			if !strings.HasPrefix(l, "Client ") && !strings.HasPrefix(l, "Subscribed ") {
+				msgs = append(msgs, l)
+			}
+		}
+		outs = append(outs, strings.Join(msgs, ""))
+	}
+	if outs[0] != outs[1] || !strings.Contains(outs[1], "again/x after the restart") {
+		t.Errorf("reconnection differs:\n--- mosquitto_sub:\n%s--- mqtls sub:\n%s", outs[0], outs[1])
 	}
 }
