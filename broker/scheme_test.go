@@ -1,17 +1,13 @@
 package broker_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"mqtls/broker"
 	"mqtls/conf"
@@ -26,32 +22,14 @@ topics:
     retain: true
 `
 
-// schemeBroker is a broker started in the test process with the hook that
-// broker.SchemeHook builds from the config's topic_scheme lines, a
-// mosquitto_sub on '#' known to be subscribed, and its log.
+// schemeBroker is an mqtls broker process whose config has topic_scheme
+// and topic_scheme_mode, with a mosquitto_sub on '#' known to be subscribed.
 type schemeBroker struct {
 	t    *testing.T
 	dir  string
 	port string
-	log  *lockedBuffer
+	b    *brokerProc
 	sub  *testutil.Proc
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startSchemeBroker(t *testing.T, mode string) *schemeBroker {
@@ -63,37 +41,8 @@ func startSchemeBroker(t *testing.T, mode string) *schemeBroker {
 		t.Fatal(err)
 	}
 	p := testutil.FreePort(t)
-	cfgPath := filepath.Join(dir, "mqtls.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\ntopic_scheme %s\ntopic_scheme_mode %s\n", p, scheme, mode)
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := conf.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb := &schemeBroker{t: t, dir: dir, port: port(p), log: &lockedBuffer{}}
-	log, _, err := broker.NewLogger(cfg, sb.log, sb.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook, err := broker.SchemeHook(cfg, log)
-	if err != nil || hook == nil {
-		t.Fatalf("SchemeHook: %v, %v", hook, err)
-	}
-	b, err := broker.New(cfg, log, broker.Options{Hooks: []mqtt.Hook{hook}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.Close()
-		if t.Failed() {
-			t.Logf("broker log:\n%s", sb.log)
-		}
-	})
+	sb := &schemeBroker{t: t, dir: dir, port: port(p)}
+	sb.b = startBroker(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\ntopic_scheme %s\ntopic_scheme_mode %s\n", p, scheme, mode), p)
 	sb.sub = testutil.Start(t, dir, "mosquitto_sub", "-p", sb.port, "-t", "#", "-v", "-q", "2")
 	testutil.WaitFor(t, 10*time.Second, "the subscriber", func() bool {
 		sb.pub("-t", "devices/probe/telemetry/ready")
@@ -114,7 +63,7 @@ func (sb *schemeBroker) pub(args ...string) string {
 
 func (sb *schemeBroker) waitLog(what string) {
 	sb.t.Helper()
-	testutil.WaitFor(sb.t, 10*time.Second, "log line "+what, func() bool { return strings.Contains(sb.log.String(), what) })
+	sb.b.waitLog(sb.t, what)
 }
 
 func (sb *schemeBroker) waitDelivery(topic string) {
