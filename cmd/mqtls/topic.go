@@ -59,7 +59,7 @@ Exit codes: 0 no errors (warnings allowed), 1 some topic has an error,
 			&cli.IntFlag{Name: "max-length", Value: topic.DefaultMaxLength, Usage: "warn above this many bytes"},
 			&cli.IntFlag{Name: "max-depth", Value: topic.DefaultMaxDepth, Usage: "warn above this many levels"},
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as a JSON array"},
-		}, liveFlags()...), connFlags()...),
+		}, fromBrokerFlags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			opt := topic.Options{Convention: c.String("convention"), MaxLength: c.Int("max-length"), MaxDepth: c.Int("max-depth")}
 			if opt.Convention != "" && !topic.ValidConvention(opt.Convention) {

@@ -19,8 +19,8 @@ import (
 	"mqtls/topic"
 )
 
-// liveFlags are lint's flags for --from-broker, beside the connection flags.
-func liveFlags() []cli.Flag {
+// fromBrokerFlags are lint's flags for --from-broker, beside the connection flags.
+func fromBrokerFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "from-broker", Usage: "lint the topics a broker carries (connection flags as for sub)"},
 		&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "with --from-broker, subscribe to `FILTER` (default '#', repeatable)"},
