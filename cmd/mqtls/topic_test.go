@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,19 @@ func TestTopicLintFromBroker(t *testing.T) {
 	}
 	if code != 1 || errOut != "mqtls: 3 topics: 1 error, 2 warnings, 0 infos\n" {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// The recorded-list recipe of the help and README gives the same findings.
+	rec, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_sub", "-p", fmt.Sprint(port), "-t", "#", "-q", "2", "-F", `%t\t%q\t%r`, "-C", "3")
+	if code != 0 {
+		t.Fatalf("mosquitto_sub -F: exit %d: %s", code, rec)
+	}
+	list := filepath.Join(dir, "seen.txt")
+	if err := os.WriteFile(list, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, _, code := runMqtls("topic", "lint", "-f", list)
+	if code != 1 || sortedLines(fromFile) != sortedLines(out) {
+		t.Errorf("lint of the recorded list differs from the live lint:\n%s\nvs\n%s", fromFile, out)
 	}
 	// MQTT 3.1.1 sees the topics but not the live retain flags.
 	out, errOut, code = runMqtls("topic", "lint", "--from-broker", "-p", fmt.Sprint(port), "-C", "3", "-V", "311")
@@ -383,4 +397,10 @@ func TestTopicACLOnBroker(t *testing.T) {
 	if strings.Contains(dev1.Stdout(), "self") {
 		t.Errorf("dev1 could publish a command:\n%s", dev1.Stdout())
 	}
+}
+
+func sortedLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
