@@ -80,6 +80,11 @@ func TestDynsecAgainstOurBroker(t *testing.T) {
 	if _, errOut, code := mq(t, dir, nil, "dynsec", "-f", "dynsec.json", "listClients"); code != 1 || !strings.Contains(errOut, "in use by a running broker") {
 		t.Errorf("-f on the broker's file: exit %d\n%s", code, errOut)
 	}
+	// A client without the $CONTROL ACLs cannot use the API.
+	if out, _ := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", append(dev, "-q", "1", "-t", "$CONTROL/dynamic-security/v1",
+		"-m", `{"commands":[{"command":"deleteClient","username":"admin"}]}`)...); !strings.Contains(out, "Not authorized") {
+		t.Errorf("$CONTROL request from a device: %s", out)
+	}
 	out, _, _ := mq(t, dir, nil, append(conn, "listClients")...)
 	if out != "admin\ndev1\n" {
 		t.Errorf("listClients: %q", out)
