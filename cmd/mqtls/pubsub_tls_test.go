@@ -35,14 +35,6 @@ func tlsBroker(t *testing.T, kind string, p *testPKI) string {
 		t.Fatal(err)
 	}
 	access := fmt.Sprintf("plugin %s\nplugin_opt_config_file %s\n", plugins[0], dynsec)
-	if kind == "mqtls" {
-		// mqtls broker does not read dynsec files yet: the same rights as an ACL file.
-		acl := filepath.Join(t.TempDir(), "acl")
-		if err := os.WriteFile(acl, []byte("user DSN000001\ntopic readwrite test/ok/#\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		access = "acl_file " + acl + "\n"
-	}
 	port := testutil.FreePort(t)
 	startBroker(t, kind, port, fmt.Sprintf(`listener %d 127.0.0.1
 cafile %s
@@ -67,7 +59,7 @@ func seedTLS(t *testing.T, pki *testPKI, port string) {
 	for _, v := range []string{"311", "5"} {
 		// The seed's first TLS subscription: connected, but test/topic is not allowed.
 		out := sameOutput(t, subOf, append([]string{"-V", v, "-d", "-k", "10", "-v", "-i", "DSN000001", "-t", "test/topic"}, mtls...)...)
-		if !strings.Contains(out, "Subscribed (mid: 1): 1") {
+		if !strings.Contains(out, "Subscribed (mid: 1): 128") && !strings.Contains(out, "Subscribed (mid: 1): 135") {
 			t.Errorf("-V %s: expected a refused subscription:\n%s", v, out)
 		}
 		// The seed's secure publish, to a topic the ACL allows.
@@ -99,8 +91,12 @@ func seedTLS(t *testing.T, pki *testPKI, port string) {
 
 func TestExitCodesMatchMosquitto(t *testing.T) {
 	pki := newTestPKI(t)
-	tlsPort := tlsBroker(t, "mosquitto", pki)
-	pwPort := passwdBroker(t, "mosquitto")
+	for _, b := range brokers {
+		t.Run(b, func(t *testing.T) { exitCodes(t, pki, tlsBroker(t, b, pki), passwdBroker(t, b)) })
+	}
+}
+
+func exitCodes(t *testing.T, pki *testPKI, tlsPort, pwPort string) {
 	closed := strconv.Itoa(testutil.FreePort(t))
 	cases := []struct {
 		name string
@@ -109,9 +105,9 @@ func TestExitCodesMatchMosquitto(t *testing.T) {
 		args []string
 		says string // in our stderr
 	}{
-		{"refused v3", false, false, []string{"-V", "311", "-p", pwPort, "-u", "test", "-P", "wrong", "-t", "a"}, "not authorised"},
-		{"refused v5", false, false, []string{"-V", "5", "-p", pwPort, "-u", "test", "-P", "wrong", "-t", "a"}, "not authorized"},
-		{"refused pub", true, false, []string{"-V", "311", "-p", pwPort, "-u", "nobody", "-P", "x", "-t", "a", "-m", "x"}, "not authorised"},
+		{"refused v3", false, false, []string{"-V", "311", "-p", pwPort, "-u", "test", "-P", "wrong", "-t", "a"}, "refused the connection"},
+		{"refused v5", false, false, []string{"-V", "5", "-p", pwPort, "-u", "test", "-P", "wrong", "-t", "a"}, "refused the connection"},
+		{"refused pub", true, false, []string{"-V", "311", "-p", pwPort, "-u", "nobody", "-P", "x", "-t", "a", "-m", "x"}, "refused the connection"},
 		{"unreachable", false, false, []string{"-p", closed, "-t", "a"}, "connection refused"},
 		{"timeout", false, false, []string{"-V", "311", "-p", pwPort, "-u", "test", "-P", "123456", "-t", "nothing/here", "-W", "1"}, "timed out"},
 		{"no topic", false, false, []string{"-p", pwPort}, "mqtls sub --help"},
