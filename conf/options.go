@@ -10,6 +10,9 @@ import (
 
 // option applies one line. Its errors are wrapped with file, line and option.
 func (p *parser) option(name, value string) error {
+	if name == "metrics" {
+		p.metricsLine = p.line
+	}
 	if strings.HasPrefix(name, "plugin_opt_") || strings.HasPrefix(name, "auth_opt_") {
 		return p.pluginOpt(name, value)
 	}
@@ -160,8 +163,12 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"inspector_max_topics":    func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
 	"inspector_payload_bytes": func(c *Config, v string) error { return setInt(&c.InspectorPayloadBytes, v, 0, 1<<31-1) },
 	"inspector_history":       func(c *Config, v string) error { return setInt(&c.InspectorHistory, v, 1, 1<<31-1) },
-	"metrics":                 func(c *Config, v string) error { return setBool(&c.Metrics, v) },
-	"topic_scheme":            func(c *Config, v string) error { return setString(&c.TopicScheme, v) },
+	"metrics": func(c *Config, v string) error {
+		b, err := parseBool(v)
+		c.Metrics = &b
+		return err
+	},
+	"topic_scheme": func(c *Config, v string) error { return setString(&c.TopicScheme, v) },
 	"topic_scheme_mode": func(c *Config, v string) error {
 		if v != "enforce" && v != "log" {
 			return fmt.Errorf("want enforce or log, got %q", v)

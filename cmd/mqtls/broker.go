@@ -162,7 +162,11 @@ func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (srv *
 	if err != nil {
 		return nil, nil, fmt.Errorf("inspector: %w", err)
 	}
-	srv = &http.Server{Handler: insp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := insp.Handler()
+	if cfg.Metrics != nil && !*cfg.Metrics {
+		handler = withoutMetrics(handler)
+	}
+	srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	serve = func() {
 		log.Info("Inspector on http://" + l.Addr().String())
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -170,4 +174,15 @@ func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (srv *
 		}
 	}
 	return srv, serve, nil
+}
+
+// withoutMetrics answers 404 on /metrics (metrics false).
+func withoutMetrics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
