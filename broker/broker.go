@@ -265,7 +265,12 @@ func (b *Broker) openListener(ls *listenerState) error {
 				return fmt.Errorf("listener %d: %w", cl.Port, err)
 			}
 		}
-		c, err := tlsConfig(cl, ls.crl)
+		kp, err := newKeyPair(cl)
+		if err != nil {
+			return err
+		}
+		b.reload = append(b.reload, kp.reload)
+		c, err := tlsConfig(cl, ls.crl, kp)
 		if err != nil {
 			return err
 		}
@@ -348,7 +353,8 @@ func (b *Broker) Kick(username string) {
 	}
 }
 
-// Reload re-reads the CRLs, the password files and the ACL files (SIGHUP).
+// Reload re-reads the CRLs, the password and ACL files and the servers'
+// certfile and keyfile (SIGHUP).
 // A file that fails to load is logged and its previous contents stay.
 func (b *Broker) Reload() {
 	for _, f := range b.reload {

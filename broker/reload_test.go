@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -59,5 +61,35 @@ func TestSIGHUPReload(t *testing.T) {
 	e.broker.waitLog(t, "reload: password_file")
 	if out, code := mosq(t, e.dir, "mosquitto_pub", carol...); code != 0 {
 		t.Errorf("after a failed reload: exit %d: %s", code, out)
+	}
+}
+
+// TestSIGHUPReloadsServerCert: a renewed certfile/keyfile is served after
+// SIGHUP without a restart.
+func TestSIGHUPReloadsServerCert(t *testing.T) {
+	e := startMTLS(t, t.TempDir())
+	e.ca.leaf("DSN000001", leafOpts{cn: "DSN000001"})
+	served := func() string {
+		kp, err := tls.LoadX509KeyPair(filepath.Join(e.dir, "DSN000001.crt"), filepath.Join(e.dir, "DSN000001.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(e.ca.root)
+		c, err := tls.Dial("tcp", testutil.Addr(e.port), &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{kp}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	before := served()
+	renewed := e.ca.leaf("server", leafOpts{cn: "localhost", server: true}).SerialNumber.String()
+	if err := e.broker.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the renewed server certificate", func() bool { return served() == renewed })
+	if before == renewed {
+		t.Fatal("the test did not renew the certificate")
 	}
 }

@@ -34,8 +34,9 @@ func brokerCmd() *cli.Command {
    $ mqtls broker -c mosquitto.conf
        run with a Mosquitto-style config file (the README lists every option)
 
-Signals: SIGHUP reloads CRLs, password and ACL files (CRL files are also
-reloaded when they change); SIGINT and SIGTERM shut down cleanly.
+Signals: SIGHUP reloads CRLs, password and ACL files and server certificates
+(CRL files are also reloaded when they change); SIGINT and SIGTERM shut down
+cleanly.
 
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
@@ -112,7 +113,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	for {
 		select {
 		case <-hup:
-			log.Info("SIGHUP: reloading CRLs, password and ACL files")
+			log.Info("SIGHUP: reloading CRLs, password and ACL files, server certificates")
 			b.Reload()
 		case <-ctx.Done():
 			log.Info("shutting down")
