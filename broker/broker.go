@@ -142,8 +142,8 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	for _, h := range opts.Hooks {
-		if err := b.server.AddHook(h, nil); err != nil {
-			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		if err := b.AddHook(h, nil); err != nil {
+			return nil, err
 		}
 	}
 	ok = true
@@ -224,6 +224,9 @@ func listenerID(l *conf.Listener) string {
 // AddHook adds a hook after the broker's own, before Start: for hooks that
 // need [Broker.Server] to be built. The same rule as [Options.Hooks] holds.
 func (b *Broker) AddHook(h mqtt.Hook, config any) error {
+	if h.Provides(mqtt.OnConnectAuthenticate) || h.Provides(mqtt.OnACLCheck) {
+		return fmt.Errorf("hook %s answers authentication or ACL checks: mochi ORs those answers, so only the broker's own hook may", h.ID())
+	}
 	if err := b.server.AddHook(h, config); err != nil {
 		return fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
