@@ -114,7 +114,7 @@ func TestConnectPlain(t *testing.T) {
 
 // pki makes a CA, a server certificate for 127.0.0.1 and two client
 // certificates (CN dev1 and dev2) with openssl.
-func pki(t *testing.T) (dir, clients string) {
+func pki(t testing.TB) (dir, clients string) {
 	t.Helper()
 	testutil.Need(t, "openssl")
 	dir = t.TempDir()

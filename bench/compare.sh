@@ -15,7 +15,9 @@
 #   DURATION=8s WARMUP=2s      length of every throughput run
 #   CONNECTIONS=1000           connections of the connect runs
 #   RESULTS=DIR                keep the JSON results and logs there
+#   REPEAT=1                   run everything N times; the table shows medians
 #   QUICK=1                    a short smoke run (1s runs, 100 connections)
+#   TABLE_ONLY=1 RESULTS=DIR   print the table of earlier results again
 #   ACL=dynsec|aclfile         access control of the mtls scenarios: the
 #                              dynamic-security plugin (default when this
 #                              mqtls has the dynsec command) or an acl_file
@@ -28,14 +30,15 @@ BROKERS=${BROKERS:-mosquitto mqtls}
 DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-1000}
+REPEAT=${REPEAT:-1}
 if [[ -n "${QUICK:-}" ]]; then
 	DURATION=1s WARMUP=200ms CONNECTIONS=100
 fi
 DYNSEC_PLUGIN=${DYNSEC_PLUGIN:-$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so 2>/dev/null | head -1 || true)}
 
 die() { echo "compare: $*" >&2; exit 1; }
-for p in mosquitto openssl taskset awk; do
-	command -v "$p" >/dev/null || die "$p is not installed (Debian packages: mosquitto openssl util-linux gawk)"
+for p in mosquitto taskset awk; do
+	command -v "$p" >/dev/null || die "$p is not installed (Debian packages: mosquitto util-linux gawk)"
 done
 [[ -n "$DYNSEC_PLUGIN" ]] || die "mosquitto_dynamic_security.so not found (Debian package mosquitto)"
 if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
@@ -61,33 +64,27 @@ mkdir -p "$RESULTS"
 BROKER_PID=""
 cleanup() {
 	if [[ -n "$BROKER_PID" ]]; then kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK/pki" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
+	rm -rf "$WORK/pki" "$WORK/devices" "$WORK"/*.conf "$WORK"/dynsec*.json "$WORK"/acl-* "$WORK"/persist*
 }
 trap cleanup EXIT
 
 # --- certificates: a CA, a server certificate and device certificates ------
+# made by mqtls itself: a root and issuing CA, a server certificate for
+# localhost/127.0.0.1 and device certificates dev0001..dev0016.
 PKI=$WORK/pki
-mkdir -p "$PKI/devices"
+DEVICES=$WORK/devices
+mkdir -p "$DEVICES"
 NDEV=16
 gen_pki() {
-	cd "$PKI"
-	local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-	openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=compare CA" -keyout ca.key -out ca.crt 2>/dev/null
-	sign() { # name cn extensions
-		openssl req "${ec[@]}" -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-		printf '%b' "$3" >"$1.ext"
-		openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-			-extfile "$1.ext" -out "$1.crt" 2>/dev/null
-		rm -f "$1.csr" "$1.ext"
-	}
-	sign server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+	local i out
+	out=$("$BIN" ca init --pki "$PKI" --name "compare" --no-password --insecure 2>&1) || die "mqtls ca init: $out"
+	out=$("$BIN" cert server --pki "$PKI" --host localhost --ip 127.0.0.1 2>&1) || die "mqtls cert server: $out"
 	for i in $(seq -f %04g 1 $NDEV); do
-		sign "devices/dev$i" "dev$i" "extendedKeyUsage=clientAuth\n"
+		out=$("$BIN" cert client "dev$i" --pki "$PKI" --days 2 2>&1) || die "mqtls cert client: $out"
+		ln -s "$PKI/issued/dev$i.crt" "$DEVICES/dev$i.crt"
+		ln -s "$PKI/issued/dev$i.key" "$DEVICES/dev$i.key"
 	done
-	chmod 600 ./*.key devices/*.key
-	cd "$ROOT"
 }
-gen_pki
 
 # --- dynamic security: every device is in group "devices", whose role lets
 # it publish and subscribe under bench/ and nothing else ----------------------
@@ -160,9 +157,9 @@ write_conf() {
 				echo "acl_file $WORK/acl-$n"
 			fi
 			echo "listener $PORT_TLS 127.0.0.1"
-			echo "cafile $PKI/ca.crt"
-			echo "certfile $PKI/server.crt"
-			echo "keyfile $PKI/server.key"
+			echo "cafile $PKI/chain.pem"
+			echo "certfile $PKI/issued/server.crt"
+			echo "keyfile $PKI/issued/server.key"
 			echo "require_certificate true"
 			echo "use_identity_as_username true"
 			;;
@@ -204,22 +201,23 @@ bench() {
 	local url=tcp://127.0.0.1:$PORT_PLAIN tls=()
 	if [[ $scenario != plain ]]; then
 		url=ssl://127.0.0.1:$PORT_TLS
-		tls=(--cafile "$PKI/ca.crt")
+		tls=(--cafile "$PKI/chain.pem")
 		if [[ $1 == connect ]]; then
-			tls+=(--cert-dir "$PKI/devices")
+			tls+=(--cert-dir "$DEVICES")
 		else
-			tls+=(--cert "$PKI/devices/dev0001.crt" --key "$PKI/devices/dev0001.key")
+			tls+=(--cert "$DEVICES/dev0001.crt" --key "$DEVICES/dev0001.key")
 		fi
 	fi
-	echo "  $broker $name" >&2
+	echo "  $broker $name (run $REP of $REPEAT)" >&2
 	if ! $PIN_LOAD "$BIN" bench "$@" --url "$url" "${tls[@]}" --pid "$BROKER_PID" --json \
-		>"$RESULTS/$broker.$name.json" 2>"$RESULTS/$broker.$name.err"; then
-		echo "compare: $broker $name failed: $(tail -1 "$RESULTS/$broker.$name.err")" >&2
+		>"$RESULTS/$broker.$name.r$REP.json" 2>"$RESULTS/$broker.$name.r$REP.err"; then
+		echo "compare: $broker $name failed: $(tail -1 "$RESULTS/$broker.$name.r$REP.err")" >&2
 	fi
 }
 
 flow=(--duration "$DURATION" --warmup "$WARMUP")
 run_broker=()
+[[ -n "${TABLE_ONLY:-}" ]] && BROKERS=""
 for broker in $BROKERS; do
 	if [[ $broker == mqtls ]] && ! "$BIN" broker --help >/dev/null 2>&1; then
 		echo "compare: this mqtls has no broker command yet; skipping it" >&2
@@ -227,8 +225,10 @@ for broker in $BROKERS; do
 	fi
 	run_broker+=("$broker")
 done
+((${#run_broker[@]} == 0)) || gen_pki
 # Scenario by scenario, each broker in turn, so that both see the machine in
-# the same state.
+# the same state; with REPEAT, the whole round again.
+for REP in $( ((${#run_broker[@]} > 0)) && seq "$REPEAT"); do
 for scenario in plain mtls mtls+persist; do
 	echo "$scenario:" >&2
 	for broker in "${run_broker[@]}"; do
@@ -250,6 +250,7 @@ for scenario in plain mtls mtls+persist; do
 		fi
 	done
 done
+done
 
 # --- the table -------------------------------------------------------------
 # val file key: the first number after "key": in a result file.
@@ -260,10 +261,17 @@ val() {
 fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.*f\n", d, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx\n", a / b }'; }
 
+# med broker run key: the median of key over the repeated runs.
+med() {
+	local f
+	for f in "$RESULTS/$1.$2".r*.json; do val "$f" "$3"; done | { grep -v '^-$' || true; } | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 row() { # label run key decimals [target] [divisor]
 	local a b
-	a=$(val "$RESULTS/mqtls.$2.json" "$3")
-	b=$(val "$RESULTS/mosquitto.$2.json" "$3")
+	a=$(med mqtls "$2" "$3")
+	b=$(med mosquitto "$2" "$3")
 	if [[ -n "${6:-}" ]]; then
 		a=$(awk -v v="$a" -v d="$6" 'BEGIN { if (v == "-") print v; else print v / d }')
 		b=$(awk -v v="$b" -v d="$6" 'BEGIN { if (v == "-") print v; else print v / d }')
@@ -272,7 +280,7 @@ row() { # label run key decimals [target] [divisor]
 }
 
 echo
-echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); runs of $DURATION after $WARMUP warm-up; mtls access control: $ACL"
+echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); $(if [[ -n "${TABLE_ONLY:-}" ]]; then echo "results from $RESULTS"; else echo "median of $REPEAT run(s) of $DURATION after $WARMUP warm-up"; fi); mtls access control: $ACL"
 printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
 for s in plain mtls mtls+persist; do
 	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"

@@ -34,7 +34,11 @@ func (b *Broker) CRLUpdated() time.Time {
 		if ls.crl == nil {
 			continue
 		}
-		for _, crl := range ls.crl.cur.Load().byIssuer {
+		set := ls.crl.cur.Load()
+		if set == nil {
+			continue
+		}
+		for _, crl := range set.byIssuer {
 			if oldest.IsZero() || crl.ThisUpdate.Before(oldest) {
 				oldest = crl.ThisUpdate
 			}

@@ -41,6 +41,8 @@ type Options struct {
 	Port int
 	// Bind is the local address to connect from (mosquitto's -A).
 	Bind string
+	// Unix, when set, is the path of a unix socket to connect to instead of Host and Port.
+	Unix string
 
 	// ClientID is sent in CONNECT. Empty means the broker assigns one (MQTT
 	// 3.1.1 and 5) or a random "mosq-..." id is made (MQTT 3.1), as libmosquitto does.
@@ -65,6 +67,11 @@ type Options struct {
 
 	// Will is the last-will message, if any.
 	Will *Message
+
+	// OnMessage receives the messages no Subscribe handler takes: those of a
+	// session the broker kept, which can arrive right after CONNACK, and
+	// those of subscriptions made without a handler.
+	OnMessage Handler
 
 	// Debug, when set, receives one line per MQTT packet in libmosquitto's
 	// `-d` format. Lines arrive in order, from one goroutine at a time.

@@ -63,9 +63,9 @@ type Config struct {
 	InspectorMaxTopics    int
 	InspectorPayloadBytes int
 	InspectorHistory      int
-	// Metrics is nil when not set; false turns the Prometheus endpoint
-	// (served with the inspector) off, true requires the inspector.
-	Metrics *bool
+	// Metrics serves Prometheus metrics at the inspector's /metrics; it
+	// needs Inspector.
+	Metrics bool
 	// TopicScheme is a topic scheme file; TopicSchemeMode is "enforce" or "log".
 	TopicScheme     string
 	TopicSchemeMode string

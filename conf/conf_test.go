@@ -105,10 +105,10 @@ plugin_opt_config_file dynsec.json
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
 	}
 	got := *c
-	if c.Metrics == nil || !*c.Metrics {
+	if !c.Metrics {
 		t.Errorf("metrics = %v", c.Metrics)
 	}
-	got.Listeners, got.LogTypes, got.LogDests, got.Metrics = nil, nil, nil, nil
+	got.Listeners, got.LogTypes, got.LogDests, got.Metrics = nil, nil, nil, false
 	if got.Security.AllowAnonymous != nil || got.Security.PasswordFile != "" {
 		t.Errorf("global security set with per_listener_settings true: %+v", got.Security)
 	}

@@ -156,7 +156,7 @@ func (p *parser) finish() error {
 			return p.wrap(err)
 		}
 	}
-	if m := p.cfg.Metrics; m != nil && *m && p.cfg.Inspector == "" {
+	if p.cfg.Metrics && p.cfg.Inspector == "" {
 		p.line, p.opt = p.metricsLine, "metrics"
 		return p.wrap(fmt.Errorf("metrics are served by the inspector: add \"inspector 127.0.0.1:8088\""))
 	}

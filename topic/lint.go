@@ -119,10 +119,10 @@ func LintSample(s Sample, opt Options) []Finding {
 	if opt.Scheme != nil {
 		if s.HasFlags {
 			if err := opt.Scheme.CheckPublish(t, s.QoS, s.Retain); err != nil {
-				add(RuleScheme, strings.TrimPrefix(err.Error(), fmt.Sprintf("topic %q", t)+": "), "")
+				add(RuleScheme, err.(*Violation).Detail(), "")
 			}
 		} else if _, ok := opt.Scheme.Lookup(t); !ok {
-			add(RuleScheme, "no pattern of the topic scheme matches", "")
+			add(RuleScheme, (&Violation{Reason: NotInScheme}).Detail(), "")
 		}
 	}
 

@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"mqtls/broker"
 	"mqtls/conf"
-	"mqtls/dynsec"
-	"mqtls/inspector"
 )
 
 func brokerCmd() *cli.Command {
@@ -87,19 +80,13 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	if err != nil {
 		return err
 	}
-	var web *http.Server
-	var serveWeb func()
-	if cfg.Inspector != "" {
-		if web, serveWeb, err = startInspector(b, cfg, log); err != nil {
-			b.Close()
-			return err
-		}
-	}
-	if err := b.Start(); err != nil {
+	stopInspector, err := b.StartInspector()
+	if err != nil {
 		return err
 	}
-	if serveWeb != nil {
-		go serveWeb()
+	defer stopInspector()
+	if err := b.Start(); err != nil {
+		return err
 	}
 	log.Info("mqtls broker " + version() + " running")
 	if tryIt != "" {
@@ -117,73 +104,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 			b.Reload()
 		case <-ctx.Done():
 			log.Info("shutting down")
-			if web != nil {
-				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_ = web.Shutdown(sctx)
-				cancel()
-			}
 			return b.Close()
 		}
 	}
-}
-
-// startInspector adds the inspector's tap to the broker and opens its
-// address; serve, called once the broker runs, serves the page. Beyond the
-// loopback interface the page asks for a login.
-func startInspector(b *broker.Broker, cfg *conf.Config, log *slog.Logger) (srv *http.Server, serve func(), err error) {
-	host, _, _ := net.SplitHostPort(cfg.Inspector)
-	ip := net.ParseIP(host)
-	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	opts := inspector.Options{
-		MaxTopics: cfg.InspectorMaxTopics, PayloadBytes: cfg.InspectorPayloadBytes, History: cfg.InspectorHistory,
-		RequireLogin: !loopback, Logger: log, CRLUpdated: b.CRLUpdated,
-	}
-	if st, ok := b.Authorizer().(*dynsec.Store); ok {
-		opts.Roles = func(username string) []string {
-			c, err := st.Client(username)
-			if err != nil {
-				return nil
-			}
-			var roles []string
-			for _, r := range c.Roles {
-				roles = append(roles, r.Role)
-			}
-			return roles
-		}
-	}
-	insp, err := inspector.New(b.Server(), b.Authorizer(), opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inspector: %w", err)
-	}
-	b.SetObserver(broker.Observer{HandshakeFailure: insp.NoteTLSHandshakeFailure, ACLDenial: insp.NoteACLDenial})
-	if err := b.AddHook(insp.Hook(), nil); err != nil {
-		return nil, nil, err
-	}
-	l, err := net.Listen("tcp", cfg.Inspector)
-	if err != nil {
-		return nil, nil, fmt.Errorf("inspector: %w", err)
-	}
-	handler := insp.Handler()
-	if cfg.Metrics != nil && !*cfg.Metrics {
-		handler = withoutMetrics(handler)
-	}
-	srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	serve = func() {
-		log.Info("Inspector on http://" + l.Addr().String())
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("inspector stopped: " + err.Error())
-		}
-	}
-	return srv, serve, nil
-}
-
-// withoutMetrics answers 404 on /metrics (metrics false).
-func withoutMetrics(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }

@@ -29,6 +29,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Value: "localhost", Usage: "broker `HOST` to connect to", Category: catConn},
 		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "broker `PORT` (default 1883, or 8883 with TLS)", Category: catConn},
 		&cli.StringFlag{Name: "url", Aliases: []string{"L"}, Usage: "mqtt(s)://[user[:password]@]host[:port]/topic in one `URL`", Category: catConn},
+		&cli.StringFlag{Name: "unix", Usage: "connect to the unix socket `PATH` instead of host and port", Category: catConn},
 		&cli.StringFlag{Name: "bind", Aliases: []string{"A"}, Usage: "local `ADDRESS` to connect from", Category: catConn},
 		&cli.StringFlag{Name: "id", Aliases: []string{"i"}, Usage: "client `ID` (default: the broker assigns one)", Category: catConn},
 		&cli.StringFlag{Name: "id-prefix", Aliases: []string{"I"}, Usage: "client id made of `PREFIX` and the process id", Category: catConn},
@@ -67,6 +68,7 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	o.Host = c.String("host")
 	o.Port = c.Int("port")
 	o.Bind = c.String("bind")
+	o.Unix = c.String("unix")
 	o.Username = c.String("username")
 	urlTopic := ""
 	if u := c.String("url"); u != "" {

@@ -47,7 +47,7 @@ line, where other users can see it: prefer --password-file or $MQTT_PASSWORD.
 Exit codes: 0 done; 1 bad arguments, broker unreachable or connection lost;
 7 TLS failure; 27 -W timed out; otherwise the broker's CONNACK code
 (5 or 135: not authorized).`,
-		Flags:        append(subFlags(), connFlags()...),
+		Flags:        append(append(subFlags(), propertyFlag()), connFlags()...),
 		OnUsageError: onToolUsageError,
 		Action:       subAction,
 	}
@@ -88,11 +88,11 @@ type subState struct {
 }
 
 func subAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return toolUsage(c, fmt.Errorf("unexpected argument %q", c.Args().First()))
-	}
 	opts, urlTopic, err := connOptions(c)
 	if err != nil {
+		return toolUsage(c, err)
+	}
+	if _, err := applyProperties(c, &opts); err != nil {
 		return toolUsage(c, err)
 	}
 	filters := c.StringSlice("topic")
@@ -123,6 +123,9 @@ func subAction(c *cli.Context) error {
 		opts.Debug = func(l string) { fmt.Fprintln(st.out, l) }
 		opts.DebugSubscribed = !c.Bool("quiet")
 	}
+	// One handler for everything, as mosquitto_sub has: a kept session's
+	// messages can come before the SUBACK.
+	opts.OnMessage = st.onMessage
 	var timeout <-chan time.Time
 	if w := c.Int("timeout"); w > 0 {
 		timeout = time.After(time.Duration(w) * time.Second)
@@ -149,7 +152,9 @@ func subAction(c *cli.Context) error {
 	case <-timeout:
 		return subTimedOut(c)
 	}
+	st.mu.Lock()
 	st.conn = conn
+	st.mu.Unlock()
 	defer conn.Close()
 
 	subs := make([]client.Subscription, len(filters))
@@ -159,7 +164,7 @@ func subAction(c *cli.Context) error {
 			subs[i].RetainHandling = 2
 		}
 	}
-	codes, err := conn.Subscribe(ctx, subs, st.onMessage)
+	codes, err := conn.Subscribe(ctx, subs, nil)
 	if err != nil {
 		return toolFail(c, err)
 	}
@@ -171,10 +176,12 @@ func subAction(c *cli.Context) error {
 	}
 	if denied == len(codes) {
 		conn.Close()
+		// mosquitto_sub exits 0 here too.
 		if !c.Bool("quiet") {
-			fmt.Fprintln(c.App.ErrWriter, "mqtls: error: all subscription requests were denied (SUBACK "+fmt.Sprint(codes[0])+"): the broker's access rules do not let this client subscribe")
+			warnf(c.App.ErrWriter, "all subscription requests were denied (SUBACK %d: %s): the broker's access rules do not let this client subscribe",
+				codes[0], client.ReasonString(conn.Version(), codes[0]))
 		}
-		return cli.Exit("", client.ExitFailure)
+		return nil
 	}
 	if u := c.StringSlice("unsubscribe"); len(u) > 0 {
 		if err := conn.Unsubscribe(ctx, u...); err != nil {
@@ -247,11 +254,14 @@ func (st *subState) onMessage(m client.Message) {
 			return
 		}
 	}
-	if c.Bool("remove-retained") && m.Retain {
+	st.mu.Lock()
+	conn := st.conn
+	st.mu.Unlock()
+	if c.Bool("remove-retained") && m.Retain && conn != nil {
 		st.removes.Add(1)
 		go func() {
 			defer st.removes.Done()
-			st.conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
+			conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
 		}()
 	}
 	st.print(m)

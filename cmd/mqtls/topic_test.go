@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"mqtls/dynsec"
 	"mqtls/internal/testutil"
 	"mqtls/topic"
 )
@@ -144,5 +147,109 @@ func TestTopicACLAndDocCommands(t *testing.T) {
 	}
 	if st, err := os.Stat(dst); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("doc -o mode: %v %v", st.Mode(), err)
+	}
+}
+
+// TestTopicLintFromBroker lints the retained topics of a running mqtls
+// broker, published by Debian's mosquitto_pub.
+func TestTopicLintFromBroker(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	confPath := filepath.Join(dir, "mqtls.conf")
+	if err := os.WriteFile(confPath, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", confPath)
+	testutil.WaitPort(t, b, testutil.Addr(port))
+	for _, args := range [][]string{
+		{"-t", "/home/temp", "-q", "1"},
+		{"-t", "light/set", "-q", "0"},
+		{"-t", "spBv1.0/plant1/NDATA/edge1", "-q", "1"},
+	} {
+		if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_pub", append([]string{"-p", fmt.Sprint(port), "-r", "-m", "x"}, args...)...); code != 0 {
+			t.Fatalf("mosquitto_pub %q: exit %d %s", args, code, out)
+		}
+	}
+	out, errOut, code := runMqtls("topic", "lint", "--from-broker", "-p", fmt.Sprint(port), "-C", "3", "-W", "20")
+	for _, want := range []string{
+		"/home/temp: leading-slash: error: ",
+		"light/set: retained-command: warning: ",
+		"spBv1.0/plant1/NDATA/edge1: sparkplug-flags: warning: NDATA was published with QoS 1, retain=true",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if code != 1 || errOut != "mqtls: 3 topics: 1 error, 2 warnings, 0 infos\n" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	// MQTT 3.1.1 sees the topics but not the live retain flags.
+	out, errOut, code = runMqtls("topic", "lint", "--from-broker", "-p", fmt.Sprint(port), "-C", "3", "-V", "311")
+	if code != 1 || strings.Contains(out, "retained-command") || !strings.Contains(errOut, "rules on QoS and retain are off") {
+		t.Errorf("v3.1.1: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, errOut, code := runMqtls("topic", "lint", "-t", "#", "a"); code != 2 || !strings.Contains(errOut, "requires the '--from-broker' flag") {
+		t.Errorf("-t without --from-broker: exit %d %s", code, errOut)
+	}
+}
+
+// TestTopicACLApplyFile applies the derived roles to a dynsec file twice and
+// asks the dynsec store what devices and the service may do.
+func TestTopicACLApplyFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dynamic-security.json")
+	if err := dynsec.Init(file, "admin", []byte("admin-secret")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply")
+	if code != 0 || errOut != "mqtls: "+file+": 10 roles and ACLs added, 0 already there\n" {
+		t.Fatalf("apply: exit %d, %s", code, errOut)
+	}
+	_, errOut, code = runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply")
+	if code != 0 || !strings.HasSuffix(errOut, ": 0 roles and ACLs added, 10 already there\n") {
+		t.Fatalf("second apply: exit %d, %s", code, errOut)
+	}
+	s, err := dynsec.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []dynsec.NewClient{
+		{Username: "dev1", Roles: []dynsec.RoleRef{{Role: "sensor", Priority: -1}}},
+		{Username: "svc", Roles: []dynsec.RoleRef{{Role: "backend", Priority: -1}}},
+	} {
+		if err := s.CreateClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		user, topic string
+		access      dynsec.Access
+		want        bool
+	}{
+		{"dev1", "devices/dev1/telemetry/temp", dynsec.PublishSend, true},
+		{"dev1", "devices/dev2/telemetry/temp", dynsec.PublishSend, false},
+		{"dev1", "devices/dev1/cmd/#", dynsec.Subscribe, true},
+		{"dev1", "devices/dev2/cmd/#", dynsec.Subscribe, false},
+		{"dev1", "devices/dev1/cmd/reboot", dynsec.PublishSend, false},
+		{"dev1", "fleet/firmware", dynsec.Subscribe, true},
+		{"svc", "devices/+/telemetry/+", dynsec.Subscribe, true},
+		{"svc", "devices/dev2/cmd/reboot", dynsec.PublishSend, true},
+		{"svc", "devices/dev2/telemetry/temp", dynsec.PublishSend, false},
+		{"svc", "#", dynsec.Subscribe, false},
+	} {
+		if got := s.Allow(c.user, c.user, c.topic, c.access); got != c.want {
+			t.Errorf("%s %v %s: allow = %v, want %v", c.user, c.access, c.topic, got, c.want)
+		}
+	}
+	lock, err := dynsec.Lock(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "-f", file, "--apply"); code != 1 || !strings.Contains(errOut, "in use by a running broker") {
+		t.Errorf("locked file: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := runMqtls("topic", "acl", exampleScheme, "--apply"); code != 2 || !strings.Contains(errOut, "requires the '--file' flag") {
+		t.Errorf("--apply without -f: exit %d, %s", code, errOut)
 	}
 }
