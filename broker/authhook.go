@@ -143,10 +143,12 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 			return refuse(packets.ErrNotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
 		case username == "" && ls.auth == nil:
 		case ls.auth == nil:
-			return refuse(packets.ErrBadUsernameOrPassword, "user %q: no password_file or dynamic security is configured to check passwords", username)
+			return refuse(packets.ErrNotAuthorized, "user %q: no password_file or dynamic security is configured to check passwords", username)
 		default:
+			// Mosquitto 2.0 answers "not authorised" to every refused
+			// password login (unknown user, wrong password, disabled client).
 			if err := ls.auth.Login(username, string(pk.Connect.Password), cl.ID); err != nil {
-				return refuse(authCode(err), "%v", err)
+				return refuse(packets.ErrNotAuthorized, "%v", err)
 			}
 		}
 	}

@@ -205,6 +205,17 @@ func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
 	if len(b.cfg.Listeners) == 0 {
 		ls.anon = true // Mosquitto's local-only default mode
 	}
+	// The CRL is loaded here, not in Start, so that it is in force (and
+	// readable by metrics) from the moment the broker exists.
+	if cl.TLS() && cl.CRLFile != "" {
+		_, cas, err := loadCAs(cl.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+		if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+	}
 	ls.auth = b.global
 	if b.cfg.PerListenerSettings && b.opts.Authorizer == nil {
 		a, err := b.authorizerFor(sec)
@@ -259,15 +270,6 @@ func (b *Broker) openListener(ls *listenerState) error {
 	addr := net.JoinHostPort(cl.Bind, strconv.Itoa(cl.Port))
 	var tc *tls.Config
 	if cl.TLS() {
-		if cl.CRLFile != "" {
-			_, cas, err := loadCAs(cl.CAFile)
-			if err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
-			if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
-		}
 		kp, err := newKeyPair(cl)
 		if err != nil {
 			return err

@@ -39,7 +39,7 @@ func TestSIGHUPReload(t *testing.T) {
 	testutil.Need(t, "mosquitto_pub", "mosquitto_passwd")
 	e := startPW(t, "")
 	carol := []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "carol", "-P", "carol-secret", "-t", "x", "-m", "1"}
-	if _, code := mosq(t, e.dir, "mosquitto_pub", carol...); code != 4 {
+	if _, code := mosq(t, e.dir, "mosquitto_pub", carol...); code != 5 {
 		t.Fatalf("carol before she exists: exit %d", code)
 	}
 	if out, code := testutil.Run(t, e.dir, 20*time.Second, "mosquitto_passwd", "-b", filepath.Join(e.dir, "passwd"), "carol", "carol-secret"); code != 0 {
