@@ -3,6 +3,7 @@ package broker_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -91,5 +92,35 @@ func TestSIGHUPReloadsServerCert(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the renewed server certificate", func() bool { return served() == renewed })
 	if before == renewed {
 		t.Fatal("the test did not renew the certificate")
+	}
+}
+
+// TestTLSVersions: TLS 1.2 is the floor, and tls_version tlsv1.3 refuses
+// TLS 1.2; Debian's openssl s_client is the judge.
+func TestTLSVersions(t *testing.T) {
+	testutil.Need(t, "openssl")
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "Versions")
+	ca.leaf("server", leafOpts{cn: "localhost", server: true})
+	p12, p13 := testutil.FreePort(t), testutil.FreePort(t)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\ncertfile server.crt\nkeyfile server.key\nallow_anonymous true\n"+
+		"listener %d 127.0.0.1\ncertfile server.crt\nkeyfile server.key\ntls_version tlsv1.3\n", p12, p13)
+	startBroker(t, dir, conf, p12, p13)
+	handshake := func(port int, version string) bool {
+		_, code := testutil.Run(t, dir, 20*time.Second, "sh", "-c",
+			fmt.Sprintf("openssl s_client -connect 127.0.0.1:%d %s -CAfile chain.pem -verify_return_error </dev/null", port, version))
+		return code == 0
+	}
+	for _, c := range []struct {
+		port    int
+		version string
+		ok      bool
+	}{
+		{p12, "-tls1_2", true}, {p12, "-tls1_3", true}, {p12, "-tls1_1", false},
+		{p13, "-tls1_3", true}, {p13, "-tls1_2", false},
+	} {
+		if got := handshake(c.port, c.version); got != c.ok {
+			t.Errorf("port %d %s: handshake ok = %v, want %v", c.port, c.version, got, c.ok)
+		}
 	}
 }
