@@ -290,6 +290,7 @@ func (b *Broker) openListener(ls *listenerState) error {
 	if cl.Protocol == "websockets" {
 		w := newWSListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		w.stopClients = b.stopClients
+		w.onHandshakeFailure = b.obs.HandshakeFailure
 		l = w
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
