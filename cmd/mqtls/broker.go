@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +64,11 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 				return err
 			}
 			warnf(c.App.ErrWriter, "dev sandbox in %s: its CA key has no password; never use it for real devices", c.String("dev-dir"))
-			return runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			err = runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return withHint(err, "another broker listens there: stop it, or move the sandbox with --dev-port, --dev-tls-port and --dev-inspector")
+			}
+			return err
 		},
 	}
 }
