@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,8 +28,9 @@ func brokerCmd() *cli.Command {
    $ mqtls broker -c mosquitto.conf
        run with a Mosquitto-style config file (the README lists every option)
 
-Signals: SIGHUP reloads CRLs, password and ACL files (CRL files are also
-reloaded when they change); SIGINT and SIGTERM shut down cleanly.
+Signals: SIGHUP reloads CRLs, password and ACL files and server certificates
+(CRL files are also reloaded when they change); SIGINT and SIGTERM shut down
+cleanly.
 
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
@@ -62,7 +64,11 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 				return err
 			}
 			warnf(c.App.ErrWriter, "dev sandbox in %s: its CA key has no password; never use it for real devices", c.String("dev-dir"))
-			return runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			err = runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return withHint(err, "another broker listens there: stop it, or move the sandbox with --dev-port, --dev-tls-port and --dev-inspector")
+			}
+			return err
 		},
 	}
 }
@@ -99,7 +105,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	for {
 		select {
 		case <-hup:
-			log.Info("SIGHUP: reloading CRLs, password and ACL files")
+			log.Info("SIGHUP: reloading CRLs, password and ACL files, server certificates")
 			b.Reload()
 		case <-ctx.Done():
 			log.Info("shutting down")
