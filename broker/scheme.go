@@ -19,7 +19,7 @@ import (
 )
 
 // SchemeHook returns the hook that checks publishes against the topic
-// scheme of cfg, or nil when cfg names none. Add it with [Options.Hooks].
+// scheme of cfg, or nil when cfg names none. [New] adds it by itself.
 func SchemeHook(cfg *conf.Config, log *slog.Logger) (mqtt.Hook, error) {
 	if cfg.TopicScheme == "" {
 		return nil, nil

@@ -22,15 +22,14 @@ topics:
     retain: true
 `
 
-// schemeBroker is a broker started in the test process with the hook that
-// schemeBroker is an mqtls broker process with topic_scheme set, a
-// mosquitto_sub on '#' known to be subscribed, and the broker's log.
+// schemeBroker is an mqtls broker process whose config has topic_scheme
+// and topic_scheme_mode, with a mosquitto_sub on '#' known to be subscribed.
 type schemeBroker struct {
-	t      *testing.T
-	dir    string
-	port   string
-	broker *testutil.Proc
-	sub    *testutil.Proc
+	t    *testing.T
+	dir  string
+	port string
+	b    *brokerProc
+	sub  *testutil.Proc
 }
 
 func startSchemeBroker(t *testing.T, mode string) *schemeBroker {
@@ -42,14 +41,8 @@ func startSchemeBroker(t *testing.T, mode string) *schemeBroker {
 		t.Fatal(err)
 	}
 	p := testutil.FreePort(t)
-	cfgPath := filepath.Join(dir, "mqtls.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\ntopic_scheme %s\ntopic_scheme_mode %s\n", p, scheme, mode)
-	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	sb := &schemeBroker{t: t, dir: dir, port: port(p)}
-	sb.broker = testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", cfgPath)
-	testutil.WaitPort(t, sb.broker, testutil.Addr(p))
+	sb.b = startBroker(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\ntopic_scheme %s\ntopic_scheme_mode %s\n", p, scheme, mode), p)
 	sb.sub = testutil.Start(t, dir, "mosquitto_sub", "-p", sb.port, "-t", "#", "-v", "-q", "2")
 	testutil.WaitFor(t, 10*time.Second, "the subscriber", func() bool {
 		sb.pub("-t", "devices/probe/telemetry/ready")
@@ -70,7 +63,7 @@ func (sb *schemeBroker) pub(args ...string) string {
 
 func (sb *schemeBroker) waitLog(what string) {
 	sb.t.Helper()
-	testutil.WaitFor(sb.t, 10*time.Second, "log line "+what, func() bool { return strings.Contains(sb.broker.Stderr(), what) })
+	sb.b.waitLog(sb.t, what)
 }
 
 func (sb *schemeBroker) waitDelivery(topic string) {

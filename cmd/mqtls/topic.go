@@ -230,6 +230,8 @@ func topicACLCmd() *cli.Command {
        print the commands that create the device and service roles
    mqtls topic acl topics.yaml -f dynamic-security.json --apply
        create the roles in a dynsec file (broker stopped); existing ones are kept
+   mqtls topic acl topics.yaml --apply -h broker.local -u admin --password-file admin.pw
+       create them in a running broker, through its $CONTROL API
    mqtls topic acl topics.yaml -f dynamic-security.json | sh
        the same through the printed commands
    mqtls topic acl topics.yaml --json
@@ -242,22 +244,19 @@ to its 'sub' patterns, {client} becoming %u (its user name, the certificate
 CN) and {clientid} %c: a device reaches only its own subtree. The service
 role is the other side, for all devices. Give the roles to clients with
 'mqtls dynsec addClientRole' or 'addGroupRole'.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "put '-f `FILE`' (a dynamic-security.json) into the printed commands"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the dynamic-security.json `FILE`: named in the printed commands, or edited by --apply"},
 			&cli.BoolFlag{Name: "json", Usage: "print the roles as JSON"},
-			&cli.BoolFlag{Name: "apply", Usage: "create the roles and ACLs in the -f file instead of printing commands"},
+			&cli.BoolFlag{Name: "apply", Usage: "create the roles and ACLs (in the -f file, else in the broker of the connection flags) instead of printing commands"},
 			&cli.BoolFlag{Name: "acl-file", Usage: "print a Mosquitto acl_file instead of dynsec commands"},
 			&cli.StringSliceFlag{Name: "service-user", Usage: "with --acl-file, give `USER` the service side (repeatable)"},
-		},
+		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.IsSet("service-user") && !c.Bool("acl-file") {
 				return usageErrorf("flag '--service-user' requires the '--acl-file' flag")
 			}
 			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file") || c.Bool("apply")) {
 				return usageErrorf("flag '--acl-file' is incompatible with '--json', '--file' and '--apply'")
-			}
-			if c.Bool("apply") && !c.IsSet("file") {
-				return usageErrorf("flag '--apply' requires the '--file' flag")
 			}
 			s, err := loadSchemeArg(c)
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,25 +12,27 @@ import (
 	"mqtls/topic"
 )
 
-// applyRoles creates the derived roles and their ACLs in a dynsec file,
-// under its lock (refused while a broker serves it). A role or ACL that is
-// already there is kept as it is: re-running is harmless, and nothing is
-// removed.
+// applyRoles creates the derived roles and their ACLs, in the dynsec file
+// (under its lock, refused while a broker serves it) or, with no file, in
+// the running broker named by the connection flags, through the control
+// API as mosquitto_ctrl would. A role or ACL that is already there is kept
+// as it is: re-running is harmless, and nothing is removed.
 func applyRoles(c *cli.Context, file string, roles []topic.Role) error {
-	lock, err := dynsec.Lock(file)
+	exec, done, err := dynsecTarget(c, file)
 	if err != nil {
-		if errors.Is(err, dynsec.ErrLocked) {
-			return withHint(err, "stop the broker, or give the roles to it with the printed commands and connection flags")
-		}
 		return err
 	}
-	defer lock.Unlock()
-	s, err := dynsec.Load(file)
-	if err != nil {
-		return withHint(err, "create one with: mqtls dynsec init "+file+" admin")
-	}
+	defer done()
 	added, kept := 0, 0
-	count := func(err error, what string) error {
+	run := func(args ...string) error {
+		req, err := dynsec.BuildRequest(args[0], args[1:], dynsec.CtrlOptions{})
+		if err != nil {
+			return err
+		}
+		resp, err := exec(req)
+		if err == nil {
+			err = dynsec.ResponseError(resp)
+		}
 		var ce *dynsec.CommandError
 		switch {
 		case err == nil:
@@ -37,20 +40,60 @@ func applyRoles(c *cli.Context, file string, roles []topic.Role) error {
 		case errors.As(err, &ce) && strings.HasSuffix(ce.Message, "already exists"):
 			kept++
 		default:
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%s: %w", strings.Join(args, " "), err)
 		}
 		return nil
 	}
 	for _, r := range roles {
-		if err := count(s.CreateRole(r.Name), "create role "+r.Name); err != nil {
+		if err := run("createRole", r.Name); err != nil {
 			return err
 		}
 		for _, a := range r.ACLs {
-			if err := count(s.AddRoleACL(r.Name, a.Type, a.Topic, a.Allow, 0), fmt.Sprintf("role %s: add %s %s", r.Name, a.Type, a.Topic)); err != nil {
+			verdict := "deny"
+			if a.Allow {
+				verdict = "allow"
+			}
+			if err := run("addRoleACL", r.Name, a.Type, a.Topic, verdict); err != nil {
 				return err
 			}
 		}
 	}
-	fmt.Fprintf(c.App.ErrWriter, "mqtls: %s: %d roles and ACLs added, %d already there\n", file, added, kept)
+	where := file
+	if where == "" {
+		where = "broker"
+	}
+	fmt.Fprintf(c.App.ErrWriter, "mqtls: %s: %d roles and ACLs added, %d already there\n", where, added, kept)
 	return nil
+}
+
+// dynsecTarget returns how to run one control API request: on the file,
+// or on the broker of the connection flags.
+func dynsecTarget(c *cli.Context, file string) (exec func([]byte) ([]byte, error), done func(), err error) {
+	if file == "" {
+		o, _, err := connOptions(c)
+		if err != nil {
+			return nil, nil, usageErrorf("%v", err)
+		}
+		if o.TLS == nil {
+			warnf(c.App.ErrWriter, "connecting without TLS: the changes are visible on the network")
+		}
+		return func(req []byte) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(c.Context, dynsecTimeout)
+			defer cancel()
+			return dynsec.Remote(ctx, o, req)
+		}, func() {}, nil
+	}
+	lock, err := dynsec.Lock(file)
+	if err != nil {
+		if errors.Is(err, dynsec.ErrLocked) {
+			return nil, nil, withHint(err, "give the roles to the running broker instead: leave out -f and add its connection flags")
+		}
+		return nil, nil, err
+	}
+	s, err := dynsec.Load(file)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, withHint(err, "create one with: mqtls dynsec init "+file+" admin")
+	}
+	return s.Exec, func() { lock.Unlock() }, nil
 }
