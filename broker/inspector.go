@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"mqtls/dynsec"
@@ -85,13 +86,27 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 			b.log.Warn("Inspector on " + addr + " uses plain HTTP: its login travels in clear text; configure a TLS listener (certfile, keyfile) to serve it over HTTPS.")
 		}
 	}
+	// Serve once the broker runs: the tap then holds the restored retained
+	// messages, and the listeners' CRLs are loaded. Until then connections
+	// wait in the listen queue.
+	stopped := make(chan struct{})
 	go func() {
+		select {
+		case <-insp.Started():
+		case <-stopped:
+			ln.Close()
+			return
+		}
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			b.log.Error("inspector: " + err.Error())
 		}
 	}()
 	b.log.Info(fmt.Sprintf("Inspector on %s://%s/ (%s).", scheme, ln.Addr(), map[bool]string{true: "loopback, no login", false: "login required"}[local]))
-	return srv.Close, nil
+	var once sync.Once
+	return func() error {
+		once.Do(func() { close(stopped) })
+		return srv.Close()
+	}, nil
 }
 
 func isLoopback(host string) bool {
@@ -103,8 +118,8 @@ func isLoopback(host string) bool {
 }
 
 // inspectorTLS is the page's TLS config when it listens beyond loopback: the
-// first TLS listener's certificate, and its cafile to verify client
-// certificates when a browser offers one.
+// first TLS listener's certificate, and its cafile (and crlfile) to verify
+// client certificates when a browser offers one.
 func (b *Broker) inspectorTLS() (*tls.Config, error) {
 	for _, ls := range b.order {
 		cl := ls.conf
@@ -123,6 +138,14 @@ func (b *Broker) inspectorTLS() (*tls.Config, error) {
 			}
 			tc.ClientCAs = pool
 			tc.ClientAuth = tls.VerifyClientCertIfGiven
+			// the listener's CRL checker exists once the broker runs, which
+			// is before the page serves (see StartInspector)
+			tc.VerifyConnection = func(cs tls.ConnectionState) error {
+				if ls.crl == nil || len(cs.VerifiedChains) == 0 {
+					return nil
+				}
+				return ls.crl.check(cs.VerifiedChains)
+			}
 		}
 		return tc, nil
 	}

@@ -215,7 +215,7 @@ func TestRetainedAfterRestart(t *testing.T) {
 	}
 	topicURL := "http://" + testutil.Addr(webPort) + "/api/topic?name=site/gate/state"
 	status := func() int {
-		resp, err := http.Get(topicURL)
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Get(topicURL)
 		if err != nil {
 			return 0
 		}
@@ -230,6 +230,9 @@ func TestRetainedAfterRestart(t *testing.T) {
 		t.Fatalf("broker exited %d after SIGTERM:\n%s", code, first.Stderr())
 	}
 	start()
-	// the page listens a moment before the broker has read its store
-	testutil.WaitFor(t, 10*time.Second, "the restored retained topic in the restarted broker's inspector", func() bool { return status() == 200 })
+	// the page answers only once the broker has read its store, so the
+	// first answer already knows the topic
+	if got := status(); got != 200 {
+		t.Errorf("after a restart the restored retained topic is not in the inspector (status %d)", got)
+	}
 }

@@ -96,6 +96,7 @@ type Inspector struct {
 	auth    *sessions
 	inline  *mqtt.Client
 	mux     *http.ServeMux
+	started chan struct{}
 }
 
 // InlineClientID is the client id the page publishes with.
@@ -115,11 +116,12 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 		return nil, errors.New("inspector: a login is required but the broker has no access control to check it against")
 	}
 	i := &Inspector{
-		srv:   srv,
-		authz: authz,
-		opts:  opts,
-		store: newStore(opts.MaxTopics),
-		auth:  newSessions(),
+		srv:     srv,
+		authz:   authz,
+		opts:    opts,
+		store:   newStore(opts.MaxTopics),
+		auth:    newSessions(),
+		started: make(chan struct{}),
 	}
 	i.inline = srv.NewClient(nil, "inspector", InlineClientID, true)
 	i.tap = &tap{i: i, stop: make(chan struct{})}
@@ -131,6 +133,10 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 	i.mux = i.routes()
 	return i, nil
 }
+
+// Started is closed once the server has started and the tap holds the
+// retained messages it restored: serve the page after it.
+func (i *Inspector) Started() <-chan struct{} { return i.started }
 
 // Hook is the tap to add to the server with srv.AddHook(i.Hook(), nil).
 func (i *Inspector) Hook() mqtt.Hook { return i.tap }

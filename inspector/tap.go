@@ -27,9 +27,10 @@ type tap struct {
 	aclDenied   [5]atomic.Uint64 // by dynsec.Access
 	tlsFailures atomic.Uint64
 
-	clock    atomic.Int64 // unix milliseconds, 0 when not running
-	stop     chan struct{}
-	stopOnce sync.Once
+	clock     atomic.Int64 // unix milliseconds, 0 when not running
+	stop      chan struct{}
+	stopOnce  sync.Once
+	startOnce sync.Once
 }
 
 var _ mqtt.Hook = (*tap)(nil)
@@ -56,6 +57,7 @@ func (h *tap) OnStarted() {
 		}
 		h.record(nil, pk, time.UnixMilli(pk.Created*1000))
 	}
+	h.startOnce.Do(func() { close(h.i.started) })
 }
 
 // OnPublished skips what the broker did not deliver: a publish its hooks
