@@ -81,7 +81,6 @@ func browserScenario(t *testing.T, e env) context.Context {
 	victim := testutil.Start(t, "", "mosquitto_sub", args("-t", "plant/#", "-i", "kick-me")...)
 	click(t, ctx, "#tab-clients")
 	pageText(t, ctx, "#clients", "kick-me")
-	screenshot(t, ctx)
 	click(t, ctx, `button.kick[data-client="kick-me"]`)
 	pageText(t, ctx, "#clients-result", "kicked kick-me")
 	select {
@@ -110,6 +109,20 @@ func browserScenario(t *testing.T, e env) context.Context {
 	if !narrowed {
 		t.Error("the filter did not narrow the tree")
 	}
+
+	// 6. clear a whole subtree of retained messages from an inner node
+	e.pub(t, "plant/line3/a", "1", true)
+	e.pub(t, "plant/line3/b", "2", true)
+	eval[bool](t, ctx, `(() => { const f = document.getElementById('filter'); f.value = ''; f.dispatchEvent(new Event('input')); return true; })()`)
+	pageText(t, ctx, `[data-topic="plant/line3/b"]`, "2")
+	click(t, ctx, `[data-path="plant/line3"]`)
+	pageText(t, ctx, "#subtree-info", "2 topic(s) below, 2 with a retained message")
+	eval[bool](t, ctx, `(() => { window.confirm = () => true; return true; })()`)
+	click(t, ctx, "#clear-tree")
+	pageText(t, ctx, "#clear-result", "cleared 2 retained message(s)")
+	testutil.WaitFor(t, 10*time.Second, "the subtree's retained messages to go", func() bool {
+		return !e.retained("plant/line3/a") && !e.retained("plant/line3/b")
+	})
 	return ctx
 }
 

@@ -58,6 +58,7 @@ function apply(f) {
     if (!had) insert(s.n);
     if (s.n === state.selected) loadDetail();
   }
+  if (state.selected !== null) subtreeInfo();
   state.stats = f.stats;
   state.dirty = true;
 }
@@ -174,15 +175,33 @@ function loadDetail() {
   }, 150);
 }
 
-function select(name) {
+// select shows a node of the tree: its last message when a topic ends
+// there, and what lies below it.
+function select(name, isTopic) {
   state.selected = name;
+  state.selectedIsTopic = isTopic;
   state.detail = null;
   state.dirty = true;
   $('topic-empty').hidden = true;
   $('topic').hidden = false;
+  $('topic-msg').hidden = !isTopic;
   $('topic-name').textContent = name;
+  $('clear-result').textContent = '';
+  subtreeInfo();
   showTab('topic');
-  loadDetail();
+  if (isTopic) loadDetail();
+}
+
+// subtreeInfo counts the topics and retained messages under the selection.
+function subtreeInfo() {
+  const name = state.selected;
+  if (name === null) return;
+  let n = 0, r = 0;
+  for (const s of state.topics.values()) {
+    if (s.n.startsWith(name + '/')) { n++; if (s.rh) r++; }
+  }
+  $('subtree-info').textContent = `${n} topic(s) below, ${r} with a retained message`;
+  $('subtree').hidden = n === 0;
 }
 
 function b64(s) { const b = atob(s || ''); const u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return u; }
@@ -328,6 +347,7 @@ async function publish(ev) {
 async function clear(sub) {
   const name = state.selected;
   if (name === null) return;
+  // name/# also matches name itself, as in MQTT
   const body = sub ? { filter: name + '/#' } : { topic: name };
   if (sub && !confirm(`Clear every retained message under ${name}/# ?`)) return;
   try {
@@ -378,7 +398,7 @@ $('tree').addEventListener('click', (ev) => {
   const row = ev.target.closest('.node');
   if (!row) return;
   const p = row.dataset.path;
-  if (row.dataset.topic !== undefined) select(row.dataset.topic);
+  select(p, row.dataset.topic !== undefined);
   if (state.expanded.has(p)) state.expanded.delete(p); else state.expanded.add(p);
   state.dirty = true;
 });
