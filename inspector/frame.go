@@ -17,17 +17,18 @@ const previewBytes = 96
 
 // frame is one batch for the page.
 type frame struct {
-	Cursor uint64    `json:"cursor"`
-	Reset  bool      `json:"reset,omitempty"` // forget every topic first
-	More   bool      `json:"more,omitempty"`  // more changes wait for the next frame
-	Topics []summary `json:"topics"`
-	Gone   []string  `json:"gone,omitempty"`
-	Stats  stats     `json:"stats"`
+	Cursor uint64      `json:"cursor"`
+	Reset  bool        `json:"reset,omitempty"` // forget every topic first
+	More   bool        `json:"more,omitempty"`  // more changes wait for the next frame
+	Topics []summary   `json:"topics"`
+	Gone   []goneTopic `json:"gone,omitempty"`
+	Stats  stats       `json:"stats"`
 }
 
 // summary is a topic as the tree shows it.
 type summary struct {
 	Name      string  `json:"n"`
+	Seq       uint64  `json:"sq"` // the number of this state: newer wins on the page
 	Count     uint64  `json:"c"`
 	Bytes     uint64  `json:"by"`
 	Rate10    float64 `json:"r10"`
@@ -55,39 +56,73 @@ type stats struct {
 	BoundMB     float64 `json:"boundMB"`
 }
 
-// frame collects the topics matching filter changed after *cursor and moves
-// the cursor.
-func (i *Inspector) frame(cursor *uint64, filter string, limit int) frame {
+// cursor is where a stream of frames stands.
+//
+// A publisher takes its sequence number from the store and then stores it
+// in the topic: in between, a scan can miss the topic although the number is
+// already below the store's newest. So each frame scans again the range of
+// the frame before it, and skips what that frame sent with the same number.
+type cursor struct {
+	started bool
+	from    uint64            // scan topics changed after this
+	top     uint64            // the store's newest number when the last frame began
+	sent    map[string]uint64 // topics sent since from, with their number
+}
+
+type changedTopic struct {
+	st  *topicState
+	seq uint64
+}
+
+// frame collects the topics matching filter changed since the cursor and
+// moves it.
+func (i *Inspector) frame(c *cursor, filter string, limit int) frame {
 	var f frame
-	from := *cursor
-	gone, ok := i.store.gone.since(from)
-	if !ok {
-		from, f.Reset, gone = 0, true, nil
-	}
-	if from == 0 {
-		f.Reset = true
+	gone, ok := i.store.gone.since(c.from)
+	if !c.started || !ok {
+		*c = cursor{started: true}
+		f.Reset, gone = true, nil
 	}
 	keep := func(name string) bool { return filter == "" || topic.Match(filter, name) }
 	top := i.store.seq.Load()
-	sts := i.store.changed(from, keep)
-	if len(sts) > limit {
-		slices.SortFunc(sts, func(a, b *topicState) int { return cmpU64(a.seq.Load(), b.seq.Load()) })
-		top = sts[limit-1].seq.Load()
-		sts = sts[:limit]
+	var todo []changedTopic
+	for _, st := range i.store.changed(c.from, keep) {
+		if seq := st.seq.Load(); c.sent[st.name] != seq {
+			todo = append(todo, changedTopic{st, seq})
+		}
+	}
+	if len(todo) > limit {
+		// the oldest changes first; the cursor stays, and what was sent is
+		// skipped next time
+		slices.SortFunc(todo, func(a, b changedTopic) int { return cmpU64(a.seq, b.seq) })
+		todo = todo[:limit]
 		f.More = true
 	}
+	if c.sent == nil {
+		c.sent = make(map[string]uint64)
+	}
 	now := time.Now().Unix()
-	f.Topics = make([]summary, 0, len(sts))
-	for _, st := range sts {
-		f.Topics = append(f.Topics, st.summary(now))
+	f.Topics = make([]summary, 0, len(todo))
+	for _, t := range todo {
+		f.Topics = append(f.Topics, t.st.summary(now))
+		c.sent[t.st.name] = t.seq
 	}
 	for _, g := range gone {
-		if keep(g) {
+		if keep(g.Name) {
 			f.Gone = append(f.Gone, g)
 		}
 	}
+	if !f.More {
+		// next time, scan again from the newest number the previous frame
+		// saw: whatever took a number up to it has stored it by now
+		c.from, c.top = c.top, top
+		for name, seq := range c.sent {
+			if seq <= c.from {
+				delete(c.sent, name)
+			}
+		}
+	}
 	f.Cursor = top
-	*cursor = top
 	f.Stats = i.stats()
 	return f
 }
@@ -125,7 +160,7 @@ func (st *topicState) summary(now int64) summary {
 	r10, r60 := st.rate.rates(now)
 	m := st.last()
 	s := summary{
-		Name: st.name, Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
+		Name: st.name, Seq: st.seq.Load(), Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
 		Size: m.Size, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Retained: st.retained,
 		Truncated: len(m.Payload) < m.Size,
 	}

@@ -140,10 +140,10 @@ func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, _ ident
 	_ = rc.SetWriteDeadline(time.Time{})
 	tick := time.NewTicker(i.opts.Interval)
 	defer tick.Stop()
-	var cursor uint64
+	var c cursor
 	enc := json.NewEncoder(w)
 	for {
-		f := i.frame(&cursor, filter, maxFrameTopics)
+		f := i.frame(&c, filter, maxFrameTopics)
 		if _, err := w.Write([]byte("data: ")); err != nil {
 			return
 		}
@@ -172,8 +172,8 @@ func (i *Inspector) handleTopics(w http.ResponseWriter, r *http.Request, _ ident
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var cursor uint64
-	writeJSON(w, i.frame(&cursor, filter, i.opts.MaxTopics))
+	var c cursor
+	writeJSON(w, i.frame(&c, filter, i.opts.MaxTopics))
 }
 
 func filterParam(r *http.Request) (string, error) {

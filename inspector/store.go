@@ -162,17 +162,24 @@ func (g *gone) add(name string, seq uint64) {
 	g.mu.Unlock()
 }
 
-// since returns names removed after cursor, and false when the ring no
+// goneTopic is a removed topic and the number of its removal: a page drops
+// its copy only when that copy is older.
+type goneTopic struct {
+	Name string `json:"n"`
+	Seq  uint64 `json:"sq"`
+}
+
+// since returns the topics removed after cursor, and false when the ring no
 // longer reaches back that far.
-func (g *gone) since(cursor uint64) ([]string, bool) {
+func (g *gone) since(cursor uint64) ([]goneTopic, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []string
+	var out []goneTopic
 	c := len(g.names)
 	for k := 0; k < g.n; k++ {
 		i := (g.next - g.n + k + c) % c
 		if g.seqs[i] > cursor {
-			out = append(out, g.names[i])
+			out = append(out, goneTopic{g.names[i], g.seqs[i]})
 		}
 	}
 	return out, g.lost <= cursor

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -97,8 +98,8 @@ func TestTapBoundsTopicCount(t *testing.T) {
 	if insp.store.lookup("bound/24") == nil {
 		t.Error("the newest topic was evicted instead of an older one")
 	}
-	var cursor uint64
-	f := insp.frame(&cursor, "", 100)
+	var c cursor
+	f := insp.frame(&c, "", 100)
 	if len(f.Topics) != 10 {
 		t.Errorf("a fresh frame lists %d topics, want 10", len(f.Topics))
 	}
@@ -320,5 +321,53 @@ func TestTapCountsRefusalsOnTheWire(t *testing.T) {
 	})
 	if n != 1 || h.out[2].Load() != 1 {
 		t.Errorf("auth failure reasons %d, QoS 2 deliveries %d", n, h.out[2].Load())
+	}
+}
+
+func TestFrameCursor(t *testing.T) {
+	srv, insp := newServer(t, Options{})
+	cl := device(srv, "dev1", "")
+	names := func(f frame) string {
+		var n []string
+		for _, s := range f.Topics {
+			n = append(n, s.Name)
+		}
+		slices.Sort(n)
+		return strings.Join(n, ",")
+	}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		publish(t, srv, cl, "cur/"+n, []byte("1"), 0, false, packets.Properties{})
+	}
+	var c cursor
+	var seen []string
+	for k := 0; k < 3; k++ { // 5 topics, 2 a frame
+		f := insp.frame(&c, "cur/#", 2)
+		if k == 0 != f.Reset {
+			t.Errorf("frame %d: reset %v", k, f.Reset)
+		}
+		if f.More != (k < 2) {
+			t.Errorf("frame %d: more %v", k, f.More)
+		}
+		seen = append(seen, names(f))
+	}
+	if got := strings.Join(seen, "|"); got != "cur/a,cur/b|cur/c,cur/d|cur/e" {
+		t.Errorf("paged frames %q", got)
+	}
+	if f := insp.frame(&c, "cur/#", 2); len(f.Topics) != 0 {
+		t.Errorf("nothing changed, yet a frame carries %q", names(f))
+	}
+	publish(t, srv, cl, "cur/b", []byte("2"), 0, false, packets.Properties{})
+	if f := insp.frame(&c, "cur/#", 2); names(f) != "cur/b" {
+		t.Errorf("after one change: %q", names(f))
+	}
+	// A publisher that took its number before the last frame began but
+	// stored it after that frame's scan is still sent by the next frame.
+	late := insp.store.get("cur/late")
+	late.seq.Store(c.top)
+	if f := insp.frame(&c, "cur/#", 2); names(f) != "cur/late" {
+		t.Errorf("a late store was lost: %q", names(f))
+	}
+	if f := insp.frame(&c, "cur/#", 2); len(f.Topics) != 0 {
+		t.Errorf("sent twice: %q", names(f))
 	}
 }

@@ -51,9 +51,14 @@ function connect() {
 
 function apply(f) {
   if (f.reset) { state.topics.clear(); state.root = newNode('', ''); }
-  for (const g of f.gone || []) remove(g);
+  for (const g of f.gone || []) {
+    const cur = state.topics.get(g.n);
+    if (!cur || cur.sq < g.sq) remove(g.n); // a newer state of the topic outlives an older removal
+  }
   for (const s of f.topics) {
-    const had = state.topics.has(s.n);
+    const cur = state.topics.get(s.n);
+    if (cur && cur.sq > s.sq) continue;
+    const had = cur !== undefined;
     state.topics.set(s.n, s);
     if (!had) insert(s.n);
     if (s.n === state.selected) loadDetail();
