@@ -29,9 +29,9 @@ func (i *Inspector) routes() *http.ServeMux {
 	if i.opts.Metrics {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(i.metrics.reg, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("GET /api/session", i.handleSession)
-	mux.HandleFunc("POST /api/login", i.handleLogin)
-	mux.HandleFunc("POST /api/logout", i.handleLogout)
+	mux.Handle("GET /api/session", i.guard(http.HandlerFunc(i.handleSession)))
+	mux.Handle("POST /api/login", i.guard(http.HandlerFunc(i.handleLogin)))
+	mux.Handle("POST /api/logout", i.guard(http.HandlerFunc(i.handleLogout)))
 	mux.Handle("GET /api/events", i.authed(i.handleEvents))
 	mux.Handle("GET /api/topics", i.authed(i.handleTopics))
 	mux.Handle("GET /api/topic", i.authed(i.handleTopic))
@@ -74,57 +74,51 @@ func (i *Inspector) authed(h func(http.ResponseWriter, *http.Request, identity))
 }
 
 func (i *Inspector) handleSession(w http.ResponseWriter, r *http.Request) {
-	i.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := i.identify(r)
-		writeJSON(w, map[string]any{
-			"loginRequired": i.opts.RequireLogin,
-			"loggedIn":      ok && !id.local,
-			"user":          id.user,
-			"ok":            ok,
-			"maxTopics":     i.opts.MaxTopics,
-			"payloadBytes":  i.opts.PayloadBytes,
-			"history":       i.opts.History,
-		})
-	})).ServeHTTP(w, r)
+	id, ok := i.identify(r)
+	writeJSON(w, map[string]any{
+		"loginRequired": i.opts.RequireLogin,
+		"loggedIn":      ok && !id.local,
+		"user":          id.user,
+		"ok":            ok,
+		"maxTopics":     i.opts.MaxTopics,
+		"payloadBytes":  i.opts.PayloadBytes,
+		"history":       i.opts.History,
+	})
 }
 
 func (i *Inspector) handleLogin(w http.ResponseWriter, r *http.Request) {
-	i.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct{ Username, Password string }
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-			httpError(w, http.StatusBadRequest, "send {\"username\": ..., \"password\": ...}")
-			return
-		}
-		if i.authz == nil {
-			httpError(w, http.StatusBadRequest, "this broker has no access control to log in to")
-			return
-		}
-		if err := i.authz.Login(req.Username, req.Password, ""); err != nil {
-			i.opts.Logger.Warn("inspector login refused", "user", req.Username, "remote", r.RemoteAddr)
-			httpError(w, http.StatusUnauthorized, "wrong user name or password")
-			return
-		}
-		if !i.isAdmin(req.Username) {
-			httpError(w, http.StatusForbidden, "client "+req.Username+" holds no role that grants "+adminTopic)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name: cookieName, Value: i.auth.create(req.Username), Path: "/",
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-			MaxAge: int(sessionLife / time.Second),
-		})
-		writeJSON(w, map[string]any{"user": req.Username})
-	})).ServeHTTP(w, r)
+	var req struct{ Username, Password string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, "send {\"username\": ..., \"password\": ...}")
+		return
+	}
+	if i.authz == nil {
+		httpError(w, http.StatusBadRequest, "this broker has no access control to log in to")
+		return
+	}
+	if err := i.authz.Login(req.Username, req.Password, ""); err != nil {
+		i.opts.Logger.Warn("inspector login refused", "user", req.Username, "remote", r.RemoteAddr)
+		httpError(w, http.StatusUnauthorized, "wrong user name or password")
+		return
+	}
+	if !i.isAdmin(req.Username) {
+		httpError(w, http.StatusForbidden, "client "+req.Username+" holds no role that grants "+adminTopic)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: i.auth.create(req.Username), Path: "/",
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		MaxAge: int(sessionLife / time.Second),
+	})
+	writeJSON(w, map[string]any{"user": req.Username})
 }
 
 func (i *Inspector) handleLogout(w http.ResponseWriter, r *http.Request) {
-	i.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(cookieName); err == nil {
-			i.auth.drop(c.Value)
-		}
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1})
-		writeJSON(w, map[string]any{})
-	})).ServeHTTP(w, r)
+	if c, err := r.Cookie(cookieName); err == nil {
+		i.auth.drop(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1})
+	writeJSON(w, map[string]any{})
 }
 
 // handleEvents streams batches of changed topics as Server-Sent Events.
