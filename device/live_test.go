@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,6 +166,18 @@ func TestLiveModeWithOurBroker(t *testing.T) {
 		t.Error("a certificate was issued for a device whose role does not exist")
 	}
 
+	// Import through the broker: bad rows reported, good ones onboarded.
+	if err := os.WriteFile(filepath.Join(f.dir, "devices.csv"), []byte("DSN000811,device,plant1,\nDSN000812,sensor,,\nDSN000813,nosuch,,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = f.mqtls(t, append([]string{"device", "import", "devices.csv"}, live...)...)
+	if code != 1 || !strings.Contains(out, "3 devices: 2 added, 0 completed, 0 already done, 1 failed") || !strings.Contains(out, "DSN000813 (line 3)") {
+		t.Fatalf("live import: exit %d\n%s", code, out)
+	}
+	if got := ctrl("listClients"); !strings.Contains(got, "DSN000811") || !strings.Contains(got, "DSN000812") || strings.Contains(got, "DSN000813") {
+		t.Errorf("mosquitto_ctrl listClients after the live import:\n%s", got)
+	}
+
 	// Renew checks the client through the broker; the device connects with
 	// the new certificate.
 	old, _, _ := a.Lookup("DSN000801")
@@ -189,7 +202,10 @@ func TestLiveModeWithOurBroker(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(list) != 1 || list[0].ID != "DSN000801" || !list[0].HasClient || list[0].Disabled || list[0].Connected == nil || !*list[0].Connected ||
+	if len(list) != 3 {
+		t.Fatalf("live list: %d devices\n%s", len(list), out)
+	}
+	if list[0].ID != "DSN000801" || !list[0].HasClient || list[0].Disabled || list[0].Connected == nil || !*list[0].Connected ||
 		len(list[0].Roles) != 1 || list[0].Roles[0] != "device" {
 		t.Fatalf("live list: %+v", list)
 	}
