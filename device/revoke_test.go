@@ -84,3 +84,38 @@ func TestRevokeFileModeKicksThroughCRL(t *testing.T) {
 		t.Fatalf("add of a revoked device: exit %d\n%s", code, out)
 	}
 }
+
+// device revoke through the broker with the whole configuration (dynamic
+// security and crlfile), as users run it: both paths race to cut the device
+// off (the disabled client kicks at once, the CRL is re-read within a
+// second); whichever wins, the device is gone and refused from then on.
+func TestRevokeLiveFullConfig(t *testing.T) {
+	testutil.Need(t, "mosquitto_pub", "mosquitto_sub")
+	t.Parallel()
+	f := newFleet(t)
+	if out, code := f.mqtls(t, "device", "add", "DSN000009", "-f", f.dsFile); code != 0 {
+		t.Fatalf("device add: exit %d\n%s", code, out)
+	}
+	b := f.ourBroker(t, brokerOpts{})
+	sub := testutil.Start(t, f.dir, "mosquitto_sub", f.deviceArgs("DSN000009", b.port, "-V", "5", "-t", "devices/DSN000009/#", "-v")...)
+	b.waitLog(t, "devices/DSN000009/#")
+	before := len(b.Stderr())
+	out, code := f.mqtls(t, append([]string{"device", "revoke", "DSN000009"}, b.live()...)...)
+	if code != 0 || !strings.Contains(out, "dynamic security client disabled") {
+		t.Fatalf("live revoke: exit %d\n%s", code, out)
+	}
+	revoked := time.Now()
+	select {
+	case <-sub.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("mosquitto_sub is still running after the revoke\n%s", b.Stderr()[before:])
+	}
+	t.Logf("disconnected %v after device revoke returned", time.Since(revoked).Round(10*time.Millisecond))
+	if log := b.Stderr()[before:]; !strings.Contains(log, "(u'DSN000009') kicked: access changed") && !strings.Contains(log, "(u'DSN000009') disconnected: certificate") {
+		t.Errorf("the broker log does not say why the device went:\n%s", log)
+	}
+	out, code = testutil.Run(t, f.dir, time.Minute, "mosquitto_pub", f.deviceArgs("DSN000009", b.port, "-i", "again", "-t", "devices/DSN000009/x", "-m", "x")...)
+	if code == 0 {
+		t.Fatalf("revoked device connected again:\n%s", out)
+	}
+}
