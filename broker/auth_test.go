@@ -69,9 +69,9 @@ func TestPasswordLogins(t *testing.T) {
 	}{
 		{"right password v3", e.args("alice", "-t", "alice/x", "-m", "1"), 0, "u'alice'"},
 		{"right password v5", e.args("bob", "-V", "5", "-t", "bob/x", "-m", "1"), 0, "u'bob'"},
-		{"wrong password v3", []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "alice", "-P", "nope", "-t", "a", "-m", "1"}, 4, "wrong password for user \"alice\""},
-		{"wrong password v5", []string{"-V", "5", "-h", "127.0.0.1", "-p", port(e.port), "-u", "alice", "-P", "nope", "-t", "a", "-m", "1"}, 134, "wrong password"},
-		{"unknown user", []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "carol", "-P", "x", "-t", "a", "-m", "1"}, 4, "unknown user \"carol\""},
+		{"wrong password v3", []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "alice", "-P", "nope", "-t", "a", "-m", "1"}, 5, "wrong password for user \"alice\""},
+		{"wrong password v5", []string{"-V", "5", "-h", "127.0.0.1", "-p", port(e.port), "-u", "alice", "-P", "nope", "-t", "a", "-m", "1"}, 135, "wrong password"},
+		{"unknown user", []string{"-h", "127.0.0.1", "-p", port(e.port), "-u", "carol", "-P", "x", "-t", "a", "-m", "1"}, 5, "unknown user \"carol\""},
 		{"anonymous v3", e.args("", "-t", "a", "-m", "1"), 5, "anonymous clients are not allowed"},
 		{"anonymous v5", e.args("", "-V", "5", "-t", "a", "-m", "1"), 135, "anonymous clients are not allowed"},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -30,6 +31,9 @@ type authHook struct {
 	// and for deliveries.
 	mu          sync.Mutex
 	subscribing map[subKey]int
+	// pending counts the entries of subscribing, so that deliveries skip
+	// the lock when no SUBSCRIBE is in progress anywhere.
+	pending atomic.Int64
 }
 
 type subKey struct {
@@ -139,10 +143,12 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 			return refuse(packets.ErrNotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
 		case username == "" && ls.auth == nil:
 		case ls.auth == nil:
-			return refuse(packets.ErrBadUsernameOrPassword, "user %q: no password_file or dynamic security is configured to check passwords", username)
+			return refuse(packets.ErrNotAuthorized, "user %q: no password_file or dynamic security is configured to check passwords", username)
 		default:
+			// Mosquitto 2.0 answers "not authorised" to every refused
+			// password login (unknown user, wrong password, disabled client).
 			if err := ls.auth.Login(username, string(pk.Connect.Password), cl.ID); err != nil {
-				return refuse(authCode(err), "%v", err)
+				return refuse(packets.ErrNotAuthorized, "%v", err)
 			}
 		}
 	}
@@ -193,6 +199,7 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	for _, f := range pk.Filters {
 		h.subscribing[subKey{cl, f.Filter}]++
 	}
+	h.pending.Add(int64(len(pk.Filters)))
 	h.mu.Unlock()
 	return pk
 }
@@ -201,6 +208,10 @@ func (h *authHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	h.mu.Lock()
 	for _, f := range pk.Filters {
 		k := subKey{cl, f.Filter}
+		if _, ok := h.subscribing[k]; !ok {
+			continue
+		}
+		h.pending.Add(-1)
 		if h.subscribing[k]--; h.subscribing[k] <= 0 {
 			delete(h.subscribing, k)
 		}
@@ -240,9 +251,12 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
 		return allowSubscribe(ls, user, cl.ID, t), false
 	}
-	h.mu.Lock()
-	sub := h.subscribing[subKey{cl, t}] > 0
-	h.mu.Unlock()
+	sub := false
+	if h.pending.Load() > 0 {
+		h.mu.Lock()
+		sub = h.subscribing[subKey{cl, t}] > 0
+		h.mu.Unlock()
+	}
 	if sub {
 		// A literal filter being subscribed, or a delivery of the same topic
 		// at that moment: both answers must agree (fails closed).

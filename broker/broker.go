@@ -142,8 +142,8 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	for _, h := range opts.Hooks {
-		if err := b.server.AddHook(h, nil); err != nil {
-			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		if err := b.AddHook(h, nil); err != nil {
+			return nil, err
 		}
 	}
 	ok = true
@@ -205,6 +205,17 @@ func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
 	if len(b.cfg.Listeners) == 0 {
 		ls.anon = true // Mosquitto's local-only default mode
 	}
+	// The CRL is loaded here, not in Start, so that it is in force (and
+	// readable by metrics) from the moment the broker exists.
+	if cl.TLS() && cl.CRLFile != "" {
+		_, cas, err := loadCAs(cl.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+		if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+	}
 	ls.auth = b.global
 	if b.cfg.PerListenerSettings && b.opts.Authorizer == nil {
 		a, err := b.authorizerFor(sec)
@@ -224,6 +235,9 @@ func listenerID(l *conf.Listener) string {
 // AddHook adds a hook after the broker's own, before Start: for hooks that
 // need [Broker.Server] to be built. The same rule as [Options.Hooks] holds.
 func (b *Broker) AddHook(h mqtt.Hook, config any) error {
+	if h.Provides(mqtt.OnConnectAuthenticate) || h.Provides(mqtt.OnACLCheck) {
+		return fmt.Errorf("hook %s answers authentication or ACL checks: mochi ORs those answers, so only the broker's own hook may", h.ID())
+	}
 	if err := b.server.AddHook(h, config); err != nil {
 		return fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
@@ -256,16 +270,12 @@ func (b *Broker) openListener(ls *listenerState) error {
 	addr := net.JoinHostPort(cl.Bind, strconv.Itoa(cl.Port))
 	var tc *tls.Config
 	if cl.TLS() {
-		if cl.CRLFile != "" {
-			_, cas, err := loadCAs(cl.CAFile)
-			if err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
-			if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
+		kp, err := newKeyPair(cl)
+		if err != nil {
+			return err
 		}
-		c, err := tlsConfig(cl, ls.crl)
+		b.reload = append(b.reload, kp.reload)
+		c, err := tlsConfig(cl, ls.crl, kp)
 		if err != nil {
 			return err
 		}
@@ -280,6 +290,7 @@ func (b *Broker) openListener(ls *listenerState) error {
 	if cl.Protocol == "websockets" {
 		w := newWSListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		w.stopClients = b.stopClients
+		w.onHandshakeFailure = b.obs.HandshakeFailure
 		l = w
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
@@ -348,7 +359,8 @@ func (b *Broker) Kick(username string) {
 	}
 }
 
-// Reload re-reads the CRLs, the password files and the ACL files (SIGHUP).
+// Reload re-reads the CRLs, the password and ACL files and the servers'
+// certfile and keyfile (SIGHUP).
 // A file that fails to load is logged and its previous contents stay.
 func (b *Broker) Reload() {
 	for _, f := range b.reload {

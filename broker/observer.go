@@ -9,8 +9,8 @@ import (
 // Observer receives events that metrics count. Set it with
 // [Broker.SetObserver] before Start; nil functions are skipped.
 type Observer struct {
-	// HandshakeFailure is called for each failed TLS handshake on a TLS
-	// (not wss) listener.
+	// HandshakeFailure is called for each failed TLS handshake on a TLS or
+	// wss listener.
 	HandshakeFailure func()
 	// ACLDenial is called for each refusal the wire does not show: a QoS 0
 	// publish, a v3 publish (acknowledged and dropped) and a delivery.

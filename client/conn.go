@@ -59,6 +59,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if opts.Debug != nil {
 		c.tr = newTracer(opts.Version, opts.Debug, c.route)
 		c.tr.subscribed = opts.DebugSubscribed
+		c.tr.stopAtSuback = opts.DebugStopAtSuback
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {
@@ -101,6 +102,9 @@ func dial(ctx context.Context, o *Options) (net.Conn, error) {
 			ip = ips[0]
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	if o.WebSocket {
+		return dialWS(ctx, o, &d)
 	}
 	network, addr := "tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 	if o.Unix != "" {

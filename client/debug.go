@@ -18,6 +18,8 @@ type tracer struct {
 	v          byte
 	seq        *sequencer
 	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
+	// stopAtSuback: received packets after the first SUBACK are not reported.
+	stopAtSuback, stopped bool
 
 	mu      sync.Mutex
 	id      string
@@ -60,7 +62,7 @@ func (t *tracer) sent(p pkt) {
 
 // release logs held packets until one of them owes an answer again.
 func (t *tracer) release() {
-	for len(t.held) > 0 && t.due == nil {
+	for len(t.held) > 0 && t.due == nil && !t.stopped {
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
@@ -71,8 +73,7 @@ func (t *tracer) release() {
 func (t *tracer) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.due = nil
-	for len(t.held) > 0 {
+	for len(t.held) > 0 && !t.stopped {
 		t.due = nil
 		p := t.held[0]
 		t.held = t.held[1:]
@@ -129,6 +130,9 @@ func (t *tracer) logSent(p pkt) {
 func (t *tracer) received(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
 	if t.due != nil {
 		t.held = append(t.held, p)
 		return
@@ -174,6 +178,7 @@ func (t *tracer) logReceived(p pkt) {
 			}
 			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
 		}
+		t.stopped = t.stopAtSuback
 	case tUNSUBACK:
 		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
 	case tPINGRESP:

@@ -128,31 +128,44 @@ func TestSubACLCheck(t *testing.T) {
 // and is in one of 100 groups holding two more.
 func benchStore(b *testing.B) *Store {
 	b.Helper()
-	s := New()
+	var f strings.Builder
+	f.WriteString(`{"defaultACLAccess":{"publishClientReceive":false},"roles":[`)
 	for i := range 1000 {
-		must(b, s.CreateRole(fmt.Sprintf("role%04d", i)))
-		must(b, s.AddRoleACL(fmt.Sprintf("role%04d", i), ACLPublishClientReceive, fmt.Sprintf("fleet/%d/#", i), i%2 == 0, i%7))
-		must(b, s.AddRoleACL(fmt.Sprintf("role%04d", i), ACLPublishClientReceive, "devices/%u/#", true, 0))
+		if i > 0 {
+			f.WriteByte(',')
+		}
+		fmt.Fprintf(&f, `{"rolename":"role%04d","acls":[{"acltype":"publishClientReceive","topic":"fleet/%d/#","priority":%d,"allow":%v},{"acltype":"publishClientReceive","topic":"devices/%%u/#","allow":true}]}`, i, i, i%7, i%2 == 0)
 	}
-	for g := range 100 {
-		must(b, s.CreateGroup(fmt.Sprintf("group%03d", g)))
-		s.Control(fmt.Appendf(nil, `{"commands":[{"command":"addGroupRole","groupname":"group%03d","rolename":"role%04d"},{"command":"addGroupRole","groupname":"group%03d","rolename":"role%04d"}]}`, g, g*10, g, g*10+1))
-	}
+	f.WriteString(`],"clients":[`)
 	for i := range 10000 {
-		must(b, s.CreateClient(NewClient{
-			Username: fmt.Sprintf("DSN%06d", i),
-			Roles:    []RoleRef{{fmt.Sprintf("role%04d", i%1000), 1}, {fmt.Sprintf("role%04d", (i+500)%1000), -1}},
-			Groups:   []GroupRef{{fmt.Sprintf("group%03d", i%100), -1}},
-		}))
+		if i > 0 {
+			f.WriteByte(',')
+		}
+		fmt.Fprintf(&f, `{"username":"DSN%06d","roles":[{"rolename":"role%04d","priority":1},{"rolename":"role%04d"}]}`, i, i%1000, (i+500)%1000)
 	}
-	return s
-}
-
-func must(b testing.TB, err error) {
-	b.Helper()
+	f.WriteString(`],"groups":[`)
+	for g := range 100 {
+		if g > 0 {
+			f.WriteByte(',')
+		}
+		fmt.Fprintf(&f, `{"groupname":"group%03d","roles":[{"rolename":"role%04d"},{"rolename":"role%04d"}],"clients":[`, g, g*10, g*10+1)
+		for i := g; i < 10000; i += 100 {
+			if i > g {
+				f.WriteByte(',')
+			}
+			fmt.Fprintf(&f, `{"username":"DSN%06d"}`, i)
+		}
+		f.WriteString(`]}`)
+	}
+	f.WriteString(`]}`)
+	s, err := Parse([]byte(f.String()))
 	if err != nil {
 		b.Fatal(err)
 	}
+	if n := len(s.Clients()); n != 10000 {
+		b.Fatalf("%d clients", n)
+	}
+	return s
 }
 
 // BenchmarkAllowCached is the broker's hot path: a delivery decision that

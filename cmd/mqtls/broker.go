@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -27,8 +31,9 @@ func brokerCmd() *cli.Command {
    $ mqtls broker -c mosquitto.conf
        run with a Mosquitto-style config file (the README lists every option)
 
-Signals: SIGHUP reloads CRLs, password and ACL files (CRL files are also
-reloaded when they change); SIGINT and SIGTERM shut down cleanly.
+Signals: SIGHUP reloads CRLs, password and ACL files and server certificates
+(CRL files are also reloaded when they change); SIGINT and SIGTERM shut down
+cleanly.
 
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
@@ -56,13 +61,17 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 			}
 			sb, err := broker.DevSandbox(broker.SandboxOptions{
 				Dir: c.String("dev-dir"), Port: c.Int("dev-port"), TLSPort: c.Int("dev-tls-port"),
-				Inspector: c.String("dev-inspector"),
+				Inspector: c.String("dev-inspector"), Program: programName(),
 			})
 			if err != nil {
 				return err
 			}
 			warnf(c.App.ErrWriter, "dev sandbox in %s: its CA key has no password; never use it for real devices", c.String("dev-dir"))
-			return runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			err = runBroker(c.Context, sb.Config, opts, sb.TryIt, c.App.Writer, c.App.ErrWriter)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return withHint(err, "another broker listens there: stop it, or move the sandbox with --dev-port, --dev-tls-port and --dev-inspector")
+			}
+			return err
 		},
 	}
 }
@@ -99,11 +108,31 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	for {
 		select {
 		case <-hup:
-			log.Info("SIGHUP: reloading CRLs, password and ACL files")
+			log.Info("SIGHUP: reloading CRLs, password and ACL files, server certificates")
 			b.Reload()
 		case <-ctx.Done():
 			log.Info("shutting down")
 			return b.Close()
 		}
 	}
+}
+
+// programName is how a user runs this binary again: "mqtls" when that name
+// on the PATH is this very file, else the path it was started by.
+func programName() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "mqtls"
+	}
+	if p, err := exec.LookPath("mqtls"); err == nil {
+		if a, err1 := filepath.EvalSymlinks(p); err1 == nil {
+			if b, err2 := filepath.EvalSymlinks(self); err2 == nil && a == b {
+				return "mqtls"
+			}
+		}
+	}
+	if strings.ContainsRune(os.Args[0], filepath.Separator) {
+		return os.Args[0]
+	}
+	return self
 }

@@ -26,6 +26,8 @@ type testPKI struct {
 	chain      string // intermediate then root: the broker's and clients' cafile
 	serverCrt  string
 	serverKey  string
+	cnOnlyCrt  string // a server certificate naming localhost in its CN only
+	cnOnlyKey  string
 	clientCrt  string // leaf then intermediate
 	clientKey  string
 	p12        string // LegacyDES bundle of the client key, cert and chain
@@ -55,6 +57,13 @@ func newTestPKI(t *testing.T) *testPKI {
 	})
 	p.serverCrt = writeTestPEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
 	p.serverKey = writeTestKey(t, dir, "server.key", skey)
+
+	nkey, ncert := issueTestCert(t, ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	p.cnOnlyCrt = writeTestPEM(t, dir, "cnonly.crt", "CERTIFICATE", ncert.Raw, ca.Intermediate.Raw)
+	p.cnOnlyKey = writeTestKey(t, dir, "cnonly.key", nkey)
 
 	ckey, ccert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000001"},

@@ -197,6 +197,12 @@ func dynsecCheckCmd() *cli.Command {
    $ mqtls dynsec -f dynamic-security.json check DSN000001 devices/DSN000001/temp pub
    allow: role "device" (a role of the client), ACL publishClientSend "devices/%u/#" priority 0
    $ mqtls dynsec -h broker.local -u admin --password-file admin.pw check DSN000001 'devices/#' sub
+   $ mqtls dynsec -f dynamic-security.json check '' public/news recv
+       an empty username is an anonymous client (the anonymous group decides)
+
+pub is publishClientSend, recv publishClientReceive, sub and unsub subscribe
+and unsubscribe. On a broker, check reads the whole configuration through the
+control API and decides locally.
 
 Exit codes: 0 allowed, 1 denied or failure, 2 misuse.`,
 		Flags: []cli.Flag{

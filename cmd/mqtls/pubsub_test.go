@@ -122,20 +122,24 @@ func subOf(s side) []string { return s.sub }
 var brokers = []string{"mosquitto", "mqtls"}
 
 // startBroker starts Mosquitto or mqtls broker with the same mosquitto.conf
-// body (the listener line included) and waits for port.
-func startBroker(t *testing.T, kind string, port int, conf string) {
+// body (listener lines included) and waits for port and the extra ports.
+func startBroker(t *testing.T, kind string, port int, conf string, extra ...int) {
 	t.Helper()
+	var p *testutil.Proc
 	if kind == "mosquitto" {
-		testutil.Mosquitto(t, port, conf)
-		return
+		p = testutil.Mosquitto(t, port, conf)
+	} else {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "mqtls.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p = testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
+		testutil.WaitPort(t, p, testutil.Addr(port))
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "mqtls.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+	for _, e := range extra {
+		testutil.WaitPort(t, p, testutil.Addr(e))
 	}
-	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
-	testutil.WaitPort(t, p, testutil.Addr(port))
 }
 
 // passwdBroker is a broker with user test / 123456 allowed everything, and
@@ -285,7 +289,7 @@ func TestFormatMatchesMosquitto(t *testing.T) {
 	auth := []string{"-V", "311", "-p", p, "-u", "test", "-P", "123456"}
 	msgs := map[string]string{
 		"fmt/a":    "retained-a",
-		"fmt/json": `{"x": 1.50, "y":[1,2,{"z":null}], "s":"a\u00e9/\"<", "e":{}, "ea":[], "big": 3000000000, "f": 0.1, "n": -7}`,
+		"fmt/json": `{"x": 1.50, "y":[1,2,{"z":null}], "s":"a\u00e9/\"<", "e":{}, "ea":[], "big": 3000000000, "f": 0.1, "n": -7, "g": 1e300, "h": 1E20, "i": 12345678901234567890, "j": 0.30000000000000004, "k": -0.0, "l": 2.5e-7, "t": true, "u": "\u0001\n"}`,
 		"fmt/ctl":  "tab\there",
 	}
 	for topic, m := range msgs {
@@ -297,6 +301,9 @@ func TestFormatMatchesMosquitto(t *testing.T) {
 		`[%10t][%-10t][%5.2t][%05q][%-5l|][%3p][%-12p][%012p][%05l][%-05l][%8x][%-9X][%%]`,
 		`\ta\\b\e\n@@ %t`,
 		`%j`,
+		`%-08.2t|%08p|%-8x|%.1p|@%|%-0l|%C|%5A|%05E|%-3S|`,
+		// Refused before connecting:
+		`%t %`, `%t @`, `%t \`, `%t %5`, `%t %-`, `%t %.3`, `%t %z`, `%t \q`,
 	} {
 		sameOutput(t, subOf, append([]string{"-t", "fmt/#", "-C", n, "-F", f}, auth...)...)
 	}
