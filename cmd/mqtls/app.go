@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -122,4 +123,16 @@ func withHint(err error, hint string) error {
 // warnf prints a diagnostic line on standard error.
 func warnf(w io.Writer, format string, a ...any) {
 	fmt.Fprintf(w, "mqtls: warning: "+format+"\n", a...)
+}
+
+// commandPath is the command being run with its parents, e.g. "device
+// renew" (urfave's FullName drops the parents of a subcommand).
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Parent() != nil && ctx.Command != nil && ctx.Command.Name != "" {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }
