@@ -130,7 +130,8 @@ func warnf(w io.Writer, format string, a ...any) {
 func commandPath(c *cli.Context) string {
 	var names []string
 	for _, ctx := range c.Lineage() {
-		if ctx.Parent() != nil && ctx.Command != nil && ctx.Command.Name != "" {
+		// The app itself is a context too, with a root command of its name.
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
 			names = append([]string{ctx.Command.Name}, names...)
 		}
 	}
