@@ -81,6 +81,7 @@ use_identity_as_username true
 	}
 	flow := func(b *testing.B, r map[string]any) {
 		b.ReportMetric(r["received_per_s"].(float64), "msgs/s")
+		b.ReportMetric(r["lost"].(float64), "lost")
 		lat := r["latency"].(map[string]any)
 		b.ReportMetric(lat["p99_ms"].(float64), "p99-ms")
 		if br, ok := r["broker"].(map[string]any); ok {
