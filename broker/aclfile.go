@@ -96,37 +96,56 @@ func parseACLRule(rest string) (aclRule, error) {
 	return aclRule{access: access, topic: t}, nil
 }
 
-// allow answers for a publish (write) or a delivery (read).
+// allow answers for a publish (write) or a delivery (read). It is on the
+// delivery path of every message, so it builds nothing it can avoid.
 func (a *aclFile) allow(username, clientID, t string, write bool) bool {
-	var rules []aclRule
-	if username == "" {
-		rules = append(rules, a.anon...)
-	} else {
-		rules = append(rules, a.users[username]...)
+	own := a.anon
+	if username != "" {
+		own = a.users[username]
 	}
 	// Patterns may not be used by clients whose name or id could widen them.
-	if !strings.ContainsAny(username, "+#/") && !strings.ContainsAny(clientID, "+#/") {
-		for _, p := range a.patterns {
-			if username == "" && strings.Contains(p.topic, "%u") {
-				continue
-			}
-			p.topic = strings.NewReplacer("%u", username, "%c", clientID).Replace(p.topic)
-			rules = append(rules, p)
-		}
-	}
-	for _, r := range rules {
-		if r.access == "deny" && topic.Match(r.topic, t) {
-			return false
-		}
+	patterns := a.patterns
+	if strings.ContainsAny(username, "+#/") || strings.ContainsAny(clientID, "+#/") {
+		patterns = nil
 	}
 	want := "read"
 	if write {
 		want = "write"
 	}
-	for _, r := range rules {
-		if (r.access == want || r.access == "readwrite") && topic.Match(r.topic, t) {
-			return true
+	allowed := false
+	for _, r := range own {
+		if r.access == "deny" || (!allowed && (r.access == want || r.access == "readwrite")) {
+			if topic.Match(r.topic, t) {
+				if r.access == "deny" {
+					return false
+				}
+				allowed = true
+			}
 		}
 	}
-	return false
+	for _, r := range patterns {
+		if r.access == "deny" || (!allowed && (r.access == want || r.access == "readwrite")) {
+			f, ok := r.expand(username, clientID)
+			if ok && topic.Match(f, t) {
+				if r.access == "deny" {
+					return false
+				}
+				allowed = true
+			}
+		}
+	}
+	return allowed
+}
+
+// expand substitutes %u and %c in a pattern; ok is false when the pattern
+// names the username and there is none.
+func (r aclRule) expand(username, clientID string) (string, bool) {
+	if !strings.Contains(r.topic, "%") {
+		return r.topic, true
+	}
+	if username == "" && strings.Contains(r.topic, "%u") {
+		return "", false
+	}
+	f := strings.ReplaceAll(r.topic, "%u", username)
+	return strings.ReplaceAll(f, "%c", clientID), true
 }

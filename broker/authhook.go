@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -30,6 +31,9 @@ type authHook struct {
 	// and for deliveries.
 	mu          sync.Mutex
 	subscribing map[subKey]int
+	// pending counts the entries of subscribing, so that deliveries skip
+	// the lock when no SUBSCRIBE is in progress anywhere.
+	pending atomic.Int64
 }
 
 type subKey struct {
@@ -84,11 +88,31 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	r := h.login(ls, cl, pk)
 	if r != nil {
 		h.b.log.Warn(fmt.Sprintf("Client %s from %s refused (%s): %s.", cl.ID, cl.Net.Remote, r.code.Reason, r.reason))
-		_ = h.b.server.SendConnack(cl, r.code, false, nil)
+		h.sendRefusal(cl, r.code)
 		return r
 	}
 	h.passed.Store(cl, struct{}{})
 	return nil
+}
+
+// v3Codes are the MQTT 3.1.1 CONNACK return codes of our refusals, as
+// Mosquitto sends them (mochi maps "bad username or password" to 5).
+var v3Codes = map[packets.Code]byte{
+	packets.ErrBadUsernameOrPassword:    4,
+	packets.ErrNotAuthorized:            5,
+	packets.ErrClientIdentifierNotValid: 2,
+	packets.ErrServerUnavailable:        3,
+}
+
+func (h *authHook) sendRefusal(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion >= 5 {
+		_ = h.b.server.SendConnack(cl, code, false, nil)
+		return
+	}
+	_ = cl.WritePacket(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Connack},
+		ReasonCode:  v3Codes[code],
+	})
 }
 
 func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) *refusal {
@@ -119,10 +143,12 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 			return refuse(packets.ErrNotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
 		case username == "" && ls.auth == nil:
 		case ls.auth == nil:
-			return refuse(packets.ErrBadUsernameOrPassword, "user %q: no password_file or dynamic security is configured to check passwords", username)
+			return refuse(packets.ErrNotAuthorized, "user %q: no password_file or dynamic security is configured to check passwords", username)
 		default:
+			// Mosquitto 2.0 answers "not authorised" to every refused
+			// password login (unknown user, wrong password, disabled client).
 			if err := ls.auth.Login(username, string(pk.Connect.Password), cl.ID); err != nil {
-				return refuse(authCode(err), "%v", err)
+				return refuse(packets.ErrNotAuthorized, "%v", err)
 			}
 		}
 	}
@@ -173,6 +199,7 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	for _, f := range pk.Filters {
 		h.subscribing[subKey{cl, f.Filter}]++
 	}
+	h.pending.Add(int64(len(pk.Filters)))
 	h.mu.Unlock()
 	return pk
 }
@@ -181,6 +208,10 @@ func (h *authHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 	h.mu.Lock()
 	for _, f := range pk.Filters {
 		k := subKey{cl, f.Filter}
+		if _, ok := h.subscribing[k]; !ok {
+			continue
+		}
+		h.pending.Add(-1)
 		if h.subscribing[k]--; h.subscribing[k] <= 0 {
 			delete(h.subscribing, k)
 		}
@@ -207,18 +238,31 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 		}
 		return allow(ls, user, cl.ID, t, dynsec.PublishSend)
 	}
-	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
-		return allowSubscribe(ls, user, cl.ID, t)
+	ok, delivery := h.readCheck(ls, cl, user, t)
+	if !ok && delivery {
+		h.b.noteDenial(dynsec.PublishReceive)
 	}
-	h.mu.Lock()
-	sub := h.subscribing[subKey{cl, t}] > 0
-	h.mu.Unlock()
+	return ok
+}
+
+// readCheck answers the write=false questions: subscriptions and
+// deliveries; delivery reports which one it was.
+func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string) (ok, delivery bool) {
+	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
+		return allowSubscribe(ls, user, cl.ID, t), false
+	}
+	sub := false
+	if h.pending.Load() > 0 {
+		h.mu.Lock()
+		sub = h.subscribing[subKey{cl, t}] > 0
+		h.mu.Unlock()
+	}
 	if sub {
 		// A literal filter being subscribed, or a delivery of the same topic
 		// at that moment: both answers must agree (fails closed).
-		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive), false
 	}
-	return allow(ls, user, cl.ID, t, dynsec.PublishReceive)
+	return allow(ls, user, cl.ID, t, dynsec.PublishReceive), true
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
@@ -238,14 +282,22 @@ func allowSubscribe(ls *listenerState, user, id, f string) bool {
 }
 
 // OnPublish drops, with a normal acknowledgement, a v3 publish the ACL
-// refuses (see OnACLCheck).
+// refuses (see OnACLCheck), and answers $CONTROL/dynamic-security/v1
+// requests instead of delivering them.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || cl.Properties.ProtocolVersion >= 5 {
+	if cl.Net.Inline {
 		return pk, nil
 	}
-	ls := h.b.lis[cl.Net.Listener]
-	if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	if cl.Properties.ProtocolVersion < 5 {
+		ls := h.b.lis[cl.Net.Listener]
+		if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+			h.b.noteDenial(dynsec.PublishSend)
+			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+			return pk, packets.CodeSuccessIgnore
+		}
+	}
+	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
+		h.b.control(cl, pk)
 		return pk, packets.CodeSuccessIgnore
 	}
 	return pk, nil

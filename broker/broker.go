@@ -65,9 +65,12 @@ type Broker struct {
 	// global is the authorizer of per_listener_settings false.
 	global dynsec.Authorizer
 	reload []func() error
+	// dynsec is set when the dynamic security plugin is configured.
+	dynsec *dynsecState
 
 	closeOnce sync.Once
 	done      chan struct{}
+	obs       Observer
 }
 
 // listenerState is what the hook needs to know about a listener.
@@ -91,6 +94,12 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
 	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok && b.dynsec != nil {
+			b.dynsec.lock.Unlock()
+		}
+	}()
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             capabilities(cfg),
 		Logger:                   mochiLogger(log),
@@ -123,14 +132,21 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
+		return nil, fmt.Errorf("add packet id hook: %w", err)
+	}
+	if err := b.addScheme(); err != nil {
+		return nil, err
+	}
 	if err := b.addPersistence(); err != nil {
 		return nil, err
 	}
 	for _, h := range opts.Hooks {
-		if err := b.server.AddHook(h, nil); err != nil {
-			return nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		if err := b.AddHook(h, nil); err != nil {
+			return nil, err
 		}
 	}
+	ok = true
 	return b, nil
 }
 
@@ -166,7 +182,10 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 // authorizerFor builds the access control of one set of security options.
 func (b *Broker) authorizerFor(sec conf.Security) (dynsec.Authorizer, error) {
 	if len(sec.Plugins) > 0 {
-		return nil, fmt.Errorf("plugin %s: dynamic security is not available in this build yet; use password_file and acl_file", sec.Plugins[0].Path)
+		if sec.PasswordFile != "" || sec.ACLFile != "" {
+			return nil, fmt.Errorf("plugin %s: use dynamic security or password_file/acl_file, not both", sec.Plugins[0].Path)
+		}
+		return b.loadDynsec(sec.Plugins[0])
 	}
 	if sec.PasswordFile == "" && sec.ACLFile == "" {
 		return nil, nil
@@ -186,6 +205,17 @@ func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
 	if len(b.cfg.Listeners) == 0 {
 		ls.anon = true // Mosquitto's local-only default mode
 	}
+	// The CRL is loaded here, not in Start, so that it is in force (and
+	// readable by metrics) from the moment the broker exists.
+	if cl.TLS() && cl.CRLFile != "" {
+		_, cas, err := loadCAs(cl.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+		if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
+			return nil, fmt.Errorf("listener %d: %w", cl.Port, err)
+		}
+	}
 	ls.auth = b.global
 	if b.cfg.PerListenerSettings && b.opts.Authorizer == nil {
 		a, err := b.authorizerFor(sec)
@@ -200,6 +230,18 @@ func (b *Broker) listenerState(cl *conf.Listener) (*listenerState, error) {
 // listenerID names a listener for mochi and in persisted sessions.
 func listenerID(l *conf.Listener) string {
 	return net.JoinHostPort(l.Bind, strconv.Itoa(l.Port))
+}
+
+// AddHook adds a hook after the broker's own, before Start: for hooks that
+// need [Broker.Server] to be built. The same rule as [Options.Hooks] holds.
+func (b *Broker) AddHook(h mqtt.Hook, config any) error {
+	if h.Provides(mqtt.OnConnectAuthenticate) || h.Provides(mqtt.OnACLCheck) {
+		return fmt.Errorf("hook %s answers authentication or ACL checks: mochi ORs those answers, so only the broker's own hook may", h.ID())
+	}
+	if err := b.server.AddHook(h, config); err != nil {
+		return fmt.Errorf("add hook %s: %w", h.ID(), err)
+	}
+	return nil
 }
 
 // Start opens every listener and starts serving; it returns once they all
@@ -228,16 +270,12 @@ func (b *Broker) openListener(ls *listenerState) error {
 	addr := net.JoinHostPort(cl.Bind, strconv.Itoa(cl.Port))
 	var tc *tls.Config
 	if cl.TLS() {
-		if cl.CRLFile != "" {
-			_, cas, err := loadCAs(cl.CAFile)
-			if err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
-			if ls.crl, err = newCRLChecker(cl.CRLFile, cas, b.log); err != nil {
-				return fmt.Errorf("listener %d: %w", cl.Port, err)
-			}
+		kp, err := newKeyPair(cl)
+		if err != nil {
+			return err
 		}
-		c, err := tlsConfig(cl, ls.crl)
+		b.reload = append(b.reload, kp.reload)
+		c, err := tlsConfig(cl, ls.crl, kp)
 		if err != nil {
 			return err
 		}
@@ -252,10 +290,12 @@ func (b *Broker) openListener(ls *listenerState) error {
 	if cl.Protocol == "websockets" {
 		w := newWSListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		w.stopClients = b.stopClients
+		w.onHandshakeFailure = b.obs.HandshakeFailure
 		l = w
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		g.stopClients = b.stopClients
+		g.onHandshakeFailure = b.obs.HandshakeFailure
 		l = g
 	}
 	ls.net = l
@@ -319,7 +359,8 @@ func (b *Broker) Kick(username string) {
 	}
 }
 
-// Reload re-reads the CRLs, the password files and the ACL files (SIGHUP).
+// Reload re-reads the CRLs, the password and ACL files and the servers'
+// certfile and keyfile (SIGHUP).
 // A file that fails to load is logged and its previous contents stay.
 func (b *Broker) Reload() {
 	for _, f := range b.reload {
@@ -342,6 +383,9 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.dynsec != nil {
+			b.dynsec.lock.Unlock()
 		}
 	})
 	return err

@@ -55,3 +55,5 @@ func mosq(t *testing.T, dir, name string, args ...string) (string, int) {
 }
 
 func port(p int) string { return fmt.Sprint(p) }
+
+func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // guardedListener is a TCP or TLS listener for mochi that closes what mochi
@@ -33,6 +36,8 @@ type guardedListener struct {
 	// mochi's CloseFn, whose Clients.GetByListener takes a lock twice and
 	// can deadlock while clients come and go.
 	stopClients func(id string)
+	// onHandshakeFailure, when set, counts failed handshakes.
+	onHandshakeFailure func()
 }
 
 var _ listeners.Listener = (*guardedListener)(nil)
@@ -94,13 +99,30 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 		cancel()
 		if err != nil {
 			l.log.Warn("Client <unknown> from " + remote + " refused: TLS handshake: " + handshakeReason(err))
+			if l.onHandshakeFailure != nil {
+				l.onHandshakeFailure()
+			}
 			tc.Close()
 			return
 		}
 		c = tc
 	}
-	if err := establish(l.id, c); err != nil {
-		l.log.Debug("Client from "+remote+" closed", "error", err.Error())
+	logEstablish(l.log, remote, establish(l.id, c))
+}
+
+// logEstablish logs why mochi ended a connection, louder for a refused
+// CONNECT than for an ordinary close.
+func logEstablish(log *slog.Logger, remote string, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		log.Debug("Client <unknown> from " + remote + " closed before CONNECT.")
+	case errors.Is(err, packets.ErrPacketTooLarge):
+		log.Warn("Client <unknown> from " + remote + " refused: packet larger than max_packet_size.")
+	case errors.Is(err, packets.ErrProtocolViolation), strings.HasPrefix(err.Error(), "read connection"):
+		log.Warn("Client <unknown> from " + remote + " refused: " + err.Error() + ".")
+	default:
+		log.Debug("Client from "+remote+" closed", "error", err.Error())
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 	"mqtls/conf"
 )
 
-// NewLogger builds the broker's logger from log_type and log_dest: a slog
-// text handler on standard error unless log_dest says otherwise. The closer
+// NewLogger builds the broker's logger from log_type and log_dest: plain
+// Mosquitto-like lines on standard error unless log_dest says otherwise. The closer
 // closes a log file. Messages about clients read like Mosquitto's.
 func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Closer, error) {
 	level, off := logLevel(cfg.LogTypes)
@@ -47,7 +47,7 @@ func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Clo
 	if off || len(ws) == 0 {
 		return slog.New(slog.DiscardHandler), closer, nil
 	}
-	h := slog.NewTextHandler(io.MultiWriter(ws...), &slog.HandlerOptions{Level: level})
+	h := newLineHandler(io.MultiWriter(ws...), level)
 	return slog.New(h), closer, nil
 }
 

@@ -31,8 +31,15 @@ topic readwrite test/#
 `
 
 func startMTLS(t *testing.T, dir string) *mtlsEnv {
-	e := &mtlsEnv{dir: dir, port: testutil.FreePort(t)}
+	e := &mtlsEnv{dir: dir}
 	e.ca = newTestCA(t, dir, "Test")
+	return startMTLSWith(t, e)
+}
+
+// startMTLSWith starts the broker on e's folder and CA.
+func startMTLSWith(t *testing.T, e *mtlsEnv) *mtlsEnv {
+	dir := e.dir
+	e.port = testutil.FreePort(t)
 	e.ca.leaf("server", leafOpts{cn: "localhost", server: true})
 	if err := os.WriteFile(filepath.Join(dir, "acl"), []byte(mtlsACL), 0o600); err != nil {
 		t.Fatal(err)

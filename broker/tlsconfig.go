@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"mqtls/conf"
 )
@@ -14,14 +15,10 @@ import (
 // tlsConfig builds the server side of a TLS listener: certfile (which may
 // hold the chain after the leaf) and keyfile, cafile to verify client
 // certificates, TLS 1.2 minimum, and the CRL check.
-func tlsConfig(l *conf.Listener, crl *crlChecker) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("listener %d: load certfile %s and keyfile %s: %w", l.Port, l.CertFile, l.KeyFile, err)
-	}
+func tlsConfig(l *conf.Listener, crl *crlChecker, kp *keyPair) (*tls.Config, error) {
 	tc := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+		GetCertificate: kp.get,
+		MinVersion:     tls.VersionTLS12,
 	}
 	if l.TLSVersion == "tlsv1.3" {
 		tc.MinVersion = tls.VersionTLS13
@@ -44,6 +41,30 @@ func tlsConfig(l *conf.Listener, crl *crlChecker) (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// keyPair is a listener's certfile and keyfile, reloaded on SIGHUP as
+// Mosquitto does (a renewed server certificate needs no restart).
+type keyPair struct {
+	port          int
+	certFile, key string
+	cur           atomic.Pointer[tls.Certificate]
+}
+
+func newKeyPair(l *conf.Listener) (*keyPair, error) {
+	kp := &keyPair{port: l.Port, certFile: l.CertFile, key: l.KeyFile}
+	return kp, kp.reload()
+}
+
+func (kp *keyPair) reload() error {
+	cert, err := tls.LoadX509KeyPair(kp.certFile, kp.key)
+	if err != nil {
+		return fmt.Errorf("listener %d: load certfile %s and keyfile %s: %w", kp.port, kp.certFile, kp.key, err)
+	}
+	kp.cur.Store(&cert)
+	return nil
+}
+
+func (kp *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.cur.Load(), nil }
 
 // loadCAs reads the PEM certificates of a cafile.
 func loadCAs(path string) (*x509.CertPool, []*x509.Certificate, error) {

@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,21 @@ type wsListener struct {
 	mu        sync.Mutex
 
 	stopClients func(id string)
+	// onHandshakeFailure, when set, counts failed handshakes.
+	onHandshakeFailure func()
+}
+
+// httpErrorLog passes net/http's messages (failed TLS handshakes above all)
+// to the broker log and counts the handshake failures.
+type httpErrorLog struct{ w *wsListener }
+
+func (e httpErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") && e.w.onHandshakeFailure != nil {
+		e.w.onHandshakeFailure()
+	}
+	e.w.log.Warn("websocket listener " + e.w.id + ": " + msg)
+	return len(p), nil
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -51,7 +68,7 @@ func newWSListener(id string, l net.Listener, tc *tls.Config, deadline time.Dura
 	w.srv = &http.Server{
 		Handler:           http.HandlerFunc(w.handle),
 		ReadHeaderTimeout: deadline,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(httpErrorLog{w}, "", 0),
 	}
 	return w
 }
@@ -97,9 +114,7 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	establish := w.establish
 	w.mu.Unlock()
-	if err := establish(w.id, conn); err != nil {
-		w.log.Debug("Client from "+r.RemoteAddr+" closed", "error", err.Error())
-	}
+	logEstablish(w.log, r.RemoteAddr, establish(w.id, conn))
 }
 
 func (w *wsListener) Close(closeClients listeners.CloseFn) {

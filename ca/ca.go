@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"mqtls/certs"
+	"mqtls/internal/atomicfile"
 )
 
 // File names inside the PKI folder.
@@ -62,6 +64,7 @@ type CA struct {
 	issuerKey crypto.Signer
 	password  []byte
 	keyMu     sync.Mutex
+	deferSync atomic.Bool
 
 	idx *index
 }
@@ -143,6 +146,11 @@ func Open(dir string, password []byte) (*CA, error) {
 	c.issuerKey = k
 	if !c.HasIntermediate() {
 		c.rootKey = k
+	}
+	// Issuing writes into issued/: make sure it is there (and 0700) before
+	// an index line promises files.
+	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -33,6 +33,15 @@
 //	p12Path, passPath, err := c.WriteP12(iss, ca.P12Options{})
 //	_, err = c.Revoke("DSN000001", ca.KeyCompromise)
 //
+// # Batch issuance
+//
+// For thousands of devices, open the CA once, call [CA.DeferSync](true), and
+// issue from several goroutines (IssueClient then WriteP12 in each); call
+// [CA.Sync] at the end. Index appends of concurrent goroutines are grouped;
+// files are written atomically but not fsynced one by one. A re-run should
+// skip names whose [CA.HasFiles] is true and [CA.Renew] current names
+// without files.
+//
 // # The index
 //
 // index.jsonl is append-only JSON lines. The first line is a header naming the
@@ -48,7 +57,8 @@
 // processes appended. Appends from concurrent goroutines are grouped into one
 // write and one fsync. An issue is appended (and synced) before its files are
 // written, so every certificate that exists on disk is in the index and can be
-// revoked.
+// revoked; a crash in between leaves a current name without files, which
+// [CA.HasFiles] tells and [CA.Renew] repairs.
 //
 // Corruption: a last line without its newline is a write torn by a crash (a
 // kill -9 or a power cut mid-append). Its certificate files were never

@@ -4,13 +4,11 @@ import (
 	"crypto"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
 
 	"mqtls/certs"
-	"mqtls/internal/atomicfile"
 	"mqtls/p12"
 )
 
@@ -40,7 +38,7 @@ type P12Result struct {
 // WriteP12 bundles a freshly issued key, leaf and chain as PKCS#12. Neither
 // the CA keys nor the index are touched, so it may run concurrently.
 func (c *CA) WriteP12(iss *certs.Issued, o P12Options) (P12Result, error) {
-	return writeP12(c.IssuedPath(iss.Name, ".p12"), iss.Key, iss, o)
+	return c.writeP12(c.IssuedPath(iss.Name, ".p12"), iss.Key, iss, o)
 }
 
 // ExportP12 bundles the issued key and certificate of name, read from
@@ -83,10 +81,10 @@ func (c *CA) ExportP12(name string, o P12Options) (P12Result, error) {
 		return P12Result{}, fmt.Errorf("%s does not belong to %s: renew it", keyPath, crtPath)
 	}
 	iss := &certs.Issued{Name: name, Kind: e.Kind, Cert: cs[0], Chain: c.Chain(), Key: signer}
-	return writeP12(c.IssuedPath(name, ".p12"), signer, iss, o)
+	return c.writeP12(c.IssuedPath(name, ".p12"), signer, iss, o)
 }
 
-func writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P12Options) (P12Result, error) {
+func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P12Options) (P12Result, error) {
 	res := P12Result{Path: o.Out, Password: o.Password}
 	if res.Path == "" {
 		res.Path = defPath
@@ -103,17 +101,38 @@ func writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P12Options
 	if err != nil {
 		return res, err
 	}
-	if err := atomicfile.MkdirPrivate(filepath.Dir(res.Path)); err != nil && o.Out == "" {
-		return res, err
-	}
 	// The password file first: a p12 without its password is useless.
 	if res.PasswordPath != "" {
-		if err := atomicfile.WriteFile(res.PasswordPath, []byte(res.Password+"\n"), 0o600); err != nil {
+		if err := c.writeFile(res.PasswordPath, []byte(res.Password+"\n"), 0o600); err != nil {
 			return res, err
 		}
 	}
-	if err := atomicfile.WriteFile(res.Path, data, 0o600); err != nil {
+	if err := c.writeFile(res.Path, data, 0o600); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// HasFiles reports whether issued/NAME.crt holds the current certificate of
+// name and issued/NAME.key exists. After a crash between the index append
+// and the file writes (see the package doc) a name can be current without
+// its files: idempotent batch jobs should renew such a name rather than skip
+// it.
+func (c *CA) HasFiles(name string) (bool, error) {
+	e, ok, err := c.Lookup(name)
+	if err != nil || !ok || e.Name != name || !e.Current {
+		return false, err
+	}
+	b, err := os.ReadFile(c.IssuedPath(name, ".crt"))
+	if err != nil {
+		return false, nil
+	}
+	cs, err := certs.ParsePEMCerts(b)
+	if err != nil || certs.SerialHex(cs[0]) != e.Serial {
+		return false, nil
+	}
+	if _, err := os.Stat(c.IssuedPath(name, ".key")); err != nil {
+		return false, nil
+	}
+	return true, nil
 }

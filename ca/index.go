@@ -69,7 +69,7 @@ func (r record) encode() ([]byte, error) {
 func decodeLine(line []byte) (record, error) {
 	var r record
 	i := bytes.LastIndex(line, []byte(sumField))
-	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) {
+	if i < 0 || len(line) != i+len(sumField)+16+2 || !bytes.HasSuffix(line, []byte(`"}`)) {
 		return r, fmt.Errorf("no checksum")
 	}
 	want := line[i+len(sumField) : len(line)-2]
@@ -152,6 +152,9 @@ func openIndex(dir string) (*index, error) {
 	if _, err := x.catchUp(f); err != nil {
 		return nil, err
 	}
+	if err := x.checkHeader(); err != nil {
+		return nil, err
+	}
 	return x, nil
 }
 
@@ -215,7 +218,21 @@ func (x *index) reload(f *os.File) (int64, error) {
 	x.file = st
 	x.entries, x.bySerial, x.latest = nil, map[string]*Entry{}, map[string]*Entry{}
 	x.offset, x.lines, x.lastLine = 0, 0, nil
-	return x.catchUp(f)
+	torn, err := x.catchUp(f)
+	if err != nil {
+		return 0, err
+	}
+	return torn, x.checkHeader()
+}
+
+// checkHeader refuses an index without its header line. ca.Init writes the
+// header atomically, so an index without one was truncated or replaced, and
+// appending to it would bury that. Callers hold x.mu.
+func (x *index) checkHeader() error {
+	if x.lines == 0 {
+		return fmt.Errorf("%w: %s has no %s header line; restore it from a backup", ErrCorruptIndex, x.path, indexFormat)
+	}
+	return nil
 }
 
 // apply replays one line.
@@ -305,6 +322,20 @@ func (x *index) find(nameOrSerial string) (Entry, bool) {
 		if e := x.bySerial[s]; e != nil {
 			return *e, true
 		}
+	}
+	return Entry{}, false
+}
+
+// findSerial returns the entry of a serial (hex, colons and case ignored).
+func (x *index) findSerial(serial string) (Entry, bool) {
+	s, ok := normSerial(serial)
+	if !ok {
+		return Entry{}, false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e := x.bySerial[s]; e != nil {
+		return *e, true
 	}
 	return Entry{}, false
 }

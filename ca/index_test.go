@@ -146,8 +146,18 @@ func TestKill9MidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	inIndex := map[string]bool{}
+	complete := 0
 	for _, e := range l {
 		inIndex[e.Name] = true
+		if ok, err := fresh.HasFiles(e.Name); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			complete++
+		}
+	}
+	// All but the few in flight at the kill have their files.
+	if complete < len(l)-8 {
+		t.Errorf("only %d of %d indexed certificates have their files", complete, len(l))
 	}
 	crts, _ := filepath.Glob(filepath.Join(c.Dir(), ca.IssuedDir, "*.crt"))
 	for _, p := range crts {
@@ -215,6 +225,7 @@ func TestCorruptIndexRefused(t *testing.T) {
 		},
 		"not json":      func(b []byte) []byte { return append([]byte("garbage\n"), b...) },
 		"deleted field": func(b []byte) []byte { return bytes.Replace(b, []byte(`"kind":"client",`), nil, 1) },
+		"emptied":       func([]byte) []byte { return []byte{} },
 	}
 	for name, damage := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,10 +1,8 @@
 package ca
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 )
 
 // withLock runs fn holding the cross-process lock on the index, after
@@ -17,10 +15,10 @@ func (x *index) withLock(fn func(f *os.File) error) error {
 		return fmt.Errorf("lock index: %w", err)
 	}
 	defer lf.Close()
-	if err := flock(lf); err != nil {
+	if err := lockFile(lf); err != nil {
 		return fmt.Errorf("lock index: %w", err)
 	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	defer unlockFile(lf)
 
 	f, err := os.OpenFile(x.path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
@@ -51,15 +49,6 @@ func (x *index) withLock(fn func(f *os.File) error) error {
 		}
 	}
 	return fn(f)
-}
-
-func flock(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
 }
 
 // appendLines writes encoded records in one write, syncs, and replays them.

@@ -53,11 +53,22 @@ func Init(dir string, opts InitOptions) (err error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if err := atomicfile.MkdirPrivate(dir); err != nil {
-		return err
-	}
-	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
-		return err
+	// Folders this call creates are removed again on failure.
+	var made []string
+	defer func() {
+		if err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i])
+			}
+		}
+	}()
+	for _, d := range []string{dir, filepath.Join(dir, IssuedDir)} {
+		if _, statErr := os.Stat(d); statErr != nil {
+			made = append(made, d)
+		}
+		if err := atomicfile.MkdirPrivate(d); err != nil {
+			return err
+		}
 	}
 
 	rootKey, err := certs.NewKey(kt)

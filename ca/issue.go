@@ -9,7 +9,6 @@ import (
 	"go.step.sm/crypto/x509util"
 
 	"mqtls/certs"
-	"mqtls/internal/atomicfile"
 )
 
 // ClientOptions are the choices of `mqtls cert client`.
@@ -113,10 +112,10 @@ func (c *CA) writeIssued(iss *certs.Issued) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(c.IssuedPath(iss.Name, ".key"), keyPEM, 0o600); err != nil {
+	if err := c.writeFile(c.IssuedPath(iss.Name, ".key"), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
+	return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
 }
 
 // Renew issues a new key and certificate for name with the profile of its

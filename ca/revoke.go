@@ -100,7 +100,7 @@ func (c *CA) Revoke(nameOrSerial string, reason Reason) (Entry, error) {
 		if err := c.writeCRL(rootKey, now); err != nil {
 			return fmt.Errorf("revoked %s in the index but could not write the CRL (run mqtls ca crl): %w", e.Name, err)
 		}
-		out, _ = c.idx.find(e.Serial)
+		out, _ = c.idx.findSerial(e.Serial)
 		return nil
 	})
 	return out, err
@@ -139,9 +139,9 @@ func (c *CA) Lookup(nameOrSerial string) (Entry, bool, error) {
 // IsRevoked reports whether the certificate with this serial (hex) is
 // revoked according to the index.
 func (c *CA) IsRevoked(serial string) (bool, error) {
-	e, ok, err := c.Lookup(serial)
-	if err != nil || !ok {
+	if err := c.idx.refresh(); err != nil {
 		return false, err
 	}
-	return e.Revoked, nil
+	e, ok := c.idx.findSerial(serial)
+	return ok && e.Revoked, nil
 }

@@ -128,11 +128,11 @@ func (c *CA) Check(cert *x509.Certificate, now time.Time) (CertState, error) {
 		}
 		return CertState{State: StateNotOurCA}, nil
 	}
-	e, ok, err := c.Lookup(certs.SerialHex(cert))
-	if err != nil {
+	if err := c.idx.refresh(); err != nil {
 		return CertState{}, err
 	}
-	if !ok || e.Serial != certs.SerialHex(cert) {
+	e, ok := c.idx.findSerial(certs.SerialHex(cert))
+	if !ok {
 		return CertState{State: StateUnknown}, nil
 	}
 	st := CertState{State: dateState(cert, now), Entry: &e}

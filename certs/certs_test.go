@@ -125,3 +125,21 @@ func TestParsePEMCertsNamesTheMistake(t *testing.T) {
 		t.Error("garbage accepted")
 	}
 }
+
+func TestRenewalDue(t *testing.T) {
+	t.Parallel()
+	nb := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	na := nb.AddDate(0, 0, 300)
+	for _, tc := range []struct {
+		day  int
+		want bool
+	}{{0, false}, {199, false}, {201, true}, {300, true}} {
+		if got := certs.RenewalDue(nb, na, nb.AddDate(0, 0, tc.day)); got != tc.want {
+			t.Errorf("day %d: %v, want %v", tc.day, got, tc.want)
+		}
+	}
+	c := &x509.Certificate{NotBefore: nb, NotAfter: na}
+	if !certs.NeedsRenewal(c, nb.AddDate(0, 0, 250)) {
+		t.Error("NeedsRenewal at day 250 of 300")
+	}
+}

@@ -149,6 +149,11 @@ func ParsePEMCerts(data []byte) ([]*x509.Certificate, error) {
 // NeedsRenewal reports whether c has used up two thirds of its life at now,
 // the renewal point step and this project use.
 func NeedsRenewal(c *x509.Certificate, now time.Time) bool {
-	life := c.NotAfter.Sub(c.NotBefore)
-	return now.After(c.NotBefore.Add(life * 2 / 3))
+	return RenewalDue(c.NotBefore, c.NotAfter, now)
+}
+
+// RenewalDue is NeedsRenewal for a validity period.
+func RenewalDue(notBefore, notAfter, now time.Time) bool {
+	life := notAfter.Sub(notBefore)
+	return now.After(notBefore.Add(life * 2 / 3))
 }

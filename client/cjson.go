@@ -158,28 +158,24 @@ func (v *jval) print(w *strings.Builder, pretty bool, depth int) {
 	}
 }
 
-// cjsonNumber prints a number as cJSON does: integers within the C int range
-// as integers, others with 15 significant digits, or 17 when 15 lose precision.
+// cjsonNumber prints a number as Debian's cJSON does: "%1.15g", or
+// "%1.17g" when reading the shorter form back differs by more than a
+// rounding error (relative DBL_EPSILON). Go's 'g' format is C's %g here:
+// trailing zeros dropped, at least two exponent digits.
 func cjsonNumber(d float64) string {
 	if math.IsNaN(d) || math.IsInf(d, 0) {
 		return "null"
 	}
-	if d == math.Trunc(d) && d >= math.MinInt32 && d <= math.MaxInt32 {
-		return strconv.FormatInt(int64(d), 10)
-	}
-	s := cg(d, 15)
-	if f, err := strconv.ParseFloat(s, 64); err != nil || f != d {
-		s = cg(d, 17)
+	s := strconv.FormatFloat(d, 'g', 15, 64)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.Abs(f-d) > math.Max(math.Abs(f), math.Abs(d))*epsilon {
+		s = strconv.FormatFloat(d, 'g', 17, 64)
 	}
 	return s
 }
 
-// cg is C's "%1.<prec>g".
-func cg(d float64, prec int) string {
-	s := strconv.FormatFloat(d, 'g', prec, 64)
-	// C writes at least two exponent digits, as Go does; Go drops trailing zeros as %g does.
-	return s
-}
+// epsilon is C's DBL_EPSILON.
+const epsilon = 2.220446049250313e-16
 
 func cjsonString(w *strings.Builder, s string) {
 	w.WriteByte('"')

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,7 +117,7 @@ func TestDebugLinesOrder(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the message", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], "message")
+		return slices.Contains(lines, "message one")
 	})
 	c.Close()
 	want := []string{

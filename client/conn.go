@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"mqtls/topic"
 )
@@ -57,6 +59,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if opts.Debug != nil {
 		c.tr = newTracer(opts.Version, opts.Debug, c.route)
 		c.tr.subscribed = opts.DebugSubscribed
+		c.tr.stopAtSuback = opts.DebugStopAtSuback
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {
@@ -81,6 +84,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 
 func (c *Conn) stopTrace() {
 	if c.tr != nil {
+		c.tr.flush()
 		c.tr.seq.close()
 	}
 }
@@ -99,8 +103,14 @@ func dial(ctx context.Context, o *Options) (net.Conn, error) {
 		}
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
-	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	if o.WebSocket {
+		return dialWS(ctx, o, &d)
+	}
+	network, addr := "tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	if o.Unix != "" {
+		network, addr = "unix", o.Unix
+	}
+	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, &DialError{Addr: addr, Err: err}
 	}
@@ -133,6 +143,9 @@ func classify(err error, o *Options) error {
 			// TLS 1.3: the broker's verdict on our certificate comes after the handshake.
 			return explainTLS(err, o.Host)
 		}
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &TLSError{err: err, msg: "tls: the broker closed the connection right after the handshake: it most likely refused the client certificate (check --cert/--key or --p12 are issued by the broker's CA and not revoked)"}
+		}
 	}
 	return err
 }
@@ -146,9 +159,9 @@ func (c *Conn) onMessage(m Message) {
 	c.route(m)
 }
 
-// route hands m to the handlers whose filter matches its topic (or to the
-// latest handler, when none does, e.g. for a message the broker routed by an
-// overlapping or since-removed subscription).
+// route hands m to the handlers whose filter matches its topic; when none
+// does, to Options.OnMessage or else the latest handler (a message the broker
+// routed by a since-removed subscription, say).
 func (c *Conn) route(m Message) {
 	c.mu.Lock()
 	var hs []Handler
@@ -161,8 +174,13 @@ func (c *Conn) route(m Message) {
 			hs = append(hs, r.h)
 		}
 	}
-	if len(hs) == 0 && len(c.routes) > 0 {
-		hs = append(hs, c.routes[len(c.routes)-1].h)
+	if len(hs) == 0 {
+		switch {
+		case c.opts.OnMessage != nil:
+			hs = append(hs, c.opts.OnMessage)
+		case len(c.routes) > 0:
+			hs = append(hs, c.routes[len(c.routes)-1].h)
+		}
 	}
 	c.mu.Unlock()
 	for _, h := range hs {

@@ -18,10 +18,24 @@ type tracer struct {
 	v          byte
 	seq        *sequencer
 	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
+	// stopAtSuback: received packets after the first SUBACK are not reported.
+	stopAtSuback, stopped bool
 
 	mu      sync.Mutex
 	id      string
 	lastMid uint16
+	// libmosquitto answers a PUBLISH or PUBREL before it reads the next
+	// packet; the Go libraries read on while another goroutine answers. So
+	// that the lines come in libmosquitto's order, packets received while
+	// an answer is due are held until it is sent.
+	due  *due
+	held []pkt
+}
+
+// due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid.
+type due struct {
+	kind byte
+	mid  uint16
 }
 
 func newTracer(v byte, out func(string), deliver func(Message)) *tracer {
@@ -39,6 +53,35 @@ func (t *tracer) name() string {
 func (t *tracer) sent(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.logSent(p)
+	if t.due != nil && t.due.kind == p.kind && t.due.mid == p.mid {
+		t.due = nil
+		t.release()
+	}
+}
+
+// release logs held packets until one of them owes an answer again.
+func (t *tracer) release() {
+	for len(t.held) > 0 && t.due == nil && !t.stopped {
+		p := t.held[0]
+		t.held = t.held[1:]
+		t.logReceived(p)
+	}
+}
+
+// flush logs whatever is held; the connection is closing.
+func (t *tracer) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.held) > 0 && !t.stopped {
+		t.due = nil
+		p := t.held[0]
+		t.held = t.held[1:]
+		t.logReceived(p)
+	}
+}
+
+func (t *tracer) logSent(p pkt) {
 	c := t.name()
 	switch p.kind {
 	case tCONNECT:
@@ -83,10 +126,29 @@ func (t *tracer) sent(p pkt) {
 	}
 }
 
-// received logs an incoming packet.
+// received logs an incoming packet, or holds it while an answer is due.
 func (t *tracer) received(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	if t.due != nil {
+		t.held = append(t.held, p)
+		return
+	}
+	t.logReceived(p)
+}
+
+func (t *tracer) logReceived(p pkt) {
+	switch {
+	case p.kind == tPUBLISH && p.qos == 1:
+		t.due = &due{kind: tPUBACK, mid: p.mid}
+	case p.kind == tPUBLISH && p.qos == 2:
+		t.due = &due{kind: tPUBREC, mid: p.mid}
+	case p.kind == tPUBREL:
+		t.due = &due{kind: tPUBCOMP, mid: p.mid}
+	}
 	switch p.kind {
 	case tCONNACK:
 		if p.id != "" {
@@ -116,6 +178,7 @@ func (t *tracer) received(p pkt) {
 			}
 			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
 		}
+		t.stopped = t.stopAtSuback
 	case tUNSUBACK:
 		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
 	case tPINGRESP:

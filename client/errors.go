@@ -44,8 +44,11 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // Exit codes of mosquitto_pub and mosquitto_sub that do not come from a CONNACK.
 const (
-	ExitFailure = 1  // bad arguments, unreachable broker, other errors
-	ExitTLS     = 7  // TLS handshake failed or the broker refused our certificate
+	ExitFailure = 1 // bad arguments, unreachable broker, other errors
+	// ExitTLS is a failed TLS handshake or a client certificate the broker
+	// refused. The Mosquitto tools exit with 1, 7 or 8 there, depending on
+	// when libmosquitto notices; we always use 7.
+	ExitTLS     = 7
 	ExitTimeout = 27 // mosquitto_sub -W expired
 )
 

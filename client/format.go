@@ -6,6 +6,7 @@ package client
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -372,4 +373,62 @@ func strftime(c byte, t time.Time) string {
 		return "%"
 	}
 	return ""
+}
+
+// CheckFormat reports what mosquitto_sub refuses in a -F format before it
+// connects: a specifier or escape cut short, an unknown %-letter or escape.
+func CheckFormat(format string) error {
+	f := format
+	n := len(f)
+	incomplete := errors.New("incomplete format specifier")
+	for i := 0; i < n; i++ {
+		switch f[i] {
+		case '%':
+			if i == n-1 {
+				return incomplete
+			}
+			if f[i+1] == '0' || f[i+1] == '-' {
+				i++
+				if i == n-1 {
+					return incomplete
+				}
+			}
+			for i+1 < n && f[i+1] >= '0' && f[i+1] <= '9' {
+				i++
+				if i == n-1 {
+					return incomplete
+				}
+			}
+			if i+1 < n && f[i+1] == '.' {
+				i++
+				if i == n-1 {
+					return incomplete
+				}
+				for i+1 < n && f[i+1] >= '0' && f[i+1] <= '9' {
+					i++
+					if i == n-1 {
+						return incomplete
+					}
+				}
+			}
+			if !strings.ContainsRune("%ACDEFIlmPpqRSrtjJUxX", rune(f[i+1])) {
+				return fmt.Errorf("invalid format specifier '%c'", f[i+1])
+			}
+			i++
+		case '@':
+			if i == n-1 {
+				return incomplete
+			}
+			i++
+		case '\\':
+			if i == n-1 {
+				return errors.New("incomplete escape specifier")
+			}
+			if _, ok := escapes[f[i+1]]; !ok {
+				return fmt.Errorf("invalid escape specifier '%c'", f[i+1])
+			}
+			i++
+		}
+	}
+	return nil
 }

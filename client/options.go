@@ -1,7 +1,8 @@
 // Package client connects to an MQTT broker the way the Mosquitto tools do:
-// over TCP, TLS or mutual TLS (PEM files or a PKCS#12 bundle), with MQTT 5
-// (paho.golang) or MQTT 3.1.1 and 3.1 (paho.mqtt.golang). It is what `mqtls
-// pub`, `sub`, `watch`, `bench`, `dynsec` and `device` share.
+// over TCP, TLS or mutual TLS (PEM files or a PKCS#12 bundle), a unix socket
+// or WebSockets, with MQTT 5 (paho.golang) or MQTT 3.1.1 and 3.1
+// (paho.mqtt.golang). It is what `mqtls pub`, `sub`, `watch`, `bench`,
+// `dynsec` and `device` share.
 //
 // # Use
 //
@@ -41,6 +42,12 @@ type Options struct {
 	Port int
 	// Bind is the local address to connect from (mosquitto's -A).
 	Bind string
+	// Unix, when set, is the path of a unix socket to connect to instead of Host and Port.
+	Unix string
+	// WebSocket carries MQTT over WebSockets (wss with TLS) to WebSocketPath
+	// ("/mqtt" when empty).
+	WebSocket     bool
+	WebSocketPath string
 
 	// ClientID is sent in CONNECT. Empty means the broker assigns one (MQTT
 	// 3.1.1 and 5) or a random "mosq-..." id is made (MQTT 3.1), as libmosquitto does.
@@ -66,12 +73,20 @@ type Options struct {
 	// Will is the last-will message, if any.
 	Will *Message
 
+	// OnMessage receives the messages no Subscribe handler takes: those of a
+	// session the broker kept, which can arrive right after CONNACK, and
+	// those of subscriptions made without a handler.
+	OnMessage Handler
+
 	// Debug, when set, receives one line per MQTT packet in libmosquitto's
 	// `-d` format. Lines arrive in order, from one goroutine at a time.
 	Debug func(line string)
 	// DebugSubscribed adds mosquitto_sub's own line after each SUBACK to the
 	// debug lines: "Subscribed (mid: 1): 0, 128".
 	DebugSubscribed bool
+	// DebugStopAtSuback ends the debug lines of received packets at the
+	// first SUBACK, as mosquitto_sub -E does (it disconnects right there).
+	DebugStopAtSuback bool
 
 	// Timeout bounds the TCP connect, TLS handshake and CONNACK wait, and
 	// each acknowledgement; 0 means 10 seconds.
@@ -102,6 +117,9 @@ type TLSOptions struct {
 	ALPN []string
 	// ServerName overrides the name checked in the broker's certificate; the Host by default.
 	ServerName string
+	// Warn, when set, receives warnings about a connection that works but
+	// should be fixed (a certificate that names the broker in its CN only).
+	Warn func(msg string)
 }
 
 // UserProperty is an MQTT 5 user property.
@@ -189,7 +207,7 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.Timeout == 0 {
 		r.Timeout = 10 * time.Second
 	}
-	if r.NoCleanSession && r.ClientID == "" {
+	if r.ClientID == "" && (r.NoCleanSession || r.Version == V5 && r.SessionExpiry == 0xFFFFFFFF) {
 		return r, errors.New("a session kept by the broker needs a client id: give one with -i")
 	}
 	if r.Will != nil && r.Will.Topic == "" {

@@ -84,21 +84,39 @@ func tlsConfig(o *TLSOptions, host string) (*tls.Config, error) {
 	if o.ServerName != "" {
 		cfg.ServerName = o.ServerName
 	}
-	if o.Insecure {
-		// Verify the chain but not the name, as mosquitto's --insecure does.
-		roots := cfg.RootCAs
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the broker sent no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range cs.PeerCertificates[1:] {
-				inter.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+	// The chain is verified here rather than by crypto/tls, for two
+	// Mosquitto behaviours: --insecure skips the name check only, and a
+	// certificate without subject alternative names is matched on its CN, as
+	// OpenSSL does (the seed's openssl recipes make such certificates; Go
+	// alone refuses them). The latter comes with a warning.
+	roots, name, insecure, warn := cfg.RootCAs, cfg.ServerName, o.Insecure, o.Warn
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the broker sent no certificate")
+		}
+		leaf := cs.PeerCertificates[0]
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err != nil {
 			return err
 		}
+		if insecure {
+			return nil
+		}
+		err := leaf.VerifyHostname(name)
+		if err == nil {
+			return nil
+		}
+		if len(leaf.DNSNames) == 0 && len(leaf.IPAddresses) == 0 && strings.EqualFold(leaf.Subject.CommonName, name) {
+			if warn != nil {
+				warn(fmt.Sprintf("the broker's certificate names %q in its CN only, which mosquitto accepts but browsers and most TLS libraries refuse: re-issue it with the name as a subject alternative name (mqtls cert server --host %s)", name, name))
+			}
+			return nil
+		}
+		return err
 	}
 	return cfg, nil
 }
@@ -219,7 +237,7 @@ func certNames(c *x509.Certificate) string {
 	}
 	if len(names) == 0 {
 		if c.Subject.CommonName != "" {
-			return fmt.Sprintf("no name in its subject alternative names (CN %q alone is not checked)", c.Subject.CommonName)
+			return fmt.Sprintf("%q (in its CN only, no subject alternative names)", c.Subject.CommonName)
 		}
 		return "no name at all"
 	}

@@ -63,7 +63,8 @@ type Config struct {
 	InspectorMaxTopics    int
 	InspectorPayloadBytes int
 	InspectorHistory      int
-	// Metrics turns on the Prometheus endpoint.
+	// Metrics serves Prometheus metrics at the inspector's /metrics; it
+	// needs Inspector.
 	Metrics bool
 	// TopicScheme is a topic scheme file; TopicSchemeMode is "enforce" or "log".
 	TopicScheme     string

@@ -102,10 +102,13 @@ plugin_opt_config_file dynsec.json
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
 		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorPayloadBytes: 256, InspectorHistory: 20,
-		Metrics: true, TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
+		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
 	}
 	got := *c
-	got.Listeners, got.LogTypes, got.LogDests = nil, nil, nil
+	if !c.Metrics {
+		t.Errorf("metrics = %v", c.Metrics)
+	}
+	got.Listeners, got.LogTypes, got.LogDests, got.Metrics = nil, nil, nil, false
 	if got.Security.AllowAnonymous != nil || got.Security.PasswordFile != "" {
 		t.Errorf("global security set with per_listener_settings true: %+v", got.Security)
 	}
@@ -183,6 +186,7 @@ func TestErrors(t *testing.T) {
 		"inspector addr":      {"inspector 8088", `x.conf:1: inspector: want HOST:PORT such as 127.0.0.1:8088, got "8088"`},
 		"scheme mode":         {"topic_scheme_mode strict", `x.conf:1: topic_scheme_mode: want enforce or log, got "strict"`},
 		"metrics":             {"metrics on", `x.conf:1: metrics: want true or false, got "on"`},
+		"metrics alone":       {"# x\nmetrics true", `x.conf:2: metrics: metrics are served by the inspector: add "inspector 127.0.0.1:8088"`},
 		"inspector topics":    {"inspector_max_topics 0", `x.conf:1: inspector_max_topics: want a number from 1 to`},
 		"long line":           {"listener 1\n" + strings.Repeat("x", maxLine+1), `x.conf:2: line longer than`},
 	}

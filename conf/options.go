@@ -10,6 +10,9 @@ import (
 
 // option applies one line. Its errors are wrapped with file, line and option.
 func (p *parser) option(name, value string) error {
+	if name == "metrics" {
+		p.metricsLine = p.line
+	}
 	if strings.HasPrefix(name, "plugin_opt_") || strings.HasPrefix(name, "auth_opt_") {
 		return p.pluginOpt(name, value)
 	}

@@ -46,6 +46,8 @@ type parser struct {
 	cur *Listener
 	// plugin is the plugin that plugin_opt_* lines apply to.
 	plugin *Plugin
+	// metricsLine is where metrics was set.
+	metricsLine int
 }
 
 // Parse parses the configuration text b; file names it in errors.
@@ -153,6 +155,10 @@ func (p *parser) finish() error {
 		if err := checkListener(l); err != nil {
 			return p.wrap(err)
 		}
+	}
+	if p.cfg.Metrics && p.cfg.Inspector == "" {
+		p.line, p.opt = p.metricsLine, "metrics"
+		return p.wrap(fmt.Errorf("metrics are served by the inspector: add \"inspector 127.0.0.1:8088\""))
 	}
 	p.line, p.opt = 0, ""
 	return nil

@@ -67,6 +67,92 @@ func (s *Store) run(cmd obj) (obj, error) {
 
 // CreateClient adds a client with its roles and groups.
 func (s *Store) CreateClient(c NewClient) error {
+	_, err := s.run(c.command())
+	return err
+}
+
+// Request is the control API request that creates the client, for a live
+// broker ([Remote]); the answer's error, if any, is read with [ResponseError].
+func (c NewClient) Request() []byte { return request(c.command()) }
+
+// ClientRequest is the control API request of a command that takes only a
+// username: deleteClient, enableClient, disableClient or getClient.
+func ClientRequest(command, username string) []byte {
+	return request(obj{{"command", command}, {"username", username}})
+}
+
+func request(cmd obj) []byte { return printJSON(obj{{"commands", []any{cmd}}}, false) }
+
+// ResponseError returns the first answer's error as a *CommandError, or nil.
+func ResponseError(payload []byte) error {
+	r, err := firstResponse(payload)
+	if err != nil {
+		return err
+	}
+	if msg, ok := r.str("error"); ok {
+		name, _ := r.str("command")
+		return &CommandError{Command: name, Message: msg}
+	}
+	return nil
+}
+
+// ParseClient reads the answer to getClient.
+func ParseClient(payload []byte) (Client, error) {
+	r, err := firstResponse(payload)
+	if err != nil {
+		return Client{}, err
+	}
+	if err := ResponseError(payload); err != nil {
+		return Client{}, err
+	}
+	data, _ := r.object("data")
+	co, ok := data.object("client")
+	if !ok {
+		return Client{}, fmt.Errorf("getClient answer has no client")
+	}
+	c := Client{
+		Username:        strOf(co, "username"),
+		ClientID:        strOf(co, "clientid"),
+		TextName:        strOf(co, "textname"),
+		TextDescription: strOf(co, "textdescription"),
+		Disabled:        co.boolOr("disabled", false),
+	}
+	roles, _ := co.array("roles")
+	for _, rv := range roles {
+		ro, _ := rv.(obj)
+		c.Roles = append(c.Roles, RoleRef{strOf(ro, "rolename"), ro.intOr("priority", -1)})
+	}
+	groups, _ := co.array("groups")
+	for _, gv := range groups {
+		gobj, _ := gv.(obj)
+		c.Groups = append(c.Groups, GroupRef{strOf(gobj, "groupname"), gobj.intOr("priority", -1)})
+	}
+	return c, nil
+}
+
+func strOf(o obj, key string) string {
+	v, _ := o.str(key)
+	return v
+}
+
+func firstResponse(payload []byte) (obj, error) {
+	v, err := parseJSON(payload)
+	if err != nil {
+		return nil, fmt.Errorf("answer: %w", ErrInvalidJSON)
+	}
+	tree, _ := v.(obj)
+	rs, _ := tree.array("responses")
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("answer holds no responses")
+	}
+	r, ok := rs[0].(obj)
+	if !ok {
+		return nil, fmt.Errorf("answer holds no responses")
+	}
+	return r, nil
+}
+
+func (c NewClient) command() obj {
 	cmd := obj{{"command", "createClient"}, {"username", c.Username}}
 	if len(c.Password) > 0 {
 		cmd = append(cmd, member{"password", string(c.Password)})
@@ -94,8 +180,7 @@ func (s *Store) CreateClient(c NewClient) error {
 		}
 		cmd = append(cmd, member{"groups", groups})
 	}
-	_, err := s.run(cmd)
-	return err
+	return cmd
 }
 
 // DeleteClient removes a client; its sessions are kicked.

@@ -2,6 +2,7 @@ package dynsec
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 )
@@ -46,5 +47,38 @@ func TestGoAPIOnFile(t *testing.T) {
 	}
 	if n := len(s.Clients()); n != 1 {
 		t.Errorf("%d clients, want 1 (admin)", n)
+	}
+}
+
+// The request helpers give a live broker the same commands.
+func TestRequestsForLiveBrokers(t *testing.T) {
+	s := New()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateRole("device"))
+	must(s.CreateGroup("fleet"))
+	nc := NewClient{Username: "DSN2", Password: []byte("pw"), ClientID: "id2", TextName: "Device 2", Roles: []RoleRef{{"device", 4}}, Groups: []GroupRef{{"fleet", -1}}}
+	must(ResponseError(s.Control(nc.Request())))
+	err := ResponseError(s.Control(nc.Request()))
+	var ce *CommandError
+	if !errors.As(err, &ce) || ce.Message != "Client already exists" {
+		t.Errorf("second create: %v", err)
+	}
+	must(ResponseError(s.Control(ClientRequest("disableClient", "DSN2"))))
+	c, err := ParseClient(s.Control(ClientRequest("getClient", "DSN2")))
+	must(err)
+	want := Client{Username: "DSN2", ClientID: "id2", TextName: "Device 2", Disabled: true, Roles: []RoleRef{{"device", 4}}, Groups: []GroupRef{{"fleet", -1}}}
+	if fmt.Sprint(c) != fmt.Sprint(want) || c.Roles[0] != want.Roles[0] || c.Groups[0] != want.Groups[0] {
+		t.Errorf("getClient = %+v, want %+v", c, want)
+	}
+	if _, err := ParseClient(s.Control(ClientRequest("getClient", "nobody"))); !errors.Is(err, ErrNotFound) {
+		t.Errorf("getClient nobody: %v", err)
+	}
+	if err := s.Login("DSN2", "pw", "id2"); !errors.Is(err, ErrNotAuthorized) {
+		t.Errorf("disabled login: %v", err)
 	}
 }

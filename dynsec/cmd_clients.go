@@ -66,11 +66,11 @@ func cmdCreateClient(s *Store, cmd obj) result {
 	if groups, ok := cmd.array("groups"); ok {
 		seen := map[*group]bool{}
 		for _, gv := range groups {
-			go_, ok := gv.(obj)
+			gobj, ok := gv.(obj)
 			if !ok {
 				continue
 			}
-			gn, ok := go_.str("groupname")
+			gn, ok := gobj.str("groupname")
 			if !ok {
 				continue
 			}
@@ -82,7 +82,7 @@ func cmdCreateClient(s *Store, cmd obj) result {
 				return fail("Internal error")
 			}
 			seen[g] = true
-			joins = append(joins, join{g, go_.intOr("priority", -1)})
+			joins = append(joins, join{g, gobj.intOr("priority", -1)})
 		}
 	}
 	if hasPW {

@@ -115,7 +115,7 @@ func cmdModifyGroup(s *Store, cmd obj) result {
 	}
 	kicks := s.m.usersOfGroup(g)
 	if clients, ok := cmd.array("clients"); ok {
-		for _, mb := range append([]member2(nil), g.clients...) {
+		for _, mb := range append([]membership(nil), g.clients...) {
 			removeMember(mb.client, g)
 		}
 		for _, cv := range clients {

@@ -2,7 +2,10 @@ package dynsec
 
 // Role commands and default access of the control API.
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 func cmdCreateRole(s *Store, cmd obj) result {
 	name, e := rolenameParam.read(cmd)
@@ -198,10 +201,11 @@ func cmdGetDefaultACLAccess(s *Store, _ obj) result {
 	}}}}
 }
 
-// subTopicCheck is mosquitto_sub_topic_check: '+' and '#' must fill a level,
-// '#' must be last, at most 65535 bytes. The empty topic passes.
+// subTopicCheck is the broker's mosquitto_sub_topic_check: '+' and '#' must
+// fill a level, '#' must be last, at most 65535 bytes and 200 '/'. The empty
+// topic passes.
 func subTopicCheck(t string) bool {
-	if len(t) > 65535 {
+	if len(t) > 65535 || strings.Count(t, "/") > 200 {
 		return false
 	}
 	for i := 0; i < len(t); i++ {

@@ -108,9 +108,41 @@ var compatSteps = []ctrlStep{
 
 var saltRE = regexp.MustCompile(`"(password|salt)":\t"[^"]*"`)
 
-// TestSameCommandsSameFile drives the real Mosquitto 2.0 with the real
-// mosquitto_ctrl and our store with the requests our command line builds,
-// command by command: both print the same and leave equal files (modulo
+// startMqtlsDynsec runs our broker with Mosquitto's plugin lines on file
+// and returns its port.
+func startMqtlsDynsec(t *testing.T, dir, file string) int {
+	t.Helper()
+	port := testutil.FreePort(t)
+	conf := filepath.Join(dir, "mqtls.conf")
+	body := fmt.Sprintf("per_listener_settings false\nlistener %d 127.0.0.1\nallow_anonymous false\nplugin %s\nplugin_opt_config_file %s\n",
+		port, mosquittoDynsecPlugin, file)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", conf)
+	testutil.WaitPort(t, p, testutil.Addr(port))
+	return port
+}
+
+func ctrlArgs(port int, st ctrlStep) []string {
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "-P", "adminpw", "dynsec"}
+	args = append(args, st.args...)
+	switch st.args[0] {
+	case "createClient":
+		if st.clientID != "" {
+			args = append(args, "-c", st.clientID)
+		}
+		args = append(args, "-p", st.password)
+	case "setClientPassword":
+		args = append(args, st.password)
+	}
+	return args
+}
+
+// TestSameCommandsSameFile runs one command sequence three ways: the real
+// mosquitto_ctrl against the real Mosquitto 2.0, the real mosquitto_ctrl
+// against our broker, and the requests our command line builds against our
+// store in process. All print the same and leave equal files (modulo
 // password hashes and salts).
 func TestSameCommandsSameFile(t *testing.T) {
 	testutil.Need(t, "mosquitto_ctrl")
@@ -122,6 +154,12 @@ func TestSameCommandsSameFile(t *testing.T) {
 	}
 	port := startMosquittoDynsec(t, theirs)
 
+	brokerFile := filepath.Join(dir, "broker.json")
+	if out, code := testutil.Run(t, dir, 10*time.Second, "mosquitto_ctrl", "dynsec", "init", brokerFile, "admin", "adminpw"); code != 0 {
+		t.Fatalf("mosquitto_ctrl dynsec init: %d\n%s", code, out)
+	}
+	ourPort := startMqtlsDynsec(t, dir, brokerFile)
+
 	ours := filepath.Join(dir, "ours.json")
 	if err := Init(ours, "admin", []byte("adminpw")); err != nil {
 		t.Fatal(err)
@@ -131,22 +169,15 @@ func TestSameCommandsSameFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, st := range compatSteps {
-		args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "-P", "adminpw", "dynsec"}
-		args = append(args, st.args...)
-		switch st.args[0] {
-		case "createClient":
-			if st.clientID != "" {
-				args = append(args, "-c", st.clientID)
-			}
-			args = append(args, "-p", st.password)
-		case "setClientPassword":
-			args = append(args, st.password)
-		}
-		got, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_ctrl", args...)
+		got, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_ctrl", ctrlArgs(port, st)...)
 		if code != 0 {
 			t.Fatalf("mosquitto_ctrl %q: exit %d\n%s", st.args, code, got)
 		}
 		want := stripCtrlWarning(got)
+		ours, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_ctrl", ctrlArgs(ourPort, st)...)
+		if code != 0 || stripCtrlWarning(ours) != want {
+			t.Errorf("mosquitto_ctrl %q against mqtls: exit %d, prints\n%s\nagainst Mosquitto\n%s", st.args, code, stripCtrlWarning(ours), want)
+		}
 		if os.Getenv("DYNSEC_DEBUG") != "" {
 			t.Logf("%q -> %q", st.args, want)
 		}
@@ -181,6 +212,13 @@ func TestSameCommandsSameFile(t *testing.T) {
 	bt := saltRE.ReplaceAllString(string(b), `"$1":\t"-"`)
 	if at != bt {
 		t.Errorf("files differ\nours:\n%s\ntheirs:\n%s", bt, at)
+	}
+	c, err := os.ReadFile(brokerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := saltRE.ReplaceAllString(string(c), `"$1":\t"-"`); ct != at {
+		t.Errorf("files differ\nour broker's:\n%s\nMosquitto's:\n%s", ct, at)
 	}
 	// The passwords set on both sides work on ours.
 	if err := s.Login("dev1", "newpw", "dev1-id"); err != nil {

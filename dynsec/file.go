@@ -180,7 +180,7 @@ func loadClients(m *model, tree obj) error {
 		hash, okP := o.str("password")
 		iter, okI := o.get("iterations").(float64)
 		if okS && okP && okI {
-			pw, ok := decodePassword(hash, salt, int(iter))
+			pw, ok := decodePassword(hash, salt, cInt(iter))
 			if !ok {
 				continue // Mosquitto skips the whole client
 			}

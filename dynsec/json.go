@@ -215,6 +215,14 @@ func (p printer) value(v any, depth int) {
 		writeString(p.b, t)
 	case int:
 		p.b.WriteString(strconv.Itoa(t))
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
+			p.b.WriteString(strconv.FormatInt(int64(t), 10))
+		} else if math.IsNaN(t) || math.IsInf(t, 0) {
+			p.b.WriteString("null")
+		} else {
+			p.b.WriteString(strconv.FormatFloat(t, 'g', 17, 64))
+		}
 	case bool:
 		if t {
 			p.b.WriteString("true")

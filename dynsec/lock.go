@@ -43,3 +43,30 @@ func (l *FileLock) Unlock() error {
 	l.f = nil
 	return err
 }
+
+// Open is what a broker calls to serve a dynamic security file: it takes
+// the file's [Lock] (failing with [ErrLocked] when another broker or an
+// `mqtls dynsec -f` edit holds it) and loads the file. [Store.Close]
+// releases the lock.
+func Open(path string) (*Store, error) {
+	l, err := Lock(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Load(path)
+	if err != nil {
+		l.Unlock()
+		return nil, err
+	}
+	s.lock = l
+	return s, nil
+}
+
+// Close releases the file lock taken by [Open]. The store stays usable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	l := s.lock
+	s.lock = nil
+	s.mu.Unlock()
+	return l.Unlock()
+}

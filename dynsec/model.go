@@ -85,7 +85,7 @@ type groupRef struct {
 	priority int
 }
 
-type member2 struct {
+type membership struct {
 	client   *client
 	priority int
 }
@@ -95,7 +95,7 @@ type group struct {
 	textName *string
 	textDesc *string
 	roles    []roleRef
-	clients  []member2 // sorted by username
+	clients  []membership // sorted by username
 }
 
 type acl struct {
@@ -241,8 +241,8 @@ func addMember(c *client, g *group, priority int) bool {
 			return false
 		}
 	}
-	i, _ := slices.BinarySearchFunc(g.clients, c.username, func(e member2, n string) int { return strings.Compare(e.client.username, n) })
-	g.clients = slices.Insert(g.clients, i, member2{c, priority})
+	i, _ := slices.BinarySearchFunc(g.clients, c.username, func(e membership, n string) int { return strings.Compare(e.client.username, n) })
+	g.clients = slices.Insert(g.clients, i, membership{c, priority})
 	n := groupRef{g, priority}
 	j := 0
 	for j < len(c.groups) && cmpGroupRef(c.groups[j], n) <= 0 {
@@ -260,7 +260,7 @@ func cmpGroupRef(a, b groupRef) int {
 }
 
 func (g *group) removeClient(c *client) {
-	g.clients = slices.DeleteFunc(g.clients, func(m member2) bool { return m.client == c })
+	g.clients = slices.DeleteFunc(g.clients, func(m membership) bool { return m.client == c })
 }
 
 func removeMember(c *client, g *group) {

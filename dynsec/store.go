@@ -12,6 +12,7 @@ type Store struct {
 	mu         sync.RWMutex
 	m          *model
 	path       string // "" = not saved
+	lock       *FileLock
 	iterations int
 
 	hookMu sync.Mutex

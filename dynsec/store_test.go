@@ -144,3 +144,93 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+func TestOpenHoldsTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	if err := Init(path, "admin", []byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("second Open: %v, want ErrLocked", err)
+	}
+	if _, err := Lock(path); !errors.Is(err, ErrLocked) {
+		t.Errorf("Lock while open: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Lock(path)
+	if err != nil {
+		t.Fatalf("Lock after Close: %v", err)
+	}
+	l.Unlock()
+}
+
+// Bad requests get Mosquitto's answers and leave the file as it was; a
+// failed save leaves the old file in place and is reported.
+func TestBadInputKeepsFile(t *testing.T) {
+	path := copyFixture(t, "mosquitto-2.0.11/dynsec-final.json")
+	before, _ := os.ReadFile(path)
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for req, want := range map[string]string{
+		"not json":  `{"responses":[{"command":"Unknown command","error":"Payload not valid JSON"}]}`,
+		`{"foo":1}`: `{"responses":[{"command":"Unknown command","error":"Invalid/missing commands"}]}`,
+		`{"commands":[{"command":"deleteClient","username":"dev1","correlationData":1}]}`: `{"responses":[{"command":"deleteClient","error":"Invalid correlationData data type."}]}`,
+		`{"commands":[{"command":"getGroup","groupname":"none","correlationData":"x"}]}`:  `{"responses":[{"command":"getGroup","error":"Group not found","correlationData":"x"},{"command":"getGroup","data":{},"correlationData":"x"}]}`,
+	} {
+		if got := string(s.Control([]byte(req))); got != want {
+			t.Errorf("%s\n got %s\nwant %s", req, got, want)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(before) {
+		t.Error("bad requests changed the file")
+	}
+	// Make the save fail: <file>.new cannot be created.
+	if err := os.Mkdir(path+".new", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Exec([]byte(`{"commands":[{"command":"deleteClient","username":"dev1"}]}`))
+	if err == nil {
+		t.Fatal("save into a blocked path reported no error")
+	}
+	after, _ = os.ReadFile(path)
+	if string(after) != string(before) {
+		t.Error("a failed save changed the file")
+	}
+}
+
+func TestLoginRules(t *testing.T) {
+	s := New()
+	s.Control([]byte(`{"commands":[
+		{"command":"createClient","username":"pinned","password":"pw","clientid":"dev-1"},
+		{"command":"createClient","username":"nopw"},
+		{"command":"createClient","username":"off","password":"pw"},
+		{"command":"disableClient","username":"off"}]}`))
+	for _, c := range []struct {
+		user, pw, id string
+		want         error
+	}{
+		{"pinned", "pw", "dev-1", nil},
+		{"pinned", "pw", "dev-2", ErrNotAuthorized},
+		{"pinned", "bad", "dev-1", ErrBadCredentials},
+		{"nopw", "", "x", ErrBadCredentials},
+		{"off", "pw", "x", ErrNotAuthorized},
+		{"", "", "anon", nil},
+	} {
+		err := s.Login(c.user, c.pw, c.id)
+		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("Login(%q, %q, %q) = %v, want %v", c.user, c.pw, c.id, err, c.want)
+		}
+	}
+	if err := s.Identity("pinned", "dev-2"); !errors.Is(err, ErrNotAuthorized) {
+		t.Errorf("identity with another client id: %v", err)
+	}
+}

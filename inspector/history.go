@@ -89,7 +89,9 @@ func (h *history) samples() []sample {
 		i := (h.next - h.n + k + c) % c
 		s := sample{Time: h.times[i], Values: make([]*float64, len(h.fields))}
 		for j := range h.fields {
-			if v := float64(h.vals[i*maxFields+j]); !math.IsNaN(v) {
+			if f := h.vals[i*maxFields+j]; !math.IsNaN(float64(f)) {
+				// the shortest decimal that is this float32: 24.2, not 24.200000762939453
+				v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
 				s.Values[j] = &v
 			}
 		}

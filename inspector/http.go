@@ -26,7 +26,9 @@ func (i *Inspector) routes() *http.ServeMux {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(i.metrics.reg, promhttp.HandlerOpts{}))
+	if i.opts.Metrics {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(i.metrics.reg, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /api/session", i.handleSession)
 	mux.HandleFunc("POST /api/login", i.handleLogin)
 	mux.HandleFunc("POST /api/logout", i.handleLogout)
@@ -54,7 +56,7 @@ func (i *Inspector) guard(h http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'")
 		h.ServeHTTP(w, r)
 	})
 }

@@ -2,9 +2,17 @@ package inspector
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,43 +20,38 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"go.step.sm/crypto/minica"
 
 	"mqtls/dynsec"
-	"mqtls/topic"
 )
 
-// rules is a small Authorizer for handler tests: user → password and the
-// filters the user may publish to. The broker's real stores are exercised by
-// the end-to-end tests.
-type rules map[string]struct {
-	password string
-	publish  []string
-}
-
-func (r rules) Login(user, password, _ string) error {
-	if u, ok := r[user]; ok && u.password == password {
-		return nil
+// dynsecStore is a real dynamic-security store: "admin" (s3cret) from Init,
+// with the admin role that may publish to $CONTROL/dynamic-security/#, also
+// allowed to publish under lab/#; "dev" (devpw) may publish everywhere but
+// holds no admin role.
+func dynsecStore(t *testing.T) *dynsec.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dynamic-security.json")
+	if err := dynsec.Init(path, "admin", []byte("s3cret")); err != nil {
+		t.Fatal(err)
 	}
-	return dynsec.ErrBadCredentials
-}
-
-func (r rules) Identity(user, _ string) error {
-	if _, ok := r[user]; ok {
-		return nil
+	st, err := dynsec.Load(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dynsec.ErrNotAuthorized
-}
-
-func (r rules) Allow(user, _, name string, access dynsec.Access) bool {
-	if access != dynsec.PublishSend {
-		return false
-	}
-	for _, f := range r[user].publish {
-		if topic.Match(f, name) {
-			return true
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
-	return false
+	must(st.CreateRole("lab"))
+	must(st.AddRoleACL("lab", "publishClientSend", "lab/#", true, 0))
+	must(st.AddClientRole("admin", "lab", 0))
+	must(st.CreateRole("anything"))
+	must(st.AddRoleACL("anything", "publishClientSend", "#", true, 0))
+	must(st.CreateClient(dynsec.NewClient{Username: "dev", Password: []byte("devpw"), Roles: []dynsec.RoleRef{{Role: "anything"}}}))
+	return st
 }
 
 type page struct {
@@ -177,11 +180,7 @@ func TestPublishClearAndDetail(t *testing.T) {
 }
 
 func TestLoginAndACL(t *testing.T) {
-	authz := rules{
-		"admin": {password: "s3cret", publish: []string{"$CONTROL/dynamic-security/#", "lab/#"}},
-		"dev":   {password: "devpw", publish: []string{"#"}},
-	}
-	p := newPage(t, authz, Options{RequireLogin: true})
+	p := newPage(t, dynsecStore(t), Options{RequireLogin: true})
 	if code, _ := p.do("GET", "/api/topics", "", nil); code != 401 {
 		t.Errorf("without a login: %d, want 401", code)
 	}
@@ -216,7 +215,7 @@ func TestLoginAndACL(t *testing.T) {
 }
 
 func TestEventsAndMetrics(t *testing.T) {
-	p := newPage(t, nil, Options{Interval: 10 * time.Millisecond})
+	p := newPage(t, nil, Options{Interval: 10 * time.Millisecond, Metrics: true})
 	p.do("POST", "/api/publish", `{"topic":"m/a","payload":"1","qos":1}`, nil)
 	p.do("POST", "/api/publish", `{"topic":"n/b","payload":"2"}`, nil)
 	resp, err := http.Get(p.web.URL + "/api/events?filter=m/%2B")
@@ -256,6 +255,71 @@ func TestEventsAndMetrics(t *testing.T) {
 		"mqtls_connections 0", "mqtls_inspector_topics 3", `mqtls_acl_denials_total{access="subscribe"} 0`, "go_goroutines"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestMetricsOnlyWhenAsked(t *testing.T) {
+	p := newPage(t, nil, Options{})
+	if code, _ := p.do("GET", "/metrics", "", nil); code != 404 {
+		t.Errorf("/metrics without Options.Metrics: %d, want 404", code)
+	}
+}
+
+// TestCertificateLogin: with a login required, a browser that presents a
+// verified client certificate is its CN, and needs the same admin role.
+func TestCertificateLogin(t *testing.T) {
+	store := dynsecStore(t)
+	if err := store.CreateClient(dynsec.NewClient{Username: "DSN000001"}); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := newServer(t, Options{})
+	insp, err := New(srv, store, Options{RequireLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := minica.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Root)
+	pair := func(cn string, usage x509.ExtKeyUsage, ip bool) tls.Certificate {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: cn}, PublicKey: key.Public(), ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+		if ip {
+			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		}
+		crt, err := ca.Sign(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{crt.Raw, ca.Intermediate.Raw}, PrivateKey: key}
+	}
+	web := httptest.NewUnstartedServer(insp.Handler())
+	web.TLS = &tls.Config{Certificates: []tls.Certificate{pair("127.0.0.1", x509.ExtKeyUsageServerAuth, true)},
+		ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	web.StartTLS()
+	defer web.Close()
+	get := func(cn string) int {
+		tc := &tls.Config{RootCAs: pool}
+		if cn != "" {
+			tc.Certificates = []tls.Certificate{pair(cn, x509.ExtKeyUsageClientAuth, false)}
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+		resp, err := c.Get(web.URL + "/api/topics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for cn, want := range map[string]int{"": 401, "admin": 200, "DSN000001": 401, "stranger": 401} {
+		if got := get(cn); got != want {
+			t.Errorf("certificate %q: %d, want %d", cn, got, want)
 		}
 	}
 }

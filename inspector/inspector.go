@@ -40,8 +40,10 @@ type Options struct {
 	RequireLogin bool
 	// Roles, when set, names a client's roles for the clients panel.
 	Roles func(username string) []string
-	// CRLUpdated, when set, gives the thisUpdate time of the CRL in force
-	// for the mqtls_crl_age_seconds metric.
+	// Metrics serves Prometheus metrics at /metrics (conf metrics true).
+	Metrics bool
+	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
+	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time
 	// Logger receives the page's diagnostics; nil discards them.
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,11 @@ func newMetrics(i *Inspector) (*metrics, error) {
 	}
 	if i.opts.CRLUpdated != nil {
 		cs = append(cs, gauge("crl_age_seconds", "Seconds since the CRL in force was issued.", func() float64 {
-			return time.Since(i.opts.CRLUpdated()).Seconds()
+			t := i.opts.CRLUpdated()
+			if t.IsZero() {
+				return math.NaN()
+			}
+			return time.Since(t).Seconds()
 		}))
 	}
 	for _, c := range cs {

@@ -1,7 +1,6 @@
 package inspector
 
 import (
-	"bytes"
 	"crypto/tls"
 	"strconv"
 	"strings"
@@ -20,7 +19,8 @@ type tap struct {
 	mqtt.HookBase
 	i *Inspector
 
-	cns sync.Map // *mqtt.Client → certificate CN, for connected mTLS clients
+	cns  sync.Map     // *mqtt.Client → certificate CN, for connected mTLS clients
+	ncns atomic.Int64 // entries in cns: without mTLS clients, no lookup at all
 
 	in, out     [3]atomic.Uint64 // messages by QoS
 	authFailed  sync.Map         // reason → *atomic.Uint64
@@ -36,11 +36,14 @@ var _ mqtt.Hook = (*tap)(nil)
 
 func (h *tap) ID() string { return "inspector" }
 
+// Provides is asked for every event of every packet: a switch, not a search.
 func (h *tap) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnStarted, mqtt.OnPublished, mqtt.OnWillSent, mqtt.OnPacketSent,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSysInfoTick,
-	}, []byte{b})
+	switch b {
+	case mqtt.OnStarted, mqtt.OnPublished, mqtt.OnWillSent, mqtt.OnPacketSent,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSysInfoTick:
+		return true
+	}
+	return false
 }
 
 // OnStarted seeds the topics with the retained messages restored from storage.
@@ -48,6 +51,9 @@ func (h *tap) OnStarted() {
 	h.clock.Store(time.Now().UnixMilli())
 	go h.runClock()
 	for _, pk := range h.i.srv.Topics.Retained.GetAll() {
+		if strings.HasPrefix(pk.TopicName, "$SYS/") {
+			continue
+		}
 		h.record(nil, pk, time.UnixMilli(pk.Created*1000))
 	}
 }
@@ -61,6 +67,9 @@ func (h *tap) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 }
 
 func (h *tap) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, "$SYS/") {
+		return
+	}
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
 	h.record(cl, pk, time.Now())
 }
@@ -101,9 +110,6 @@ func (h *tap) Stop() error {
 // $SYS topics are left out: they are the broker's own statistics, shown in
 // the page's header and in /metrics, and must not push device topics out.
 func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
-	if strings.HasPrefix(pk.TopicName, "$SYS/") {
-		return
-	}
 	st := h.i.store.get(pk.TopicName)
 	if st == nil {
 		return
@@ -142,8 +148,10 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 		} else {
 			m.Username = string(cl.Properties.Username)
 		}
-		if cn, ok := h.cns.Load(cl); ok {
-			m.CN = cn.(string)
+		if h.ncns.Load() > 0 {
+			if cn, ok := h.cns.Load(cl); ok {
+				m.CN = cn.(string)
+			}
 		}
 	}
 	if pk.FixedHeader.Retain {
@@ -156,17 +164,23 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 
 func (h *tap) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if cn := certCN(cl); cn != "" {
-		h.cns.Store(cl, cn)
+		if _, had := h.cns.Swap(cl, cn); !had {
+			h.ncns.Add(1)
+		}
 	}
 }
 
 func (h *tap) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	h.cns.Delete(cl)
+	if _, had := h.cns.LoadAndDelete(cl); had {
+		h.ncns.Add(-1)
+	}
 }
 
 // certCN is the subject CN of the client's verified certificate, or "".
+// A *tls.Conn has ConnectionState, and so has a listener's WebSocket
+// connection when it keeps the TLS state.
 func certCN(cl *mqtt.Client) string {
-	tc, ok := cl.Net.Conn.(*tls.Conn)
+	tc, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return ""
 	}

@@ -282,3 +282,11 @@ func TestConnackReason(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryValuesPrintShort(t *testing.T) {
+	var h history
+	h.record([]byte(`{"temp":24.2}`), 1000, 3)
+	if v := *h.samples()[0].Values[0]; v != 24.2 {
+		t.Errorf("24.2 came back as %v", v)
+	}
+}

@@ -67,17 +67,26 @@ type Violation struct {
 }
 
 func (v *Violation) Error() string {
+	if v.Reason == NotInScheme {
+		return fmt.Sprintf("topic %q is not in the topic scheme", v.Topic)
+	}
+	return fmt.Sprintf("topic %q: %s", v.Topic, v.Detail())
+}
+
+// Detail says what is wrong without naming the topic, for a log line or a
+// reason string that shows the topic already.
+func (v *Violation) Detail() string {
 	switch v.Reason {
 	case WrongQoS:
-		return fmt.Sprintf("topic %q: pattern %s allows QoS %s, not %d", v.Topic, v.Pattern, qosList(v.Allowed), v.QoS)
+		return fmt.Sprintf("pattern %s allows QoS %s, not %d", v.Pattern, qosList(v.Allowed), v.QoS)
 	case WrongRetain:
 		want := "retained"
 		if v.Retain {
 			want = "not retained"
 		}
-		return fmt.Sprintf("topic %q: pattern %s is published %s", v.Topic, v.Pattern, want)
+		return fmt.Sprintf("pattern %s is published %s", v.Pattern, want)
 	}
-	return fmt.Sprintf("topic %q is not in the topic scheme", v.Topic)
+	return "no pattern of the topic scheme matches"
 }
 
 func qosList(q []byte) string {

@@ -119,10 +119,10 @@ func LintSample(s Sample, opt Options) []Finding {
 	if opt.Scheme != nil {
 		if s.HasFlags {
 			if err := opt.Scheme.CheckPublish(t, s.QoS, s.Retain); err != nil {
-				add(RuleScheme, strings.TrimPrefix(err.Error(), fmt.Sprintf("topic %q", t)+": "), "")
+				add(RuleScheme, err.(*Violation).Detail(), "")
 			}
 		} else if _, ok := opt.Scheme.Lookup(t); !ok {
-			add(RuleScheme, "no pattern of the topic scheme matches", "")
+			add(RuleScheme, (&Violation{Reason: NotInScheme}).Detail(), "")
 		}
 	}
 
@@ -137,8 +137,8 @@ func LintSample(s Sample, opt Options) []Finding {
 		return out
 	}
 	if conv == nil || !conv.mandatesCase {
-		if hasUpper(t) {
-			add(RuleUppercase, "the topic has upper-case letters", "use "+quote(strings.ToLower(t)))
+		if l := mixedCaseLevel(t); l != "" {
+			add(RuleUppercase, "level "+quote(l)+" mixes upper and lower case", "use "+quote(lowerMixedCase(t)))
 		}
 	}
 	if conv != nil {
@@ -295,13 +295,32 @@ func lastLevel(t string) string {
 	return t
 }
 
-func hasUpper(s string) bool {
-	for _, r := range s {
-		if unicode.IsUpper(r) {
-			return true
+// lowerMixedCase lowers the levels that mix case and keeps the others.
+func lowerMixedCase(t string) string {
+	levels := strings.Split(t, "/")
+	for i, l := range levels {
+		if mixedCaseLevel(l) != "" {
+			levels[i] = strings.ToLower(l)
 		}
 	}
-	return false
+	return strings.Join(levels, "/")
+}
+
+// mixedCaseLevel returns the first level that mixes upper- and lower-case
+// letters ("Kitchen", "livingRoom"). Levels in capitals only ("DSN000001",
+// "NDATA") are ids and acronyms, which are usually written that way.
+func mixedCaseLevel(t string) string {
+	for l := range strings.SplitSeq(t, "/") {
+		upper, lower := false, false
+		for _, r := range l {
+			upper = upper || unicode.IsUpper(r)
+			lower = lower || unicode.IsLower(r)
+		}
+		if upper && lower {
+			return l
+		}
+	}
+	return ""
 }
 
 // Clean fixes what the HiveMQ "never" rules forbid and can be fixed without

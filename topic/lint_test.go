@@ -1,6 +1,7 @@
 package topic
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,7 +41,7 @@ func TestRulesPerTopic(t *testing.T) {
 		{RuleDollar, "", []string{"$mytopic", "$SYS/x"}, []string{"a/$b", "a$"}},
 		{RuleLength, "", []string{strings.Repeat("a", 257)}, []string{strings.Repeat("a", 256)}},
 		{RuleDepth, "", []string{"a/b/c/d/e/f/g/h/i"}, []string{"a/b/c/d/e/f/g/h"}},
-		{RuleUppercase, "", []string{"Home/temp", "owntracks/Anna/phone"}, []string{"home/temp", "spBv1.0/g/NDATA/e", "homie/5/Dev/n/p"}},
+		{RuleUppercase, "", []string{"Home/temp", "owntracks/Anna/phone", "home/livingRoom"}, []string{"home/temp", "devices/DSN000001/telemetry", "LED/x", "spBv1.0/g/NDATA/e", "homie/5/Dev/n/p"}},
 		{RuleConvention, "homie", []string{"devices/a/b"}, []string{"homie/5/dev/node/prop"}},
 		{RuleConvention, "sparkplug", []string{"spBv2/g/NDATA/e"}, []string{"spBv1.0/g/NDATA/e"}},
 		{RuleHomieID, "", []string{"homie/5/Kitchen/n/p", "homie/5/dev/node_1/p", "homie/5/-dev/n/p", "homie/5/dev-/n/p", "homie/dev/$Name"},
@@ -294,4 +295,25 @@ func FuzzLint(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkLintSample(b *testing.B) {
+	s := Sample{Topic: "devices/DSN000001/telemetry/temperature", HasFlags: true, QoS: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if fs := LintSample(s, Options{}); len(fs) != 0 {
+			b.Fatal(fs)
+		}
+	}
+}
+
+func BenchmarkLint1000(b *testing.B) {
+	var topics []string
+	for i := range 1000 {
+		topics = append(topics, fmt.Sprintf("devices/DSN%06d/telemetry/t%d", i/10, i%10))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		LintTopics(topics, Options{})
+	}
 }

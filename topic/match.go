@@ -9,6 +9,21 @@
 // level, `#` matches the parent level and any number of levels below it, and a
 // filter that starts with a wildcard does not match a topic that starts with `$`
 // [MQTT-4.7.2-1].
+//
+// # Lint
+//
+// [Lint] checks topic names against [Rules]: what MQTT forbids and the HiveMQ
+// "never" rules are errors (leading '/', empty levels, whitespace, invisible
+// and non-ASCII characters); length, depth, case and sibling depth are
+// warnings or infos; [Conventions] (Homie, Sparkplug B, OwnTracks,
+// mqtt-smarthome) add their own. [LintSample] is the per-topic part, for a
+// viewer that lints topics as they appear.
+//
+// # Schemes
+//
+// A [Scheme] is a team's topic design in a small YAML or JSON file. The
+// broker checks publishes with [Scheme.CheckPublish]; [Scheme.Roles] derives
+// dynsec roles with %u and %c; [Scheme.Markdown] documents it.
 package topic
 
 import (

@@ -115,7 +115,7 @@ var rules = []Rule{
 	{ID: RuleDollar, Severity: Warning, Rationale: "topics starting with '$' are reserved for the broker ($SYS, $CONTROL) and '#' subscriptions do not see them [MQTT-4.7.2-1]"},
 	{ID: RuleLength, Severity: Warning, Rationale: "HiveMQ: keep topics short; every byte travels with every message, and AWS IoT Core stops at 256 bytes"},
 	{ID: RuleDepth, Severity: Warning, Rationale: "deep trees are hard to read and to subscribe to; AWS IoT Core stops at 7 slashes"},
-	{ID: RuleUppercase, Severity: Info, Rationale: "topics are case-sensitive; lower case everywhere avoids 'Kitchen' versus 'kitchen'"},
+	{ID: RuleUppercase, Severity: Info, Rationale: "topics are case-sensitive; lower-case words avoid 'Kitchen' versus 'kitchen' (ids in capitals, like DSN000001, are fine)"},
 	{ID: RuleCaseVariant, Severity: Warning, Rationale: "two spellings of one level that differ only in case split subscribers and ACLs in two"},
 	{ID: RuleSiblingDepth, Severity: Warning, Rationale: "siblings that reach the same leaf at different depths break '+' subscriptions (home/+/temp misses home/bath/shower/temp)"},
 	{ID: RuleRetainedCommand, Severity: Warning, NeedsFlags: true, Rationale: "a retained command (set, get, cmd, command) is replayed to every new subscriber: the device acts again on reconnect"},

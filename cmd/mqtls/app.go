@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
@@ -56,8 +55,11 @@ func commands() []*cli.Command {
 		brokerCmd(),
 		pubCmd(),
 		subCmd(),
+		dynsecCmd(),
 		topicCmd(),
 		benchCmd(),
+		watchCmd(),
+		deviceCmd(),
 	}
 }
 
@@ -120,10 +122,4 @@ func withHint(err error, hint string) error {
 // warnf prints a diagnostic line on standard error.
 func warnf(w io.Writer, format string, a ...any) {
 	fmt.Fprintf(w, "mqtls: warning: "+format+"\n", a...)
-}
-
-// stdinIsTerminal reports whether standard input is a terminal.
-func stdinIsTerminal() bool {
-	st, err := os.Stdin.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

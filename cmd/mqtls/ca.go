@@ -21,7 +21,10 @@ func caCmd() *cli.Command {
    $ mqtls ca init --name "Acme IoT"                 # root + issuing CA in ./pki, asks for a password
    $ mqtls ca init --no-password --insecure --pki dev # a throwaway dev CA with unencrypted keys
    $ mqtls ca show                                   # the CA, its CRL and what it issued
-   $ mqtls ca crl                                    # re-sign crl.pem (run daily from cron)`,
+   $ mqtls ca crl                                    # re-sign crl.pem (run daily from cron)
+
+The folder is --pki DIR, else $MQTLS_PKI, else ./pki.
+Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Subcommands: []*cli.Command{caInitCmd(), caShowCmd(), caCRLCmd()},
 	}
 }

@@ -29,7 +29,9 @@ func certCmd() *cli.Command {
    $ mqtls cert list --expiring 30d
    $ mqtls cert inspect DSN000001
    $ mqtls cert revoke DSN000001 --reason keyCompromise
-   $ mqtls cert renew server`,
+   $ mqtls cert renew server
+
+Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
 	}
 }
@@ -216,6 +218,8 @@ func entryStatus(e ca.Entry, now time.Time) string {
 		return "expired"
 	case !e.Current:
 		return "replaced"
+	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
+		return fmt.Sprintf("valid, renewal due (expires in %d days)", int(e.NotAfter.Sub(now).Hours()/24))
 	case e.NotAfter.Sub(now) < 30*24*time.Hour:
 		return fmt.Sprintf("valid, expires in %d days", int(e.NotAfter.Sub(now).Hours()/24))
 	}

@@ -26,11 +26,18 @@ type testPKI struct {
 	chain      string // intermediate then root: the broker's and clients' cafile
 	serverCrt  string
 	serverKey  string
+	cnOnlyCrt  string // a server certificate naming localhost in its CN only
+	cnOnlyKey  string
 	clientCrt  string // leaf then intermediate
 	clientKey  string
 	p12        string // LegacyDES bundle of the client key, cert and chain
 	p12Pass    string // file holding its password
-	otherChain string // a CA that signed nothing we use
+	otherChain string // a CA that signed nothing the broker trusts
+	otherCrt   string // a client certificate from that CA
+	otherKey   string
+	revokedCrt string // DSN000009, revoked in crl
+	revokedKey string
+	crl        string // CRLs of the intermediate and the root
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -41,22 +48,29 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.chain = writePEM(t, dir, "chain.pem", "CERTIFICATE", ca.Intermediate.Raw, ca.Root.Raw)
+	p.chain = writeTestPEM(t, dir, "chain.pem", "CERTIFICATE", ca.Intermediate.Raw, ca.Root.Raw)
 
 	skey, scert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "localhost"},
 		DNSNames:    []string{"localhost"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
-	p.serverCrt = writePEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
-	p.serverKey = writeKey(t, dir, "server.key", skey)
+	p.serverCrt = writeTestPEM(t, dir, "server.crt", "CERTIFICATE", scert.Raw, ca.Intermediate.Raw)
+	p.serverKey = writeTestKey(t, dir, "server.key", skey)
+
+	nkey, ncert := issueTestCert(t, ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	p.cnOnlyCrt = writeTestPEM(t, dir, "cnonly.crt", "CERTIFICATE", ncert.Raw, ca.Intermediate.Raw)
+	p.cnOnlyKey = writeTestKey(t, dir, "cnonly.key", nkey)
 
 	ckey, ccert := issueTestCert(t, ca, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "DSN000001"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	p.clientCrt = writePEM(t, dir, "client.crt", "CERTIFICATE", ccert.Raw, ca.Intermediate.Raw)
-	p.clientKey = writeKey(t, dir, "client.key", ckey)
+	p.clientCrt = writeTestPEM(t, dir, "client.crt", "CERTIFICATE", ccert.Raw, ca.Intermediate.Raw)
+	p.clientKey = writeTestKey(t, dir, "client.key", ckey)
 
 	pass := "p12-test-pass"
 	b, err := pkcs12.LegacyDES.WithIterations(2048).Encode(ckey, ccert, []*x509.Certificate{ca.Intermediate, ca.Root}, pass)
@@ -76,7 +90,35 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.otherChain = writePEM(t, dir, "other.pem", "CERTIFICATE", other.Intermediate.Raw, other.Root.Raw)
+	p.otherChain = writeTestPEM(t, dir, "other.pem", "CERTIFICATE", other.Intermediate.Raw, other.Root.Raw)
+	okey, ocert := issueTestCert(t, other, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "DSN000001"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	p.otherCrt = writeTestPEM(t, dir, "other.crt", "CERTIFICATE", ocert.Raw, other.Intermediate.Raw)
+	p.otherKey = writeTestKey(t, dir, "other.key", okey)
+
+	rkey, rcert := issueTestCert(t, ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "DSN000009"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	p.revokedCrt = writeTestPEM(t, dir, "revoked.crt", "CERTIFICATE", rcert.Raw, ca.Intermediate.Raw)
+	p.revokedKey = writeTestKey(t, dir, "revoked.key", rkey)
+	now := time.Now().Add(-time.Minute)
+	icrl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: rcert.SerialNumber, RevocationTime: now}},
+	}, ca.Intermediate, ca.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcrl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour),
+	}, ca.Root, ca.RootSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.crl = writeTestPEM(t, dir, "crl.pem", "X509 CRL", icrl, rcrl)
 	return p
 }
 
@@ -102,7 +144,7 @@ func issueTestCert(t *testing.T, ca *minica.CA, tmpl *x509.Certificate) (crypto.
 	return key, cert
 }
 
-func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
+func writeTestPEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
 	t.Helper()
 	var out []byte
 	for _, d := range ders {
@@ -115,7 +157,7 @@ func writePEM(t *testing.T, dir, name, typ string, ders ...[]byte) string {
 	return path
 }
 
-func writeKey(t *testing.T, dir, name string, key crypto.Signer) string {
+func writeTestKey(t *testing.T, dir, name string, key crypto.Signer) string {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

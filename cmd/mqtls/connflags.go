@@ -29,6 +29,9 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Value: "localhost", Usage: "broker `HOST` to connect to", Category: catConn},
 		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "broker `PORT` (default 1883, or 8883 with TLS)", Category: catConn},
 		&cli.StringFlag{Name: "url", Aliases: []string{"L"}, Usage: "mqtt(s)://[user[:password]@]host[:port]/topic in one `URL`", Category: catConn},
+		&cli.BoolFlag{Name: "ws", Usage: "MQTT over WebSockets (wss with TLS)", Category: catConn},
+		&cli.StringFlag{Name: "ws-path", Value: "/mqtt", Usage: "HTTP `PATH` of the WebSocket listener", Category: catConn},
+		&cli.StringFlag{Name: "unix", Usage: "connect to the unix socket `PATH` instead of host and port", Category: catConn},
 		&cli.StringFlag{Name: "bind", Aliases: []string{"A"}, Usage: "local `ADDRESS` to connect from", Category: catConn},
 		&cli.StringFlag{Name: "id", Aliases: []string{"i"}, Usage: "client `ID` (default: the broker assigns one)", Category: catConn},
 		&cli.StringFlag{Name: "id-prefix", Aliases: []string{"I"}, Usage: "client id made of `PREFIX` and the process id", Category: catConn},
@@ -67,6 +70,9 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	o.Host = c.String("host")
 	o.Port = c.Int("port")
 	o.Bind = c.String("bind")
+	o.Unix = c.String("unix")
+	o.WebSocket = c.Bool("ws")
+	o.WebSocketPath = c.String("ws-path")
 	o.Username = c.String("username")
 	urlTopic := ""
 	if u := c.String("url"); u != "" {
@@ -106,21 +112,25 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 		return o, "", fmt.Errorf("a password needs a username: give one with -u")
 	}
 
+	// The rules of mosquitto_pub/sub: -x counts with MQTT 5 only; -c needs a
+	// client id, and so does a session that never expires (-c alone, -x -1).
 	o.NoCleanSession = c.Bool("disable-clean-session")
-	if o.NoCleanSession && o.ClientID == "" {
-		return o, "", fmt.Errorf("-c needs a client id: give one with -i")
-	}
 	if c.IsSet("session-expiry") {
-		if o.Version != client.V5 {
-			return o, "", fmt.Errorf("-x is an MQTT 5 option: use it with -V 5")
-		}
 		se, err := parseExpiry(c.String("session-expiry"))
 		if err != nil {
 			return o, "", err
 		}
-		o.SessionExpiry = se
-	} else if o.NoCleanSession {
+		if o.Version == client.V5 {
+			o.SessionExpiry = se
+		}
+	} else if o.NoCleanSession && o.Version == client.V5 {
 		o.SessionExpiry = math.MaxUint32
+	}
+	if o.ClientID == "" && o.Version == client.V5 && o.SessionExpiry == math.MaxUint32 {
+		return o, "", fmt.Errorf("a session that never expires needs a client id: give one with -i")
+	}
+	if o.ClientID == "" && o.NoCleanSession {
+		return o, "", fmt.Errorf("-c needs a client id: give one with -i")
 	}
 
 	if tlsOn(c) || o.TLS != nil {
@@ -133,6 +143,10 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 			Insecure: c.Bool("insecure"),
 			Version:  c.String("tls-version"),
 			ALPN:     c.StringSlice("tls-alpn"),
+		}
+		if !c.Bool("quiet") {
+			w := c.App.ErrWriter
+			t.Warn = func(m string) { warnf(w, "%s", m) }
 		}
 		if t.P12File != "" {
 			p, err := p12Password(c)
@@ -175,8 +189,13 @@ func applyURL(o *client.Options, s string) (string, error) {
 	case "mqtt":
 	case "mqtts":
 		o.TLS = &client.TLSOptions{}
+	case "ws":
+		o.WebSocket = true
+	case "wss":
+		o.WebSocket = true
+		o.TLS = &client.TLSOptions{}
 	default:
-		return "", fmt.Errorf("invalid -L url %q: it must start with mqtt:// or mqtts://", s)
+		return "", fmt.Errorf("invalid -L url %q: it must start with mqtt://, mqtts://, ws:// or wss://", s)
 	}
 	o.Host = u.Hostname()
 	if p := u.Port(); p != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,12 +24,16 @@ func p12Cmd() *cli.Command {
 The default format is 3DES with a SHA-1 MAC (2048 iterations): the only one
 Android 10-13, iOS and macOS import. It is weak encryption, so the password
 is long and random: it is written to NAME.p12.pass (0600) and never printed
-unless --show-password. With --password-file, no .pass file is written.`,
+unless --show-password. With --password-file, no .pass file is written.
+It needs no CA password.
+
+Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{pkiFlag(),
 			&cli.BoolFlag{Name: "modern", Usage: "AES-256/PBKDF2 instead of the phone-safe 3DES default"},
 			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},
 			&cli.StringFlag{Name: "out", Usage: "write the bundle to `FILE` (default issued/NAME.p12)"},
 			&cli.BoolFlag{Name: "show-password", Usage: "print the password on standard output"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing --out file"},
 		},
 		Action: func(c *cli.Context) error {
 			name, err := oneArg(c, "NAME")
@@ -39,6 +44,11 @@ unless --show-password. With --password-file, no .pass file is written.`,
 				return usageErrorf("%v", err)
 			}
 			opts := ca.P12Options{Modern: c.Bool("modern"), Out: c.String("out")}
+			if opts.Out != "" && !c.Bool("force") {
+				if _, err := os.Stat(opts.Out); err == nil {
+					return usageErrorf("%s exists: pass --force to overwrite it", opts.Out)
+				}
+			}
 			if f := c.String("password-file"); f != "" {
 				pw, err := readSecretFile(f, "p12 password")
 				if err != nil {

@@ -26,7 +26,7 @@ const (
 func pkiFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "pki",
-		Usage:   "the PKI `DIR` (default $" + pkiEnv + ", else ./pki)",
+		Usage:   "the PKI folder `DIR`",
 		EnvVars: []string{pkiEnv},
 		Value:   "pki",
 	}
@@ -57,17 +57,14 @@ func caPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	if f := c.String("ca-password-file"); f != "" {
 		return readSecretFile(f, "CA password")
 	}
-	if v, ok := os.LookupEnv(caPasswordEnv); ok {
-		if v == "" {
-			return nil, fmt.Errorf("$%s is set but empty", caPasswordEnv)
-		}
+	if v := os.Getenv(caPasswordEnv); v != "" {
 		return []byte(v), nil
 	}
-	if !stdinIsTerminal() {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
 		return nil, withHint(errors.New("the CA password is needed and there is no terminal to ask it on"),
 			"give it with --ca-password-file FILE or $"+caPasswordEnv)
 	}
-	fd := int(os.Stdin.Fd())
 	fmt.Fprint(c.App.ErrWriter, "CA password: ")
 	pw, err := term.ReadPassword(fd)
 	fmt.Fprintln(c.App.ErrWriter)

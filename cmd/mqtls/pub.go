@@ -38,7 +38,7 @@ line, where other users can see it: prefer --password-file or $MQTT_PASSWORD.
 
 Exit codes: 0 sent; 1 bad arguments or broker unreachable; 7 TLS failure;
 otherwise the broker's CONNACK code (5 or 135: not authorized).`,
-		Flags:        append(pubFlags(), connFlags()...),
+		Flags:        append(append(pubFlags(), propertyFlag()), connFlags()...),
 		OnUsageError: onToolUsageError,
 		Action:       pubAction,
 	}
@@ -61,10 +61,11 @@ func pubFlags() []cli.Flag {
 }
 
 func pubAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return toolUsage(c, fmt.Errorf("unexpected argument %q", c.Args().First()))
-	}
 	opts, urlTopic, err := connOptions(c)
+	if err != nil {
+		return toolUsage(c, err)
+	}
+	props, err := applyProperties(c, &opts)
 	if err != nil {
 		return toolUsage(c, err)
 	}
@@ -132,7 +133,7 @@ func pubAction(c *cli.Context) error {
 	n := 0
 	send := func(p []byte) error {
 		n++
-		err := conn.Publish(ctx, client.Message{Topic: tp, Payload: p, QoS: byte(q), Retain: c.Bool("retain")})
+		err := conn.Publish(ctx, client.Message{Topic: tp, Payload: p, QoS: byte(q), Retain: c.Bool("retain"), Props: props})
 		var re *client.ReasonError
 		if errors.As(err, &re) {
 			// As mosquitto_pub: a refused publish is a warning, not a failure.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -44,10 +45,12 @@ line, where other users can see it: prefer --password-file or $MQTT_PASSWORD.
 @Y @m @d @H @M @S ... strftime fields, @N nanoseconds, @@ an at sign;
 \n \t \e \\ ... escapes. Widths, precision, '-' and '0' work as in mosquitto_sub.
 
-Exit codes: 0 done; 1 bad arguments, broker unreachable or connection lost;
+A lost connection is made again, once a second, as mosquitto_sub does.
+
+Exit codes: 0 done; 1 bad arguments or broker unreachable;
 7 TLS failure; 27 -W timed out; otherwise the broker's CONNACK code
 (5 or 135: not authorized).`,
-		Flags:        append(subFlags(), connFlags()...),
+		Flags:        append(append(subFlags(), propertyFlag()), connFlags()...),
 		OnUsageError: onToolUsageError,
 		Action:       subAction,
 	}
@@ -88,11 +91,11 @@ type subState struct {
 }
 
 func subAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return toolUsage(c, fmt.Errorf("unexpected argument %q", c.Args().First()))
-	}
 	opts, urlTopic, err := connOptions(c)
 	if err != nil {
+		return toolUsage(c, err)
+	}
+	if _, err := applyProperties(c, &opts); err != nil {
 		return toolUsage(c, err)
 	}
 	filters := c.StringSlice("topic")
@@ -114,6 +117,11 @@ func subAction(c *cli.Context) error {
 	if c.Int("count") < 0 || c.Int("timeout") < 0 {
 		return toolUsage(c, errors.New("-C and -W take a positive number"))
 	}
+	if c.IsSet("format") {
+		if err := client.CheckFormat(c.String("format")); err != nil {
+			return toolUsage(c, fmt.Errorf("-F %q: %w", c.String("format"), err))
+		}
+	}
 	if rf := c.Float64("random-filter"); rf < 0.1 || rf > 100 {
 		return toolUsage(c, errors.New("--random-filter takes a percentage from 0.1 to 100"))
 	}
@@ -123,6 +131,14 @@ func subAction(c *cli.Context) error {
 		opts.Debug = func(l string) { fmt.Fprintln(st.out, l) }
 		opts.DebugSubscribed = !c.Bool("quiet")
 	}
+	// One handler for everything, as mosquitto_sub has: a kept session's
+	// messages can come before the SUBACK.
+	opts.OnMessage = st.onMessage
+	if c.Bool("exit-after-suback") {
+		// mosquitto_sub -E disconnects at the SUBACK: nothing after it is shown.
+		opts.OnMessage = func(client.Message) {}
+		opts.DebugStopAtSuback = true
+	}
 	var timeout <-chan time.Time
 	if w := c.Int("timeout"); w > 0 {
 		timeout = time.After(time.Duration(w) * time.Second)
@@ -130,6 +146,46 @@ func subAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	subs := make([]client.Subscription, len(filters))
+	for i, f := range filters {
+		subs[i] = client.Subscription{Filter: f, QoS: byte(q), RetainAsPublished: c.Bool("retain-as-published")}
+		if c.Bool("no-retain") && opts.Version == client.V5 {
+			subs[i].RetainHandling = 2
+		}
+	}
+	// Like mosquitto_sub, a lost connection is made again (once a second),
+	// but a first connection that fails is the end.
+	for first := true; ; first = false {
+		lost, err := subSession(ctx, st, opts, subs, timeout)
+		if !lost {
+			return err
+		}
+		var ce *client.ConnackError
+		if err != nil && (first || errors.As(err, &ce)) {
+			return toolFail(c, err)
+		}
+		if !c.Bool("quiet") {
+			msg := "the connection was lost"
+			if err != nil {
+				msg = err.Error()
+			}
+			warnf(c.App.ErrWriter, "%s; connecting again in a second", msg)
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-timeout:
+			return subTimedOut(c)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// subSession connects, subscribes and prints messages until the end (lost
+// false, err the command's result) or until the connection is lost or
+// cannot be made (lost true, err the reason if any).
+func subSession(ctx context.Context, st *subState, opts client.Options, subs []client.Subscription, timeout <-chan time.Time) (lost bool, err error) {
+	c := st.c
 	type connected struct {
 		conn *client.Conn
 		err  error
@@ -143,25 +199,25 @@ func subAction(c *cli.Context) error {
 	select {
 	case r := <-cc:
 		if r.err != nil {
-			return toolFail(c, r.err)
+			return true, r.err
 		}
 		conn = r.conn
 	case <-timeout:
-		return subTimedOut(c)
+		return false, subTimedOut(c)
 	}
+	st.mu.Lock()
 	st.conn = conn
+	st.mu.Unlock()
 	defer conn.Close()
 
-	subs := make([]client.Subscription, len(filters))
-	for i, f := range filters {
-		subs[i] = client.Subscription{Filter: f, QoS: byte(q), RetainAsPublished: c.Bool("retain-as-published")}
-		if c.Bool("no-retain") && conn.Version() == client.V5 {
-			subs[i].RetainHandling = 2
-		}
-	}
-	codes, err := conn.Subscribe(ctx, subs, st.onMessage)
+	codes, err := conn.Subscribe(ctx, subs, nil)
 	if err != nil {
-		return toolFail(c, err)
+		select {
+		case <-conn.Done():
+			return true, nil
+		default:
+			return false, toolFail(c, err)
+		}
 	}
 	denied := 0
 	for _, code := range codes {
@@ -169,33 +225,42 @@ func subAction(c *cli.Context) error {
 			denied++
 		}
 	}
+	if denied > 0 && denied < len(codes) && !c.Bool("quiet") {
+		for i, code := range codes {
+			if code >= 0x80 {
+				warnf(c.App.ErrWriter, "subscription to %q denied (SUBACK %d: %s)", subs[i].Filter, code, client.ReasonString(conn.Version(), code))
+			}
+		}
+	}
 	if denied == len(codes) {
 		conn.Close()
+		// mosquitto_sub exits 0 here too.
 		if !c.Bool("quiet") {
-			fmt.Fprintln(c.App.ErrWriter, "mqtls: error: all subscription requests were denied (SUBACK "+fmt.Sprint(codes[0])+"): the broker's access rules do not let this client subscribe")
+			warnf(c.App.ErrWriter, "all subscription requests were denied (SUBACK %d: %s): the broker's access rules do not let this client subscribe",
+				codes[0], client.ReasonString(conn.Version(), codes[0]))
 		}
-		return cli.Exit("", client.ExitFailure)
+		return false, nil
+	}
+	if c.Bool("exit-after-suback") {
+		return false, subClose(st)
 	}
 	if u := c.StringSlice("unsubscribe"); len(u) > 0 {
 		if err := conn.Unsubscribe(ctx, u...); err != nil {
-			return toolFail(c, err)
+			return false, toolFail(c, err)
 		}
-	}
-	if c.Bool("exit-after-suback") {
-		return subClose(st)
 	}
 
 	select {
 	case <-st.stop:
-		return subClose(st)
+		return false, subClose(st)
 	case <-conn.Done():
-		return toolFail(c, errors.New("the connection was lost"))
+		return true, nil
 	case <-timeout:
 		st.halt()
 		subClose(st)
-		return subTimedOut(c)
+		return false, subTimedOut(c)
 	case <-ctx.Done():
-		return subClose(st)
+		return false, subClose(st)
 	}
 }
 
@@ -247,11 +312,14 @@ func (st *subState) onMessage(m client.Message) {
 			return
 		}
 	}
-	if c.Bool("remove-retained") && m.Retain {
+	st.mu.Lock()
+	conn := st.conn
+	st.mu.Unlock()
+	if c.Bool("remove-retained") && m.Retain && conn != nil {
 		st.removes.Add(1)
 		go func() {
 			defer st.removes.Done()
-			st.conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
+			conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
 		}()
 	}
 	st.print(m)

@@ -42,6 +42,8 @@ func topicLintCmd() *cli.Command {
        require Sparkplug B and print the findings as JSON
    mqtls topic lint --scheme topics.yaml -f seen.txt
        also report topics that the team's scheme does not have
+   mqtls topic lint --from-broker -h localhost -p 1883 -u admin --password-file pw -W 60
+       lint what a broker carries for a minute (subscribes to '#', MQTT 5)
 
 One finding per line: TOPIC: rule-id: severity: explanation (suggestion).
 'mqtls topic rules' lists every rule with its rationale. A file holds one
@@ -50,14 +52,14 @@ flag (0 or 1); '-' is standard input.
 
 Exit codes: 0 no errors (warnings allowed), 1 some topic has an error,
 2 misuse.`,
-		Flags: []cli.Flag{
+		Flags: append(append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "read topics from `FILE` ('-' for standard input)"},
 			&cli.StringFlag{Name: "convention", Usage: "require a convention: " + conventionNames()},
 			&cli.StringFlag{Name: "scheme", Usage: "report topics outside the topic scheme in `FILE`"},
 			&cli.IntFlag{Name: "max-length", Value: topic.DefaultMaxLength, Usage: "warn above this many bytes"},
 			&cli.IntFlag{Name: "max-depth", Value: topic.DefaultMaxDepth, Usage: "warn above this many levels"},
 			&cli.BoolFlag{Name: "json", Usage: "print the findings as a JSON array"},
-		},
+		}, fromBrokerFlags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			opt := topic.Options{Convention: c.String("convention"), MaxLength: c.Int("max-length"), MaxDepth: c.Int("max-depth")}
 			if opt.Convention != "" && !topic.ValidConvention(opt.Convention) {
@@ -74,6 +76,21 @@ Exit codes: 0 no errors (warnings allowed), 1 some topic has an error,
 				opt.Scheme = s
 			}
 			var samples []topic.Sample
+			if c.Bool("from-broker") {
+				if c.NArg() > 0 || c.IsSet("file") {
+					return usageErrorf("flag '--from-broker' is incompatible with topic arguments and '--file'")
+				}
+				s, err := liveSamples(c)
+				if err != nil {
+					return err
+				}
+				return printFindings(c.App.Writer, c.App.ErrWriter, topic.Lint(s, opt), len(s), c.Bool("json"))
+			}
+			for _, name := range []string{"topic", "count", "timeout"} {
+				if c.IsSet(name) {
+					return usageErrorf("flag '--%s' requires the '--from-broker' flag", name)
+				}
+			}
 			for _, t := range c.Args().Slice() {
 				samples = append(samples, topic.Sample{Topic: t})
 			}
@@ -211,8 +228,12 @@ func topicACLCmd() *cli.Command {
 		Description: `Examples:
    mqtls topic acl topics.yaml
        print the commands that create the device and service roles
+   mqtls topic acl topics.yaml -f dynamic-security.json --apply
+       create the roles in a dynsec file (broker stopped); existing ones are kept
+   mqtls topic acl topics.yaml --apply -h broker.local -u admin --password-file admin.pw
+       create them in a running broker, through its $CONTROL API
    mqtls topic acl topics.yaml -f dynamic-security.json | sh
-       apply them to a dynsec file (broker stopped)
+       the same through the printed commands
    mqtls topic acl topics.yaml --json
        print the roles as JSON
    mqtls topic acl topics.yaml --acl-file --service-user backend > acl
@@ -223,18 +244,19 @@ to its 'sub' patterns, {client} becoming %u (its user name, the certificate
 CN) and {clientid} %c: a device reaches only its own subtree. The service
 role is the other side, for all devices. Give the roles to clients with
 'mqtls dynsec addClientRole' or 'addGroupRole'.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "put '-f `FILE`' (a dynamic-security.json) into the printed commands"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the dynamic-security.json `FILE`: named in the printed commands, or edited by --apply"},
 			&cli.BoolFlag{Name: "json", Usage: "print the roles as JSON"},
+			&cli.BoolFlag{Name: "apply", Usage: "create the roles and ACLs (in the -f file, else in the broker of the connection flags) instead of printing commands"},
 			&cli.BoolFlag{Name: "acl-file", Usage: "print a Mosquitto acl_file instead of dynsec commands"},
 			&cli.StringSliceFlag{Name: "service-user", Usage: "with --acl-file, give `USER` the service side (repeatable)"},
-		},
+		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.IsSet("service-user") && !c.Bool("acl-file") {
 				return usageErrorf("flag '--service-user' requires the '--acl-file' flag")
 			}
-			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file")) {
-				return usageErrorf("flag '--acl-file' is incompatible with '--json' and '--file'")
+			if c.Bool("acl-file") && (c.Bool("json") || c.IsSet("file") || c.Bool("apply")) {
+				return usageErrorf("flag '--acl-file' is incompatible with '--json', '--file' and '--apply'")
 			}
 			s, err := loadSchemeArg(c)
 			if err != nil {
@@ -249,6 +271,9 @@ role is the other side, for all devices. Give the roles to clients with
 				return err
 			}
 			roles := s.Roles()
+			if c.Bool("apply") {
+				return applyRoles(c, c.String("file"), roles)
+			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")

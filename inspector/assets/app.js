@@ -137,7 +137,7 @@ function render() {
       out.push(`<span class="cnt">${k.agg}${k.n > 1 ? ' · ' + k.n + ' topics' : ''}</span><span class="rate">${fmtRate(k.rate)}</span>`);
       if (s) {
         if (s.rh) out.push('<span class="ret" title="the broker holds a retained message">R</span>');
-        out.push(`<span class="pv">= ${esc(s.p)}</span>`);
+        out.push(s.s === 0 ? '<span class="pv muted">(empty)</span>' : `<span class="pv">= ${esc(s.p)}</span>`);
         if (s.tr || s.s > s.p.length) out.push(`<span class="cut">${fmtBytes(s.s)}${s.tr ? ', cut' : ''}</span>`);
       }
       out.push('</div>');

@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"time"
+
+	"mqtls/dynsec"
+)
+
+// Observer receives events that metrics count. Set it with
+// [Broker.SetObserver] before Start; nil functions are skipped.
+type Observer struct {
+	// HandshakeFailure is called for each failed TLS handshake on a TLS or
+	// wss listener.
+	HandshakeFailure func()
+	// ACLDenial is called for each refusal the wire does not show: a QoS 0
+	// publish, a v3 publish (acknowledged and dropped) and a delivery.
+	ACLDenial func(access dynsec.Access)
+}
+
+// SetObserver sets the observer; call it before Start.
+func (b *Broker) SetObserver(o Observer) { b.obs = o }
+
+func (b *Broker) noteDenial(a dynsec.Access) {
+	if b.obs.ACLDenial != nil {
+		b.obs.ACLDenial(a)
+	}
+}
+
+// CRLUpdated is the oldest thisUpdate of the CRLs in force (zero without a
+// crlfile): the age metric tells when a CRL refresh is overdue.
+func (b *Broker) CRLUpdated() time.Time {
+	var oldest time.Time
+	for _, ls := range b.order {
+		if ls.crl == nil {
+			continue
+		}
+		set := ls.crl.cur.Load()
+		if set == nil {
+			continue
+		}
+		for _, crl := range set.byIssuer {
+			if oldest.IsZero() || crl.ThisUpdate.Before(oldest) {
+				oldest = crl.ThisUpdate
+			}
+		}
+	}
+	return oldest
+}

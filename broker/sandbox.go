@@ -1,0 +1,184 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/conf"
+	"mqtls/dynsec"
+	"mqtls/internal/atomicfile"
+)
+
+// Sandbox names in the dev folder.
+const (
+	SandboxDevice = "demo-device"
+	sandboxAdmin  = "admin"
+	sandboxRole   = "device"
+)
+
+// SandboxOptions say where the dev sandbox lives and listens.
+type SandboxOptions struct {
+	// Dir is the sandbox folder (mqtls-dev).
+	Dir string
+	// Port (1883, dynsec passwords), TLSPort (8883, mTLS) and Inspector
+	// (127.0.0.1:8088, "" for none), all on the loopback interface.
+	Port, TLSPort int
+	Inspector     string
+	// Program is how the "try it" block calls mqtls: "mqtls" when it is on
+	// the PATH, else the path it was started by (./bin/mqtls after make run).
+	Program string
+}
+
+// Sandbox is a ready dev sandbox: the config to start the broker with and the
+// commands to try it.
+type Sandbox struct {
+	Config *conf.Config
+	// Created is true when this run made the folder's contents.
+	Created bool
+	// TryIt is the "try it" block: commands that work when pasted in the
+	// folder the broker was started from.
+	TryIt string
+}
+
+// DevSandbox makes (or reuses) the dev sandbox: a CA without password (a
+// throwaway, and said so), a server certificate for localhost, 127.0.0.1, ::1
+// and this host's name, a dynamic security file with an admin (its password
+// in admin.pass) and a demo device whose certificate and p12 it issues.
+func DevSandbox(o SandboxOptions) (*Sandbox, error) {
+	sb := &Sandbox{}
+	if err := atomicfile.MkdirPrivate(o.Dir); err != nil {
+		return nil, err
+	}
+	pki := filepath.Join(o.Dir, "pki")
+	if !ca.Exists(pki) {
+		if err := ca.Init(pki, ca.InitOptions{Name: "mqtls dev sandbox"}); err != nil {
+			return nil, fmt.Errorf("dev sandbox: %w", err)
+		}
+		sb.Created = true
+	}
+	c, err := ca.Open(pki, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dev sandbox: %w", err)
+	}
+	if !exists(c.IssuedPath("server", ".crt")) {
+		hosts := []string{"localhost"}
+		if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+			if _, err := certs.ValidateHost(h); err == nil {
+				hosts = append(hosts, h)
+			}
+		}
+		if _, err := c.IssueServer(ca.ServerOptions{Name: "server", Hosts: hosts, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}); err != nil {
+			return nil, fmt.Errorf("dev sandbox: server certificate: %w", err)
+		}
+	}
+	if !exists(c.IssuedPath(SandboxDevice, ".p12")) {
+		iss, err := c.IssueClient(SandboxDevice, ca.ClientOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("dev sandbox: device certificate: %w", err)
+		}
+		if _, err := c.WriteP12(iss, ca.P12Options{}); err != nil {
+			return nil, fmt.Errorf("dev sandbox: device p12: %w", err)
+		}
+	}
+	dsPath := filepath.Join(o.Dir, "dynamic-security.json")
+	if !exists(dsPath) {
+		if err := sandboxDynsec(dsPath, filepath.Join(o.Dir, "admin.pass")); err != nil {
+			return nil, err
+		}
+	}
+	sb.Config = sandboxConfig(o, c, dsPath)
+	sb.TryIt = tryIt(o, c)
+	return sb, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// sandboxDynsec writes the dynsec file: the admin of `dynsec init`, and a
+// role that confines each device to devices/<its name>/#.
+func sandboxDynsec(path, passPath string) error {
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(raw)
+	if err := atomicfile.WriteFile(passPath, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dev sandbox: %w", err)
+	}
+	if err := dynsec.Init(path, sandboxAdmin, []byte(pw)); err != nil {
+		return fmt.Errorf("dev sandbox: %w", err)
+	}
+	st, err := dynsec.Load(path)
+	if err != nil {
+		return fmt.Errorf("dev sandbox: %w", err)
+	}
+	steps := []func() error{
+		func() error { return st.CreateRole(sandboxRole) },
+		func() error { return st.AddRoleACL(sandboxRole, "publishClientSend", "devices/%u/#", true, 0) },
+		func() error { return st.AddRoleACL(sandboxRole, "publishClientReceive", "devices/%u/#", true, 0) },
+		func() error { return st.AddRoleACL(sandboxRole, "subscribePattern", "devices/%u/#", true, 0) },
+		func() error {
+			return st.CreateClient(dynsec.NewClient{Username: SandboxDevice, TextName: "demo device of the dev sandbox",
+				Roles: []dynsec.RoleRef{{Role: sandboxRole, Priority: -1}}})
+		},
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			return fmt.Errorf("dev sandbox: dynamic security: %w", err)
+		}
+	}
+	return nil
+}
+
+func sandboxConfig(o SandboxOptions, c *ca.CA, dsPath string) *conf.Config {
+	cfg := conf.New()
+	cfg.File = "(dev sandbox)"
+	no := false
+	cfg.Security.AllowAnonymous = &no
+	cfg.Security.Plugins = []conf.Plugin{{Path: "mosquitto_dynamic_security.so", Options: map[string]string{"config_file": dsPath}}}
+	cfg.Listeners = []*conf.Listener{
+		{Port: o.Port, Bind: "127.0.0.1", Protocol: "mqtt", MaxConnections: -1},
+		{Port: o.TLSPort, Bind: "127.0.0.1", Protocol: "mqtt", MaxConnections: -1,
+			CAFile: c.ChainPath(), CertFile: c.IssuedPath("server", ".crt"), KeyFile: c.IssuedPath("server", ".key"),
+			CRLFile: c.CRLPath(), RequireCertificate: true, UseIdentityAsUsername: true},
+	}
+	cfg.Inspector = o.Inspector
+	cfg.LogTypes = []string{"error", "warning", "notice", "information", "subscribe"}
+	cfg.Persistence = true
+	cfg.PersistenceLocation = filepath.Join(o.Dir, "data")
+	return cfg
+}
+
+func tryIt(o SandboxOptions, c *ca.CA) string {
+	dev := func(ext string) string { return c.IssuedPath(SandboxDevice, ext) }
+	tlsFlags := fmt.Sprintf("-h 127.0.0.1 -p %d --cafile %s", o.TLSPort, c.ChainPath())
+	topic := "devices/" + SandboxDevice
+	prog := o.Program
+	if prog == "" {
+		prog = "mqtls"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "try it (dev sandbox in %s; its CA has no password: for development only):\n\n", o.Dir)
+	fmt.Fprintf(&b, "  # 1. subscribe as the demo device over mutual TLS, with the p12 a phone would hold\n")
+	fmt.Fprintf(&b, "  %s sub %s --p12 %s --p12-password-file %s -t '%s/#' -v\n\n", prog, tlsFlags, dev(".p12"), dev(".p12.pass"), topic)
+	fmt.Fprintf(&b, "  # 2. publish as the same device (another terminal), with Mosquitto's client or ours\n")
+	fmt.Fprintf(&b, "  mosquitto_pub %s --cert %s --key %s -t %s/temp -m 21.5\n", tlsFlags, dev(".crt"), dev(".key"), topic)
+	fmt.Fprintf(&b, "  %s pub %s --cert %s --key %s -t %s/temp -m 21.5\n\n", prog, tlsFlags, dev(".crt"), dev(".key"), topic)
+	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
+	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
+	if o.Inspector != "" {
+		fmt.Fprintf(&b, "\n  # 4. watch every topic live\n  open http://%s\n", o.Inspector)
+	}
+	return b.String()
+}

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/device"
+)
+
+func deviceCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "device",
+		Usage: "onboard devices: key, certificate, p12 and dynamic security client in one step",
+		Description: `Examples:
+   $ mqtls device add DSN000001 --role device -f dynamic-security.json
+   $ mqtls device add DSN000001 --role device -u admin --password-file admin.pw
+   $ mqtls device import devices.csv -f dynamic-security.json
+   $ mqtls device bundle DSN000001 --host liot.com --qr -f dynamic-security.json
+   $ mqtls device list --json -f dynamic-security.json
+   $ mqtls device revoke DSN000001 -u admin --password-file admin.pw
+   $ mqtls device renew DSN000001
+
+The dynamic security clients live either in a file no broker is serving
+(-f FILE) or in a running broker, reached with the connection flags (-h, -p,
+-u, --password-file, TLS flags) through $CONTROL/dynamic-security/v1, as
+mosquitto_ctrl does. A file a running broker holds is refused.`,
+		Subcommands: []*cli.Command{deviceAddCmd(), deviceImportCmd(), deviceBundleCmd(), deviceListCmd(), deviceRevokeCmd(), deviceRenewCmd()},
+	}
+}
+
+func dynsecFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "edit the dynamic security `FILE` (the broker must be stopped)"}
+}
+
+// targetFlags are the flags of commands that change dynamic security clients.
+func targetFlags(extra ...cli.Flag) []cli.Flag {
+	fl := append([]cli.Flag{pkiFlag(), caPasswordFileFlag(), dynsecFileFlag()}, extra...)
+	return append(fl, connFlags()...)
+}
+
+// openTarget opens -f FILE, or connects to the broker the connection flags name.
+func openTarget(c *cli.Context) (device.Target, error) {
+	live := liveFlags(c)
+	f := c.String("file")
+	switch {
+	case f != "" && live:
+		return nil, usageErrorf("give either -f FILE or the connection flags of a running broker, not both")
+	case f != "":
+		return device.OpenFile(f)
+	case !live:
+		return nil, usageErrorf("where are the dynamic security clients? give -f dynamic-security.json (broker stopped) or the broker's connection flags (-h, -p, -u, --password-file)")
+	}
+	o, _, err := connOptions(c)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return device.Dial(c.Context, o)
+}
+
+// readTarget opens -f FILE for reading only, or connects to the broker the
+// connection flags name; nil when neither is given.
+func readTarget(c *cli.Context) (device.Target, error) {
+	if c.String("file") == "" && !liveFlags(c) {
+		return nil, nil
+	}
+	if c.String("file") != "" && !liveFlags(c) {
+		return device.ReadFile(c.String("file"))
+	}
+	return openTarget(c)
+}
+
+// liveFlags reports whether connection flags name a running broker.
+func liveFlags(c *cli.Context) bool {
+	for _, n := range []string{"host", "port", "url", "username", "cafile", "p12", "cert"} {
+		if c.IsSet(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// onboarder opens the CA with its keys and the target.
+func onboarder(c *cli.Context) (*device.Onboarder, error) {
+	a, err := openCA(c)
+	if err != nil {
+		return nil, err
+	}
+	t, err := openTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	return &device.Onboarder{CA: a, Target: t, Modern: c.Bool("modern")}, nil
+}
+
+func closeTarget(o *device.Onboarder, err error) error {
+	if o == nil || o.Target == nil {
+		return err
+	}
+	if cerr := o.Target.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func deviceAddCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "add",
+		Usage:     "onboard one device: key, certificate, p12 and dynamic security client",
+		ArgsUsage: "<id>",
+		Description: `Examples:
+   $ mqtls device add DSN000001 -f dynamic-security.json
+   $ mqtls device add DSN000001 --role sensor --group plant1 --days 90 -f dynamic-security.json
+   $ mqtls device add DSN000001 -h broker.lan -u admin --password-file admin.pw --cafile pki/root.crt
+
+Writes issued/ID.crt, ID.key, ID.p12 and ID.p12.pass in the PKI folder and
+creates the dynamic security client ID (no password: the device logs in with
+its certificate) with the role and group. It is one operation: a failure
+revokes the new certificate and removes its files; after a crash, running the
+same command again completes the device. Adding a complete device again
+changes nothing.
+
+Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
+		Flags: targetFlags(
+			&cli.StringFlag{Name: "role", Value: "device", Usage: "dynamic security `ROLE` of the device"},
+			&cli.StringFlag{Name: "group", Usage: "dynamic security `GROUP` to put the device in"},
+			&cli.IntFlag{Name: "days", Value: certs.DefaultClientDays, Usage: "certificate validity in `DAYS`"},
+			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+		),
+		Action: func(c *cli.Context) (err error) {
+			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			if err := certs.ValidateID(id); err != nil {
+				return usageErrorf("%v", err)
+			}
+			o, err := onboarder(c)
+			if err != nil {
+				return err
+			}
+			defer func() { err = closeTarget(o, err) }()
+			res, err := o.Add(device.Spec{ID: id, Role: c.String("role"), Group: c.String("group"), Days: c.Int("days")})
+			if err != nil {
+				return fmt.Errorf("add %s: %w", id, err)
+			}
+			printResult(c, res)
+			return nil
+		},
+	}
+}
+
+func printResult(c *cli.Context, res device.Result) {
+	w := c.App.Writer
+	switch res.Outcome {
+	case device.Skipped:
+		fmt.Fprintf(w, "%s: %s, nothing changed\n", res.ID, res.Note)
+		return
+	case device.Completed:
+		fmt.Fprintf(w, "%s: completed (%s)\n", res.ID, res.Note)
+	default:
+		fmt.Fprintf(w, "%s: added (serial %s)\n", res.ID, res.Serial)
+	}
+	fmt.Fprintf(w, "p12:      %s\npassword: %s\n", res.P12, res.P12Pass)
+}
+
+func deviceImportCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "onboard every device of a CSV file, in parallel",
+		ArgsUsage: "<devices.csv>",
+		Description: `Examples:
+   $ mqtls device import devices.csv -f dynamic-security.json
+   $ mqtls device import devices.csv --role sensor -u admin --password-file admin.pw
+
+The file has one device per line: id,role,group,days (group and days
+optional; an empty role takes --role). A first line "id,role,group,days" and
+lines starting with # are skipped. Bad lines (invalid or duplicate id,
+unknown role or group) are reported with their line numbers and the others
+are onboarded. Devices already complete are skipped, half-done ones
+completed, so the command can run again after an interruption.
+
+Exit codes: 0 every device done, 1 some failed (listed), 2 misuse.`,
+		Flags: targetFlags(
+			&cli.StringFlag{Name: "role", Value: "device", Usage: "`ROLE` for lines without one"},
+			&cli.IntFlag{Name: "workers", Usage: "devices made at once (`N`, default 8 per core)"},
+			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+		),
+		Action: func(c *cli.Context) (err error) {
+			path, err := oneArg(c, "CSV file")
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return fmt.Errorf("open device list: %w", err)
+			}
+			rows, bad, err := device.ParseCSV(f, c.String("role"))
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			o, err := onboarder(c)
+			if err != nil {
+				return err
+			}
+			defer func() { err = closeTarget(o, err) }()
+			start := time.Now()
+			tty := c.App.ErrWriter == os.Stderr && term.IsTerminal(int(os.Stderr.Fd()))
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			sum, err := o.Import(rows, bad, device.ImportOptions{Workers: c.Int("workers"), Progress: device.NewProgress(c.App.ErrWriter, tty), Context: ctx})
+			for _, f := range sum.Failed {
+				fmt.Fprintf(c.App.ErrWriter, "mqtls: %v\n", f)
+			}
+			fmt.Fprintf(c.App.Writer, "%d devices: %d added, %d completed, %d already done, %d failed (%s)\n",
+				sum.Total, sum.Added, sum.Completed, sum.Skipped, len(sum.Failed), time.Since(start).Round(time.Millisecond))
+			if err != nil {
+				return err
+			}
+			if sum.NotStarted > 0 {
+				return withHint(fmt.Errorf("interrupted: %d devices not started", sum.NotStarted), "run the same command again to finish")
+			}
+			if len(sum.Failed) > 0 {
+				ids := make([]string, 0, len(sum.Failed))
+				for _, f := range sum.Failed {
+					ids = append(ids, fmt.Sprintf("%s (line %d)", f.ID, f.Line))
+				}
+				return fmt.Errorf("%d of %d devices failed: %s", len(sum.Failed), sum.Total, strings.Join(ids, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func deviceBundleCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "bundle",
+		Usage:     "write what a device or phone needs to connect: folder, zip and QR code",
+		ArgsUsage: "<id>",
+		Description: `Examples:
+   $ mqtls device bundle DSN000001 --host liot.com -f dynamic-security.json
+   $ mqtls device bundle DSN000001 --out bundles --qr
+
+Writes OUT/ID/ with ID.p12, ID.p12.pass, ca.crt (the root, for the trust
+store) and connection.json (host, port, client id, topics the device may use,
+file names), and OUT/ID.zip with the same files but the password file: send
+the password by another channel. --qr prints the connection settings as a QR
+code (never the password). -f reads the device's topics from its roles (the
+file is only read, so a running broker may hold it).`,
+		Flags: []cli.Flag{
+			pkiFlag(),
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the device's roles from the dynamic security `FILE`"},
+			&cli.StringFlag{Name: "out", Value: ".", Usage: "write the bundle into `DIR`"},
+			&cli.StringFlag{Name: "host", Value: "localhost", Usage: "broker `HOST` the device connects to"},
+			&cli.IntFlag{Name: "port", Value: device.DefaultPort, Usage: "broker `PORT` (MQTT over TLS)"},
+			&cli.BoolFlag{Name: "qr", Usage: "print the connection settings as a terminal QR code"},
+		},
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			a, err := loadCA(c)
+			if err != nil {
+				return err
+			}
+			o := &device.Onboarder{CA: a}
+			if f := c.String("file"); f != "" {
+				if o.Target, err = device.ReadFile(f); err != nil {
+					return err
+				}
+			}
+			b, err := o.Bundle(id, device.BundleOptions{Out: c.String("out"), Host: c.String("host"), Port: c.Int("port")})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "folder: %s\nzip:    %s\n", b.Dir, b.Zip)
+			if c.Bool("qr") {
+				q, err := device.QR(b.Connection)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(c.App.Writer, q)
+			}
+			return nil
+		},
+	}
+}
+
+func deviceListCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list devices: role, expiry, revoked, connected now",
+		Description: `Examples:
+   $ mqtls device list -f dynamic-security.json
+   $ mqtls device list --json -f dynamic-security.json --inspector http://127.0.0.1:8088
+   $ mqtls device list -u admin --password-file admin.pw
+
+-f reads roles and enabled state from the file (only read: a running broker
+may hold it); the connection flags read them from a running broker. --inspector asks a running broker's inspector who is connected;
+without it, or when it does not answer, "connected" is unknown (null in JSON).`,
+		Flags: append([]cli.Flag{
+			pkiFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read roles from the dynamic security `FILE`"},
+			&cli.StringFlag{Name: "inspector", Usage: "base `URL` of the broker's inspector, to show who is connected"},
+		}, connFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageErrorf("device list takes no arguments, got %q", c.Args().First())
+			}
+			a, err := loadCA(c)
+			if err != nil {
+				return err
+			}
+			o := &device.Onboarder{CA: a}
+			if o.Target, err = readTarget(c); err != nil {
+				return err
+			}
+			if o.Target != nil {
+				defer o.Target.Close()
+			}
+			var conn map[string]bool
+			if u := c.String("inspector"); u != "" {
+				if conn, err = device.Connected(c.Context, u); err != nil {
+					warnf(c.App.ErrWriter, "%v: connected is unknown", err)
+				}
+			}
+			list, err := o.List(conn, time.Now())
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLES\tEXPIRES\tSTATE\tCONNECTED")
+			for _, d := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, strings.Join(d.Roles, ","), d.Expires.Format(time.DateOnly), deviceState(d, o.Target != nil), connectedText(d.Connected))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func deviceState(d device.Device, knowClients bool) string {
+	switch {
+	case d.Revoked:
+		return "revoked"
+	case d.Expired:
+		return "expired"
+	case knowClients && !d.HasClient:
+		return "no client (run device add again)"
+	case d.Disabled:
+		return "disabled"
+	}
+	return "ok"
+}
+
+func connectedText(b *bool) string {
+	switch {
+	case b == nil:
+		return "?"
+	case *b:
+		return "yes"
+	}
+	return "no"
+}
+
+func deviceRevokeCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "cut a device off: revoke its certificate, regenerate the CRL, disable its client",
+		ArgsUsage: "<id>",
+		Description: `Examples:
+   $ mqtls device revoke DSN000001 -u admin --password-file admin.pw
+   $ mqtls device revoke DSN000001 --reason keyCompromise -f dynamic-security.json
+
+Revokes the certificate and rewrites crl.pem (a broker reloading it refuses
+the certificate), then disables the dynamic security client: a running
+broker disconnects the device at once. Running it again finishes a revoke
+that was interrupted.`,
+		Flags: targetFlags(&cli.StringFlag{Name: "reason", Usage: "RFC 5280 `REASON`: keyCompromise, cessationOfOperation, affiliationChanged, superseded, privilegeWithdrawn"}),
+		Action: func(c *cli.Context) (err error) {
+			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			reason, err := ca.ParseReason(c.String("reason"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			o, err := onboarder(c)
+			if err != nil {
+				return err
+			}
+			defer func() { err = closeTarget(o, err) }()
+			r, err := o.Revoke(id, reason)
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			if r.AlreadyRevoked {
+				fmt.Fprintf(w, "%s: certificate %s was already revoked\n", id, r.Serial)
+			} else {
+				fmt.Fprintf(w, "%s: certificate %s revoked, %s regenerated\n", id, r.Serial, o.CA.CRLPath())
+			}
+			switch {
+			case r.NoClient:
+				warnf(c.App.ErrWriter, "%s has no dynamic security client", id)
+			case r.ClientDisabled:
+				fmt.Fprintf(w, "%s: dynamic security client disabled\n", id)
+			default:
+				fmt.Fprintf(w, "%s: dynamic security client was already disabled\n", id)
+			}
+			for _, m := range o.CA.CRLWarnings(time.Now()) {
+				warnf(c.App.ErrWriter, "%s", m)
+			}
+			return nil
+		},
+	}
+}
+
+func deviceRenewCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "renew",
+		Usage:     "give a device a new key, certificate and p12 (the old certificate is revoked)",
+		ArgsUsage: "<id>",
+		Description: `Examples:
+   $ mqtls device renew DSN000001
+   $ mqtls device renew DSN000001 -f dynamic-security.json
+
+The new certificate has the same id and validity length; the old one is
+revoked as superseded and crl.pem regenerated. The p12 gets a new password.
+The dynamic security client is unchanged; -f only checks that it exists.`,
+		Flags: []cli.Flag{
+			pkiFlag(), caPasswordFileFlag(),
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
+			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+		},
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			a, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			o := &device.Onboarder{CA: a, Modern: c.Bool("modern")}
+			if f := c.String("file"); f != "" {
+				if o.Target, err = device.ReadFile(f); err != nil {
+					return err
+				}
+			}
+			res, err := o.Renew(id)
+			if err != nil {
+				if errors.Is(err, ca.ErrNotFound) {
+					return withHint(err, "see mqtls device list")
+				}
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s)\np12:      %s\npassword: %s\n", id, res.Serial, res.P12, res.P12Pass)
+			if res.Note != "" {
+				warnf(c.App.ErrWriter, "%s", res.Note)
+			}
+			return nil
+		},
+	}
+}

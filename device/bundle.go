@@ -1,0 +1,233 @@
+package device
+
+// A device's bundle: what a phone or a device needs to connect, in a folder
+// and a zip, and the connection settings as a terminal QR code.
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/internal/atomicfile"
+)
+
+// DefaultPort is the MQTT over TLS port a bundle names.
+const DefaultPort = 8883
+
+// BundleOptions are the choices of `mqtls device bundle`.
+type BundleOptions struct {
+	// Out is the folder the bundle folder and zip go into ("." if empty).
+	Out string
+	// Host and Port of the broker ("localhost" and DefaultPort if empty).
+	Host string
+	Port int
+}
+
+// Connection is connection.json: everything a device needs to connect,
+// except the p12 password, which travels apart.
+type Connection struct {
+	Host            string   `json:"host"`
+	Port            int      `json:"port"`
+	ClientID        string   `json:"client_id"`
+	Username        string   `json:"username"`
+	UsernameNote    string   `json:"username_note"`
+	P12             string   `json:"p12"`
+	P12PasswordFile string   `json:"p12_password_file"`
+	CA              string   `json:"ca"`
+	Publish         []string `json:"publish"`
+	Subscribe       []string `json:"subscribe"`
+}
+
+// Bundle is what Bundle wrote.
+type Bundle struct {
+	Dir        string
+	Zip        string
+	Connection Connection
+}
+
+// Bundle writes OUT/ID/ with ID.p12, ID.p12.pass (0600), ca.crt (the root,
+// for the trust store) and connection.json, and OUT/ID.zip with the same
+// files but the password file: the zip goes to the phone, the password by
+// another channel. The topics come from the device's roles on the target
+// (nil target: none listed).
+func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
+	var b Bundle
+	if err := certs.ValidateID(id); err != nil {
+		return b, err
+	}
+	e, ok, err := o.CA.Lookup(id)
+	if err != nil {
+		return b, err
+	}
+	if !ok || e.Name != id || e.Kind != certs.Client {
+		return b, fmt.Errorf("no device %s: %w (add it with mqtls device add %s)", id, ca.ErrNotFound, id)
+	}
+	if e.Revoked {
+		return b, fmt.Errorf("device %s is revoked: it gets no bundle", id)
+	}
+	p12, err := os.ReadFile(o.CA.IssuedPath(id, ".p12"))
+	if err != nil {
+		return b, fmt.Errorf("read the p12 of %s (make it with mqtls p12 %s): %w", id, id, err)
+	}
+	pass, err := os.ReadFile(o.CA.IssuedPath(id, ".p12.pass"))
+	if err != nil {
+		return b, fmt.Errorf("read the p12 password of %s (make both again with mqtls p12 %s): %w", id, id, err)
+	}
+	conn := Connection{
+		Host: opt.Host, Port: opt.Port, ClientID: id, Username: id,
+		UsernameNote:    "no username or password to type: the broker takes the user name from the certificate (CN " + id + ")",
+		P12:             id + ".p12",
+		P12PasswordFile: id + ".p12.pass",
+		CA:              "ca.crt",
+		Publish:         []string{}, Subscribe: []string{},
+	}
+	if conn.Host == "" {
+		conn.Host = "localhost"
+	}
+	if conn.Port == 0 {
+		conn.Port = DefaultPort
+	}
+	if o.Target != nil {
+		if conn.Publish, conn.Subscribe, err = o.topics(id); err != nil {
+			return b, err
+		}
+	}
+	cj, err := json.MarshalIndent(conn, "", "  ")
+	if err != nil {
+		return b, err
+	}
+	cj = append(cj, '\n')
+	root := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: o.CA.Root.Raw})
+
+	out := opt.Out
+	if out == "" {
+		out = "."
+	}
+	b.Dir = filepath.Join(out, id)
+	b.Zip = filepath.Join(out, id+".zip")
+	b.Connection = conn
+	if err := atomicfile.MkdirPrivate(b.Dir); err != nil {
+		return b, fmt.Errorf("create bundle folder: %w", err)
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+		zip  bool
+	}{
+		{id + ".p12", p12, 0o600, true},
+		{"ca.crt", root, 0o644, true},
+		{"connection.json", cj, 0o644, true},
+		{id + ".p12.pass", pass, 0o600, false},
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, f := range files {
+		if err := atomicfile.WriteFile(filepath.Join(b.Dir, f.name), f.data, f.mode); err != nil {
+			return b, fmt.Errorf("write bundle: %w", err)
+		}
+		if !f.zip {
+			continue
+		}
+		h := &zip.FileHeader{Name: id + "/" + f.name, Method: zip.Deflate}
+		h.SetMode(f.mode)
+		w, err := zw.CreateHeader(h)
+		if err == nil {
+			_, err = w.Write(f.data)
+		}
+		if err != nil {
+			return b, fmt.Errorf("zip bundle: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return b, fmt.Errorf("zip bundle: %w", err)
+	}
+	// The zip holds the private key (inside the p12): 0600 like the p12.
+	if err := atomicfile.WriteFile(b.Zip, zbuf.Bytes(), 0o600); err != nil {
+		return b, fmt.Errorf("write bundle zip: %w", err)
+	}
+	return b, nil
+}
+
+// topics lists the filters the device's roles allow it to publish to and
+// subscribe to, with %u and %c replaced by its id.
+func (o *Onboarder) topics(id string) (pub, sub []string, err error) {
+	cl, has, err := getClient(o.Target, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, sub = []string{}, []string{}
+	if !has {
+		return pub, sub, nil
+	}
+	seenP, seenS := map[string]bool{}, map[string]bool{}
+	for _, r := range cl.Roles {
+		acls, _, err := getRole(o.Target, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, a := range acls {
+			if !a.Allow {
+				continue
+			}
+			t := expand(a.Topic, id)
+			switch a.Type {
+			case "publishClientSend":
+				if !seenP[t] {
+					seenP[t] = true
+					pub = append(pub, t)
+				}
+			case "subscribeLiteral", "subscribePattern":
+				if !seenS[t] {
+					seenS[t] = true
+					sub = append(sub, t)
+				}
+			}
+		}
+	}
+	sort.Strings(pub)
+	sort.Strings(sub)
+	return pub, sub, nil
+}
+
+// expand replaces the %u and %c levels of a filter with the device id (for a
+// device, the user name and the client id are both its id).
+func expand(filter, id string) string {
+	levels := strings.Split(filter, "/")
+	for i, l := range levels {
+		if l == "%u" || l == "%c" {
+			levels[i] = id
+		}
+	}
+	return strings.Join(levels, "/")
+}
+
+// QR renders the connection settings (never the password) as a QR code
+// for a terminal, two rows of modules per line of text.
+func QR(c Connection) (string, error) {
+	payload, err := json.Marshal(struct {
+		Host     string `json:"host"`
+		Port     int    `json:"port"`
+		ClientID string `json:"client_id"`
+		P12      string `json:"p12"`
+		CA       string `json:"ca"`
+	}{c.Host, c.Port, c.ClientID, c.P12, c.CA})
+	if err != nil {
+		return "", err
+	}
+	q, err := qrcode.New(string(payload), qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("qr code: %w", err)
+	}
+	return q.ToSmallString(false), nil
+}

@@ -1,0 +1,160 @@
+package inspector
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"mqtls/internal/testutil"
+)
+
+// brokerWithPage starts "mqtls broker" as a process with a password file
+// made by the real mosquitto_passwd and an acl_file, the inspector on
+// loopback and metrics. Users: dev1 (password devpw) may read and write
+// plant/#; admin (adminpw) may read everything, $SYS included.
+func brokerWithPage(t *testing.T) (dir string, port int, web string, proc *testutil.Proc) {
+	t.Helper()
+	testutil.Need(t, "mosquitto_passwd")
+	dir = t.TempDir()
+	for _, u := range [][2]string{{"dev1", "devpw"}, {"admin", "adminpw"}} {
+		args := []string{"-b", "passwd", u[0], u[1]}
+		if u[0] == "dev1" {
+			args = append([]string{"-c"}, args...)
+		}
+		if out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_passwd", args...); code != 0 {
+			t.Fatalf("mosquitto_passwd: %d %s", code, out)
+		}
+	}
+	acl := "user dev1\ntopic readwrite plant/#\n\nuser admin\ntopic read #\ntopic read $SYS/#\n"
+	port, webPort := testutil.FreePort(t), testutil.FreePort(t)
+	conf := fmt.Sprintf(`listener %d 127.0.0.1
+password_file passwd
+acl_file acl
+inspector 127.0.0.1:%d
+metrics true
+`, port, webPort)
+	for name, body := range map[string]string{"mqtls.conf": conf, "acl": acl, "dev1.pw": "devpw\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc = testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", "mqtls.conf")
+	testutil.WaitPort(t, proc, testutil.Addr(port))
+	testutil.WaitPort(t, proc, testutil.Addr(webPort))
+	return dir, port, "http://" + testutil.Addr(webPort), proc
+}
+
+// TestBrowserAgainstBroker is the page's acceptance test against the real
+// broker process: mqtls pub publishes, chromium shows it, the page publishes
+// to mosquitto_sub, clears a retained topic and kicks a client.
+func TestBrowserAgainstBroker(t *testing.T) {
+	dir, port, web, _ := brokerWithPage(t)
+	mqtls := testutil.Mqtls(t)
+	conn := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "dev1"}
+	browserScenario(t, env{
+		web:  web,
+		port: port,
+		auth: []string{"-u", "dev1", "-P", "devpw"},
+		pub: func(t *testing.T, topic, payload string, retain bool) {
+			args := append([]string{"pub", "--password-file", "dev1.pw", "-t", topic, "-m", payload, "-q", "1"}, conn...)
+			if retain {
+				args = append(args, "-r")
+			}
+			if out, code := testutil.Run(t, dir, 20*time.Second, mqtls, args...); code != 0 {
+				t.Fatalf("mqtls pub: exit %d\n%s", code, out)
+			}
+		},
+		retained: func(topic string) bool {
+			// exit 0: a retained message arrived; 27: timed out without one
+			_, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port),
+				"-u", "dev1", "-P", "devpw", "-t", topic, "--retained-only", "-C", "1", "-W", "1")
+			return code == 0
+		},
+	})
+}
+
+// TestMetricsAndSysAgainstBroker scrapes /metrics and reads the $SYS topics
+// of a broker process after a few publishes and a refused login.
+func TestMetricsAndSysAgainstBroker(t *testing.T) {
+	dir, port, web, _ := brokerWithPage(t)
+	p := strconv.Itoa(port)
+	for range 3 {
+		if out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "devpw", "-t", "plant/m", "-m", "1", "-q", "1"); code != 0 {
+			t.Fatalf("mosquitto_pub: %d %s", code, out)
+		}
+	}
+	if _, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "-u", "dev1", "-P", "wrong", "-t", "plant/m", "-m", "1"); code == 0 {
+		t.Fatal("a wrong password was accepted")
+	}
+	get := func(path string) string {
+		resp, err := http.Get(web + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if got := get("/healthz"); got != "ok\n" {
+		t.Errorf("/healthz: %q", got)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the metrics to count 3 QoS 1 messages", func() bool {
+		return strings.Contains(get("/metrics"), `mqtls_messages_received_total{qos="1"} 3`)
+	})
+	m := get("/metrics")
+	for _, want := range []string{`mqtls_auth_failures_total{reason="not_authorized"} 1`, "mqtls_inspector_topics 1", "mqtls_connections ", "mqtls_received_bytes_total "} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_sub", "-h", "127.0.0.1", "-p", p, "-u", "admin", "-P", "adminpw",
+		"-t", "$SYS/broker/retained messages/count", "-t", "$SYS/broker/publish/messages/received", "-v", "-C", "2", "-W", "10")
+	if code != 0 || !strings.Contains(out, "$SYS/broker/retained messages/count ") || !strings.Contains(out, "$SYS/broker/publish/messages/received ") {
+		t.Errorf("$SYS topics (exit %d):\n%s", code, out)
+	}
+}
+
+// TestScreenshotScene fills a broker with a small fleet and takes the README
+// screenshot of the page with a topic, its payload and its chart selected.
+func TestScreenshotScene(t *testing.T) {
+	dir, port, web, _ := brokerWithPage(t)
+	ctx := browser(t)
+	pub := func(topic, payload string, retain bool) {
+		args := []string{"pub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "dev1", "--password-file", "dev1.pw", "-t", topic, "-m", payload}
+		if retain {
+			args = append(args, "-r")
+		}
+		if out, code := testutil.Run(t, dir, 20*time.Second, testutil.Mqtls(t), args...); code != 0 {
+			t.Fatalf("mqtls pub: %d %s", code, out)
+		}
+	}
+	for n := 1; n <= 4; n++ {
+		pub(fmt.Sprintf("plant/line1/DSN00000%d/state", n), "online", true)
+		pub(fmt.Sprintf("plant/line1/DSN00000%d/telemetry", n), fmt.Sprintf(`{"temp":%d.5,"hum":%d,"fw":"1.4.2"}`, 20+n, 40+n), false)
+	}
+	pub("plant/line2/press/state", "running", true)
+	do(t, ctx, chromedp.Navigate(web))
+	row := `[data-topic="plant/line1/DSN000001/telemetry"]`
+	pageText(t, ctx, row, "temp")
+	click(t, ctx, row)
+	for k, v := range []float64{21.5, 22.1, 22.8, 22.4, 23.0, 23.6, 23.1, 24.2} {
+		pub("plant/line1/DSN000001/telemetry", fmt.Sprintf(`{"temp":%v,"hum":%d,"fw":"1.4.2"}`, v, 41+k%3), false)
+		pageText(t, ctx, "#payload-text", fmt.Sprint(v))
+	}
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#filter"), "plant/#"))
+	pageText(t, ctx, "#chart-range", "samples")
+	eval[bool](t, ctx, `(() => { const s = document.getElementById('chart-field'); s.value = [...s.options].find(o => o.text == 'temp').value; s.dispatchEvent(new Event('change')); return true; })()`)
+	pageText(t, ctx, "#chart-range", "max 2") // the temp series, not hum (4x)
+	screenshot(t, ctx)
+}
