@@ -3,6 +3,8 @@ package broker_test
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +104,51 @@ func TestQoS1BurstNotLost(t *testing.T) {
 	if n := received(); n != pubs*each {
 		log := b.Stderr()
 		t.Fatalf("subscriber received %d of %d QoS 1 messages: %d lost\nbroker log ends:\n%s", n, pubs*each, pubs*each-n, log[max(0, len(log)-600):])
+	}
+}
+
+// TestStuckSubscriberDoesNotHoldPublisher: a subscriber that never reads
+// its socket (so never acknowledges) must not hold a publisher for good:
+// backpressure waits are bounded, and after one timeout nobody waits for
+// that subscriber again. Every publish is acknowledged.
+func TestStuckSubscriberDoesNotHoldPublisher(t *testing.T) {
+	const total = 3000
+	dir := t.TempDir()
+	p := testutil.FreePort(t)
+	startBroker(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", p), p)
+
+	// A raw MQTT 3.1.1 client: CONNECT (clean session, no keep-alive),
+	// SUBSCRIBE stuck/# at QoS 1, read CONNACK and SUBACK, then nothing.
+	conn, err := net.Dial("tcp", testutil.Addr(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	id := "bp-stuck"
+	connect := append([]byte{0x10, byte(12 + len(id)), 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 0, 0, byte(len(id))}, id...)
+	filter := "stuck/#"
+	subscribe := append([]byte{0x82, byte(5 + len(filter)), 0, 1, 0, byte(len(filter))}, filter...)
+	subscribe = append(subscribe, 1)
+	if _, err := conn.Write(append(connect, subscribe...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	acks := make([]byte, 4+5)
+	if _, err := io.ReadFull(conn, acks); err != nil {
+		t.Fatalf("read CONNACK and SUBACK: %v", err)
+	}
+	if acks[0] != 0x20 || acks[3] != 0 || acks[4] != 0x90 || acks[8] != 1 {
+		t.Fatalf("CONNACK and SUBACK: % x", acks)
+	}
+
+	pub := connectPaho(t, p, "bp-pub", nil)
+	toks := make([]paho.Token, 0, total)
+	for range total {
+		toks = append(toks, pub.Publish("stuck/t", 1, false, make([]byte, 512)))
+	}
+	for n, tok := range toks {
+		if !tok.WaitTimeout(60*time.Second) || tok.Error() != nil {
+			t.Fatalf("message %d of %d not acknowledged by the broker: %v", n, total, tok.Error())
+		}
 	}
 }
