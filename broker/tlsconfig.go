@@ -17,8 +17,9 @@ import (
 // certificates, TLS 1.2 minimum, and the CRL check.
 func tlsConfig(l *conf.Listener, crl *crlChecker, kp *keyPair) (*tls.Config, error) {
 	tc := &tls.Config{
-		GetCertificate: kp.get,
-		MinVersion:     tls.VersionTLS12,
+		GetCertificate:   kp.get,
+		MinVersion:       tls.VersionTLS12,
+		CurvePreferences: curvePreferences(l.TLSKeyExchange),
 	}
 	if l.TLSVersion == "tlsv1.3" {
 		tc.MinVersion = tls.VersionTLS13

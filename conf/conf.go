@@ -87,7 +87,11 @@ type Listener struct {
 	KeyFile  string
 	CRLFile  string
 	// TLSVersion is "" (TLS 1.2 minimum), "tlsv1.2" or "tlsv1.3".
-	TLSVersion            string
+	TLSVersion string
+	// TLSKeyExchange is "" or "hybrid" (Go's default key shares, with the
+	// post-quantum hybrid X25519MLKEM768 first) or "classic" (X25519 and
+	// P-256 only: a cheaper handshake without post-quantum protection).
+	TLSKeyExchange        string
 	RequireCertificate    bool
 	UseIdentityAsUsername bool
 	UseSubjectAsUsername  bool

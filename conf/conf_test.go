@@ -89,6 +89,7 @@ certfile server.crt
 keyfile server.key
 crlfile crl.pem
 tls_version tlsv1.3
+tls_key_exchange classic
 require_certificate true
 use_subject_as_username true
 plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
@@ -124,7 +125,7 @@ plugin_opt_config_file dynsec.json
 		l0.Security.ACLFile != "/etc/mqtls/acl" || l0.MaxConnections != 100 || l0.Bind != "127.0.0.1" {
 		t.Errorf("listener 1883 = %+v", l0)
 	}
-	if l1.Protocol != "websockets" || l1.Bind != "::1" || l1.TLSVersion != "tlsv1.3" || !l1.UseSubjectAsUsername ||
+	if l1.Protocol != "websockets" || l1.Bind != "::1" || l1.TLSVersion != "tlsv1.3" || l1.TLSKeyExchange != "classic" || !l1.UseSubjectAsUsername ||
 		l1.CRLFile != "crl.pem" || len(l1.Security.Plugins) != 1 || l1.MaxConnections != -1 {
 		t.Errorf("listener 9001 = %+v", l1)
 	}
@@ -159,6 +160,8 @@ func TestErrors(t *testing.T) {
 		"protocol":            {"listener 1\nprotocol http", `x.conf:2: protocol: want mqtt or websockets, got "http"`},
 		"tls 1.1":             {"listener 1\ntls_version tlsv1.1", `x.conf:2: tls_version: tlsv1.1 is not supported: TLS 1.2 is the minimum`},
 		"tls junk":            {"listener 1\ntls_version ssl3", `x.conf:2: tls_version: want tlsv1.2 or tlsv1.3, got "ssl3"`},
+		"key exchange junk":   {"listener 1\ntls_key_exchange mlkem", `x.conf:2: tls_key_exchange: want hybrid (post-quantum X25519MLKEM768 first) or classic (X25519, P-256), got "mlkem"`},
+		"key exchange no tls": {"listener 8883\ntls_key_exchange classic", `x.conf:1: listener: listener 8883 sets tls_key_exchange but is not a TLS listener: add certfile and keyfile`},
 		"tls without cert":    {"listener 8883\ncafile ca.crt", `x.conf:1: listener: listener 8883 sets cafile but is not a TLS listener: add certfile and keyfile`},
 		"cert without key":    {"listener 8883\ncertfile s.crt", `x.conf:1: listener: listener 8883 has certfile but no keyfile`},
 		"key without cert":    {"listener 8883\nkeyfile s.key", `x.conf:1: listener: listener 8883 has keyfile but no certfile`},

@@ -196,6 +196,13 @@ var listenerOptions = map[string]func(l *Listener, v string) error{
 		}
 		return fmt.Errorf("want tlsv1.2 or tlsv1.3, got %q", v)
 	},
+	"tls_key_exchange": func(l *Listener, v string) error {
+		if v != "hybrid" && v != "classic" {
+			return fmt.Errorf("want hybrid (post-quantum X25519MLKEM768 first) or classic (X25519, P-256), got %q", v)
+		}
+		l.TLSKeyExchange = v
+		return nil
+	},
 	"require_certificate":      func(l *Listener, v string) error { return setBool(&l.RequireCertificate, v) },
 	"use_identity_as_username": func(l *Listener, v string) error { return setBool(&l.UseIdentityAsUsername, v) },
 	"use_subject_as_username":  func(l *Listener, v string) error { return setBool(&l.UseSubjectAsUsername, v) },

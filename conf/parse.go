@@ -173,6 +173,7 @@ func checkListener(l *Listener) error {
 			{"cafile", l.CAFile != ""},
 			{"crlfile", l.CRLFile != ""},
 			{"tls_version", l.TLSVersion != ""},
+			{"tls_key_exchange", l.TLSKeyExchange != ""},
 			{"require_certificate", l.RequireCertificate},
 			{"use_identity_as_username", l.UseIdentityAsUsername},
 			{"use_subject_as_username", l.UseSubjectAsUsername},
