@@ -104,10 +104,7 @@ func (h *backpressureHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ in
 		select {
 		case <-wake:
 			// Woken, but others may have taken the room: check again.
-			if !timer.Stop() {
-				<-timer.C
-			}
-			timer.Reset(h.maxWait)
+			timer.Reset(h.maxWait) // no stale tick since Go 1.23
 		case <-timer.C:
 			sub.stalled.Store(true)
 			return
