@@ -2,7 +2,9 @@ package ca
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"go.step.sm/crypto/keyutil"
@@ -18,7 +20,9 @@ type P12Options struct {
 	// legacy 3DES default (see package p12).
 	Modern bool
 	// Password of the bundle; "" means a random one, written to the
-	// password file.
+	// password file (Path + ".pass"). With a chosen password an older
+	// password file there is removed, as it would no longer open the
+	// bundle.
 	Password string
 	// Out is the p12 path; "" is issued/NAME.p12.
 	Out string
@@ -101,6 +105,18 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 	if err != nil {
 		return res, err
 	}
+	// A password file beside the bundle must always open it: the one
+	// written now, or none when the caller chose the password (an older
+	// random one would be stale). On failure the old one is put back.
+	passPath := res.Path + ".pass"
+	oldPass, oldErr := os.ReadFile(passPath)
+	restore := func() {
+		if oldErr == nil {
+			c.writeFile(passPath, oldPass, 0o600)
+		} else if errors.Is(oldErr, fs.ErrNotExist) {
+			os.Remove(passPath)
+		}
+	}
 	// The password file first: a p12 without its password is useless.
 	if res.PasswordPath != "" {
 		if err := c.writeFile(res.PasswordPath, []byte(res.Password+"\n"), 0o600); err != nil {
@@ -108,7 +124,15 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 		}
 	}
 	if err := c.writeFile(res.Path, data, 0o600); err != nil {
+		if res.PasswordPath != "" {
+			restore()
+		}
 		return res, err
+	}
+	if res.PasswordPath == "" && oldErr == nil {
+		if err := os.Remove(passPath); err != nil {
+			return res, fmt.Errorf("remove the stale password file %s: %w", passPath, err)
+		}
 	}
 	return res, nil
 }
