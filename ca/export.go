@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
@@ -21,8 +22,8 @@ type P12Options struct {
 	Modern bool
 	// Password of the bundle; "" means a random one, written to the
 	// password file (Path + ".pass"). With a chosen password an older
-	// password file there is removed, as it would no longer open the
-	// bundle.
+	// password file there that holds another password is removed, as it
+	// would no longer open the bundle.
 	Password string
 	// Out is the p12 path; "" is issued/NAME.p12.
 	Out string
@@ -106,8 +107,9 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 		return res, err
 	}
 	// A password file beside the bundle must always open it: the one
-	// written now, or none when the caller chose the password (an older
-	// random one would be stale). On failure the old one is put back.
+	// written now or, when the caller chose the password, one that holds
+	// it (the caller's own --password-file, say) or none (an older random
+	// one would be stale). On failure the old one is put back.
 	passPath := res.Path + ".pass"
 	oldPass, oldErr := os.ReadFile(passPath)
 	restore := func() {
@@ -129,7 +131,7 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 		}
 		return res, err
 	}
-	if res.PasswordPath == "" && oldErr == nil {
+	if res.PasswordPath == "" && oldErr == nil && firstLine(oldPass) != res.Password {
 		if err := os.Remove(passPath); err != nil {
 			return res, fmt.Errorf("remove the stale password file %s: %w", passPath, err)
 		}
@@ -159,4 +161,10 @@ func (c *CA) HasFiles(name string) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// firstLine is a password file's password: its first line.
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(s, "\r")
 }

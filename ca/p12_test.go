@@ -32,6 +32,18 @@ func TestP12PasswordFileNeverStale(t *testing.T) {
 		t.Error("openssl cannot open the bundle with the chosen password")
 	}
 
+	// The caller's own password file beside the bundle is kept.
+	own := r2.Path + ".pass"
+	if err := os.WriteFile(own, []byte("chosen-password-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ExportP12("dev1", ca.P12Options{Password: "chosen-password-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(own); err != nil || string(b) != "chosen-password-2\n" {
+		t.Errorf("a password file holding the chosen password: %q %v", b, err)
+	}
+
 	// A bundle path that cannot be replaced (a folder with a file in it):
 	// the export fails and the password file beside it is untouched.
 	out := filepath.Join(t.TempDir(), "phone.p12")
