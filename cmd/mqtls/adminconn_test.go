@@ -29,6 +29,7 @@ func TestAdminPasswordNotOnArgv(t *testing.T) {
 		"dynsec -L":      {"dynsec", "-L", url, "listClients"},
 		"device list -P": {"device", "list", "--pki", pki, "-h", "127.0.0.1", "-p", p, "-u", "admin", "-P", secret},
 		"device list -L": {"device", "list", "--pki", pki, "-L", url},
+		"topic acl -P":   {"topic", "acl", exampleScheme, "--apply", "-h", "127.0.0.1", "-p", p, "-u", "admin", "-P", secret},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
