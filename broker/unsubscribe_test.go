@@ -30,15 +30,20 @@ type unsubBroker struct {
 // publish anything but not unsubscribe from keep/# (keep/free excepted).
 func setupUnsubACLs(t *testing.T, dir string, p int) {
 	t.Helper()
-	for _, args := range [][]string{
-		{"createRole", "dev"},
-		{"addRoleACL", "dev", "subscribePattern", "#", "allow"},
-		{"addRoleACL", "dev", "publishClientSend", "#", "allow"},
-		{"addRoleACL", "dev", "unsubscribePattern", "keep/#", "deny"},
-		{"addRoleACL", "dev", "unsubscribeLiteral", "keep/free", "allow"},
-		{"createClient", "dev1", "-p", "pw"},
-		{"addClientRole", "dev1", "dev"},
-	} {
+	ctrl(t, dir, p,
+		[]string{"createRole", "dev"},
+		[]string{"addRoleACL", "dev", "subscribePattern", "#", "allow"},
+		[]string{"addRoleACL", "dev", "publishClientSend", "#", "allow"},
+		[]string{"addRoleACL", "dev", "unsubscribePattern", "keep/#", "deny"},
+		[]string{"addRoleACL", "dev", "unsubscribeLiteral", "keep/free", "allow"},
+		[]string{"createClient", "dev1", "-p", "pw"},
+		[]string{"addClientRole", "dev1", "dev"})
+}
+
+// ctrl runs mosquitto_ctrl dynsec commands as admin (password adminpw).
+func ctrl(t *testing.T, dir string, p int, cmds ...[]string) {
+	t.Helper()
+	for _, args := range cmds {
 		all := append([]string{"-h", "127.0.0.1", "-p", port(p), "-u", "admin", "-P", "adminpw", "dynsec"}, args...)
 		if out, code := mosq(t, dir, "mosquitto_ctrl", all...); code != 0 || strings.Contains(out, "Error") {
 			t.Fatalf("mosquitto_ctrl %v: exit %d: %s", args, code, out)
