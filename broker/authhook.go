@@ -296,6 +296,9 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
+	if ls.noControl && strings.HasPrefix(t, "$CONTROL/") {
+		return false
+	}
 	if ls.auth == nil {
 		return true
 	}
@@ -327,6 +330,9 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		}
 	}
 	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
+		if ls := h.b.lis[cl.Net.Listener]; ls == nil || ls.noControl {
+			return pk, packets.CodeSuccessIgnore
+		}
 		h.b.control(cl, pk)
 		return pk, packets.CodeSuccessIgnore
 	}
