@@ -2,6 +2,8 @@ package conf
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -238,4 +240,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// TestLoadBounded: a file far larger than any configuration is refused
+// after a bounded read.
+func TestLoadBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.conf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(maxFileSize + 1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = Load(path)
+	if err == nil || !strings.Contains(err.Error(), "is larger than 1024 KiB: is it a mosquitto.conf?") {
+		t.Errorf("Load of a 1 MiB + 1 file = %v", err)
+	}
 }
