@@ -14,7 +14,7 @@ import (
 )
 
 // benchSecurity are the access controls the benchmarks compare.
-func benchSecurity(b *testing.B) []struct{ name, sec string } {
+func benchSecurity(b testing.TB) []struct{ name, sec string } {
 	dir := b.TempDir()
 	acl := filepath.Join(dir, "acl")
 	os.WriteFile(acl, []byte("pattern readwrite devices/%u/#\nuser dev1\ntopic read fleet/#\n"), 0o600)
@@ -30,7 +30,7 @@ func benchSecurity(b *testing.B) []struct{ name, sec string } {
 
 // benchHook builds a broker (not started) with the security lines sec and
 // returns its auth hook and a v5 client "dev1" of its listener.
-func benchHook(b *testing.B, sec string) (*authHook, *mqtt.Client) {
+func benchHook(b testing.TB, sec string) (*authHook, *mqtt.Client) {
 	cfg, err := conf.Parse("b.conf", fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", sec))
 	if err != nil {
 		b.Fatal(err)
