@@ -69,6 +69,9 @@ func pubAction(c *cli.Context) error {
 	if err != nil {
 		return toolUsage(c, err)
 	}
+	if err := urlTopicNeeded(c, urlTopic); err != nil {
+		return toolUsage(c, err)
+	}
 	tp := c.String("topic")
 	if tp == "" {
 		tp = urlTopic

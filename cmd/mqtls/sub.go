@@ -98,6 +98,9 @@ func subAction(c *cli.Context) error {
 	if _, err := applyProperties(c, &opts); err != nil {
 		return toolUsage(c, err)
 	}
+	if err := urlTopicNeeded(c, urlTopic); err != nil {
+		return toolUsage(c, err)
+	}
 	filters := c.StringSlice("topic")
 	if urlTopic != "" {
 		filters = append(filters, urlTopic)
