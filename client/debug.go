@@ -18,8 +18,9 @@ type tracer struct {
 	v          byte
 	seq        *sequencer
 	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
-	// stopAtSuback: received packets after the first SUBACK are not reported.
-	stopAtSuback, stopped bool
+	// stopAtSuback halts at the first SUBACK: nothing received after it is
+	// reported or delivered (mosquitto_sub -E).
+	stopAtSuback bool
 
 	mu      sync.Mutex
 	id      string
@@ -38,8 +39,8 @@ type due struct {
 	mid  uint16
 }
 
-func newTracer(v byte, out func(string), deliver func(Message)) *tracer {
-	return &tracer{v: v, seq: newSequencer(out, deliver)}
+func newTracer(v byte, out func(string), deliver func(Message), h *halt) *tracer {
+	return &tracer{v: v, seq: newSequencer(out, deliver, h)}
 }
 
 func (t *tracer) name() string {
@@ -62,7 +63,7 @@ func (t *tracer) sent(p pkt) {
 
 // release logs held packets until one of them owes an answer again.
 func (t *tracer) release() {
-	for len(t.held) > 0 && t.due == nil && !t.stopped {
+	for len(t.held) > 0 && t.due == nil {
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
@@ -73,7 +74,7 @@ func (t *tracer) release() {
 func (t *tracer) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for len(t.held) > 0 && !t.stopped {
+	for len(t.held) > 0 {
 		t.due = nil
 		p := t.held[0]
 		t.held = t.held[1:]
@@ -97,14 +98,14 @@ func (t *tracer) logSent(p pkt) {
 		t.seq.line(fmt.Sprintf("Client %s sending PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c, b2i(p.dup), p.qos, b2i(p.retain), mid, p.topic, p.plen))
 	case tPUBACK:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBACK (m%d, rc%d)", c, p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBACK (m%d, rc%d)", c, p.mid, p.code))
 		t.seq.deliver(p.mid)
 	case tPUBREC:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBREC (m%d, rc%d)", c, p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBREC (m%d, rc%d)", c, p.mid, p.code))
 	case tPUBREL:
 		t.seq.line(fmt.Sprintf("Client %s sending PUBREL (m%d)", c, p.mid))
 	case tPUBCOMP:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBCOMP (m%d)", c, p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBCOMP (m%d)", c, p.mid))
 		t.seq.deliver(p.mid)
 	case tSUBSCRIBE:
 		t.lastMid = p.mid
@@ -130,9 +131,6 @@ func (t *tracer) logSent(p pkt) {
 func (t *tracer) received(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped {
-		return
-	}
 	if t.due != nil {
 		t.held = append(t.held, p)
 		return
@@ -154,39 +152,41 @@ func (t *tracer) logReceived(p pkt) {
 		if p.id != "" {
 			t.id = p.id
 		}
-		t.seq.line(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
 	case tPUBLISH:
-		t.seq.line(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			t.name(), b2i(p.dup), p.qos, b2i(p.retain), p.mid, p.topic, p.plen))
 		if p.qos == 0 {
 			t.seq.deliver(0)
 		}
 	case tPUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received PUBACK (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBACK (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
 	case tPUBREC:
-		t.seq.line(fmt.Sprintf("Client %s received PUBREC (Mid: %d)", t.name(), p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBREC (Mid: %d)", t.name(), p.mid))
 	case tPUBREL:
-		t.seq.line(fmt.Sprintf("Client %s received PUBREL (Mid: %d)", t.name(), p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBREL (Mid: %d)", t.name(), p.mid))
 	case tPUBCOMP:
-		t.seq.line(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
 	case tSUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received SUBACK", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received SUBACK", t.name()))
 		if t.subscribed {
 			codes := make([]string, len(p.codes))
 			for i, c := range p.codes {
 				codes[i] = strconv.Itoa(int(c))
 			}
-			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
+			t.seq.lineIn(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
 		}
-		t.stopped = t.stopAtSuback
+		if t.stopAtSuback {
+			t.seq.haltHere()
+		}
 	case tUNSUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
 	case tPINGRESP:
-		t.seq.line(fmt.Sprintf("Client %s received PINGRESP", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PINGRESP", t.name()))
 	case tDISCONNECT:
-		t.seq.line(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
 	case tAUTH:
-		t.seq.line(fmt.Sprintf("Client %s received AUTH", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received AUTH", t.name()))
 	}
 }
 

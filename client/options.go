@@ -84,13 +84,16 @@ type Options struct {
 	// DebugSubscribed adds mosquitto_sub's own line after each SUBACK to the
 	// debug lines: "Subscribed (mid: 1): 0, 128".
 	DebugSubscribed bool
-	// DebugStopAtSuback ends the debug lines of received packets at the
-	// first SUBACK, as mosquitto_sub -E does (it disconnects right there).
-	DebugStopAtSuback bool
 
 	// Timeout bounds the TCP connect, TLS handshake and CONNACK wait, and
 	// each acknowledgement; 0 means 10 seconds.
 	Timeout time.Duration
+
+	// halt, shared by the sessions of a [Subscriber], ends deliveries and
+	// the debug lines of received packets (see halt.go).
+	halt *halt
+	// stopAtSuback halts at the first SUBACK (mosquitto_sub -E).
+	stopAtSuback bool
 }
 
 // TLSOptions are the TLS settings of mosquitto_pub/sub, plus PKCS#12.
