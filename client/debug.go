@@ -26,11 +26,14 @@ type tracer struct {
 	id      string
 	lastMid uint16
 	// libmosquitto answers a PUBLISH or PUBREL before it reads the next
-	// packet; the Go libraries read on while another goroutine answers. So
-	// that the lines come in libmosquitto's order, packets received while
-	// an answer is due are held until it is sent.
-	due  *due
-	held []pkt
+	// packet; the Go libraries read on while another goroutine answers, and
+	// may answer a later packet first. So that the lines come in
+	// libmosquitto's order, packets received while an answer is due are
+	// held until it is sent, and answers sent before their packet's turn
+	// wait for it in early.
+	due   *due
+	held  []pkt
+	early []pkt
 }
 
 // due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid.
@@ -54,19 +57,65 @@ func (t *tracer) name() string {
 func (t *tracer) sent(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.logSent(p)
 	if t.due != nil && t.due.kind == p.kind && t.due.mid == p.mid {
+		t.logSent(p)
 		t.due = nil
 		t.release()
+		return
 	}
+	if t.answersHeld(p) {
+		t.early = append(t.early, p)
+		return
+	}
+	t.logSent(p)
 }
 
-// release logs held packets until one of them owes an answer again.
+// answersHeld reports whether p answers a packet still held.
+func (t *tracer) answersHeld(p pkt) bool {
+	for _, h := range t.held {
+		if d := owed(h); d != nil && d.kind == p.kind && d.mid == p.mid {
+			return true
+		}
+	}
+	return false
+}
+
+// owed is the answer libmosquitto sends on receiving p, if any.
+func owed(p pkt) *due {
+	switch {
+	case p.kind == tPUBLISH && p.qos == 1:
+		return &due{kind: tPUBACK, mid: p.mid}
+	case p.kind == tPUBLISH && p.qos == 2:
+		return &due{kind: tPUBREC, mid: p.mid}
+	case p.kind == tPUBREL:
+		return &due{kind: tPUBCOMP, mid: p.mid}
+	}
+	return nil
+}
+
+// release logs held packets, each followed by its answer if it was sent
+// early, until one of them owes an answer not sent yet.
 func (t *tracer) release() {
 	for len(t.held) > 0 && t.due == nil {
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
+		t.answerEarly()
+	}
+}
+
+// answerEarly logs the answer due if it was sent early.
+func (t *tracer) answerEarly() {
+	if t.due == nil {
+		return
+	}
+	for i, a := range t.early {
+		if a.kind == t.due.kind && a.mid == t.due.mid {
+			t.early = append(t.early[:i], t.early[i+1:]...)
+			t.logSent(a)
+			t.due = nil
+			return
+		}
 	}
 }
 
@@ -79,7 +128,12 @@ func (t *tracer) flush() {
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
+		t.answerEarly()
 	}
+	for _, a := range t.early {
+		t.logSent(a)
+	}
+	t.early = nil
 }
 
 func (t *tracer) logSent(p pkt) {
@@ -131,7 +185,7 @@ func (t *tracer) logSent(p pkt) {
 func (t *tracer) received(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.due != nil {
+	if t.due != nil || len(t.held) > 0 {
 		t.held = append(t.held, p)
 		return
 	}
@@ -139,14 +193,7 @@ func (t *tracer) received(p pkt) {
 }
 
 func (t *tracer) logReceived(p pkt) {
-	switch {
-	case p.kind == tPUBLISH && p.qos == 1:
-		t.due = &due{kind: tPUBACK, mid: p.mid}
-	case p.kind == tPUBLISH && p.qos == 2:
-		t.due = &due{kind: tPUBREC, mid: p.mid}
-	case p.kind == tPUBREL:
-		t.due = &due{kind: tPUBCOMP, mid: p.mid}
-	}
+	t.due = owed(p)
 	switch p.kind {
 	case tCONNACK:
 		if p.id != "" {

@@ -41,6 +41,8 @@ func TestSubOptionsMatchMosquitto(t *testing.T) {
 		// its message callback).
 		{"-t", "r/#", "-d", "-C", "1", "-i", "opt"},
 		{"-t", "r/#", "-d", "-C", "2", "-q", "2", "-v", "-i", "opt"},
+		// Several filters go out in one SUBSCRIBE, in the order given.
+		{"-t", "r/e", "-t", "r/a", "-t", "r/c/#", "-t", "r/b", "-t", "no/+", "-d", "-C", "4", "-v", "-i", "opt"},
 		{"-t", "r/a", "-F", "%t=%p", "-C", "1", "-q", "2", "-d", "-i", "opt"},
 		{"-t", "r/#", "--retained-only", "-v", "-W", "1"},
 		{"-t", "r/#", "-R", "-v", "-W", "1"},
