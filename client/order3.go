@@ -23,6 +23,7 @@ type orderConn struct {
 	perm map[uint16][]int // SUBSCRIBE mid -> library index of each filter sent
 
 	// Read side, used by the library's single reader goroutine.
+	tmp   []byte // read buffer
 	rbuf  []byte // bytes read, not yet a whole packet
 	ready []byte // whole packets for the library
 	rerr  error
@@ -114,14 +115,19 @@ func (c *orderConn) Read(b []byte) (int, error) {
 		if c.rerr != nil {
 			return 0, c.rerr
 		}
-		tmp := make([]byte, max(len(b), 4096))
-		n, err := c.Conn.Read(tmp)
-		c.rbuf = append(c.rbuf, tmp[:n]...)
+		if c.tmp == nil {
+			c.tmp = make([]byte, 16<<10)
+		}
+		n, err := c.Conn.Read(c.tmp)
+		c.rbuf = append(c.rbuf, c.tmp[:n]...)
 		c.rerr = err
 		c.split()
 	}
 	n := copy(b, c.ready)
 	c.ready = c.ready[n:]
+	if len(c.ready) == 0 {
+		c.ready = c.ready[:0:0]
+	}
 	return n, nil
 }
 
@@ -146,6 +152,9 @@ func (c *orderConn) split() {
 		}
 		c.ready = append(c.ready, pk...)
 		c.rbuf = c.rbuf[len(pk):]
+	}
+	if len(c.rbuf) == 0 {
+		c.rbuf = c.rbuf[:0:0]
 	}
 	if c.rerr != nil && len(c.rbuf) > 0 {
 		c.ready = append(c.ready, c.rbuf...)
