@@ -33,6 +33,9 @@ type SandboxOptions struct {
 	// (127.0.0.1:8088, "" for none), all on the loopback interface.
 	Port, TLSPort int
 	Inspector     string
+	// Program is how the "try it" block calls mqtls: "mqtls" when it is on
+	// the PATH, else the path it was started by (./bin/mqtls after make run).
+	Program string
 }
 
 // Sandbox is a ready dev sandbox: the config to start the broker with and the
@@ -161,15 +164,19 @@ func tryIt(o SandboxOptions, c *ca.CA) string {
 	dev := func(ext string) string { return c.IssuedPath(SandboxDevice, ext) }
 	tlsFlags := fmt.Sprintf("-h 127.0.0.1 -p %d --cafile %s", o.TLSPort, c.ChainPath())
 	topic := "devices/" + SandboxDevice
+	prog := o.Program
+	if prog == "" {
+		prog = "mqtls"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "try it (dev sandbox in %s; its CA has no password: for development only):\n\n", o.Dir)
 	fmt.Fprintf(&b, "  # 1. subscribe as the demo device over mutual TLS, with the p12 a phone would hold\n")
-	fmt.Fprintf(&b, "  mqtls sub %s --p12 %s --p12-password-file %s -t '%s/#' -v\n\n", tlsFlags, dev(".p12"), dev(".p12.pass"), topic)
+	fmt.Fprintf(&b, "  %s sub %s --p12 %s --p12-password-file %s -t '%s/#' -v\n\n", prog, tlsFlags, dev(".p12"), dev(".p12.pass"), topic)
 	fmt.Fprintf(&b, "  # 2. publish as the same device (another terminal), with Mosquitto's client or ours\n")
 	fmt.Fprintf(&b, "  mosquitto_pub %s --cert %s --key %s -t %s/temp -m 21.5\n", tlsFlags, dev(".crt"), dev(".key"), topic)
-	fmt.Fprintf(&b, "  mqtls pub %s --cert %s --key %s -t %s/temp -m 21.5\n\n", tlsFlags, dev(".crt"), dev(".key"), topic)
+	fmt.Fprintf(&b, "  %s pub %s --cert %s --key %s -t %s/temp -m 21.5\n\n", prog, tlsFlags, dev(".crt"), dev(".key"), topic)
 	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
-	fmt.Fprintf(&b, "  mqtls sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
+	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
 	if o.Inspector != "" {
 		fmt.Fprintf(&b, "\n  # 4. watch every topic live\n  open http://%s\n", o.Inspector)
 	}

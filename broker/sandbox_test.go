@@ -22,8 +22,9 @@ func TestDevSandbox(t *testing.T) {
 	bin := testutil.Mqtls(t)
 	p, tp, ip := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	start := func() *testutil.Proc {
-		pr := testutil.Start(t, dir, bin, "broker", "--dev-port", fmt.Sprint(p), "--dev-tls-port", fmt.Sprint(tp),
-			"--dev-inspector", testutil.Addr(ip))
+		// Started by name from the PATH, the "try it" block says "mqtls".
+		pr := testutil.Start(t, dir, "env", "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "mqtls",
+			"broker", "--dev-port", fmt.Sprint(p), "--dev-tls-port", fmt.Sprint(tp), "--dev-inspector", testutil.Addr(ip))
 		testutil.WaitPort(t, pr, testutil.Addr(p))
 		testutil.WaitPort(t, pr, testutil.Addr(tp))
 		testutil.WaitFor(t, 10*time.Second, "try it block", func() bool { return strings.Contains(pr.Stdout(), "open http://") })
@@ -111,3 +112,18 @@ func TestDevSandbox(t *testing.T) {
 }
 
 func envArgs(env []string) []string { return append([]string{"-i"}, env...) }
+
+// TestDevSandboxNamesItsPath: started by a path (as make run does with
+// ./bin/mqtls) and not found on the PATH, the broker prints commands that
+// call it by that path, so they work when pasted.
+func TestDevSandboxNamesItsPath(t *testing.T) {
+	dir := t.TempDir()
+	bin := testutil.Mqtls(t)
+	p, tp := testutil.FreePort(t), testutil.FreePort(t)
+	pr := testutil.Start(t, dir, "env", "PATH=/usr/bin:/bin", bin, "broker", "--dev-port", fmt.Sprint(p),
+		"--dev-tls-port", fmt.Sprint(tp), "--dev-inspector", "")
+	testutil.WaitFor(t, 15*time.Second, "try it block", func() bool { return strings.Contains(pr.Stdout(), "-u admin") })
+	if !strings.Contains(pr.Stdout(), "  "+bin+" sub -h 127.0.0.1 -p "+fmt.Sprint(tp)) {
+		t.Fatalf("try it block does not call the binary by its path %s:\n%s", bin, pr.Stdout())
+	}
+}

@@ -174,9 +174,10 @@ func TestListConnected(t *testing.T) {
 	if out, code := f.mqtls(t, "device", "revoke", "DSN000703", "-f", f.dsFile); code != 0 {
 		t.Fatalf("revoke: %d\n%s", code, out)
 	}
-	port, logs, url := f.ourBrokerWith(t, true)
+	b := f.ourBroker(t, brokerOpts{inspector: true})
+	port, url := b.port, b.inspector
 	sub := testutil.Start(t, f.dir, "mosquitto_sub", f.deviceArgs("DSN000701", port, "-t", "devices/DSN000701/#")...)
-	waitLog(t, logs, "u'DSN000701'")
+	b.waitLog(t, "u'DSN000701'")
 	out, code := f.mqtls(t, "device", "list", "--json", "-f", f.dsFile, "--inspector", url)
 	sub.Kill()
 	if code != 0 {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"mqtls/ca"
+	"mqtls/device"
 	"mqtls/internal/testutil"
 )
 
@@ -101,4 +103,42 @@ func opensslSetup(b *testing.B) (string, int) {
 	port := testutil.FreePort(b)
 	testutil.Mosquitto(b, port, fmt.Sprintf("plugin %s\nplugin_opt_config_file %s\nlistener %d 127.0.0.1\n", dynsecPlugin(b), f.dsFile, port))
 	return f.dir, port
+}
+
+// BenchmarkImportInProcess runs Onboarder.Import in the test process, so
+// that `go test -bench ImportInProcess -cpuprofile` profiles the onboarding
+// itself (BenchmarkOnboard runs the binary). It reports seconds per 10,000
+// devices from a smaller fleet.
+func BenchmarkImportInProcess(b *testing.B) {
+	const n = 1000
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		f := newFleet(b)
+		rows := make([]device.Row, n)
+		for i := range rows {
+			rows[i] = device.Row{Line: i + 1, Spec: device.Spec{ID: fmt.Sprintf("P%06d", i+1), Role: "device"}}
+		}
+		a, err := ca.Open(f.pki, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tg, err := device.OpenFile(f.dsFile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o := &device.Onboarder{CA: a, Target: tg}
+		b.StartTimer()
+		start := time.Now()
+		sum, err := o.Import(rows, nil, device.ImportOptions{})
+		if err == nil {
+			err = tg.Close()
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if err != nil || sum.Added != n {
+			b.Fatalf("import: %+v, %v", sum, err)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N)*benchDevices/n, "s/10k")
 }

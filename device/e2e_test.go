@@ -45,10 +45,11 @@ func TestAddEndToEnd(t *testing.T) {
 		t.Fatalf("keytool -list: exit %d\n%s", code, out)
 	}
 
-	port, logs := f.ourBroker(t)
+	b := f.ourBroker(t, brokerOpts{})
+	port := b.port
 	// A subscriber in the device's own subtree.
 	sub := testutil.Start(t, f.dir, "mosquitto_sub", f.deviceArgs("DSN000001", port, "-i", "DSN000001-sub", "-V", "5", "-t", "devices/DSN000001/#", "-v", "-C", "1")...)
-	waitLog(t, logs, "DSN000001-sub")
+	b.waitLog(t, "DSN000001-sub")
 	out, code = testutil.Run(t, f.dir, time.Minute, "mosquitto_pub", f.deviceArgs("DSN000001", port, "-V", "5", "-q", "1", "-t", "devices/DSN000001/temp", "-m", "21.5")...)
 	if code != 0 {
 		t.Fatalf("publish in its subtree: exit %d\n%s", code, out)

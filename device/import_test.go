@@ -45,6 +45,8 @@ func TestImportBadRows(t *testing.T) {
 		`line 9: DSN000105: unknown group "nosuchgroup"`,
 		"8 devices: 4 added, 0 completed, 0 already done, 4 failed",
 		"4 of 8 devices failed: DSN000101 (line 5), bad/id (line 6), DSN000103 (line 7), DSN000105 (line 9)",
+		// Not a terminal: plain progress lines, the refused rows first.
+		"mqtls: import: 4/8\nmqtls: import: 5/8\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -1,24 +1,17 @@
 package device_test
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"mqtls/broker"
 	"mqtls/ca"
-	"mqtls/conf"
 	"mqtls/dynsec"
-	"mqtls/inspector"
 	"mqtls/internal/testutil"
 )
 
@@ -73,40 +66,32 @@ func (f *fleet) mqtls(t *testing.T, args ...string) (string, int) {
 
 func (f *fleet) issued(name string) string { return filepath.Join(f.pki, ca.IssuedDir, name) }
 
-// syncBuf is a log sink tests can read while the broker writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// brokerOpts choose what ourBroker's config holds beyond the mTLS listener.
+type brokerOpts struct {
+	// dsFile is the dynamic security file the broker serves (the fleet's
+	// when empty). The broker holds its lock while it runs.
+	dsFile string
+	// noCRL leaves crlfile out, so only dynamic security can cut a device off.
+	noCRL bool
+	// inspector serves the broker's inspector on a free port.
+	inspector bool
 }
 
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+// brokerProc is `mqtls broker -c` running as a process for a test.
+type brokerProc struct {
+	*testutil.Proc
+	// port is the mTLS listener (CN as user name); adminPort a plain
+	// listener where the admin logs in with its dynamic security password.
+	port, adminPort int
+	// inspector is the inspector's base URL, "" when it is off.
+	inspector string
 }
 
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// ourBroker runs mqtls's broker on an mTLS listener (CN as user name, the
-// CA's chain and CRL) with the fleet's dynamic security file as its
-// access control, and returns its port and log.
-//
-// It runs in the test process: `mqtls broker -c` cannot load the dynamic
-// security plugin from a config file yet, so the store is handed to it
-// through broker.Options.Authorizer, the same way the broker will wire it.
-func (f *fleet) ourBroker(t *testing.T) (int, *syncBuf) {
-	t.Helper()
-	port, logs, _ := f.ourBrokerWith(t, false)
-	return port, logs
-}
-
-// ourBrokerWith also serves the broker's inspector when asked, and returns
-// its base URL.
-func (f *fleet) ourBrokerWith(t *testing.T, withInspector bool) (int, *syncBuf, string) {
+// ourBroker runs mqtls's broker as a process (mqtls broker -c) with an mTLS
+// listener (CN as user name, the CA's chain and CRL), a plain listener for
+// the admin, and the fleet's dynamic security file as access control,
+// loaded the way a user's config loads it: through the plugin lines.
+func (f *fleet) ourBroker(t *testing.T, o brokerOpts) *brokerProc {
 	t.Helper()
 	a, err := ca.Open(f.pki, nil)
 	if err != nil {
@@ -117,47 +102,52 @@ func (f *fleet) ourBrokerWith(t *testing.T, withInspector bool) (int, *syncBuf, 
 			t.Fatal(err)
 		}
 	}
-	store, err := dynsec.Load(f.dsFile)
-	if err != nil {
+	if o.dsFile == "" {
+		o.dsFile = f.dsFile
+	}
+	b := &brokerProc{port: testutil.FreePort(t), adminPort: testutil.FreePort(t)}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "plugin /usr/lib/mosquitto_dynamic_security.so\nplugin_opt_config_file %s\nlog_type all\n", o.dsFile)
+	if o.inspector {
+		ip := testutil.FreePort(t)
+		fmt.Fprintf(&sb, "inspector 127.0.0.1:%d\n", ip)
+		b.inspector = "http://" + testutil.Addr(ip)
+	}
+	fmt.Fprintf(&sb, "listener %d 127.0.0.1\n", b.adminPort)
+	fmt.Fprintf(&sb, "listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\n",
+		b.port, a.ChainPath(), f.issued("server.crt"), f.issued("server.key"))
+	if !o.noCRL {
+		fmt.Fprintf(&sb, "crlfile %s\n", a.CRLPath())
+	}
+	conf := filepath.Join(t.TempDir(), "mqtls.conf")
+	if err := os.WriteFile(conf, []byte(sb.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := testutil.FreePort(t)
-	text := fmt.Sprintf(`listener %d 127.0.0.1
-cafile %s
-certfile %s
-keyfile %s
-crlfile %s
-require_certificate true
-use_identity_as_username true
-log_type all
-`, port, a.ChainPath(), f.issued("server.crt"), f.issued("server.key"), a.CRLPath())
-	cfg, err := conf.Parse("test.conf", []byte(text))
-	if err != nil {
-		t.Fatal(err)
+	b.Proc = testutil.Start(t, f.dir, testutil.Mqtls(t), "broker", "-c", conf)
+	testutil.WaitPort(t, b.Proc, testutil.Addr(b.port))
+	testutil.WaitPort(t, b.Proc, testutil.Addr(b.adminPort))
+	if b.inspector != "" {
+		testutil.WaitPort(t, b.Proc, strings.TrimPrefix(b.inspector, "http://"))
 	}
-	logs := &syncBuf{}
-	b, err := broker.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), broker.Options{Authorizer: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := ""
-	if withInspector {
-		in, err := inspector.New(b.Server(), store, inspector.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Server().AddHook(in.Hook(), nil); err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(in.Handler())
-		t.Cleanup(srv.Close)
-		url = srv.URL
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return port, logs, url
+	return b
+}
+
+// live are the connection flags of the admin on the broker's plain
+// listener: the live mode of the device commands.
+func (b *brokerProc) live() []string {
+	return []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.adminPort), "-u", "admin", "--password-file", "admin.pw"}
+}
+
+// waitLog waits until the broker's log holds want.
+func (b *brokerProc) waitLog(t *testing.T, want string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, "broker log "+want, func() bool { return strings.Contains(b.Stderr(), want) })
+}
+
+// waitLogAfter waits until the broker's log, from byte offset from on, holds want.
+func (b *brokerProc) waitLogAfter(t *testing.T, from int, want string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, "broker log "+want, func() bool { return strings.Contains(b.Stderr()[from:], want) })
 }
 
 // deviceArgs are mosquitto client flags for an issued device over mTLS.
@@ -165,9 +155,4 @@ func (f *fleet) deviceArgs(id string, port int, more ...string) []string {
 	a := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "--cafile", filepath.Join(f.pki, ca.ChainFile),
 		"--cert", f.issued(id + ".crt"), "--key", f.issued(id + ".key"), "-i", id}
 	return append(a, more...)
-}
-
-func waitLog(t *testing.T, logs *syncBuf, want string) {
-	t.Helper()
-	testutil.WaitFor(t, 10*time.Second, "broker log "+want, func() bool { return strings.Contains(logs.String(), want) })
 }

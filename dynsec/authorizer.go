@@ -18,13 +18,15 @@ const (
 	Unsubscribe
 )
 
-// Errors an [Authorizer] returns from Login and Identity; the broker maps them
-// to CONNACK codes.
+// Errors an [Authorizer] returns from Login and Identity. They name the
+// reason for the broker's log; on the wire a refused password login is "not
+// authorised" (v5 0x87, v3 5) either way, as Mosquitto 2.0 answers, so that a
+// client cannot tell an unknown user from a wrong password.
 var (
-	// ErrBadCredentials: unknown user or wrong password (v5 0x86, v3 4).
+	// ErrBadCredentials: unknown user or wrong password.
 	ErrBadCredentials = errors.New("bad user name or password")
 	// ErrNotAuthorized: known identity that may not connect: disabled client,
-	// certificate CN that is no client, client id not the pinned one (v5 0x87, v3 5).
+	// certificate CN that is no client, client id not the pinned one.
 	ErrNotAuthorized = errors.New("not authorized")
 )
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -122,4 +123,17 @@ func withHint(err error, hint string) error {
 // warnf prints a diagnostic line on standard error.
 func warnf(w io.Writer, format string, a ...any) {
 	fmt.Fprintf(w, "mqtls: warning: "+format+"\n", a...)
+}
+
+// commandPath is the command being run with its parents, e.g. "device
+// renew" (urfave's FullName drops the parents of a subcommand).
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		// The app itself is a context too, with a root command of its name.
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }

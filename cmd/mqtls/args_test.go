@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -30,5 +31,15 @@ func TestReorderArgs(t *testing.T) {
 		if got := reorderArgs(app, c.in); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("reorderArgs(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+func TestMissingArgumentNamesTheSubcommand(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"mqtls", "cert", "renew"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if want := "see mqtls cert renew --help"; !strings.Contains(stderr.String(), want) {
+		t.Fatalf("stderr %q lacks %q", stderr.String(), want)
 	}
 }

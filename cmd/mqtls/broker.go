@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -58,7 +61,7 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 			}
 			sb, err := broker.DevSandbox(broker.SandboxOptions{
 				Dir: c.String("dev-dir"), Port: c.Int("dev-port"), TLSPort: c.Int("dev-tls-port"),
-				Inspector: c.String("dev-inspector"),
+				Inspector: c.String("dev-inspector"), Program: programName(),
 			})
 			if err != nil {
 				return err
@@ -112,4 +115,24 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 			return b.Close()
 		}
 	}
+}
+
+// programName is how a user runs this binary again: "mqtls" when that name
+// on the PATH is this very file, else the path it was started by.
+func programName() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "mqtls"
+	}
+	if p, err := exec.LookPath("mqtls"); err == nil {
+		if a, err1 := filepath.EvalSymlinks(p); err1 == nil {
+			if b, err2 := filepath.EvalSymlinks(self); err2 == nil && a == b {
+				return "mqtls"
+			}
+		}
+	}
+	if strings.ContainsRune(os.Args[0], filepath.Separator) {
+		return os.Args[0]
+	}
+	return self
 }

@@ -442,15 +442,18 @@ func deviceRenewCmd() *cli.Command {
 		Description: `Examples:
    $ mqtls device renew DSN000001
    $ mqtls device renew DSN000001 -f dynamic-security.json
+   $ mqtls device renew DSN000001 -u admin --password-file admin.pw
 
 The new certificate has the same id and validity length; the old one is
 revoked as superseded and crl.pem regenerated. The p12 gets a new password.
-The dynamic security client is unchanged; -f only checks that it exists.`,
-		Flags: []cli.Flag{
+The dynamic security client is unchanged; -f (only read: a running broker may
+hold it) or the connection flags of a running broker only check that it
+exists.`,
+		Flags: append([]cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
-		},
+		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "device id")
 			if err != nil {
@@ -461,10 +464,11 @@ The dynamic security client is unchanged; -f only checks that it exists.`,
 				return err
 			}
 			o := &device.Onboarder{CA: a, Modern: c.Bool("modern")}
-			if f := c.String("file"); f != "" {
-				if o.Target, err = device.ReadFile(f); err != nil {
-					return err
-				}
+			if o.Target, err = readTarget(c); err != nil {
+				return err
+			}
+			if o.Target != nil {
+				defer o.Target.Close()
 			}
 			res, err := o.Renew(id)
 			if err != nil {

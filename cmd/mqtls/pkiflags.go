@@ -131,7 +131,7 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	case 1:
 		return c.Args().First(), nil
 	case 0:
-		return "", usageErrorf("missing %s: see mqtls %s --help", what, c.Command.FullName())
+		return "", usageErrorf("missing %s: see mqtls %s --help", what, commandPath(c))
 	}
 	return "", usageErrorf("one %s only, got %d arguments: %s", what, c.NArg(), strings.Join(c.Args().Slice(), " "))
 }
