@@ -17,7 +17,23 @@
 // With [Options.Debug] set, every MQTT packet sent and received is reported as
 // the line libmosquitto prints with `-d` ("Client (null) sending CONNECT"),
 // and messages reach the handler in the order the Mosquitto tools print them
-// (after the PUBACK for QoS 1, after the PUBCOMP for QoS 2).
+// (after the PUBACK for QoS 1, after the PUBCOMP for QoS 2). Where a Go
+// library answers packets out of their arrival order, the lines still come
+// in libmosquitto's order.
+//
+// # The Mosquitto tools' loops
+//
+// [Subscriber] is mosquitto_sub's message loop (-C, -T, -U, -R, -E, -W,
+// --retained-only, --remove-retained, reconnection) and [Publisher] is
+// mosquitto_pub's (--repeat, -l): `mqtls sub` and `mqtls pub` parse flags,
+// run them and print. A Subscriber that ends (the -C'th message, say)
+// ends at that point of the packet stream, as mosquitto_sub does by
+// disconnecting from its callback: nothing received after it is printed.
+//
+// # Filter order
+//
+// Several filters go out in one SUBSCRIBE in the order given, with MQTT 3.1.1
+// too, although paho.mqtt.golang takes them as a map (see order3.go).
 package client
 
 import (
