@@ -63,6 +63,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		c.tr = newTracer(opts.Version, opts.Debug, c.route, opts.halt)
 		c.tr.subscribed = opts.DebugSubscribed
 		c.tr.stopAtSuback = opts.stopAtSuback
+		c.tr.subscribeFirst = opts.subscribeFirst
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {

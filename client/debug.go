@@ -21,6 +21,9 @@ type tracer struct {
 	// stopAtSuback halts at the first SUBACK: nothing received after it is
 	// reported or delivered (mosquitto_sub -E).
 	stopAtSuback bool
+	// subscribeFirst holds what comes after the CONNACK until a SUBSCRIBE
+	// is sent (see Options.subscribeFirst).
+	subscribeFirst bool
 
 	mu      sync.Mutex
 	id      string
@@ -36,10 +39,12 @@ type tracer struct {
 	early []pkt
 }
 
-// due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid.
+// due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid,
+// or the SUBSCRIBE of subscribeFirst (any mid).
 type due struct {
-	kind byte
-	mid  uint16
+	kind   byte
+	mid    uint16
+	anyMid bool
 }
 
 func newTracer(v byte, out func(string), deliver func(Message), h *halt) *tracer {
@@ -57,7 +62,7 @@ func (t *tracer) name() string {
 func (t *tracer) sent(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.due != nil && t.due.kind == p.kind && t.due.mid == p.mid {
+	if t.due != nil && t.due.kind == p.kind && (t.due.mid == p.mid || t.due.anyMid) {
 		t.logSent(p)
 		t.due = nil
 		t.release()
@@ -200,6 +205,9 @@ func (t *tracer) logReceived(p pkt) {
 			t.id = p.id
 		}
 		t.seq.lineIn(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
+		if t.subscribeFirst && p.code == 0 {
+			t.due = &due{kind: tSUBSCRIBE, anyMid: true}
+		}
 	case tPUBLISH:
 		t.seq.lineIn(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			t.name(), b2i(p.dup), p.qos, b2i(p.retain), p.mid, p.topic, p.plen))

@@ -131,3 +131,30 @@ func TestOrderConn(t *testing.T) {
 		t.Errorf("codes in the library's order: %v, want [2 0 128]", codes)
 	}
 }
+
+// TestTracerSubscribeFirst: a kept session's message that comes before the
+// SUBSCRIBE is sent is reported after it, as mosquitto_sub subscribes from
+// its connect callback before it reads on.
+func TestTracerSubscribeFirst(t *testing.T) {
+	tr, done := collect(&halt{}, nil)
+	tr.subscribeFirst = true
+	tr.sent(pkt{kind: tCONNECT, id: "c"})
+	tr.received(pkt{kind: tCONNACK})
+	tr.received(pkt{kind: tPUBLISH, qos: 1, mid: 4, topic: "a", plen: 4})
+	tr.seq.arrive(Message{QoS: 1, Mid: 4, Payload: []byte("kept")})
+	tr.sent(pkt{kind: tPUBACK, mid: 4}) // the library answers before we subscribe
+	tr.sent(pkt{kind: tSUBSCRIBE, mid: 1, subs: []Subscription{{Filter: "a", QoS: 1}}})
+	tr.received(pkt{kind: tSUBACK, mid: 1, codes: []byte{1}})
+	want := []string{
+		"Client c sending CONNECT",
+		"Client c received CONNACK (0)",
+		"Client c sending SUBSCRIBE (Mid: 1, Topic: a, QoS: 1, Options: 0x00)",
+		"Client c received PUBLISH (d0, q1, r0, m4, 'a', ... (4 bytes))",
+		"Client c sending PUBACK (m4, rc0)",
+		"message kept",
+		"Client c received SUBACK",
+	}
+	if got := done(); !slices.Equal(got, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -110,6 +110,10 @@ type Options struct {
 	halt *halt
 	// stopAtSuback halts at the first SUBACK (mosquitto_sub -E).
 	stopAtSuback bool
+	// subscribeFirst: the first packet sent after the CONNACK is a
+	// SUBSCRIBE (mosquitto_sub sends it from its connect callback, before
+	// it reads on), so packets received before it are reported after it.
+	subscribeFirst bool
 }
 
 // TLSOptions are the TLS settings of mosquitto_pub/sub, plus PKCS#12.

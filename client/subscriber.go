@@ -79,6 +79,7 @@ func (s *Subscriber) Run(ctx context.Context, o Options) error {
 	// messages can come before the SUBACK.
 	o.OnMessage = r.onMessage
 	o.halt = &r.halt
+	o.subscribeFirst = true
 	if s.ExitAfterSuback {
 		o.stopAtSuback = true
 		if o.Debug == nil {
