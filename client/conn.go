@@ -55,11 +55,15 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		// MQTT 3.1 brokers need an id; libmosquitto makes "mosq-" and 18 random characters.
 		opts.ClientID = "mosq-" + randomID(18)
 	}
+	if opts.halt == nil {
+		opts.halt = &halt{}
+	}
 	c := &Conn{opts: opts}
 	if opts.Debug != nil {
-		c.tr = newTracer(opts.Version, opts.Debug, c.route)
+		c.tr = newTracer(opts.Version, opts.Debug, c.route, opts.halt)
 		c.tr.subscribed = opts.DebugSubscribed
-		c.tr.stopAtSuback = opts.DebugStopAtSuback
+		c.tr.stopAtSuback = opts.stopAtSuback
+		c.tr.subscribeFirst = opts.subscribeFirst
 	}
 	nc, err := dial(ctx, &opts)
 	if err != nil {
@@ -163,6 +167,9 @@ func (c *Conn) onMessage(m Message) {
 // does, to Options.OnMessage or else the latest handler (a message the broker
 // routed by a since-removed subscription, say).
 func (c *Conn) route(m Message) {
+	if c.opts.halt.stopped() {
+		return
+	}
 	c.mu.Lock()
 	var hs []Handler
 	for _, r := range c.routes {

@@ -18,28 +18,37 @@ type tracer struct {
 	v          byte
 	seq        *sequencer
 	subscribed bool // also print mosquitto_sub's "Subscribed (mid: 1): 0"
-	// stopAtSuback: received packets after the first SUBACK are not reported.
-	stopAtSuback, stopped bool
+	// stopAtSuback halts at the first SUBACK: nothing received after it is
+	// reported or delivered (mosquitto_sub -E).
+	stopAtSuback bool
+	// subscribeFirst holds what comes after the CONNACK until a SUBSCRIBE
+	// is sent (see Options.subscribeFirst).
+	subscribeFirst bool
 
 	mu      sync.Mutex
 	id      string
 	lastMid uint16
 	// libmosquitto answers a PUBLISH or PUBREL before it reads the next
-	// packet; the Go libraries read on while another goroutine answers. So
-	// that the lines come in libmosquitto's order, packets received while
-	// an answer is due are held until it is sent.
-	due  *due
-	held []pkt
+	// packet; the Go libraries read on while another goroutine answers, and
+	// may answer a later packet first. So that the lines come in
+	// libmosquitto's order, packets received while an answer is due are
+	// held until it is sent, and answers sent before their packet's turn
+	// wait for it in early.
+	due   *due
+	held  []pkt
+	early []pkt
 }
 
-// due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid.
+// due is the answer the client owes: PUBACK, PUBREC or PUBCOMP for mid,
+// or the SUBSCRIBE of subscribeFirst (any mid).
 type due struct {
-	kind byte
-	mid  uint16
+	kind   byte
+	mid    uint16
+	anyMid bool
 }
 
-func newTracer(v byte, out func(string), deliver func(Message)) *tracer {
-	return &tracer{v: v, seq: newSequencer(out, deliver)}
+func newTracer(v byte, out func(string), deliver func(Message), h *halt) *tracer {
+	return &tracer{v: v, seq: newSequencer(out, deliver, h)}
 }
 
 func (t *tracer) name() string {
@@ -53,19 +62,65 @@ func (t *tracer) name() string {
 func (t *tracer) sent(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.logSent(p)
-	if t.due != nil && t.due.kind == p.kind && t.due.mid == p.mid {
+	if t.due != nil && t.due.kind == p.kind && (t.due.mid == p.mid || t.due.anyMid) {
+		t.logSent(p)
 		t.due = nil
 		t.release()
+		return
 	}
+	if t.answersHeld(p) {
+		t.early = append(t.early, p)
+		return
+	}
+	t.logSent(p)
 }
 
-// release logs held packets until one of them owes an answer again.
+// answersHeld reports whether p answers a packet still held.
+func (t *tracer) answersHeld(p pkt) bool {
+	for _, h := range t.held {
+		if d := owed(h); d != nil && d.kind == p.kind && d.mid == p.mid {
+			return true
+		}
+	}
+	return false
+}
+
+// owed is the answer libmosquitto sends on receiving p, if any.
+func owed(p pkt) *due {
+	switch {
+	case p.kind == tPUBLISH && p.qos == 1:
+		return &due{kind: tPUBACK, mid: p.mid}
+	case p.kind == tPUBLISH && p.qos == 2:
+		return &due{kind: tPUBREC, mid: p.mid}
+	case p.kind == tPUBREL:
+		return &due{kind: tPUBCOMP, mid: p.mid}
+	}
+	return nil
+}
+
+// release logs held packets, each followed by its answer if it was sent
+// early, until one of them owes an answer not sent yet.
 func (t *tracer) release() {
-	for len(t.held) > 0 && t.due == nil && !t.stopped {
+	for len(t.held) > 0 && t.due == nil {
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
+		t.answerEarly()
+	}
+}
+
+// answerEarly logs the answer due if it was sent early.
+func (t *tracer) answerEarly() {
+	if t.due == nil {
+		return
+	}
+	for i, a := range t.early {
+		if a.kind == t.due.kind && a.mid == t.due.mid {
+			t.early = append(t.early[:i], t.early[i+1:]...)
+			t.logSent(a)
+			t.due = nil
+			return
+		}
 	}
 }
 
@@ -73,12 +128,17 @@ func (t *tracer) release() {
 func (t *tracer) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for len(t.held) > 0 && !t.stopped {
+	for len(t.held) > 0 {
 		t.due = nil
 		p := t.held[0]
 		t.held = t.held[1:]
 		t.logReceived(p)
+		t.answerEarly()
 	}
+	for _, a := range t.early {
+		t.logSent(a)
+	}
+	t.early = nil
 }
 
 func (t *tracer) logSent(p pkt) {
@@ -97,14 +157,14 @@ func (t *tracer) logSent(p pkt) {
 		t.seq.line(fmt.Sprintf("Client %s sending PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c, b2i(p.dup), p.qos, b2i(p.retain), mid, p.topic, p.plen))
 	case tPUBACK:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBACK (m%d, rc%d)", c, p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBACK (m%d, rc%d)", c, p.mid, p.code))
 		t.seq.deliver(p.mid)
 	case tPUBREC:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBREC (m%d, rc%d)", c, p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBREC (m%d, rc%d)", c, p.mid, p.code))
 	case tPUBREL:
 		t.seq.line(fmt.Sprintf("Client %s sending PUBREL (m%d)", c, p.mid))
 	case tPUBCOMP:
-		t.seq.line(fmt.Sprintf("Client %s sending PUBCOMP (m%d)", c, p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s sending PUBCOMP (m%d)", c, p.mid))
 		t.seq.deliver(p.mid)
 	case tSUBSCRIBE:
 		t.lastMid = p.mid
@@ -130,10 +190,7 @@ func (t *tracer) logSent(p pkt) {
 func (t *tracer) received(p pkt) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped {
-		return
-	}
-	if t.due != nil {
+	if t.due != nil || len(t.held) > 0 {
 		t.held = append(t.held, p)
 		return
 	}
@@ -141,52 +198,50 @@ func (t *tracer) received(p pkt) {
 }
 
 func (t *tracer) logReceived(p pkt) {
-	switch {
-	case p.kind == tPUBLISH && p.qos == 1:
-		t.due = &due{kind: tPUBACK, mid: p.mid}
-	case p.kind == tPUBLISH && p.qos == 2:
-		t.due = &due{kind: tPUBREC, mid: p.mid}
-	case p.kind == tPUBREL:
-		t.due = &due{kind: tPUBCOMP, mid: p.mid}
-	}
+	t.due = owed(p)
 	switch p.kind {
 	case tCONNACK:
 		if p.id != "" {
 			t.id = p.id
 		}
-		t.seq.line(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received CONNACK (%d)", t.name(), p.code))
+		if t.subscribeFirst && p.code == 0 {
+			t.due = &due{kind: tSUBSCRIBE, anyMid: true}
+		}
 	case tPUBLISH:
-		t.seq.line(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBLISH (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			t.name(), b2i(p.dup), p.qos, b2i(p.retain), p.mid, p.topic, p.plen))
 		if p.qos == 0 {
 			t.seq.deliver(0)
 		}
 	case tPUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received PUBACK (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBACK (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
 	case tPUBREC:
-		t.seq.line(fmt.Sprintf("Client %s received PUBREC (Mid: %d)", t.name(), p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBREC (Mid: %d)", t.name(), p.mid))
 	case tPUBREL:
-		t.seq.line(fmt.Sprintf("Client %s received PUBREL (Mid: %d)", t.name(), p.mid))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBREL (Mid: %d)", t.name(), p.mid))
 	case tPUBCOMP:
-		t.seq.line(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PUBCOMP (Mid: %d, RC:%d)", t.name(), p.mid, p.code))
 	case tSUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received SUBACK", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received SUBACK", t.name()))
 		if t.subscribed {
 			codes := make([]string, len(p.codes))
 			for i, c := range p.codes {
 				codes[i] = strconv.Itoa(int(c))
 			}
-			t.seq.line(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
+			t.seq.lineIn(fmt.Sprintf("Subscribed (mid: %d): %s", p.mid, strings.Join(codes, ", ")))
 		}
-		t.stopped = t.stopAtSuback
+		if t.stopAtSuback {
+			t.seq.haltHere()
+		}
 	case tUNSUBACK:
-		t.seq.line(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received UNSUBACK", t.name()))
 	case tPINGRESP:
-		t.seq.line(fmt.Sprintf("Client %s received PINGRESP", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received PINGRESP", t.name()))
 	case tDISCONNECT:
-		t.seq.line(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
+		t.seq.lineIn(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
 	case tAUTH:
-		t.seq.line(fmt.Sprintf("Client %s received AUTH", t.name()))
+		t.seq.lineIn(fmt.Sprintf("Client %s received AUTH", t.name()))
 	}
 }
 

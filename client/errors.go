@@ -66,6 +66,9 @@ func ExitCode(err error) int {
 	if errors.As(err, &te) {
 		return ExitTLS
 	}
+	if errors.Is(err, ErrTimedOut) {
+		return ExitTimeout
+	}
 	return ExitFailure
 }
 

@@ -17,7 +17,23 @@
 // With [Options.Debug] set, every MQTT packet sent and received is reported as
 // the line libmosquitto prints with `-d` ("Client (null) sending CONNECT"),
 // and messages reach the handler in the order the Mosquitto tools print them
-// (after the PUBACK for QoS 1, after the PUBCOMP for QoS 2).
+// (after the PUBACK for QoS 1, after the PUBCOMP for QoS 2). Where a Go
+// library answers packets out of their arrival order, the lines still come
+// in libmosquitto's order.
+//
+// # The Mosquitto tools' loops
+//
+// [Subscriber] is mosquitto_sub's message loop (-C, -T, -U, -R, -E, -W,
+// --retained-only, --remove-retained, reconnection) and [Publisher] is
+// mosquitto_pub's (--repeat, -l): `mqtls sub` and `mqtls pub` parse flags,
+// run them and print. A Subscriber that ends (the -C'th message, say)
+// ends at that point of the packet stream, as mosquitto_sub does by
+// disconnecting from its callback: nothing received after it is printed.
+//
+// # Filter order
+//
+// Several filters go out in one SUBSCRIBE in the order given, with MQTT 3.1.1
+// too, although paho.mqtt.golang takes them as a map (see order3.go).
 package client
 
 import (
@@ -84,13 +100,20 @@ type Options struct {
 	// DebugSubscribed adds mosquitto_sub's own line after each SUBACK to the
 	// debug lines: "Subscribed (mid: 1): 0, 128".
 	DebugSubscribed bool
-	// DebugStopAtSuback ends the debug lines of received packets at the
-	// first SUBACK, as mosquitto_sub -E does (it disconnects right there).
-	DebugStopAtSuback bool
 
 	// Timeout bounds the TCP connect, TLS handshake and CONNACK wait, and
 	// each acknowledgement; 0 means 10 seconds.
 	Timeout time.Duration
+
+	// halt, shared by the sessions of a [Subscriber], ends deliveries and
+	// the debug lines of received packets (see halt.go).
+	halt *halt
+	// stopAtSuback halts at the first SUBACK (mosquitto_sub -E).
+	stopAtSuback bool
+	// subscribeFirst: the first packet sent after the CONNACK is a
+	// SUBSCRIBE (mosquitto_sub sends it from its connect callback, before
+	// it reads on), so packets received before it are reported after it.
+	subscribeFirst bool
 }
 
 // TLSOptions are the TLS settings of mosquitto_pub/sub, plus PKCS#12.

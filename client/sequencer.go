@@ -10,6 +10,7 @@ import "sync"
 type sequencer struct {
 	out   func(string)
 	deliv func(Message)
+	halt  *halt
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -22,27 +23,36 @@ type sequencer struct {
 
 type entry struct {
 	line string
+	// in marks a line about receiving: a received packet or the answer to
+	// one. Once halted, such lines and the delivery slots are dropped.
+	in   bool
 	slot bool
 	mid  uint16 // 0: the next QoS 0 message
+	// haltHere halts when the queue reaches this point (mosquitto_sub -E
+	// disconnects in its SUBACK callback).
+	haltHere bool
 }
 
-func newSequencer(out func(string), deliver func(Message)) *sequencer {
-	s := &sequencer{out: out, deliv: deliver, byMid: map[uint16][]Message{}, done: make(chan struct{})}
+func newSequencer(out func(string), deliver func(Message), h *halt) *sequencer {
+	s := &sequencer{out: out, deliv: deliver, halt: h, byMid: map[uint16][]Message{}, done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	go s.run()
 	return s
 }
 
-func (s *sequencer) line(l string) {
-	s.mu.Lock()
-	s.queue = append(s.queue, entry{line: l})
-	s.mu.Unlock()
-	s.cond.Broadcast()
-}
+// line queues a line about a sent packet; lineIn one about receiving.
+func (s *sequencer) line(l string)   { s.push(entry{line: l}) }
+func (s *sequencer) lineIn(l string) { s.push(entry{line: l, in: true}) }
 
-func (s *sequencer) deliver(mid uint16) {
+// deliver queues the delivery of the message with this mid (0: QoS 0).
+func (s *sequencer) deliver(mid uint16) { s.push(entry{slot: true, in: true, mid: mid}) }
+
+// haltHere queues a halt.
+func (s *sequencer) haltHere() { s.push(entry{haltHere: true}) }
+
+func (s *sequencer) push(e entry) {
 	s.mu.Lock()
-	s.queue = append(s.queue, entry{slot: true, mid: mid})
+	s.queue = append(s.queue, e)
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }
@@ -102,6 +112,18 @@ func (s *sequencer) run() {
 		}
 		e := s.queue[0]
 		s.queue = s.queue[1:]
+		if e.haltHere {
+			s.halt.stop()
+			continue
+		}
+		if e.in && s.halt.stopped() {
+			// libmosquitto reads nothing more once the client disconnects
+			// from a callback: what came after is not reported.
+			if e.slot {
+				s.take(e)
+			}
+			continue
+		}
 		if !e.slot {
 			s.mu.Unlock()
 			s.out(e.line)

@@ -15,6 +15,8 @@ import (
 // v3 is the MQTT 3.1.1 and 3.1 backend, on paho.mqtt.golang.
 type v3 struct {
 	c        mqtt.Client
+	order    *orderConn
+	subMu    sync.Mutex // one SUBSCRIBE at a time, for order
 	id       string
 	timeout  time.Duration
 	lost     chan struct{}
@@ -24,7 +26,7 @@ type v3 struct {
 var _ backend = (*v3)(nil)
 
 func connect3(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message)) (backend, error) {
-	b := &v3{id: o.ClientID, timeout: o.Timeout, lost: make(chan struct{})}
+	b := &v3{id: o.ClientID, timeout: o.Timeout, lost: make(chan struct{}), order: newOrderConn(nc)}
 	opts := mqtt.NewClientOptions()
 	// The connection is already open (and TLS done); the URL only satisfies the library.
 	opts.AddBroker("tcp://" + net.JoinHostPort(o.Host, fmt.Sprint(o.Port)))
@@ -34,7 +36,7 @@ func connect3(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message))
 			return nil, errors.New("reconnecting is not supported")
 		}
 		used = true
-		return nc, nil
+		return b.order, nil
 	})
 	opts.SetProtocolVersion(uint(o.Version))
 	opts.SetClientID(o.ClientID)
@@ -93,9 +95,16 @@ func (b *v3) subscribe(ctx context.Context, subs []Subscription) ([]byte, error)
 		tok = b.c.Subscribe(subs[0].Filter, subs[0].QoS, nil)
 	} else {
 		m := map[string]byte{}
-		for _, s := range subs {
+		filters := make([]string, len(subs))
+		for i, s := range subs {
 			m[s.Filter] = s.QoS
+			filters[i] = s.Filter
 		}
+		// The library sends the map in random order; order puts the
+		// filters back in the order given (see order3.go).
+		b.subMu.Lock()
+		defer b.subMu.Unlock()
+		b.order.expect(filters)
 		tok = b.c.SubscribeMultiple(m, nil)
 	}
 	if err := waitToken(ctx, tok, b.timeout); err != nil {

@@ -28,7 +28,7 @@ func connFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "host", Aliases: []string{"h"}, Value: "localhost", Usage: "broker `HOST` to connect to", Category: catConn},
 		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "broker `PORT` (default 1883, or 8883 with TLS)", Category: catConn},
-		&cli.StringFlag{Name: "url", Aliases: []string{"L"}, Usage: "mqtt(s)://[user[:password]@]host[:port]/topic in one `URL`", Category: catConn},
+		&cli.StringFlag{Name: "url", Aliases: []string{"L"}, Usage: "mqtt(s)://[user[:password]@]host[:port][/topic] in one `URL` (pub and sub need the topic)", Category: catConn},
 		&cli.BoolFlag{Name: "ws", Usage: "MQTT over WebSockets (wss with TLS)", Category: catConn},
 		&cli.StringFlag{Name: "ws-path", Value: "/mqtt", Usage: "HTTP `PATH` of the WebSocket listener", Category: catConn},
 		&cli.StringFlag{Name: "unix", Usage: "connect to the unix socket `PATH` instead of host and port", Category: catConn},
@@ -64,7 +64,8 @@ func connFlags() []cli.Flag {
 }
 
 // connOptions turns the connection flags into client options. The second
-// result is the topic of a -L URL, if any.
+// result is the topic of a -L URL, if any (commands that take no topic, such
+// as dynsec, device and watch, accept a URL without one).
 func connOptions(c *cli.Context) (client.Options, string, error) {
 	var o client.Options
 	o.Host = c.String("host")
@@ -179,7 +180,7 @@ func tlsOn(c *cli.Context) bool {
 	return false
 }
 
-// applyURL reads mqtt(s)://[user[:password]@]host[:port]/topic.
+// applyURL reads mqtt(s)://[user[:password]@]host[:port][/topic].
 func applyURL(o *client.Options, s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -211,11 +212,17 @@ func applyURL(o *client.Options, s string) (string, error) {
 			o.Password = p
 		}
 	}
-	t := strings.TrimPrefix(u.Path, "/")
-	if t == "" {
-		return "", fmt.Errorf("invalid -L url: the topic is missing (mqtt://host/topic)")
+	// The topic is optional here: mosquitto_ctrl's -L has none. pub and sub
+	// require it (urlTopicNeeded), as mosquitto_pub and mosquitto_sub do.
+	return strings.TrimPrefix(u.Path, "/"), nil
+}
+
+// urlTopicNeeded is the error of pub and sub for a -L url without a topic.
+func urlTopicNeeded(c *cli.Context, urlTopic string) error {
+	if c.String("url") != "" && urlTopic == "" {
+		return fmt.Errorf("invalid -L url: the topic is missing (mqtt://host[:port]/topic)")
 	}
-	return t, nil
+	return nil
 }
 
 func parseVersion(s string) (byte, error) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +67,9 @@ func pubAction(c *cli.Context) error {
 	if err != nil {
 		return toolUsage(c, err)
 	}
+	if err := urlTopicNeeded(c, urlTopic); err != nil {
+		return toolUsage(c, err)
+	}
 	tp := c.String("topic")
 	if tp == "" {
 		tp = urlTopic
@@ -122,78 +123,21 @@ func pubAction(c *cli.Context) error {
 	if c.Bool("debug") {
 		opts.Debug = func(l string) { fmt.Fprintln(out, l) }
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	conn, err := client.Connect(ctx, opts)
-	if err != nil {
-		return toolFail(c, err)
-	}
-	defer conn.Close()
-
-	n := 0
-	send := func(p []byte) error {
-		n++
-		err := conn.Publish(ctx, client.Message{Topic: tp, Payload: p, QoS: byte(q), Retain: c.Bool("retain"), Props: props})
-		var re *client.ReasonError
-		if errors.As(err, &re) {
-			// As mosquitto_pub: a refused publish is a warning, not a failure.
-			if !c.Bool("quiet") {
-				warnf(c.App.ErrWriter, "publish %d failed: %s", n, client.ReasonString(re.Version, re.Code))
-			}
-			return nil
-		}
-		return err
+	p := &client.Publisher{
+		Topic: tp, QoS: byte(q), Retain: c.Bool("retain"), Props: props,
+		Payload: payload, Repeat: repeat, RepeatDelay: delay,
 	}
 	if c.Bool("stdin-line") {
-		err = pubLines(ctx, os.Stdin, send)
-	} else {
-		err = pubRepeat(ctx, payload, repeat, delay, send)
+		p.Lines = os.Stdin
 	}
-	if err != nil {
+	if !c.Bool("quiet") {
+		w := c.App.ErrWriter
+		p.Warn = func(m string) { warnf(w, "%s", m) }
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := p.Run(ctx, opts); err != nil {
 		return toolFail(c, err)
-	}
-	if err := conn.Close(); err != nil {
-		return toolFail(c, err)
-	}
-	return nil
-}
-
-func pubRepeat(ctx context.Context, payload []byte, repeat int, delay time.Duration, send func([]byte) error) error {
-	for i := 0; i < repeat; i++ {
-		if i > 0 && delay > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(delay):
-			}
-		}
-		if err := send(payload); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pubLines sends each line of r, without its line end.
-func pubLines(ctx context.Context, r io.Reader, send func([]byte) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for ctx.Err() == nil {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			if e := send(line[:len(line)-1]); e != nil {
-				return e
-			}
-		} else if len(line) > 0 {
-			if e := send(line); e != nil {
-				return e
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read standard input: %w", err)
-		}
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ func TestSubOptionsMatchMosquitto(t *testing.T) {
 			// An empty retained message would clear the topic: a retained space instead.
 			args = append([]string{"-r", "-t", tp, "-m", " "}, auth...)
 		}
+		if tp == "r/b" {
+			// Kept at QoS 1: its PUBACK is in the transcripts with -q 1 or 2.
+			args = append(args, "-q", "1")
+		}
 		runTool(t, []string{"mosquitto_pub"}, args...)
 	}
 	for _, args := range [][]string{
@@ -31,6 +35,14 @@ func TestSubOptionsMatchMosquitto(t *testing.T) {
 		{"-t", "r/#", "-T", "r/b", "-T", "r/c/#", "-v", "-C", "2"},
 		{"-t", "r/#", "-N", "-C", "4"},
 		{"-t", "r/#", "-E", "-d", "-i", "opt"},
+		{"-t", "r/#", "-E", "-d", "-q", "1", "-i", "opt"},
+		// The broker sends every retained message at once: nothing read
+		// after the -C'th message is reported (mosquitto_sub disconnects in
+		// its message callback).
+		{"-t", "r/#", "-d", "-C", "1", "-i", "opt"},
+		{"-t", "r/#", "-d", "-C", "2", "-q", "2", "-v", "-i", "opt"},
+		// Several filters go out in one SUBSCRIBE, in the order given.
+		{"-t", "r/e", "-t", "r/a", "-t", "r/c/#", "-t", "r/b", "-t", "no/+", "-d", "-C", "4", "-v", "-i", "opt"},
 		{"-t", "r/a", "-F", "%t=%p", "-C", "1", "-q", "2", "-d", "-i", "opt"},
 		{"-t", "r/#", "--retained-only", "-v", "-W", "1"},
 		{"-t", "r/#", "-R", "-v", "-W", "1"},
@@ -185,5 +197,40 @@ func TestSubReconnects(t *testing.T) {
 	}
 	if outs[0] != outs[1] || !strings.Contains(outs[1], "again/x after the restart") {
 		t.Errorf("reconnection differs:\n--- mosquitto_sub:\n%s--- mqtls sub:\n%s", outs[0], outs[1])
+	}
+}
+
+// TestURLWithoutTopic: pub and sub refuse a -L url without a topic, as
+// mosquitto_pub and mosquitto_sub do; dynsec takes one, as mosquitto_ctrl
+// does (its -L has no topic), and prints what mosquitto_ctrl prints.
+func TestURLWithoutTopic(t *testing.T) {
+	testutil.Need(t, "mosquitto_ctrl")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "admin.pw"), []byte("adminpw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mqOK(t, dir, nil, "dynsec", "init", "dynsec.json", "admin", "--password-file", "admin.pw")
+	port := testutil.FreePort(t)
+	testutil.Mosquitto(t, port, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\nplugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file %s\n",
+		port, filepath.Join(dir, "dynsec.json")))
+	url := fmt.Sprintf("mqtt://admin:adminpw@127.0.0.1:%d", port)
+	sameOutput(t, pubOf, "-L", url, "-m", "x")
+	sameOutput(t, subOf, "-L", url, "-C", "1")
+	// With "host/" the Mosquitto tools go on with an empty topic (the broker
+	// drops them as malformed, and mosquitto_sub tries again for ever): ours refuse.
+	for _, u := range []string{url, url + "/"} {
+		for _, cmd := range [][]string{{"pub", "-m", "x"}, {"sub", "-C", "1"}} {
+			r := runTool(t, []string{testutil.Mqtls(t), cmd[0]}, append([]string{"-L", u}, cmd[1:]...)...)
+			if r.code != 1 || !strings.Contains(r.err, "topic is missing") {
+				t.Errorf("%s -L %s: %+v", cmd[0], u, r)
+			}
+		}
+	}
+	// Debian's mosquitto_ctrl 2.0.11 refuses -L without a topic (it shares
+	// mosquitto_pub's parser): its answer over -h/-p/-u/-P is the reference.
+	want := runTool(t, []string{"mosquitto_ctrl"}, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "-P", "adminpw", "dynsec", "listClients")
+	got := runTool(t, []string{testutil.Mqtls(t), "dynsec"}, "-L", url, "listClients")
+	if want.code != 0 || got.code != 0 || got.out != want.out || !strings.Contains(got.out, "admin") {
+		t.Errorf("dynsec -L without a topic:\n--- mosquitto_ctrl: %+v\n--- mqtls: %+v", want, got)
 	}
 }

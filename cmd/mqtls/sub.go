@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -77,25 +74,15 @@ func subFlags() []cli.Flag {
 	}
 }
 
-// subState is what the message handler of sub shares with the main flow.
-type subState struct {
-	c       *cli.Context
-	out     io.Writer
-	conn    *client.Conn
-	count   int
-	stop    chan struct{}
-	stopped bool
-	mu      sync.Mutex
-	n       int
-	removes sync.WaitGroup
-}
-
 func subAction(c *cli.Context) error {
 	opts, urlTopic, err := connOptions(c)
 	if err != nil {
 		return toolUsage(c, err)
 	}
 	if _, err := applyProperties(c, &opts); err != nil {
+		return toolUsage(c, err)
+	}
+	if err := urlTopicNeeded(c, urlTopic); err != nil {
 		return toolUsage(c, err)
 	}
 	filters := c.StringSlice("topic")
@@ -126,249 +113,80 @@ func subAction(c *cli.Context) error {
 		return toolUsage(c, errors.New("--random-filter takes a percentage from 0.1 to 100"))
 	}
 
-	st := &subState{c: c, out: c.App.Writer, count: c.Int("count"), stop: make(chan struct{})}
+	out := c.App.Writer
 	if c.Bool("debug") {
-		opts.Debug = func(l string) { fmt.Fprintln(st.out, l) }
+		opts.Debug = func(l string) { fmt.Fprintln(out, l) }
 		opts.DebugSubscribed = !c.Bool("quiet")
 	}
-	// One handler for everything, as mosquitto_sub has: a kept session's
-	// messages can come before the SUBACK.
-	opts.OnMessage = st.onMessage
-	if c.Bool("exit-after-suback") {
-		// mosquitto_sub -E disconnects at the SUBACK: nothing after it is shown.
-		opts.OnMessage = func(client.Message) {}
-		opts.DebugStopAtSuback = true
+	s := &client.Subscriber{
+		FilterOut:       c.StringSlice("filter-out"),
+		Unsubscribe:     c.StringSlice("unsubscribe"),
+		Count:           c.Int("count"),
+		NoRetain:        c.Bool("no-retain"),
+		RetainedOnly:    c.Bool("retained-only"),
+		RemoveRetained:  c.Bool("remove-retained"),
+		ExitAfterSuback: c.Bool("exit-after-suback"),
+		Timeout:         time.Duration(c.Int("timeout")) * time.Second,
+		RandomFilter:    c.Float64("random-filter"),
+		Print:           subPrinter(c, out),
 	}
-	var timeout <-chan time.Time
-	if w := c.Int("timeout"); w > 0 {
-		timeout = time.After(time.Duration(w) * time.Second)
+	for _, f := range filters {
+		sub := client.Subscription{Filter: f, QoS: byte(q), RetainAsPublished: c.Bool("retain-as-published")}
+		if c.Bool("no-retain") && opts.Version == client.V5 {
+			sub.RetainHandling = 2
+		}
+		s.Subs = append(s.Subs, sub)
+	}
+	if !c.Bool("quiet") {
+		w := c.App.ErrWriter
+		s.Warn = func(m string) { warnf(w, "%s", m) }
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	subs := make([]client.Subscription, len(filters))
-	for i, f := range filters {
-		subs[i] = client.Subscription{Filter: f, QoS: byte(q), RetainAsPublished: c.Bool("retain-as-published")}
-		if c.Bool("no-retain") && opts.Version == client.V5 {
-			subs[i].RetainHandling = 2
-		}
-	}
-	// Like mosquitto_sub, a lost connection is made again (once a second),
-	// but a first connection that fails is the end.
-	for first := true; ; first = false {
-		lost, err := subSession(ctx, st, opts, subs, timeout)
-		if !lost {
-			return err
-		}
-		var ce *client.ConnackError
-		if err != nil && (first || errors.As(err, &ce)) {
-			return toolFail(c, err)
-		}
-		if !c.Bool("quiet") {
-			msg := "the connection was lost"
-			if err != nil {
-				msg = err.Error()
-			}
-			warnf(c.App.ErrWriter, "%s; connecting again in a second", msg)
-		}
-		select {
-		case <-time.After(time.Second):
-		case <-timeout:
-			return subTimedOut(c)
-		case <-ctx.Done():
-			return nil
-		}
-	}
-}
-
-// subSession connects, subscribes and prints messages until the end (lost
-// false, err the command's result) or until the connection is lost or
-// cannot be made (lost true, err the reason if any).
-func subSession(ctx context.Context, st *subState, opts client.Options, subs []client.Subscription, timeout <-chan time.Time) (lost bool, err error) {
-	c := st.c
-	type connected struct {
-		conn *client.Conn
-		err  error
-	}
-	cc := make(chan connected, 1)
-	go func() {
-		conn, err := client.Connect(ctx, opts)
-		cc <- connected{conn, err}
-	}()
-	var conn *client.Conn
-	select {
-	case r := <-cc:
-		if r.err != nil {
-			return true, r.err
-		}
-		conn = r.conn
-	case <-timeout:
-		return false, subTimedOut(c)
-	}
-	st.mu.Lock()
-	st.conn = conn
-	st.mu.Unlock()
-	defer conn.Close()
-
-	codes, err := conn.Subscribe(ctx, subs, nil)
-	if err != nil {
-		select {
-		case <-conn.Done():
-			return true, nil
-		default:
-			return false, toolFail(c, err)
-		}
-	}
-	denied := 0
-	for _, code := range codes {
-		if code >= 0x80 {
-			denied++
-		}
-	}
-	if denied > 0 && denied < len(codes) && !c.Bool("quiet") {
-		for i, code := range codes {
-			if code >= 0x80 {
-				warnf(c.App.ErrWriter, "subscription to %q denied (SUBACK %d: %s)", subs[i].Filter, code, client.ReasonString(conn.Version(), code))
-			}
-		}
-	}
-	if denied == len(codes) {
-		conn.Close()
-		// mosquitto_sub exits 0 here too.
-		if !c.Bool("quiet") {
-			warnf(c.App.ErrWriter, "all subscription requests were denied (SUBACK %d: %s): the broker's access rules do not let this client subscribe",
-				codes[0], client.ReasonString(conn.Version(), codes[0]))
-		}
-		return false, nil
-	}
-	if c.Bool("exit-after-suback") {
-		return false, subClose(st)
-	}
-	if u := c.StringSlice("unsubscribe"); len(u) > 0 {
-		if err := conn.Unsubscribe(ctx, u...); err != nil {
-			return false, toolFail(c, err)
-		}
-	}
-
-	select {
-	case <-st.stop:
-		return false, subClose(st)
-	case <-conn.Done():
-		return true, nil
-	case <-timeout:
-		st.halt()
-		subClose(st)
-		return false, subTimedOut(c)
-	case <-ctx.Done():
-		return false, subClose(st)
-	}
-}
-
-func subTimedOut(c *cli.Context) error {
-	if c.Bool("quiet") {
-		return cli.Exit("", client.ExitTimeout)
-	}
-	return cli.Exit("timed out", client.ExitTimeout)
-}
-
-func subClose(st *subState) error {
-	st.removes.Wait()
-	if err := st.conn.Close(); err != nil {
-		return toolFail(st.c, err)
+	if err := s.Run(ctx, opts); err != nil {
+		return toolFail(c, err)
 	}
 	return nil
 }
 
-// halt stops message processing; it reports whether this call did it.
-func (st *subState) halt() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.stopped {
-		return false
-	}
-	st.stopped = true
-	close(st.stop)
-	return true
-}
-
-// onMessage follows mosquitto_sub's message callback step for step.
-func (st *subState) onMessage(m client.Message) {
-	c := st.c
-	st.mu.Lock()
-	stopped := st.stopped
-	st.mu.Unlock()
-	if stopped {
-		return
-	}
-	if c.Bool("retained-only") && !m.Retain {
-		st.halt()
-		return
-	}
-	if m.Retain && c.Bool("no-retain") {
-		return
-	}
-	for _, f := range c.StringSlice("filter-out") {
-		if topic.Match(f, m.Topic) {
-			return
-		}
-	}
-	st.mu.Lock()
-	conn := st.conn
-	st.mu.Unlock()
-	if c.Bool("remove-retained") && m.Retain && conn != nil {
-		st.removes.Add(1)
-		go func() {
-			defer st.removes.Done()
-			conn.Publish(c.Context, client.Message{Topic: m.Topic, QoS: 1, Retain: true})
-		}()
-	}
-	st.print(m)
-	if st.count > 0 {
-		st.mu.Lock()
-		st.n++
-		done := st.n == st.count
-		st.mu.Unlock()
-		if done {
-			st.halt()
-		}
-	}
-}
-
-func (st *subState) print(m client.Message) {
-	c := st.c
-	if rf := c.Float64("random-filter"); rf < 100 && rand.Float64()*100 >= rf {
-		return
-	}
+// subPrinter prints a message as mosquitto_sub does: with -F, -v or alone,
+// -N dropping the line end.
+func subPrinter(c *cli.Context, out io.Writer) func(client.Message) {
 	eol := "\n"
 	if c.Bool("no-eol") {
 		eol = ""
 	}
 	pretty := c.Bool("pretty")
-	var s string
-	switch {
-	case c.IsSet("format"):
-		var err error
-		s, err = client.Format(c.String("format"), m, time.Now(), pretty)
-		if err != nil && !c.Bool("quiet") {
-			fmt.Fprintf(c.App.ErrWriter, "mqtls: error: %v\n", err)
-		}
-		s += eol
-	case c.Bool("verbose"):
-		if len(m.Payload) == 0 {
-			if eol == "" {
+	format, hasFormat := c.String("format"), c.IsSet("format")
+	verbose, quiet := c.Bool("verbose"), c.Bool("quiet")
+	errw := c.App.ErrWriter
+	return func(m client.Message) {
+		var s string
+		switch {
+		case hasFormat:
+			var err error
+			s, err = client.Format(format, m, time.Now(), pretty)
+			if err != nil && !quiet {
+				fmt.Fprintf(errw, "mqtls: error: %v\n", err)
+			}
+			s += eol
+		case verbose:
+			if len(m.Payload) == 0 {
+				if eol == "" {
+					return
+				}
+				s = m.Topic + " (null)" + eol
+			} else {
+				s = m.Topic + " " + payloadText(m.Payload, pretty) + eol
+			}
+		default:
+			if len(m.Payload) == 0 {
 				return
 			}
-			s = m.Topic + " (null)" + eol
-		} else {
-			s = m.Topic + " " + payloadText(m.Payload, pretty) + eol
+			s = payloadText(m.Payload, pretty) + eol
 		}
-	default:
-		if len(m.Payload) == 0 {
-			return
-		}
-		s = payloadText(m.Payload, pretty) + eol
+		io.WriteString(out, s)
 	}
-	io.WriteString(st.out, s)
 }
 
 func payloadText(p []byte, pretty bool) string {
