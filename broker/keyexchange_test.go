@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"mqtls/internal/testutil"
 )
@@ -69,6 +71,27 @@ func TestTLSKeyExchange(t *testing.T) {
 	t.Run("classic refuses P-384 only", func(t *testing.T) {
 		if got, err := handshake(cls, []tls.CurveID{tls.CurveP384}); err == nil {
 			t.Errorf("handshake succeeded with %v", got)
+		}
+	})
+	// Debian's openssl as a second judge: its default groups get X25519
+	// from classic; P-384 alone is refused by classic, taken by hybrid.
+	t.Run("openssl", func(t *testing.T) {
+		testutil.Need(t, "openssl")
+		sclient := func(port int, groups ...string) (string, int) {
+			args := []string{"s_client", "-connect", testutil.Addr(port), "-CAfile", "chain.pem", "-brief"}
+			if len(groups) > 0 {
+				args = append(args, "-groups", groups[0])
+			}
+			return testutil.Run(t, dir, 20*time.Second, "openssl", args...)
+		}
+		if out, code := sclient(cls); code != 0 || !strings.Contains(out, "Server Temp Key: X25519") {
+			t.Errorf("openssl s_client to classic: exit %d\n%s", code, out)
+		}
+		if out, code := sclient(cls, "P-384"); code == 0 {
+			t.Errorf("openssl s_client -groups P-384 to classic succeeded\n%s", out)
+		}
+		if out, code := sclient(hyb, "P-384"); code != 0 || !strings.Contains(out, "Server Temp Key: ECDH, secp384r1") {
+			t.Errorf("openssl s_client -groups P-384 to hybrid: exit %d\n%s", code, out)
 		}
 	})
 }
