@@ -229,7 +229,9 @@ func TestURLWithoutTopic(t *testing.T) {
 	// Debian's mosquitto_ctrl 2.0.11 refuses -L without a topic (it shares
 	// mosquitto_pub's parser): its answer over -h/-p/-u/-P is the reference.
 	want := runTool(t, []string{"mosquitto_ctrl"}, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "admin", "-P", "adminpw", "dynsec", "listClients")
-	got := runTool(t, []string{testutil.Mqtls(t), "dynsec"}, "-L", url, "listClients")
+	// The admin's password stays off the command line: -L names the user only.
+	adminURL := fmt.Sprintf("mqtt://admin@127.0.0.1:%d", port)
+	got := runTool(t, []string{testutil.Mqtls(t), "dynsec"}, "-L", adminURL, "--password-file", filepath.Join(dir, "admin.pw"), "listClients")
 	if want.code != 0 || got.code != 0 || got.out != want.out || !strings.Contains(got.out, "admin") {
 		t.Errorf("dynsec -L without a topic:\n--- mosquitto_ctrl: %+v\n--- mqtls: %+v", want, got)
 	}
