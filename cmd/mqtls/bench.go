@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -52,7 +51,7 @@ func benchTargetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cert-dir", Usage: "`DIR` of client certificates (NAME.crt + NAME.key) to cycle through"},
 		&cli.BoolFlag{Name: "insecure", Usage: "do not verify the broker's certificate"},
 		&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "MQTT `USERNAME`"},
-		&cli.StringFlag{Name: "password-file", Usage: "read the MQTT password from `FILE` (or set MQTLS_PASSWORD)"},
+		&cli.StringFlag{Name: "password-file", Usage: "read the MQTT password from `FILE` (or set MQTT_PASSWORD)"},
 		&cli.IntFlag{Name: "pid", Usage: "broker process `ID`: measure its CPU and memory (same machine)"},
 		&cli.StringFlag{Name: "prefix", Value: "bench", Usage: "`PREFIX` of topics and client ids"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
@@ -153,13 +152,18 @@ func benchTarget(c *cli.Context) (bench.Target, error) {
 		CertDir: c.String("cert-dir"), Insecure: c.Bool("insecure"), Username: c.String("username"),
 	}
 	if f := c.String("password-file"); f != "" {
-		b, err := os.ReadFile(f)
+		b, err := readSecretFile(f, "password file")
 		if err != nil {
-			return t, fmt.Errorf("read password file: %w", err)
+			return t, err
 		}
-		t.Password = strings.TrimRight(string(b), "\r\n")
-	} else {
-		t.Password = os.Getenv("MQTLS_PASSWORD")
+		t.Password = string(b)
+	} else if pw := os.Getenv("MQTT_PASSWORD"); pw != "" {
+		t.Password = pw
+	} else if pw := os.Getenv("MQTLS_PASSWORD"); pw != "" {
+		// The old name, documented before bench used the variable of
+		// every other command.
+		warnf(c.App.ErrWriter, "$MQTLS_PASSWORD is deprecated: set $MQTT_PASSWORD instead")
+		t.Password = pw
 	}
 	if t.Password != "" && t.Username == "" {
 		return t, usageErrorf("flag '--password-file' requires the '--username' flag")
