@@ -82,17 +82,21 @@ func (p *Publisher) repeat(ctx context.Context, send func([]byte) error) error {
 	return nil
 }
 
-// publishLines sends each line of r, without its line end.
+// publishLines sends each line of r, without its line end. A line longer
+// than MaxPayload stops it.
 func publishLines(ctx context.Context, r io.Reader, send func([]byte) error) error {
+	return publishLinesLimit(ctx, r, MaxPayload, send)
+}
+
+func publishLinesLimit(ctx context.Context, r io.Reader, limit int, send func([]byte) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for ctx.Err() == nil {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			line = line[:len(line)-1]
-			if e := send(line); e != nil {
-				return e
-			}
-		} else if len(line) > 0 {
+		line, ended, err := readLine(br, limit)
+		if errors.Is(err, errLineTooLong) {
+			return &PayloadTooLargeError{What: "a line of standard input", Limit: int64(limit)}
+		}
+		// An empty line is an empty message, as with mosquitto_pub.
+		if ended || len(line) > 0 {
 			if e := send(line); e != nil {
 				return e
 			}
@@ -105,4 +109,28 @@ func publishLines(ctx context.Context, r io.Reader, send func([]byte) error) err
 		}
 	}
 	return nil
+}
+
+// readLine reads up to and without the next '\n' (ended tells whether it
+// was there), holding no more than limit bytes of the line.
+func readLine(br *bufio.Reader, limit int) (line []byte, ended bool, err error) {
+	for {
+		frag, err := br.ReadSlice('\n')
+		ended = len(frag) > 0 && frag[len(frag)-1] == '\n'
+		n := len(line) + len(frag)
+		if ended {
+			n--
+		}
+		if n > limit {
+			return nil, false, errLineTooLong
+		}
+		line = append(line, frag...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if ended {
+			line = line[:len(line)-1]
+		}
+		return line, ended, err
+	}
 }

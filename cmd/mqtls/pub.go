@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -110,12 +109,12 @@ func pubAction(c *cli.Context) error {
 	case c.IsSet("message"):
 		payload = []byte(c.String("message"))
 	case c.IsSet("file"):
-		if payload, err = os.ReadFile(c.String("file")); err != nil {
-			return toolFail(c, fmt.Errorf("read message file: %w", err))
+		if payload, err = client.ReadPayloadFile(c.String("file")); err != nil {
+			return toolFail(c, err)
 		}
 	case c.Bool("stdin-file"):
-		if payload, err = io.ReadAll(os.Stdin); err != nil {
-			return toolFail(c, fmt.Errorf("read standard input: %w", err))
+		if payload, err = client.ReadPayload(os.Stdin, client.MaxPayload, "standard input"); err != nil {
+			return toolFail(c, err)
 		}
 	}
 
