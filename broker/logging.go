@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -34,9 +35,9 @@ func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Clo
 		case "stderr":
 			ws = append(ws, stderr)
 		case "file":
-			f, err := os.OpenFile(d.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			f, err := openLogFile(d.Path)
 			if err != nil {
-				return nil, nil, fmt.Errorf("log_dest file: %w", err)
+				return nil, nil, err
 			}
 			ws = append(ws, f)
 			closer = f
@@ -49,6 +50,30 @@ func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Clo
 	}
 	h := newLineHandler(io.MultiWriter(ws...), level)
 	return slog.New(h), closer, nil
+}
+
+// openLogFile opens a log file for appending, 0600 whatever mode it had:
+// the log names clients and topics. A symbolic link at path is refused,
+// so that whoever can write its folder cannot point the broker's writes
+// at another file.
+func openLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("log_dest file %s is a symbolic link: give the path of the file itself", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log_dest file: %w", err)
+	}
+	// A device or a pipe (log_dest file /dev/console) keeps its mode.
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() != 0o600 {
+		err = f.Chmod(0o600)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("log_dest file: %w", err)
+	}
+	return f, nil
 }
 
 type nopCloser struct{}
