@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 
 	"mqtls/topic"
@@ -31,7 +30,7 @@ type aclRule struct {
 }
 
 func loadACLFile(path string) (*aclFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := readOperatorFile(path, maxListFile)
 	if err != nil {
 		return nil, fmt.Errorf("acl_file: %w", err)
 	}

@@ -75,7 +75,7 @@ func (c *crlChecker) reload(force bool) (bool, error) {
 		return false, nil
 	}
 	c.stamp = st
-	b, err := os.ReadFile(c.path)
+	b, err := readOperatorFile(c.path, maxPEMFile)
 	if err != nil {
 		return false, fmt.Errorf("crlfile: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -29,7 +28,7 @@ type pwHash struct {
 // loadPasswordFile reads path. Errors name the line but never its content:
 // the file holds password hashes.
 func loadPasswordFile(path string) (passwordFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := readOperatorFile(path, maxListFile)
 	if err != nil {
 		return nil, fmt.Errorf("password_file: %w", err)
 	}

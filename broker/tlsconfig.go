@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"mqtls/conf"
@@ -57,7 +56,15 @@ func newKeyPair(l *conf.Listener) (*keyPair, error) {
 }
 
 func (kp *keyPair) reload() error {
-	cert, err := tls.LoadX509KeyPair(kp.certFile, kp.key)
+	certPEM, err := readOperatorFile(kp.certFile, maxPEMFile)
+	var keyPEM []byte
+	if err == nil {
+		keyPEM, err = readOperatorFile(kp.key, maxPEMFile)
+	}
+	var cert tls.Certificate
+	if err == nil {
+		cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	}
 	if err != nil {
 		return fmt.Errorf("listener %d: load certfile %s and keyfile %s: %w", kp.port, kp.certFile, kp.key, err)
 	}
@@ -69,7 +76,7 @@ func (kp *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return 
 
 // loadCAs reads the PEM certificates of a cafile.
 func loadCAs(path string) (*x509.CertPool, []*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	b, err := readOperatorFile(path, maxPEMFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read cafile: %w", err)
 	}
