@@ -18,7 +18,6 @@ import (
 
 	"mqtls/ca"
 	"mqtls/certs"
-	"mqtls/internal/atomicfile"
 )
 
 // DefaultPort is the MQTT over TLS port a bundle names.
@@ -116,26 +115,20 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	b.Dir = filepath.Join(out, id)
 	b.Zip = filepath.Join(out, id+".zip")
 	b.Connection = conn
-	if err := atomicfile.MkdirPrivate(b.Dir); err != nil {
-		return b, fmt.Errorf("create bundle folder: %w", err)
-	}
 	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-		zip  bool
+		bundleFile
+		zip bool
 	}{
-		{id + ".p12", p12, 0o600, true},
-		{"ca.crt", root, 0o644, true},
-		{"connection.json", cj, 0o644, true},
-		{id + ".p12.pass", pass, 0o600, false},
+		{bundleFile{id + ".p12", p12, 0o600}, true},
+		{bundleFile{"ca.crt", root, 0o644}, true},
+		{bundleFile{"connection.json", cj, 0o644}, true},
+		{bundleFile{id + ".p12.pass", pass, 0o600}, false},
 	}
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
+	var folder []bundleFile
 	for _, f := range files {
-		if err := atomicfile.WriteFile(filepath.Join(b.Dir, f.name), f.data, f.mode); err != nil {
-			return b, fmt.Errorf("write bundle: %w", err)
-		}
+		folder = append(folder, f.bundleFile)
 		if !f.zip {
 			continue
 		}
@@ -152,9 +145,8 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	if err := zw.Close(); err != nil {
 		return b, fmt.Errorf("zip bundle: %w", err)
 	}
-	// The zip holds the private key (inside the p12): 0600 like the p12.
-	if err := atomicfile.WriteFile(b.Zip, zbuf.Bytes(), 0o600); err != nil {
-		return b, fmt.Errorf("write bundle zip: %w", err)
+	if err := writeBundle(b.Dir, b.Zip, folder, zbuf.Bytes()); err != nil {
+		return b, err
 	}
 	return b, nil
 }
