@@ -23,24 +23,28 @@ func (e *PayloadTooLargeError) Error() string {
 	return fmt.Sprintf("%s is larger than %d bytes, the most an MQTT message can carry", e.What, e.Limit)
 }
 
-// ReadPayloadFile reads a message file of at most MaxPayload bytes. A
-// regular file that is too large is refused before it is read.
+// ReadPayloadFile reads a message file of at most MaxPayload bytes.
 func ReadPayloadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read message file: %w", err)
 	}
 	defer f.Close()
-	what := "message file " + path
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxPayload {
-		return nil, &PayloadTooLargeError{What: what, Limit: MaxPayload}
-	}
-	return ReadPayload(f, MaxPayload, what)
+	return ReadPayload(f, MaxPayload, "message file "+path)
 }
 
 // ReadPayload reads r to its end, refusing more than limit bytes (it
-// reads at most one byte past the limit).
+// reads at most one byte past the limit). A regular file (standard input
+// redirected from one too) that is too large is refused before it is read.
 func ReadPayload(r io.Reader, limit int64, what string) ([]byte, error) {
+	if f, ok := r.(*os.File); ok {
+		fi, err := f.Stat()
+		if err == nil && fi.Mode().IsRegular() {
+			if pos, err := f.Seek(0, io.SeekCurrent); err == nil && fi.Size()-pos > limit {
+				return nil, &PayloadTooLargeError{What: what, Limit: limit}
+			}
+		}
+	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)

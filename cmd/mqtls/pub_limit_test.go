@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 	"mqtls/internal/testutil"
 )
 
-// pub -f refuses a file larger than an MQTT message can carry, with one
+// pub -f and -s refuse a file larger than an MQTT message can carry, with one
 // line naming the limit, before it reads the file or connects.
 func TestPubFileTooLarge(t *testing.T) {
 	t.Parallel()
@@ -27,10 +29,27 @@ func TestPubFileTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	out, code := testutil.Run(t, "", time.Minute, bin, "pub", "-h", "127.0.0.1", "-p", fmt.Sprint(testutil.FreePort(t)),
-		"-t", "big", "-f", path)
+	args := []string{"pub", "-h", "127.0.0.1", "-p", fmt.Sprint(testutil.FreePort(t)), "-t", "big"}
 	want := "larger than 268435455 bytes"
-	if code != 1 || !strings.Contains(out, want) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
-		t.Fatalf("exit %d, want 1 and one line with %q:\n%s", code, want, out)
+	out, code := testutil.Run(t, "", time.Minute, bin, append(args, "-f", path)...)
+	if code != 1 || !strings.Contains(out, "message file "+path+" is "+want) || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("-f: exit %d, want 1 and one line with %q:\n%s", code, want, out)
+	}
+
+	// -s with standard input redirected from the same file.
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, "-s")...)
+	cmd.Stdin = in
+	b, _ := cmd.CombinedOutput()
+	out = string(b)
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(out, "standard input is "+want) ||
+		strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("-s: %v, want exit 1 and one line with %q:\n%s", cmd.ProcessState, want, out)
 	}
 }
