@@ -36,6 +36,8 @@ type topicView struct {
 	Prev    *messageView `json:"prev,omitempty"`
 	Fields  []string     `json:"fields"`
 	History []sample     `json:"history"`
+	// Lint is what `mqtls topic lint` says of the topic.
+	Lint []finding `json:"lint"`
 }
 
 func view(m *message) messageView {
@@ -62,6 +64,7 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identi
 	v.Fields = slices.Clone(st.hist.fields)
 	v.History = st.hist.samples()
 	st.mu.Unlock()
+	v.Lint = i.topicFindings(st)
 	for k, f := range v.Fields {
 		if f == "" {
 			v.Fields[k] = "value"

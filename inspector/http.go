@@ -35,6 +35,7 @@ func (i *Inspector) routes() *http.ServeMux {
 	mux.Handle("GET /api/events", i.authed(i.handleEvents))
 	mux.Handle("GET /api/topics", i.authed(i.handleTopics))
 	mux.Handle("GET /api/topic", i.authed(i.handleTopic))
+	mux.Handle("GET /api/lint", i.authed(i.handleLint))
 	mux.Handle("GET /api/payload", i.authed(i.handlePayload))
 	mux.Handle("GET /api/clients", i.authed(i.handleClients))
 	mux.Handle("POST /api/publish", i.authed(i.handlePublish))

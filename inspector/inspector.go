@@ -97,6 +97,7 @@ type Inspector struct {
 	inline  *mqtt.Client
 	mux     *http.ServeMux
 	started chan struct{}
+	setLint setLint
 }
 
 // InlineClientID is the client id the page publishes with.
