@@ -95,6 +95,17 @@ func TestDevSandbox(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") {
 		t.Errorf("inspector page: %d", resp.StatusCode)
 	}
+	// the sandbox serves Prometheus metrics beside the page: the two
+	// deliveries above are counted
+	resp, err = http.Get("http://" + testutil.Addr(ip) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), "mqtls_messages_received_total{qos=\"0\"} 2") {
+		t.Errorf("sandbox /metrics: %d\n%s", resp.StatusCode, metrics)
+	}
 
 	// SIGTERM, then a second start reuses the folder.
 	pass, _ := os.ReadFile(filepath.Join(dir, "mqtls-dev", "admin.pass"))
