@@ -94,6 +94,7 @@ type Inspector struct {
 	tap     *tap
 	metrics *metrics
 	auth    *sessions
+	logins  *loginLimiter
 	inline  *mqtt.Client
 	mux     *http.ServeMux
 	started chan struct{}
@@ -122,6 +123,7 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 		opts:    opts,
 		store:   newStore(opts.MaxTopics),
 		auth:    newSessions(),
+		logins:  newLoginLimiter(),
 		started: make(chan struct{}),
 	}
 	i.inline = srv.NewClient(nil, "inspector", InlineClientID, true)
