@@ -191,8 +191,13 @@ func (i *Inspector) handlePublish(w http.ResponseWriter, r *http.Request, id ide
 	for _, u := range req.User {
 		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: u.Key, Val: u.Val})
 	}
-	if err := i.srv.InjectPacket(i.inline, pk); err != nil {
+	delivered, err := i.inject(pk)
+	if err != nil {
 		httpError(w, http.StatusInternalServerError, "publish: "+err.Error())
+		return
+	}
+	if !delivered {
+		httpError(w, http.StatusForbidden, "the broker dropped the publish to "+req.Topic+": one of its hooks refused it (the broker log says why)")
 		return
 	}
 	i.opts.Logger.Info("inspector publish", "user", id.user, "topic", req.Topic, "bytes", len(payload), "retain", req.Retain)
@@ -211,6 +216,20 @@ func (i *Inspector) checkTopic(id identity, name string) (int, string) {
 		return http.StatusForbidden, id.user + " may not publish to " + name
 	}
 	return 0, ""
+}
+
+// inject publishes pk as the page and says whether the broker delivered
+// it. InjectPacket runs the hooks and the delivery on this goroutine but
+// returns nil also when a hook dropped the packet; the tap's count of the
+// page's delivered publishes tells. Page publishes are few: one at a time.
+func (i *Inspector) inject(pk packets.Packet) (bool, error) {
+	i.injectMu.Lock()
+	defer i.injectMu.Unlock()
+	before := i.tap.pagePublished.Load()
+	if err := i.srv.InjectPacket(i.inline, pk); err != nil {
+		return false, err
+	}
+	return i.tap.pagePublished.Load() != before, nil
 }
 
 func publishPacket(name string, payload []byte, qos byte, retain bool) packets.Packet {
@@ -256,14 +275,22 @@ func (i *Inspector) handleClear(w http.ResponseWriter, r *http.Request, id ident
 			denied = append(denied, n)
 			continue
 		}
-		if err := i.srv.InjectPacket(i.inline, publishPacket(n, nil, 0, true)); err != nil {
+		delivered, err := i.inject(publishPacket(n, nil, 0, true))
+		if err != nil {
 			httpError(w, http.StatusInternalServerError, "clear "+n+": "+err.Error())
 			return
+		}
+		if !delivered {
+			denied = append(denied, n)
+			continue
 		}
 		cleared = append(cleared, n)
 	}
 	if len(names) == 1 && len(denied) == 1 {
 		_, msg := i.checkTopic(id, names[0])
+		if msg == "" {
+			msg = "the broker dropped the clear of " + names[0] + ": one of its hooks refused it (the broker log says why)"
+		}
 		httpError(w, http.StatusForbidden, msg)
 		return
 	}

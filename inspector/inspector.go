@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -99,6 +100,8 @@ type Inspector struct {
 	mux     *http.ServeMux
 	started chan struct{}
 	setLint setLint
+	// injectMu makes the page's publishes one at a time (see inject).
+	injectMu sync.Mutex
 }
 
 // InlineClientID is the client id the page publishes with.

@@ -368,7 +368,7 @@ async function clear(sub) {
   if (sub && !confirm(`Clear every retained message under ${name}/# ?`)) return;
   try {
     const j = await post('/api/clear', body);
-    $('clear-result').textContent = `cleared ${j.cleared.length} retained message(s)` + (j.denied.length ? `, ${j.denied.length} denied by your ACL` : '');
+    $('clear-result').textContent = `cleared ${j.cleared.length} retained message(s)` + (j.denied.length ? `, ${j.denied.length} refused by your ACL or a broker hook` : '');
   } catch (e) { $('clear-result').textContent = 'error: ' + e.message; }
 }
 
