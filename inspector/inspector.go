@@ -13,9 +13,9 @@ import (
 	"mqtls/dynsec"
 )
 
-// Defaults for [Options]. With them the tap holds at most about 135 MB in the
-// worst case (every topic carrying two full-size payloads and a full numeric
-// history); see [Options.Bound]. Typical topics use a small fraction of it.
+// Defaults for [Options]. With them the tap holds at most about 160 MB in the
+// worst case (every topic carrying two full-size payloads, a full numeric
+// history and the most lint findings); see [Options.Bound]. Typical topics use a small fraction of it.
 const (
 	DefaultMaxTopics    = 10000
 	DefaultPayloadBytes = 4096
@@ -74,12 +74,14 @@ func (o *Options) fill() error {
 
 // topicOverhead is a generous estimate of one topic's fixed cost in bytes:
 // the state struct (about 650 bytes), its map entry, a topic name of up to
-// 128 bytes and the properties kept with the last two payloads.
-const topicOverhead = 1024 + 2*maxPropBytes
+// 128 bytes, the properties kept with the last two payloads and up to
+// maxFindings lint findings of about 320 bytes each (a message and a
+// suggestion that repeats the topic).
+const topicOverhead = 1024 + 2*maxPropBytes + maxFindings*320
 
 // Bound is the most memory, in bytes, that the tap's topic state can hold
-// with these options: per topic, the fixed overhead, two payloads, the
-// numeric history and its field names. Topic names longer than 128 bytes
+// with these options: per topic, the fixed overhead (lint findings
+// included), two payloads, the numeric history and its field names. Topic names longer than 128 bytes
 // add their excess.
 func (o Options) Bound() int64 {
 	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
