@@ -2,6 +2,7 @@ package inspector
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -122,4 +123,31 @@ func TestBrowserLintFinding(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the clean topic's detail without findings", func() bool {
 		return eval[string](t, ctx, `document.querySelector('#topic-name').textContent + '|' + document.querySelector('#topic-lint').textContent`) == "plant/ok|"
 	})
+}
+
+// BenchmarkSetFindings is the cost of one refresh of the set-wide lint over
+// a full default tap (10,000 topics); it runs at most every setLintEvery.
+func BenchmarkSetFindings(b *testing.B) {
+	_, insp := newServer(b, Options{})
+	cl := device(insp.srv, "filler", "")
+	for n := range DefaultMaxTopics {
+		insp.tap.record(cl, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
+			TopicName: fmt.Sprintf("site/%d/dev%d/Telemetry/%d", n%10, n%1000, n), Payload: []byte("1")}, time.Now())
+	}
+	b.ResetTimer()
+	for range b.N {
+		insp.setLint.byTopic = nil
+		insp.setFindings("site/0/dev0/Telemetry/0")
+	}
+}
+
+// BenchmarkLintOnFirstRead is the one-time cost of linting a topic the
+// first time the page reads it.
+func BenchmarkLintOnFirstRead(b *testing.B) {
+	st := &topicState{name: "/plant/line 2//Press/telemetry/"}
+	b.ReportAllocs()
+	for range b.N {
+		st.lint.done = false
+		st.ensureLint()
+	}
 }
