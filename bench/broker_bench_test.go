@@ -27,25 +27,51 @@ import (
 // Each run lasts a few seconds whatever b.N is; the numbers are reported
 // as metrics. Side-by-side numbers against Mosquitto come from make compare.
 
-func BenchmarkBrokerMTLS(b *testing.B) {
+// BenchmarkBrokerMTLS checks access with an acl_file.
+func BenchmarkBrokerMTLS(b *testing.B) { benchBroker(b, false) }
+
+// BenchmarkBrokerMTLSDynsec checks access with dynamic security: both
+// devices are in a group whose role grants bench/#.
+func BenchmarkBrokerMTLSDynsec(b *testing.B) { benchBroker(b, true) }
+
+const benchDynsec = `{
+	"defaultACLAccess": {"publishClientSend": false, "publishClientReceive": true, "subscribe": false, "unsubscribe": true},
+	"clients": [{"username": "dev1", "roles": []}, {"username": "dev2", "roles": []}],
+	"groups": [{"groupname": "devices", "roles": [{"rolename": "device"}], "clients": [{"username": "dev1"}, {"username": "dev2"}]}],
+	"roles": [{"rolename": "device", "acls": [
+		{"acltype": "publishClientSend", "topic": "bench/forbidden/#", "priority": 10, "allow": false},
+		{"acltype": "publishClientSend", "topic": "bench/#", "allow": true},
+		{"acltype": "subscribePattern", "topic": "bench/#", "allow": true},
+		{"acltype": "publishClientReceive", "topic": "bench/#", "allow": true}]}]
+}`
+
+func benchBroker(b *testing.B, dynsec bool) {
 	bin := testutil.Mqtls(b)
 	dir, clients := pki(b)
 	port := testutil.FreePort(b)
-	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte("user dev1\ntopic readwrite bench/#\nuser dev2\ntopic readwrite bench/#\n"), 0o600); err != nil {
+	access := filepath.Join(dir, "acl")
+	if err := os.WriteFile(access, []byte("topic deny bench/forbidden/#\nuser dev1\ntopic readwrite bench/#\nuser dev2\ntopic readwrite bench/#\n"), 0o600); err != nil {
 		b.Fatal(err)
+	}
+	accessConf := "acl_file " + access
+	if dynsec {
+		access = filepath.Join(dir, "dynamic-security.json")
+		if err := os.WriteFile(access, []byte(benchDynsec), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		accessConf = "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file " + access
 	}
 	cfg, err := conf.Parse("bench.conf", fmt.Appendf(nil, `per_listener_settings false
 allow_anonymous false
 persistence false
-acl_file %s
+%s
 listener %d 127.0.0.1
 cafile %s
 certfile %s
 keyfile %s
 require_certificate true
 use_identity_as_username true
-`, acl, port, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")))
+`, accessConf, port, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,6 +107,7 @@ use_identity_as_username true
 	}
 	flow := func(b *testing.B, r map[string]any) {
 		b.ReportMetric(r["received_per_s"].(float64), "msgs/s")
+		b.ReportMetric(r["lost"].(float64), "lost")
 		lat := r["latency"].(map[string]any)
 		b.ReportMetric(lat["p99_ms"].(float64), "p99-ms")
 		if br, ok := r["broker"].(map[string]any); ok {

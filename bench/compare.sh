@@ -256,6 +256,10 @@ done
 # val file key: the first number after "key": in a result file.
 val() {
 	[[ -s $1 ]] || { echo "-"; return; }
+	if [[ $2 == lost_pct ]]; then
+		awk '$1 == "\"lost\":" { l = $2 } $1 == "\"expected\":" { e = $2 } END { sub(/,$/, "", l); sub(/,$/, "", e); if (e + 0 > 0) print 100 * l / e; else print "-" }' "$1"
+		return
+	fi
 	awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }' "$1"
 }
 fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.*f\n", d, v }'; }
@@ -284,8 +288,10 @@ echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -
 printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
 for s in plain mtls mtls+persist; do
 	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
+	row "$s: qos 0 lost %" "$s.qos0" lost_pct 2
 	row "$s: qos 0 msg per broker core-s" "$s.qos0" per_core_second 0
 	row "$s: qos 1 received msg/s" "$s.qos1" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
+	row "$s: qos 1 lost %" "$s.qos1" lost_pct 3 "$([[ $s == mtls ]] && echo '0')"
 	row "$s: qos 1 msg per broker core-s" "$s.qos1" per_core_second 0
 	[[ $s == mtls+persist ]] && continue
 	row "$s: qos 0 @10k/s p50 ms" "$s.qos0@10k" p50_ms 3

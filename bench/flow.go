@@ -19,6 +19,9 @@ import (
 // little-endian uint64.
 const headerSize = 16
 
+// drainIdle ends the drain early when nothing arrives for this long.
+const drainIdle = 3 * time.Second
+
 // Load is what pubsub and fanout share: how much to send and how.
 type Load struct {
 	// QoS of publishes and subscriptions: 0, 1 or 2.
@@ -38,7 +41,8 @@ type Load struct {
 	// publisher may have outstanding (default 64).
 	Window int
 	// Drain bounds the wait for messages still in flight after publishing
-	// stopped (default 10s; the wait also ends after 1s without progress).
+	// stopped (default 10s). The wait also ends after 3s without progress:
+	// less would count a broker stalled by a loaded machine as losing.
 	Drain time.Duration
 	// Prefix starts every topic and client id (default "bench").
 	Prefix string
@@ -304,7 +308,7 @@ func runFlow(ctx context.Context, mode string, t *Target, l Load, topics, subsPe
 	expected := sent * int64(subsPerTopic)
 	drainEnd := time.Now().Add(l.Drain)
 	last, lastChange := f.recv.Load(), time.Now()
-	for f.recv.Load() < expected && time.Now().Before(drainEnd) && time.Since(lastChange) < time.Second && ctx.Err() == nil && f.err() == nil {
+	for f.recv.Load() < expected && time.Now().Before(drainEnd) && time.Since(lastChange) < drainIdle && ctx.Err() == nil && f.err() == nil {
 		time.Sleep(10 * time.Millisecond)
 		if r := f.recv.Load(); r != last {
 			last, lastChange = r, time.Now()

@@ -7,15 +7,14 @@ import (
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/conf"
 	"mqtls/dynsec"
 )
 
-// BenchmarkDeliveryACL measures the hook's answer for one delivery, which
-// mochi asks for every message and every subscriber, with an acl_file and
-// with a dynsec store.
-func BenchmarkDeliveryACL(b *testing.B) {
+// benchSecurity are the access controls the benchmarks compare.
+func benchSecurity(b testing.TB) []struct{ name, sec string } {
 	dir := b.TempDir()
 	acl := filepath.Join(dir, "acl")
 	os.WriteFile(acl, []byte("pattern readwrite devices/%u/#\nuser dev1\ntopic read fleet/#\n"), 0o600)
@@ -23,29 +22,95 @@ func BenchmarkDeliveryACL(b *testing.B) {
 	if err := dynsec.Init(ds, "admin", []byte("pw")); err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range []struct{ name, sec string }{
+	return []struct{ name, sec string }{
 		{"acl_file", "acl_file " + acl},
 		{"dynsec", "plugin /usr/lib/mosquitto_dynamic_security.so\nplugin_opt_config_file " + ds},
-	} {
+	}
+}
+
+// benchHook builds a broker (not started) with the security lines sec and
+// returns its auth hook and a v5 client "dev1" of its listener.
+func benchHook(b testing.TB, sec string) (*authHook, *mqtt.Client) {
+	cfg, err := conf.Parse("b.conf", fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", sec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	br, err := New(cfg, nil, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { br.Close() })
+	h := &authHook{b: br}
+	h.Init(nil)
+	return h, benchClient("dev1")
+}
+
+func benchClient(id string) *mqtt.Client {
+	return &mqtt.Client{ID: id, Net: mqtt.ClientConnection{Listener: "127.0.0.1:1"},
+		Properties: mqtt.ClientProperties{Username: []byte(id), ProtocolVersion: 5}}
+}
+
+// BenchmarkDeliveryACL measures the hook's answer for one delivery, which
+// mochi asks for every message and every subscriber, with an acl_file and
+// with a dynsec store.
+func BenchmarkDeliveryACL(b *testing.B) {
+	for _, c := range benchSecurity(b) {
 		b.Run(c.name, func(b *testing.B) {
-			cfg, err := conf.Parse("b.conf", fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", c.sec))
-			if err != nil {
-				b.Fatal(err)
-			}
-			br, err := New(cfg, nil, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer br.Close()
-			h := &authHook{b: br}
-			h.Init(nil)
-			cl := &mqtt.Client{ID: "dev1", Net: mqtt.ClientConnection{Listener: "127.0.0.1:1"},
-				Properties: mqtt.ClientProperties{Username: []byte("dev1"), ProtocolVersion: 5}}
+			h, cl := benchHook(b, c.sec)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				h.OnACLCheck(cl, "devices/dev1/temp", false)
 			}
+		})
+	}
+}
+
+// BenchmarkDeliveryACLWhileSubscribing measures deliveries from parallel
+// goroutines while another client's SUBSCRIBE is being checked (the hook
+// then has to tell a literal filter check from a delivery): "pending" holds
+// one SUBSCRIBE open all the time, "churn" has a goroutine subscribing all
+// the time. Run with -cpu 1,2 to see contention.
+func BenchmarkDeliveryACLWhileSubscribing(b *testing.B) {
+	sub := packets.Packet{Filters: packets.Subscriptions{{Filter: "devices/dev2/x"}}}
+	for _, c := range benchSecurity(b) {
+		b.Run(c.name+"/pending", func(b *testing.B) {
+			h, cl := benchHook(b, c.sec)
+			h.OnSubscribe(benchClient("dev2"), sub)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					h.OnACLCheck(cl, "devices/dev1/temp", false)
+				}
+			})
+		})
+		b.Run(c.name+"/churn", func(b *testing.B) {
+			h, cl := benchHook(b, c.sec)
+			other := benchClient("dev2")
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					h.OnSubscribe(other, sub)
+					h.OnSubscribed(other, sub, nil)
+				}
+			}()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					h.OnACLCheck(cl, "devices/dev1/temp", false)
+				}
+			})
+			b.StopTimer()
+			close(stop)
+			<-done
 		})
 	}
 }

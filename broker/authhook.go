@@ -26,14 +26,27 @@ type authHook struct {
 
 	// passed holds the clients whose OnConnect accepted the login.
 	passed sync.Map // *mqtt.Client -> struct{}
+
 	// subscribing counts, per client and filter, the SUBSCRIBE filters being
 	// checked right now: mochi asks OnACLCheck(write=false) both for those
-	// and for deliveries.
-	mu          sync.Mutex
-	subscribing map[subKey]int
-	// pending counts the entries of subscribing, so that deliveries skip
-	// the lock when no SUBSCRIBE is in progress anywhere.
+	// and for deliveries. Writers (SUBSCRIBE only) hold subMu; deliveries
+	// read without a lock, and only while pending says some SUBSCRIBE is in
+	// progress somewhere. Values are immutable counts (int).
+	subMu       sync.Mutex
+	subscribing sync.Map // subKey -> int
+	// pending counts the entries of subscribing.
 	pending atomic.Int64
+
+	// pubDenied holds the v5 clients whose PUBLISH the ACL just refused,
+	// until OnPacketProcessed sees its QoS (mochi asks the ACL before
+	// anything else and tells the hook no QoS).
+	pubDenied  sync.Map // *mqtt.Client -> struct{}
+	pubPending atomic.Int64
+
+	// unsubDenied holds the refused filters of a v5 UNSUBSCRIBE until its
+	// UNSUBACK is encoded (see unsubscribe.go).
+	unsubDenied  sync.Map // unsubKey -> []int
+	unsubPending atomic.Int64
 }
 
 type subKey struct {
@@ -48,7 +61,8 @@ func (h *authHook) ID() string { return "mqtls-auth" }
 func (h *authHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPublish,
+		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
+		mqtt.OnPacketEncode, mqtt.OnPacketProcessed,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
 	}, []byte{b})
 }
@@ -57,7 +71,6 @@ func (h *authHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType
 	}
-	h.subscribing = map[subKey]int{}
 	return nil
 }
 
@@ -195,28 +208,41 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 }
 
 func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	h.mu.Lock()
-	for _, f := range pk.Filters {
-		h.subscribing[subKey{cl, f.Filter}]++
+	if cl.Net.Inline {
+		return pk
 	}
-	h.pending.Add(int64(len(pk.Filters)))
-	h.mu.Unlock()
+	h.subMu.Lock()
+	for _, f := range pk.Filters {
+		k := subKey{cl, f.Filter}
+		n, _ := h.subscribing.Load(k)
+		if n == nil {
+			n = 0
+		}
+		h.subscribing.Store(k, n.(int)+1)
+		h.pending.Add(1)
+	}
+	h.subMu.Unlock()
 	return pk
 }
 
 func (h *authHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, _ []byte) {
-	h.mu.Lock()
-	for _, f := range pk.Filters {
-		k := subKey{cl, f.Filter}
-		if _, ok := h.subscribing[k]; !ok {
-			continue
+	if !cl.Net.Inline {
+		h.subMu.Lock()
+		for _, f := range pk.Filters {
+			k := subKey{cl, f.Filter}
+			n, ok := h.subscribing.Load(k)
+			if !ok {
+				continue
+			}
+			h.pending.Add(-1)
+			if n.(int) <= 1 {
+				h.subscribing.Delete(k)
+			} else {
+				h.subscribing.Store(k, n.(int)-1)
+			}
 		}
-		h.pending.Add(-1)
-		if h.subscribing[k]--; h.subscribing[k] <= 0 {
-			delete(h.subscribing, k)
-		}
+		h.subMu.Unlock()
 	}
-	h.mu.Unlock()
 	h.b.logSubscribe(cl, pk)
 }
 
@@ -236,7 +262,13 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 			// Mosquitto acks and drops it. OnPublish does that.
 			return true
 		}
-		return allow(ls, user, cl.ID, t, dynsec.PublishSend)
+		if !allow(ls, user, cl.ID, t, dynsec.PublishSend) {
+			if _, loaded := h.pubDenied.LoadOrStore(cl, struct{}{}); !loaded {
+				h.pubPending.Add(1)
+			}
+			return false
+		}
+		return true
 	}
 	ok, delivery := h.readCheck(ls, cl, user, t)
 	if !ok && delivery {
@@ -253,9 +285,7 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 	}
 	sub := false
 	if h.pending.Load() > 0 {
-		h.mu.Lock()
-		sub = h.subscribing[subKey{cl, t}] > 0
-		h.mu.Unlock()
+		_, sub = h.subscribing.Load(subKey{cl, t})
 	}
 	if sub {
 		// A literal filter being subscribed, or a delivery of the same topic
@@ -266,6 +296,9 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
+	if ls.noControl && strings.HasPrefix(t, "$CONTROL/") {
+		return false
+	}
 	if ls.auth == nil {
 		return true
 	}
@@ -297,10 +330,30 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		}
 	}
 	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
+		if ls := h.b.lis[cl.Net.Listener]; ls == nil || ls.noControl {
+			return pk, packets.CodeSuccessIgnore
+		}
 		h.b.control(cl, pk)
 		return pk, packets.CodeSuccessIgnore
 	}
 	return pk, nil
+}
+
+// OnPacketProcessed reports a v5 QoS 0 publish the ACL refused: nothing on
+// the wire shows that one (QoS 1 and 2 get PUBACK/PUBREC 0x87, which the
+// observer's owner counts from the wire).
+func (h *authHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	if pk.FixedHeader.Type != packets.Publish || h.pubPending.Load() == 0 {
+		return
+	}
+	if _, ok := h.pubDenied.LoadAndDelete(cl); !ok {
+		return
+	}
+	h.pubPending.Add(-1)
+	if pk.FixedHeader.Qos == 0 {
+		h.b.noteDenial(dynsec.PublishSend)
+		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q0, r%d, '%s').", cl.ID, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	}
 }
 
 func (h *authHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
@@ -309,5 +362,27 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 
 func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.passed.Delete(cl)
+	if _, ok := h.pubDenied.LoadAndDelete(cl); ok {
+		h.pubPending.Add(-1)
+	}
+	h.forgetUnsubscribes(cl)
+	h.forgetSubscribes(cl)
 	h.b.logDisconnect(cl, err)
+}
+
+// forgetSubscribes drops the pending SUBSCRIBE filters of a client that went
+// away before mochi called OnSubscribed.
+func (h *authHook) forgetSubscribes(cl *mqtt.Client) {
+	if h.pending.Load() == 0 {
+		return
+	}
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.subscribing.Range(func(k, n any) bool {
+		if k.(subKey).cl == cl {
+			h.subscribing.Delete(k)
+			h.pending.Add(-int64(n.(int)))
+		}
+		return true
+	})
 }

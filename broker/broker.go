@@ -83,6 +83,10 @@ type listenerState struct {
 	net      listeners.Listener
 	addr     string
 	identity bool // use_identity_as_username or use_subject_as_username
+	// noControl is set on the listeners that dynamic security does not
+	// govern while another one has it (per_listener_settings true): their
+	// clients may not publish to, subscribe to or receive $CONTROL topics.
+	noControl bool
 }
 
 // New builds a broker from cfg; nothing listens until Start.
@@ -128,6 +132,11 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		}
 		b.lis[ls.id] = ls
 		b.order = append(b.order, ls)
+	}
+	if b.dynsec != nil {
+		for _, ls := range b.order {
+			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
+		}
 	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)

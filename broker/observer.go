@@ -14,7 +14,11 @@ type Observer struct {
 	// out before sending a byte (a port probe) is not a failed handshake.
 	HandshakeFailure func()
 	// ACLDenial is called for each refusal the wire does not show: a QoS 0
-	// publish, a v3 publish (acknowledged and dropped) and a delivery.
+	// publish (v3 and v5), a v3 publish (acknowledged and dropped), a
+	// delivery, and each refused UNSUBSCRIBE filter (v3 UNSUBACK has no
+	// codes; the v5 UNSUBACK 0x87 is reported here too, not left to the
+	// wire). v5 QoS 1/2 publishes and SUBSCRIBEs show 0x87 on the wire and
+	// are not reported.
 	ACLDenial func(access dynsec.Access)
 }
 

@@ -2,8 +2,11 @@ package ca
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
@@ -18,7 +21,9 @@ type P12Options struct {
 	// legacy 3DES default (see package p12).
 	Modern bool
 	// Password of the bundle; "" means a random one, written to the
-	// password file.
+	// password file (Path + ".pass"). With a chosen password an older
+	// password file there that holds another password is removed, as it
+	// would no longer open the bundle.
 	Password string
 	// Out is the p12 path; "" is issued/NAME.p12.
 	Out string
@@ -101,6 +106,19 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 	if err != nil {
 		return res, err
 	}
+	// A password file beside the bundle must always open it: the one
+	// written now or, when the caller chose the password, one that holds
+	// it (the caller's own --password-file, say) or none (an older random
+	// one would be stale). On failure the old one is put back.
+	passPath := res.Path + ".pass"
+	oldPass, oldErr := os.ReadFile(passPath)
+	restore := func() {
+		if oldErr == nil {
+			c.writeFile(passPath, oldPass, 0o600)
+		} else if errors.Is(oldErr, fs.ErrNotExist) {
+			os.Remove(passPath)
+		}
+	}
 	// The password file first: a p12 without its password is useless.
 	if res.PasswordPath != "" {
 		if err := c.writeFile(res.PasswordPath, []byte(res.Password+"\n"), 0o600); err != nil {
@@ -108,7 +126,15 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 		}
 	}
 	if err := c.writeFile(res.Path, data, 0o600); err != nil {
+		if res.PasswordPath != "" {
+			restore()
+		}
 		return res, err
+	}
+	if res.PasswordPath == "" && oldErr == nil && firstLine(oldPass) != res.Password {
+		if err := os.Remove(passPath); err != nil {
+			return res, fmt.Errorf("remove the stale password file %s: %w", passPath, err)
+		}
 	}
 	return res, nil
 }
@@ -135,4 +161,10 @@ func (c *CA) HasFiles(name string) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// firstLine is a password file's password: its first line.
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(s, "\r")
 }

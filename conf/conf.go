@@ -20,6 +20,7 @@ package conf
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -135,11 +136,23 @@ func (c *Config) SecurityFor(l *Listener) Security {
 	return c.Security
 }
 
+// maxFileSize bounds a configuration file: real ones are a few KiB, so a
+// larger file is the wrong one (or a device such as /dev/zero).
+const maxFileSize = 1 << 20
+
 // Load reads and parses the file at path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("read config: %s is larger than %d KiB: is it a mosquitto.conf?", path, maxFileSize>>10)
 	}
 	return Parse(path, b)
 }

@@ -2,6 +2,8 @@ package conf
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -182,6 +184,7 @@ func TestErrors(t *testing.T) {
 		"log file no path":    {"log_dest file", `x.conf:1: log_dest: "log_dest file" needs a path`},
 		"two log files":       {"log_dest file a\nlog_dest file b", `x.conf:2: log_dest: only one log file may be given`},
 		"per listener first":  {"per_listener_settings true\npassword_file p\nlistener 1", `x.conf:2: password_file: with per_listener_settings true, security options must follow a listener line`},
+		"plugin per listener": {"per_listener_settings true\nlistener 1\nplugin /a/mosquitto_dynamic_security.so\nplugin_opt_config_file a.json\nlistener 2\nplugin /a/mosquitto_dynamic_security.so", `x.conf:6: plugin: the dynamic security plugin is already loaded on line 3; it can be loaded only once (also with per_listener_settings true`},
 		"per listener bool":   {"per_listener_settings maybe", `x.conf:1: per_listener_settings: want true or false, got "maybe"`},
 		"inspector addr":      {"inspector 8088", `x.conf:1: inspector: want HOST:PORT such as 127.0.0.1:8088, got "8088"`},
 		"scheme mode":         {"topic_scheme_mode strict", `x.conf:1: topic_scheme_mode: want enforce or log, got "strict"`},
@@ -237,4 +240,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// TestLoadBounded: a file far larger than any configuration is refused
+// after a bounded read.
+func TestLoadBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.conf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(maxFileSize + 1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = Load(path)
+	if err == nil || !strings.Contains(err.Error(), "is larger than 1024 KiB: is it a mosquitto.conf?") {
+		t.Errorf("Load of a 1 MiB + 1 file = %v", err)
+	}
 }

@@ -85,9 +85,13 @@ func (p *parser) securityOption(s *Security, name, value string) error {
 		if !strings.Contains(path.Base(value), "dynamic_security") {
 			return fmt.Errorf("only the dynamic security plugin is supported (a path ending in mosquitto_dynamic_security.so), not %q", value)
 		}
-		if len(s.Plugins) > 0 {
-			return fmt.Errorf("the dynamic security plugin is already loaded on line %d; it can be loaded only once", s.Plugins[0].Line)
+		if p.pluginLine > 0 {
+			// Mosquitto 2.0.11 starts with one plugin line per listener
+			// but uses the last config file on all of them (issue #2423);
+			// later 2.0 releases refuse it, and so do we.
+			return fmt.Errorf("the dynamic security plugin is already loaded on line %d; it can be loaded only once (also with per_listener_settings true: give the other listeners no plugin line, or use per_listener_settings false)", p.pluginLine)
 		}
+		p.pluginLine = p.line
 		s.Plugins = append(s.Plugins, Plugin{Line: p.line, Path: value, Options: map[string]string{}})
 		p.plugin = &s.Plugins[len(s.Plugins)-1]
 	}

@@ -46,6 +46,8 @@ type parser struct {
 	cur *Listener
 	// plugin is the plugin that plugin_opt_* lines apply to.
 	plugin *Plugin
+	// pluginLine is the line of the first plugin line, in any scope.
+	pluginLine int
 	// metricsLine is where metrics was set.
 	metricsLine int
 }

@@ -17,6 +17,11 @@ import (
 // maxImportRows bounds one import file.
 const maxImportRows = 1_000_000
 
+// maxImportLine bounds one line of an import file, so that a file with no
+// line breaks (the wrong file, or a hostile one) is not read whole into
+// one record.
+const maxImportLine = 4 << 10
+
 // Row is one line of an import file.
 type Row struct {
 	Line int
@@ -42,7 +47,7 @@ func (e RowError) Error() string {
 // too many columns) come back as RowErrors; the others as Rows, in file order.
 // Only an unreadable file is an error.
 func ParseCSV(r io.Reader, defaultRole string) ([]Row, []RowError, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(&lineLimiter{r: r, line: 1})
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -111,4 +116,26 @@ func ParseCSV(r io.Reader, defaultRole string) ([]Row, []RowError, error) {
 		rows = append(rows, Row{Line: line, Spec: s})
 	}
 	return rows, bad, nil
+}
+
+// lineLimiter fails a read once a line grows longer than maxImportLine.
+type lineLimiter struct {
+	r    io.Reader
+	line int // line number of the current line
+	n    int // bytes of the current line so far
+}
+
+func (l *lineLimiter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			l.line++
+			l.n = 0
+			continue
+		}
+		if l.n++; l.n > maxImportLine {
+			return 0, fmt.Errorf("line %d is longer than %d bytes: is it a device list?", l.line, maxImportLine)
+		}
+	}
+	return n, err
 }

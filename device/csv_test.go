@@ -19,6 +19,7 @@ func TestParseCSV(t *testing.T) {
 		"too many columns":    {in: "A1,r,g,1,extra\n", badLines: []int{1}},
 		"invalid and dup ids": {in: "a/b\nA1\nA1\n+\n", rows: []string{"A1/def//0"}, badLines: []int{1, 3, 4}},
 		"broken quoting":      {in: "A1\n\"A2,r\n", err: "line 2"},
+		"line too long":       {in: "A1\nA2,r,," + strings.Repeat("g", 1<<20) + "\n", err: "line 2 is longer than 4096 bytes"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

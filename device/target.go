@@ -69,7 +69,7 @@ func OpenFile(path string) (Target, error) {
 		}
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := dynsec.ReadFile(path)
 	if err != nil {
 		lock.Unlock()
 		if errors.Is(err, os.ErrNotExist) {
@@ -89,7 +89,7 @@ func OpenFile(path string) (Target, error) {
 // it takes no lock, so it works while a broker serves the file, and nothing
 // is ever written back.
 func ReadFile(path string) (Target, error) {
-	data, err := os.ReadFile(path)
+	data, err := dynsec.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read dynamic security file: %w", err)
 	}

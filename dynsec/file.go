@@ -20,6 +20,29 @@ import (
 // maxFileSize bounds what Load reads.
 const maxFileSize = 64 << 20
 
+// ReadFile reads a dynamic-security.json file's bytes for [Parse], refusing
+// one larger than 64 MiB (a wrong path, or a file grown without bound)
+// before reading it.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tooBig := fmt.Errorf("%s is larger than %d MiB: is it a dynamic security file?", path, maxFileSize>>20)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxFileSize {
+		return nil, tooBig
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, tooBig
+	}
+	return data, nil
+}
+
 // ErrInvalidJSON is the load error for a file that is not JSON (Mosquitto:
 // "File is not valid JSON").
 var ErrInvalidJSON = errors.New("file is not valid JSON")
@@ -28,17 +51,9 @@ var ErrInvalidJSON = errors.New("file is not valid JSON")
 // an empty file is an empty configuration with all default access denied.
 // The returned store saves every change back to path.
 func Load(path string) (*Store, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load dynamic security config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("load dynamic security config %s: %w", path, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("load dynamic security config %s: file is larger than %d bytes", path, maxFileSize)
 	}
 	m, err := parseConfig(data)
 	if err != nil {

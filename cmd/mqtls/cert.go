@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -331,10 +332,22 @@ func isFilePath(arg string) bool {
 	return false
 }
 
+// maxCertFile bounds what cert inspect reads: a certificate chain is a few
+// KiB, so a larger file is the wrong one.
+const maxCertFile = 1 << 20
+
 func readCertFile(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCertFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read certificate: %w", err)
+	}
+	if len(b) > maxCertFile {
+		return nil, fmt.Errorf("%s is larger than %d KiB: is it a certificate?", path, maxCertFile>>10)
 	}
 	if blk, _ := pem.Decode(b); blk == nil {
 		if c, err := x509.ParseCertificate(b); err == nil {

@@ -62,9 +62,9 @@ func openTarget(c *cli.Context) (device.Target, error) {
 	case !live:
 		return nil, usageErrorf("where are the dynamic security clients? give -f dynamic-security.json (broker stopped) or the broker's connection flags (-h, -p, -u, --password-file)")
 	}
-	o, _, err := connOptions(c)
+	o, err := adminConnOptions(c)
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		return nil, err
 	}
 	return device.Dial(c.Context, o)
 }

@@ -27,9 +27,9 @@ func dynsecParent(c *cli.Context) *cli.Context {
 // dynsecRemote sends one request to the broker named by the connection flags.
 func dynsecRemote(c *cli.Context, req []byte) ([]byte, error) {
 	pc := dynsecParent(c)
-	o, _, err := connOptions(pc)
+	o, err := adminConnOptions(pc)
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		return nil, err
 	}
 	if o.TLS == nil {
 		warnf(c.App.ErrWriter, "connecting without TLS: the changes you make, passwords included, are visible on the network")

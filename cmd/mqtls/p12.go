@@ -24,8 +24,9 @@ func p12Cmd() *cli.Command {
 The default format is 3DES with a SHA-1 MAC (2048 iterations): the only one
 Android 10-13, iOS and macOS import. It is weak encryption, so the password
 is long and random: it is written to NAME.p12.pass (0600) and never printed
-unless --show-password. With --password-file, no .pass file is written.
-It needs no CA password.
+unless --show-password. With --password-file, no .pass file is written, and
+an older one that holds another password is removed. It needs no CA
+password.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{pkiFlag(),

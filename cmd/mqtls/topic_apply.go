@@ -70,9 +70,9 @@ func applyRoles(c *cli.Context, file string, roles []topic.Role) error {
 // or on the broker of the connection flags.
 func dynsecTarget(c *cli.Context, file string) (exec func([]byte) ([]byte, error), done func(), err error) {
 	if file == "" {
-		o, _, err := connOptions(c)
+		o, err := adminConnOptions(c)
 		if err != nil {
-			return nil, nil, usageErrorf("%v", err)
+			return nil, nil, err
 		}
 		if o.TLS == nil {
 			warnf(c.App.ErrWriter, "connecting without TLS: the changes are visible on the network")

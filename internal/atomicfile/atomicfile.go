@@ -30,7 +30,16 @@ func write(path string, data []byte, perm os.FileMode, tmpName string) (err erro
 	if tmpName == "" {
 		f, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	} else {
-		f, err = os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+		// A leftover temporary file (or a symbolic link planted under its
+		// name) is removed, not opened: O_EXCL never follows a link, so the
+		// data cannot be written anywhere but here. A folder there is left
+		// alone, and the open below fails.
+		if st, lerr := os.Lstat(tmpName); lerr == nil && !st.IsDir() {
+			if rmErr := os.Remove(tmpName); rmErr != nil {
+				return fmt.Errorf("write %s: %w", path, rmErr)
+			}
+		}
+		f, err = os.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

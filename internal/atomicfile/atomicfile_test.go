@@ -49,3 +49,34 @@ func TestWriteFileFailureKeepsOld(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", ents)
 	}
 }
+
+// TestWriteFileViaIgnoresPlantedLink: a symbolic link under the fixed
+// temporary name does not redirect the data (a dynamic security file's
+// password hashes) to where it points.
+func TestWriteFileViaIgnoresPlantedLink(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "dynamic-security.json")
+	elsewhere := filepath.Join(dir, "elsewhere")
+	if err := os.WriteFile(elsewhere, []byte("untouched"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, p+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileVia(p, p+".new", []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "untouched" {
+		t.Errorf("the link's target holds %q (%v)", b, err)
+	}
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v %v, want a regular 0600 file", p, st.Mode(), err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "secret" {
+		t.Errorf("%s holds %q", p, b)
+	}
+	if _, err := os.Lstat(p + ".new"); !os.IsNotExist(err) {
+		t.Errorf("the temporary name is still there: %v", err)
+	}
+}
