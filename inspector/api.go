@@ -3,6 +3,7 @@ package inspector
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -185,6 +186,17 @@ func (i *Inspector) handlePublish(w http.ResponseWriter, r *http.Request, id ide
 	if code, msg := i.checkTopic(id, req.Topic); code != 0 {
 		httpError(w, code, msg)
 		return
+	}
+	if i.opts.Scheme != nil {
+		if err := i.opts.Scheme.CheckPublish(req.Topic, req.QoS, req.Retain); err != nil {
+			var v *topic.Violation
+			msg := err.Error()
+			if errors.As(err, &v) {
+				msg = v.Detail()
+			}
+			httpError(w, http.StatusForbidden, "outside the topic scheme: "+msg)
+			return
+		}
 	}
 	pk := publishPacket(req.Topic, payload, req.QoS, req.Retain)
 	pk.Properties.ContentType = req.ContentType

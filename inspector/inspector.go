@@ -11,6 +11,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"mqtls/dynsec"
+	"mqtls/topic"
 )
 
 // Defaults for [Options]. With them the tap holds at most about 160 MB in the
@@ -46,6 +47,11 @@ type Options struct {
 	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
 	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time
+	// Scheme, when set, is the topic scheme the broker enforces: the page
+	// refuses to publish outside it, with the reason, as the broker would
+	// refuse an MQTT client (its scheme check leaves the page's own
+	// publishes alone). Clearing a retained message is not checked.
+	Scheme *topic.Scheme
 	// Logger receives the page's diagnostics; nil discards them.
 	Logger *slog.Logger
 }
