@@ -12,6 +12,7 @@ import (
 
 	"mqtls/dynsec"
 	"mqtls/inspector"
+	"mqtls/topic"
 )
 
 // StartInspector starts the live topic inspector of `inspector ADDR`: the
@@ -50,6 +51,15 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		Metrics:      b.cfg.Metrics,
 		CRLUpdated:   b.CRLUpdated,
 		Logger:       b.log,
+	}
+	if b.cfg.TopicScheme != "" && b.cfg.TopicSchemeMode != "log" {
+		// the broker's scheme check skips the page's publishes (they come
+		// from its inline client): the page checks them itself
+		s, err := topic.LoadScheme(b.cfg.TopicScheme)
+		if err != nil {
+			return nop, fmt.Errorf("inspector: topic_scheme: %w", err)
+		}
+		opts.Scheme = s
 	}
 	if store, ok := authz.(*dynsec.Store); ok {
 		opts.Roles = func(user string) []string { return dynsecRoles(store, user) }

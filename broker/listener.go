@@ -93,13 +93,23 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 	// replaces it with its keepalive deadline once CONNECT is read.
 	_ = c.SetDeadline(time.Now().Add(l.deadline))
 	if l.tls != nil {
-		tc := tls.Server(c, l.tls)
+		sc := &sentConn{Conn: c}
+		tc := tls.Server(sc, l.tls)
 		ctx, cancel := context.WithTimeout(context.Background(), l.deadline)
 		err := tc.HandshakeContext(ctx)
 		cancel()
+		var ne net.Error
+		if err != nil && !sc.sent && !(errors.As(err, &ne) && ne.Timeout()) {
+			// a port probe (a health check, a scanner) closed or reset
+			// the socket: it tried no handshake to fail
+			l.log.Info("Client <unknown> from " + remote + " closed before sending anything.")
+			tc.Close()
+			return
+		}
 		if err != nil {
 			l.log.Warn("Client <unknown> from " + remote + " refused: TLS handshake: " + handshakeReason(err))
-			if l.onHandshakeFailure != nil {
+			// a socket left idle until the deadline sent no handshake to fail
+			if l.onHandshakeFailure != nil && sc.sent {
 				l.onHandshakeFailure()
 			}
 			tc.Close()
@@ -108,6 +118,23 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 		c = tc
 	}
 	logEstablish(l.log, remote, establish(l.id, c))
+}
+
+// sentConn notes whether the peer sent anything, so that a connection
+// closed (or left idle) before its first byte is not counted as a failed
+// TLS handshake. Reads happen on one goroutine at a time: the handshake's,
+// then mochi's.
+type sentConn struct {
+	net.Conn
+	sent bool
+}
+
+func (c *sentConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.sent {
+		c.sent = true
+	}
+	return n, err
 }
 
 // logEstablish logs why mochi ended a connection, louder for a refused

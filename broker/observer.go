@@ -10,7 +10,8 @@ import (
 // [Broker.SetObserver] before Start; nil functions are skipped.
 type Observer struct {
 	// HandshakeFailure is called for each failed TLS handshake on a TLS or
-	// wss listener.
+	// wss listener. On a TLS listener, a connection that closes or times
+	// out before sending a byte (a port probe) is not a failed handshake.
 	HandshakeFailure func()
 	// ACLDenial is called for each refusal the wire does not show: a QoS 0
 	// publish (v3 and v5), a v3 publish (acknowledged and dropped), a

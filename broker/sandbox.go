@@ -154,6 +154,8 @@ func sandboxConfig(o SandboxOptions, c *ca.CA, dsPath string) *conf.Config {
 			CRLFile: c.CRLPath(), RequireCertificate: true, UseIdentityAsUsername: true},
 	}
 	cfg.Inspector = o.Inspector
+	// the sandbox shows everything the broker offers, /metrics included
+	cfg.Metrics = o.Inspector != ""
 	cfg.LogTypes = []string{"error", "warning", "notice", "information", "subscribe"}
 	cfg.Persistence = true
 	cfg.PersistenceLocation = filepath.Join(o.Dir, "data")
@@ -178,7 +180,7 @@ func tryIt(o SandboxOptions, c *ca.CA) string {
 	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
 	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
 	if o.Inspector != "" {
-		fmt.Fprintf(&b, "\n  # 4. watch every topic live\n  open http://%s\n", o.Inspector)
+		fmt.Fprintf(&b, "\n  # 4. watch every topic live (Prometheus metrics at http://%s/metrics)\n  open http://%s\n", o.Inspector, o.Inspector)
 	}
 	return b.String()
 }

@@ -95,6 +95,26 @@ func TestDevSandbox(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") {
 		t.Errorf("inspector page: %d", resp.StatusCode)
 	}
+	// the sandbox serves Prometheus metrics beside the page: the two
+	// publishes above are counted (mochi delivers before its hooks hear of
+	// a publish, so wait for the count)
+	var metrics string
+	testutil.WaitFor(t, 10*time.Second, "the sandbox's /metrics to count two publishes", func() bool {
+		resp, err := http.Get("http://" + testutil.Addr(ip) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("sandbox /metrics: %d %s", resp.StatusCode, body)
+		}
+		metrics = string(body)
+		return strings.Contains(metrics, "mqtls_messages_received_total{qos=\"0\"} 2")
+	})
+	if !strings.Contains(metrics, "mqtls_connections ") {
+		t.Errorf("sandbox /metrics lacks mqtls_connections:\n%s", metrics)
+	}
 
 	// SIGTERM, then a second start reuses the folder.
 	pass, _ := os.ReadFile(filepath.Join(dir, "mqtls-dev", "admin.pass"))

@@ -3,6 +3,7 @@ package inspector
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -36,6 +37,8 @@ type topicView struct {
 	Prev    *messageView `json:"prev,omitempty"`
 	Fields  []string     `json:"fields"`
 	History []sample     `json:"history"`
+	// Lint is what `mqtls topic lint` says of the topic.
+	Lint []finding `json:"lint"`
 }
 
 func view(m *message) messageView {
@@ -62,6 +65,7 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identi
 	v.Fields = slices.Clone(st.hist.fields)
 	v.History = st.hist.samples()
 	st.mu.Unlock()
+	v.Lint = i.topicFindings(st)
 	for k, f := range v.Fields {
 		if f == "" {
 			v.Fields[k] = "value"
@@ -183,13 +187,29 @@ func (i *Inspector) handlePublish(w http.ResponseWriter, r *http.Request, id ide
 		httpError(w, code, msg)
 		return
 	}
+	if i.opts.Scheme != nil {
+		if err := i.opts.Scheme.CheckPublish(req.Topic, req.QoS, req.Retain); err != nil {
+			var v *topic.Violation
+			msg := err.Error()
+			if errors.As(err, &v) {
+				msg = v.Detail()
+			}
+			httpError(w, http.StatusForbidden, "outside the topic scheme: "+msg)
+			return
+		}
+	}
 	pk := publishPacket(req.Topic, payload, req.QoS, req.Retain)
 	pk.Properties.ContentType = req.ContentType
 	for _, u := range req.User {
 		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: u.Key, Val: u.Val})
 	}
-	if err := i.srv.InjectPacket(i.inline, pk); err != nil {
+	delivered, err := i.inject(pk)
+	if err != nil {
 		httpError(w, http.StatusInternalServerError, "publish: "+err.Error())
+		return
+	}
+	if !delivered {
+		httpError(w, http.StatusForbidden, "the broker dropped the publish to "+req.Topic+": one of its hooks refused it (the broker log says why)")
 		return
 	}
 	i.opts.Logger.Info("inspector publish", "user", id.user, "topic", req.Topic, "bytes", len(payload), "retain", req.Retain)
@@ -208,6 +228,20 @@ func (i *Inspector) checkTopic(id identity, name string) (int, string) {
 		return http.StatusForbidden, id.user + " may not publish to " + name
 	}
 	return 0, ""
+}
+
+// inject publishes pk as the page and says whether the broker delivered
+// it. InjectPacket runs the hooks and the delivery on this goroutine but
+// returns nil also when a hook dropped the packet; the tap's count of the
+// page's delivered publishes tells. Page publishes are few: one at a time.
+func (i *Inspector) inject(pk packets.Packet) (bool, error) {
+	i.injectMu.Lock()
+	defer i.injectMu.Unlock()
+	before := i.tap.pagePublished.Load()
+	if err := i.srv.InjectPacket(i.inline, pk); err != nil {
+		return false, err
+	}
+	return i.tap.pagePublished.Load() != before, nil
 }
 
 func publishPacket(name string, payload []byte, qos byte, retain bool) packets.Packet {
@@ -253,14 +287,22 @@ func (i *Inspector) handleClear(w http.ResponseWriter, r *http.Request, id ident
 			denied = append(denied, n)
 			continue
 		}
-		if err := i.srv.InjectPacket(i.inline, publishPacket(n, nil, 0, true)); err != nil {
+		delivered, err := i.inject(publishPacket(n, nil, 0, true))
+		if err != nil {
 			httpError(w, http.StatusInternalServerError, "clear "+n+": "+err.Error())
 			return
+		}
+		if !delivered {
+			denied = append(denied, n)
+			continue
 		}
 		cleared = append(cleared, n)
 	}
 	if len(names) == 1 && len(denied) == 1 {
 		_, msg := i.checkTopic(id, names[0])
+		if msg == "" {
+			msg = "the broker dropped the clear of " + names[0] + ": one of its hooks refused it (the broker log says why)"
+		}
 		httpError(w, http.StatusForbidden, msg)
 		return
 	}

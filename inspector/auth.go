@@ -100,14 +100,27 @@ func (i *Inspector) identify(r *http.Request) (identity, bool) {
 		}
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		if u, ok := i.auth.lookup(c.Value); ok && i.isAdmin(u) {
+		if u, ok := i.auth.lookup(c.Value); ok && i.stillEnabled(u) && i.isAdmin(u) {
 			return identity{user: u}, true
 		}
+		// A session of a client disabled or deleted since its login ends.
+		i.auth.drop(c.Value)
 	}
 	if !i.opts.RequireLogin {
 		return identity{local: true}, true
 	}
 	return identity{}, false
+}
+
+// stillEnabled reports whether a logged-in dynsec client still exists and is
+// enabled: a session cookie must not outlive disableClient or deleteClient.
+func (i *Inspector) stillEnabled(user string) bool {
+	st, ok := i.authz.(*dynsec.Store)
+	if !ok {
+		return true
+	}
+	c, err := st.Client(user)
+	return err == nil && !c.Disabled
 }
 
 func (i *Inspector) isAdmin(user string) bool {

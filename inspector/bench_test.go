@@ -75,7 +75,8 @@ func BenchmarkTap(b *testing.B) {
 }
 
 // TestMemoryWithinBound fills the tap with 100,000 distinct topics, more than
-// it may hold, and checks that the heap it keeps stays within Options.Bound.
+// it may hold, lints those it keeps, and checks that the heap it keeps stays
+// within Options.Bound.
 func TestMemoryWithinBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 100,000 topics")
@@ -93,9 +94,15 @@ func TestMemoryWithinBound(t *testing.T) {
 	cl := device(srv, "filler", "DSN000001")
 	for n := range 100000 {
 		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
-			TopicName: fmt.Sprintf("fleet/%05d/telemetry/temperature", n), Payload: payload, Created: 1}
+			TopicName: fmt.Sprintf("/Fleet/%05d//tele metry/temperature/", n), Payload: payload, Created: 1}
 		insp2.tap.record(cl, pk, timeAt(n))
 		insp2.tap.record(cl, pk, timeAt(n).Add(time.Second)) // a previous payload and a second sample
+	}
+	// a page reads every topic: each is linted, and keeps its five findings
+	// (leading and trailing slash, empty level, whitespace, upper case)
+	var c cursor
+	if f := insp2.frame(&c, "", opts.MaxTopics); len(f.Topics) != opts.MaxTopics || f.Topics[0].Lint != "error" {
+		t.Fatalf("the frame holds %d topics, the first marked %q", len(f.Topics), f.Topics[0].Lint)
 	}
 	used := heap() - before
 	if insp2.Topics() != opts.MaxTopics {

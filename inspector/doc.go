@@ -20,5 +20,13 @@
 // cannot flood the browser. Publishing, clearing retained messages and kicking
 // clients go through the same [dynsec.Authorizer] as MQTT clients when a user
 // is logged in; without [Options.RequireLogin] the page is a local operator
-// console. /metrics and /healthz are served by the same handler.
+// console. Login attempts are rate-limited per address and in total.
+// /metrics and /healthz are served by the same handler.
+//
+// # Topic lint
+//
+// The page and the API show what package topic's lint rules say of each
+// topic: [topic.LintSample] once per topic, the first time it is read (never
+// on the publisher's path), and the rules that compare topics over the held
+// set at most every 10 s, so both costs are bounded by [Options.MaxTopics].
 package inspector

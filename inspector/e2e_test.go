@@ -170,9 +170,11 @@ func TestScreenshotScene(t *testing.T) {
 		pub(fmt.Sprintf("plant/line1/DSN00000%d/telemetry", n), fmt.Sprintf(`{"temp":%d.5,"hum":%d,"fw":"1.4.2"}`, 20+n, 40+n), false)
 	}
 	pub("plant/line2/press/state", "running", true)
+	pub("plant/line2/oven temp", "182", false) // a lint finding: whitespace
 	do(t, ctx, chromedp.Navigate(web))
 	row := `[data-topic="plant/line1/DSN000001/telemetry"]`
 	pageText(t, ctx, row, "temp")
+	pageText(t, ctx, `[data-topic="plant/line2/oven temp"] .lint-error`, "⚠")
 	click(t, ctx, row)
 	for k, v := range []float64{21.5, 22.1, 22.8, 22.4, 23.0, 23.6, 23.1, 24.2} {
 		pub("plant/line1/DSN000001/telemetry", fmt.Sprintf(`{"temp":%v,"hum":%d,"fw":"1.4.2"}`, v, 41+k%3), false)

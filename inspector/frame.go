@@ -41,6 +41,7 @@ type summary struct {
 	Preview   string  `json:"p"`
 	Binary    bool    `json:"bin,omitempty"`
 	Truncated bool    `json:"tr,omitempty"` // the stored payload is cut
+	Lint      string  `json:"l,omitempty"`  // the worst lint finding's severity
 }
 
 type stats struct {
@@ -162,7 +163,7 @@ func (st *topicState) summary(now int64) summary {
 	s := summary{
 		Name: st.name, Seq: st.seq.Load(), Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
 		Size: m.Size, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Retained: st.retained,
-		Truncated: len(m.Payload) < m.Size,
+		Truncated: len(m.Payload) < m.Size, Lint: st.lintMark(),
 	}
 	s.Preview, s.Binary = preview(m.Payload)
 	return s

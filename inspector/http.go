@@ -4,8 +4,11 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,6 +38,7 @@ func (i *Inspector) routes() *http.ServeMux {
 	mux.Handle("GET /api/events", i.authed(i.handleEvents))
 	mux.Handle("GET /api/topics", i.authed(i.handleTopics))
 	mux.Handle("GET /api/topic", i.authed(i.handleTopic))
+	mux.Handle("GET /api/lint", i.authed(i.handleLint))
 	mux.Handle("GET /api/payload", i.authed(i.handlePayload))
 	mux.Handle("GET /api/clients", i.authed(i.handleClients))
 	mux.Handle("POST /api/publish", i.authed(i.handlePublish))
@@ -87,6 +91,12 @@ func (i *Inspector) handleSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (i *Inspector) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := i.logins.allow(r.RemoteAddr); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("too many login attempts: try again in %d s", secs))
+		return
+	}
 	var req struct{ Username, Password string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
 		httpError(w, http.StatusBadRequest, "send {\"username\": ..., \"password\": ...}")

@@ -214,6 +214,31 @@ func TestLoginAndACL(t *testing.T) {
 	}
 }
 
+// TestSessionEndsWhenClientDisabled: a page session does not outlive
+// disableClient, as an MQTT session does not.
+func TestSessionEndsWhenClientDisabled(t *testing.T) {
+	st := dynsecStore(t)
+	p := newPage(t, st, Options{RequireLogin: true})
+	if code, body := p.do("POST", "/api/login", `{"username":"admin","password":"s3cret"}`, nil); code != 200 {
+		t.Fatalf("admin login: %d %s", code, body)
+	}
+	if code, _ := p.do("GET", "/api/topics", "", nil); code != 200 {
+		t.Fatalf("after login: %d", code)
+	}
+	if err := st.DisableClient("admin"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := p.do("GET", "/api/topics", "", nil); code != 401 {
+		t.Errorf("after disableClient: %d, want 401", code)
+	}
+	if err := st.EnableClient("admin"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := p.do("GET", "/api/topics", "", nil); code != 401 {
+		t.Errorf("the ended session came back after enableClient: %d, want 401", code)
+	}
+}
+
 func TestEventsAndMetrics(t *testing.T) {
 	p := newPage(t, nil, Options{Interval: 10 * time.Millisecond, Metrics: true})
 	p.do("POST", "/api/publish", `{"topic":"m/a","payload":"1","qos":1}`, nil)

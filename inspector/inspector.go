@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"mqtls/dynsec"
+	"mqtls/topic"
 )
 
-// Defaults for [Options]. With them the tap holds at most about 135 MB in the
-// worst case (every topic carrying two full-size payloads and a full numeric
-// history); see [Options.Bound]. Typical topics use a small fraction of it.
+// Defaults for [Options]. With them the tap holds at most about 160 MB in the
+// worst case (every topic carrying two full-size payloads, a full numeric
+// history and the most lint findings); see [Options.Bound]. Typical topics use a small fraction of it.
 const (
 	DefaultMaxTopics    = 10000
 	DefaultPayloadBytes = 4096
@@ -45,6 +47,11 @@ type Options struct {
 	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
 	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time
+	// Scheme, when set, is the topic scheme the broker enforces: the page
+	// refuses to publish outside it, with the reason, as the broker would
+	// refuse an MQTT client (its scheme check leaves the page's own
+	// publishes alone). Clearing a retained message is not checked.
+	Scheme *topic.Scheme
 	// Logger receives the page's diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -73,12 +80,14 @@ func (o *Options) fill() error {
 
 // topicOverhead is a generous estimate of one topic's fixed cost in bytes:
 // the state struct (about 650 bytes), its map entry, a topic name of up to
-// 128 bytes and the properties kept with the last two payloads.
-const topicOverhead = 1024 + 2*maxPropBytes
+// 128 bytes, the properties kept with the last two payloads and up to
+// maxFindings lint findings of about 320 bytes each (a message and a
+// suggestion that repeats the topic).
+const topicOverhead = 1024 + 2*maxPropBytes + maxFindings*320
 
 // Bound is the most memory, in bytes, that the tap's topic state can hold
-// with these options: per topic, the fixed overhead, two payloads, the
-// numeric history and its field names. Topic names longer than 128 bytes
+// with these options: per topic, the fixed overhead (lint findings
+// included), two payloads, the numeric history and its field names. Topic names longer than 128 bytes
 // add their excess.
 func (o Options) Bound() int64 {
 	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
@@ -94,9 +103,13 @@ type Inspector struct {
 	tap     *tap
 	metrics *metrics
 	auth    *sessions
+	logins  *loginLimiter
 	inline  *mqtt.Client
 	mux     *http.ServeMux
 	started chan struct{}
+	setLint setLint
+	// injectMu makes the page's publishes one at a time (see inject).
+	injectMu sync.Mutex
 }
 
 // InlineClientID is the client id the page publishes with.
@@ -121,6 +134,7 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 		opts:    opts,
 		store:   newStore(opts.MaxTopics),
 		auth:    newSessions(),
+		logins:  newLoginLimiter(),
 		started: make(chan struct{}),
 	}
 	i.inline = srv.NewClient(nil, "inspector", InlineClientID, true)

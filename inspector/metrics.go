@@ -38,7 +38,7 @@ func newMetrics(i *Inspector) (*metrics, error) {
 		counter("received_bytes_total", "Bytes received from MQTT clients.", load(&info.BytesReceived)),
 		counter("sent_bytes_total", "Bytes sent to MQTT clients.", load(&info.BytesSent)),
 		counter("dropped_messages_total", "Messages dropped because a subscriber was too slow.", load(&info.MessagesDropped)),
-		counter("tls_handshake_failures_total", "Failed TLS handshakes on MQTT listeners.",
+		counter("tls_handshake_failures_total", "Failed TLS handshakes on MQTT listeners; on TLS (not wss) listeners, connections that send nothing, such as port probes, are not counted.",
 			func() float64 { return float64(i.tap.tlsFailures.Load()) }),
 		gauge("inspector_topics", "Topics the inspector holds.", func() float64 { return float64(i.store.count.Load()) }),
 		counter("inspector_evicted_topics_total", "Topics the inspector dropped to stay within inspector_max_topics.",

@@ -148,6 +148,7 @@ type topicState struct {
 	msgs     [2]message // the last message is msgs[cur], the one before the other
 	cur      int
 	hist     history
+	lint     lintState
 }
 
 func (st *topicState) last() *message { return &st.msgs[st.cur] }

@@ -26,6 +26,10 @@ type tap struct {
 	authFailed  sync.Map         // reason → *atomic.Uint64
 	aclDenied   [5]atomic.Uint64 // by dynsec.Access
 	tlsFailures atomic.Uint64
+	// pagePublished counts the page's publishes that the broker delivered:
+	// a hook that drops one (ErrRejectPacket, or CodeSuccessIgnore) keeps
+	// it from OnPublished, which is how the page learns of it.
+	pagePublished atomic.Uint64
 
 	clock     atomic.Int64 // unix milliseconds, 0 when not running
 	stop      chan struct{}
@@ -66,6 +70,9 @@ func (h *tap) OnStarted() {
 func (h *tap) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if pk.Ignore || strings.HasPrefix(pk.TopicName, "$SYS/") {
 		return
+	}
+	if cl == h.i.inline {
+		h.pagePublished.Add(1)
 	}
 	h.in[min(pk.FixedHeader.Qos, 2)].Add(1)
 	h.record(cl, pk, h.now())

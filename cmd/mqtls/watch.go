@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"mqtls/client"
 	"mqtls/inspector/watch"
@@ -45,7 +43,7 @@ Exit codes: 0 done; 1 bad arguments, broker unreachable or connection lost;
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "`FILTER` to watch (repeatable; default #)"},
 			&cli.BoolFlag{Name: "once", Usage: "print one plain snapshot and exit"},
 			&cli.DurationFlag{Name: "wait", Value: time.Second, Usage: "with --once, collect for `DURATION` before printing"},
-			&cli.DurationFlag{Name: "interval", Value: 500 * time.Millisecond, Usage: "redraw every `DURATION`"},
+			&cli.DurationFlag{Name: "interval", Value: watch.DefaultInterval, Usage: "redraw every `DURATION`"},
 			&cli.IntFlag{Name: "max-topics", Value: watch.DefaultMaxTopics, Usage: "keep at most `N` topics"},
 		}, connFlags()...),
 		OnUsageError: onToolUsageError,
@@ -76,6 +74,10 @@ func watchAction(c *cli.Context) error {
 	if c.Duration("interval") <= 0 || c.Duration("wait") < 0 || c.Int("max-topics") <= 0 {
 		return toolUsage(c, errors.New("--interval and --max-topics must be positive, --wait not negative"))
 	}
+	header := fmt.Sprintf("mqtls watch  %s:%d  %s", opts.Host, opts.Port, strings.Join(filters, " "))
+	if opts.Port == 0 {
+		header = fmt.Sprintf("mqtls watch  %s  %s", opts.Host, strings.Join(filters, " "))
+	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,68 +86,15 @@ func watchAction(c *cli.Context) error {
 		return toolFail(c, err)
 	}
 	defer conn.Close()
-	tree := watch.New(c.Int("max-topics"))
-	subs := make([]client.Subscription, len(filters))
-	for i, f := range filters {
-		subs[i] = client.Subscription{Filter: f}
-	}
-	codes, err := conn.Subscribe(ctx, subs, func(m client.Message) {
-		tree.Add(watch.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Time: time.Now()})
+	err = watch.Run(ctx, conn, c.App.Writer, watch.Options{
+		Filters: filters, MaxTopics: c.Int("max-topics"), Interval: c.Duration("interval"),
+		Once: c.Bool("once"), Wait: c.Duration("wait"), Header: header,
+		Refused: func(filter string, code byte) {
+			warnf(c.App.ErrWriter, "the broker refused the subscription to %s (code %d): its access rules do not let this client read it", filter, code)
+		},
 	})
 	if err != nil {
 		return toolFail(c, err)
 	}
-	for i, code := range codes {
-		if code >= 0x80 {
-			warnf(c.App.ErrWriter, "the broker refused the subscription to %s (code %d): its access rules do not let this client read it", filters[i], code)
-		}
-	}
-	header := fmt.Sprintf("mqtls watch  %s:%d  %s", opts.Host, opts.Port, strings.Join(filters, " "))
-	if opts.Port == 0 {
-		header = fmt.Sprintf("mqtls watch  %s  %s", opts.Host, strings.Join(filters, " "))
-	}
-	out := c.App.Writer
-
-	if c.Bool("once") {
-		select {
-		case <-time.After(c.Duration("wait")):
-		case <-ctx.Done():
-		case <-conn.Done():
-			return toolFail(c, errors.New("the connection was lost"))
-		}
-		return tree.Render(out, watch.View{Now: time.Now()})
-	}
-
-	f, isFile := out.(*os.File)
-	tty := isFile && term.IsTerminal(int(f.Fd()))
-	var screen *watch.Screen
-	draw := func() error {
-		v := watch.View{Now: time.Now(), Header: header + "  " + time.Now().Format("15:04:05")}
-		if !tty {
-			fmt.Fprintln(out)
-			return tree.Render(out, v)
-		}
-		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
-			v.Width, v.Height = w, h
-		}
-		return screen.Draw(func(w io.Writer) error { return tree.Render(w, v) })
-	}
-	if tty {
-		screen = watch.NewScreen(out)
-		defer screen.Close()
-	}
-	tick := time.NewTicker(c.Duration("interval"))
-	defer tick.Stop()
-	for {
-		if err := draw(); err != nil {
-			return err
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return nil
-		case <-conn.Done():
-			return toolFail(c, errors.New("the connection was lost"))
-		}
-	}
+	return nil
 }

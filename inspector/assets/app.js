@@ -143,6 +143,7 @@ function render() {
       out.push(`<span class="cnt">${k.agg}${k.n > 1 ? ' · ' + k.n + ' topics' : ''}</span><span class="rate">${fmtRate(k.rate)}</span>`);
       if (s) {
         if (s.rh) out.push('<span class="ret" title="the broker holds a retained message">R</span>');
+        if (s.l) out.push(`<span class="lint lint-${esc(s.l)}" title="topic lint: ${esc(s.l)}; pick the topic for the finding">⚠</span>`);
         out.push(s.s === 0 ? '<span class="pv muted">(empty)</span>' : `<span class="pv">= ${esc(s.p)}</span>`);
         if (s.tr || s.s > s.p.length) out.push(`<span class="cut">${fmtBytes(s.s)}${s.tr ? ', cut' : ''}</span>`);
       }
@@ -152,10 +153,16 @@ function render() {
   };
   walk(state.root, 0);
   const tree = $('tree');
-  const top = tree.scrollTop;
-  tree.innerHTML = out.join('');
-  for (const el of tree.querySelectorAll('[style-pad]')) el.style.paddingLeft = (8 + 16 * +el.getAttribute('style-pad')) + 'px';
-  tree.scrollTop = top;
+  const html = out.join('');
+  // Replace the rows only when they changed: a row replaced between the
+  // press and the release of a click loses the click.
+  if (html !== state.treeHTML) {
+    state.treeHTML = html;
+    const top = tree.scrollTop;
+    tree.innerHTML = html;
+    for (const el of tree.querySelectorAll('[style-pad]')) el.style.paddingLeft = (8 + 16 * +el.getAttribute('style-pad')) + 'px';
+    tree.scrollTop = top;
+  }
   const st = state.stats;
   $('tree-count').textContent = `${state.root.n} topics shown`;
   if (st) {
@@ -269,6 +276,10 @@ function showDetail() {
   if (p.messageExpiry) props.push(['message expiry', p.messageExpiry + ' s']);
   for (const u of p.user || []) props.push(['user property ' + u.k, u.v]);
   if (p.truncated) props.push(['note', 'properties cut at 1 KiB']);
+  const lint = d.lint || [];
+  $('topic-lint').innerHTML = lint.length ? '<h3>topic lint</h3><ul>' + lint.map((f) =>
+    `<li class="lint-${esc(f.severity)}"><code>${esc(f.rule)}</code> <b>${esc(f.severity)}</b>: ${esc(f.message)}` +
+    (f.suggestion ? ` (${esc(f.suggestion)})` : '') + (f.rationale ? `<br><span class="muted">${esc(f.rationale)}</span>` : '') + '</li>').join('') + '</ul>' : '';
   $('topic-props').innerHTML = props.length ? '<dl>' + props.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') + '</dl>' : '';
   const tr = $('truncated');
   tr.hidden = !m.truncated;
@@ -357,7 +368,7 @@ async function clear(sub) {
   if (sub && !confirm(`Clear every retained message under ${name}/# ?`)) return;
   try {
     const j = await post('/api/clear', body);
-    $('clear-result').textContent = `cleared ${j.cleared.length} retained message(s)` + (j.denied.length ? `, ${j.denied.length} denied by your ACL` : '');
+    $('clear-result').textContent = `cleared ${j.cleared.length} retained message(s)` + (j.denied.length ? `, ${j.denied.length} refused by your ACL or a broker hook` : '');
   } catch (e) { $('clear-result').textContent = 'error: ' + e.message; }
 }
 
@@ -399,7 +410,10 @@ $('login-form').addEventListener('submit', async (ev) => {
     start();
   } catch (e) { $('login-error').textContent = e.message; }
 });
-$('tree').addEventListener('click', (ev) => {
+// Select on press, not on click: the rows are redrawn as messages arrive,
+// and a row redrawn before the release would lose a click.
+$('tree').addEventListener('pointerdown', (ev) => {
+  if (ev.button !== 0) return;
   const row = ev.target.closest('.node');
   if (!row) return;
   const p = row.dataset.path;
