@@ -35,6 +35,10 @@ import (
 // otherwise, so that a hostile CONNECT cannot make the broker allocate more.
 const DefaultMaxPacketSize = 1 << 20
 
+// clientReadBufferSize is the size of mochi's per-client read buffer (see
+// BENCHMARKS.md, memory per idle connection).
+const clientReadBufferSize = 2048
+
 // DefaultConnectTimeout bounds the TLS handshake plus the CONNECT packet.
 const DefaultConnectTimeout = 10 * time.Second
 
@@ -109,7 +113,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		Logger:                   mochiLogger(log),
 		InlineClient:             true,
 		ClientNetWriteBufferSize: 4096,
-		ClientNetReadBufferSize:  4096,
+		// The read buffer is allocated for every client when it connects
+		// and held while it is idle. 2 KiB holds a burst of small packets;
+		// a larger packet is read past it, straight into its own buffer.
+		ClientNetReadBufferSize: clientReadBufferSize,
 	})
 	var err error
 	if opts.Authorizer != nil {
