@@ -147,7 +147,7 @@ func classify(err error, o *Options) error {
 			// TLS 1.3: the broker's verdict on our certificate comes after the handshake.
 			return explainTLS(err, o.Host)
 		}
-		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return &TLSError{err: err, msg: "tls: the broker closed the connection right after the handshake: it most likely refused the client certificate (check --cert/--key or --p12 are issued by the broker's CA and not revoked)"}
 		}
 	}
