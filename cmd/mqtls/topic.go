@@ -19,11 +19,13 @@ func topicCmd() *cli.Command {
 		Name:  "topic",
 		Usage: "design topics: lint them, list the rules, turn a topic scheme into ACLs and docs",
 		Description: `Examples:
-   mqtls topic lint home/kitchen/temp '/home/living room/temp'
-   mqtls topic lint --convention homie -f seen.txt
-   mqtls topic rules
-   mqtls topic acl topics.yaml
-   mqtls topic doc topics.yaml -o TOPICS.md`,
+   $ mqtls topic lint home/kitchen/temp '/home/living room/temp'
+   $ mqtls topic lint --convention homie -f seen.txt
+   $ mqtls topic rules
+   $ mqtls topic acl topics.yaml
+   $ mqtls topic doc topics.yaml -o TOPICS.md
+
+Exit codes: 0 done, 1 failure (lint: a topic with an error), 2 misuse.`,
 		Subcommands: []*cli.Command{topicLintCmd(), topicRulesCmd(), topicACLCmd(), topicDocCmd()},
 	}
 }
@@ -34,15 +36,15 @@ func topicLintCmd() *cli.Command {
 		Usage:     "check topic names against the design rules and a convention",
 		ArgsUsage: "[TOPIC...]",
 		Description: `Examples:
-   mqtls topic lint home/kitchen/temp '/home/living room/temp'
+   $ mqtls topic lint home/kitchen/temp '/home/living room/temp'
        lint two topics; the second breaks two rules
-   mosquitto_sub -t '#' -q 2 -F '%t\t%q\t%r' -W 60 > seen.txt; mqtls topic lint -f seen.txt
+   $ mosquitto_sub -t '#' -q 2 -F '%t\t%q\t%r' -W 60 > seen.txt; mqtls topic lint -f seen.txt
        lint what a broker carried for a minute, with the QoS and retain flags
-   mqtls topic lint --convention sparkplug -f seen.txt --json
+   $ mqtls topic lint --convention sparkplug -f seen.txt --json
        require Sparkplug B and print the findings as JSON
-   mqtls topic lint --scheme topics.yaml -f seen.txt
+   $ mqtls topic lint --scheme topics.yaml -f seen.txt
        also report topics that the team's scheme does not have
-   mqtls topic lint --from-broker -h localhost -p 1883 -u admin --password-file pw -W 60
+   $ mqtls topic lint --from-broker -h localhost -p 1883 -u admin --password-file pw -W 60
        lint what a broker carries for a minute (subscribes to '#', MQTT 5)
 
 One finding per line: TOPIC: rule-id: severity: explanation (suggestion).
@@ -182,8 +184,8 @@ func topicRulesCmd() *cli.Command {
 		Name:  "rules",
 		Usage: "list the lint rules: id, severity, convention and rationale",
 		Description: `Examples:
-   mqtls topic rules
-   mqtls topic rules --json
+   $ mqtls topic rules
+   $ mqtls topic rules --json
 
 Rules marked 'flags' judge the QoS and retain flag of a publish and run only
 where those were seen (a recorded list with flags).`,
@@ -226,17 +228,17 @@ func topicACLCmd() *cli.Command {
 		Usage:     "turn a topic scheme into dynsec roles, printed as mqtls dynsec commands",
 		ArgsUsage: "SCHEME",
 		Description: `Examples:
-   mqtls topic acl topics.yaml
+   $ mqtls topic acl topics.yaml
        print the commands that create the device and service roles
-   mqtls topic acl topics.yaml -f dynamic-security.json --apply
+   $ mqtls topic acl topics.yaml -f dynamic-security.json --apply
        create the roles in a dynsec file (broker stopped); existing ones are kept
-   mqtls topic acl topics.yaml --apply -h broker.local -u admin --password-file admin.pw
+   $ mqtls topic acl topics.yaml --apply -h broker.local -u admin --password-file admin.pw
        create them in a running broker, through its $CONTROL API
-   mqtls topic acl topics.yaml -f dynamic-security.json | sh
+   $ mqtls topic acl topics.yaml -f dynamic-security.json | sh
        the same through the printed commands
-   mqtls topic acl topics.yaml --json
+   $ mqtls topic acl topics.yaml --json
        print the roles as JSON
-   mqtls topic acl topics.yaml --acl-file --service-user backend > acl
+   $ mqtls topic acl topics.yaml --acl-file --service-user backend > acl
        the same design as a Mosquitto acl_file (pattern lines with %u, %c)
 
 The device role lets each device publish on its 'pub' patterns and subscribe
@@ -294,8 +296,8 @@ func topicDocCmd() *cli.Command {
 		Usage:     "render a topic scheme as Markdown for the team's docs",
 		ArgsUsage: "SCHEME",
 		Description: `Examples:
-   mqtls topic doc topics.yaml
-   mqtls topic doc topics.yaml -o TOPICS.md`,
+   $ mqtls topic doc topics.yaml
+   $ mqtls topic doc topics.yaml -o TOPICS.md`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 		},

@@ -404,3 +404,30 @@ func sortedLines(s string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// TestTopicHelpExamples: the topic commands' help shows its examples as the
+// other commands do, each command line after a "$ " prompt.
+func TestTopicHelpExamples(t *testing.T) {
+	for _, cmd := range [][]string{{"topic"}, {"topic", "lint"}, {"topic", "rules"}, {"topic", "acl"}, {"topic", "doc"}} {
+		out, errOut, code := runMqtls(append(cmd, "--help")...)
+		if code != 0 {
+			t.Fatalf("%v --help: exit %d: %s", cmd, code, errOut)
+		}
+		desc, _, _ := strings.Cut(out, "OPTIONS:")
+		_, desc, _ = strings.Cut(desc, "DESCRIPTION:")
+		desc, _, _ = strings.Cut(desc, "COMMANDS:")
+		prompts := 0
+		for _, line := range strings.Split(desc, "\n") {
+			l := strings.TrimSpace(line)
+			if strings.HasPrefix(l, "mqtls ") || strings.HasPrefix(l, "mosquitto_sub ") {
+				t.Errorf("%v --help: example without a $ prompt: %q", cmd, l)
+			}
+			if strings.HasPrefix(l, "$ ") {
+				prompts++
+			}
+		}
+		if prompts == 0 {
+			t.Errorf("%v --help: no examples", cmd)
+		}
+	}
+}
