@@ -24,7 +24,7 @@ func pubCmd() *cli.Command {
        publish one message to the broker on localhost:1883
    $ mqtls pub -d -r -h 192.168.7.123 -u test --password-file pw.txt -t test/topic -m '{"greeting": "Cool MQTT2"}'
        a retained message, with mosquitto_pub's debug lines
-   $ mqtls pub --cafile ca.crt --p12 DSN000001.p12 --p12-password-file DSN000001.pass -h liot.com -t test/topic -m hi
+   $ mqtls pub --cafile ca.crt --p12 DSN000001.p12 --p12-password-file DSN000001.p12.pass -h liot.com -t test/topic -m hi
        mutual TLS with the PKCS#12 bundle a phone would hold
    $ sensor | mqtls pub -t sensors/temp -l
        one message per line of standard input

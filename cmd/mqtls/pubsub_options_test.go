@@ -236,3 +236,12 @@ func TestURLWithoutTopic(t *testing.T) {
 		t.Errorf("dynsec -L without a topic:\n--- mosquitto_ctrl: %+v\n--- mqtls: %+v", want, got)
 	}
 }
+
+// TestPubHelpP12PasswordFile: the help's p12 example names the password file
+// that mqtls p12 writes next to the bundle (NAME.p12.pass).
+func TestPubHelpP12PasswordFile(t *testing.T) {
+	out, _, _ := runMqtls("pub", "--help")
+	if !strings.Contains(out, "--p12 DSN000001.p12 --p12-password-file DSN000001.p12.pass ") {
+		t.Errorf("pub --help: the p12 example does not use DSN000001.p12.pass:\n%s", out)
+	}
+}
