@@ -180,7 +180,7 @@ func tryIt(o SandboxOptions, c *ca.CA) string {
 	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
 	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
 	if o.Inspector != "" {
-		fmt.Fprintf(&b, "\n  # 4. watch every topic live (Prometheus metrics at http://%s/metrics)\n  open http://%s\n", o.Inspector, o.Inspector)
+		fmt.Fprintf(&b, "\n  # 4. watch every topic live in a browser (Prometheus metrics at /metrics)\n  http://%s/\n", o.Inspector)
 	}
 	return b.String()
 }

@@ -27,7 +27,7 @@ func TestDevSandbox(t *testing.T) {
 			"broker", "--dev-port", fmt.Sprint(p), "--dev-tls-port", fmt.Sprint(tp), "--dev-inspector", testutil.Addr(ip))
 		testutil.WaitPort(t, pr, testutil.Addr(p))
 		testutil.WaitPort(t, pr, testutil.Addr(tp))
-		testutil.WaitFor(t, 10*time.Second, "try it block", func() bool { return strings.Contains(pr.Stdout(), "open http://") })
+		testutil.WaitFor(t, 10*time.Second, "try it block", func() bool { return strings.Contains(pr.Stdout(), "in a browser") })
 		return pr
 	}
 	b := start()
