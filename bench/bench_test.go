@@ -243,3 +243,32 @@ func TestBadLoads(t *testing.T) {
 		})
 	}
 }
+
+// TestCertDirSkipsServerCertificates: pointed at a PKI's issued/ folder,
+// which holds the broker's own certificate too, the tool cycles through the
+// client certificates only (a broker refuses a serverAuth-only one).
+func TestCertDirSkipsServerCertificates(t *testing.T) {
+	t.Parallel()
+	dir, clients := pki(t)
+	for _, ext := range []string{".crt", ".key"} {
+		b, err := os.ReadFile(filepath.Join(dir, "server"+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(clients, "server"+ext), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	certs, err := loadCertDir(clients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 2 {
+		t.Fatalf("loaded %d certificates, want the 2 client ones", len(certs))
+	}
+	for _, c := range certs {
+		if c.Leaf.Subject.CommonName == "127.0.0.1" {
+			t.Fatal("the server certificate was taken as a client certificate")
+		}
+	}
+}

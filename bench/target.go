@@ -137,9 +137,11 @@ func loadCertDir(dir string) ([]tls.Certificate, error) {
 			if err != nil {
 				return nil, fmt.Errorf("load %s: %w", n, err)
 			}
-			out = append(out, c)
+			if clientAuth(c) {
+				out = append(out, c)
+			}
 		case strings.HasSuffix(n, ".pem"):
-			if c, err := tls.LoadX509KeyPair(p, p); err == nil {
+			if c, err := tls.LoadX509KeyPair(p, p); err == nil && clientAuth(c) {
 				out = append(out, c)
 			}
 		}
@@ -148,6 +150,18 @@ func loadCertDir(dir string) ([]tls.Certificate, error) {
 		return nil, fmt.Errorf("certificate folder %s: no NAME.crt with NAME.key, nor a .pem with both", dir)
 	}
 	return out, nil
+}
+
+// clientAuth reports whether a certificate may log a client in: a folder
+// such as a PKI's issued/ also holds server certificates, which a broker
+// refuses as client certificates.
+func clientAuth(c tls.Certificate) bool {
+	if c.Leaf == nil || len(c.Leaf.ExtKeyUsage) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.Leaf.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
+		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	})
 }
 
 // CertCount is the number of client certificates loaded (after a run
