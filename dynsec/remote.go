@@ -4,44 +4,82 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	mqttc "mqtls/client"
 )
 
-// ErrNoResponse is returned by [Remote] when the broker does not answer in
-// time (mosquitto_ctrl waits 10 seconds and prints nothing).
+// ErrNoResponse is returned when the broker does not answer in time
+// (mosquitto_ctrl waits 10 seconds and prints nothing).
 var ErrNoResponse = errors.New("no answer from the broker's dynamic security")
+
+// Conn is a connection to a live broker's control API, as mosquitto_ctrl
+// holds one: subscribed to [ResponseTopic], one request in flight at a time.
+type Conn struct {
+	mu   sync.Mutex // one request in flight
+	c    *mqttc.Conn
+	user string
+	resp chan []byte
+}
+
+// Dial connects with o (an admin whose roles allow
+// $CONTROL/dynamic-security/#) and subscribes to the control API's answers.
+func Dial(ctx context.Context, o mqttc.Options) (*Conn, error) {
+	c, err := mqttc.Connect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Conn{c: c, user: o.Username, resp: make(chan []byte, 16)}
+	codes, err := c.Subscribe(ctx, []mqttc.Subscription{{Filter: ResponseTopic, QoS: 1}}, func(m mqttc.Message) {
+		select {
+		case conn.resp <- m.Payload:
+		default:
+		}
+	})
+	if err == nil && (len(codes) != 1 || codes[0] >= 0x80) {
+		err = fmt.Errorf("the broker refused the subscription to %s: is %q a dynamic security admin?", ResponseTopic, o.Username)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Exec publishes one request on [ControlTopic] at QoS 1 and returns the
+// first answer. ctx bounds the wait.
+func (c *Conn) Exec(ctx context.Context, request []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Drop answers to earlier requests that timed out.
+	for len(c.resp) > 0 {
+		<-c.resp
+	}
+	if err := c.c.Publish(ctx, mqttc.Message{Topic: ControlTopic, Payload: request, QoS: 1}); err != nil {
+		return nil, fmt.Errorf("send request: %w", err)
+	}
+	select {
+	case p := <-c.resp:
+		return p, nil
+	case <-c.c.Done():
+		return nil, errors.New("the broker closed the connection")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: is the dynamic security plugin enabled, and may %q publish to %s?", ErrNoResponse, c.user, ControlTopic)
+	}
+}
+
+// Close disconnects.
+func (c *Conn) Close() error { return c.c.Close() }
 
 // Remote sends one request to a live broker the way mosquitto_ctrl does:
 // connect, subscribe to [ResponseTopic], publish the request on
 // [ControlTopic] at QoS 1, and return the first response. ctx bounds the
 // whole exchange.
 func Remote(ctx context.Context, o mqttc.Options, request []byte) ([]byte, error) {
-	c, err := mqttc.Connect(ctx, o)
+	c, err := Dial(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	got := make(chan []byte, 1)
-	codes, err := c.Subscribe(ctx, []mqttc.Subscription{{Filter: ResponseTopic, QoS: 1}}, func(m mqttc.Message) {
-		select {
-		case got <- m.Payload:
-		default:
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(codes) != 1 || codes[0] >= 0x80 {
-		return nil, fmt.Errorf("the broker refused the subscription to %s: is %q a dynamic security admin?", ResponseTopic, o.Username)
-	}
-	if err := c.Publish(ctx, mqttc.Message{Topic: ControlTopic, Payload: request, QoS: 1}); err != nil {
-		return nil, fmt.Errorf("send request: %w", err)
-	}
-	select {
-	case p := <-got:
-		return p, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: is the dynamic security plugin enabled, and may %q publish to %s?", ErrNoResponse, o.Username, ControlTopic)
-	}
+	return c.Exec(ctx, request)
 }
