@@ -65,6 +65,8 @@ type CA struct {
 	password  []byte
 	keyMu     sync.Mutex
 	deferSync atomic.Bool
+	files     filesLock
+	cleanOnce sync.Once
 
 	idx *index
 }
@@ -152,6 +154,7 @@ func Open(dir string, password []byte) (*CA, error) {
 	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
 		return nil, err
 	}
+	c.removeTemps()
 	return c, nil
 }
 
