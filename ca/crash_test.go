@@ -247,3 +247,180 @@ func mosquittoRefuses(t *testing.T, pki, revoked, valid string) {
 		return strings.Contains(broker.Stderr(), "certificate verify failed")
 	})
 }
+
+// assertShowAgrees: ca show fails, naming the repair, exactly when the
+// folder is in a state a writer must complete, as openssl and the index
+// tell it: a revocation crl.pem lacks, one crl.pem lists that the index
+// lacks, or a certificate neither current nor revoked (a cut renewal).
+func (f *cutFixture) assertShowAgrees(t *testing.T) {
+	t.Helper()
+	listed := crlSerials(t, f.pki())
+	var pending []string
+	for _, e := range entries(t, f.pki()) {
+		in := listed[normHex(e.Serial)]
+		switch {
+		case e.Expired(time.Now()):
+		case e.Revoked && !in, !e.Revoked && in, !e.Revoked && !e.Current:
+			pending = append(pending, e.Name+" "+e.Serial)
+		}
+	}
+	out, code := f.mqtls(t, f.work, "ca", "show", "--pki", "pki")
+	switch {
+	case len(pending) == 0 && code != 0:
+		t.Errorf("ca show fails on a consistent folder: exit %d\n%s", code, out)
+	case len(pending) > 0 && (code != 1 || !strings.Contains(out, "mqtls ca crl")):
+		t.Errorf("ca show does not report %v as needing repair: exit %d\n%s", pending, code, out)
+	}
+}
+
+// cert renew killed at each step: a cut before crl.pem lists the old
+// certificate leaves it valid (and ca show reporting the unfinished
+// renewal); a re-run completes it. Afterwards every older certificate of
+// the name is in crl.pem and the current one has its files and passes
+// openssl verify -crl_check.
+func TestRenewCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	f := newCutFixture(t)
+	args := []string{"cert", "renew", "DSN000001", "--pki", "pki"}
+	first := serialOf(t, filepath.Join(f.tmpl, "pki"), "DSN000001")
+	for _, s := range f.steps(t, args...) {
+		t.Run(stepName(s), func(t *testing.T) {
+			f.cut(t, s, args...)
+			assertSafe(t, f.pki())
+			f.assertShowAgrees(t)
+
+			out, code := f.mqtls(t, f.work, args...)
+			if code != 0 {
+				t.Fatalf("re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			listed := crlSerials(t, f.pki())
+			if !listed[normHex(first)] {
+				t.Errorf("after the re-run crl.pem does not list the first certificate %s:\n%s", first, out)
+			}
+			current := serialOf(t, f.pki(), "DSN000001")
+			for _, e := range entries(t, f.pki()) {
+				if e.Name == "DSN000001" && e.Serial != current && (!e.Revoked || !listed[normHex(e.Serial)]) {
+					t.Errorf("older certificate %s of DSN000001 is not revoked in both the index (%v) and crl.pem", e.Serial, e.Revoked)
+				}
+			}
+			if listed[normHex(current)] || verifyRevoked(t, f.pki(), "DSN000001") {
+				t.Errorf("the renewed certificate %s is revoked", current)
+			}
+			assertFilesOf(t, f.pki(), "DSN000001", current)
+			assertClean(t, f.pki())
+			f.assertShowClean(t)
+		})
+	}
+}
+
+// assertFilesOf: issued/NAME.crt is the certificate with serial and
+// issued/NAME.key its key, as openssl sees them.
+func assertFilesOf(t *testing.T, pki, name, serial string) {
+	t.Helper()
+	crt, key := filepath.Join(ca.IssuedDir, name+".crt"), filepath.Join(ca.IssuedDir, name+".key")
+	out, code := openssl(t, pki, "x509", "-in", crt, "-noout", "-serial")
+	if code != 0 || normHex(strings.TrimPrefix(strings.TrimSpace(out), "serial=")) != normHex(serial) {
+		t.Errorf("%s is not the certificate %s: %s", crt, serial, out)
+	}
+	certKey, code1 := openssl(t, pki, "x509", "-in", crt, "-noout", "-pubkey")
+	keyKey, code2 := openssl(t, pki, "pkey", "-in", key, "-pubout")
+	if code1 != 0 || code2 != 0 || certKey != keyKey {
+		t.Errorf("%s does not hold the key of %s:\n%s\n%s", key, crt, certKey, keyKey)
+	}
+}
+
+// cert client killed at each step: a re-run issues the certificate (an
+// index line without files is revoked and replaced) and leaves no
+// temporary file, in particular no stray copy of the private key.
+func TestIssueCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	f := newCutFixture(t)
+	args := []string{"cert", "client", "DSN000003", "--pki", "pki"}
+	for _, s := range f.steps(t, args...) {
+		t.Run(stepName(s), func(t *testing.T) {
+			f.cut(t, s, args...)
+			assertSafe(t, f.pki())
+			out, code := f.mqtls(t, f.work, args...)
+			if code != 0 && !strings.Contains(out, "already issued") {
+				t.Fatalf("re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			// "already issued" is right only when the cut came after the
+			// files were written: they must be whole.
+			current := serialOf(t, f.pki(), "DSN000003")
+			assertFilesOf(t, f.pki(), "DSN000003", current)
+			if verifyRevoked(t, f.pki(), "DSN000003") {
+				t.Errorf("the issued certificate is revoked:\n%s", out)
+			}
+			listed := crlSerials(t, f.pki())
+			for _, e := range entries(t, f.pki()) {
+				if e.Name == "DSN000003" && e.Serial != current {
+					if !listed[normHex(e.Serial)] {
+						t.Errorf("the unfinished certificate %s of DSN000003 is not in crl.pem", e.Serial)
+					}
+					if !strings.Contains(out, "completed an interrupted issue") {
+						t.Errorf("the re-run replaced %s without saying so:\n%s", e.Serial, out)
+					}
+				}
+			}
+			assertClean(t, f.pki())
+			f.assertShowClean(t)
+		})
+	}
+}
+
+// mqtls p12 killed at each step: the re-run leaves a bundle that opens
+// with the password beside it, and no temporary file.
+func TestP12CutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	f := newCutFixture(t)
+	args := []string{"p12", "DSN000001", "--pki", "pki"}
+	for _, s := range f.steps(t, args...) {
+		t.Run(stepName(s), func(t *testing.T) {
+			f.cut(t, s, args...)
+			if out, code := f.mqtls(t, f.work, args...); code != 0 {
+				t.Fatalf("re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			p12 := filepath.Join(ca.IssuedDir, "DSN000001.p12")
+			if out, code := openssl(t, f.pki(), "pkcs12", "-in", p12, "-passin", "file:"+p12+".pass", "-noout"); code != 0 {
+				t.Errorf("the p12 does not open with its password file: %s", out)
+			}
+			assertClean(t, f.pki())
+		})
+	}
+}
+
+// ca init killed at each step: the folder never holds a CA that loads
+// with a file missing, and a re-run creates a whole CA (it used to refuse
+// the files the cut init had left).
+func TestInitCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	f := newCutFixture(t)
+	args := []string{"ca", "init", "--no-password", "--insecure", "--pki", "fresh"}
+	for _, s := range f.steps(t, args...) {
+		t.Run(stepName(s), func(t *testing.T) {
+			f.cut(t, s, args...)
+			dir := filepath.Join(f.work, "fresh")
+			if ca.Exists(dir) {
+				if _, err := ca.Load(dir); err != nil {
+					t.Errorf("after the cut the folder looks like a CA but does not load: %v", err)
+				}
+			}
+			out, code := f.mqtls(t, f.work, args...)
+			if ca.Exists(dir) && code != 0 && strings.Contains(out, "already exists") {
+				// The cut came after root.crt: the CA was whole.
+			} else if code != 0 {
+				t.Fatalf("re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			if out, code := openssl(t, dir, "verify", "-CAfile", ca.RootCertFile, ca.CACertFile); code != 0 {
+				t.Errorf("openssl verify of the issuing CA: %s", out)
+			}
+			if out, code := f.mqtls(t, f.work, "cert", "client", "DSN000009", "--pki", "fresh"); code != 0 {
+				t.Errorf("the re-made CA cannot issue: exit %d\n%s", code, out)
+			}
+			if out, code := f.mqtls(t, f.work, "ca", "show", "--pki", "fresh"); code != 0 {
+				t.Errorf("ca show: exit %d\n%s", code, out)
+			}
+			assertClean(t, dir)
+		})
+	}
+}

@@ -65,14 +65,14 @@ func (r Repair) Problems() []string {
 	if r.BadCRL != "" {
 		out = append(out, r.BadCRL+": brokers that load it refuse every client or admit revoked ones")
 	}
-	if len(r.Unlisted) > 0 && r.BadCRL == "" {
-		out = append(out, fmt.Sprintf("crl.pem does not list %s, revoked in the index: brokers still admit them", names(r.Unlisted)))
+	if n := len(r.Unlisted); n > 0 && r.BadCRL == "" {
+		out = append(out, fmt.Sprintf("crl.pem does not list %s, revoked in the index: brokers still admit %s", names(r.Unlisted), plural(n, "it", "them")))
 	}
-	if len(r.Uncommitted) > 0 {
-		out = append(out, fmt.Sprintf("crl.pem lists %s, whose revocation the index does not record (a revoke was interrupted)", names(r.Uncommitted)))
+	if n := len(r.Uncommitted); n > 0 {
+		out = append(out, fmt.Sprintf("crl.pem lists %s, whose revocation the index does not record (an interrupted revoke)", names(r.Uncommitted)))
 	}
-	if len(r.Superseded) > 0 {
-		out = append(out, fmt.Sprintf("%s replaced by a renewal but not revoked (the renewal was interrupted)", names(r.Superseded)))
+	if n := len(r.Superseded); n > 0 {
+		out = append(out, fmt.Sprintf("%s %s replaced by a renewal but not revoked (an interrupted renewal)", names(r.Superseded), plural(n, "was", "were")))
 	}
 	return out
 }
@@ -81,11 +81,11 @@ func (r Repair) Problems() []string {
 // that repaired it).
 func (r Repair) Done() []string {
 	var out []string
-	if len(r.Uncommitted) > 0 {
-		out = append(out, fmt.Sprintf("completed the interrupted revocation of %s: crl.pem listed them, the index now records it", names(r.Uncommitted)))
+	if n := len(r.Uncommitted); n > 0 {
+		out = append(out, fmt.Sprintf("completed the interrupted revocation of %s: crl.pem listed %s, the index records it now", names(r.Uncommitted), plural(n, "it", "them")))
 	}
-	if len(r.Superseded) > 0 {
-		out = append(out, fmt.Sprintf("completed the interrupted renewal of %s: revoked as superseded, crl.pem lists them", names(r.Superseded)))
+	if n := len(r.Superseded); n > 0 {
+		out = append(out, fmt.Sprintf("completed the interrupted renewal of %s: revoked as superseded, crl.pem lists %s", names(r.Superseded), plural(n, "it", "them")))
 	}
 	switch {
 	case r.BadCRL != "":
@@ -94,6 +94,13 @@ func (r Repair) Done() []string {
 		out = append(out, fmt.Sprintf("crl.pem did not list %s, revoked in the index: it does now", names(r.Unlisted)))
 	}
 	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // names is "DSN000001 (serial 5F3A...)" for a few entries and a count for
