@@ -83,7 +83,9 @@ func TestRepairBadCRL(t *testing.T) {
 	for name, breakIt := range map[string]func() error{
 		"missing": func() error { return os.Remove(c.CRLPath()) },
 		"foreign": func() error { return os.WriteFile(c.CRLPath(), foreign, 0o644) },
-		"damaged": func() error { return os.WriteFile(c.CRLPath(), []byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"), 0o644) },
+		"damaged": func() error {
+			return os.WriteFile(c.CRLPath(), []byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"), 0o644)
+		},
 	} {
 		if err := breakIt(); err != nil {
 			t.Fatal(err)
