@@ -67,6 +67,7 @@ type CA struct {
 	deferSync atomic.Bool
 	files     filesLock
 	cleanOnce sync.Once
+	crlc      crlCache
 
 	idx *index
 }

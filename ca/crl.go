@@ -24,18 +24,20 @@ const CRLDays = 30
 // so two processes never write CRLs out of order.
 func (c *CA) writeCRL(rootKey crypto.Signer, now time.Time, pending []record) error {
 	var entries []x509.RevocationListEntry
-	if c.idx != nil {
-		for _, e := range c.idx.revokedEntries(now) {
-			entries = append(entries, crlEntry(e.Serial, e.RevokedAt, e.Reason))
-		}
-		for _, r := range pending {
-			entries = append(entries, crlEntry(r.Serial, r.Time, r.Reason))
-		}
-		if cur, err := c.currentCRL(); err == nil {
-			entries = append(entries, c.idx.unrecorded(cur, pending)...)
-		}
+	for _, e := range c.idx.revokedEntries(now) {
+		entries = append(entries, crlEntry(e.Serial, e.RevokedAt, e.Reason))
 	}
-	data, err := c.crlPEM(rootKey, now, previousCRLNumber(c.CRLPath()), entries)
+	for _, r := range pending {
+		entries = append(entries, crlEntry(r.Serial, r.Time, r.Reason))
+	}
+	var prev *big.Int
+	if cur, err := c.currentCRL(); err == nil {
+		entries = append(entries, c.idx.unrecorded(cur, pending)...)
+		prev = cur.Number // the root's CRL, when there is one, has the same
+	} else {
+		prev = previousCRLNumber(c.CRLPath())
+	}
+	data, err := c.crlPEM(rootKey, now, prev, entries)
 	if err != nil {
 		return err
 	}

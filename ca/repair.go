@@ -29,6 +29,7 @@ import (
 	"math/big"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -136,10 +137,40 @@ func (c *CA) CheckCRL(now time.Time) (Repair, error) {
 	return c.drift(now), nil
 }
 
+// crlCache keeps the last crl.pem parsed, with the file's identity: crl.pem
+// is only ever replaced by a rename (a new inode), so a revoke that checks
+// it and then writes a new one parses it once, not three times.
+type crlCache struct {
+	mu  sync.Mutex
+	st  os.FileInfo
+	crl *x509.RevocationList
+}
+
 // currentCRL returns the issuing CA's newest CRL in crl.pem, checking that
 // crl.pem also holds the root's CRL when there is an intermediate (a
 // broker checking the whole chain needs both).
 func (c *CA) currentCRL() (*x509.RevocationList, error) {
+	st, statErr := os.Stat(c.CRLPath())
+	if statErr == nil {
+		c.crlc.mu.Lock()
+		oldSt, oldCRL := c.crlc.st, c.crlc.crl
+		c.crlc.mu.Unlock()
+		if oldSt != nil && os.SameFile(st, oldSt) && st.Size() == oldSt.Size() && st.ModTime().Equal(oldSt.ModTime()) {
+			return oldCRL, nil
+		}
+	}
+	crl, err := c.parseCurrentCRL()
+	if err == nil && statErr == nil {
+		// Stat came before the read: a file replaced in between is
+		// newer than st and is parsed again next time.
+		c.crlc.mu.Lock()
+		c.crlc.st, c.crlc.crl = st, crl
+		c.crlc.mu.Unlock()
+	}
+	return crl, err
+}
+
+func (c *CA) parseCurrentCRL() (*x509.RevocationList, error) {
 	crls, err := ReadCRLs(c.CRLPath())
 	if err != nil {
 		return nil, err
