@@ -42,7 +42,8 @@ func caInitCmd() *cli.Command {
 Writes root.crt, ca.crt, chain.pem (issuing CA then root: a broker's cafile),
 root.key and ca.key (encrypted PKCS#8, 0600), crl.pem (empty) and the index,
 in a 0700 folder. Root 10 years (pathlen 1), issuing CA 5 years (pathlen 0).
-It refuses to overwrite an existing CA.
+It refuses to overwrite an existing CA; after a crash mid-init (root.crt not
+written yet) running it again starts over.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{

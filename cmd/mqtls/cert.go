@@ -96,7 +96,9 @@ func certClientCmd() *cli.Command {
 
 The device id becomes the CN, which brokers with use_identity_as_username
 take as the username. It must be 1 to 64 bytes without '/', '+', '#' or
-control characters. Writes issued/ID.crt and issued/ID.key (0600).`,
+control characters. Writes issued/ID.crt and issued/ID.key (0600). Run again
+after a crash that left the certificate without its files, it revokes that
+certificate and issues a new one.`,
 		Flags: []cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.IntFlag{Name: "days", Usage: "validity in `DAYS`", Value: certs.DefaultClientDays},
