@@ -84,6 +84,9 @@ func Cut(t testing.TB, dir string, env []string, s Step, reset func(), name stri
 		killed := err != nil && strings.Contains(string(log), "+++ killed by SIGKILL +++")
 		switch {
 		case killed && n == s.N:
+			if try > 1 {
+				t.Logf("cut at %s#%d landed on try %d", s.Syscall, s.N, try)
+			}
 			return out
 		case n > s.N || (!killed && n >= s.N):
 			// The work moved to another thread before the Nth call.
