@@ -44,9 +44,12 @@ func (c *CA) beginFiles() (end func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n == 0 {
-		f, err := os.OpenFile(c.Path(IssuedLockFile), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := openIssuedLock(c.Path(IssuedLockFile))
 		if err != nil {
-			return nil, err
+			// A folder this process may not write (a p12 exported to
+			// --out elsewhere): it writes nothing in issued/ either, so
+			// there is nothing for a cleaner to spare.
+			return func() {}, nil
 		}
 		if err := lockShared(f); err != nil {
 			f.Close()
@@ -69,10 +72,20 @@ func (c *CA) beginFiles() (end func(), err error) {
 	}, nil
 }
 
+// openIssuedLock opens issued.lock, creating it if need be; read-only is
+// enough for flock when the file belongs to someone else.
+func openIssuedLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		f, err = os.Open(path)
+	}
+	return f, err
+}
+
 // whileNoFilesInFlight runs fn if no process has issued files in flight,
 // holding issued.lock exclusively; it reports whether fn ran.
 func (c *CA) whileNoFilesInFlight(fn func()) bool {
-	f, err := os.OpenFile(c.Path(IssuedLockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openIssuedLock(c.Path(IssuedLockFile))
 	if err != nil {
 		return false
 	}
