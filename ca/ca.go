@@ -65,6 +65,9 @@ type CA struct {
 	password  []byte
 	keyMu     sync.Mutex
 	deferSync atomic.Bool
+	files     filesLock
+	cleanOnce sync.Once
+	crlc      crlCache
 
 	idx *index
 }
@@ -152,6 +155,7 @@ func Open(dir string, password []byte) (*CA, error) {
 	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
 		return nil, err
 	}
+	c.removeTemps()
 	return c, nil
 }
 

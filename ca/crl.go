@@ -17,37 +17,48 @@ import (
 // client once it passes, so `mqtls ca crl` must run before that.
 const CRLDays = 30
 
-// writeCRL signs and writes crl.pem from the index. Callers hold the index
-// lock, so two processes never write CRLs out of order.
-func (c *CA) writeCRL(rootKey crypto.Signer, now time.Time) error {
-	data, err := c.crlPEM(rootKey, now, previousCRLNumber(c.CRLPath()))
+// writeCRL signs and writes crl.pem from the index plus pending, revoke
+// records not yet appended (a revocation reaches crl.pem before the index:
+// see repair.go). A revocation crl.pem lists that the index does not hold
+// is kept: a CRL written here never drops one. Callers hold the index lock,
+// so two processes never write CRLs out of order.
+func (c *CA) writeCRL(rootKey crypto.Signer, now time.Time, pending []record) error {
+	var entries []x509.RevocationListEntry
+	for _, e := range c.idx.revokedEntries(now) {
+		entries = append(entries, crlEntry(e.Serial, e.RevokedAt, e.Reason))
+	}
+	for _, r := range pending {
+		entries = append(entries, crlEntry(r.Serial, r.Time, r.Reason))
+	}
+	var prev *big.Int
+	if cur, err := c.currentCRL(); err == nil {
+		entries = append(entries, c.idx.unrecorded(cur, pending)...)
+		prev = cur.Number // the root's CRL, when there is one, has the same
+	} else {
+		prev = previousCRLNumber(c.CRLPath())
+	}
+	data, err := c.crlPEM(rootKey, now, prev, entries)
 	if err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(c.CRLPath(), data, 0o644)
 }
 
-// crlPEM signs the issuing CA's CRL (every revoked, unexpired leaf) and, with
-// an intermediate, the root's (empty) CRL for it. The CRL number grows with
-// the clock and always past the previous one.
-func (c *CA) crlPEM(rootKey crypto.Signer, now time.Time, prev *big.Int) ([]byte, error) {
+func crlEntry(serial string, at time.Time, reason string) x509.RevocationListEntry {
+	s, _ := new(big.Int).SetString(serial, 16)
+	return x509.RevocationListEntry{SerialNumber: s, RevocationTime: at, ReasonCode: reasonCode(reason)}
+}
+
+// crlPEM signs the issuing CA's CRL of entries and, with an intermediate,
+// the root's (empty) CRL for it. The CRL number grows with the clock and
+// always past the previous one.
+func (c *CA) crlPEM(rootKey crypto.Signer, now time.Time, prev *big.Int, entries []x509.RevocationListEntry) ([]byte, error) {
 	if rootKey == nil {
 		rootKey = c.rootKey
 	}
 	num := big.NewInt(now.UnixNano())
 	if prev != nil && num.Cmp(prev) <= 0 {
 		num = new(big.Int).Add(prev, big.NewInt(1))
-	}
-	var entries []x509.RevocationListEntry
-	if c.idx != nil {
-		for _, e := range c.idx.revokedEntries(now) {
-			s, _ := new(big.Int).SetString(e.Serial, 16)
-			entries = append(entries, x509.RevocationListEntry{
-				SerialNumber:   s,
-				RevocationTime: e.RevokedAt,
-				ReasonCode:     reasonCode(e.Reason),
-			})
-		}
 	}
 	tmpl := &x509.RevocationList{
 		Number:                    num,

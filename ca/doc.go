@@ -14,10 +14,13 @@
 //	crl.pem      the issuing CA's CRL, then the root's CRL of intermediates
 //	index.jsonl  the index of issued and revoked certificates (see below)
 //	index.lock   the lock file that serialises writers across processes
+//	issued.lock  held shared by processes writing into issued/ (see below)
 //	issued/      NAME.crt (leaf + intermediate), NAME.key, NAME.p12, NAME.p12.pass
 //
 // Keys, p12 and password files are 0600, everything else 0644, all written
-// atomically. One password protects both CA keys. A CA made with no password
+// atomically (a temporary ".NAME.tmp-N" file, then a rename; the next
+// process that opens the CA to write removes those a kill left, where no
+// live process can be writing them). One password protects both CA keys. A CA made with no password
 // (for throwaway dev sandboxes only) stores them as plain PKCS#8.
 //
 // # Using it
@@ -70,7 +73,9 @@
 // # Names and renewal
 //
 // A name (device id or server name) has at most one current certificate. A
-// second issue of a current name fails with [ErrExists]; revoking the
+// second issue of a current name fails with [ErrExists], unless the
+// current certificate is an issue cut before its files were written
+// ([CA.Unfinished]): that one is revoked and replaced. Revoking the
 // certificate frees the name. [CA.Renew] issues a new key and certificate
 // under the same name with the same profile, then revokes the old one with
 // reason superseded and regenerates the CRL.
@@ -83,4 +88,16 @@
 // days; every revocation regenerates them, and [CA.GenerateCRL] re-signs them
 // (from cron, before nextUpdate: a stale CRL makes Mosquitto refuse every
 // client).
+//
+// # Crashes
+//
+// A revocation writes crl.pem first and its index line second, so at every
+// instant a certificate is either valid in both or listed in crl.pem; a
+// renewal appends the new certificate's line, then writes crl.pem listing
+// the old one, then the old one's revoke line. Revoke, Renew and
+// GenerateCRL first compare crl.pem with the index and complete what a cut
+// run left ([Repair]); [CA.CheckCRL] makes the same comparison without keys
+// for `mqtls ca show`. A CRL never drops a revocation crl.pem listed. ca
+// init writes index.jsonl first and root.crt last; a re-run after a cut
+// init starts over. repair.go says more.
 package ca

@@ -90,6 +90,12 @@ func (c *CA) ExportP12(name string, o P12Options) (P12Result, error) {
 }
 
 func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P12Options) (P12Result, error) {
+	c.removeTemps()
+	end, err := c.beginFiles()
+	if err != nil {
+		return P12Result{}, err
+	}
+	defer end()
 	res := P12Result{Path: o.Out, Password: o.Password}
 	if res.Path == "" {
 		res.Path = defPath

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -37,7 +38,8 @@ type InitOptions struct {
 }
 
 // Init creates a CA in dir (made 0700 if needed). It refuses a folder that
-// already holds a CA. On failure it removes what it wrote.
+// already holds a CA. On failure it removes what it wrote; after a crash a
+// re-run starts over (see restartInterruptedInit).
 func Init(dir string, opts InitOptions) (err error) {
 	if Exists(dir) {
 		return fmt.Errorf("%w in %s: refusing to overwrite it (use another --pki folder)", ErrCAExists, dir)
@@ -106,28 +108,25 @@ func Init(dir string, opts InitOptions) (err error) {
 	}
 
 	c := &CA{dir: dir, Root: root, Issuer: issuer, rootKey: rootKey, issuerKey: issuerKey}
-	type file struct {
-		name string
-		data []byte
-		perm os.FileMode
+	header, err := headerLine(now)
+	if err != nil {
+		return err
 	}
-	var files []file
+	// index.jsonl comes first: an init cut short is told by it (see
+	// restartInterruptedInit).
+	files := []initFile{{IndexFile, header, 0o644}}
 	if !opts.NoIntermediate {
 		b, err := encodeCAKey(issuerKey, opts.Password)
 		if err != nil {
 			return err
 		}
-		files = append(files, file{CAKeyFile, b, 0o600})
+		files = append(files, initFile{CAKeyFile, b, 0o600})
 	}
 	rootKeyPEM, err := encodeCAKey(rootKey, opts.Password)
 	if err != nil {
 		return err
 	}
-	crl, err := c.crlPEM(nil, now, nil)
-	if err != nil {
-		return err
-	}
-	header, err := headerLine(now)
+	crl, err := c.crlPEM(nil, now, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -136,15 +135,38 @@ func Init(dir string, opts InitOptions) (err error) {
 		chain = certs.PEMCerts(root)
 	}
 	files = append(files,
-		file{RootKeyFile, rootKeyPEM, 0o600},
-		file{CACertFile, certs.PEMCerts(issuer), 0o644},
-		file{ChainFile, chain, 0o644},
-		file{CRLFile, crl, 0o644},
-		file{IndexFile, header, 0o644},
-		file{LockFile, nil, 0o644},
+		initFile{RootKeyFile, rootKeyPEM, 0o600},
+		initFile{CACertFile, certs.PEMCerts(issuer), 0o644},
+		initFile{ChainFile, chain, 0o644},
+		initFile{CRLFile, crl, 0o644},
 		// root.crt marks the folder as a CA: it comes last.
-		file{RootCertFile, certs.PEMCerts(root), 0o644},
+		initFile{RootCertFile, certs.PEMCerts(root), 0o644},
 	)
+	// ca init holds the index lock while it writes: a second init waits and
+	// then finds the CA, and a restart (below) never removes the files of
+	// an init that is running.
+	lockPath := filepath.Join(dir, LockFile)
+	_, lockErr := os.Lstat(lockPath)
+	lf, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	defer lf.Close()
+	if lockErr != nil {
+		defer func() {
+			if err != nil {
+				os.Remove(lockPath)
+			}
+		}()
+	}
+	if err := lockFile(lf); err != nil {
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	defer unlockFile(lf)
+	if Exists(dir) {
+		return fmt.Errorf("%w in %s: refusing to overwrite it (use another --pki folder)", ErrCAExists, dir)
+	}
+	restartInterruptedInit(dir, files)
 	for _, f := range files {
 		if _, err := os.Lstat(filepath.Join(dir, f.name)); err == nil {
 			return fmt.Errorf("%s exists but the folder holds no CA: move it away or use another --pki folder", filepath.Join(dir, f.name))
@@ -166,6 +188,43 @@ func Init(dir string, opts InitOptions) (err error) {
 		written = append(written, p)
 	}
 	return nil
+}
+
+// restartInterruptedInit removes what an init cut short left in dir, so
+// that a re-run starts over. Init writes index.jsonl first and root.crt
+// last, and refuses to start when any of its files exists: so an
+// index.jsonl holding only its header, without root.crt, means that every
+// file of the list there is that init's (a CA that never existed: nothing
+// was issued by it). Temporary files of the list go too. Callers hold the
+// index lock.
+func restartInterruptedInit(dir string, files []initFile) {
+	var names []string
+	for _, f := range files {
+		names = append(names, f.name)
+	}
+	removeTempsIn(dir, names)
+	idx := filepath.Join(dir, IndexFile)
+	b, err := os.ReadFile(idx)
+	if err != nil || bytes.Count(b, []byte("\n")) != 1 || !bytes.HasSuffix(b, []byte("\n")) {
+		return
+	}
+	r, err := decodeLine(b[:len(b)-1])
+	if err != nil || r.Op != opHeader || r.Format != indexFormat {
+		return
+	}
+	for _, f := range files {
+		if f.name != IndexFile {
+			os.Remove(filepath.Join(dir, f.name))
+		}
+	}
+	os.Remove(idx)
+}
+
+// initFile is one file Init writes.
+type initFile struct {
+	name string
+	data []byte
+	perm os.FileMode
 }
 
 // signCA signs a CA certificate template (self-signed when parent is nil).

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -51,7 +52,11 @@ func (c *CA) IssueServer(o ServerOptions) (*certs.Issued, error) {
 // Issue issues the certificate req describes: a new key, the certificate,
 // its index line (appended and synced first), then issued/NAME.crt and
 // issued/NAME.key. It fails with ErrExists when the name has a current
-// certificate. Safe for concurrent use.
+// certificate, unless that certificate is the index line of an issue cut
+// before its files were written (no process is writing them and they are
+// not there): that one cannot be used, so it is revoked (superseded) and
+// replaced, and a re-run of an interrupted issue completes it. Safe for
+// concurrent use.
 func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 	if !c.CanSign() {
 		return nil, ErrLocked
@@ -60,6 +65,14 @@ func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	iss, err := c.issue(req)
+	if errors.Is(err, ErrExists) && c.replaceUnfinished(req.Name) == nil {
+		iss, err = c.issue(req)
+	}
+	return iss, err
+}
+
+func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
 	if err := c.idx.reserve(req.Name); err != nil {
 		return nil, err
 	}
@@ -68,6 +81,11 @@ func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	end, err := c.beginFiles()
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	if err := c.idx.commitIssue(rec); err != nil {
 		return nil, err
 	}
@@ -75,6 +93,43 @@ func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 		return nil, err
 	}
 	return iss, nil
+}
+
+// Unfinished returns the current certificate of name when it is the index
+// line of an issue cut before its files were written: issued/NAME.crt or
+// NAME.key is missing or another certificate's, and no process is writing
+// them now. Nobody holds such a certificate.
+func (c *CA) Unfinished(name string) (Entry, bool, error) {
+	var out Entry
+	var found bool
+	var err error
+	c.whileNoFilesInFlight(func() {
+		var e Entry
+		var ok, files bool
+		if e, ok, err = c.Lookup(name); err != nil || !ok || e.Name != name || !e.Current {
+			return
+		}
+		if files, err = c.HasFiles(name); err == nil && !files {
+			out, found = e, true
+		}
+	})
+	return out, found, err
+}
+
+// replaceUnfinished revokes the unfinished certificate of name (see
+// [CA.Unfinished]); it fails when there is none.
+func (c *CA) replaceUnfinished(name string) error {
+	e, ok, err := c.Unfinished(name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrExists
+	}
+	if _, err := c.Revoke(e.Serial, Superseded); err != nil {
+		return fmt.Errorf("revoke the unfinished certificate of %s: %w", name, err)
+	}
+	return nil
 }
 
 // sign makes the key and certificate of a normalized request and its index
@@ -118,23 +173,38 @@ func (c *CA) writeIssued(iss *certs.Issued) error {
 	return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
 }
 
+// Renewal is what [CA.Renew] did.
+type Renewal struct {
+	// Issued is the new certificate and key.
+	*certs.Issued
+	// Old is the certificate it replaced, now revoked as superseded.
+	Old Entry
+	// Repair is what the call completed of runs cut short before it (see
+	// repair.go).
+	Repair Repair
+}
+
 // Renew issues a new key and certificate for name with the profile of its
 // current one (kind, SANs, organisation, days), then revokes the old one as
-// superseded and regenerates the CRL. The index lines of both steps are
-// appended together, so a crash never leaves two current certificates.
-func (c *CA) Renew(name string) (*certs.Issued, error) {
+// superseded. The order is safe at every instant: the new certificate's
+// index line, then crl.pem listing the old one, then the old one's revoke
+// line, then the new files. A cut before crl.pem leaves the old
+// certificate valid but no longer current, which the next writer that
+// signs CRLs revokes; a cut after it leaves a current certificate without
+// files, which a re-run of Renew replaces.
+func (c *CA) Renew(name string) (Renewal, error) {
 	if !c.CanSign() {
-		return nil, ErrLocked
+		return Renewal{}, ErrLocked
 	}
 	if err := c.idx.refresh(); err != nil {
-		return nil, err
+		return Renewal{}, err
 	}
 	old, ok := c.idx.find(name)
 	if !ok || old.Name != name {
-		return nil, fmt.Errorf("%q: %w (issue it with mqtls cert client or cert server)", name, ErrNotFound)
+		return Renewal{}, fmt.Errorf("%q: %w (issue it with mqtls cert client or cert server)", name, ErrNotFound)
 	}
 	if old.Revoked {
-		return nil, fmt.Errorf("%q is revoked: issue a new certificate instead of renewing", name)
+		return Renewal{}, revokedError(name)
 	}
 	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
 	for _, s := range old.IPs {
@@ -142,32 +212,55 @@ func (c *CA) Renew(name string) (*certs.Issued, error) {
 	}
 	req, err := req.Normalize()
 	if err != nil {
-		return nil, fmt.Errorf("renew %s: %w", name, err)
+		return Renewal{}, fmt.Errorf("renew %s: %w", name, err)
 	}
 	rootKey, err := c.rootSigner()
 	if err != nil {
-		return nil, err
+		return Renewal{}, err
 	}
 	now := time.Now()
 	iss, rec, err := c.sign(req, now)
 	if err != nil {
-		return nil, err
+		return Renewal{}, err
 	}
+	out := Renewal{Issued: iss}
+	end, err := c.beginFiles()
+	if err != nil {
+		return Renewal{}, err
+	}
+	defer end()
 	err = c.idx.withLock(func(f *os.File) error {
-		if cur, ok := c.idx.find(name); !ok || cur.Serial != old.Serial || !cur.Current {
+		rep, err := c.repairLocked(f, rootKey, now, false)
+		out.Repair = rep
+		if err != nil {
+			return fmt.Errorf("complete an interrupted run: %w", err)
+		}
+		cur, ok := c.idx.find(name)
+		switch {
+		case ok && cur.Serial == old.Serial && cur.Revoked:
+			return revokedError(name)
+		case !ok || cur.Serial != old.Serial || !cur.Current:
 			return fmt.Errorf("%q changed while renewing it (another process?): try again", name)
 		}
-		rev := record{Op: opRevoke, Serial: old.Serial, Reason: Superseded.String(), Time: now.UTC()}
-		if err := c.idx.appendLines(f, []record{rec, rev}); err != nil {
+		if err := c.idx.appendLines(f, []record{rec}); err != nil {
 			return err
 		}
-		return c.writeCRL(rootKey, now)
+		rev := record{Op: opRevoke, Serial: old.Serial, Reason: Superseded.String(), Time: now.UTC()}
+		if err := c.revokeLocked(f, rootKey, now, []record{rev}); err != nil {
+			return fmt.Errorf("revoke the old certificate of %s: %w", name, err)
+		}
+		out.Old, _ = c.idx.findSerial(old.Serial)
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return Renewal{Repair: out.Repair}, err
 	}
 	if err := c.writeIssued(iss); err != nil {
-		return nil, err
+		return Renewal{Repair: out.Repair}, err
 	}
-	return iss, nil
+	return out, nil
+}
+
+func revokedError(name string) error {
+	return fmt.Errorf("%q is %w: issue a new certificate instead of renewing", name, ErrRevoked)
 }

@@ -68,54 +68,82 @@ func reasonCode(name string) int {
 	return 0
 }
 
+// Revocation is what [CA.Revoke] did.
+type Revocation struct {
+	// Entry is the certificate, revoked.
+	Entry
+	// Already: it was revoked before this call (by the index or by
+	// crl.pem); Revoke only made sure that both say so.
+	Already bool
+	// Completed: it was one of the certificates Repair completed, so a run
+	// cut short had left its revocation half done.
+	Completed bool
+	// Repair is what this call completed of runs cut short before it, this
+	// certificate or others (see repair.go).
+	Repair Repair
+}
+
 // Revoke revokes the certificate of a name (its newest) or of a serial (hex,
-// colons and case ignored; a name wins over a serial that looks the same),
-// appends the revocation to the index and regenerates crl.pem at once. It
-// returns the revoked entry.
-func (c *CA) Revoke(nameOrSerial string, reason Reason) (Entry, error) {
+// colons and case ignored; a name wins over a serial that looks the same):
+// crl.pem is regenerated with it, then the revocation is appended to the
+// index. First it completes what runs cut short left undone (see [Repair]),
+// so running it again after a crash finishes the work; a certificate
+// already revoked is not an error.
+func (c *CA) Revoke(nameOrSerial string, reason Reason) (Revocation, error) {
 	if !c.CanSign() {
-		return Entry{}, ErrLocked
+		return Revocation{}, ErrLocked
 	}
 	if _, ok := reasonNames[reason]; !ok {
-		return Entry{}, fmt.Errorf("unknown revocation reason %d", reason)
+		return Revocation{}, fmt.Errorf("unknown revocation reason %d", reason)
 	}
 	rootKey, err := c.rootSigner()
 	if err != nil {
-		return Entry{}, err
+		return Revocation{}, err
 	}
-	var out Entry
+	var out Revocation
 	err = c.idx.withLock(func(f *os.File) error {
+		now := time.Now()
+		rep, err := c.repairLocked(f, rootKey, now, false)
+		out.Repair = rep
+		if err != nil {
+			return fmt.Errorf("complete an interrupted run: %w", err)
+		}
 		e, ok := c.idx.find(nameOrSerial)
 		if !ok {
 			return fmt.Errorf("%q: %w (see mqtls cert list)", nameOrSerial, ErrNotFound)
 		}
 		if e.Revoked {
-			return fmt.Errorf("%s (serial %s) is %w since %s", e.Name, e.Serial, ErrRevoked, e.RevokedAt.Format(time.RFC3339))
+			out.Entry, out.Already = e, true
+			out.Completed = has(rep.Uncommitted, e.Serial) || has(rep.Unlisted, e.Serial) || has(rep.Superseded, e.Serial)
+			return nil
 		}
-		now := time.Now()
 		rec := record{Op: opRevoke, Serial: e.Serial, Reason: reason.String(), Time: now.UTC()}
-		if err := c.idx.appendLines(f, []record{rec}); err != nil {
-			return err
+		if err := c.revokeLocked(f, rootKey, now, []record{rec}); err != nil {
+			return fmt.Errorf("revoke %s: %w", e.Name, err)
 		}
-		if err := c.writeCRL(rootKey, now); err != nil {
-			return fmt.Errorf("revoked %s in the index but could not write the CRL (run mqtls ca crl): %w", e.Name, err)
-		}
-		out, _ = c.idx.findSerial(e.Serial)
+		out.Entry, _ = c.idx.findSerial(e.Serial)
 		return nil
 	})
 	return out, err
 }
 
-// GenerateCRL re-signs crl.pem with a fresh nextUpdate.
-func (c *CA) GenerateCRL() error {
+// GenerateCRL re-signs crl.pem with a fresh nextUpdate, after completing
+// what runs cut short left undone (see [Repair]), which it returns.
+func (c *CA) GenerateCRL() (Repair, error) {
 	if !c.CanSign() {
-		return ErrLocked
+		return Repair{}, ErrLocked
 	}
 	rootKey, err := c.rootSigner()
 	if err != nil {
-		return err
+		return Repair{}, err
 	}
-	return c.idx.withLock(func(*os.File) error { return c.writeCRL(rootKey, time.Now()) })
+	var rep Repair
+	err = c.idx.withLock(func(f *os.File) error {
+		var err error
+		rep, err = c.repairLocked(f, rootKey, time.Now(), true)
+		return err
+	})
+	return rep, err
 }
 
 // List returns every certificate of the index, oldest first, after reading

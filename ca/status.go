@@ -34,6 +34,10 @@ type Status struct {
 	Revoked   int         `json:"revoked"`
 	Expired   int         `json:"expired"`
 	Warnings  []string    `json:"warnings,omitempty"`
+	// Problems are the ways crl.pem and the index disagree (see
+	// [CA.CheckCRL]): work an interrupted revoke or renew left undone,
+	// which `mqtls ca crl` completes.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Status reports the CA, its CRL and the index counts at now.
@@ -62,6 +66,11 @@ func (c *CA) Status(now time.Time) (Status, error) {
 		}
 	}
 	s.Warnings = append(s.Warnings, c.CRLWarnings(now)...)
+	rep, err := c.CheckCRL(now)
+	if err != nil {
+		return s, err
+	}
+	s.Problems = rep.Problems()
 	for _, ca := range c.Chain() {
 		if ca.NotAfter.Sub(now) < 90*24*time.Hour {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s expires on %s", ca.Subject.CommonName, ca.NotAfter.Format(time.DateOnly)))

@@ -108,7 +108,7 @@ func TestLoadCannotSign(t *testing.T) {
 	if _, err := r.IssueClient("x", ca.ClientOptions{}); err != ca.ErrLocked {
 		t.Errorf("issue: %v", err)
 	}
-	if err := r.GenerateCRL(); err != ca.ErrLocked {
+	if _, err := r.GenerateCRL(); err != ca.ErrLocked {
 		t.Errorf("crl: %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestCRLRegeneration(t *testing.T) {
 		return strings.TrimSpace(strings.TrimPrefix(strings.Split(out, "\n")[1], "crlNumber="))
 	}
 	before := number()
-	if err := c.GenerateCRL(); err != nil {
+	if _, err := c.GenerateCRL(); err != nil {
 		t.Fatal(err)
 	}
 	after := number()

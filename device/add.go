@@ -65,6 +65,9 @@ type Result struct {
 	P12Pass string
 	// Note explains a skip or a completion.
 	Note string
+	// Repair is what a renewal completed of runs cut short (see
+	// ca.Repair).
+	Repair ca.Repair
 }
 
 // CheckSpec validates what can be checked without touching anything: the id,
@@ -220,7 +223,7 @@ func (o *Onboarder) createClient(s Spec) error {
 // its files are removed. It returns cause, with what rollback could not do.
 func (o *Onboarder) rollback(res Result, cause error) error {
 	if res.Serial != "" {
-		if _, err := o.CA.Revoke(res.Serial, ca.CessationOfOperation); err != nil && !errors.Is(err, ca.ErrRevoked) {
+		if _, err := o.CA.Revoke(res.Serial, ca.CessationOfOperation); err != nil {
 			return fmt.Errorf("%w; rollback: revoke %s: %v (revoke it with mqtls device revoke %s)", cause, res.ID, err, res.ID)
 		}
 	}

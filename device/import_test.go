@@ -154,10 +154,15 @@ func TestImportKilledMidway(t *testing.T) {
 		t.Fatalf("index after kill -9: %v", err)
 	}
 	f.checkDevices(t, nil)
+	t.Logf("the kill left %d temporary files", len(testutil.TempFiles(t, f.dir)))
 
 	out, code := f.mqtls(t, "device", "import", "devices.csv", "-f", f.dsFile)
 	if code != 0 {
 		t.Fatalf("re-run: exit %d\n%s", code, out)
+	}
+	// The re-run removed what the kill left (keys among it).
+	if left := testutil.TempFiles(t, f.dir); len(left) > 0 {
+		t.Errorf("temporary files left after the re-run: %v", left)
 	}
 	t.Logf("re-run: %s", strings.TrimSpace(out))
 	if !strings.Contains(out, fmt.Sprintf("%d devices:", n)) || strings.Contains(out, " 0 added, 0 completed") {

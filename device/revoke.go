@@ -13,8 +13,15 @@ import (
 type Revoked struct {
 	ID     string
 	Serial string
-	// AlreadyRevoked: the certificate was revoked before (a re-run).
+	// AlreadyRevoked: the certificate was revoked before (a re-run), and
+	// crl.pem listed it.
 	AlreadyRevoked bool
+	// Completed: a run cut short had left the revocation half done (crl.pem
+	// or the index lagging); it is complete now.
+	Completed bool
+	// Repair is what the revocation completed of runs cut short, this
+	// device or others (see ca.Repair).
+	Repair ca.Repair
 	// ClientDisabled: the dynamic security client was disabled now (a live
 	// broker disconnects its sessions at once).
 	ClientDisabled bool
@@ -26,7 +33,9 @@ type Revoked struct {
 // crl.pem regenerated (a broker reloading it refuses the certificate), then
 // its dynamic security client is disabled, which makes a live broker
 // disconnect the device at once. Run again after a crash, it finishes
-// what is missing.
+// what is missing: the revocation always goes through ca.CA.Revoke, which
+// makes crl.pem and the index agree also when the certificate was revoked
+// before.
 func (o *Onboarder) Revoke(id string, reason ca.Reason) (Revoked, error) {
 	out := Revoked{ID: id}
 	if err := certs.ValidateID(id); err != nil {
@@ -43,11 +52,12 @@ func (o *Onboarder) Revoke(id string, reason ca.Reason) (Revoked, error) {
 		return out, fmt.Errorf("%s is a %s certificate, not a device: use mqtls cert revoke", id, e.Kind)
 	}
 	out.Serial = e.Serial
-	if e.Revoked {
-		out.AlreadyRevoked = true
-	} else if _, err := o.CA.Revoke(e.Serial, reason); err != nil {
+	rev, err := o.CA.Revoke(e.Serial, reason)
+	out.Repair = rev.Repair
+	if err != nil {
 		return out, fmt.Errorf("revoke certificate of %s: %w", id, err)
 	}
+	out.AlreadyRevoked, out.Completed = rev.Already && !rev.Completed, rev.Completed
 	cl, has, err := getClient(o.Target, id)
 	if err != nil {
 		return out, fmt.Errorf("certificate revoked, but reading the dynamic security client failed (run this again): %w", err)
@@ -88,10 +98,12 @@ func (o *Onboarder) Renew(id string) (Result, error) {
 	if e.Revoked {
 		return res, fmt.Errorf("device %s is revoked: a revoked device is not renewed", id)
 	}
-	iss, err := o.CA.Renew(id)
+	ren, err := o.CA.Renew(id)
 	if err != nil {
 		return res, fmt.Errorf("renew %s: %w", id, err)
 	}
+	iss := ren.Issued
+	res.Repair = ren.Repair
 	p, err := o.CA.WriteP12(iss, ca.P12Options{Modern: o.Modern})
 	if err != nil {
 		return res, fmt.Errorf("renewed %s but writing its p12 failed (run mqtls p12 %s): %w", id, id, err)

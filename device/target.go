@@ -116,7 +116,10 @@ func (f *fileTarget) Flush() error {
 	if !f.dirty || f.readOnly {
 		return nil
 	}
-	if err := atomicfile.WriteFile(f.path, f.store.Encode(), 0o600); err != nil {
+	// Through FILE.new, as the broker and mqtls dynsec save it (and
+	// Mosquitto): a save killed half way leaves that name, which the
+	// next save replaces, never a stray temporary file.
+	if err := atomicfile.WriteFileVia(f.path, f.path+".new", f.store.Encode(), 0o600); err != nil {
 		return fmt.Errorf("save %s: %w", f.path, err)
 	}
 	f.dirty = false

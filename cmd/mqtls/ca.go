@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -41,7 +42,8 @@ func caInitCmd() *cli.Command {
 Writes root.crt, ca.crt, chain.pem (issuing CA then root: a broker's cafile),
 root.key and ca.key (encrypted PKCS#8, 0600), crl.pem (empty) and the index,
 in a 0700 folder. Root 10 years (pathlen 1), issuing CA 5 years (pathlen 0).
-It refuses to overwrite an existing CA.
+It refuses to overwrite an existing CA; after a crash mid-init (root.crt not
+written yet) running it again starts over.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
@@ -109,7 +111,11 @@ func caShowCmd() *cli.Command {
    $ mqtls ca show
    $ mqtls ca show --json | jq .crl
 
-Warns when the CRL is close to its nextUpdate: past it, brokers refuse every client.`,
+Warns when the CRL is close to its nextUpdate: past it, brokers refuse every client.
+Fails (exit 1) when crl.pem and the index disagree, as an interrupted revoke
+or renew leaves them: mqtls ca crl repairs it.
+
+Exit codes: 0 done, 1 failure or a CRL that needs repair, 2 misuse.`,
 		Flags: []cli.Flag{pkiFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			a, err := loadCA(c)
@@ -124,10 +130,17 @@ Warns when the CRL is close to its nextUpdate: past it, brokers refuse every cli
 				warnf(c.App.ErrWriter, "%s", w)
 			}
 			if c.Bool("json") {
-				return printJSON(c.App.Writer, st)
+				err = printJSON(c.App.Writer, st)
+			} else {
+				printStatus(c.App.Writer, st)
 			}
-			printStatus(c.App.Writer, st)
-			return nil
+			if err != nil || len(st.Problems) == 0 {
+				return err
+			}
+			for _, p := range st.Problems[:len(st.Problems)-1] {
+				fmt.Fprintf(c.App.ErrWriter, "mqtls: error: %s\n", p)
+			}
+			return withHint(errors.New(st.Problems[len(st.Problems)-1]), "run mqtls ca crl to repair it (it needs the CA password)")
 		},
 	}
 }
@@ -159,19 +172,31 @@ func caCRLCmd() *cli.Command {
    $ mqtls ca crl
    $ mqtls ca crl --ca-password-file /etc/mqtls/ca.pass   # daily, from cron
 
-The CRL lasts %d days. Mosquitto refuses every client once it is stale.`, ca.CRLDays),
+The CRL lasts %d days. Mosquitto refuses every client once it is stale.
+It first completes what an interrupted revoke or renew left undone (crl.pem
+and the index disagreeing), and says so: this is the repair that ca show
+asks for.`, ca.CRLDays),
 		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag()},
 		Action: func(c *cli.Context) error {
 			a, err := openCA(c)
 			if err != nil {
 				return err
 			}
-			if err := a.GenerateCRL(); err != nil {
+			rep, err := a.GenerateCRL()
+			printRepair(c.App.Writer, rep)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "wrote %s (valid %d days)\n", a.CRLPath(), ca.CRLDays)
 			return nil
 		},
+	}
+}
+
+// printRepair says what a command completed of runs cut short before it.
+func printRepair(w io.Writer, rep ca.Repair) {
+	for _, l := range rep.Done() {
+		fmt.Fprintln(w, l)
 	}
 }
 

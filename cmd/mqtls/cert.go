@@ -96,7 +96,9 @@ func certClientCmd() *cli.Command {
 
 The device id becomes the CN, which brokers with use_identity_as_username
 take as the username. It must be 1 to 64 bytes without '/', '+', '#' or
-control characters. Writes issued/ID.crt and issued/ID.key (0600).`,
+control characters. Writes issued/ID.crt and issued/ID.key (0600). Run again
+after a crash that left the certificate without its files, it revokes that
+certificate and issues a new one.`,
 		Flags: []cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.IntFlag{Name: "days", Usage: "validity in `DAYS`", Value: certs.DefaultClientDays},
@@ -130,11 +132,18 @@ func issue(c *cli.Context, req certs.Request) error {
 	if err != nil {
 		return err
 	}
+	unfinished, replaced, err := a.Unfinished(req.Name)
+	if err != nil {
+		return err
+	}
 	iss, err := a.Issue(req)
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
+	if replaced {
+		fmt.Fprintf(w, "completed an interrupted issue of %q: its certificate (serial %s) had no files; revoked it as superseded\n", req.Name, unfinished.Serial)
+	}
 	fmt.Fprintf(w, "issued %s certificate %q (serial %s, until %s)\n", req.Kind, iss.Name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly))
 	if req.Kind == certs.Server {
 		var sans []string
@@ -405,7 +414,14 @@ A NAME revokes its newest certificate; a name wins over a serial that reads
 the same. Reasons: unspecified (default), keyCompromise, cACompromise,
 affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn.
 Brokers that watch crl.pem (mqtls broker) refuse the certificate at once;
-Mosquitto needs a reload (SIGHUP).`,
+Mosquitto needs a reload (SIGHUP).
+
+crl.pem is written before the index records the revocation, so a crash
+never leaves a certificate revoked in the index but admitted by brokers.
+Running it again after a crash completes the work and says so; revoking a
+certificate that is already revoked checks that crl.pem lists it.
+
+Exit codes: 0 revoked (also when it already was), 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "reason", Usage: "RFC 5280 `REASON`", Value: "unspecified"},
 		},
@@ -422,11 +438,21 @@ Mosquitto needs a reload (SIGHUP).`,
 			if err != nil {
 				return err
 			}
-			e, err := a.Revoke(arg, reason)
+			r, err := a.Revoke(arg, reason)
+			w := c.App.Writer
+			printRepair(w, r.Repair)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "revoked %q (serial %s, %s)\nwrote %s\n", e.Name, e.Serial, e.Reason, a.CRLPath())
+			switch {
+			case r.Completed:
+				// printRepair named it.
+			case r.Already:
+				fmt.Fprintf(w, "%q (serial %s) was already revoked on %s (%s); %s lists it\n", r.Name, r.Serial, r.RevokedAt.Format(time.RFC3339), r.Reason, a.CRLPath())
+			default:
+				fmt.Fprintf(w, "revoked %q (serial %s, %s)\nwrote %s\n", r.Name, r.Serial, r.Reason, a.CRLPath())
+			}
+			warnCRL(c, a)
 			return nil
 		},
 	}
@@ -443,7 +469,9 @@ func certRenewCmd() *cli.Command {
 
 Keeps the profile of the current certificate (kind, names, organisation,
 days), overwrites issued/NAME.crt and issued/NAME.key, revokes the old
-certificate with reason superseded and regenerates crl.pem.`,
+certificate with reason superseded and regenerates crl.pem. After a crash,
+running it again completes the interrupted renewal (the old certificate is
+revoked) and issues a new certificate.`,
 		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag()},
 		Action: func(c *cli.Context) error {
 			name, err := oneArg(c, "NAME")
@@ -457,10 +485,12 @@ certificate with reason superseded and regenerates crl.pem.`,
 			if err != nil {
 				return err
 			}
-			iss, err := a.Renew(name)
+			ren, err := a.Renew(name)
+			printRepair(c.App.Writer, ren.Repair)
 			if err != nil {
 				return err
 			}
+			iss := ren.Issued
 			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); the old certificate is revoked as superseded\n  %s\n  %s\n",
 				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
 			return nil

@@ -409,13 +409,17 @@ that was interrupted.`,
 			}
 			defer func() { err = closeTarget(o, err) }()
 			r, err := o.Revoke(id, reason)
+			w := c.App.Writer
+			printRepair(w, r.Repair)
 			if err != nil {
 				return err
 			}
-			w := c.App.Writer
-			if r.AlreadyRevoked {
+			switch {
+			case r.Completed:
+				fmt.Fprintf(w, "%s: certificate %s: completed its interrupted revocation, %s lists it\n", id, r.Serial, o.CA.CRLPath())
+			case r.AlreadyRevoked:
 				fmt.Fprintf(w, "%s: certificate %s was already revoked\n", id, r.Serial)
-			} else {
+			default:
 				fmt.Fprintf(w, "%s: certificate %s revoked, %s regenerated\n", id, r.Serial, o.CA.CRLPath())
 			}
 			switch {
@@ -471,6 +475,7 @@ exists.`,
 				defer o.Target.Close()
 			}
 			res, err := o.Renew(id)
+			printRepair(c.App.Writer, res.Repair)
 			if err != nil {
 				if errors.Is(err, ca.ErrNotFound) {
 					return withHint(err, "see mqtls device list")
