@@ -72,6 +72,7 @@ type session struct {
 	// handle answers one packet from the broker.
 	handle func(rc *rawClient, pk packets.Packet) error
 	l      *ledger
+	logf   func(format string, a ...any)
 }
 
 func (s *session) run(wg *sync.WaitGroup) {
@@ -109,9 +110,11 @@ func (s *session) run(wg *sync.WaitGroup) {
 			for {
 				pk, err := rc.read()
 				if err != nil {
+					s.logf("%s: read: %v", s.id, err)
 					break
 				}
 				if err := s.handle(rc, pk); err != nil {
+					s.logf("%s: %v", s.id, err)
 					break
 				}
 			}
@@ -172,6 +175,7 @@ type publisherState struct {
 	order   []uint16       // ids in send order, for resends
 	pid     uint16
 	paused  bool
+	gen     int // connection generation
 }
 
 func newPublisher(qos byte, max int) *publisherState {
@@ -189,6 +193,9 @@ const window = 16
 func (p *publisherState) connected(l *ledger, stop chan struct{}) func(rc *rawClient, present, first bool) error {
 	return func(rc *rawClient, present, first bool) error {
 		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.gen++
+		p.cond.Broadcast()
 		var resend []packets.Packet
 		for _, id := range p.order {
 			if n, ok := p.waitAck[id]; ok {
@@ -199,25 +206,26 @@ func (p *publisherState) connected(l *ledger, stop chan struct{}) func(rc *rawCl
 				resend = append(resend, ack(packets.Pubrel, id, 0))
 			}
 		}
-		p.mu.Unlock()
 		for _, pk := range resend {
 			if err := rc.send(pk); err != nil {
 				return err
 			}
 		}
-		go p.stream(rc, stop)
+		go p.stream(rc, p.gen, stop)
 		return nil
 	}
 }
 
-// stream sends new messages while the window has room.
-func (p *publisherState) stream(rc *rawClient, stop chan struct{}) {
+// stream sends new messages while the window has room, until a newer
+// connection replaces rc. A message is sent under the lock, so that a
+// reconnect's resends see every message sent before.
+func (p *publisherState) stream(rc *rawClient, gen int, stop chan struct{}) {
 	for {
 		p.mu.Lock()
-		for !p.paused && p.next <= p.max && len(p.waitAck)+len(p.waitCmp) >= window {
+		for !p.paused && p.gen == gen && p.next <= p.max && len(p.waitAck)+len(p.waitCmp) >= window {
 			p.cond.Wait()
 		}
-		if p.paused || p.next > p.max {
+		if p.paused || p.gen != gen || p.next > p.max {
 			p.mu.Unlock()
 			return
 		}
@@ -237,8 +245,9 @@ func (p *publisherState) stream(rc *rawClient, stop chan struct{}) {
 		id := p.pid
 		p.waitAck[id] = n
 		p.order = append(p.order, id)
+		err := rc.send(publishPacket("n/"+strconv.Itoa(int(p.qos)), p.payload(n), p.qos, id))
 		p.mu.Unlock()
-		if err := rc.send(publishPacket("n/"+strconv.Itoa(int(p.qos)), p.payload(n), p.qos, id)); err != nil {
+		if err != nil {
 			return // resent after the reconnect
 		}
 		select {
@@ -306,6 +315,7 @@ func (p *publisherState) idle() bool {
 func (p *publisherState) pause() {
 	p.mu.Lock()
 	p.paused = true
+	p.gen++
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -332,7 +342,7 @@ func TestDurableAcrossKills(t *testing.T) {
 	subscribed := make(chan struct{})
 	sub := &subscriberState{waitRel: map[uint16]bool{}}
 	var once sync.Once
-	ss := &session{addr: addr, id: "durable-sub", stop: stop, l: l, handle: sub.handle(l),
+	ss := &session{addr: addr, id: "durable-sub", stop: stop, l: l, handle: sub.handle(l), logf: t.Logf,
 		connected: func(rc *rawClient, present, first bool) error {
 			if first {
 				pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe}, PacketID: 1,
@@ -359,7 +369,7 @@ func TestDurableAcrossKills(t *testing.T) {
 	const perQoS = 4000
 	pubs := []*publisherState{newPublisher(1, perQoS), newPublisher(2, perQoS)}
 	for i, pb := range pubs {
-		ps := &session{addr: addr, id: "durable-pub" + strconv.Itoa(i+1), stop: stop, l: l,
+		ps := &session{addr: addr, id: "durable-pub" + strconv.Itoa(i+1), stop: stop, l: l, logf: t.Logf,
 			connected: pb.connected(l, stop), handle: pb.handle(l)}
 		wg.Add(1)
 		go ps.run(&wg)
@@ -373,7 +383,7 @@ func TestDurableAcrossKills(t *testing.T) {
 	}()
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
-	const kills = 4
+	const kills = 5
 	for k := 0; k < kills; k++ {
 		// Kill after a random number of further acknowledgements.
 		target := l.ackedCount() + 150 + rng.IntN(700)
