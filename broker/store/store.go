@@ -17,8 +17,8 @@
 //
 // [Sync] chooses what durable means: SyncBatch (the default) syncs once per
 // group; SyncAlways syncs every Tx on its own (slower, the same guarantee);
-// SyncNone writes without fsync (a kill -9 of the process keeps what pebble
-// wrote, a power cut may lose the last writes). A store opened without a
+// SyncNone writes without fsync (a crash may lose the last writes, even
+// acknowledged ones). A store opened without a
 // folder keeps nothing and is durable at once: the broker's acknowledgement
 // path is the same with and without persistence.
 package store
