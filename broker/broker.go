@@ -148,6 +148,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(newFidelityHook(cfg), nil); err != nil {
+		return nil, fmt.Errorf("add fidelity hook: %w", err)
+	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
@@ -195,6 +198,8 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
 	}
+	// Aliases above max_topic_alias are refused (DISCONNECT 0x94).
+	c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	return c
 }
 
