@@ -51,7 +51,7 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 		return []any{reply("Unknown command", "Payload not valid JSON", nil)}, nil
 	}
 	tree, _ := v.(obj)
-	cmds, ok := tree.array("commands")
+	cmds, ok := tree.Array("commands")
 	if !ok {
 		return []any{reply("Unknown command", "Invalid/missing commands", nil)}, nil
 	}
@@ -65,14 +65,14 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 			out = append(out, reply("Unknown command", "Command not an object", nil))
 			continue
 		}
-		name, ok := co.str("command")
+		name, ok := co.Str("command")
 		if !ok {
 			out = append(out, reply("Unknown command", "Missing command", nil))
 			continue
 		}
 		var corr *string
-		if co.has("correlationData") {
-			cd, ok := co.str("correlationData")
+		if co.Has("correlationData") {
+			cd, ok := co.Str("correlationData")
 			if !ok {
 				out = append(out, reply(name, "Invalid correlationData data type.", nil))
 				break
@@ -209,7 +209,7 @@ func (s *Store) logCommand(name string, cmd obj, r result) {
 	}
 	attrs := []any{"command", name}
 	for _, k := range []string{"username", "groupname", "rolename", "acltype", "topic", "clientid"} {
-		if v, ok := cmd.str(k); ok {
+		if v, ok := cmd.Str(k); ok {
 			attrs = append(attrs, k, v)
 		}
 	}
