@@ -11,6 +11,6 @@ type (
 	member = cjson.Member
 )
 
-func parseJSON(data []byte) (any, error)      { return cjson.Parse(data) }
+func parseJSON(data []byte) (any, error)     { return cjson.Parse(data) }
 func printJSON(v any, formatted bool) []byte { return cjson.Print(v, formatted) }
 func asciiEqualFold(a, b string) bool        { return cjson.EqualFold(a, b) }
