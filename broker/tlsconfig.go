@@ -3,12 +3,12 @@ package broker
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"sync/atomic"
 
 	"mqtls/conf"
+	"mqtls/internal/fileio"
 )
 
 // tlsConfig builds the server side of a TLS listener: certfile (which may
@@ -82,16 +82,8 @@ func loadCAs(path string) (*x509.CertPool, []*x509.Certificate, error) {
 	}
 	pool := x509.NewCertPool()
 	var certs []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+	for _, der := range fileio.Blocks(b, "CERTIFICATE") {
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cafile %s: %w", path, err)
 		}

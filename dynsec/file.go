@@ -10,11 +10,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // maxFileSize bounds what Load reads.
@@ -24,23 +23,7 @@ const maxFileSize = 64 << 20
 // one larger than 64 MiB (a wrong path, or a file grown without bound)
 // before reading it.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	tooBig := fmt.Errorf("%s is larger than %d MiB: is it a dynamic security file?", path, maxFileSize>>20)
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxFileSize {
-		return nil, tooBig
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, tooBig
-	}
-	return data, nil
+	return fileio.ReadFile(path, maxFileSize, "a dynamic security file")
 }
 
 // ErrInvalidJSON is the load error for a file that is not JSON (Mosquitto:
@@ -402,7 +385,7 @@ func (r *role) json() obj {
 
 // save writes the model to path through path+".new", as Mosquitto does.
 func saveFile(path string, data []byte) error {
-	if err := atomicfile.WriteFileVia(path, path+".new", data, 0o600); err != nil {
+	if err := fileio.WriteFileVia(path, path+".new", data, 0o600); err != nil {
 		return fmt.Errorf("save dynamic security config: %w", err)
 	}
 	return nil

@@ -14,7 +14,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Object is a JSON object with its keys in order.
@@ -41,6 +40,21 @@ func Parse(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return parseValue(dec, 0)
+}
+
+// ParseAll is [Parse] for data that must hold exactly one JSON value
+// (white space around it allowed).
+func ParseAll(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := parseValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
 }
 
 func parseValue(dec *json.Decoder, depth int) (any, error) {
@@ -225,13 +239,7 @@ func (p printer) value(v any, depth int) {
 	case int:
 		p.b.WriteString(strconv.Itoa(t))
 	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
-			p.b.WriteString(strconv.FormatInt(int64(t), 10))
-		} else if math.IsNaN(t) || math.IsInf(t, 0) {
-			p.b.WriteString("null")
-		} else {
-			p.b.WriteString(strconv.FormatFloat(t, 'g', 17, 64))
-		}
+		p.b.WriteString(Number(t))
 	case bool:
 		if t {
 			p.b.WriteString("true")
@@ -296,41 +304,53 @@ func (p printer) indent(n int) {
 }
 
 // writeString escapes like cJSON: quote, backslash and control characters;
-// everything else, including non-ASCII UTF-8 and '/', is written as is.
+// every other byte, including non-ASCII and invalid UTF-8 and '/', is
+// written as it is.
 func writeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"':
+		switch c {
+		case '"':
 			b.WriteString(`\"`)
-		case c == '\\':
+		case '\\':
 			b.WriteString(`\\`)
-		case c == '\b':
+		case '\b':
 			b.WriteString(`\b`)
-		case c == '\f':
+		case '\f':
 			b.WriteString(`\f`)
-		case c == '\n':
+		case '\n':
 			b.WriteString(`\n`)
-		case c == '\r':
+		case '\r':
 			b.WriteString(`\r`)
-		case c == '\t':
+		case '\t':
 			b.WriteString(`\t`)
-		case c < 0x20:
-			fmt.Fprintf(b, `\u%04x`, c)
-		case c < utf8.RuneSelf:
-			b.WriteByte(c)
 		default:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b.WriteString(`\ufffd`)
+			if c < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, c)
 			} else {
-				b.WriteString(s[i : i+n])
+				b.WriteByte(c)
 			}
-			i += n
-			continue
 		}
-		i++
 	}
 	b.WriteByte('"')
 }
+
+// Number prints a number as Debian's cJSON does: "%1.15g", or "%1.17g"
+// when reading the shorter form back differs by more than a rounding error
+// (relative DBL_EPSILON); NaN and infinities print as null. Go's 'g' format
+// is C's %g here: trailing zeros dropped, at least two exponent digits.
+func Number(d float64) string {
+	if math.IsNaN(d) || math.IsInf(d, 0) {
+		return "null"
+	}
+	s := strconv.FormatFloat(d, 'g', 15, 64)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.Abs(f-d) > math.Max(math.Abs(f), math.Abs(d))*epsilon {
+		s = strconv.FormatFloat(d, 'g', 17, 64)
+	}
+	return s
+}
+
+// epsilon is C's DBL_EPSILON.
+const epsilon = 2.220446049250313e-16
