@@ -147,8 +147,7 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	h.keepalive(cl)
 	username := string(pk.Connect.Username)
 	if ls.identity {
-		st, _ := connState(cl.Net.Conn)
-		id, err := identity(st, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
+		id, err := identity(cl.Net.Conn, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
 		if err != nil {
 			return refuse(packets.ErrBadUsernameOrPassword, "%v", err)
 		}
@@ -324,7 +323,7 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
-	if ls.noControl && strings.HasPrefix(t, "$CONTROL/") {
+	if ls.noControl && dynsec.IsControlTopic(t) {
 		return false
 	}
 	if ls.auth == nil {

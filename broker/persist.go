@@ -11,7 +11,7 @@ import (
 	pebbledb "github.com/cockroachdb/pebble"
 	"github.com/mochi-mqtt/server/v2/hooks/storage/pebble"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // storeName is the folder of the pebble store under persistence_location.
@@ -30,7 +30,7 @@ func (b *Broker) addPersistence() error {
 		dir = "."
 	}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := atomicfile.MkdirPrivate(dir); err != nil {
+		if err := fileio.MkdirPrivate(dir); err != nil {
 			return fmt.Errorf("persistence_location: %w", err)
 		}
 	}
