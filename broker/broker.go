@@ -158,6 +158,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
+		return nil, fmt.Errorf("add fidelity hook: %w", err)
+	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
@@ -208,6 +211,8 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	// An acknowledgement carries its reason code (and a reason string),
 	// never the properties of the packet it answers.
 	c.Compatibilities.NoInheritedPropertiesOnAck = true
+	// Aliases above max_topic_alias are refused (DISCONNECT 0x94).
+	c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	return c
 }
 
@@ -379,15 +384,16 @@ func (b *Broker) Authorizer() dynsec.Authorizer {
 }
 
 // Kick disconnects every live session of username ("" means anonymous
-// clients) with v5 reason 0x87 (not authorized). Sessions are kept, as
-// Mosquitto's kick does.
+// clients) with v5 reason 0x98 (administrative action), as Mosquitto's
+// dynamic security kick does; v3 clients are just disconnected. Sessions
+// are kept, as Mosquitto's kick does.
 func (b *Broker) Kick(username string) {
 	for _, cl := range b.server.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() || string(cl.Properties.Username) != username {
 			continue
 		}
 		b.log.Info(fmt.Sprintf("Client %s (u'%s') kicked: access changed.", cl.ID, username))
-		go func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) }()
+		go func() { _ = b.server.DisconnectClient(cl, packets.ErrAdministrativeAction) }()
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"mqtls/broker/store"
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // storeName is the folder of the store under persistence_location.
@@ -34,7 +34,7 @@ func (b *Broker) addPersistence() error {
 			dir = "."
 		}
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if err := atomicfile.MkdirPrivate(dir); err != nil {
+			if err := fileio.MkdirPrivate(dir); err != nil {
 				return fmt.Errorf("persistence_location: %w", err)
 			}
 		}

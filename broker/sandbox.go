@@ -15,7 +15,7 @@ import (
 	"mqtls/certs"
 	"mqtls/conf"
 	"mqtls/dynsec"
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // Sandbox names in the dev folder.
@@ -55,7 +55,7 @@ type Sandbox struct {
 // in admin.pass) and a demo device whose certificate and p12 it issues.
 func DevSandbox(o SandboxOptions) (*Sandbox, error) {
 	sb := &Sandbox{}
-	if err := atomicfile.MkdirPrivate(o.Dir); err != nil {
+	if err := fileio.MkdirPrivate(o.Dir); err != nil {
 		return nil, err
 	}
 	pki := filepath.Join(o.Dir, "pki")
@@ -113,7 +113,7 @@ func sandboxDynsec(path, passPath string) error {
 		return err
 	}
 	pw := base64.RawURLEncoding.EncodeToString(raw)
-	if err := atomicfile.WriteFile(passPath, []byte(pw+"\n"), 0o600); err != nil {
+	if err := fileio.WriteFile(passPath, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("dev sandbox: %w", err)
 	}
 	if err := dynsec.Init(path, sandboxAdmin, []byte(pw)); err != nil {

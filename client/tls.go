@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"mqtls/internal/fileio"
+
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -16,14 +18,7 @@ import (
 const maxFile = 4 << 20
 
 func readSmall(path, what string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if st.Size() > maxFile {
-		return nil, fmt.Errorf("read %s %s: larger than %d bytes, not a certificate file", what, path, maxFile)
-	}
-	b, err := os.ReadFile(path)
+	b, err := fileio.ReadFile(path, maxFile, "a certificate, key or bundle file")
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}

@@ -55,6 +55,8 @@ type Config struct {
 	MaxQueuedMessages int
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
+	// MaxTopicAlias is the highest topic alias a v5 client may use (0: none).
+	MaxTopicAlias int
 
 	// LogTypes as given by log_type lines (empty means the default set).
 	LogTypes []string
@@ -171,5 +173,6 @@ func New() *Config {
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
 		RetainAvailable:     true,
+		MaxTopicAlias:       10,
 	}
 }

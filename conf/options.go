@@ -131,6 +131,7 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_keepalive":         func(c *Config, v string) error { return setInt(&c.MaxKeepalive, v, 10, 65535) },
 	"max_inflight_messages": func(c *Config, v string) error { return setInt(&c.MaxInflightMessages, v, 0, 65535) },
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
+	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
 	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
 	"log_type": func(c *Config, v string) error {
 		switch v {

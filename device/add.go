@@ -12,8 +12,6 @@ package device
 // the certificate is revoked (cessationOfOperation) and its files removed.
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +19,7 @@ import (
 
 	"mqtls/ca"
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 // Outcome says what Add did.
@@ -239,16 +238,8 @@ func (o *Onboarder) filesMatch(id, serial string) bool {
 	if !fileExists(o.CA.IssuedPath(id, ".key")) {
 		return false
 	}
-	data, err := os.ReadFile(o.CA.IssuedPath(id, ".crt"))
-	if err != nil {
-		return false
-	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return false
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	return err == nil && certs.SerialHex(c) == serial
+	cs, err := fileio.ReadCerts(o.CA.IssuedPath(id, ".crt"))
+	return err == nil && certs.SerialHex(cs[0]) == serial
 }
 
 func fileExists(p string) bool {

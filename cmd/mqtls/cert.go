@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"mqtls/ca"
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 func certCmd() *cli.Command {
@@ -346,24 +346,16 @@ func isFilePath(arg string) bool {
 const maxCertFile = 1 << 20
 
 func readCertFile(path string) (*x509.Certificate, error) {
-	f, err := os.Open(path)
+	b, err := fileio.ReadFile(path, maxCertFile, "a certificate")
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCertFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	if len(b) > maxCertFile {
-		return nil, fmt.Errorf("%s is larger than %d KiB: is it a certificate?", path, maxCertFile>>10)
 	}
 	if blk, _ := pem.Decode(b); blk == nil {
 		if c, err := x509.ParseCertificate(b); err == nil {
 			return c, nil
 		}
 	}
-	cs, err := certs.ParsePEMCerts(b)
+	cs, err := fileio.ParseCerts(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -387,6 +379,11 @@ func printInspect(c *cli.Context, o inspectOutput) {
 	row("key", o.KeyType)
 	row("key usage", strings.Join(o.KeyUsage, ", "))
 	row("ext key usage", strings.Join(o.ExtKeyUsage, ", "))
+	if o.Identity != "" {
+		row("client login", "as "+o.Identity)
+	} else if o.IdentityRefused != "" {
+		row("client login", "refused: "+o.IdentityRefused)
+	}
 	if o.IsCA {
 		row("ca", "yes")
 	}
