@@ -27,6 +27,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/broker/store"
 	"mqtls/conf"
 	"mqtls/dynsec"
 )
@@ -72,6 +73,12 @@ type Broker struct {
 	// dynsec is set when the dynamic security plugin is configured.
 	dynsec *dynsecState
 
+	// scheme is set when topic_scheme is configured.
+	scheme *schemeHook
+	// store holds the durable state (nothing without persistence).
+	store     *store.Store
+	storeHook *store.Hook
+
 	closeOnce sync.Once
 	done      chan struct{}
 	obs       Observer
@@ -106,6 +113,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	defer func() {
 		if !ok && b.dynsec != nil {
 			b.dynsec.lock.Unlock()
+		}
+		if !ok && b.store != nil {
+			b.store.Close()
 		}
 	}()
 	b.server = mqtt.New(&mqtt.Options{
@@ -147,6 +157,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
+	}
+	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
+		return nil, fmt.Errorf("add fidelity hook: %w", err)
 	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
@@ -195,6 +208,11 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
 	}
+	// An acknowledgement carries its reason code (and a reason string),
+	// never the properties of the packet it answers.
+	c.Compatibilities.NoInheritedPropertiesOnAck = true
+	// Aliases above max_topic_alias are refused (DISCONNECT 0x94).
+	c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	return c
 }
 
@@ -366,15 +384,16 @@ func (b *Broker) Authorizer() dynsec.Authorizer {
 }
 
 // Kick disconnects every live session of username ("" means anonymous
-// clients) with v5 reason 0x87 (not authorized). Sessions are kept, as
-// Mosquitto's kick does.
+// clients) with v5 reason 0x98 (administrative action), as Mosquitto's
+// dynamic security kick does; v3 clients are just disconnected. Sessions
+// are kept, as Mosquitto's kick does.
 func (b *Broker) Kick(username string) {
 	for _, cl := range b.server.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() || string(cl.Properties.Username) != username {
 			continue
 		}
 		b.log.Info(fmt.Sprintf("Client %s (u'%s') kicked: access changed.", cl.ID, username))
-		go func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) }()
+		go func() { _ = b.server.DisconnectClient(cl, packets.ErrAdministrativeAction) }()
 	}
 }
 
@@ -402,6 +421,11 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.store != nil {
+			if serr := b.store.Close(); serr != nil && err == nil {
+				err = serr
+			}
 		}
 		if b.dynsec != nil {
 			b.dynsec.lock.Unlock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"mqtls/certs"
 	"mqtls/conf"
 	"mqtls/internal/fileio"
 )
@@ -107,20 +108,54 @@ func connState(c any) (tls.ConnectionState, bool) {
 	return st, st.HandshakeComplete
 }
 
-// identity is the username a verified client certificate gives: its CN, or
-// with subject true its whole subject in RFC 2253 form (as Mosquitto's
-// use_subject_as_username: "CN=dev2,O=Acme").
-func identity(st tls.ConnectionState, subject bool) (string, error) {
+// certIdentity is the identity a client's verified certificate gives
+// ([certs.Identity]), derived once, when the TLS handshake is done. Client
+// connections carry it (tlsConn, wsConn), so the auth hook and the
+// inspector read the same answer through its Identity method.
+type certIdentity struct {
+	id  certs.ClientIdentity
+	err error
+}
+
+func newCertIdentity(st tls.ConnectionState) certIdentity {
 	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
-		return "", errors.New("no verified client certificate")
+		return certIdentity{err: errNoClientCert}
 	}
-	leaf := st.VerifiedChains[0][0]
+	id, err := certs.Identity(st.VerifiedChains[0][0])
+	return certIdentity{id: id, err: err}
+}
+
+var errNoClientCert = errors.New("no verified client certificate")
+
+// Identity returns the client's certificate identity, or why there is none.
+func (c certIdentity) Identity() (certs.ClientIdentity, error) { return c.id, c.err }
+
+// tlsConn is a client's TLS connection with its certificate identity.
+type tlsConn struct {
+	*tls.Conn
+	certIdentity
+}
+
+func newTLSConn(c *tls.Conn) *tlsConn {
+	return &tlsConn{Conn: c, certIdentity: newCertIdentity(c.ConnectionState())}
+}
+
+// identity is the username a client connection's verified certificate
+// gives: its CN, or with subject true its whole subject in RFC 2253 form
+// (as Mosquitto's use_subject_as_username: "CN=dev2,O=Acme").
+func identity(conn any, subject bool) (string, error) {
+	ic, ok := conn.(interface {
+		Identity() (certs.ClientIdentity, error)
+	})
+	if !ok {
+		return "", errNoClientCert
+	}
+	id, err := ic.Identity()
+	if err != nil {
+		return "", err
+	}
 	if subject {
-		return leaf.Subject.String(), nil
+		return id.Subject, nil
 	}
-	cn := leaf.Subject.CommonName
-	if cn == "" {
-		return "", errors.New("client certificate has no CN")
-	}
-	return cn, nil
+	return id.CN, nil
 }

@@ -25,6 +25,11 @@ type Info struct {
 	NotBefore   time.Time `json:"not_before"`
 	NotAfter    time.Time `json:"not_after"`
 	SHA256      string    `json:"sha256_fingerprint"`
+	// Identity is the username a broker gives this certificate as a
+	// client certificate ([Identity]); IdentityRefused says why it gives
+	// none. Both are empty for a CA.
+	Identity        string `json:"client_identity,omitempty"`
+	IdentityRefused string `json:"client_identity_refused,omitempty"`
 }
 
 // Inspect describes c.
@@ -51,6 +56,13 @@ func Inspect(c *x509.Certificate) Info {
 	}
 	for _, e := range c.ExtKeyUsage {
 		in.ExtKeyUsage = append(in.ExtKeyUsage, ekuName(e))
+	}
+	if !c.IsCA {
+		if id, err := Identity(c); err == nil {
+			in.Identity = id.CN
+		} else {
+			in.IdentityRefused = strings.TrimPrefix(err.Error(), ErrIdentity.Error()+": ")
+		}
 	}
 	return in
 }

@@ -40,6 +40,10 @@ type Config struct {
 	Persistence bool
 	// PersistenceLocation is the folder of the store ("" means the current folder).
 	PersistenceLocation string
+	// PersistenceSync is when the store syncs to disk: "batch" (the default:
+	// one fsync for every group of concurrent writes), "always" (one per
+	// write) or "none" (never; a power cut may lose the last writes).
+	PersistenceSync string
 
 	// MaxPacketSize in bytes; 0 means not set (the broker applies its default).
 	MaxPacketSize int
@@ -51,6 +55,8 @@ type Config struct {
 	MaxQueuedMessages int
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
+	// MaxTopicAlias is the highest topic alias a v5 client may use (0: none).
+	MaxTopicAlias int
 
 	// LogTypes as given by log_type lines (empty means the default set).
 	LogTypes []string
@@ -167,5 +173,6 @@ func New() *Config {
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
 		RetainAvailable:     true,
+		MaxTopicAlias:       10,
 	}
 }

@@ -103,7 +103,7 @@ plugin_opt_config_file dynsec.json
 	}
 	want := Config{
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
-		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
+		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500, MaxTopicAlias: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorPayloadBytes: 256, InspectorHistory: 20,
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
 	}

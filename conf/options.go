@@ -116,6 +116,14 @@ func (p *parser) pluginOpt(name, value string) error {
 var globalOptions = map[string]func(c *Config, v string) error{
 	"persistence":          func(c *Config, v string) error { return setBool(&c.Persistence, v) },
 	"persistence_location": func(c *Config, v string) error { return setString(&c.PersistenceLocation, v) },
+	"persistence_sync": func(c *Config, v string) error {
+		switch v {
+		case "batch", "always", "none":
+			c.PersistenceSync = v
+			return nil
+		}
+		return fmt.Errorf("%q: use batch (the default: one fsync per group of writes), always or none", v)
+	},
 	"max_packet_size": func(c *Config, v string) error {
 		// [MQTT-3.1.2-24]: the fixed header alone is 2 to 5 bytes; Mosquitto's minimum is 20.
 		return setInt(&c.MaxPacketSize, v, 20, 268435455)
@@ -123,6 +131,7 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_keepalive":         func(c *Config, v string) error { return setInt(&c.MaxKeepalive, v, 10, 65535) },
 	"max_inflight_messages": func(c *Config, v string) error { return setInt(&c.MaxInflightMessages, v, 0, 65535) },
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
+	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
 	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
 	"log_type": func(c *Config, v string) error {
 		switch v {

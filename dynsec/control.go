@@ -16,6 +16,11 @@ const (
 	ResponseTopic = "$CONTROL/dynamic-security/v1/response"
 )
 
+// IsControlTopic reports whether t is under $CONTROL, the broker's control
+// APIs, as Mosquitto tests it (a prefix match on "$CONTROL"): default access
+// never grants such a topic, and listeners without the control API refuse it.
+func IsControlTopic(t string) bool { return strings.HasPrefix(t, "$CONTROL") }
+
 // maxRequest bounds a request payload (MQTT's own limit).
 const maxRequest = 268435455
 

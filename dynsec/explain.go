@@ -44,7 +44,7 @@ func (s *Store) Explain(username, clientID, topic string, access Access) Explana
 		e.ACLType = aclTypes[d.typ]
 		e.Topic = d.acl.topic
 		e.Priority = d.acl.priority
-	} else if d.known && strings.HasPrefix(topic, "$CONTROL") {
+	} else if d.known && IsControlTopic(topic) {
 		e.Control = true
 	}
 	return e

@@ -379,6 +379,11 @@ func printInspect(c *cli.Context, o inspectOutput) {
 	row("key", o.KeyType)
 	row("key usage", strings.Join(o.KeyUsage, ", "))
 	row("ext key usage", strings.Join(o.ExtKeyUsage, ", "))
+	if o.Identity != "" {
+		row("client login", "as "+o.Identity)
+	} else if o.IdentityRefused != "" {
+		row("client login", "refused: "+o.IdentityRefused)
+	}
 	if o.IsCA {
 		row("ca", "yes")
 	}
