@@ -82,9 +82,6 @@ func CheckPublicKey(pub crypto.PublicKey) error {
 	return nil
 }
 
-// oidCommonName is id-at-commonName.
-var oidCommonName = []int{2, 5, 4, 3}
-
 // CSRRequest is the request that issues a certificate of kind for a parsed
 // CSR: its public key, and its CN as the name (validated as a device id)
 // unless name is given. Only a Server takes the CSR's DNS and IP SANs
