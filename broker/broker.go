@@ -27,6 +27,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/broker/store"
 	"mqtls/conf"
 	"mqtls/dynsec"
 )
@@ -72,6 +73,12 @@ type Broker struct {
 	// dynsec is set when the dynamic security plugin is configured.
 	dynsec *dynsecState
 
+	// scheme is set when topic_scheme is configured.
+	scheme *schemeHook
+	// store holds the durable state (nothing without persistence).
+	store     *store.Store
+	storeHook *store.Hook
+
 	closeOnce sync.Once
 	done      chan struct{}
 	obs       Observer
@@ -106,6 +113,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	defer func() {
 		if !ok && b.dynsec != nil {
 			b.dynsec.lock.Unlock()
+		}
+		if !ok && b.store != nil {
+			b.store.Close()
 		}
 	}()
 	b.server = mqtt.New(&mqtt.Options{
@@ -198,6 +208,9 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
 	}
+	// An acknowledgement carries its reason code (and a reason string),
+	// never the properties of the packet it answers.
+	c.Compatibilities.NoInheritedPropertiesOnAck = true
 	// Aliases above max_topic_alias are refused (DISCONNECT 0x94).
 	c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	return c
@@ -408,6 +421,11 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.store != nil {
+			if serr := b.store.Close(); serr != nil && err == nil {
+				err = serr
+			}
 		}
 		if b.dynsec != nil {
 			b.dynsec.lock.Unlock()

@@ -40,6 +40,10 @@ type Config struct {
 	Persistence bool
 	// PersistenceLocation is the folder of the store ("" means the current folder).
 	PersistenceLocation string
+	// PersistenceSync is when the store syncs to disk: "batch" (the default:
+	// one fsync for every group of concurrent writes), "always" (one per
+	// write) or "none" (never; a power cut may lose the last writes).
+	PersistenceSync string
 
 	// MaxPacketSize in bytes; 0 means not set (the broker applies its default).
 	MaxPacketSize int
