@@ -30,17 +30,19 @@ const (
 
 // record is one line of index.jsonl.
 type record struct {
-	Op        string    `json:"op"`
-	Format    string    `json:"format,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Kind      string    `json:"kind,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	CN        string    `json:"cn,omitempty"`
-	KeyType   string    `json:"key_type,omitempty"`
-	Hosts     []string  `json:"hosts,omitempty"`
-	IPs       []string  `json:"ips,omitempty"`
-	Org       string    `json:"org,omitempty"`
-	Days      int       `json:"days,omitempty"`
+	Op      string   `json:"op"`
+	Format  string   `json:"format,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	Kind    string   `json:"kind,omitempty"`
+	Serial  string   `json:"serial,omitempty"`
+	CN      string   `json:"cn,omitempty"`
+	KeyType string   `json:"key_type,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	IPs     []string `json:"ips,omitempty"`
+	Org     string   `json:"org,omitempty"`
+	Days    int      `json:"days,omitempty"`
+	// CSR: issued for a certificate request; the key is the requester's.
+	CSR       bool      `json:"csr,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
@@ -100,12 +102,15 @@ type Entry struct {
 	IPs        []string   `json:"ips,omitempty"`
 	Org        string     `json:"org,omitempty"`
 	Days       int        `json:"days"`
-	NotBefore  time.Time  `json:"not_before"`
-	NotAfter   time.Time  `json:"not_after"`
-	IssuedAt   time.Time  `json:"issued_at"`
-	Revoked    bool       `json:"revoked"`
-	RevokedAt  time.Time  `json:"revoked_at,omitzero"`
-	Reason     string     `json:"reason,omitempty"`
+	// CSR is true for a certificate signed from a request: the private
+	// key is the device's own, and issued/ holds no key for it.
+	CSR       bool      `json:"csr,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IssuedAt  time.Time `json:"issued_at"`
+	Revoked   bool      `json:"revoked"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
 }
@@ -290,7 +295,7 @@ func (x *index) apply(line []byte) error {
 		}
 		e := &Entry{
 			Name: r.Name, Kind: certs.Kind(r.Kind), Serial: r.Serial, CommonName: r.CN, KeyType: r.KeyType,
-			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days,
+			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR,
 			NotBefore: r.NotBefore, NotAfter: r.NotAfter, IssuedAt: r.Time, Current: true,
 		}
 		if old := x.latest[r.Name]; old != nil {

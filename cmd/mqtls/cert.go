@@ -32,7 +32,7 @@ func certCmd() *cli.Command {
    $ mqtls cert renew server
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
-		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
+		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certSignCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
 	}
 }
 
