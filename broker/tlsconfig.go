@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -48,11 +49,12 @@ func tlsConfig(l *conf.Listener, crl *crlChecker, kp *keyPair) (*tls.Config, err
 type keyPair struct {
 	port          int
 	certFile, key string
+	caFile        string
 	cur           atomic.Pointer[tls.Certificate]
 }
 
 func newKeyPair(l *conf.Listener) (*keyPair, error) {
-	kp := &keyPair{port: l.Port, certFile: l.CertFile, key: l.KeyFile}
+	kp := &keyPair{port: l.Port, certFile: l.CertFile, key: l.KeyFile, caFile: l.CAFile}
 	return kp, kp.reload()
 }
 
@@ -69,8 +71,45 @@ func (kp *keyPair) reload() error {
 	if err != nil {
 		return fmt.Errorf("listener %d: load certfile %s and keyfile %s: %w", kp.port, kp.certFile, kp.key, err)
 	}
+	if len(cert.Certificate) == 1 && kp.caFile != "" {
+		cert.Certificate = completeChain(cert.Certificate[0], kp.caFile)
+	}
 	kp.cur.Store(&cert)
 	return nil
+}
+
+// completeChain adds to a certfile that holds only the server's leaf the
+// intermediates that cafile has between it and a root, as Mosquitto's
+// OpenSSL does: a client that trusts only the root can then verify the
+// server. Without such a path the leaf is sent alone, as before.
+func completeChain(leafDER []byte, caFile string) [][]byte {
+	out := [][]byte{leafDER}
+	leaf, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return out
+	}
+	_, cas, err := loadCAs(caFile)
+	if err != nil {
+		return out
+	}
+	roots, inters := x509.NewCertPool(), x509.NewCertPool()
+	for _, c := range cas {
+		if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+			roots.AddCert(c)
+		} else {
+			inters.AddCert(c)
+		}
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil || len(chains) == 0 {
+		return out
+	}
+	// chains[0] is leaf, intermediates..., root: the root stays out, the
+	// client has it.
+	for _, c := range chains[0][1 : len(chains[0])-1] {
+		out = append(out, c.Raw)
+	}
+	return out
 }
 
 func (kp *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.cur.Load(), nil }
