@@ -63,6 +63,9 @@ func (c *CA) ExportP12(name string, o P12Options) (P12Result, error) {
 	if e.Revoked {
 		return P12Result{}, fmt.Errorf("%q is revoked: issue or renew it before exporting", name)
 	}
+	if e.CSR {
+		return P12Result{}, fmt.Errorf("%q was signed from a CSR: its key is on the device only, so there is no p12 to make", name)
+	}
 	crtPath, keyPath := c.IssuedPath(name, ".crt"), c.IssuedPath(name, ".key")
 	crtPEM, err := fileio.ReadFile(crtPath, fileio.MaxPEM, "a certificate")
 	if err != nil {
@@ -159,6 +162,9 @@ func (c *CA) HasFiles(name string) (bool, error) {
 	cs, err := fileio.ReadCerts(c.IssuedPath(name, ".crt"))
 	if err != nil || certs.SerialHex(cs[0]) != e.Serial {
 		return false, nil
+	}
+	if e.CSR {
+		return true, nil // the key is the device's own
 	}
 	if _, err := os.Stat(c.IssuedPath(name, ".key")); err != nil {
 		return false, nil

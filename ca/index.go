@@ -30,17 +30,19 @@ const (
 
 // record is one line of index.jsonl.
 type record struct {
-	Op        string    `json:"op"`
-	Format    string    `json:"format,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Kind      string    `json:"kind,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	CN        string    `json:"cn,omitempty"`
-	KeyType   string    `json:"key_type,omitempty"`
-	Hosts     []string  `json:"hosts,omitempty"`
-	IPs       []string  `json:"ips,omitempty"`
-	Org       string    `json:"org,omitempty"`
-	Days      int       `json:"days,omitempty"`
+	Op      string   `json:"op"`
+	Format  string   `json:"format,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	Kind    string   `json:"kind,omitempty"`
+	Serial  string   `json:"serial,omitempty"`
+	CN      string   `json:"cn,omitempty"`
+	KeyType string   `json:"key_type,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	IPs     []string `json:"ips,omitempty"`
+	Org     string   `json:"org,omitempty"`
+	Days    int      `json:"days,omitempty"`
+	// CSR: issued for a certificate request; the key is the requester's.
+	CSR       bool      `json:"csr,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
@@ -100,18 +102,54 @@ type Entry struct {
 	IPs        []string   `json:"ips,omitempty"`
 	Org        string     `json:"org,omitempty"`
 	Days       int        `json:"days"`
-	NotBefore  time.Time  `json:"not_before"`
-	NotAfter   time.Time  `json:"not_after"`
-	IssuedAt   time.Time  `json:"issued_at"`
-	Revoked    bool       `json:"revoked"`
-	RevokedAt  time.Time  `json:"revoked_at,omitzero"`
-	Reason     string     `json:"reason,omitempty"`
+	// CSR is true for a certificate signed from a request: the private
+	// key is the device's own, and issued/ holds no key for it.
+	CSR       bool      `json:"csr,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IssuedAt  time.Time `json:"issued_at"`
+	Revoked   bool      `json:"revoked"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
 }
 
 // Expired reports whether the certificate has expired at now.
 func (e Entry) Expired(now time.Time) bool { return now.After(e.NotAfter) }
+
+// Status is the entry's state at now as `cert list` shows it: revoked (with
+// the reason), expired, replaced (by a renewal), valid with renewal due
+// (two thirds of its life used), valid and expiring within
+// [certs.ExpiryNotice], or valid.
+func (e Entry) Status(now time.Time) string {
+	days := int(e.NotAfter.Sub(now).Hours() / 24)
+	switch {
+	case e.Revoked:
+		return "revoked (" + e.Reason + ")"
+	case e.Expired(now):
+		return "expired"
+	case !e.Current:
+		return "replaced"
+	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
+		return fmt.Sprintf("valid, renewal due (expires in %d days)", days)
+	case e.NotAfter.Sub(now) < certs.ExpiryNotice:
+		return fmt.Sprintf("valid, expires in %d days", days)
+	}
+	return "valid"
+}
+
+// Expiring returns the current entries (not replaced by a renewal) that
+// expire within d of now, in their order.
+func Expiring(entries []Entry, now time.Time, d time.Duration) []Entry {
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.Current && !e.NotAfter.After(now.Add(d)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // index is the in-memory replay of index.jsonl plus the writer machinery.
 type index struct {
@@ -257,7 +295,7 @@ func (x *index) apply(line []byte) error {
 		}
 		e := &Entry{
 			Name: r.Name, Kind: certs.Kind(r.Kind), Serial: r.Serial, CommonName: r.CN, KeyType: r.KeyType,
-			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days,
+			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR,
 			NotBefore: r.NotBefore, NotAfter: r.NotAfter, IssuedAt: r.Time, Current: true,
 		}
 		if old := x.latest[r.Name]; old != nil {

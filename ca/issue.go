@@ -1,8 +1,10 @@
 package ca
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"time"
@@ -135,23 +137,31 @@ func (c *CA) replaceUnfinished(name string) error {
 // sign makes the key and certificate of a normalized request and its index
 // record; it writes nothing.
 func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, error) {
-	key, err := certs.NewKey(req.KeyType)
-	if err != nil {
-		return nil, record{}, err
+	var key crypto.Signer
+	pub := req.PublicKey
+	keyType := string(req.KeyType)
+	if pub == nil {
+		var err error
+		if key, err = certs.NewKey(req.KeyType); err != nil {
+			return nil, record{}, err
+		}
+		pub = key.Public()
+	} else {
+		keyType = certs.KeyTypeOf(pub)
 	}
-	t := req.Template(key.Public(), now)
+	t := req.Template(pub, now)
 	if t.NotAfter.After(c.Issuer.NotAfter) {
 		left := int(time.Until(c.Issuer.NotAfter).Hours() / 24)
 		return nil, record{}, fmt.Errorf("--days %d goes past the issuing CA's expiry (%s): use --days %d or fewer", req.Days, c.Issuer.NotAfter.Format(time.DateOnly), left)
 	}
-	cert, err := x509util.CreateCertificate(t, c.Issuer, key.Public(), c.issuerKey)
+	cert, err := x509util.CreateCertificate(t, c.Issuer, pub, c.issuerKey)
 	if err != nil {
 		return nil, record{}, fmt.Errorf("sign %s: %w", req.Name, err)
 	}
 	iss := &certs.Issued{Name: req.Name, Kind: req.Kind, Cert: cert, Chain: c.Chain(), Key: key}
 	rec := record{
 		Op: opIssue, Name: req.Name, Kind: string(req.Kind), Serial: certs.SerialHex(cert),
-		CN: cert.Subject.CommonName, KeyType: string(req.KeyType), Hosts: req.Hosts, Org: req.Org, Days: req.Days,
+		CN: cert.Subject.CommonName, KeyType: keyType, Hosts: req.Hosts, Org: req.Org, Days: req.Days, CSR: req.PublicKey != nil,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), Time: now.UTC(),
 	}
 	for _, ip := range req.IPs {
@@ -161,8 +171,18 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 }
 
 // writeIssued writes issued/NAME.crt (leaf + intermediate, 0644) and
-// issued/NAME.key (0600).
+// issued/NAME.key (0600). A certificate issued for a CSR has no key here:
+// the key, p12 and password file of a revoked predecessor are removed
+// first, so that nothing beside the new certificate belongs to another.
 func (c *CA) writeIssued(iss *certs.Issued) error {
+	if iss.Key == nil {
+		for _, ext := range []string{".key", ".p12", ".p12.pass"} {
+			if err := os.Remove(c.IssuedPath(iss.Name, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove the stale %s: %w", c.IssuedPath(iss.Name, ext), err)
+			}
+		}
+		return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
+	}
 	keyPEM, err := iss.KeyPEM()
 	if err != nil {
 		return err
@@ -205,6 +225,9 @@ func (c *CA) Renew(name string) (Renewal, error) {
 	}
 	if old.Revoked {
 		return Renewal{}, revokedError(name)
+	}
+	if old.CSR {
+		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)
 	}
 	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
 	for _, s := range old.IPs {
