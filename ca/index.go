@@ -133,6 +133,42 @@ func (e Entry) Pending(now time.Time) bool {
 // Expired reports whether the certificate has expired at now.
 func (e Entry) Expired(now time.Time) bool { return now.After(e.NotAfter) }
 
+// Status is the entry's state at now as `cert list` shows it: revoked (with
+// the reason), expired, superseded in its renewal grace, replaced (by a
+// renewal), valid with renewal due
+// (two thirds of its life used), valid and expiring within
+// [certs.ExpiryNotice], or valid.
+func (e Entry) Status(now time.Time) string {
+	days := int(e.NotAfter.Sub(now).Hours() / 24)
+	switch {
+	case e.Revoked:
+		return "revoked (" + e.Reason + ")"
+	case e.Expired(now):
+		return "expired"
+	case e.Pending(now):
+		return "superseded, valid until " + e.GraceUntil.Local().Format("2006-01-02 15:04") + " (renewal grace)"
+	case !e.Current:
+		return "replaced"
+	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
+		return fmt.Sprintf("valid, renewal due (expires in %d days)", days)
+	case e.NotAfter.Sub(now) < certs.ExpiryNotice:
+		return fmt.Sprintf("valid, expires in %d days", days)
+	}
+	return "valid"
+}
+
+// Expiring returns the current entries (not replaced by a renewal) that
+// expire within d of now, in their order.
+func Expiring(entries []Entry, now time.Time, d time.Duration) []Entry {
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.Current && !e.NotAfter.After(now.Add(d)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // index is the in-memory replay of index.jsonl plus the writer machinery.
 type index struct {
 	path, lockPath string

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -185,7 +184,7 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 			}
 			var within time.Duration
 			if s := c.String("expiring"); s != "" {
-				d, err := parsePeriod(s)
+				d, err := certs.ParsePeriod(s)
 				if err != nil {
 					return usageErrorf("--expiring: %v", err)
 				}
@@ -200,12 +199,9 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 				return err
 			}
 			now := time.Now()
-			list := make([]ca.Entry, 0, len(all))
-			for _, e := range all {
-				if within > 0 && (!e.Current || e.NotAfter.After(now.Add(within))) {
-					continue
-				}
-				list = append(list, e)
+			list := all
+			if within > 0 {
+				list = ca.Expiring(all, now, within)
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, list)
@@ -213,47 +209,11 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKIND\tSERIAL\tNOT AFTER\tSTATUS")
 			for _, e := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, e.Serial, e.NotAfter.Format(time.DateOnly), entryStatus(e, now))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, e.Serial, e.NotAfter.Format(time.DateOnly), e.Status(now))
 			}
 			return tw.Flush()
 		},
 	}
-}
-
-func entryStatus(e ca.Entry, now time.Time) string {
-	switch {
-	case e.Revoked:
-		return "revoked (" + e.Reason + ")"
-	case e.Expired(now):
-		return "expired"
-	case e.Pending(now):
-		return "superseded, valid until " + e.GraceUntil.Local().Format("2006-01-02 15:04") + " (renewal grace)"
-	case !e.Current:
-		return "replaced"
-	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
-		return fmt.Sprintf("valid, renewal due (expires in %d days)", int(e.NotAfter.Sub(now).Hours()/24))
-	case e.NotAfter.Sub(now) < 30*24*time.Hour:
-		return fmt.Sprintf("valid, expires in %d days", int(e.NotAfter.Sub(now).Hours()/24))
-	}
-	return "valid"
-}
-
-// parsePeriod reads 30d, 2w or a Go duration.
-func parsePeriod(s string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil || v <= 0 {
-				return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
-			}
-			return time.Duration(v) * unit, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
-	}
-	return d, nil
 }
 
 // inspectOutput is the --json shape of cert inspect: the certificate's
@@ -518,7 +478,7 @@ func renewOptions(c *cli.Context) (ca.RenewOptions, error) {
 	if s == "0" || s == "0s" || s == "0d" {
 		return ca.RenewOptions{}, nil
 	}
-	d, err := parsePeriod(s)
+	d, err := certs.ParsePeriod(s)
 	if err != nil {
 		return ca.RenewOptions{}, usageErrorf("--grace: %v (or 0 to revoke the old certificate now)", err)
 	}

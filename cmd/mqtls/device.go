@@ -372,25 +372,11 @@ without it, or when it does not answer, "connected" is unknown (null in JSON).`,
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tROLES\tEXPIRES\tSTATE\tCONNECTED")
 			for _, d := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, strings.Join(d.Roles, ","), d.Expires.Format(time.DateOnly), deviceState(d, o.Target != nil), connectedText(d.Connected))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, strings.Join(d.Roles, ","), d.Expires.Format(time.DateOnly), d.State(o.Target != nil), connectedText(d.Connected))
 			}
 			return tw.Flush()
 		},
 	}
-}
-
-func deviceState(d device.Device, knowClients bool) string {
-	switch {
-	case d.Revoked:
-		return "revoked"
-	case d.Expired:
-		return "expired"
-	case knowClients && !d.HasClient:
-		return "no client (run device add again)"
-	case d.Disabled:
-		return "disabled"
-	}
-	return "ok"
 }
 
 func connectedText(b *bool) string {
