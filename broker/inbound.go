@@ -128,8 +128,14 @@ func (h *inboundHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 
 func ackPacket(t byte, id uint16, code byte, reason string) packets.Packet {
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: t}, PacketID: id, ReasonCode: code}
-	if code >= 0x80 {
+	switch {
+	case code >= 0x80:
 		pk.Properties.ReasonString = reason
+	case code == packets.CodeNoMatchingSubscribers.Code:
+		// mochi's encoder writes a reason code below 0x80 only with a
+		// property: this one carries its reason string. (A client that
+		// asked for no problem information gets 0x00.)
+		pk.Properties.ReasonString = packets.CodeNoMatchingSubscribers.Reason
 	}
 	return pk
 }
@@ -143,7 +149,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 	if pk.TopicName == "" {
 		return pk, nil // an unknown alias: mochi's protocol error
 	}
-	if !mqtt.IsValidFilter(pk.TopicName, true) {
+	if t := pk.TopicName; !mqtt.IsValidFilter(t, true) && (len(t) < 4 || !strings.EqualFold(t[:4], "$SYS")) {
 		_ = h.b.server.DisconnectClient(cl, packets.ErrTopicNameInvalid)
 		return pk, packets.ErrRejectPacket
 	}
@@ -194,7 +200,7 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return c.Code, r, false
 	}
 	t := pk.TopicName
-	if t == "$SYS" || strings.HasPrefix(t, "$SYS/") {
+	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {
 		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
 		return refuse(packets.ErrNotAuthorized, "")
 	}

@@ -34,11 +34,6 @@ var allowed = map[string]struct {
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00", "c < PINGRESP"},
 		mqtls:     []string{"c < CONNACK sp=0 rc=0x00", "c closed"},
 	},
-	"pubrel-unknown-v5": {
-		why:       "a PUBREL for an unknown packet id gets PUBCOMP 0x92 (packet identifier not found) as MQTT 5 §3.7.2.1 says; Mosquitto 2.0.11 answers 0x00",
-		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PUBCOMP rc=0x00"},
-		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PUBCOMP rc=0x92"},
-	},
 	"wrong-ack-suback": {
 		why:       "a client never sends SUBACK: a protocol error that mochi answers by closing, where Mosquitto ignores the packet",
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PINGRESP"},
