@@ -188,6 +188,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
 	}
+	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
+		return nil, fmt.Errorf("add wildcard hook: %w", err)
+	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}

@@ -385,10 +385,66 @@ var scenarios = []scenario{
 	{name: "wild-dollar-plus", run: func(e *env) { deliver(e, v4, []string{"+/x"}, "$"+e.topic("x"), e.topic("x")) }},
 	{name: "wild-dollar-explicit", run: func(e *env) { deliver(e, v4, []string{"$" + e.topic("#")}, "$"+e.topic("x")) }},
 
+	{name: "wild-plus-hash-one-level", run: func(e *env) { deliver(e, v4, []string{"+/#"}, e.topic("")) }},
+	{name: "wild-level-plus-hash", run: func(e *env) { deliver(e, v4, []string{e.topic("+/#")}, e.topic("bar")) }},
+	{name: "wild-plus-plus-hash", run: func(e *env) { deliver(e, v4, []string{"+/+/#"}, e.topic("b")) }},
+	{name: "retain-parent-hash", run: func(e *env) {
+		p := e.connect("p", v4, conn{})
+		p.pub(e.topic(""), "r", 0, true)
+		p.ping() // the retained publishes are stored before s subscribes
+		s := e.connect("s", v4, conn{})
+		s.syncSub()
+		s.subq(0, e.topic("#"))
+		e.sync(s, s)
+		p.pub(e.topic(""), "", 0, true)
+	}},
+	{name: "wild-plus-hash-unsubscribe", run: func(e *env) {
+		s, p := pubsub(e, v5)
+		s.subq(0, e.topic("+/#"))
+		s.unsub(e.topic("+/#"))
+		p.pub(e.topic("a"), "m", 0, false)
+		e.sync(p, s)
+	}},
+	{name: "wild-plus-hash-keeps-explicit", run: func(e *env) {
+		s, p := pubsub(e, v5)
+		s.subq(0, e.topic("+"), e.topic("+/#"))
+		s.unsub(e.topic("+/#"))
+		p.pub(e.topic("a"), "m", 0, false)
+		p.pub(e.topic("a/b"), "m", 0, false)
+		e.sync(p, s)
+	}},
+	{name: "wild-hash-parent-identifier", run: func(e *env) {
+		s, p := pubsub(e, v5)
+		s.sub(props{SubscriptionIdentifier: []int{5}}, subopt{Filter: e.topic("#")})
+		p.pub(e.topic(""), "m", 0, false)
+		p.pub(e.topic("a"), "m", 0, false)
+		e.sync(p, s)
+	}},
+	{name: "wild-plus-hash-qos", run: func(e *env) {
+		s, p := pubsub(e, v5)
+		s.subq(1, e.topic("+/#"))
+		p.pub(e.topic("a"), "m", 1, false)
+		p.pub(e.topic("a/b"), "m", 1, false)
+		e.sync(p, s)
+	}},
+	{name: "retain-parent-plus-hash", run: func(e *env) {
+		p := e.connect("p", v4, conn{})
+		p.pub(e.topic("a"), "1", 0, true)
+		p.pub(e.topic("a/b"), "2", 0, true)
+		p.ping() // the retained publishes are stored before s subscribes
+		s := e.connect("s", v4, conn{})
+		s.syncSub()
+		s.subq(0, e.topic("+/#"))
+		e.sync(s, s)
+		p.pub(e.topic("a"), "", 0, true)
+		p.pub(e.topic("a/b"), "", 0, true)
+	}},
+
 	// retain
 	{name: "retain-new-subscriber", run: func(e *env) {
 		p := e.connect("p", v4, conn{})
 		p.pub(e.topic("a"), "r", 1, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v4, conn{})
 		s.subq(1, e.topic("a"))
 		s.expect()
@@ -414,6 +470,7 @@ var scenarios = []scenario{
 		p := e.connect("p", v4, conn{})
 		p.pub(e.topic("a"), "r", 0, true)
 		p.pub(e.topic("a"), "", 0, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v4, conn{})
 		s.syncSub()
 		s.subq(0, e.topic("a"))
@@ -422,6 +479,7 @@ var scenarios = []scenario{
 	{name: "retain-handling-1", run: func(e *env) {
 		p := e.connect("p", v5, conn{})
 		p.pub(e.topic("a"), "r", 0, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v5, conn{})
 		s.syncSub()
 		s.sub(props{}, subopt{Filter: e.topic("a"), RetainHandling: 1})
@@ -435,6 +493,7 @@ var scenarios = []scenario{
 	{name: "retain-handling-2", run: func(e *env) {
 		p := e.connect("p", v5, conn{})
 		p.pub(e.topic("a"), "r", 0, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v5, conn{})
 		s.syncSub()
 		s.sub(props{}, subopt{Filter: e.topic("a"), RetainHandling: 2})
@@ -445,6 +504,7 @@ var scenarios = []scenario{
 		p := e.connect("p", v4, conn{})
 		p.pub(e.topic("a"), "1", 0, true)
 		p.pub(e.topic("b/c"), "2", 1, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v4, conn{})
 		s.syncSub()
 		s.subq(2, e.topic("+"))
@@ -455,6 +515,7 @@ var scenarios = []scenario{
 	{name: "retain-qos-downgrade", run: func(e *env) {
 		p := e.connect("p", v4, conn{})
 		p.pub(e.topic("a"), "r", 2, true)
+		p.ping() // the retained publishes are stored before s subscribes
 		s := e.connect("s", v4, conn{})
 		s.syncSub()
 		s.subq(0, e.topic("a"))
