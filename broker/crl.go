@@ -166,14 +166,13 @@ func (c *crlChecker) revokedReason(chain []*x509.Certificate) string {
 func (s *crlSet) checkChain(chain []*x509.Certificate) error {
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		key := string(issuer.RawSubject)
-		if _, ok := s.byIssuer[key]; !ok {
+		if _, ok := s.byIssuer[string(issuer.RawSubject)]; !ok {
 			if i == 0 {
 				return fmt.Errorf("no CRL from %s, the issuer of %s, in crlfile", issuer.Subject.String(), cert.Subject.String())
 			}
 			continue
 		}
-		if s.revoked[key][cert.SerialNumber.String()] {
+		if s.revoked[string(issuer.RawSubject)][cert.SerialNumber.String()] {
 			return fmt.Errorf("certificate %s (serial %X) is revoked", cert.Subject.String(), cert.SerialNumber)
 		}
 	}

@@ -66,7 +66,7 @@ func TestPersistenceSurvivesKill(t *testing.T) {
 	if strings.Contains(b.Stderr(), "leaked") {
 		t.Errorf("the store did not close cleanly:\n%s", b.Stderr())
 	}
-	b = restartBroker(t, b, p)
+	restartBroker(t, b, p)
 	if out := run("mosquitto_sub", "-i", "keeper", "-c", "-q", "1", "-t", "q/#", "-v", "-C", "1", "-W", "10"); out != "q/one after-term\n" {
 		t.Errorf("after SIGTERM and restart: %q", out)
 	}

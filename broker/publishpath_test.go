@@ -307,7 +307,7 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	}
 
 	b.Kill()
-	b = restartBroker(t, b, p)
+	restartBroker(t, b, p)
 	sub = mustDial(t, addr, connectPacket(5, "eo-sub", false, 300))
 	pub = mustDial(t, addr, connectPacket(5, "eo-pub", false, 300))
 	retry := publishPacket("eo/in", []byte("once"), 2, 7)

@@ -5,6 +5,7 @@ package dynsec
 // 2.0's command names, data shapes and error strings.
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -221,7 +222,7 @@ func (s *Store) logCommand(name string, cmd obj, r result) {
 	if r.err != "" {
 		attrs = append(attrs, "error", r.err)
 	}
-	l.Log(nil, slog.LevelInfo, "dynsec", attrs...)
+	l.Log(context.Background(), slog.LevelInfo, "dynsec", attrs...)
 }
 
 // CommandError is an error answer from the control API, with Mosquitto's
