@@ -2,7 +2,34 @@
 // a [conf.Config], with listeners that bound the TLS handshake and CONNECT in
 // time, certificate identities (CN or subject as username), CRLs reloaded
 // without a restart, one hook that asks a [dynsec.Authorizer] about every
-// connect, subscribe, publish, will and delivery, and pebble persistence.
+// connect, subscribe, publish, will and delivery, and durable persistence.
+//
+// # Durability
+//
+// The rule: a PUBACK or PUBREC is sent only after the message is on disk
+// for every subscriber that must get it. What is durable (package store,
+// one pebble database written by one ordered writer with group commit):
+//
+//   - sessions and their granted subscriptions, written when a session is
+//     established or subscribes; a clean start deletes the old session's
+//     state before the client can be reached by publishers;
+//   - retained messages and the entry of every subscriber (online or
+//     queued for an offline session) of a QoS 1/2 publish, and for QoS 2
+//     the publisher's packet id awaiting PUBREL: all in one atomic write
+//     per publish, after which the acknowledgement goes out (inbound.go);
+//   - the PUBREL phase of an outgoing QoS 2 message, written when the
+//     subscriber's PUBREC arrives and before the PUBREL is sent; an
+//     outgoing QoS 2 PUBLISH is not sent before its entry is on disk;
+//     QoS 1 deliveries do not wait (a duplicate is allowed);
+//   - the completion of a message (PUBACK/PUBCOMP from the subscriber, the
+//     PUBREL of the publisher: its PUBCOMP waits for the removal).
+//
+// A restart rebuilds, through mochi's loaders and the store hook: sessions
+// and subscriptions, retained messages, each session's messages in flight
+// with their phase, in arrival order (entries are keyed by a sequence, not
+// a second), and the inbound QoS 2 ids, so that a retried PUBLISH gets
+// PUBREC 0 and is not delivered again. persistence_sync chooses batch
+// (default), always or none; see package store.
 //
 // # Lifecycle
 //
@@ -175,6 +202,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.addPersistence(); err != nil {
 		return nil, err
+	}
+	// After the hooks that may clear a will in OnConnect (scheme).
+	if err := b.server.AddHook(newWillHook(b.server), nil); err != nil {
+		return nil, fmt.Errorf("add will hook: %w", err)
 	}
 	for _, h := range opts.Hooks {
 		if err := b.AddHook(h, nil); err != nil {

@@ -26,6 +26,10 @@ const (
 	opHeader = "header"
 	opIssue  = "issue"
 	opRevoke = "revoke"
+	// opSupersede marks a certificate replaced by a renewal as valid
+	// until its grace ends ("until"); the next writer that signs CRLs
+	// after that revokes it.
+	opSupersede = "supersede"
 )
 
 // record is one line of index.jsonl.
@@ -46,6 +50,7 @@ type record struct {
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
+	Until     time.Time `json:"until,omitzero"`
 	Time      time.Time `json:"time"`
 }
 
@@ -113,13 +118,24 @@ type Entry struct {
 	Reason    string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
+	// GraceUntil is set on a certificate a renewal replaced with a grace
+	// period: it stays valid (not in crl.pem) until then, so the device
+	// that still holds it stays online until it gets the new one.
+	GraceUntil time.Time `json:"grace_until,omitzero"`
+}
+
+// Pending reports whether the certificate was replaced by a renewal and
+// its grace has not ended at now: valid, but no longer current.
+func (e Entry) Pending(now time.Time) bool {
+	return !e.Current && !e.Revoked && !e.GraceUntil.IsZero() && now.Before(e.GraceUntil)
 }
 
 // Expired reports whether the certificate has expired at now.
 func (e Entry) Expired(now time.Time) bool { return now.After(e.NotAfter) }
 
 // Status is the entry's state at now as `cert list` shows it: revoked (with
-// the reason), expired, replaced (by a renewal), valid with renewal due
+// the reason), expired, superseded in its renewal grace, replaced (by a
+// renewal), valid with renewal due
 // (two thirds of its life used), valid and expiring within
 // [certs.ExpiryNotice], or valid.
 func (e Entry) Status(now time.Time) string {
@@ -129,6 +145,8 @@ func (e Entry) Status(now time.Time) string {
 		return "revoked (" + e.Reason + ")"
 	case e.Expired(now):
 		return "expired"
+	case e.Pending(now):
+		return "superseded, valid until " + e.GraceUntil.Local().Format("2006-01-02 15:04") + " (renewal grace)"
 	case !e.Current:
 		return "replaced"
 	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
@@ -310,6 +328,15 @@ func (x *index) apply(line []byte) error {
 			return fmt.Errorf("revocation of unknown serial %s", r.Serial)
 		}
 		e.Revoked, e.RevokedAt, e.Reason, e.Current = true, r.Time, r.Reason, false
+	case opSupersede:
+		e := x.bySerial[r.Serial]
+		if e == nil {
+			return fmt.Errorf("supersede of unknown serial %s", r.Serial)
+		}
+		if e.Current || r.Until.IsZero() {
+			return fmt.Errorf("supersede of serial %s, which is current or has no end", r.Serial)
+		}
+		e.GraceUntil = r.Until
 	default:
 		return fmt.Errorf("unknown event %q", r.Op)
 	}
@@ -399,5 +426,18 @@ func (x *index) revokedEntries(now time.Time) []Entry {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].RevokedAt.Before(out[j].RevokedAt) })
+	return out
+}
+
+// pendingOf lists the certificates of name in their renewal grace at now.
+func (x *index) pendingOf(name string, now time.Time) []Entry {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []Entry
+	for _, e := range x.entries {
+		if e.Name == name && e.Pending(now) {
+			out = append(out, *e)
+		}
+	}
 	return out
 }

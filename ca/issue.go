@@ -193,11 +193,25 @@ func (c *CA) writeIssued(iss *certs.Issued) error {
 	return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
 }
 
+// DefaultGrace is how long a renewed certificate stays valid beside its
+// successor, so that the device that holds it is not cut off before the new
+// one reaches it (`--grace 7d`).
+const DefaultGrace = 7 * 24 * time.Hour
+
+// RenewOptions are the choices of `mqtls cert renew`.
+type RenewOptions struct {
+	// Grace keeps the old certificate valid for this long (its index
+	// records it superseded until then, and crl.pem does not list it); 0
+	// revokes it at once.
+	Grace time.Duration
+}
+
 // Renewal is what [CA.Renew] did.
 type Renewal struct {
 	// Issued is the new certificate and key.
 	*certs.Issued
-	// Old is the certificate it replaced, now revoked as superseded.
+	// Old is the certificate it replaced: revoked as superseded, or with a
+	// grace its GraceUntil.
 	Old Entry
 	// Repair is what the call completed of runs cut short before it (see
 	// repair.go).
@@ -212,7 +226,14 @@ type Renewal struct {
 // certificate valid but no longer current, which the next writer that
 // signs CRLs revokes; a cut after it leaves a current certificate without
 // files, which a re-run of Renew replaces.
-func (c *CA) Renew(name string) (Renewal, error) {
+//
+// With o.Grace the old certificate is not revoked: one append writes the
+// new certificate's line and a supersede line for the old one, valid until
+// now + grace; the writer that signs CRLs after that ([CA.GenerateCRL],
+// `mqtls ca crl` from cron) revokes it. A write torn between the two lines
+// leaves the old certificate neither current nor pending, which is revoked
+// at once: a crash errs toward revocation, never toward a longer life.
+func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if !c.CanSign() {
 		return Renewal{}, ErrLocked
 	}
@@ -264,6 +285,14 @@ func (c *CA) Renew(name string) (Renewal, error) {
 			return revokedError(name)
 		case !ok || cur.Serial != old.Serial || !cur.Current:
 			return fmt.Errorf("%q changed while renewing it (another process?): try again", name)
+		}
+		if o.Grace > 0 {
+			sup := record{Op: opSupersede, Serial: old.Serial, Until: now.Add(o.Grace).UTC(), Time: now.UTC()}
+			if err := c.idx.appendLines(f, []record{rec, sup}); err != nil {
+				return err
+			}
+			out.Old, _ = c.idx.findSerial(old.Serial)
+			return nil
 		}
 		if err := c.idx.appendLines(f, []record{rec}); err != nil {
 			return err

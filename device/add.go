@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"mqtls/ca"
 	"mqtls/certs"
@@ -76,6 +77,10 @@ type Result struct {
 	// Repair is what a renewal completed of runs cut short (see
 	// ca.Repair).
 	Repair ca.Repair
+	// OldSerial is the certificate a renewal replaced; GraceUntil, when
+	// set, is when it stops being valid (zero: revoked at once).
+	OldSerial  string
+	GraceUntil time.Time
 }
 
 // CheckSpec validates what can be checked without touching anything: the id,

@@ -497,7 +497,7 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	rec := outRecord{Order: e.order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
 	b, _ := json.Marshal(rec)
 	key := outKeyOf(cl.ID, e.order)
-	tx := h.write(pk.Origin, func(tx *Tx) { tx.Put(key, b) })
+	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
 	h.mu.Lock()
 	if h.out[k] == e {
 		e.tx = tx

@@ -83,6 +83,7 @@ type Store struct {
 	failed  error
 
 	durable atomic.Uint64
+	syncs   atomic.Uint64 // batches written
 	done    chan struct{} // closed when the writer has stopped
 }
 
@@ -95,7 +96,7 @@ type Tx struct {
 }
 
 type mut struct {
-	kind     byte // 's' set, 'd' delete, 'r' delete range
+	kind     byte // 's' set, 'f' set of a key never written before, 'd' delete, 'r' delete range
 	key, val []byte
 }
 
@@ -193,6 +194,14 @@ func (s *Store) Begin() *Tx { return &Tx{s: s, done: make(chan struct{})} }
 
 // Put sets key to val.
 func (tx *Tx) Put(key, val []byte) { tx.muts = append(tx.muts, mut{kind: 's', key: key, val: val}) }
+
+// PutNew sets a key that was never written before (a message's entry,
+// keyed by a sequence). When its deletion comes in the same group, the
+// writer writes neither: a message acknowledged by its subscriber before
+// the sync never costs disk.
+func (tx *Tx) PutNew(key, val []byte) {
+	tx.muts = append(tx.muts, mut{kind: 'f', key: key, val: val})
+}
 
 // Del deletes key.
 func (tx *Tx) Del(key []byte) { tx.muts = append(tx.muts, mut{kind: 'd', key: key}) }
@@ -303,14 +312,57 @@ func (s *Store) writer() {
 	}
 }
 
+// Syncs counts the batches written so far.
+func (s *Store) Syncs() uint64 { return s.syncs.Load() }
+
+type ref struct{ tx, m int }
+
+// elide finds the writes of a group that cancel out: a PutNew, the Puts
+// of the same key after it, and the Del that ends them.
+func elide(group []*Tx) map[ref]bool {
+	var chains map[string][]ref
+	var skip map[ref]bool
+	for ti, tx := range group {
+		for mi, m := range tx.muts {
+			switch m.kind {
+			case 'f':
+				if chains == nil {
+					chains = map[string][]ref{}
+				}
+				chains[string(m.key)] = []ref{{ti, mi}}
+			case 's':
+				if c, ok := chains[string(m.key)]; ok {
+					chains[string(m.key)] = append(c, ref{ti, mi})
+				}
+			case 'd':
+				if c, ok := chains[string(m.key)]; ok {
+					if skip == nil {
+						skip = map[ref]bool{}
+					}
+					for _, r := range c {
+						skip[r] = true
+					}
+					skip[ref{ti, mi}] = true
+					delete(chains, string(m.key))
+				}
+			}
+		}
+	}
+	return skip
+}
+
 func (s *Store) apply(group []*Tx, opt *pebbledb.WriteOptions) error {
+	skip := elide(group)
 	b := s.db.NewBatch()
 	defer b.Close()
-	for _, tx := range group {
-		for _, m := range tx.muts {
+	for ti, tx := range group {
+		for mi, m := range tx.muts {
+			if skip[ref{ti, mi}] {
+				continue
+			}
 			var err error
 			switch m.kind {
-			case 's':
+			case 's', 'f':
 				err = b.Set(m.key, m.val, nil)
 			case 'd':
 				err = b.Delete(m.key, nil)
@@ -322,6 +374,10 @@ func (s *Store) apply(group []*Tx, opt *pebbledb.WriteOptions) error {
 			}
 		}
 	}
+	if b.Empty() {
+		return nil
+	}
+	s.syncs.Add(1)
 	return b.Commit(opt)
 }
 

@@ -411,6 +411,9 @@ Exit codes: 0 revoked (also when it already was), 1 failure, 2 misuse.`,
 			default:
 				fmt.Fprintf(w, "revoked %q (serial %s, %s)\nwrote %s\n", r.Name, r.Serial, r.Reason, a.CRLPath())
 			}
+			for _, p := range r.Pending {
+				fmt.Fprintf(w, "revoked its certificate %s too, which a renewal had left valid until %s\n", p.Serial, p.GraceUntil.Local().Format("2006-01-02 15:04"))
+			}
 			warnCRL(c, a)
 			return nil
 		},
@@ -420,20 +423,27 @@ Exit codes: 0 revoked (also when it already was), 1 failure, 2 misuse.`,
 func certRenewCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "renew",
-		Usage:     "new key and certificate under the same name; the old one is revoked as superseded",
+		Usage:     "new key and certificate under the same name; the old one stays valid for --grace",
 		ArgsUsage: "<NAME>",
 		Description: `Examples:
    $ mqtls cert renew DSN000001
    $ mqtls cert renew server && mqtls p12 DSN000001   # re-export the bundle after renewing
 
 Keeps the profile of the current certificate (kind, names, organisation,
-days), overwrites issued/NAME.crt and issued/NAME.key, revokes the old
-certificate with reason superseded and regenerates crl.pem. After a crash,
-running it again completes the interrupted renewal (the old certificate is
-revoked) and issues a new certificate.`,
-		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag()},
+days) and overwrites issued/NAME.crt and issued/NAME.key. The old
+certificate stays valid for --grace (default 7d: a device keeps working
+until the new files reach it); mqtls ca crl revokes it as superseded once
+the grace has ended, and cert list shows it until then. --grace 0 revokes
+it at once and regenerates crl.pem. After a crash, running it again
+completes the interrupted renewal (the old certificate is revoked) and
+issues a new certificate.`,
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), graceFlag()},
 		Action: func(c *cli.Context) error {
 			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			ro, err := renewOptions(c)
 			if err != nil {
 				return err
 			}
@@ -444,15 +454,41 @@ revoked) and issues a new certificate.`,
 			if err != nil {
 				return err
 			}
-			ren, err := a.Renew(name)
+			ren, err := a.Renew(name, ro)
 			printRepair(c.App.Writer, ren.Repair)
 			if err != nil {
 				return err
 			}
 			iss := ren.Issued
-			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); the old certificate is revoked as superseded\n  %s\n  %s\n",
-				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
+			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); %s\n  %s\n  %s\n",
+				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), oldFate(ren.Old.Serial, ren.Old.GraceUntil),
+				a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
 			return nil
 		},
 	}
+}
+
+func graceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "grace", Value: "7d", Usage: "keep the old certificate valid for `PERIOD` (7d, 2w, 12h; 0 revokes it now)"}
+}
+
+// renewOptions reads --grace.
+func renewOptions(c *cli.Context) (ca.RenewOptions, error) {
+	s := strings.TrimSpace(c.String("grace"))
+	if s == "0" || s == "0s" || s == "0d" {
+		return ca.RenewOptions{}, nil
+	}
+	d, err := certs.ParsePeriod(s)
+	if err != nil {
+		return ca.RenewOptions{}, usageErrorf("--grace: %v (or 0 to revoke the old certificate now)", err)
+	}
+	return ca.RenewOptions{Grace: d}, nil
+}
+
+// oldFate says what became of the certificate a renewal replaced.
+func oldFate(serial string, until time.Time) string {
+	if until.IsZero() {
+		return "the old certificate " + serial + " is revoked as superseded"
+	}
+	return "the old certificate " + serial + " stays valid until " + until.Local().Format("2006-01-02 15:04") + " (mqtls ca crl revokes it then)"
 }

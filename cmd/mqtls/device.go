@@ -450,15 +450,20 @@ that was interrupted.`,
 func deviceRenewCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "renew",
-		Usage:     "give a device a new key, certificate and p12 (the old certificate is revoked)",
+		Usage:     "give a device a new key, certificate and p12 (the old certificate stays valid for --grace)",
 		ArgsUsage: "<id>",
 		Description: `Examples:
    $ mqtls device renew DSN000001
    $ mqtls device renew DSN000001 -f dynamic-security.json
    $ mqtls device renew DSN000001 -u admin --password-file admin.pw
+   $ mqtls device renew DSN000001 --grace 0       # revoke the old certificate now
 
-The new certificate has the same id and validity length; the old one is
-revoked as superseded and crl.pem regenerated. The p12 gets a new password.
+The new certificate has the same id and validity length. The old one stays
+valid for --grace (default 7d), so the device that holds it stays online
+until it gets the new p12; mqtls ca crl (daily, from cron) revokes it when
+the grace ends, and mqtls cert list shows it as superseded until then.
+--grace 0 revokes it at once as superseded and regenerates crl.pem.
+Revoking the device revokes both. The p12 gets a new password.
 The dynamic security client is unchanged; -f (only read: a running broker may
 hold it) or the connection flags of a running broker only check that it
 exists.`,
@@ -466,9 +471,14 @@ exists.`,
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+			graceFlag(),
 		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			ro, err := renewOptions(c)
 			if err != nil {
 				return err
 			}
@@ -483,7 +493,7 @@ exists.`,
 			if o.Target != nil {
 				defer o.Target.Close()
 			}
-			res, err := o.Renew(id)
+			res, err := o.Renew(id, ro)
 			printRepair(c.App.Writer, res.Repair)
 			if err != nil {
 				if errors.Is(err, ca.ErrNotFound) {
@@ -491,7 +501,7 @@ exists.`,
 				}
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s)\np12:      %s\npassword: %s\n", id, res.Serial, res.P12, res.P12Pass)
+			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\np12:      %s\npassword: %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil), res.P12, res.P12Pass)
 			if res.Note != "" {
 				warnf(c.App.ErrWriter, "%s", res.Note)
 			}
