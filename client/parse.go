@@ -13,9 +13,20 @@ import (
 
 // ApplyURL reads a -L url, mqtt(s)://[user[:password]@]host[:port][/topic]
 // (ws:// and wss:// too), into o and returns its topic ("" when it has
-// none: mosquitto_ctrl's -L has none, pub and sub require one).
+// none: mosquitto_ctrl's -L has none, pub and sub require one). As in
+// mosquitto_pub/sub, the topic is everything after the first '/' that
+// follows the host, taken literally: a '#' or '+' in it is a wildcard
+// (not a URL fragment), and %XX is not decoded.
 func (o *Options) ApplyURL(s string) (topic string, err error) {
-	u, err := url.Parse(s)
+	authority := s
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		authority, topic = scheme+"://"+host, path
+	}
+	if strings.ContainsAny(authority, "?#") {
+		return "", fmt.Errorf("invalid -L url %q: the host part has a '?' or '#': use -u and -P for such a user name or password", s)
+	}
+	u, err := url.Parse(authority)
 	if err != nil {
 		return "", fmt.Errorf("invalid -L url: %v", err)
 	}
@@ -45,7 +56,7 @@ func (o *Options) ApplyURL(s string) (topic string, err error) {
 			o.Password = p
 		}
 	}
-	return strings.TrimPrefix(u.Path, "/"), nil
+	return topic, nil
 }
 
 // ParseVersion reads -V: mqttv5 (5), mqttv311 (311) or mqttv31 (31).

@@ -19,6 +19,11 @@ func TestApplyURL(t *testing.T) {
 		"wss://u@h/x":                   {host: "h", user: "u", topic: "x", ws: true, tls: true},
 		"http://h/t":                    {err: "it must start with mqtt://, mqtts://, ws:// or wss://"},
 		"mqtt://h:port/t":               {err: "invalid -L url"},
+		"mqtt://h/devices/#":            {host: "h", topic: "devices/#"},
+		"mqtt://h:1884/+/temp/#":        {host: "h", port: 1884, topic: "+/temp/#"},
+		"mqtt://h/#":                    {host: "h", topic: "#"},
+		"mqtt://h/a%20b?x":              {host: "h", topic: "a%20b?x"},
+		"mqtt://u:p#w@h/t":              {err: "use -u and -P"},
 		"mqtt://h:99999999999999999999": {err: "is not a number"},
 	} {
 		var o Options
