@@ -207,6 +207,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.addPersistence(); err != nil {
 		return nil, err
 	}
+	// After the hooks that may clear a will in OnConnect (scheme).
+	if err := b.server.AddHook(newWillHook(b.server), nil); err != nil {
+		return nil, fmt.Errorf("add will hook: %w", err)
+	}
 	for _, h := range opts.Hooks {
 		if err := b.AddHook(h, nil); err != nil {
 			return nil, err

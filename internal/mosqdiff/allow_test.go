@@ -59,4 +59,19 @@ var allowed = map[string]struct {
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
 		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PINGRESP"},
 	},
+	"will-takeover-persistent-v5": {
+		why:       "the will is kept, as by Mosquitto; the only difference is the DISCONNECT 0x8E that MQTT 5 [MQTT-3.1.4-3] asks for on takeover (see connect-takeover-v5)",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=1 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "b closed", "cleanup < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "cleanup closed"},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=1 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "b closed", "cleanup < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "cleanup closed"},
+	},
+	"will-takeover-clean-v5": {
+		why:       "the will is published, as by Mosquitto; the only difference is the DISCONNECT 0x8E that MQTT 5 [MQTT-3.1.4-3] asks for on takeover (see connect-takeover-v5)",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "s < PUBLISH q1 r0 d0 \"will-takeover-clean-v5/w\" \"gone\""},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "s < PUBLISH q1 r0 d0 \"will-takeover-clean-v5/w\" \"gone\""},
+	},
+	"will-delay-session-ends-first": {
+		why:       "MQTT 5 §3.1.2.11.2: the will waits for its delay or the end of the session, whichever comes first; a session that expires on disconnect ends at once, so we publish at once, where Mosquitto 2.0.11 still waits for the delay",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s timeout"},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < PUBLISH q0 r0 d0 \"will-delay-session-ends-first/w\" \"now\""},
+	},
 }

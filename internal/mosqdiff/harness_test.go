@@ -284,6 +284,9 @@ func (c *client) expect() packets.Packet {
 	return pk
 }
 
+// expectIn reads and records the next packet if it comes within d.
+func (c *client) expectIn(d time.Duration) { c.recv(d, true) }
+
 // expectN reads n packets.
 func (c *client) expectN(n int) {
 	for range n {

@@ -540,7 +540,7 @@ var scenarios = []scenario{
 		s, p := pubsub(e, v4)
 		s.subq(0, e.topic("a"))
 		p.pub(e.topic("a"), "r", 1, true)
-		e.sync(p, s)
+		e.sync(s, s)
 	}},
 
 	// wills
@@ -584,6 +584,83 @@ var scenarios = []scenario{
 		c := e.connect("c", v4, conn{will: &will{topic: e.topic("w")}})
 		c.drop()
 		s.expect()
+	}},
+	{name: "will-properties", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(1, e.topic("w"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("w"), payload: "gone", props: props{PayloadFormat: 1, PayloadFormatFlag: true, ContentType: "text/plain", ResponseTopic: e.topic("r"), CorrelationData: []byte("c1"), MessageExpiryInterval: 3600, User: []packets.UserProperty{{Key: "k", Val: "v"}}}}})
+		c.drop()
+		s.expect()
+	}},
+	{name: "will-delay", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(1, e.topic("w"))
+		c := e.connect("c", v5, conn{props: props{SessionExpiryInterval: 10, SessionExpiryIntervalFlag: true}, will: &will{topic: e.topic("w"), payload: "late", props: props{WillDelayInterval: 1, MessageExpiryInterval: 3600}}})
+		c.drop()
+		s.expect()
+	}},
+	{name: "will-takeover-persistent", run: func(e *env) {
+		s := e.connect("s", v4, conn{})
+		s.syncSub()
+		s.subq(1, e.topic("w"))
+		a := e.connect("a", v4, conn{id: e.name, noClean: true, will: &will{topic: e.topic("w"), payload: "gone"}})
+		b := e.connect("b", v4, conn{id: e.name, noClean: true})
+		a.end()
+		s.quiet(300 * time.Millisecond)
+		e.sync(s, s)
+		b.disconnect(0, props{})
+		e.connect("cleanup", v4, conn{id: e.name}).disconnect(0, props{})
+	}},
+	{name: "will-takeover-persistent-v5", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.syncSub()
+		s.subq(1, e.topic("w"))
+		exp := props{SessionExpiryInterval: 60, SessionExpiryIntervalFlag: true}
+		a := e.connect("a", v5, conn{id: e.name, noClean: true, props: exp, will: &will{topic: e.topic("w"), payload: "gone"}})
+		b := e.connect("b", v5, conn{id: e.name, noClean: true, props: exp})
+		a.end()
+		s.quiet(300 * time.Millisecond)
+		e.sync(s, s)
+		b.disconnect(0, props{SessionExpiryInterval: 0, SessionExpiryIntervalFlag: true})
+		e.connect("cleanup", v5, conn{id: e.name}).disconnect(0, props{})
+	}},
+	{name: "will-takeover-clean-v5", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(1, e.topic("w"))
+		a := e.connect("a", v5, conn{id: e.name, will: &will{topic: e.topic("w"), payload: "gone", qos: 1}})
+		e.connect("b", v5, conn{id: e.name})
+		a.end()
+		s.expect()
+	}},
+	{name: "will-delay-cancelled", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.syncSub()
+		s.subq(1, e.topic("w"))
+		exp := props{SessionExpiryInterval: 30, SessionExpiryIntervalFlag: true}
+		c := e.connect("c", v5, conn{id: e.name, noClean: true, props: exp, will: &will{topic: e.topic("w"), payload: "late", props: props{WillDelayInterval: 1}}})
+		c.drop()
+		b := e.connect("b", v5, conn{id: e.name, noClean: true, props: exp})
+		s.quiet(1200 * time.Millisecond)
+		e.sync(s, s)
+		b.disconnect(0, props{SessionExpiryInterval: 0, SessionExpiryIntervalFlag: true})
+	}},
+	{name: "will-delay-session-ends-first", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(1, e.topic("w"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("w"), payload: "now", props: props{WillDelayInterval: 60}}})
+		c.drop()
+		s.expectIn(1500 * time.Millisecond)
+	}},
+	{name: "will-qos2-retained-v5", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(2, e.topic("w"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("w"), payload: "gone", qos: 2, retain: true}})
+		c.drop()
+		s.expect()
+		n := e.connect("n", v5, conn{})
+		n.subq(2, e.topic("w"))
+		n.expect()
+		n.pub(e.topic("w"), "", 0, true)
 	}},
 	{name: "will-takeover-clean", run: func(e *env) {
 		s := e.connect("s", v4, conn{})
