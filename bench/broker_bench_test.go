@@ -28,11 +28,15 @@ import (
 // as metrics. Side-by-side numbers against Mosquitto come from make compare.
 
 // BenchmarkBrokerMTLS checks access with an acl_file.
-func BenchmarkBrokerMTLS(b *testing.B) { benchBroker(b, false) }
+func BenchmarkBrokerMTLS(b *testing.B) { benchBroker(b, false, false) }
 
 // BenchmarkBrokerMTLSDynsec checks access with dynamic security: both
 // devices are in a group whose role grants bench/#.
-func BenchmarkBrokerMTLSDynsec(b *testing.B) { benchBroker(b, true) }
+func BenchmarkBrokerMTLSDynsec(b *testing.B) { benchBroker(b, true, false) }
+
+// BenchmarkBrokerMTLSPersist is BenchmarkBrokerMTLS with persistence on
+// (persistence_sync batch): what durable QoS 1 costs the broker.
+func BenchmarkBrokerMTLSPersist(b *testing.B) { benchBroker(b, false, true) }
 
 const benchDynsec = `{
 	"defaultACLAccess": {"publishClientSend": false, "publishClientReceive": true, "subscribe": false, "unsubscribe": true},
@@ -45,7 +49,7 @@ const benchDynsec = `{
 		{"acltype": "publishClientReceive", "topic": "bench/#", "allow": true}]}]
 }`
 
-func benchBroker(b *testing.B, dynsec bool) {
+func benchBroker(b *testing.B, dynsec, persist bool) {
 	bin := testutil.Mqtls(b)
 	dir, clients := pki(b)
 	port := testutil.FreePort(b)
@@ -61,9 +65,13 @@ func benchBroker(b *testing.B, dynsec bool) {
 		}
 		accessConf = "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file " + access
 	}
+	persistence := "persistence false"
+	if persist {
+		persistence = "persistence true\npersistence_location " + filepath.Join(b.TempDir(), "data")
+	}
 	cfg, err := conf.Parse("bench.conf", fmt.Appendf(nil, `per_listener_settings false
 allow_anonymous false
-persistence false
+%s
 %s
 listener %d 127.0.0.1
 cafile %s
@@ -71,7 +79,7 @@ certfile %s
 keyfile %s
 require_certificate true
 use_identity_as_username true
-`, accessConf, port, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")))
+`, persistence, accessConf, port, filepath.Join(dir, "ca.crt"), filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")))
 	if err != nil {
 		b.Fatal(err)
 	}
