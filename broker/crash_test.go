@@ -324,15 +324,22 @@ func packetName(t byte) string {
 	return map[byte]string{packets.Puback: "PUBACK", packets.Pubrec: "PUBREC", packets.Pubcomp: "PUBCOMP"}[t]
 }
 
-// TestDurableAcrossKills is the promise of persistence: a QoS 1 and a QoS 2
+// TestDurableAcrossKills is the promise of persistence, with both durable
+// persistence_sync modes: a QoS 1 and a QoS 2
 // publisher stream numbered messages to a persistent-session subscriber,
 // and the broker is killed with SIGKILL at random points and restarted.
 // Every message the broker acknowledged (PUBACK, PUBREC) reaches the
 // subscriber's application, and no QoS 2 message reaches it twice.
 func TestDurableAcrossKills(t *testing.T) {
+	for _, mode := range []string{"batch", "always"} {
+		t.Run(mode, func(t *testing.T) { durableAcrossKills(t, mode) })
+	}
+}
+
+func durableAcrossKills(t *testing.T, mode string) {
 	dir := t.TempDir()
 	p := testutil.FreePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location data\n", p)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location data\npersistence_sync %s\n", p, mode)
 	b := startBroker(t, dir, conf, p)
 	addr := testutil.Addr(p)
 	l := &ledger{acked: map[string]bool{}, delivered: map[string]int{}}

@@ -30,10 +30,10 @@ type guardedListener struct {
 	max      int64 // -1: no limit
 	// maxPacket is the broker's maximum packet size (see frameConn).
 	maxPacket uint32
-	active   atomic.Int64
-	log      *slog.Logger
-	closed   atomic.Bool
-	wg       sync.WaitGroup
+	active    atomic.Int64
+	log       *slog.Logger
+	closed    atomic.Bool
+	wg        sync.WaitGroup
 	// stopClients closes this listener's clients at shutdown. It replaces
 	// mochi's CloseFn, whose Clients.GetByListener takes a lock twice and
 	// can deadlock while clients come and go.
