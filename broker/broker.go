@@ -145,6 +145,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
 		}
 	}
+	// The limits come first: no other hook may work on a packet they refuse.
+	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
+		return nil, fmt.Errorf("add limits hook: %w", err)
+	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
@@ -194,6 +198,12 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	}
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
+	}
+	// Each inbound alias holds a topic name; Mosquitto's max_topic_alias
+	// default is 10.
+	c.TopicAliasMaximum = DefaultMaxTopicAlias
+	if cfg.MaxTopicAlias >= 0 {
+		c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	}
 	return c
 }

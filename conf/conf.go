@@ -51,6 +51,18 @@ type Config struct {
 	MaxQueuedMessages int
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
+	// MaxTopicLength bounds a topic name or filter in bytes; 0 means not
+	// set (65535, MQTT's own limit).
+	MaxTopicLength int
+	// MaxTopicAlias is the number of topic aliases a v5 client may set;
+	// -1 means not set (10, as in Mosquitto).
+	MaxTopicAlias int
+	// MaxSubscriptions bounds the subscriptions of one client; 0 means not
+	// set (the broker's default).
+	MaxSubscriptions int
+	// DynsecCacheBytes bounds the ACL decision cache in bytes; -1 means not
+	// set (the broker's default), 0 turns the cache off.
+	DynsecCacheBytes int64
 
 	// LogTypes as given by log_type lines (empty means the default set).
 	LogTypes []string
@@ -62,6 +74,7 @@ type Config struct {
 	// InspectorMaxTopics, InspectorPayloadBytes and InspectorHistory bound
 	// the inspector's memory; 0 means not set.
 	InspectorMaxTopics    int
+	InspectorMaxBytes     int
 	InspectorPayloadBytes int
 	InspectorHistory      int
 	// Metrics serves Prometheus metrics at the inspector's /metrics; it
@@ -166,6 +179,8 @@ func New() *Config {
 	return &Config{
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
+		MaxTopicAlias:       -1,
+		DynsecCacheBytes:    -1,
 		RetainAvailable:     true,
 	}
 }

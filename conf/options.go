@@ -124,6 +124,7 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_inflight_messages": func(c *Config, v string) error { return setInt(&c.MaxInflightMessages, v, 0, 65535) },
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
 	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
+	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
 	"log_type": func(c *Config, v string) error {
 		switch v {
 		case "debug", "error", "warning", "notice", "information", "subscribe", "unsubscribe", "websockets", "none", "all":
@@ -165,6 +166,17 @@ var globalOptions = map[string]func(c *Config, v string) error{
 		return nil
 	},
 	"inspector_max_topics":    func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
+	"inspector_max_bytes":     func(c *Config, v string) error { return setInt(&c.InspectorMaxBytes, v, 1<<20, 1<<40) },
+	"max_topic_length":        func(c *Config, v string) error { return setInt(&c.MaxTopicLength, v, 1, 65535) },
+	"max_subscriptions":       func(c *Config, v string) error { return setInt(&c.MaxSubscriptions, v, 1, 1<<31-1) },
+	"dynsec_cache_bytes": func(c *Config, v string) error {
+		n := 0
+		if err := setInt(&n, v, 0, 1<<40); err != nil {
+			return err
+		}
+		c.DynsecCacheBytes = int64(n)
+		return nil
+	},
 	"inspector_payload_bytes": func(c *Config, v string) error { return setInt(&c.InspectorPayloadBytes, v, 0, 1<<31-1) },
 	"inspector_history":       func(c *Config, v string) error { return setInt(&c.InspectorHistory, v, 1, 1<<31-1) },
 	"metrics":                 func(c *Config, v string) error { return setBool(&c.Metrics, v) },
