@@ -18,6 +18,9 @@
 #   REPEAT=1                   run everything N times; the table shows medians
 #   QUICK=1                    a short smoke run (1s runs, 100 connections)
 #   TABLE_ONLY=1 RESULTS=DIR   print the table of earlier results again
+#   SCENARIOS="plain mtls mtls+persist"  which scenarios to run
+#   PERSISTENCE_SYNC=batch     mqtls's persistence_sync in mtls+persist
+#                              (batch, always or none)
 #   ACL=dynsec|aclfile         access control of the mtls scenarios: the
 #                              dynamic-security plugin (default when this
 #                              mqtls has the dynsec command) or an acl_file
@@ -31,6 +34,8 @@ DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-1000}
 REPEAT=${REPEAT:-1}
+SCENARIOS=${SCENARIOS:-plain mtls mtls+persist}
+PERSISTENCE_SYNC=${PERSISTENCE_SYNC:-}
 if [[ -n "${QUICK:-}" ]]; then
 	DURATION=1s WARMUP=200ms CONNECTIONS=100
 fi
@@ -145,6 +150,9 @@ write_conf() {
 				mkdir -p "$WORK/persist-$n"
 				echo "persistence true"
 				echo "persistence_location $WORK/persist-$n/"
+				if [[ $broker == mqtls && -n $PERSISTENCE_SYNC ]]; then
+					echo "persistence_sync $PERSISTENCE_SYNC"
+				fi
 			else
 				echo "persistence false"
 			fi
@@ -229,7 +237,7 @@ done
 # Scenario by scenario, each broker in turn, so that both see the machine in
 # the same state; with REPEAT, the whole round again.
 for REP in $( ((${#run_broker[@]} > 0)) && seq "$REPEAT"); do
-for scenario in plain mtls mtls+persist; do
+for scenario in $SCENARIOS; do
 	echo "$scenario:" >&2
 	for broker in "${run_broker[@]}"; do
 		start_broker "$broker" "$scenario"
@@ -286,7 +294,7 @@ row() { # label run key decimals [target] [divisor]
 echo
 echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); $(if [[ -n "${TABLE_ONLY:-}" ]]; then echo "results from $RESULTS"; else echo "median of $REPEAT run(s) of $DURATION after $WARMUP warm-up"; fi); mtls access control: $ACL"
 printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
-for s in plain mtls mtls+persist; do
+for s in $SCENARIOS; do
 	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
 	row "$s: qos 0 lost %" "$s.qos0" lost_pct 2
 	row "$s: qos 0 msg per broker core-s" "$s.qos0" per_core_second 0

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"mqtls/client"
 )
 
 // ConnectOptions configures [Connect].
@@ -79,7 +79,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*ConnectResult, error) {
 	}
 	id := o.Prefix + "-" + runID()
 	res := &ConnectResult{
-		Mode: "connect", URL: t.URL, TLS: t.tlsBase != nil, ClientCerts: len(t.certs),
+		Mode: "connect", URL: t.URL, TLS: t.tls(), ClientCerts: len(t.certs),
 		Connections: o.Connections, Concurrency: o.Concurrency,
 	}
 
@@ -90,7 +90,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*ConnectResult, error) {
 			return nil, err
 		}
 	}
-	clients := make([]mqtt.Client, o.Connections)
+	clients := make([]*client.Conn, o.Connections)
 	lat := make([]int64, o.Connections)
 	var connected, failed atomic.Int64
 	var firstErr error
@@ -99,7 +99,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*ConnectResult, error) {
 		var wg sync.WaitGroup
 		for _, c := range clients {
 			if c != nil {
-				wg.Go(func() { c.Disconnect(0) })
+				wg.Go(func() { c.Close() })
 			}
 		}
 		wg.Wait()
@@ -133,7 +133,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*ConnectResult, error) {
 					return
 				}
 				t0 := time.Now()
-				c, err := t.connect(fmt.Sprintf("%s-%d", id, i), i, nil)
+				c, err := t.connect(ctx, fmt.Sprintf("%s-%d", id, i), i, nil)
 				if err != nil {
 					failed.Add(1)
 					errOnce.Do(func() { firstErr = err })

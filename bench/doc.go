@@ -15,6 +15,8 @@
 // from /proc so that results can be given per broker core-second, which is
 // fair even when the load generator is the bottleneck.
 //
-// The clients are paho.mqtt.golang (MQTT 3.1.1) clients; the same generator
-// is used against every broker so that ratios compare brokers, not tools.
+// The clients are package client's MQTT 3.1.1 connections (paho.mqtt.golang
+// underneath), the ones pub and sub use, so URLs and TLS mean the same
+// everywhere; the same generator is used against every broker so that ratios
+// compare brokers, not tools.
 package bench

@@ -11,7 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/sync/errgroup"
+
+	"mqtls/client"
 )
 
 // headerSize is the part of every payload the generator owns: the send time
@@ -183,8 +185,11 @@ type flow struct {
 	recMu     []sync.Mutex
 	failMu    sync.Mutex
 	fail      error
-	clients   []mqtt.Client
+	clients   []*client.Conn
 	clientsMu sync.Mutex
+	// closing is set once the run closes its connections: a connection
+	// that ends then is not lost.
+	closing atomic.Bool
 }
 
 func (f *flow) failed(err error) {
@@ -201,16 +206,17 @@ func (f *flow) err() error {
 	return f.fail
 }
 
-func (f *flow) keep(c mqtt.Client) {
+func (f *flow) keep(c *client.Conn) {
 	f.clientsMu.Lock()
 	f.clients = append(f.clients, c)
 	f.clientsMu.Unlock()
 }
 
 func (f *flow) closeAll() {
+	f.closing.Store(true)
 	var wg sync.WaitGroup
 	for _, c := range f.clients {
-		wg.Go(func() { c.Disconnect(0) })
+		wg.Go(func() { c.Close() })
 	}
 	wg.Wait()
 }
@@ -235,38 +241,35 @@ func runFlow(ctx context.Context, mode string, t *Target, l Load, topics, subsPe
 	for i := range f.recs {
 		f.recs[i] = newRecorder(maxSamples / nsubs)
 	}
-	onLost := func(err error) { f.failed(fmt.Errorf("connection lost: %w", err)) }
+	onLost := func(err error) {
+		if !f.closing.Load() {
+			f.failed(fmt.Errorf("connection lost: %w", err))
+		}
+	}
 
 	// Subscribers first, so that nothing published is missed.
 	err := parallel(ctx, nsubs, 16, func(i int) error {
 		j := i / subsPerTopic
-		c, err := t.connect(fmt.Sprintf("%s-s%d", id, i), i, onLost)
+		c, err := t.connect(ctx, fmt.Sprintf("%s-s%d", id, i), i, onLost)
 		if err != nil {
 			return err
 		}
 		f.keep(c)
-		tok := c.Subscribe(topic(j), l.QoS, f.handler(i))
-		if !tok.WaitTimeout(t.ConnectTimeout) {
-			return fmt.Errorf("subscribe %s: no SUBACK within %v", topic(j), t.ConnectTimeout)
-		}
-		if err := tok.Error(); err != nil {
+		codes, err := c.Subscribe(ctx, []client.Subscription{{Filter: topic(j), QoS: l.QoS}}, f.handler(i))
+		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", topic(j), err)
 		}
-		if st, ok := tok.(*mqtt.SubscribeToken); ok {
-			for _, q := range st.Result() {
-				if q == 0x80 {
-					return fmt.Errorf("subscribe %s: refused by the broker (not authorised?)", topic(j))
-				}
-			}
+		if len(codes) != 1 || codes[0] >= 0x80 {
+			return fmt.Errorf("subscribe %s: refused by the broker (not authorised?)", topic(j))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	pubs := make([]mqtt.Client, topics)
+	pubs := make([]*client.Conn, topics)
 	err = parallel(ctx, topics, 16, func(j int) error {
-		c, err := t.connect(fmt.Sprintf("%s-p%d", id, j), nsubs+j, onLost)
+		c, err := t.connect(ctx, fmt.Sprintf("%s-p%d", id, j), nsubs+j, onLost)
 		if err != nil {
 			return err
 		}
@@ -349,10 +352,10 @@ func runFlow(ctx context.Context, mode string, t *Target, l Load, topics, subsPe
 }
 
 // handler records what subscriber i receives.
-func (f *flow) handler(i int) mqtt.MessageHandler {
-	return func(_ mqtt.Client, m mqtt.Message) {
+func (f *flow) handler(i int) client.Handler {
+	return func(m client.Message) {
 		now := int64(time.Since(f.base))
-		p := m.Payload()
+		p := m.Payload
 		if len(p) < headerSize {
 			return
 		}
@@ -369,26 +372,16 @@ func (f *flow) handler(i int) mqtt.MessageHandler {
 }
 
 // publish sends on topic until end; topics is the number of publishers
-// sharing the offered rate.
-func (f *flow) publish(ctx context.Context, c mqtt.Client, topic string, end time.Time, publishers float64) {
+// sharing the offered rate. QoS 1 and 2 publishes are acknowledged
+// asynchronously, at most Window of them outstanding.
+func (f *flow) publish(ctx context.Context, c *client.Conn, topic string, end time.Time, publishers float64) {
 	l := f.l
 	var interval time.Duration
 	if l.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * publishers / l.Rate)
 	}
-	var inflight chan mqtt.Token
-	var reaped sync.WaitGroup
-	if l.QoS > 0 {
-		inflight = make(chan mqtt.Token, l.Window)
-		reaped.Go(func() {
-			for tok := range inflight {
-				tok.Wait()
-				if err := tok.Error(); err != nil {
-					f.failed(fmt.Errorf("publish: %w", err))
-				}
-			}
-		})
-	}
+	var inflight errgroup.Group
+	inflight.SetLimit(l.Window)
 	first := time.Now()
 	for seq := uint64(0); ; seq++ {
 		now := time.Now()
@@ -409,11 +402,17 @@ func (f *flow) publish(ctx context.Context, c mqtt.Client, topic string, end tim
 		ts := int64(now.Sub(f.base))
 		binary.LittleEndian.PutUint64(p, uint64(ts))
 		binary.LittleEndian.PutUint64(p[8:], seq)
-		tok := c.Publish(topic, l.QoS, false, p)
-		if inflight != nil {
-			inflight <- tok
-		} else if tok.Error() != nil {
-			f.failed(fmt.Errorf("publish: %w", tok.Error()))
+		m := client.Message{Topic: topic, Payload: p, QoS: l.QoS}
+		if l.QoS > 0 {
+			// Go waits while Window publishes are unacknowledged.
+			inflight.Go(func() error {
+				if err := c.Publish(ctx, m); err != nil {
+					f.failed(fmt.Errorf("publish: %w", err))
+				}
+				return nil
+			})
+		} else if err := c.Publish(ctx, m); err != nil {
+			f.failed(fmt.Errorf("publish: %w", err))
 			break
 		}
 		f.sent.Add(1)
@@ -421,10 +420,7 @@ func (f *flow) publish(ctx context.Context, c mqtt.Client, topic string, end tim
 			f.sentMeas.Add(1)
 		}
 	}
-	if inflight != nil {
-		close(inflight)
-		reaped.Wait()
-	}
+	inflight.Wait()
 }
 
 // progress reports once a second until the returned stop is called.
@@ -452,27 +448,18 @@ func (f *flow) progress(ctx context.Context, start time.Time, total time.Duratio
 }
 
 // parallel runs fn(0..n-1) with at most k at a time and returns the first
-// error.
+// error; after one, no more are started.
 func parallel(ctx context.Context, n, k int, fn func(i int) error) error {
-	sem := make(chan struct{}, k)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(k)
 	for i := range n {
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(i); err != nil {
-				once.Do(func() { first = err })
-			}
-		})
+		g.Go(func() error { return fn(i) })
 	}
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"mqtls/client"
+	"mqtls/internal/fileio"
 )
 
 // Target says which broker to load and how to log in to it.
@@ -37,8 +39,9 @@ type Target struct {
 	// ConnectTimeout bounds one connect (default 10s).
 	ConnectTimeout time.Duration
 
-	tlsBase *tls.Config
-	certs   []tls.Certificate
+	// base holds what every connection shares, in package client's terms.
+	base  client.Options
+	certs []tls.Certificate
 }
 
 // isTLS reports whether the URL's scheme asks for TLS.
@@ -50,7 +53,8 @@ func isTLS(u *url.URL) bool {
 	return false
 }
 
-// prepare checks the target and loads its TLS material once.
+// prepare checks the target and loads its TLS material once. The
+// connections themselves are package client's, as for pub and sub.
 func (t *Target) prepare() error {
 	if t.URL == "" {
 		return errors.New("no broker url: give one like tcp://127.0.0.1:1883")
@@ -70,6 +74,17 @@ func (t *Target) prepare() error {
 	if t.ConnectTimeout == 0 {
 		t.ConnectTimeout = 10 * time.Second
 	}
+	// client reads mqtt:// and mqtts:// URLs; the other schemes name the
+	// same two transports.
+	scheme := "mqtt"
+	if isTLS(u) {
+		scheme = "mqtts"
+	}
+	t.base = client.Options{Version: client.V311, KeepAlive: 300, Timeout: t.ConnectTimeout}
+	if _, err := t.base.ApplyURL(scheme + "://" + u.Host); err != nil {
+		return fmt.Errorf("broker url %q: %w", t.URL, err)
+	}
+	t.base.Username, t.base.Password = t.Username, t.Password
 	tlsWanted := t.CAFile != "" || t.CertFile != "" || t.CertDir != "" || t.Insecure
 	if !isTLS(u) {
 		if tlsWanted {
@@ -77,18 +92,14 @@ func (t *Target) prepare() error {
 		}
 		return nil
 	}
-	cfg := &tls.Config{InsecureSkipVerify: t.Insecure, ServerName: u.Hostname()}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
+		// Read now, so that a wrong path fails before any connect.
+		if _, err := fileio.ReadCerts(t.CAFile); err != nil {
 			return fmt.Errorf("read ca file: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("ca file %s: no PEM certificate in it", t.CAFile)
-		}
-		cfg.RootCAs = pool
 	}
+	t.base.TLS.CAFile = t.CAFile
+	t.base.TLS.SkipVerify = t.Insecure
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		return errors.New("a client certificate needs both a cert file and a key file")
 	}
@@ -106,7 +117,6 @@ func (t *Target) prepare() error {
 		}
 		t.certs = append(t.certs, cs...)
 	}
-	t.tlsBase = cfg
 	return nil
 }
 
@@ -168,46 +178,31 @@ func clientAuth(c tls.Certificate) bool {
 // started; 0 without mutual TLS).
 func (t *Target) CertCount() int { return len(t.certs) }
 
-// options builds paho options for client number i with the given id.
-func (t *Target) options(id string, i int) *mqtt.ClientOptions {
-	o := mqtt.NewClientOptions().
-		AddBroker(t.URL).
-		SetClientID(id).
-		SetProtocolVersion(4).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetKeepAlive(5 * time.Minute).
-		SetConnectTimeout(t.ConnectTimeout).
-		SetWriteTimeout(30 * time.Second)
-	if t.Username != "" {
-		o.SetUsername(t.Username)
-		o.SetPassword(t.Password)
-	}
-	if t.tlsBase != nil {
-		cfg := t.tlsBase.Clone()
-		if len(t.certs) > 0 {
-			cfg.Certificates = []tls.Certificate{t.certs[i%len(t.certs)]}
-		}
-		o.SetTLSConfig(cfg)
-	}
-	return o
-}
+// tls reports whether the connections use TLS (after prepare).
+func (t *Target) tls() bool { return t.base.TLS != nil }
 
-// connect opens client number i and waits for its CONNACK.
-func (t *Target) connect(id string, i int, onLost func(error)) (mqtt.Client, error) {
-	o := t.options(id, i)
-	if onLost != nil {
-		o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { onLost(err) })
+// connect opens client number i (MQTT 3.1.1, clean session) and waits for
+// its CONNACK. onLost, when set, is called when the connection ends, by
+// Close too: the caller tells the two apart.
+func (t *Target) connect(ctx context.Context, id string, i int, onLost func(error)) (*client.Conn, error) {
+	o := t.base
+	o.ClientID = id
+	if o.TLS != nil {
+		tlsOpts := *o.TLS
+		if len(t.certs) > 0 {
+			tlsOpts.Certificate = &t.certs[i%len(t.certs)]
+		}
+		o.TLS = &tlsOpts
 	}
-	c := mqtt.NewClient(o)
-	tok := c.Connect()
-	if !tok.WaitTimeout(t.ConnectTimeout + time.Second) {
-		c.Disconnect(0)
-		return nil, fmt.Errorf("connect %s: no answer within %v", id, t.ConnectTimeout)
-	}
-	if err := tok.Error(); err != nil {
+	c, err := client.Connect(ctx, o)
+	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", id, err)
+	}
+	if onLost != nil {
+		go func() {
+			<-c.Done()
+			onLost(errors.New("the broker closed the connection"))
+		}()
 	}
 	return c, nil
 }

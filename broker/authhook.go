@@ -117,14 +117,23 @@ var v3Codes = map[packets.Code]byte{
 	packets.ErrServerUnavailable:        3,
 }
 
+// sendRefusal answers a refused CONNECT. A v3 client whose refusal has no
+// 3.1.1 return code, and a protocol error, get no CONNACK, as from Mosquitto.
 func (h *authHook) sendRefusal(cl *mqtt.Client, code packets.Code) {
+	if code == packets.ErrProtocolViolation {
+		return // Mosquitto closes without a CONNACK, for v5 too
+	}
 	if cl.Properties.ProtocolVersion >= 5 {
 		_ = h.b.server.SendConnack(cl, code, false, nil)
 		return
 	}
+	rc, ok := v3Codes[code]
+	if !ok {
+		return
+	}
 	_ = cl.WritePacket(packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Connack},
-		ReasonCode:  v3Codes[code],
+		ReasonCode:  rc,
 	})
 }
 
@@ -132,13 +141,13 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	if ls == nil {
 		return refuse(packets.ErrServerUnavailable, "unknown listener %q", cl.Net.Listener)
 	}
-	if r := h.keepalive(cl); r != nil {
+	if r := connectRules(cl, pk); r != nil {
 		return r
 	}
+	h.keepalive(cl)
 	username := string(pk.Connect.Username)
 	if ls.identity {
-		st, _ := connState(cl.Net.Conn)
-		id, err := identity(st, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
+		id, err := identity(cl.Net.Conn, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
 		if err != nil {
 			return refuse(packets.ErrBadUsernameOrPassword, "%v", err)
 		}
@@ -154,7 +163,9 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 		switch {
 		case username == "" && !ls.anon:
 			return refuse(packets.ErrNotAuthorized, "anonymous clients are not allowed (allow_anonymous false)")
-		case username == "" && ls.auth == nil:
+		case ls.auth == nil && ls.anon:
+			// Mosquitto with allow_anonymous true and no password file
+			// admits any username: there is nothing to check it against.
 		case ls.auth == nil:
 			return refuse(packets.ErrNotAuthorized, "user %q: no password_file or dynamic security is configured to check passwords", username)
 		default:
@@ -183,23 +194,39 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	return nil
 }
 
-// keepalive applies max_keepalive: v5 clients are told the server's value in
-// CONNACK; v3 clients asking for more (or for none) are refused, as Mosquitto does.
-func (h *authHook) keepalive(cl *mqtt.Client) *refusal {
+// keepalive applies max_keepalive as Mosquitto 2.0.11 does: v5 clients
+// asking for more (or for none) are told the server's value in CONNACK; v3
+// clients cannot be told and are admitted with the keepalive they asked for.
+func (h *authHook) keepalive(cl *mqtt.Client) {
 	max := h.b.cfg.MaxKeepalive
-	if max == 0 || max >= 65535 {
-		return nil
+	if max == 0 || max >= 65535 || cl.Properties.ProtocolVersion < 5 {
+		return
 	}
-	ka := int(cl.State.Keepalive)
-	if ka != 0 && ka <= max {
-		return nil
+	if ka := int(cl.State.Keepalive); ka != 0 && ka <= max {
+		return
 	}
-	if cl.Properties.ProtocolVersion >= 5 {
-		cl.State.Keepalive = uint16(max)
-		cl.State.ServerKeepalive = true
-		return nil
+	cl.State.Keepalive = uint16(max)
+	cl.State.ServerKeepalive = true
+}
+
+// connectRules refuses the CONNECTs that Mosquitto refuses and mochi
+// accepts.
+func connectRules(cl *mqtt.Client, pk packets.Packet) *refusal {
+	v := cl.Properties.ProtocolVersion
+	switch {
+	case v == 3 && pk.Connect.ClientIdentifier == "":
+		// MQTT 3.1 has no assigned client identifiers.
+		return refuse(packets.ErrClientIdentifierNotValid, "MQTT 3.1 clients must send a client id")
+	case v == 4 && pk.Connect.PasswordFlag && !pk.Connect.UsernameFlag:
+		// [MQTT-3.1.2-22]: no CONNACK code for it, so the connection closes.
+		return refuse(packets.ErrProtocolViolation, "password without a username")
+	case v == 5 && pk.Properties.AuthenticationMethod != "":
+		// mochi would accept the CONNECT and ignore the method.
+		return refuse(packets.ErrBadAuthenticationMethod, "authentication method %q is not supported", pk.Properties.AuthenticationMethod)
+	case pk.Connect.WillFlag && topic.ValidName(pk.Connect.WillTopic) != nil:
+		return refuse(packets.ErrProtocolViolation, "will topic %q is not a valid topic name", pk.Connect.WillTopic)
 	}
-	return refuse(packets.ErrClientIdentifierNotValid, "keepalive %d is above max_keepalive %d", ka, max)
+	return nil
 }
 
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
@@ -296,7 +323,7 @@ func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string)
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
-	if ls.noControl && strings.HasPrefix(t, "$CONTROL/") {
+	if ls.noControl && dynsec.IsControlTopic(t) {
 		return false
 	}
 	if ls.auth == nil {

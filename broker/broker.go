@@ -2,7 +2,34 @@
 // a [conf.Config], with listeners that bound the TLS handshake and CONNECT in
 // time, certificate identities (CN or subject as username), CRLs reloaded
 // without a restart, one hook that asks a [dynsec.Authorizer] about every
-// connect, subscribe, publish, will and delivery, and pebble persistence.
+// connect, subscribe, publish, will and delivery, and durable persistence.
+//
+// # Durability
+//
+// The rule: a PUBACK or PUBREC is sent only after the message is on disk
+// for every subscriber that must get it. What is durable (package store,
+// one pebble database written by one ordered writer with group commit):
+//
+//   - sessions and their granted subscriptions, written when a session is
+//     established or subscribes; a clean start deletes the old session's
+//     state before the client can be reached by publishers;
+//   - retained messages and the entry of every subscriber (online or
+//     queued for an offline session) of a QoS 1/2 publish, and for QoS 2
+//     the publisher's packet id awaiting PUBREL: all in one atomic write
+//     per publish, after which the acknowledgement goes out (inbound.go);
+//   - the PUBREL phase of an outgoing QoS 2 message, written when the
+//     subscriber's PUBREC arrives and before the PUBREL is sent; an
+//     outgoing QoS 2 PUBLISH is not sent before its entry is on disk;
+//     QoS 1 deliveries do not wait (a duplicate is allowed);
+//   - the completion of a message (PUBACK/PUBCOMP from the subscriber, the
+//     PUBREL of the publisher: its PUBCOMP waits for the removal).
+//
+// A restart rebuilds, through mochi's loaders and the store hook: sessions
+// and subscriptions, retained messages, each session's messages in flight
+// with their phase, in arrival order (entries are keyed by a sequence, not
+// a second), and the inbound QoS 2 ids, so that a retried PUBLISH gets
+// PUBREC 0 and is not delivered again. persistence_sync chooses batch
+// (default), always or none; see package store.
 //
 // # Lifecycle
 //
@@ -27,6 +54,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/broker/store"
 	"mqtls/conf"
 	"mqtls/dynsec"
 )
@@ -72,6 +100,12 @@ type Broker struct {
 	// dynsec is set when the dynamic security plugin is configured.
 	dynsec *dynsecState
 
+	// scheme is set when topic_scheme is configured.
+	scheme *schemeHook
+	// store holds the durable state (nothing without persistence).
+	store     *store.Store
+	storeHook *store.Hook
+
 	closeOnce sync.Once
 	done      chan struct{}
 	obs       Observer
@@ -106,6 +140,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	defer func() {
 		if !ok && b.dynsec != nil {
 			b.dynsec.lock.Unlock()
+		}
+		if !ok && b.store != nil {
+			b.store.Close()
 		}
 	}()
 	b.server = mqtt.New(&mqtt.Options{
@@ -152,6 +189,12 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
+		return nil, fmt.Errorf("add fidelity hook: %w", err)
+	}
+	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
+		return nil, fmt.Errorf("add wildcard hook: %w", err)
+	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
@@ -163,6 +206,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.addPersistence(); err != nil {
 		return nil, err
+	}
+	// After the hooks that may clear a will in OnConnect (scheme).
+	if err := b.server.AddHook(newWillHook(b.server), nil); err != nil {
+		return nil, fmt.Errorf("add will hook: %w", err)
 	}
 	for _, h := range opts.Hooks {
 		if err := b.AddHook(h, nil); err != nil {
@@ -199,12 +246,11 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
 	}
-	// Each inbound alias holds a topic name; Mosquitto's max_topic_alias
-	// default is 10.
-	c.TopicAliasMaximum = DefaultMaxTopicAlias
-	if cfg.MaxTopicAlias >= 0 {
-		c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
-	}
+	// An acknowledgement carries its reason code (and a reason string),
+	// never the properties of the packet it answers.
+	c.Compatibilities.NoInheritedPropertiesOnAck = true
+	// Aliases above max_topic_alias are refused (DISCONNECT 0x94).
+	c.TopicAliasMaximum = uint16(cfg.MaxTopicAlias)
 	return c
 }
 
@@ -376,15 +422,16 @@ func (b *Broker) Authorizer() dynsec.Authorizer {
 }
 
 // Kick disconnects every live session of username ("" means anonymous
-// clients) with v5 reason 0x87 (not authorized). Sessions are kept, as
-// Mosquitto's kick does.
+// clients) with v5 reason 0x98 (administrative action), as Mosquitto's
+// dynamic security kick does; v3 clients are just disconnected. Sessions
+// are kept, as Mosquitto's kick does.
 func (b *Broker) Kick(username string) {
 	for _, cl := range b.server.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() || string(cl.Properties.Username) != username {
 			continue
 		}
 		b.log.Info(fmt.Sprintf("Client %s (u'%s') kicked: access changed.", cl.ID, username))
-		go func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) }()
+		go func() { _ = b.server.DisconnectClient(cl, packets.ErrAdministrativeAction) }()
 	}
 }
 
@@ -412,6 +459,11 @@ func (b *Broker) Close() error {
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
+		}
+		if b.store != nil {
+			if serr := b.store.Close(); serr != nil && err == nil {
+				err = serr
+			}
 		}
 		if b.dynsec != nil {
 			b.dynsec.lock.Unlock()

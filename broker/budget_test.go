@@ -83,16 +83,16 @@ use_identity_as_username true
 	return e
 }
 
-// rawClient is an MQTT 3.1.1 connection over mTLS that writes packets as
+// mtlsRaw is an MQTT 3.1.1 connection over mTLS that writes packets as
 // they are, so that a test can send what no well-behaved library would.
-type rawClient struct {
+type mtlsRaw struct {
 	t *testing.T
 	c *tls.Conn
 	r *bufio.Reader
 	w *bufio.Writer
 }
 
-func (e *budgetEnv) dial(t *testing.T, cert, id string) *rawClient {
+func (e *budgetEnv) dial(t *testing.T, cert, id string) *mtlsRaw {
 	t.Helper()
 	kp, err := tls.LoadX509KeyPair(filepath.Join(e.dir, cert+".crt"), filepath.Join(e.dir, cert+".key"))
 	if err != nil {
@@ -103,7 +103,7 @@ func (e *budgetEnv) dial(t *testing.T, cert, id string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	rc := &rawClient{t: t, c: c, r: bufio.NewReader(c), w: bufio.NewWriterSize(c, 64<<10)}
+	rc := &mtlsRaw{t: t, c: c, r: bufio.NewReader(c), w: bufio.NewWriterSize(c, 64<<10)}
 	rc.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
 		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60, ClientIdentifier: id}})
 	rc.flush()
@@ -113,7 +113,7 @@ func (e *budgetEnv) dial(t *testing.T, cert, id string) *rawClient {
 	return rc
 }
 
-func (rc *rawClient) send(pk packets.Packet) {
+func (rc *mtlsRaw) send(pk packets.Packet) {
 	rc.t.Helper()
 	var buf bytes.Buffer
 	var err error
@@ -137,7 +137,7 @@ func (rc *rawClient) send(pk packets.Packet) {
 	}
 }
 
-func (rc *rawClient) flush() {
+func (rc *mtlsRaw) flush() {
 	rc.t.Helper()
 	if err := rc.w.Flush(); err != nil {
 		rc.t.Fatal(err)
@@ -146,7 +146,7 @@ func (rc *rawClient) flush() {
 
 // read returns the next packet's type and body; type 0 when the broker
 // closed the connection or nothing came within d.
-func (rc *rawClient) read(d time.Duration) (byte, []byte) {
+func (rc *mtlsRaw) read(d time.Duration) (byte, []byte) {
 	_ = rc.c.SetReadDeadline(time.Now().Add(d))
 	h, err := rc.r.ReadByte()
 	if err != nil {

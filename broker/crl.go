@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mqtls/internal/fileio"
 )
 
 // crlChecker holds the CRLs of one listener's crlfile and answers, during
@@ -110,16 +111,8 @@ func (c *crlChecker) warnExpired(now bool) {
 
 func parseCRLs(b []byte, cas []*x509.Certificate) (*crlSet, error) {
 	set := &crlSet{byIssuer: map[string]*x509.RevocationList{}, revoked: map[string]map[string]bool{}}
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "X509 CRL" {
-			continue
-		}
-		crl, err := x509.ParseRevocationList(blk.Bytes)
+	for _, der := range fileio.Blocks(b, "X509 CRL") {
+		crl, err := x509.ParseRevocationList(der)
 		if err != nil {
 			return nil, err
 		}
@@ -173,14 +166,13 @@ func (c *crlChecker) revokedReason(chain []*x509.Certificate) string {
 func (s *crlSet) checkChain(chain []*x509.Certificate) error {
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
-		key := string(issuer.RawSubject)
-		if _, ok := s.byIssuer[key]; !ok {
+		if _, ok := s.byIssuer[string(issuer.RawSubject)]; !ok {
 			if i == 0 {
 				return fmt.Errorf("no CRL from %s, the issuer of %s, in crlfile", issuer.Subject.String(), cert.Subject.String())
 			}
 			continue
 		}
-		if s.revoked[key][cert.SerialNumber.String()] {
+		if s.revoked[string(issuer.RawSubject)][cert.SerialNumber.String()] {
 			return fmt.Errorf("certificate %s (serial %X) is revoked", cert.Subject.String(), cert.SerialNumber)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // TestKickSendsNotAuthorized: Kick disconnects every live session of a user
-// with an MQTT 5 DISCONNECT carrying reason 0x87 and leaves other users alone.
+// with an MQTT 5 DISCONNECT carrying reason 0x98 (administrative action, as Mosquitto) and leaves other users alone.
 func TestKickSendsNotAuthorized(t *testing.T) {
 	testutil.Need(t, "mosquitto_passwd")
 	dir := t.TempDir()
@@ -74,8 +74,8 @@ func TestKickSendsNotAuthorized(t *testing.T) {
 	b.Kick("u")
 	for _, r := range []*bufio.Reader{r1, r2} {
 		typ, body := readPacket(t, r)
-		if typ != packets.Disconnect || len(body) == 0 || body[0] != packets.ErrNotAuthorized.Code {
-			t.Errorf("kicked session got type %d body % x, want DISCONNECT 0x87", typ, body)
+		if typ != packets.Disconnect || len(body) == 0 || body[0] != packets.ErrAdministrativeAction.Code {
+			t.Errorf("kicked session got type %d body % x, want DISCONNECT 0x98", typ, body)
 		}
 	}
 	// The other user's session is untouched: it still answers a PINGREQ.

@@ -22,8 +22,6 @@ const (
 	DefaultMaxTopicLength = 65535
 	// DefaultMaxSubscriptions is max_subscriptions' default.
 	DefaultMaxSubscriptions = 1000
-	// DefaultMaxTopicAlias is max_topic_alias' default, as in Mosquitto.
-	DefaultMaxTopicAlias = 10
 )
 
 // limitsHook refuses, before mochi does any work on it, a packet whose
@@ -44,15 +42,12 @@ type limitsHook struct {
 var _ mqtt.Hook = (*limitsHook)(nil)
 
 func newLimitsHook(b *Broker) *limitsHook {
-	h := &limitsHook{b: b, maxLen: DefaultMaxTopicLength, maxSubs: DefaultMaxSubscriptions, maxAlias: DefaultMaxTopicAlias}
+	h := &limitsHook{b: b, maxLen: DefaultMaxTopicLength, maxSubs: DefaultMaxSubscriptions, maxAlias: uint16(b.cfg.MaxTopicAlias)}
 	if b.cfg.MaxTopicLength > 0 {
 		h.maxLen = b.cfg.MaxTopicLength
 	}
 	if b.cfg.MaxSubscriptions > 0 {
 		h.maxSubs = b.cfg.MaxSubscriptions
-	}
-	if b.cfg.MaxTopicAlias >= 0 {
-		h.maxAlias = uint16(b.cfg.MaxTopicAlias)
 	}
 	return h
 }
@@ -118,11 +113,18 @@ func (h *limitsHook) checkTopic(what, t string) error {
 }
 
 // checkSubscriptions refuses a SUBSCRIBE that would take the client over
-// max_subscriptions (a filter it already has replaces it).
+// max_subscriptions (a filter it already has replaces it). The parent level
+// P that the wildcard hook subscribes beside a "P/#" is not counted.
 func (h *limitsHook) checkSubscriptions(cl *mqtt.Client, fs packets.Subscriptions) error {
-	n := cl.State.Subscriptions.Len()
+	subs := cl.State.Subscriptions.GetAll()
+	n := 0
+	for f := range subs {
+		if _, companion := subs[f+"/#"]; !companion {
+			n++
+		}
+	}
 	for _, f := range fs {
-		if _, ok := cl.State.Subscriptions.Get(f.Filter); !ok {
+		if _, ok := subs[f.Filter]; !ok {
 			n++
 		}
 	}

@@ -143,8 +143,9 @@ func TestLimits(t *testing.T) {
 	sub := testutil.Start(t, dir, "mosquitto_sub", args("-i", "lim-sub", "-t", "lim/#", "-v")...)
 	b.waitLog(t, "lim-sub 0 lim/#")
 	// A payload over max_packet_size ends the publisher's connection and is
-	// not delivered.
-	out, code := mosq(t, dir, "mosquitto_pub", args("-V", "5", "-i", "big", "-q", "1", "-t", "lim/big", "-m", strings.Repeat("x", 2000))...)
+	// not delivered (v3.1.1: a v5 client is told the limit in CONNACK and
+	// does not send it).
+	out, code := mosq(t, dir, "mosquitto_pub", args("-V", "311", "-i", "big", "-q", "1", "-t", "lim/big", "-m", strings.Repeat("x", 2000))...)
 	if code == 0 {
 		t.Errorf("oversized publish accepted: %s", out)
 	}

@@ -115,7 +115,7 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 			tc.Close()
 			return
 		}
-		c = tc
+		c = newTLSConn(tc)
 	}
 	logEstablish(l.log, remote, establish(l.id, c))
 }

@@ -4,57 +4,61 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
-	pebbledb "github.com/cockroachdb/pebble"
-	"github.com/mochi-mqtt/server/v2/hooks/storage/pebble"
-
-	"mqtls/internal/atomicfile"
+	"mqtls/broker/store"
+	"mqtls/internal/fileio"
 )
 
-// storeName is the folder of the pebble store under persistence_location.
-const storeName = "mqtls.pebble"
+// storeName is the folder of the store under persistence_location.
+const storeName = "mqtls.store"
 
-// addPersistence adds mochi's pebble hook in Sync mode when persistence is
-// on: every session, subscription, retained message and QoS 1/2 message in
-// flight is on disk before the broker acknowledges it, so it survives a
-// kill -9. (The bolt and redis hooks lose in-flight packet ids; pebble keeps them.)
+// oldStoreName is the folder of mochi's pebble hook that earlier versions
+// used; its format is not read.
+const oldStoreName = "mqtls.pebble"
+
+// addPersistence adds the store hook and the inbound hook that acknowledges
+// QoS 1/2 publishes after the store made them durable. Without persistence
+// the store keeps nothing and every write is durable at once: the path is
+// the same (see package store and inbound.go).
 func (b *Broker) addPersistence() error {
-	if !b.cfg.Persistence {
-		return nil
+	mode, err := store.ParseSync(b.cfg.PersistenceSync)
+	if err != nil {
+		return err
 	}
-	dir := b.cfg.PersistenceLocation
-	if dir == "" {
-		dir = "."
-	}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := atomicfile.MkdirPrivate(dir); err != nil {
-			return fmt.Errorf("persistence_location: %w", err)
+	path := ""
+	if b.cfg.Persistence {
+		dir := b.cfg.PersistenceLocation
+		if dir == "" {
+			dir = "."
+		}
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := fileio.MkdirPrivate(dir); err != nil {
+				return fmt.Errorf("persistence_location: %w", err)
+			}
+		}
+		path = filepath.Join(dir, storeName)
+		if _, err := os.Stat(filepath.Join(dir, oldStoreName)); err == nil {
+			b.log.Warn(fmt.Sprintf("Persistence: %s was written by an earlier version and is not read; sessions start from %s.", filepath.Join(dir, oldStoreName), path))
 		}
 	}
-	path := filepath.Join(dir, storeName)
-	opts := &pebble.Options{
-		Path:    path,
-		Mode:    pebble.Sync,
-		Options: &pebbledb.Options{Logger: pebbleLogger{b.log}},
+	s, err := store.Open(path, mode, b.log)
+	if err != nil {
+		return err
 	}
-	if err := b.server.AddHook(new(pebble.Hook), opts); err != nil {
+	b.store = s
+	b.storeHook = new(store.Hook)
+	if err := b.server.AddHook(b.storeHook, &store.HookConfig{Store: s, Server: b.server}); err != nil {
+		s.Close()
 		return fmt.Errorf("open persistence store %s: %w", path, err)
 	}
-	b.log.Info("Persistence store " + path + " (sync writes).")
+	if err := b.server.AddHook(&inboundHook{b: b, st: b.storeHook}, nil); err != nil {
+		s.Close()
+		return fmt.Errorf("add inbound hook: %w", err)
+	}
+	if path != "" {
+		b.log.Info(fmt.Sprintf("Persistence store %s (persistence_sync %s).", path, mode))
+	}
 	return nil
-}
-
-// pebbleLogger keeps pebble's chatter out of the broker log.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.log.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.log.Error("pebble: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
 }

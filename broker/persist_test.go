@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,13 +45,10 @@ func TestPersistenceSurvivesKill(t *testing.T) {
 	if code != 27 {
 		t.Errorf("keeper: exit %d, want 27 (timed out waiting for a 5th message)", code)
 	}
-	// mochi resends the queued messages of a resumed session sorted by the
-	// second they were published in, so their order within a second is not
-	// kept: compare them as a set (with counts).
+	// In the order they were published (the same second for mochi).
 	lines := strings.Split(strings.TrimSpace(strings.ReplaceAll(out, "Timed out\n", "")), "\n")
-	slices.Sort(lines)
 	if got := strings.Join(lines, "\n"); got != "q/one a\nq/one b\nq/one c\nq/two exactly-once" {
-		t.Errorf("keeper after kill -9 got:\n%s\nwant q/one a, b, c and q/two once", out)
+		t.Errorf("keeper after kill -9 got:\n%s\nwant q/one a, b, c and q/two once, in that order", out)
 	}
 	if out := run("mosquitto_sub", "-t", "r/#", "-v", "-C", "1", "-W", "10"); out != "r/keep retained\n" {
 		t.Errorf("retained after kill -9: %q", out)
@@ -66,7 +62,11 @@ func TestPersistenceSurvivesKill(t *testing.T) {
 	if code := b.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("broker exit %d after SIGTERM\n%s", code, b.Stderr())
 	}
-	b = restartBroker(t, b, p)
+	// mochi's pebble hook left iterators open: pebble said so at close.
+	if strings.Contains(b.Stderr(), "leaked") {
+		t.Errorf("the store did not close cleanly:\n%s", b.Stderr())
+	}
+	restartBroker(t, b, p)
 	if out := run("mosquitto_sub", "-i", "keeper", "-c", "-q", "1", "-t", "q/#", "-v", "-C", "1", "-W", "10"); out != "q/one after-term\n" {
 		t.Errorf("after SIGTERM and restart: %q", out)
 	}

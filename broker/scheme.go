@@ -75,16 +75,10 @@ func (h *schemeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	v := h.check(pk.TopicName, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
-	if v == nil {
+	refused, code, detail := h.judge(cl, pk)
+	if !refused {
 		return pk, nil
 	}
-	what := fmt.Sprintf("PUBLISH from %s (q%d, r%d, '%s')", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName)
-	if !h.enforce {
-		h.log.Warn(fmt.Sprintf("Topic scheme: %s is outside the scheme: %s.", what, v.Detail()))
-		return pk, nil
-	}
-	h.log.Warn(fmt.Sprintf("Denied %s: outside the topic scheme: %s.", what, v.Detail()))
 	if cl.Properties.ProtocolVersion < 5 {
 		if pk.FixedHeader.Qos == 0 {
 			return pk, packets.ErrRejectPacket
@@ -92,15 +86,11 @@ func (h *schemeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, packets.CodeSuccessIgnore
 	}
 	if pk.FixedHeader.Qos > 0 {
-		code := packets.ErrTopicNameInvalid
-		if v.Reason != topic.NotInScheme {
-			code = packets.ErrImplementationSpecificError
-		}
 		ack := packets.Packet{
 			FixedHeader: packets.FixedHeader{Type: packets.Puback},
 			PacketID:    pk.PacketID,
 			ReasonCode:  code.Code,
-			Properties:  packets.Properties{ReasonString: v.Detail()},
+			Properties:  packets.Properties{ReasonString: detail},
 		}
 		if pk.FixedHeader.Qos == 2 {
 			ack.FixedHeader.Type = packets.Pubrec
@@ -110,6 +100,26 @@ func (h *schemeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		}
 	}
 	return pk, packets.ErrRejectPacket
+}
+
+// judge checks a publish against the scheme and logs what is outside it;
+// refused is set in enforce mode, with the v5 reason code and its detail.
+func (h *schemeHook) judge(cl *mqtt.Client, pk packets.Packet) (refused bool, code packets.Code, detail string) {
+	v := h.check(pk.TopicName, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
+	if v == nil {
+		return false, packets.CodeSuccess, ""
+	}
+	what := fmt.Sprintf("PUBLISH from %s (q%d, r%d, '%s')", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName)
+	if !h.enforce {
+		h.log.Warn(fmt.Sprintf("Topic scheme: %s is outside the scheme: %s.", what, v.Detail()))
+		return false, packets.CodeSuccess, ""
+	}
+	h.log.Warn(fmt.Sprintf("Denied %s: outside the topic scheme: %s.", what, v.Detail()))
+	code = packets.ErrTopicNameInvalid
+	if v.Reason != topic.NotInScheme {
+		code = packets.ErrImplementationSpecificError
+	}
+	return true, code, v.Detail()
 }
 
 // OnConnect drops, in enforce mode, a will outside the scheme: mochi
@@ -142,6 +152,7 @@ func (b *Broker) addScheme() error {
 	if err := b.server.AddHook(h, nil); err != nil {
 		return fmt.Errorf("add topic scheme hook: %w", err)
 	}
+	b.scheme = h.(*schemeHook)
 	mode := "enforced"
 	if b.cfg.TopicSchemeMode == "log" {
 		mode = "logged"

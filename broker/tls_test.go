@@ -178,3 +178,33 @@ func TestMTLSRefusals(t *testing.T) {
 		return strings.Contains(e.broker.Stderr()[before:], "is revoked")
 	})
 }
+
+// TestServerChainFromCAFile: a certfile with only the server's leaf is sent
+// with the intermediates found in cafile, as Mosquitto sends them, so that a
+// client that trusts only the root verifies the server. The same files are
+// given to a real Mosquitto first, as the judge.
+func TestServerChainFromCAFile(t *testing.T) {
+	testutil.Need(t, "mosquitto", "mosquitto_pub")
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "Chain")
+	leaf := ca.leaf("server", leafOpts{cn: "localhost", server: true})
+	writePEM(t, filepath.Join(dir, "leaf-only.crt"), "CERTIFICATE", leaf.Raw)
+	writePEM(t, filepath.Join(dir, "root.pem"), "CERTIFICATE", ca.root.Raw)
+	body := func(p int) string {
+		return fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\n",
+			p, filepath.Join(dir, "chain.pem"), filepath.Join(dir, "leaf-only.crt"), filepath.Join(dir, "server.key"))
+	}
+	pub := func(p int) (string, int) {
+		return mosq(t, dir, "mosquitto_pub", "-h", "localhost", "-p", port(p), "--cafile", "root.pem", "-t", "chain/x", "-m", "1")
+	}
+	mp := testutil.FreePort(t)
+	testutil.Mosquitto(t, mp, body(mp))
+	if out, code := pub(mp); code != 0 {
+		t.Fatalf("mosquitto with a leaf-only certfile: exit %d\n%s", code, out)
+	}
+	p := testutil.FreePort(t)
+	startBroker(t, dir, body(p), p)
+	if out, code := pub(p); code != 0 {
+		t.Errorf("mqtls with a leaf-only certfile: exit %d (want 0, as mosquitto)\n%s", code, out)
+	}
+}

@@ -111,6 +111,11 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	defer c.Close()
 	_ = c.UnderlyingConn().SetDeadline(time.Now().Add(w.deadline))
 	conn := &wsConn{Conn: c.UnderlyingConn(), ws: c, state: r.TLS}
+	if r.TLS != nil {
+		conn.certIdentity = newCertIdentity(*r.TLS)
+	} else {
+		conn.certIdentity = certIdentity{err: errNoClientCert}
+	}
 	w.mu.Lock()
 	establish := w.establish
 	w.mu.Unlock()
@@ -138,6 +143,7 @@ type wsConn struct {
 	ws    *websocket.Conn
 	r     io.Reader
 	state *tls.ConnectionState
+	certIdentity
 }
 
 // ConnectionState returns the TLS state (the zero value on plain ws).

@@ -12,8 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"mqtls/certs"
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // File names inside the PKI folder.
@@ -152,7 +151,7 @@ func Open(dir string, password []byte) (*CA, error) {
 	}
 	// Issuing writes into issued/: make sure it is there (and 0700) before
 	// an index line promises files.
-	if err := atomicfile.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
+	if err := fileio.MkdirPrivate(filepath.Join(dir, IssuedDir)); err != nil {
 		return nil, err
 	}
 	c.removeTemps()
@@ -161,7 +160,7 @@ func Open(dir string, password []byte) (*CA, error) {
 
 // Encrypted reports whether the CA keys of dir are password-protected.
 func Encrypted(dir string) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(dir, RootKeyFile))
+	b, err := fileio.ReadFile(filepath.Join(dir, RootKeyFile), fileio.MaxPEM, "a CA key")
 	if err != nil {
 		return false, fmt.Errorf("load CA: %w", err)
 	}
@@ -187,13 +186,9 @@ func (c *CA) rootSigner() (crypto.Signer, error) {
 }
 
 func readCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
+	cs, err := fileio.ReadCerts(path)
 	if err != nil {
 		return nil, err
-	}
-	cs, err := certs.ParsePEMCerts(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cs[0], nil
 }

@@ -191,7 +191,7 @@ func TestIssueVerifyPurposeAndCRL(t *testing.T) {
 		t.Errorf("reissue after revoke: %v", err)
 	}
 	old, _, _ := c.Lookup("DSN000001")
-	nw, err := c.Renew("DSN000001")
+	nw, err := c.Renew("DSN000001", ca.RenewOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,8 @@ func mosquittoRefuses(t *testing.T, pki, revoked, valid string) {
 // assertShowAgrees: ca show fails, naming the repair, exactly when the
 // folder is in a state a writer must complete, as openssl and the index
 // tell it: a revocation crl.pem lacks, one crl.pem lists that the index
-// lacks, or a certificate neither current nor revoked (a cut renewal).
+// lacks, or a certificate neither current, revoked nor in its renewal
+// grace (a cut renewal).
 func (f *cutFixture) assertShowAgrees(t *testing.T) {
 	t.Helper()
 	listed := crlSerials(t, f.pki())
@@ -259,7 +260,7 @@ func (f *cutFixture) assertShowAgrees(t *testing.T) {
 	for _, e := range entries(t, f.pki()) {
 		in := listed[normHex(e.Serial)]
 		switch {
-		case e.Expired(time.Now()):
+		case e.Expired(time.Now()), e.Pending(time.Now()) && !in:
 		case e.Revoked && !in, !e.Revoked && in, !e.Revoked && !e.Current:
 			pending = append(pending, e.Name+" "+e.Serial)
 		}
@@ -281,7 +282,7 @@ func (f *cutFixture) assertShowAgrees(t *testing.T) {
 func TestRenewCutAtEveryStep(t *testing.T) {
 	t.Parallel()
 	f := newCutFixture(t)
-	args := []string{"cert", "renew", "DSN000001", "--pki", "pki"}
+	args := []string{"cert", "renew", "DSN000001", "--grace", "0", "--pki", "pki"}
 	first := serialOf(t, filepath.Join(f.tmpl, "pki"), "DSN000001")
 	for _, s := range f.steps(t, args...) {
 		t.Run(stepName(s), func(t *testing.T) {
@@ -311,6 +312,61 @@ func TestRenewCutAtEveryStep(t *testing.T) {
 			f.assertShowClean(t)
 		})
 	}
+}
+
+// cert renew with a grace period killed at each step: the old certificate
+// is never dropped from crl.pem nor kept past its grace; at every instant
+// it is current, pending (valid until its grace ends) or revoked, and a
+// re-run leaves it pending or revoked and the new one with its files.
+func TestRenewGraceCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	f := newCutFixture(t)
+	args := []string{"cert", "renew", "DSN000001", "--grace", "1h", "--pki", "pki"}
+	first := serialOf(t, filepath.Join(f.tmpl, "pki"), "DSN000001")
+	for _, s := range f.steps(t, args...) {
+		t.Run(stepName(s), func(t *testing.T) {
+			f.cut(t, s, args...)
+			assertSafe(t, f.pki())
+			f.assertShowAgrees(t)
+			if out, code := f.mqtls(t, f.work, args...); code != 0 {
+				t.Fatalf("re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			now := time.Now()
+			current := serialOf(t, f.pki(), "DSN000001")
+			listed := crlSerials(t, f.pki())
+			for _, e := range entries(t, f.pki()) {
+				if e.Name != "DSN000001" || e.Serial == current {
+					continue
+				}
+				switch {
+				case e.Revoked && !listed[normHex(e.Serial)]:
+					t.Errorf("older certificate %s is revoked in the index but not in crl.pem", e.Serial)
+				case !e.Revoked && !e.Pending(now):
+					t.Errorf("older certificate %s is neither revoked nor in its grace: %+v", e.Serial, e)
+				case e.Pending(now) && e.GraceUntil.After(now.Add(time.Hour)):
+					t.Errorf("older certificate %s has a grace past the hour asked: %v", e.Serial, e.GraceUntil)
+				}
+			}
+			if e, ok := entryOf(t, f.pki(), first); !ok || (!e.Revoked && !e.Pending(now)) {
+				t.Errorf("the first certificate %s after the re-run: %+v", first, e)
+			}
+			if listed[normHex(current)] || verifyRevoked(t, f.pki(), "DSN000001") {
+				t.Errorf("the renewed certificate %s is revoked", current)
+			}
+			assertFilesOf(t, f.pki(), "DSN000001", current)
+			assertClean(t, f.pki())
+		})
+	}
+}
+
+func entryOf(t *testing.T, pki, serial string) (ca.Entry, bool) {
+	t.Helper()
+	for _, e := range entries(t, pki) {
+		if normHex(e.Serial) == normHex(serial) {
+			return e, true
+		}
+	}
+	return ca.Entry{}, false
 }
 
 // assertFilesOf: issued/NAME.crt is the certificate with serial and

@@ -7,10 +7,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"time"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // CRLDays is the life of a CRL (its nextUpdate). Mosquitto refuses every
@@ -41,7 +40,7 @@ func (c *CA) writeCRL(rootKey crypto.Signer, now time.Time, pending []record) er
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(c.CRLPath(), data, 0o644)
+	return fileio.WriteFile(c.CRLPath(), data, 0o644)
 }
 
 func crlEntry(serial string, at time.Time, reason string) x509.RevocationListEntry {
@@ -102,21 +101,13 @@ func previousCRLNumber(path string) *big.Int {
 
 // ReadCRLs parses every CRL of a PEM file (crl.pem holds one per CA).
 func ReadCRLs(path string) ([]*x509.RevocationList, error) {
-	data, err := os.ReadFile(path)
+	data, err := fileio.ReadFile(path, fileio.MaxPEM, "a CRL")
 	if err != nil {
 		return nil, fmt.Errorf("read CRL: %w", err)
 	}
 	var out []*x509.RevocationList
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "X509 CRL" {
-			continue
-		}
-		l, err := x509.ParseRevocationList(b.Bytes)
+	for _, der := range fileio.Blocks(data, "X509 CRL") {
+		l, err := x509.ParseRevocationList(der)
 		if err != nil {
 			return nil, fmt.Errorf("parse CRL %s: %w", path, err)
 		}

@@ -78,7 +78,11 @@
 // ([CA.Unfinished]): that one is revoked and replaced. Revoking the
 // certificate frees the name. [CA.Renew] issues a new key and certificate
 // under the same name with the same profile, then revokes the old one with
-// reason superseded and regenerates the CRL.
+// reason superseded and regenerates the CRL; with [RenewOptions.Grace] the
+// old one is recorded as superseded ("supersede" event, valid until the
+// grace ends) instead, and the first writer that signs CRLs after that
+// revokes it. Revoking a current certificate revokes those of its name still
+// in their grace.
 //
 // # CRL
 //

@@ -12,6 +12,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 	"mqtls/p12"
 )
 
@@ -62,12 +63,15 @@ func (c *CA) ExportP12(name string, o P12Options) (P12Result, error) {
 	if e.Revoked {
 		return P12Result{}, fmt.Errorf("%q is revoked: issue or renew it before exporting", name)
 	}
+	if e.CSR {
+		return P12Result{}, fmt.Errorf("%q was signed from a CSR: its key is on the device only, so there is no p12 to make", name)
+	}
 	crtPath, keyPath := c.IssuedPath(name, ".crt"), c.IssuedPath(name, ".key")
-	crtPEM, err := os.ReadFile(crtPath)
+	crtPEM, err := fileio.ReadFile(crtPath, fileio.MaxPEM, "a certificate")
 	if err != nil {
 		return P12Result{}, fmt.Errorf("read certificate: %w (renew it with mqtls cert renew %s)", err, name)
 	}
-	cs, err := certs.ParsePEMCerts(crtPEM)
+	cs, err := fileio.ParseCerts(crtPEM)
 	if err != nil {
 		return P12Result{}, fmt.Errorf("%s: %w", crtPath, err)
 	}
@@ -117,7 +121,7 @@ func (c *CA) writeP12(defPath string, key crypto.Signer, iss *certs.Issued, o P1
 	// it (the caller's own --password-file, say) or none (an older random
 	// one would be stale). On failure the old one is put back.
 	passPath := res.Path + ".pass"
-	oldPass, oldErr := os.ReadFile(passPath)
+	oldPass, oldErr := fileio.ReadFile(passPath, 1<<20, "a p12 password file")
 	restore := func() {
 		if oldErr == nil {
 			c.writeFile(passPath, oldPass, 0o600)
@@ -155,13 +159,12 @@ func (c *CA) HasFiles(name string) (bool, error) {
 	if err != nil || !ok || e.Name != name || !e.Current {
 		return false, err
 	}
-	b, err := os.ReadFile(c.IssuedPath(name, ".crt"))
-	if err != nil {
-		return false, nil
-	}
-	cs, err := certs.ParsePEMCerts(b)
+	cs, err := fileio.ReadCerts(c.IssuedPath(name, ".crt"))
 	if err != nil || certs.SerialHex(cs[0]) != e.Serial {
 		return false, nil
+	}
+	if e.CSR {
+		return true, nil // the key is the device's own
 	}
 	if _, err := os.Stat(c.IssuedPath(name, ".key")); err != nil {
 		return false, nil

@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // DeferSync switches batch mode on or off. In batch mode issued files (keys,
@@ -31,7 +31,7 @@ func (c *CA) Sync() error {
 // in batch mode.
 func (c *CA) writeFile(path string, data []byte, perm os.FileMode) error {
 	if !c.deferSync.Load() {
-		return atomicfile.WriteFile(path, data, perm)
+		return fileio.WriteFile(path, data, perm)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -26,24 +26,31 @@ const (
 	opHeader = "header"
 	opIssue  = "issue"
 	opRevoke = "revoke"
+	// opSupersede marks a certificate replaced by a renewal as valid
+	// until its grace ends ("until"); the next writer that signs CRLs
+	// after that revokes it.
+	opSupersede = "supersede"
 )
 
 // record is one line of index.jsonl.
 type record struct {
-	Op        string    `json:"op"`
-	Format    string    `json:"format,omitempty"`
-	Name      string    `json:"name,omitempty"`
-	Kind      string    `json:"kind,omitempty"`
-	Serial    string    `json:"serial,omitempty"`
-	CN        string    `json:"cn,omitempty"`
-	KeyType   string    `json:"key_type,omitempty"`
-	Hosts     []string  `json:"hosts,omitempty"`
-	IPs       []string  `json:"ips,omitempty"`
-	Org       string    `json:"org,omitempty"`
-	Days      int       `json:"days,omitempty"`
+	Op      string   `json:"op"`
+	Format  string   `json:"format,omitempty"`
+	Name    string   `json:"name,omitempty"`
+	Kind    string   `json:"kind,omitempty"`
+	Serial  string   `json:"serial,omitempty"`
+	CN      string   `json:"cn,omitempty"`
+	KeyType string   `json:"key_type,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	IPs     []string `json:"ips,omitempty"`
+	Org     string   `json:"org,omitempty"`
+	Days    int      `json:"days,omitempty"`
+	// CSR: issued for a certificate request; the key is the requester's.
+	CSR       bool      `json:"csr,omitempty"`
 	NotBefore time.Time `json:"not_before,omitzero"`
 	NotAfter  time.Time `json:"not_after,omitzero"`
 	Reason    string    `json:"reason,omitempty"`
+	Until     time.Time `json:"until,omitzero"`
 	Time      time.Time `json:"time"`
 }
 
@@ -100,18 +107,67 @@ type Entry struct {
 	IPs        []string   `json:"ips,omitempty"`
 	Org        string     `json:"org,omitempty"`
 	Days       int        `json:"days"`
-	NotBefore  time.Time  `json:"not_before"`
-	NotAfter   time.Time  `json:"not_after"`
-	IssuedAt   time.Time  `json:"issued_at"`
-	Revoked    bool       `json:"revoked"`
-	RevokedAt  time.Time  `json:"revoked_at,omitzero"`
-	Reason     string     `json:"reason,omitempty"`
+	// CSR is true for a certificate signed from a request: the private
+	// key is the device's own, and issued/ holds no key for it.
+	CSR       bool      `json:"csr,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IssuedAt  time.Time `json:"issued_at"`
+	Revoked   bool      `json:"revoked"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Reason    string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
+	// GraceUntil is set on a certificate a renewal replaced with a grace
+	// period: it stays valid (not in crl.pem) until then, so the device
+	// that still holds it stays online until it gets the new one.
+	GraceUntil time.Time `json:"grace_until,omitzero"`
+}
+
+// Pending reports whether the certificate was replaced by a renewal and
+// its grace has not ended at now: valid, but no longer current.
+func (e Entry) Pending(now time.Time) bool {
+	return !e.Current && !e.Revoked && !e.GraceUntil.IsZero() && now.Before(e.GraceUntil)
 }
 
 // Expired reports whether the certificate has expired at now.
 func (e Entry) Expired(now time.Time) bool { return now.After(e.NotAfter) }
+
+// Status is the entry's state at now as `cert list` shows it: revoked (with
+// the reason), expired, superseded in its renewal grace, replaced (by a
+// renewal), valid with renewal due
+// (two thirds of its life used), valid and expiring within
+// [certs.ExpiryNotice], or valid.
+func (e Entry) Status(now time.Time) string {
+	days := int(e.NotAfter.Sub(now).Hours() / 24)
+	switch {
+	case e.Revoked:
+		return "revoked (" + e.Reason + ")"
+	case e.Expired(now):
+		return "expired"
+	case e.Pending(now):
+		return "superseded, valid until " + e.GraceUntil.Local().Format("2006-01-02 15:04") + " (renewal grace)"
+	case !e.Current:
+		return "replaced"
+	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
+		return fmt.Sprintf("valid, renewal due (expires in %d days)", days)
+	case e.NotAfter.Sub(now) < certs.ExpiryNotice:
+		return fmt.Sprintf("valid, expires in %d days", days)
+	}
+	return "valid"
+}
+
+// Expiring returns the current entries (not replaced by a renewal) that
+// expire within d of now, in their order.
+func Expiring(entries []Entry, now time.Time, d time.Duration) []Entry {
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.Current && !e.NotAfter.After(now.Add(d)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // index is the in-memory replay of index.jsonl plus the writer machinery.
 type index struct {
@@ -257,7 +313,7 @@ func (x *index) apply(line []byte) error {
 		}
 		e := &Entry{
 			Name: r.Name, Kind: certs.Kind(r.Kind), Serial: r.Serial, CommonName: r.CN, KeyType: r.KeyType,
-			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days,
+			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR,
 			NotBefore: r.NotBefore, NotAfter: r.NotAfter, IssuedAt: r.Time, Current: true,
 		}
 		if old := x.latest[r.Name]; old != nil {
@@ -272,6 +328,15 @@ func (x *index) apply(line []byte) error {
 			return fmt.Errorf("revocation of unknown serial %s", r.Serial)
 		}
 		e.Revoked, e.RevokedAt, e.Reason, e.Current = true, r.Time, r.Reason, false
+	case opSupersede:
+		e := x.bySerial[r.Serial]
+		if e == nil {
+			return fmt.Errorf("supersede of unknown serial %s", r.Serial)
+		}
+		if e.Current || r.Until.IsZero() {
+			return fmt.Errorf("supersede of serial %s, which is current or has no end", r.Serial)
+		}
+		e.GraceUntil = r.Until
 	default:
 		return fmt.Errorf("unknown event %q", r.Op)
 	}
@@ -361,5 +426,18 @@ func (x *index) revokedEntries(now time.Time) []Entry {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].RevokedAt.Before(out[j].RevokedAt) })
+	return out
+}
+
+// pendingOf lists the certificates of name in their renewal grace at now.
+func (x *index) pendingOf(name string, now time.Time) []Entry {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []Entry
+	for _, e := range x.entries {
+		if e.Name == name && e.Pending(now) {
+			out = append(out, *e)
+		}
+	}
 	return out
 }

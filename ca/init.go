@@ -13,7 +13,7 @@ import (
 	"go.step.sm/crypto/x509util"
 
 	"mqtls/certs"
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // Validity of the CA certificates.
@@ -68,7 +68,7 @@ func Init(dir string, opts InitOptions) (err error) {
 		if _, statErr := os.Stat(d); statErr != nil {
 			made = append(made, d)
 		}
-		if err := atomicfile.MkdirPrivate(d); err != nil {
+		if err := fileio.MkdirPrivate(d); err != nil {
 			return err
 		}
 	}
@@ -182,7 +182,7 @@ func Init(dir string, opts InitOptions) (err error) {
 	}()
 	for _, f := range files {
 		p := filepath.Join(dir, f.name)
-		if err = atomicfile.WriteFile(p, f.data, f.perm); err != nil {
+		if err = fileio.WriteFile(p, f.data, f.perm); err != nil {
 			return err
 		}
 		written = append(written, p)
@@ -204,7 +204,7 @@ func restartInterruptedInit(dir string, files []initFile) {
 	}
 	removeTempsIn(dir, names)
 	idx := filepath.Join(dir, IndexFile)
-	b, err := os.ReadFile(idx)
+	b, err := fileio.ReadFile(idx, 1<<20, "an index")
 	if err != nil || bytes.Count(b, []byte("\n")) != 1 || !bytes.HasSuffix(b, []byte("\n")) {
 		return
 	}

@@ -1,8 +1,10 @@
 package ca
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"time"
@@ -135,23 +137,31 @@ func (c *CA) replaceUnfinished(name string) error {
 // sign makes the key and certificate of a normalized request and its index
 // record; it writes nothing.
 func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, error) {
-	key, err := certs.NewKey(req.KeyType)
-	if err != nil {
-		return nil, record{}, err
+	var key crypto.Signer
+	pub := req.PublicKey
+	keyType := string(req.KeyType)
+	if pub == nil {
+		var err error
+		if key, err = certs.NewKey(req.KeyType); err != nil {
+			return nil, record{}, err
+		}
+		pub = key.Public()
+	} else {
+		keyType = certs.KeyTypeOf(pub)
 	}
-	t := req.Template(key.Public(), now)
+	t := req.Template(pub, now)
 	if t.NotAfter.After(c.Issuer.NotAfter) {
 		left := int(time.Until(c.Issuer.NotAfter).Hours() / 24)
 		return nil, record{}, fmt.Errorf("--days %d goes past the issuing CA's expiry (%s): use --days %d or fewer", req.Days, c.Issuer.NotAfter.Format(time.DateOnly), left)
 	}
-	cert, err := x509util.CreateCertificate(t, c.Issuer, key.Public(), c.issuerKey)
+	cert, err := x509util.CreateCertificate(t, c.Issuer, pub, c.issuerKey)
 	if err != nil {
 		return nil, record{}, fmt.Errorf("sign %s: %w", req.Name, err)
 	}
 	iss := &certs.Issued{Name: req.Name, Kind: req.Kind, Cert: cert, Chain: c.Chain(), Key: key}
 	rec := record{
 		Op: opIssue, Name: req.Name, Kind: string(req.Kind), Serial: certs.SerialHex(cert),
-		CN: cert.Subject.CommonName, KeyType: string(req.KeyType), Hosts: req.Hosts, Org: req.Org, Days: req.Days,
+		CN: cert.Subject.CommonName, KeyType: keyType, Hosts: req.Hosts, Org: req.Org, Days: req.Days, CSR: req.PublicKey != nil,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), Time: now.UTC(),
 	}
 	for _, ip := range req.IPs {
@@ -161,8 +171,18 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 }
 
 // writeIssued writes issued/NAME.crt (leaf + intermediate, 0644) and
-// issued/NAME.key (0600).
+// issued/NAME.key (0600). A certificate issued for a CSR has no key here:
+// the key, p12 and password file of a revoked predecessor are removed
+// first, so that nothing beside the new certificate belongs to another.
 func (c *CA) writeIssued(iss *certs.Issued) error {
+	if iss.Key == nil {
+		for _, ext := range []string{".key", ".p12", ".p12.pass"} {
+			if err := os.Remove(c.IssuedPath(iss.Name, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove the stale %s: %w", c.IssuedPath(iss.Name, ext), err)
+			}
+		}
+		return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
+	}
 	keyPEM, err := iss.KeyPEM()
 	if err != nil {
 		return err
@@ -173,11 +193,25 @@ func (c *CA) writeIssued(iss *certs.Issued) error {
 	return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
 }
 
+// DefaultGrace is how long a renewed certificate stays valid beside its
+// successor, so that the device that holds it is not cut off before the new
+// one reaches it (`--grace 7d`).
+const DefaultGrace = 7 * 24 * time.Hour
+
+// RenewOptions are the choices of `mqtls cert renew`.
+type RenewOptions struct {
+	// Grace keeps the old certificate valid for this long (its index
+	// records it superseded until then, and crl.pem does not list it); 0
+	// revokes it at once.
+	Grace time.Duration
+}
+
 // Renewal is what [CA.Renew] did.
 type Renewal struct {
 	// Issued is the new certificate and key.
 	*certs.Issued
-	// Old is the certificate it replaced, now revoked as superseded.
+	// Old is the certificate it replaced: revoked as superseded, or with a
+	// grace its GraceUntil.
 	Old Entry
 	// Repair is what the call completed of runs cut short before it (see
 	// repair.go).
@@ -192,7 +226,14 @@ type Renewal struct {
 // certificate valid but no longer current, which the next writer that
 // signs CRLs revokes; a cut after it leaves a current certificate without
 // files, which a re-run of Renew replaces.
-func (c *CA) Renew(name string) (Renewal, error) {
+//
+// With o.Grace the old certificate is not revoked: one append writes the
+// new certificate's line and a supersede line for the old one, valid until
+// now + grace; the writer that signs CRLs after that ([CA.GenerateCRL],
+// `mqtls ca crl` from cron) revokes it. A write torn between the two lines
+// leaves the old certificate neither current nor pending, which is revoked
+// at once: a crash errs toward revocation, never toward a longer life.
+func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if !c.CanSign() {
 		return Renewal{}, ErrLocked
 	}
@@ -205,6 +246,9 @@ func (c *CA) Renew(name string) (Renewal, error) {
 	}
 	if old.Revoked {
 		return Renewal{}, revokedError(name)
+	}
+	if old.CSR {
+		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)
 	}
 	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
 	for _, s := range old.IPs {
@@ -241,6 +285,14 @@ func (c *CA) Renew(name string) (Renewal, error) {
 			return revokedError(name)
 		case !ok || cur.Serial != old.Serial || !cur.Current:
 			return fmt.Errorf("%q changed while renewing it (another process?): try again", name)
+		}
+		if o.Grace > 0 {
+			sup := record{Op: opSupersede, Serial: old.Serial, Until: now.Add(o.Grace).UTC(), Time: now.UTC()}
+			if err := c.idx.appendLines(f, []record{rec, sup}); err != nil {
+				return err
+			}
+			out.Old, _ = c.idx.findSerial(old.Serial)
+			return nil
 		}
 		if err := c.idx.appendLines(f, []record{rec}); err != nil {
 			return err

@@ -6,7 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os"
+
+	"mqtls/internal/fileio"
 
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
@@ -29,7 +30,7 @@ func encodeCAKey(k crypto.Signer, password []byte) ([]byte, error) {
 
 // readKey reads a CA key, decrypts it and checks that it belongs to cert.
 func readKey(path string, password []byte, cert *x509.Certificate) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
+	b, err := fileio.ReadFile(path, fileio.MaxPEM, "a CA key")
 	if err != nil {
 		return nil, fmt.Errorf("load CA key: %w", err)
 	}

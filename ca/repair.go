@@ -8,9 +8,11 @@ package ca
 // certificate that the index calls revoked. The revoke line is the commit.
 //
 // A renewal is three: the new certificate's issue line, crl.pem listing the
-// old certificate, the old certificate's revoke line. A certificate that is
-// neither current nor revoked is therefore the old half of a renewal cut
-// short.
+// old certificate, the old certificate's revoke line. A renewal with a grace
+// is one append of two lines: the new certificate's issue and the old one's
+// supersede (valid until the grace ends). A certificate that is neither
+// current, revoked nor in its grace is therefore the old half of a renewal
+// cut short; one whose grace has ended is due for revocation.
 //
 // Every writer that signs CRLs (Revoke, Renew, GenerateCRL) first compares
 // the two, under the index lock, and completes what a cut run left undone:
@@ -50,11 +52,14 @@ type Repair struct {
 	// BadCRL says why crl.pem could not be read as this CA's CRL (missing,
 	// damaged, signed by another CA); it is written again.
 	BadCRL string
+	// GraceEnded were replaced by a renewal with a grace period that has
+	// ended: they are revoked as superseded.
+	GraceEnded []Entry
 }
 
 // Empty reports whether there is nothing to repair.
 func (r Repair) Empty() bool {
-	return len(r.Uncommitted) == 0 && len(r.Superseded) == 0 && len(r.Unlisted) == 0 && r.BadCRL == ""
+	return len(r.Uncommitted) == 0 && len(r.Superseded) == 0 && len(r.Unlisted) == 0 && r.BadCRL == "" && len(r.GraceEnded) == 0
 }
 
 // maxListed bounds the certificates a message names; the rest are counted.
@@ -75,6 +80,9 @@ func (r Repair) Problems() []string {
 	if n := len(r.Superseded); n > 0 {
 		out = append(out, fmt.Sprintf("%s %s replaced by a renewal but not revoked (an interrupted renewal)", names(r.Superseded), plural(n, "was", "were")))
 	}
+	if n := len(r.GraceEnded); n > 0 {
+		out = append(out, fmt.Sprintf("the renewal grace of %s ended: mqtls ca crl revokes %s", names(r.GraceEnded), plural(n, "it", "them")))
+	}
 	return out
 }
 
@@ -87,6 +95,9 @@ func (r Repair) Done() []string {
 	}
 	if n := len(r.Superseded); n > 0 {
 		out = append(out, fmt.Sprintf("completed the interrupted renewal of %s: revoked as superseded, crl.pem lists %s", names(r.Superseded), plural(n, "it", "them")))
+	}
+	if n := len(r.GraceEnded); n > 0 {
+		out = append(out, fmt.Sprintf("the renewal grace of %s ended: revoked as superseded, crl.pem lists %s", names(r.GraceEnded), plural(n, "it", "them")))
 	}
 	switch {
 	case r.BadCRL != "":
@@ -231,7 +242,10 @@ func (c *CA) drift(now time.Time) Repair {
 		case ok, e.Expired(now):
 		case e.Revoked:
 			r.Unlisted = append(r.Unlisted, *e)
-		case !e.Current:
+		case e.Current, e.Pending(now):
+		case !e.GraceUntil.IsZero():
+			r.GraceEnded = append(r.GraceEnded, *e)
+		default:
 			r.Superseded = append(r.Superseded, *e)
 		}
 	}
@@ -278,7 +292,7 @@ func (c *CA) repairLocked(f *os.File, rootKey crypto.Signer, now time.Time, forc
 		}
 	}
 	var recs []record
-	for _, e := range r.Superseded {
+	for _, e := range append(append([]Entry(nil), r.Superseded...), r.GraceEnded...) {
 		recs = append(recs, record{Op: opRevoke, Serial: e.Serial, Reason: Superseded.String(), Time: now.UTC()})
 	}
 	if len(recs) > 0 || len(r.Unlisted) > 0 || r.BadCRL != "" || force {

@@ -81,6 +81,9 @@ type Revocation struct {
 	// Repair is what this call completed of runs cut short before it, this
 	// certificate or others (see repair.go).
 	Repair Repair
+	// Pending are the certificates of the same name that a renewal had
+	// left valid for a grace period: revoked with it.
+	Pending []Entry
 }
 
 // Revoke revokes the certificate of a name (its newest) or of a serial (hex,
@@ -117,8 +120,17 @@ func (c *CA) Revoke(nameOrSerial string, reason Reason) (Revocation, error) {
 			out.Completed = has(rep.Uncommitted, e.Serial) || has(rep.Unlisted, e.Serial) || has(rep.Superseded, e.Serial)
 			return nil
 		}
-		rec := record{Op: opRevoke, Serial: e.Serial, Reason: reason.String(), Time: now.UTC()}
-		if err := c.revokeLocked(f, rootKey, now, []record{rec}); err != nil {
+		recs := []record{{Op: opRevoke, Serial: e.Serial, Reason: reason.String(), Time: now.UTC()}}
+		if e.Current {
+			// The certificates its renewal left in their grace go with the
+			// current one: a lost device must not stay online on the
+			// certificate it was renewed from.
+			for _, p := range c.idx.pendingOf(e.Name, now) {
+				recs = append(recs, record{Op: opRevoke, Serial: p.Serial, Reason: reason.String(), Time: now.UTC()})
+				out.Pending = append(out.Pending, p)
+			}
+		}
+		if err := c.revokeLocked(f, rootKey, now, recs); err != nil {
 			return fmt.Errorf("revoke %s: %w", e.Name, err)
 		}
 		out.Entry, _ = c.idx.findSerial(e.Serial)

@@ -102,7 +102,7 @@ func (c *CA) CRLWarnings(now time.Time) []string {
 		left := l.NextUpdate.Sub(now)
 		switch {
 		case left <= 0:
-			out = append(out, fmt.Sprintf("the CRL of %s expired on %s: brokers refuse every client; run mqtls ca crl now", l.Issuer.CommonName, l.NextUpdate.Format(time.RFC3339)))
+			out = append(out, fmt.Sprintf("the CRL of %s expired on %s: Mosquitto and other OpenSSL-based brokers refuse every client, an mqtls broker keeps enforcing its revocations; run mqtls ca crl now", l.Issuer.CommonName, l.NextUpdate.Format(time.RFC3339)))
 		case left < CRLWarnDays*24*time.Hour:
 			out = append(out, fmt.Sprintf("the CRL of %s expires in %d hours: run mqtls ca crl (e.g. from a daily cron job)", l.Issuer.CommonName, int(left.Hours())))
 		}

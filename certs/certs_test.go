@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 func TestValidateID(t *testing.T) {
@@ -118,10 +119,10 @@ func TestParsePEMCertsNamesTheMistake(t *testing.T) {
 	t.Parallel()
 	k, _ := certs.NewKey(certs.EC)
 	kp, _ := certs.KeyPEM(k)
-	if _, err := certs.ParsePEMCerts(kp); err == nil || !strings.Contains(err.Error(), ".key file") {
+	if _, err := fileio.ParseCerts(kp); err == nil || !strings.Contains(err.Error(), ".key file") {
 		t.Errorf("key as cert: %v", err)
 	}
-	if _, err := certs.ParsePEMCerts([]byte("hello")); err == nil {
+	if _, err := fileio.ParseCerts([]byte("hello")); err == nil {
 		t.Error("garbage accepted")
 	}
 }

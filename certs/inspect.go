@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,6 +25,11 @@ type Info struct {
 	NotBefore   time.Time `json:"not_before"`
 	NotAfter    time.Time `json:"not_after"`
 	SHA256      string    `json:"sha256_fingerprint"`
+	// Identity is the username a broker gives this certificate as a
+	// client certificate ([Identity]); IdentityRefused says why it gives
+	// none. Both are empty for a CA.
+	Identity        string `json:"client_identity,omitempty"`
+	IdentityRefused string `json:"client_identity_refused,omitempty"`
 }
 
 // Inspect describes c.
@@ -53,6 +56,13 @@ func Inspect(c *x509.Certificate) Info {
 	}
 	for _, e := range c.ExtKeyUsage {
 		in.ExtKeyUsage = append(in.ExtKeyUsage, ekuName(e))
+	}
+	if !c.IsCA {
+		if id, err := Identity(c); err == nil {
+			in.Identity = id.CN
+		} else {
+			in.IdentityRefused = strings.TrimPrefix(err.Error(), ErrIdentity.Error()+": ")
+		}
 	}
 	return in
 }
@@ -111,39 +121,6 @@ func ekuName(e x509.ExtKeyUsage) string {
 		return "OCSPSigning"
 	}
 	return fmt.Sprintf("eku(%d)", e)
-}
-
-// ParsePEMCerts reads every CERTIFICATE block of a PEM file. It names the
-// likely mistake when the file holds a key instead.
-func ParsePEMCerts(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	sawKey := false
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if strings.Contains(b.Type, "PRIVATE KEY") {
-			sawKey = true
-			continue
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		if sawKey {
-			return nil, errors.New("no certificate found, but a private key: is this the .key file instead of the .crt?")
-		}
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
 }
 
 // NeedsRenewal reports whether c has used up two thirds of its life at now,

@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"fmt"
 	"strings"
@@ -67,6 +68,8 @@ func KeyTypeOf(k any) string {
 		return "EC " + p.Curve.Params().Name
 	case *rsa.PublicKey:
 		return fmt.Sprintf("RSA-%d", p.N.BitLen())
+	case ed25519.PublicKey:
+		return "Ed25519"
 	}
 	return fmt.Sprintf("%T", k)
 }

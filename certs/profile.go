@@ -58,16 +58,27 @@ type Request struct {
 	Days int
 	// KeyType of the new key; "" means EC P-256.
 	KeyType KeyType
+	// PublicKey, when set, is the key of a certificate request the
+	// certificate is issued for (see [ParseCSR]): no key is made, KeyType
+	// is ignored, and the private key stays with the requester.
+	PublicKey crypto.PublicKey
 }
 
 // Normalize fills defaults and checks the request; it returns the request as
 // it will be issued.
 func (r Request) Normalize() (Request, error) {
-	if r.KeyType == "" {
-		r.KeyType = EC
-	}
-	if _, err := ParseKeyType(string(r.KeyType)); err != nil {
-		return r, err
+	if r.PublicKey != nil {
+		if err := CheckPublicKey(r.PublicKey); err != nil {
+			return r, err
+		}
+		r.KeyType = ""
+	} else {
+		if r.KeyType == "" {
+			r.KeyType = EC
+		}
+		if _, err := ParseKeyType(string(r.KeyType)); err != nil {
+			return r, err
+		}
 	}
 	if r.Days < 0 {
 		return r, fmt.Errorf("--days %d: it must be positive", r.Days)
@@ -200,7 +211,8 @@ type Issued struct {
 	Cert *x509.Certificate
 	// Chain is the issuing CA first, up to and including the root.
 	Chain []*x509.Certificate
-	// Key is the leaf's private key.
+	// Key is the leaf's private key; nil when it was issued for a CSR
+	// (the requester keeps its key).
 	Key crypto.Signer
 }
 

@@ -11,78 +11,125 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mqtls/internal/cjson"
 )
 
 // Format renders m with a mosquitto_sub -F format string, at time now. pretty
 // is --pretty (tab-indented %j and %J). A %J on a payload that is not JSON is
-// an error, as in mosquitto_sub; the rest of the line is still rendered.
-// No line end is added.
+// an error, as in mosquitto_sub; the rest of the line is still rendered. A
+// format that [CheckFormat] refuses renders up to the fault and returns its
+// error. No line end is added.
 func Format(format string, m Message, now time.Time, pretty bool) (string, error) {
 	var w strings.Builder
 	var ferr error
-	f := []byte(format)
-	n := len(f)
-	for i := 0; i < n; i++ {
-		switch f[i] {
+	err := scanFormat(format, func(t fmtToken) {
+		switch t.kind {
 		case '%':
-			if i >= n-1 {
-				continue
-			}
-			i++
-			align, pad, width, prec := byte(0), byte(' '), 0, -1
-			if f[i] == '-' {
-				align = '-'
-				if i < n-1 {
-					i++
-				}
-			}
-			if f[i] == '0' {
-				pad = '0'
-				if i < n-1 {
-					i++
-				}
-			}
-			for i < n-1 && f[i] >= '0' && f[i] <= '9' {
-				width = width*10 + int(f[i]-'0')
-				i++
-			}
-			if f[i] == '.' && i < n-1 {
-				i++
-				prec = 0
-				for i < n-1 && f[i] >= '0' && f[i] <= '9' {
-					prec = prec*10 + int(f[i]-'0')
-					i++
-				}
-			}
-			if err := percent(&w, f[i], m, now, pretty, align, pad, width, prec); err != nil {
+			if err := percent(&w, t.c, m, now, pretty, t.align, t.pad, t.width, t.prec); err != nil {
 				ferr = err
 			}
 		case '@':
-			if i >= n-1 {
-				continue
-			}
-			i++
-			switch f[i] {
+			switch t.c {
 			case '@':
 				w.WriteByte('@')
 			case 'N':
 				fmt.Fprintf(&w, "%09d", now.Nanosecond())
 			default:
-				w.WriteString(strftime(f[i], now))
+				w.WriteString(strftime(t.c, now))
 			}
-		case '\\':
-			if i >= n-1 {
-				continue
-			}
-			i++
-			if c, ok := escapes[f[i]]; ok {
-				w.WriteByte(c)
-			}
-		default:
-			w.WriteByte(f[i])
+		default: // a literal byte, or the byte an escape stands for
+			w.WriteByte(t.c)
 		}
+	})
+	if err != nil {
+		return w.String(), err
 	}
 	return w.String(), ferr
+}
+
+// CheckFormat reports what mosquitto_sub refuses in a -F format before it
+// connects: a specifier or escape cut short, an unknown %-letter or escape.
+func CheckFormat(format string) error {
+	return scanFormat(format, func(fmtToken) {})
+}
+
+// fmtToken is one element of a -F format: a %-token with its flags, an
+// @-token, or a literal byte (kind 0; escapes arrive as the byte they stand
+// for).
+type fmtToken struct {
+	kind       byte // '%', '@' or 0
+	c          byte
+	align, pad byte // '-' or 0; '0' or ' '
+	width      int
+	prec       int // -1 when absent
+}
+
+// percentLetters are the %-tokens mosquitto_sub knows.
+const percentLetters = "%ACDEFIlmPpqRSrtjJUxX"
+
+// scanFormat is the one reader of the -F grammar, mosquitto_sub's:
+// '%' ['-'] ['0'] width ['.' precision] letter; '@' letter; '\' escape;
+// anything else literal. It hands each token to emit and stops at the
+// first fault.
+func scanFormat(format string, emit func(fmtToken)) error {
+	f := format
+	n := len(f)
+	incomplete := errors.New("incomplete format specifier")
+	for i := 0; i < n; i++ {
+		switch f[i] {
+		case '%':
+			t := fmtToken{kind: '%', pad: ' ', prec: -1}
+			i++
+			if i < n && f[i] == '-' {
+				t.align = '-'
+				i++
+			}
+			if i < n && f[i] == '0' {
+				t.pad = '0'
+				i++
+			}
+			for i < n && f[i] >= '0' && f[i] <= '9' {
+				t.width = t.width*10 + int(f[i]-'0')
+				i++
+			}
+			if i < n && f[i] == '.' {
+				i++
+				t.prec = 0
+				for i < n && f[i] >= '0' && f[i] <= '9' {
+					t.prec = t.prec*10 + int(f[i]-'0')
+					i++
+				}
+			}
+			if i >= n {
+				return incomplete
+			}
+			if !strings.ContainsRune(percentLetters, rune(f[i])) {
+				return fmt.Errorf("invalid format specifier '%c'", f[i])
+			}
+			t.c = f[i]
+			emit(t)
+		case '@':
+			if i == n-1 {
+				return incomplete
+			}
+			i++
+			emit(fmtToken{kind: '@', c: f[i]})
+		case '\\':
+			if i == n-1 {
+				return errors.New("incomplete escape specifier")
+			}
+			i++
+			c, ok := escapes[f[i]]
+			if !ok {
+				return fmt.Errorf("invalid escape specifier '%c'", f[i])
+			}
+			emit(fmtToken{c: c})
+		default:
+			emit(fmtToken{c: f[i]})
+		}
+	}
+	return nil
 }
 
 var escapes = map[byte]byte{'\\': '\\', '0': 0, 'a': '\a', 'e': 0x1b, 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
@@ -121,9 +168,9 @@ func percent(w *strings.Builder, c byte, m Message, now time.Time, pretty bool, 
 	case 'I':
 		fmtStr(w, now.Format("2006-01-02T15:04:05-0700"), align, width, prec)
 	case 'j':
-		w.WriteString(jsonMessage(m, now, jstr(string(cString(m.Payload))), pretty))
+		w.WriteString(jsonMessage(m, now, string(cString(m.Payload)), pretty))
 	case 'J':
-		v, err := parseJSON(m.Payload)
+		v, err := cjson.ParseAll(m.Payload)
 		if err != nil {
 			return fmt.Errorf("message payload is not valid JSON on topic %s", m.Topic)
 		}
@@ -177,61 +224,58 @@ func cString(b []byte) []byte {
 	return b
 }
 
-func jsonMessage(m Message, now time.Time, payload *jval, pretty bool) string {
-	o := &jval{kind: 'o'}
+func jsonMessage(m Message, now time.Time, payload any, pretty bool) string {
+	var o cjson.Object
 	// Mosquitto 2.0.11 writes "Z" before the zone offset: kept for identical output.
 	tst := fmt.Sprintf("%s.%06dZ%s", now.Format("2006-01-02T15:04:05"), now.Nanosecond()/1000, now.Format("-0700"))
-	o.add("tst", jstr(tst))
-	o.add("topic", jstr(m.Topic))
-	o.add("qos", jnum(float64(m.QoS)))
-	o.add("retain", jnum(float64(b2i(m.Retain))))
-	o.add("payloadlen", jnum(float64(len(m.Payload))))
+	o = append(o, cjson.Member{Key: "tst", Val: tst})
+	o = append(o, cjson.Member{Key: "topic", Val: m.Topic}, cjson.Member{Key: "qos", Val: int(m.QoS)},
+		cjson.Member{Key: "retain", Val: b2i(m.Retain)}, cjson.Member{Key: "payloadlen", Val: len(m.Payload)})
 	if m.QoS > 0 {
-		o.add("mid", jnum(float64(m.Mid)))
+		o = append(o, cjson.Member{Key: "mid", Val: int(m.Mid)})
 	}
 	if pr := jsonProps(m.Props); pr != nil {
-		o.add("properties", pr)
+		o = append(o, cjson.Member{Key: "properties", Val: pr})
 	}
 	if m.Payload == nil {
-		payload = &jval{kind: 'z'}
+		payload = nil
 	}
-	o.add("payload", payload)
-	var w strings.Builder
-	o.print(&w, pretty, 0)
-	return w.String()
+	o = append(o, cjson.Member{Key: "payload", Val: payload})
+	return string(cjson.Print(o, pretty))
 }
 
-func jsonProps(p Properties) *jval {
-	o := &jval{kind: 'o'}
+func jsonProps(p Properties) cjson.Object {
+	var o cjson.Object
+	add := func(k string, v any) { o = append(o, cjson.Member{Key: k, Val: v}) }
 	if p.PayloadFormat != nil {
-		o.add("payload-format-indicator", jnum(float64(*p.PayloadFormat)))
+		add("payload-format-indicator", int(*p.PayloadFormat))
 	}
 	if p.MessageExpiry != nil {
-		o.add("message-expiry-interval", jnum(float64(*p.MessageExpiry)))
+		add("message-expiry-interval", float64(*p.MessageExpiry))
 	}
 	if p.ContentType != "" {
-		o.add("content-type", jstr(p.ContentType))
+		add("content-type", p.ContentType)
 	}
 	if p.ResponseTopic != "" {
-		o.add("response-topic", jstr(p.ResponseTopic))
+		add("response-topic", p.ResponseTopic)
 	}
 	if p.CorrelationData != nil {
-		o.add("correlation-data", jstr(string(cString(p.CorrelationData))))
+		add("correlation-data", string(cString(p.CorrelationData)))
 	}
 	for _, id := range p.SubscriptionIDs {
-		o.add("subscription-identifier", jnum(float64(id)))
+		add("subscription-identifier", id)
 	}
 	if p.TopicAlias != nil {
-		o.add("topic-alias", jnum(float64(*p.TopicAlias)))
+		add("topic-alias", int(*p.TopicAlias))
 	}
 	if len(p.User) > 0 {
-		u := &jval{kind: 'o'}
+		u := cjson.Object{}
 		for _, x := range p.User {
-			u.add(x.Key, jstr(x.Value))
+			u = append(u, cjson.Member{Key: x.Key, Val: x.Value})
 		}
-		o.add("user-properties", u)
+		add("user-properties", u)
 	}
-	if len(o.items) == 0 {
+	if len(o) == 0 {
 		return nil
 	}
 	return o
@@ -373,62 +417,4 @@ func strftime(c byte, t time.Time) string {
 		return "%"
 	}
 	return ""
-}
-
-// CheckFormat reports what mosquitto_sub refuses in a -F format before it
-// connects: a specifier or escape cut short, an unknown %-letter or escape.
-func CheckFormat(format string) error {
-	f := format
-	n := len(f)
-	incomplete := errors.New("incomplete format specifier")
-	for i := 0; i < n; i++ {
-		switch f[i] {
-		case '%':
-			if i == n-1 {
-				return incomplete
-			}
-			if f[i+1] == '0' || f[i+1] == '-' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			for i+1 < n && f[i+1] >= '0' && f[i+1] <= '9' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			if i+1 < n && f[i+1] == '.' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-				for i+1 < n && f[i+1] >= '0' && f[i+1] <= '9' {
-					i++
-					if i == n-1 {
-						return incomplete
-					}
-				}
-			}
-			if !strings.ContainsRune("%ACDEFIlmPpqRSrtjJUxX", rune(f[i+1])) {
-				return fmt.Errorf("invalid format specifier '%c'", f[i+1])
-			}
-			i++
-		case '@':
-			if i == n-1 {
-				return incomplete
-			}
-			i++
-		case '\\':
-			if i == n-1 {
-				return errors.New("incomplete escape specifier")
-			}
-			if _, ok := escapes[f[i+1]]; !ok {
-				return fmt.Errorf("invalid escape specifier '%c'", f[i+1])
-			}
-			i++
-		}
-	}
-	return nil
 }

@@ -8,21 +8,6 @@ import (
 // The output itself is compared with mosquitto_sub's in cmd/mqtls; these
 // check the edges that are awkward to drive through a broker.
 
-func TestCJSONNumber(t *testing.T) {
-	for _, tc := range []struct {
-		in   float64
-		want string
-	}{
-		{1, "1"}, {-7, "-7"}, {1.5, "1.5"}, {0.1, "0.1"}, {3e9, "3000000000"},
-		{1e300, "1e+300"}, {1e20, "1e+20"}, {0.30000000000000004, "0.3"},
-		{12345678901234567890, "1.2345678901234567e+19"}, {2.5e-7, "2.5e-07"},
-	} {
-		if got := cjsonNumber(tc.in); got != tc.want {
-			t.Errorf("cjsonNumber(%v) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestCheckFormat(t *testing.T) {
 	for f, ok := range map[string]bool{
 		"%t %p": true, "%-08.2t": true, "@Y-@m": true, `\n\t\\`: true, "%%": true,

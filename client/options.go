@@ -37,6 +37,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -130,9 +131,16 @@ type TLSOptions struct {
 	// chain; P12Password opens it.
 	P12File     string
 	P12Password string
+	// Certificate, when set, is the client certificate and key already
+	// loaded (a load generator that cycles through many), instead of
+	// CertFile/KeyFile or P12File.
+	Certificate *tls.Certificate
 	// Insecure skips the check of the broker's name against its certificate
 	// (the chain is still verified), as mosquitto's --insecure.
 	Insecure bool
+	// SkipVerify does not verify the broker's certificate at all (mqtls
+	// bench --insecure, for test brokers only).
+	SkipVerify bool
 	// Version is the lowest TLS version allowed: "tlsv1.3", "tlsv1.2"
 	// (default) or "tlsv1.1".
 	Version string

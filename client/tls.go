@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"mqtls/internal/fileio"
+
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -16,14 +18,7 @@ import (
 const maxFile = 4 << 20
 
 func readSmall(path, what string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	if st.Size() > maxFile {
-		return nil, fmt.Errorf("read %s %s: larger than %d bytes, not a certificate file", what, path, maxFile)
-	}
-	b, err := os.ReadFile(path)
+	b, err := fileio.ReadFile(path, maxFile, "a certificate, key or bundle file")
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
@@ -73,6 +68,9 @@ func tlsConfig(o *TLSOptions, host string) (*tls.Config, error) {
 		}
 		cfg.Certificates = []tls.Certificate{c}
 	}
+	if o.Certificate != nil {
+		cfg.Certificates = []tls.Certificate{*o.Certificate}
+	}
 	if o.P12File != "" {
 		c, err := loadP12(o.P12File, o.P12Password)
 		if err != nil {
@@ -91,6 +89,9 @@ func tlsConfig(o *TLSOptions, host string) (*tls.Config, error) {
 	// alone refuses them). The latter comes with a warning.
 	roots, name, insecure, warn := cfg.RootCAs, cfg.ServerName, o.Insecure, o.Warn
 	cfg.InsecureSkipVerify = true
+	if o.SkipVerify {
+		return cfg, nil
+	}
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return errors.New("the broker sent no certificate")

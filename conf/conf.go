@@ -40,6 +40,10 @@ type Config struct {
 	Persistence bool
 	// PersistenceLocation is the folder of the store ("" means the current folder).
 	PersistenceLocation string
+	// PersistenceSync is when the store syncs to disk: "batch" (the default:
+	// one fsync for every group of concurrent writes), "always" (one per
+	// write) or "none" (never; a power cut may lose the last writes).
+	PersistenceSync string
 
 	// MaxPacketSize in bytes; 0 means not set (the broker applies its default).
 	MaxPacketSize int
@@ -54,15 +58,14 @@ type Config struct {
 	// MaxTopicLength bounds a topic name or filter in bytes; 0 means not
 	// set (65535, MQTT's own limit).
 	MaxTopicLength int
-	// MaxTopicAlias is the number of topic aliases a v5 client may set;
-	// -1 means not set (10, as in Mosquitto).
-	MaxTopicAlias int
 	// MaxSubscriptions bounds the subscriptions of one client; 0 means not
 	// set (the broker's default).
 	MaxSubscriptions int
 	// DynsecCacheBytes bounds the ACL decision cache in bytes; -1 means not
 	// set (the broker's default), 0 turns the cache off.
 	DynsecCacheBytes int64
+	// MaxTopicAlias is the highest topic alias a v5 client may use (0: none).
+	MaxTopicAlias int
 
 	// LogTypes as given by log_type lines (empty means the default set).
 	LogTypes []string
@@ -179,8 +182,8 @@ func New() *Config {
 	return &Config{
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
-		MaxTopicAlias:       -1,
 		DynsecCacheBytes:    -1,
 		RetainAvailable:     true,
+		MaxTopicAlias:       10,
 	}
 }

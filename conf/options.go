@@ -116,6 +116,14 @@ func (p *parser) pluginOpt(name, value string) error {
 var globalOptions = map[string]func(c *Config, v string) error{
 	"persistence":          func(c *Config, v string) error { return setBool(&c.Persistence, v) },
 	"persistence_location": func(c *Config, v string) error { return setString(&c.PersistenceLocation, v) },
+	"persistence_sync": func(c *Config, v string) error {
+		switch v {
+		case "batch", "always", "none":
+			c.PersistenceSync = v
+			return nil
+		}
+		return fmt.Errorf("%q: use batch (the default: one fsync per group of writes), always or none", v)
+	},
 	"max_packet_size": func(c *Config, v string) error {
 		// [MQTT-3.1.2-24]: the fixed header alone is 2 to 5 bytes; Mosquitto's minimum is 20.
 		return setInt(&c.MaxPacketSize, v, 20, 268435455)
@@ -165,10 +173,10 @@ var globalOptions = map[string]func(c *Config, v string) error{
 		c.Inspector = v
 		return nil
 	},
-	"inspector_max_topics":    func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
-	"inspector_max_bytes":     func(c *Config, v string) error { return setInt(&c.InspectorMaxBytes, v, 1<<20, 1<<40) },
-	"max_topic_length":        func(c *Config, v string) error { return setInt(&c.MaxTopicLength, v, 1, 65535) },
-	"max_subscriptions":       func(c *Config, v string) error { return setInt(&c.MaxSubscriptions, v, 1, 1<<31-1) },
+	"inspector_max_topics": func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
+	"inspector_max_bytes":  func(c *Config, v string) error { return setInt(&c.InspectorMaxBytes, v, 1<<20, 1<<40) },
+	"max_topic_length":     func(c *Config, v string) error { return setInt(&c.MaxTopicLength, v, 1, 65535) },
+	"max_subscriptions":    func(c *Config, v string) error { return setInt(&c.MaxSubscriptions, v, 1, 1<<31-1) },
 	"dynsec_cache_bytes": func(c *Config, v string) error {
 		n := 0
 		if err := setInt(&n, v, 0, 1<<40); err != nil {

@@ -12,15 +12,17 @@ package device
 // the certificate is revoked (cessationOfOperation) and its files removed.
 
 import (
+	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"mqtls/ca"
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 // Outcome says what Add did.
@@ -42,6 +44,10 @@ type Spec struct {
 	Group string
 	// Days of validity; 0 is certs.DefaultClientDays.
 	Days int
+	// CSR, when set, is the device's own certificate request (see
+	// certs.ParseCSR): the certificate is issued for its key, and no key
+	// or p12 is made.
+	CSR *x509.CertificateRequest
 }
 
 // Onboarder adds, lists, revokes and renews devices of one CA and one
@@ -60,7 +66,10 @@ type Result struct {
 	ID      string
 	Outcome Outcome
 	Serial  string
-	// P12 and P12Pass are the bundle and its password file.
+	// Cert is issued/ID.crt, set when the device sent its own CSR.
+	Cert string
+	// P12 and P12Pass are the bundle and its password file (none for a
+	// device that sent its own CSR).
 	P12     string
 	P12Pass string
 	// Note explains a skip or a completion.
@@ -68,6 +77,10 @@ type Result struct {
 	// Repair is what a renewal completed of runs cut short (see
 	// ca.Repair).
 	Repair ca.Repair
+	// OldSerial is the certificate a renewal replaced; GraceUntil, when
+	// set, is when it stops being valid (zero: revoked at once).
+	OldSerial  string
+	GraceUntil time.Time
 }
 
 // CheckSpec validates what can be checked without touching anything: the id,
@@ -139,9 +152,18 @@ func (o *Onboarder) add(s Spec) (Result, error) {
 	if current && e.Kind != certs.Client {
 		return res, fmt.Errorf("%s is a %s certificate, not a device: pick another id", s.ID, e.Kind)
 	}
+	if s.CSR != nil {
+		res.P12, res.P12Pass = "", ""
+		res.Cert = o.CA.IssuedPath(s.ID, ".crt")
+		if current && !o.sameKey(s.ID, e, s.CSR) {
+			return res, fmt.Errorf("device %s %w for another key: revoke it first (mqtls device revoke %s)", s.ID, ca.ErrExists, s.ID)
+		}
+	} else if current && e.CSR {
+		return res, fmt.Errorf("device %s %w from its own CSR: its key is on the device, so there is no p12 to make", s.ID, ca.ErrExists)
+	}
 
 	made := false // the certificate was issued by this call
-	if current && !o.filesMatch(s.ID, e.Serial) {
+	if current && !o.filesMatch(s.ID, e) {
 		// The index line of a crashed issue, without its files: the
 		// certificate cannot be used, so revoke it and issue a new one.
 		if _, err := o.CA.Revoke(e.Serial, ca.CessationOfOperation); err != nil {
@@ -150,7 +172,19 @@ func (o *Onboarder) add(s Spec) (Result, error) {
 		current = false
 		res.Note = "replaced a certificate whose files an interrupted run did not write"
 	}
-	if !current {
+	switch {
+	case !current && s.CSR != nil:
+		req, err := certs.CSRRequest(s.CSR, certs.Client, s.ID, s.Days)
+		if err != nil {
+			return res, err
+		}
+		iss, err := o.CA.Issue(req)
+		if err != nil {
+			return res, fmt.Errorf("issue certificate: %w", err)
+		}
+		made = true
+		res.Serial = certs.SerialHex(iss.Cert)
+	case !current:
 		iss, err := o.CA.IssueClient(s.ID, ca.ClientOptions{Days: s.Days, KeyType: o.KeyType})
 		if err != nil {
 			return res, fmt.Errorf("issue certificate: %w", err)
@@ -160,7 +194,9 @@ func (o *Onboarder) add(s Spec) (Result, error) {
 		if _, err := o.CA.WriteP12(iss, ca.P12Options{Modern: o.Modern}); err != nil {
 			return res, o.rollback(res, fmt.Errorf("write p12: %w", err))
 		}
-	} else {
+	case s.CSR != nil:
+		res.Serial = e.Serial
+	default:
 		res.Serial = e.Serial
 		if !fileExists(res.P12) || !fileExists(res.P12Pass) {
 			if _, err := o.CA.ExportP12(s.ID, ca.P12Options{Modern: o.Modern}); err != nil {
@@ -233,22 +269,28 @@ func (o *Onboarder) rollback(res Result, cause error) error {
 	return fmt.Errorf("%w (rolled back: certificate revoked, files removed)", cause)
 }
 
-// filesMatch reports whether issued/ID.crt and ID.key exist and the
-// certificate is the one with serial.
-func (o *Onboarder) filesMatch(id, serial string) bool {
-	if !fileExists(o.CA.IssuedPath(id, ".key")) {
+// filesMatch reports whether issued/ID.crt is the certificate of e and,
+// unless it was signed from a CSR, ID.key exists.
+func (o *Onboarder) filesMatch(id string, e ca.Entry) bool {
+	if !e.CSR && !fileExists(o.CA.IssuedPath(id, ".key")) {
 		return false
 	}
-	data, err := os.ReadFile(o.CA.IssuedPath(id, ".crt"))
-	if err != nil {
+	cs, err := fileio.ReadCerts(o.CA.IssuedPath(id, ".crt"))
+	return err == nil && certs.SerialHex(cs[0]) == e.Serial
+}
+
+// sameKey reports whether the current certificate of id, e, was signed
+// from a CSR for the key of csr: a re-run of the same add.
+func (o *Onboarder) sameKey(id string, e ca.Entry, csr *x509.CertificateRequest) bool {
+	if !e.CSR {
 		return false
 	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return false
+	cs, err := fileio.ReadCerts(o.CA.IssuedPath(id, ".crt"))
+	if err != nil || certs.SerialHex(cs[0]) != e.Serial {
+		return true // unfinished: replaced below
 	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	return err == nil && certs.SerialHex(c) == serial
+	k, ok := cs[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(csr.PublicKey)
 }
 
 func fileExists(p string) bool {

@@ -2,6 +2,7 @@ package device_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -72,11 +73,11 @@ type failingTarget struct {
 	fail string
 }
 
-func (ft failingTarget) Exec(payload []byte) ([]byte, error) {
+func (ft failingTarget) Exec(ctx context.Context, payload []byte) ([]byte, error) {
 	if bytes.Contains(payload, []byte(`"command":"`+ft.fail+`"`)) {
 		return nil, errors.New("connection lost")
 	}
-	return ft.Target.Exec(payload)
+	return ft.Target.Exec(ctx, payload)
 }
 
 // A failure after the certificate is rolled back: the certificate is

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"mqtls/ca"
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 // DefaultPort is the MQTT over TLS port a bundle names.
@@ -74,11 +74,11 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	if e.Revoked {
 		return b, fmt.Errorf("device %s is revoked: it gets no bundle", id)
 	}
-	p12, err := os.ReadFile(o.CA.IssuedPath(id, ".p12"))
+	p12, err := fileio.ReadFile(o.CA.IssuedPath(id, ".p12"), fileio.MaxPEM, "a p12 bundle")
 	if err != nil {
 		return b, fmt.Errorf("read the p12 of %s (make it with mqtls p12 %s): %w", id, id, err)
 	}
-	pass, err := os.ReadFile(o.CA.IssuedPath(id, ".p12.pass"))
+	pass, err := fileio.ReadFile(o.CA.IssuedPath(id, ".p12.pass"), 1<<20, "a p12 password file")
 	if err != nil {
 		return b, fmt.Errorf("read the p12 password of %s (make both again with mqtls p12 %s): %w", id, id, err)
 	}

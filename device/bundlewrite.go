@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // bundleFile is one file of a bundle folder.
@@ -42,12 +42,12 @@ func writeBundle(dir, zipPath string, files []bundleFile, zipData []byte) (err e
 		}
 	}()
 	for _, f := range files {
-		if err := atomicfile.WriteFile(filepath.Join(stage, f.name), f.data, f.mode); err != nil {
+		if err := fileio.WriteFile(filepath.Join(stage, f.name), f.data, f.mode); err != nil {
 			return fmt.Errorf("write bundle: %w", err)
 		}
 	}
 	// The zip holds the private key (inside the p12): 0600 like the p12.
-	if err := atomicfile.WriteFile(filepath.Join(stage, zipStaging), zipData, 0o600); err != nil {
+	if err := fileio.WriteFile(filepath.Join(stage, zipStaging), zipData, 0o600); err != nil {
 		return fmt.Errorf("write bundle zip: %w", err)
 	}
 

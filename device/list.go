@@ -34,6 +34,23 @@ type Device struct {
 	Connected *bool `json:"connected"`
 }
 
+// State is the one word `device list` shows for d: revoked, expired, no
+// client (when knowClients: a dynamic security target was read), disabled,
+// or ok.
+func (d Device) State(knowClients bool) string {
+	switch {
+	case d.Revoked:
+		return "revoked"
+	case d.Expired:
+		return "expired"
+	case knowClients && !d.HasClient:
+		return "no client (run device add again)"
+	case d.Disabled:
+		return "disabled"
+	}
+	return "ok"
+}
+
 // List returns every device (client certificate) of the CA, newest
 // certificate per id, sorted by id. The target may be nil (roles unknown);
 // connected may be nil (connection state unknown).

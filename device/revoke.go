@@ -77,10 +77,11 @@ func (o *Onboarder) Revoke(id string, reason ca.Reason) (Revoked, error) {
 	return out, nil
 }
 
-// Renew gives a device a new key and certificate (the old one is revoked as
-// superseded) and a new p12 with a new password. Its dynamic security client
-// stays as it is: the name does not change.
-func (o *Onboarder) Renew(id string) (Result, error) {
+// Renew gives a device a new key and certificate and a new p12 with a new
+// password; the old certificate is revoked as superseded, or with ro.Grace
+// stays valid until the grace ends (see ca.CA.Renew). Its dynamic security
+// client stays as it is: the name does not change.
+func (o *Onboarder) Renew(id string, ro ca.RenewOptions) (Result, error) {
 	res := Result{ID: id}
 	if err := certs.ValidateID(id); err != nil {
 		return res, err
@@ -98,7 +99,7 @@ func (o *Onboarder) Renew(id string) (Result, error) {
 	if e.Revoked {
 		return res, fmt.Errorf("device %s is revoked: a revoked device is not renewed", id)
 	}
-	ren, err := o.CA.Renew(id)
+	ren, err := o.CA.Renew(id, ro)
 	if err != nil {
 		return res, fmt.Errorf("renew %s: %w", id, err)
 	}
@@ -110,6 +111,7 @@ func (o *Onboarder) Renew(id string) (Result, error) {
 	}
 	res.Outcome = Added
 	res.Serial = certs.SerialHex(iss.Cert)
+	res.OldSerial, res.GraceUntil = ren.Old.Serial, ren.Old.GraceUntil
 	res.P12, res.P12Pass = p.Path, p.PasswordPath
 	if o.Target == nil {
 		return res, nil

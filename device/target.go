@@ -5,29 +5,20 @@ package device
 // its $CONTROL/dynamic-security/v1 API. Both answer the same requests.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
+	"mqtls/client"
 	"mqtls/dynsec"
-	"mqtls/internal/atomicfile"
+	"mqtls/dynsec/ctl"
 )
 
-// Target holds the dynamic security clients of devices.
-type Target interface {
-	// Exec runs one $CONTROL request (the payload mosquitto_ctrl would
-	// publish) and returns the response payload.
-	Exec(payload []byte) ([]byte, error)
-	// Flush makes the changes so far durable (a no-op for a live broker,
-	// which saves every change itself).
-	Flush() error
-	// Close flushes and releases the target.
-	Close() error
-	// Live reports whether the target is a running broker.
-	Live() bool
-}
+// Target holds the dynamic security clients of devices: a file
+// ([OpenFile], [ReadFile]) or a running broker ([Dial]).
+type Target = ctl.Target
 
 // ClientInfo is what a target knows of a device's dynamic security client.
 type ClientInfo struct {
@@ -44,96 +35,43 @@ type RoleACL struct {
 	Allow bool   `json:"allow"`
 }
 
-// fileTarget edits a dynamic-security.json in memory and writes it back on
-// Flush, so an import of thousands of devices writes the file a few times
-// instead of once per device. It holds the file's lock from open to Close,
-// so a broker cannot start serving the file meanwhile, and refuses a file a
-// running broker holds.
-type fileTarget struct {
-	mu    sync.Mutex
-	path  string
-	lock  *dynsec.FileLock
-	store *dynsec.Store
-	dirty bool
-	// readOnly targets never write the file.
-	readOnly bool
-}
-
-// OpenFile opens a dynamic-security.json for editing. It fails with
-// dynsec.ErrLocked when a running broker serves the file.
+// OpenFile opens a dynamic-security.json for editing. Changes stay in
+// memory until Flush or Close, so an import of thousands of devices writes
+// the file a few times instead of once per device; the file's lock is held
+// from open to Close, so a broker cannot start serving the file meanwhile.
+// It fails with dynsec.ErrLocked when a running broker serves the file.
 func OpenFile(path string) (Target, error) {
-	lock, err := dynsec.Lock(path)
-	if err != nil {
-		if errors.Is(err, dynsec.ErrLocked) {
-			return nil, fmt.Errorf("%s: %w: add devices through the broker with -h/-p/-u instead of -f", path, err)
-		}
+	t, err := ctl.OpenFile(path, ctl.FileOptions{Batch: true})
+	switch {
+	case errors.Is(err, dynsec.ErrLocked):
+		return nil, fmt.Errorf("%s: %w: add devices through the broker with -h/-p/-u instead of -f", path, dynsec.ErrLocked)
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s does not exist: create it with mqtls dynsec init, or mosquitto_ctrl dynsec init", path)
+	case err != nil:
 		return nil, err
 	}
-	data, err := dynsec.ReadFile(path)
-	if err != nil {
-		lock.Unlock()
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: create it with mqtls dynsec init, or mosquitto_ctrl dynsec init", path)
-		}
-		return nil, fmt.Errorf("read dynamic security file: %w", err)
-	}
-	s, err := dynsec.Parse(data)
-	if err != nil {
-		lock.Unlock()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &fileTarget{path: path, lock: lock, store: s}, nil
+	return t, nil
 }
 
 // ReadFile reads a dynamic-security.json for looking only (list, bundle):
 // it takes no lock, so it works while a broker serves the file, and nothing
 // is ever written back.
 func ReadFile(path string) (Target, error) {
-	data, err := dynsec.ReadFile(path)
+	t, err := ctl.OpenFile(path, ctl.FileOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read dynamic security file: %w", err)
 	}
-	s, err := dynsec.Parse(data)
+	return t, nil
+}
+
+// Dial connects to a running broker with o (an admin whose roles allow
+// $CONTROL/dynamic-security/#) and subscribes to the control API's answers.
+func Dial(ctx context.Context, o client.Options) (Target, error) {
+	conn, err := ctl.Dial(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("connect to the broker's control API: %w", err)
 	}
-	return &fileTarget{path: path, store: s, readOnly: true}, nil
-}
-
-func (f *fileTarget) Live() bool { return false }
-
-func (f *fileTarget) Exec(payload []byte) ([]byte, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out, err := f.store.Exec(payload)
-	f.dirty = true
-	return out, err
-}
-
-func (f *fileTarget) Flush() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.dirty || f.readOnly {
-		return nil
-	}
-	// Through FILE.new, as the broker and mqtls dynsec save it (and
-	// Mosquitto): a save killed half way leaves that name, which the
-	// next save replaces, never a stray temporary file.
-	if err := atomicfile.WriteFileVia(f.path, f.path+".new", f.store.Encode(), 0o600); err != nil {
-		return fmt.Errorf("save %s: %w", f.path, err)
-	}
-	f.dirty = false
-	return nil
-}
-
-func (f *fileTarget) Close() error {
-	err := f.Flush()
-	if f.lock != nil {
-		if uerr := f.lock.Unlock(); err == nil {
-			err = uerr
-		}
-	}
-	return err
+	return conn, nil
 }
 
 // response is one answer of the control API.
@@ -146,15 +84,15 @@ type response struct {
 // call runs one command on t and returns its data, or the API's error as a
 // *dynsec.CommandError.
 func call(t Target, name string, args ...string) (json.RawMessage, error) {
-	return callWith(t, name, args, dynsec.CtrlOptions{})
+	return callWith(t, name, args, ctl.Options{})
 }
 
-func callWith(t Target, name string, args []string, o dynsec.CtrlOptions) (json.RawMessage, error) {
-	req, err := dynsec.BuildRequest(name, args, o)
+func callWith(t Target, name string, args []string, o ctl.Options) (json.RawMessage, error) {
+	req, err := ctl.BuildRequest(name, args, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	payload, err := t.Exec(req)
+	payload, err := t.Exec(context.Background(), req)
 	if err != nil && payload == nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -240,7 +178,7 @@ func groupExists(t Target, name string) (bool, error) {
 // listClients returns every client with its state and roles (listClients
 // with "verbose", which mosquitto_ctrl does not send but the API answers).
 func listClients(t Target) ([]ClientInfo, error) {
-	payload, err := t.Exec([]byte(`{"commands":[{"command":"listClients","verbose":true}]}`))
+	payload, err := t.Exec(context.Background(), []byte(`{"commands":[{"command":"listClients","verbose":true}]}`))
 	if err != nil && payload == nil {
 		return nil, fmt.Errorf("listClients: %w", err)
 	}

@@ -74,7 +74,7 @@ func (m *model) decide(username, clientID, t string, access Access) decision {
 		def = m.defaults.Unsubscribe
 	}
 	// $CONTROL is never granted by default access.
-	if strings.HasPrefix(t, "$CONTROL") {
+	if IsControlTopic(t) {
 		def = false
 	}
 	return decision{allow: def, known: true, isDef: true}

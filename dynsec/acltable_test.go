@@ -228,6 +228,9 @@ func TestACLTableFromMosquitto(t *testing.T) {
 	}
 }
 
+// mosquittoDynsecPlugin is where Debian's mosquitto package puts the plugin.
+const mosquittoDynsecPlugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
 func startMosquittoDynsecAnon(t *testing.T, file string) int {
 	t.Helper()
 	testutil.Need(t, "mosquitto")

@@ -52,14 +52,14 @@ func (s *Store) run(cmd obj) (obj, error) {
 	responses, err := s.exec(payload)
 	if len(responses) > 0 {
 		r := responses[0].(obj)
-		if msg, ok := r.str("error"); ok {
-			name, _ := r.str("command")
+		if msg, ok := r.Str("error"); ok {
+			name, _ := r.Str("command")
 			return nil, &CommandError{Command: name, Message: msg}
 		}
 		if err != nil {
 			return nil, err
 		}
-		data, _ := r.object("data")
+		data, _ := r.Obj("data")
 		return data, nil
 	}
 	return nil, err
@@ -89,8 +89,8 @@ func ResponseError(payload []byte) error {
 	if err != nil {
 		return err
 	}
-	if msg, ok := r.str("error"); ok {
-		name, _ := r.str("command")
+	if msg, ok := r.Str("error"); ok {
+		name, _ := r.Str("command")
 		return &CommandError{Command: name, Message: msg}
 	}
 	return nil
@@ -105,8 +105,8 @@ func ParseClient(payload []byte) (Client, error) {
 	if err := ResponseError(payload); err != nil {
 		return Client{}, err
 	}
-	data, _ := r.object("data")
-	co, ok := data.object("client")
+	data, _ := r.Obj("data")
+	co, ok := data.Obj("client")
 	if !ok {
 		return Client{}, fmt.Errorf("getClient answer has no client")
 	}
@@ -115,23 +115,23 @@ func ParseClient(payload []byte) (Client, error) {
 		ClientID:        strOf(co, "clientid"),
 		TextName:        strOf(co, "textname"),
 		TextDescription: strOf(co, "textdescription"),
-		Disabled:        co.boolOr("disabled", false),
+		Disabled:        co.BoolOr("disabled", false),
 	}
-	roles, _ := co.array("roles")
+	roles, _ := co.Array("roles")
 	for _, rv := range roles {
 		ro, _ := rv.(obj)
-		c.Roles = append(c.Roles, RoleRef{strOf(ro, "rolename"), ro.intOr("priority", -1)})
+		c.Roles = append(c.Roles, RoleRef{strOf(ro, "rolename"), ro.IntOr("priority", -1)})
 	}
-	groups, _ := co.array("groups")
+	groups, _ := co.Array("groups")
 	for _, gv := range groups {
 		gobj, _ := gv.(obj)
-		c.Groups = append(c.Groups, GroupRef{strOf(gobj, "groupname"), gobj.intOr("priority", -1)})
+		c.Groups = append(c.Groups, GroupRef{strOf(gobj, "groupname"), gobj.IntOr("priority", -1)})
 	}
 	return c, nil
 }
 
 func strOf(o obj, key string) string {
-	v, _ := o.str(key)
+	v, _ := o.Str(key)
 	return v
 }
 
@@ -141,7 +141,7 @@ func firstResponse(payload []byte) (obj, error) {
 		return nil, fmt.Errorf("answer: %w", ErrInvalidJSON)
 	}
 	tree, _ := v.(obj)
-	rs, _ := tree.array("responses")
+	rs, _ := tree.Array("responses")
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("answer holds no responses")
 	}

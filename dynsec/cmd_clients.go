@@ -13,7 +13,7 @@ var (
 type param struct{ key, missing, badUTF8 string }
 
 func (p param) read(cmd obj) (string, string) {
-	v, ok := cmd.str(p.key)
+	v, ok := cmd.Str(p.key)
 	if !ok {
 		return "", p.missing
 	}
@@ -28,11 +28,11 @@ func cmdCreateClient(s *Store, cmd obj) result {
 	if e != "" {
 		return fail(e)
 	}
-	pw, hasPW, ok := cmd.strOpt("password")
+	pw, hasPW, ok := cmd.StrOpt("password")
 	if !ok {
 		return fail("Invalid/missing password")
 	}
-	clientID, _, ok := cmd.strOpt("clientid")
+	clientID, _, ok := cmd.StrOpt("clientid")
 	if !ok {
 		return fail("Invalid/missing client id")
 	}
@@ -63,14 +63,14 @@ func cmdCreateClient(s *Store, cmd obj) result {
 		prio int
 	}
 	var joins []join
-	if groups, ok := cmd.array("groups"); ok {
+	if groups, ok := cmd.Array("groups"); ok {
 		seen := map[*group]bool{}
 		for _, gv := range groups {
 			gobj, ok := gv.(obj)
 			if !ok {
 				continue
 			}
-			gn, ok := gobj.str("groupname")
+			gn, ok := gobj.Str("groupname")
 			if !ok {
 				continue
 			}
@@ -82,7 +82,7 @@ func cmdCreateClient(s *Store, cmd obj) result {
 				return fail("Internal error")
 			}
 			seen[g] = true
-			joins = append(joins, join{g, gobj.intOr("priority", -1)})
+			joins = append(joins, join{g, gobj.IntOr("priority", -1)})
 		}
 	}
 	if hasPW {
@@ -101,7 +101,7 @@ func cmdCreateClient(s *Store, cmd obj) result {
 
 // optText reads an optional string; ok is false when it has another type.
 func optText(cmd obj, key string) (*string, bool) {
-	v, present, ok := cmd.strOpt(key)
+	v, present, ok := cmd.StrOpt(key)
 	if !ok {
 		return nil, false
 	}
@@ -114,17 +114,17 @@ func optText(cmd obj, key string) (*string, bool) {
 // readRoleList reads a "roles" array of {rolename, priority} (the plugin's
 // dynsec_rolelist__load_from_json).
 func (s *Store) readRoleList(cmd obj) (list []roleRef, present bool, errMsg string) {
-	if !cmd.has("roles") {
+	if !cmd.Has("roles") {
 		return nil, false, ""
 	}
-	items, ok := cmd.array("roles")
+	items, ok := cmd.Array("roles")
 	if !ok {
 		return nil, true, "'roles' not an array or missing/invalid rolename"
 	}
 	list = []roleRef{}
 	for _, it := range items {
 		o, _ := it.(obj)
-		rn, ok := o.str("rolename")
+		rn, ok := o.Str("rolename")
 		if !ok {
 			return nil, true, "'roles' not an array or missing/invalid rolename"
 		}
@@ -132,7 +132,7 @@ func (s *Store) readRoleList(cmd obj) (list []roleRef, present bool, errMsg stri
 		if r == nil {
 			return nil, true, "Role not found"
 		}
-		list, _ = addRoleRef(list, r, o.intOr("priority", -1))
+		list, _ = addRoleRef(list, r, o.IntOr("priority", -1))
 	}
 	return list, true, ""
 }
@@ -150,7 +150,7 @@ func (s *Store) findClient(cmd obj) (*client, string) {
 }
 
 func cmdDeleteClient(s *Store, cmd obj) result {
-	username, ok := cmd.str("username")
+	username, ok := cmd.Str("username")
 	if !ok {
 		return fail("Invalid/missing username")
 	}
@@ -189,7 +189,7 @@ func cmdGetClient(s *Store, cmd obj) result {
 }
 
 func cmdListClients(s *Store, cmd obj) result {
-	verbose := cmd.boolOr("verbose", false)
+	verbose := cmd.BoolOr("verbose", false)
 	list := []any{}
 	for _, c := range page(s.m.clients, cmd) {
 		if verbose {
@@ -203,8 +203,8 @@ func cmdListClients(s *Store, cmd obj) result {
 
 // page applies the plugin's count (default -1 = all) and offset (default 0).
 func page[T any](all []T, cmd obj) []T {
-	count := cmd.intOr("count", -1)
-	offset := cmd.intOr("offset", 0)
+	count := cmd.IntOr("count", -1)
+	offset := cmd.IntOr("offset", 0)
 	if offset < 0 {
 		offset = 0
 	}
@@ -232,29 +232,29 @@ func cmdModifyClient(s *Store, cmd obj) result {
 		return result{err: e, kicks: []string{c.username}}
 	}
 	var newPW *password
-	if pw, ok := cmd.str("password"); ok && pw != "" {
+	if pw, ok := cmd.Str("password"); ok && pw != "" {
 		p, err := hashPassword([]byte(pw), s.iterations)
 		if err != nil {
 			return fail("Internal error")
 		}
 		newPW = p
 	}
-	if id, ok := cmd.str("clientid"); ok {
+	if id, ok := cmd.Str("clientid"); ok {
 		c.clientID = id
 	}
 	if newPW != nil {
 		c.pw = newPW
 	}
-	if v, ok := cmd.str("textname"); ok {
+	if v, ok := cmd.Str("textname"); ok {
 		c.textName = &v
 	}
-	if v, ok := cmd.str("textdescription"); ok {
+	if v, ok := cmd.Str("textdescription"); ok {
 		c.textDesc = &v
 	}
 	if rolesPresent {
 		c.roles = roles
 	}
-	if groups, ok := cmd.array("groups"); ok {
+	if groups, ok := cmd.Array("groups"); ok {
 		for _, gr := range append([]groupRef(nil), c.groups...) {
 			removeMember(c, gr.group)
 		}
@@ -263,13 +263,13 @@ func cmdModifyClient(s *Store, cmd obj) result {
 			if !ok {
 				continue
 			}
-			gn, ok := o.str("groupname")
+			gn, ok := o.Str("groupname")
 			if !ok {
 				continue
 			}
 			// Mosquitto 2.0.11 skips groups that do not exist.
 			if g := s.m.group(gn); g != nil {
-				addMember(c, g, o.intOr("priority", -1))
+				addMember(c, g, o.IntOr("priority", -1))
 			}
 		}
 	}
@@ -281,7 +281,7 @@ func cmdSetClientPassword(s *Store, cmd obj) result {
 	if e != "" {
 		return fail(e)
 	}
-	pw, ok := cmd.str("password")
+	pw, ok := cmd.Str("password")
 	if !ok {
 		return fail("Invalid/missing password")
 	}
@@ -305,7 +305,7 @@ func cmdSetClientID(s *Store, cmd obj) result {
 	if e != "" {
 		return fail(e)
 	}
-	id, _, ok := cmd.strOpt("clientid")
+	id, _, ok := cmd.StrOpt("clientid")
 	if !ok {
 		return fail("Invalid/missing client ID")
 	}
@@ -337,7 +337,7 @@ func cmdAddClientRole(s *Store, cmd obj) result {
 	if r == nil {
 		return fail("Role not found")
 	}
-	list, ok := addRoleRef(c.roles, r, cmd.intOr("priority", -1))
+	list, ok := addRoleRef(c.roles, r, cmd.IntOr("priority", -1))
 	if !ok {
 		// Mosquitto 2.0 answers this way when the client already has the role.
 		return fail("Internal error")

@@ -83,7 +83,7 @@ func cmdGetGroup(s *Store, cmd obj) result {
 }
 
 func cmdListGroups(s *Store, cmd obj) result {
-	verbose := cmd.boolOr("verbose", false)
+	verbose := cmd.BoolOr("verbose", false)
 	list := []any{}
 	for _, g := range page(s.m.groups, cmd) {
 		if verbose {
@@ -104,17 +104,17 @@ func cmdModifyGroup(s *Store, cmd obj) result {
 	if e != "" {
 		return result{err: e, kicks: s.m.usersOfGroup(g)}
 	}
-	if v, ok := cmd.str("textname"); ok {
+	if v, ok := cmd.Str("textname"); ok {
 		g.textName = &v
 	}
-	if v, ok := cmd.str("textdescription"); ok {
+	if v, ok := cmd.Str("textdescription"); ok {
 		g.textDesc = &v
 	}
 	if rolesPresent {
 		g.roles = roles
 	}
 	kicks := s.m.usersOfGroup(g)
-	if clients, ok := cmd.array("clients"); ok {
+	if clients, ok := cmd.Array("clients"); ok {
 		for _, mb := range append([]membership(nil), g.clients...) {
 			removeMember(mb.client, g)
 		}
@@ -123,12 +123,12 @@ func cmdModifyGroup(s *Store, cmd obj) result {
 			if !ok {
 				continue
 			}
-			un, ok := o.str("username")
+			un, ok := o.Str("username")
 			if !ok {
 				continue
 			}
 			if c := s.m.client(un); c != nil {
-				addMember(c, g, o.intOr("priority", -1))
+				addMember(c, g, o.IntOr("priority", -1))
 			}
 		}
 		kicks = append(kicks, s.m.usersOfGroup(g)...)
@@ -153,7 +153,7 @@ func cmdAddGroupClient(s *Store, cmd obj) result {
 	if g == nil {
 		return fail("Group not found")
 	}
-	if !addMember(c, g, cmd.intOr("priority", -1)) {
+	if !addMember(c, g, cmd.IntOr("priority", -1)) {
 		return fail("Client is already in this group")
 	}
 	return result{changed: true, kicks: []string{username}}
@@ -197,7 +197,7 @@ func cmdAddGroupRole(s *Store, cmd obj) result {
 	if r == nil {
 		return fail("Role not found")
 	}
-	list, ok := addRoleRef(g.roles, r, cmd.intOr("priority", -1))
+	list, ok := addRoleRef(g.roles, r, cmd.IntOr("priority", -1))
 	if !ok {
 		return fail("Group is already in this role")
 	}

@@ -25,7 +25,7 @@ func cmdCreateRole(s *Store, cmd obj) result {
 	}
 	r := &role{name: name, textName: textName, textDesc: textDesc}
 	// Mosquitto does not validate the topics of ACLs given here.
-	if acls, ok := cmd.array("acls"); ok {
+	if acls, ok := cmd.Array("acls"); ok {
 		r.acls = parseACLs(acls)
 	}
 	s.m.addRole(r)
@@ -63,7 +63,7 @@ func cmdGetRole(s *Store, cmd obj) result {
 }
 
 func cmdListRoles(s *Store, cmd obj) result {
-	verbose := cmd.boolOr("verbose", false)
+	verbose := cmd.BoolOr("verbose", false)
 	list := []any{}
 	for _, r := range page(s.m.roles, cmd) {
 		if verbose {
@@ -84,14 +84,14 @@ func cmdModifyRole(s *Store, cmd obj) result {
 	if r == nil {
 		return fail("Role does not exist")
 	}
-	if v, ok := cmd.str("textname"); ok {
+	if v, ok := cmd.Str("textname"); ok {
 		r.textName = &v
 	}
-	if v, ok := cmd.str("textdescription"); ok {
+	if v, ok := cmd.Str("textdescription"); ok {
 		r.textDesc = &v
 	}
 	var kicks []string
-	if acls, ok := cmd.array("acls"); ok {
+	if acls, ok := cmd.Array("acls"); ok {
 		r.acls = parseACLs(acls)
 		// Mosquitto 2.0.11 does not kick here; later releases do, and the
 		// rights of the role's users changed.
@@ -106,7 +106,7 @@ func (s *Store) aclParams(cmd obj) (r *role, typ int, topic string, errMsg strin
 	if e != "" {
 		return nil, 0, "", e
 	}
-	at, ok := cmd.str("acltype")
+	at, ok := cmd.Str("acltype")
 	if !ok {
 		return nil, 0, "", "Invalid/missing acltype"
 	}
@@ -114,7 +114,7 @@ func (s *Store) aclParams(cmd obj) (r *role, typ int, topic string, errMsg strin
 	if typ < 0 {
 		return nil, 0, "", "Unknown acltype"
 	}
-	topic, ok = cmd.str("topic")
+	topic, ok = cmd.Str("topic")
 	if !ok {
 		return nil, 0, "", "Invalid/missing topic"
 	}
@@ -132,7 +132,7 @@ func cmdAddRoleACL(s *Store, cmd obj) result {
 	if e != "" {
 		return fail(e)
 	}
-	list, ok := addACL(r.acls[typ], acl{topic: topic, priority: cmd.intOr("priority", 0), allow: cmd.boolOr("allow", false)})
+	list, ok := addACL(r.acls[typ], acl{topic: topic, priority: cmd.IntOr("priority", 0), allow: cmd.BoolOr("allow", false)})
 	if !ok {
 		return fail("ACL with this topic already exists")
 	}
@@ -155,19 +155,19 @@ func cmdRemoveRoleACL(s *Store, cmd obj) result {
 }
 
 func cmdSetDefaultACLAccess(s *Store, cmd obj) result {
-	acls, ok := cmd.array("acls")
+	acls, ok := cmd.Array("acls")
 	if !ok {
 		return fail("Missing/invalid actions array")
 	}
 	d := &s.m.defaults
 	for _, it := range acls {
 		o, _ := it.(obj)
-		at, ok1 := o.str("acltype")
-		allow, ok2 := o.get("allow").(bool)
-		if !o.has("allow") {
+		at, ok1 := o.Str("acltype")
+		allow, ok2 := o.Get("allow").(bool)
+		if !o.Has("allow") {
 			// mosquitto_ctrl 2.0 sends "access":"allow"|"deny", which
 			// Mosquitto ignores; we honour it.
-			switch a, _ := o.str("access"); {
+			switch a, _ := o.Str("access"); {
 			case asciiEqualFold(a, "allow"):
 				allow, ok2 = true, true
 			case asciiEqualFold(a, "deny"):

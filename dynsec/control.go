@@ -5,6 +5,7 @@ package dynsec
 // 2.0's command names, data shapes and error strings.
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -15,6 +16,11 @@ const (
 	ControlTopic  = "$CONTROL/dynamic-security/v1"
 	ResponseTopic = "$CONTROL/dynamic-security/v1/response"
 )
+
+// IsControlTopic reports whether t is under $CONTROL, the broker's control
+// APIs, as Mosquitto tests it (a prefix match on "$CONTROL"): default access
+// never grants such a topic, and listeners without the control API refuse it.
+func IsControlTopic(t string) bool { return strings.HasPrefix(t, "$CONTROL") }
 
 // maxRequest bounds a request payload (MQTT's own limit).
 const maxRequest = 268435455
@@ -51,7 +57,7 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 		return []any{reply("Unknown command", "Payload not valid JSON", nil)}, nil
 	}
 	tree, _ := v.(obj)
-	cmds, ok := tree.array("commands")
+	cmds, ok := tree.Array("commands")
 	if !ok {
 		return []any{reply("Unknown command", "Invalid/missing commands", nil)}, nil
 	}
@@ -65,14 +71,14 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 			out = append(out, reply("Unknown command", "Command not an object", nil))
 			continue
 		}
-		name, ok := co.str("command")
+		name, ok := co.Str("command")
 		if !ok {
 			out = append(out, reply("Unknown command", "Missing command", nil))
 			continue
 		}
 		var corr *string
-		if co.has("correlationData") {
-			cd, ok := co.str("correlationData")
+		if co.Has("correlationData") {
+			cd, ok := co.Str("correlationData")
 			if !ok {
 				out = append(out, reply(name, "Invalid correlationData data type.", nil))
 				break
@@ -209,14 +215,14 @@ func (s *Store) logCommand(name string, cmd obj, r result) {
 	}
 	attrs := []any{"command", name}
 	for _, k := range []string{"username", "groupname", "rolename", "acltype", "topic", "clientid"} {
-		if v, ok := cmd.str(k); ok {
+		if v, ok := cmd.Str(k); ok {
 			attrs = append(attrs, k, v)
 		}
 	}
 	if r.err != "" {
 		attrs = append(attrs, "error", r.err)
 	}
-	l.Log(nil, slog.LevelInfo, "dynsec", attrs...)
+	l.Log(context.Background(), slog.LevelInfo, "dynsec", attrs...)
 }
 
 // CommandError is an error answer from the control API, with Mosquitto's

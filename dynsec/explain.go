@@ -44,7 +44,7 @@ func (s *Store) Explain(username, clientID, topic string, access Access) Explana
 		e.ACLType = aclTypes[d.typ]
 		e.Topic = d.acl.topic
 		e.Priority = d.acl.priority
-	} else if d.known && strings.HasPrefix(topic, "$CONTROL") {
+	} else if d.known && IsControlTopic(topic) {
 		e.Control = true
 	}
 	return e
@@ -90,7 +90,7 @@ func ParseAccess(s string) (Access, error) {
 	case "unsub", "unsubscribe":
 		return Unsubscribe, nil
 	}
-	return 0, fmt.Errorf("access %q is not pub, sub, recv or unsub: %w", s, ErrUsage)
+	return 0, fmt.Errorf("access %q is not pub, sub, recv or unsub", s)
 }
 
 // SnapshotRequest is the request that [FromSnapshot] turns into a store: the
@@ -107,15 +107,15 @@ func FromSnapshot(payload []byte) (*Store, error) {
 		return nil, fmt.Errorf("snapshot: %w", ErrInvalidJSON)
 	}
 	tree, _ := v.(obj)
-	rs, _ := tree.array("responses")
+	rs, _ := tree.Array("responses")
 	data := map[string]obj{}
 	for _, r := range rs {
 		ro, _ := r.(obj)
-		name, _ := ro.str("command")
-		if msg, ok := ro.str("error"); ok {
+		name, _ := ro.Str("command")
+		if msg, ok := ro.Str("error"); ok {
 			return nil, &CommandError{Command: name, Message: msg}
 		}
-		d, _ := ro.object("data")
+		d, _ := ro.Obj("data")
 		data[name] = d
 	}
 	for _, n := range []string{"getDefaultACLAccess", "getAnonymousGroup", "listClients", "listGroups", "listRoles"} {
@@ -124,37 +124,37 @@ func FromSnapshot(payload []byte) (*Store, error) {
 		}
 	}
 	da := obj{}
-	acls, _ := data["getDefaultACLAccess"].array("acls")
+	acls, _ := data["getDefaultACLAccess"].Array("acls")
 	for _, a := range acls {
 		ao, _ := a.(obj)
-		t, _ := ao.str("acltype")
-		da = append(da, member{t, ao.boolOr("allow", false)})
+		t, _ := ao.Str("acltype")
+		da = append(da, member{t, ao.BoolOr("allow", false)})
 	}
-	clients, _ := data["listClients"].array("clients")
+	clients, _ := data["listClients"].Array("clients")
 	members := map[string][]any{}
 	var fileClients []any
 	for _, c := range clients {
 		co, _ := c.(obj)
-		name, _ := co.str("username")
-		groups, _ := co.array("groups")
+		name, _ := co.Str("username")
+		groups, _ := co.Array("groups")
 		for _, g := range groups {
 			gobj, _ := g.(obj)
-			gn, _ := gobj.str("groupname")
-			members[gn] = append(members[gn], obj{{"username", name}, {"priority", gobj.intOr("priority", -1)}})
+			gn, _ := gobj.Str("groupname")
+			members[gn] = append(members[gn], obj{{"username", name}, {"priority", gobj.IntOr("priority", -1)}})
 		}
 		fileClients = append(fileClients, co)
 	}
-	groups, _ := data["listGroups"].array("groups")
+	groups, _ := data["listGroups"].Array("groups")
 	var fileGroups []any
 	for _, g := range groups {
 		gobj, _ := g.(obj)
-		gn, _ := gobj.str("groupname")
-		roles, _ := gobj.array("roles")
+		gn, _ := gobj.Str("groupname")
+		roles, _ := gobj.Array("roles")
 		fileGroups = append(fileGroups, obj{{"groupname", gn}, {"roles", roles}, {"clients", members[gn]}})
 	}
-	roles, _ := data["listRoles"].array("roles")
-	anonGroup, _ := data["getAnonymousGroup"].object("group")
-	anon, _ := anonGroup.str("groupname")
+	roles, _ := data["listRoles"].Array("roles")
+	anonGroup, _ := data["getAnonymousGroup"].Obj("group")
+	anon, _ := anonGroup.Str("groupname")
 	file := obj{{"defaultACLAccess", da}, {"clients", orEmpty(fileClients)}, {"groups", orEmpty(fileGroups)}, {"anonymousGroup", anon}, {"roles", orEmpty(roles)}}
 	return Parse(printJSON(file, false))
 }

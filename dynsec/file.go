@@ -10,11 +10,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // maxFileSize bounds what Load reads.
@@ -24,23 +23,7 @@ const maxFileSize = 64 << 20
 // one larger than 64 MiB (a wrong path, or a file grown without bound)
 // before reading it.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	tooBig := fmt.Errorf("%s is larger than %d MiB: is it a dynamic security file?", path, maxFileSize>>20)
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > maxFileSize {
-		return nil, tooBig
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, tooBig
-	}
-	return data, nil
+	return fileio.ReadFile(path, maxFileSize, "a dynamic security file")
 }
 
 // ErrInvalidJSON is the load error for a file that is not JSON (Mosquitto:
@@ -88,12 +71,12 @@ func parseConfig(data []byte) (*model, error) {
 		// cJSON loads a non-object as a tree with no members.
 		return m, nil
 	}
-	if da, ok := tree.object("defaultACLAccess"); ok {
+	if da, ok := tree.Obj("defaultACLAccess"); ok {
 		m.defaults = DefaultAccess{
-			PublishClientSend:    da.boolOr(ACLPublishClientSend, false),
-			PublishClientReceive: da.boolOr(ACLPublishClientReceive, false),
-			Subscribe:            da.boolOr("subscribe", false),
-			Unsubscribe:          da.boolOr("unsubscribe", false),
+			PublishClientSend:    da.BoolOr(ACLPublishClientSend, false),
+			PublishClientReceive: da.BoolOr(ACLPublishClientReceive, false),
+			Subscribe:            da.BoolOr("subscribe", false),
+			Unsubscribe:          da.BoolOr("unsubscribe", false),
 		}
 	}
 	if err := loadRoles(m, tree); err != nil {
@@ -111,10 +94,10 @@ func parseConfig(data []byte) (*model, error) {
 // list returns the array under key; a present non-array is an error, as in
 // the plugin.
 func list(tree obj, key string) ([]any, error) {
-	if !tree.has(key) {
+	if !tree.Has(key) {
 		return nil, nil
 	}
-	a, ok := tree.array(key)
+	a, ok := tree.Array(key)
 	if !ok {
 		return nil, fmt.Errorf("%q is not an array", key)
 	}
@@ -122,7 +105,7 @@ func list(tree obj, key string) ([]any, error) {
 }
 
 func optString(o obj, key string) *string {
-	if s, ok := o.str(key); ok {
+	if s, ok := o.Str(key); ok {
 		return &s
 	}
 	return nil
@@ -138,12 +121,12 @@ func loadRoles(m *model, tree obj) error {
 		if !ok {
 			continue
 		}
-		name, ok := o.str("rolename")
+		name, ok := o.Str("rolename")
 		if !ok || m.role(name) != nil {
 			continue
 		}
 		r := &role{name: name, textName: optString(o, "textname"), textDesc: optString(o, "textdescription")}
-		if acls, ok := o.array("acls"); ok {
+		if acls, ok := o.Array("acls"); ok {
 			r.acls = parseACLs(acls)
 		}
 		m.addRole(r)
@@ -162,15 +145,15 @@ func parseACLs(items []any) [numACLTypes][]acl {
 			if !ok {
 				continue
 			}
-			at, ok := o.str("acltype")
+			at, ok := o.Str("acltype")
 			if !ok || aclTypeIndex(at) != t {
 				continue
 			}
-			topic, ok := o.str("topic")
+			topic, ok := o.Str("topic")
 			if !ok {
 				continue
 			}
-			out[t], _ = addACL(out[t], acl{topic: topic, priority: o.intOr("priority", 0), allow: o.boolOr("allow", false)})
+			out[t], _ = addACL(out[t], acl{topic: topic, priority: o.IntOr("priority", 0), allow: o.BoolOr("allow", false)})
 		}
 	}
 	return out
@@ -186,14 +169,14 @@ func loadClients(m *model, tree obj) error {
 		if !ok {
 			continue
 		}
-		name, ok := o.str("username")
+		name, ok := o.Str("username")
 		if !ok || m.client(name) != nil {
 			continue
 		}
-		c := &client{username: name, disabled: o.boolOr("disabled", false)}
-		salt, okS := o.str("salt")
-		hash, okP := o.str("password")
-		iter, okI := o.get("iterations").(float64)
+		c := &client{username: name, disabled: o.BoolOr("disabled", false)}
+		salt, okS := o.Str("salt")
+		hash, okP := o.Str("password")
+		iter, okI := o.Get("iterations").(float64)
 		if okS && okP && okI {
 			pw, ok := decodePassword(hash, salt, cInt(iter))
 			if !ok {
@@ -201,23 +184,23 @@ func loadClients(m *model, tree obj) error {
 			}
 			c.pw = pw
 		}
-		if id, ok := o.str("clientid"); ok {
+		if id, ok := o.Str("clientid"); ok {
 			c.clientID = id
 		}
 		c.textName = optString(o, "textname")
 		c.textDesc = optString(o, "textdescription")
-		if roles, ok := o.array("roles"); ok {
+		if roles, ok := o.Array("roles"); ok {
 			for _, rv := range roles {
 				ro, ok := rv.(obj)
 				if !ok {
 					continue
 				}
-				rn, ok := ro.str("rolename")
+				rn, ok := ro.Str("rolename")
 				if !ok {
 					continue
 				}
 				if r := m.role(rn); r != nil {
-					c.roles, _ = addRoleRef(c.roles, r, ro.intOr("priority", -1))
+					c.roles, _ = addRoleRef(c.roles, r, ro.IntOr("priority", -1))
 				}
 			}
 		}
@@ -251,44 +234,44 @@ func loadGroups(m *model, tree obj) error {
 		if !ok {
 			continue
 		}
-		name, ok := o.str("groupname")
+		name, ok := o.Str("groupname")
 		if !ok || m.group(name) != nil {
 			continue
 		}
 		g := &group{name: name, textName: optString(o, "textname"), textDesc: optString(o, "textdescription")}
-		if roles, ok := o.array("roles"); ok {
+		if roles, ok := o.Array("roles"); ok {
 			for _, rv := range roles {
 				ro, ok := rv.(obj)
 				if !ok {
 					continue
 				}
-				rn, ok := ro.str("rolename")
+				rn, ok := ro.Str("rolename")
 				if !ok {
 					continue
 				}
 				if r := m.role(rn); r != nil {
-					g.roles, _ = addRoleRef(g.roles, r, ro.intOr("priority", -1))
+					g.roles, _ = addRoleRef(g.roles, r, ro.IntOr("priority", -1))
 				}
 			}
 		}
 		m.addGroup(g)
-		if clients, ok := o.array("clients"); ok {
+		if clients, ok := o.Array("clients"); ok {
 			for _, cv := range clients {
 				co, ok := cv.(obj)
 				if !ok {
 					continue
 				}
-				un, ok := co.str("username")
+				un, ok := co.Str("username")
 				if !ok {
 					continue
 				}
 				if c := m.client(un); c != nil {
-					addMember(c, g, co.intOr("priority", -1))
+					addMember(c, g, co.IntOr("priority", -1))
 				}
 			}
 		}
 	}
-	if name, ok := tree.str("anonymousGroup"); ok {
+	if name, ok := tree.Str("anonymousGroup"); ok {
 		m.anon = m.group(name)
 	}
 	return nil
@@ -402,7 +385,7 @@ func (r *role) json() obj {
 
 // save writes the model to path through path+".new", as Mosquitto does.
 func saveFile(path string, data []byte) error {
-	if err := atomicfile.WriteFileVia(path, path+".new", data, 0o600); err != nil {
+	if err := fileio.WriteFileVia(path, path+".new", data, 0o600); err != nil {
 		return fmt.Errorf("save dynamic security config: %w", err)
 	}
 	return nil

@@ -39,6 +39,13 @@ const (
 	numACLTypes
 )
 
+// ACLTypes returns the ACL types in the order the file lists them.
+func ACLTypes() []string { return append([]string(nil), aclTypes[:]...) }
+
+// IsACLType reports whether s is an ACL type, in any ASCII case (as the
+// plugin compares them).
+func IsACLType(s string) bool { return aclTypeIndex(s) >= 0 }
+
 // aclTypeIndex maps an acltype (any ASCII case) to its index, or -1.
 func aclTypeIndex(s string) int {
 	for i, t := range aclTypes {

@@ -14,6 +14,9 @@ type Store struct {
 	path       string // "" = not saved
 	lock       *FileLock
 	iterations int
+	// deferred keeps changes in memory until Flush; unsaved says there
+	// are some.
+	deferred, unsaved bool
 
 	hookMu sync.Mutex
 	kick   func(username string)
@@ -89,19 +92,56 @@ func (s *Store) runKicks(users []string) {
 	}
 }
 
-// save writes the model to the file; called with s.mu held.
+// saveLocked saves a change, or notes it for Flush when saves are
+// deferred; called with s.mu held for writing.
 func (s *Store) saveLocked() error {
 	if s.path == "" {
 		return nil
 	}
-	return saveFile(s.path, s.m.encode())
+	if s.deferred {
+		s.unsaved = true
+		return nil
+	}
+	return s.writeLocked()
+}
+
+// writeLocked writes the model to the file; called with s.mu held for
+// writing.
+func (s *Store) writeLocked() error {
+	if err := saveFile(s.path, s.m.encode()); err != nil {
+		return err
+	}
+	s.unsaved = false
+	return nil
 }
 
 // Save writes the configuration to its file now.
 func (s *Store) Save() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.saveLocked()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.path == "" {
+		return nil
+	}
+	return s.writeLocked()
+}
+
+// DeferSaves keeps the changes from now on in memory until [Store.Flush],
+// for a tool that makes thousands of changes in one go (an import of
+// devices) and would otherwise rewrite the file for each one.
+func (s *Store) DeferSaves() {
+	s.mu.Lock()
+	s.deferred = true
+	s.mu.Unlock()
+}
+
+// Flush writes the changes that [Store.DeferSaves] kept in memory, if any.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.path == "" || !s.unsaved {
+		return nil
+	}
+	return s.writeLocked()
 }
 
 // Encode returns the configuration as Mosquitto saves it.

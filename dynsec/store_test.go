@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -232,5 +233,55 @@ func TestLoginRules(t *testing.T) {
 	}
 	if err := s.Identity("pinned", "dev-2"); !errors.Is(err, ErrNotAuthorized) {
 		t.Errorf("identity with another client id: %v", err)
+	}
+}
+
+// TestLockFileRemovedAndExclusive: a released lock leaves no lock file
+// beside the dynamic security file, and lockers racing with the removal
+// never both hold the lock.
+func TestLockFileRemovedAndExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dynsec.json")
+	l, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file after Unlock: %v, want it removed", err)
+	}
+	var holders, taken atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				l, err := Lock(path)
+				if errors.Is(err, ErrLocked) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := holders.Add(1); n != 1 {
+					t.Errorf("%d holders of the lock at once", n)
+				}
+				taken.Add(1)
+				holders.Add(-1)
+				if err := l.Unlock(); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if taken.Load() == 0 {
+		t.Fatal("no locker ever got the lock")
+	}
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file left after the race: %v", err)
 	}
 }

@@ -129,9 +129,7 @@ func (i *Inspector) clients() []clientView {
 			Clean: cl.Properties.Clean, Keepalive: cl.State.Keepalive,
 		}
 		cl.RUnlock()
-		if cn, ok := i.tap.cns.Load(cl); ok {
-			v.CN = cn.(string)
-		}
+		v.CN = certCN(cl)
 		v.Inflight = cl.State.Inflight.Len()
 		for f, s := range cl.State.Subscriptions.GetAll() {
 			v.Subscriptions = append(v.Subscriptions, subscription{Filter: f, QoS: s.Qos})
@@ -319,8 +317,8 @@ func (i *Inspector) handleKick(w http.ResponseWriter, r *http.Request, id identi
 		httpError(w, http.StatusBadRequest, "send {\"clientId\": ...}")
 		return
 	}
-	if !i.may(id, adminTopic, dynsec.PublishSend) {
-		httpError(w, http.StatusForbidden, id.user+" may not kick clients: that needs write access to "+adminTopic)
+	if !i.may(id, dynsec.ControlTopic, dynsec.PublishSend) {
+		httpError(w, http.StatusForbidden, id.user+" may not kick clients: that needs write access to "+dynsec.ControlTopic)
 		return
 	}
 	cl, ok := i.srv.Clients.Get(req.ClientID)

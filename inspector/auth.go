@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"mqtls/certs"
 	"mqtls/dynsec"
 )
 
@@ -20,9 +21,6 @@ import (
 //     do everything (the page then only listens on loopback).
 // A logged-in user must hold a role that grants $CONTROL/dynamic-security/#,
 // like a mosquitto_ctrl user, and publishes under its own ACLs.
-
-// adminTopic is the topic whose write access makes a client an administrator.
-const adminTopic = "$CONTROL/dynamic-security/v1"
 
 const (
 	cookieName  = "mqtls_inspector"
@@ -94,9 +92,11 @@ type identity struct {
 // identify returns who the request is, or ok false when a login is needed.
 func (i *Inspector) identify(r *http.Request) (identity, bool) {
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && i.authz != nil {
-		cn := r.TLS.PeerCertificates[0].Subject.CommonName
-		if i.authz.Identity(cn, "") == nil && i.isAdmin(cn) {
-			return identity{user: cn}, true
+		// The broker's identity rule, for the page's own certificate logins.
+		if ci, err := certs.Identity(r.TLS.VerifiedChains[0][0]); err == nil {
+			if cn := ci.CN; i.authz.Identity(cn, "") == nil && i.isAdmin(cn) {
+				return identity{user: cn}, true
+			}
 		}
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
@@ -124,7 +124,7 @@ func (i *Inspector) stillEnabled(user string) bool {
 }
 
 func (i *Inspector) isAdmin(user string) bool {
-	return i.authz != nil && i.authz.Allow(user, "", adminTopic, dynsec.PublishSend)
+	return i.authz != nil && i.authz.Allow(user, "", dynsec.ControlTopic, dynsec.PublishSend)
 }
 
 // may reports whether id may do access on topic.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"mqtls/dynsec"
 	"mqtls/topic"
 )
 
@@ -70,7 +71,7 @@ func (i *Inspector) authed(h func(http.ResponseWriter, *http.Request, identity))
 	return i.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := i.identify(r)
 		if !ok {
-			httpError(w, http.StatusUnauthorized, "log in with a dynsec client that may publish to "+adminTopic)
+			httpError(w, http.StatusUnauthorized, "log in with a dynsec client that may publish to "+dynsec.ControlTopic)
 			return
 		}
 		h(w, r, id)
@@ -112,7 +113,7 @@ func (i *Inspector) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !i.isAdmin(req.Username) {
-		httpError(w, http.StatusForbidden, "client "+req.Username+" holds no role that grants "+adminTopic)
+		httpError(w, http.StatusForbidden, "client "+req.Username+" holds no role that grants "+dynsec.ControlTopic)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{

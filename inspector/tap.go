@@ -1,12 +1,13 @@
 package inspector
 
 import (
-	"crypto/tls"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mqtls/certs"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -18,9 +19,6 @@ import (
 type tap struct {
 	mqtt.HookBase
 	i *Inspector
-
-	cns  sync.Map     // *mqtt.Client → certificate CN, for connected mTLS clients
-	ncns atomic.Int64 // entries in cns: without mTLS clients, no lookup at all
 
 	in, out     [3]atomic.Uint64 // messages by QoS
 	authFailed  sync.Map         // reason → *atomic.Uint64
@@ -45,7 +43,7 @@ func (h *tap) ID() string { return "inspector" }
 func (h *tap) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnStarted, mqtt.OnPublished, mqtt.OnWillSent, mqtt.OnPacketSent,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnSysInfoTick:
+		mqtt.OnSysInfoTick:
 		return true
 	}
 	return false
@@ -160,11 +158,7 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 		} else {
 			m.Username = string(cl.Properties.Username)
 		}
-		if h.ncns.Load() > 0 {
-			if cn, ok := h.cns.Load(cl); ok {
-				m.CN = cn.(string)
-			}
-		}
+		m.CN = certCN(cl)
 	}
 	if pk.FixedHeader.Retain {
 		st.retained = len(payload) > 0
@@ -174,33 +168,21 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 	st.mu.Unlock()
 }
 
-func (h *tap) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	if cn := certCN(cl); cn != "" {
-		if _, had := h.cns.Swap(cl, cn); !had {
-			h.ncns.Add(1)
-		}
-	}
-}
-
-func (h *tap) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	if _, had := h.cns.LoadAndDelete(cl); had {
-		h.ncns.Add(-1)
-	}
-}
-
-// certCN is the subject CN of the client's verified certificate, or "".
-// A *tls.Conn has ConnectionState, and so has a listener's WebSocket
-// connection when it keeps the TLS state.
+// certCN is the CN of the client's verified certificate, as the broker
+// derived it when the TLS handshake was done (certs.Identity; its TLS and
+// WebSocket connections carry it), or "".
 func certCN(cl *mqtt.Client) string {
-	tc, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState })
+	ic, ok := cl.Net.Conn.(interface {
+		Identity() (certs.ClientIdentity, error)
+	})
 	if !ok {
 		return ""
 	}
-	st := tc.ConnectionState()
-	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+	id, err := ic.Identity()
+	if err != nil {
 		return ""
 	}
-	return st.PeerCertificates[0].Subject.CommonName
+	return id.CN
 }
 
 // OnPacketSent counts deliveries, and the refusals that the wire shows:

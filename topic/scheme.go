@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
+
+	"mqtls/internal/fileio"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -143,12 +144,7 @@ func (e *rawEntry) UnmarshalYAML(n *yaml.Node) error {
 
 // LoadScheme reads and parses a scheme file.
 func LoadScheme(path string) (*Scheme, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load topic scheme: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSchemeSize+1))
+	data, err := fileio.ReadFile(path, MaxSchemeSize, "a topic scheme")
 	if err != nil {
 		return nil, fmt.Errorf("load topic scheme: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"mqtls/broker"
 	"mqtls/conf"
+	"mqtls/sandbox"
 )
 
 func brokerCmd() *cli.Command {
@@ -59,7 +60,7 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 				}
 				return runBroker(c.Context, cfg, opts, "", c.App.Writer, c.App.ErrWriter)
 			}
-			sb, err := broker.DevSandbox(broker.SandboxOptions{
+			sb, err := sandbox.Make(sandbox.Options{
 				Dir: c.String("dev-dir"), Port: c.Int("dev-port"), TLSPort: c.Int("dev-tls-port"),
 				Inspector: c.String("dev-inspector"), Program: programName(),
 			})
@@ -88,6 +89,9 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	if err != nil {
 		return err
 	}
+	// Every way out closes the broker: its listeners, the dynsec file's
+	// lock and the persistence store (Close is idempotent).
+	defer b.Close()
 	stopInspector, err := b.StartInspector()
 	if err != nil {
 		return err

@@ -27,12 +27,11 @@ func TestBrokerConfigErrors(t *testing.T) {
 		{"listener 1883\nplugin /usr/lib/mosquitto_dynamic_security.so\nplugin_opt_config_file nope.json\n", "load dynamic security config"},
 	}
 	for i, c := range cases {
-		path := filepath.Join(dir, "bad.conf")
 		sub := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.MkdirAll(sub, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		path = filepath.Join(sub, "bad.conf")
+		path := filepath.Join(sub, "bad.conf")
 		if err := os.WriteFile(path, []byte(c.conf), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -111,7 +111,8 @@ func caShowCmd() *cli.Command {
    $ mqtls ca show
    $ mqtls ca show --json | jq .crl
 
-Warns when the CRL is close to its nextUpdate: past it, brokers refuse every client.
+Warns when the CRL is close to its nextUpdate: past it, Mosquitto refuses every
+client, while an mqtls broker keeps enforcing it and logs an error.
 Fails (exit 1) when crl.pem and the index disagree, as an interrupted revoke
 or renew leaves them: mqtls ca crl repairs it.
 

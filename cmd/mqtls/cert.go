@@ -5,11 +5,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"mqtls/ca"
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 func certCmd() *cli.Command {
@@ -33,7 +32,7 @@ func certCmd() *cli.Command {
    $ mqtls cert renew server
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
-		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
+		Subcommands: []*cli.Command{certServerCmd(), certClientCmd(), certSignCmd(), certListCmd(), certInspectCmd(), certRevokeCmd(), certRenewCmd()},
 	}
 }
 
@@ -185,7 +184,7 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 			}
 			var within time.Duration
 			if s := c.String("expiring"); s != "" {
-				d, err := parsePeriod(s)
+				d, err := certs.ParsePeriod(s)
 				if err != nil {
 					return usageErrorf("--expiring: %v", err)
 				}
@@ -200,12 +199,9 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 				return err
 			}
 			now := time.Now()
-			list := make([]ca.Entry, 0, len(all))
-			for _, e := range all {
-				if within > 0 && (!e.Current || e.NotAfter.After(now.Add(within))) {
-					continue
-				}
-				list = append(list, e)
+			list := all
+			if within > 0 {
+				list = ca.Expiring(all, now, within)
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, list)
@@ -213,45 +209,11 @@ superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKIND\tSERIAL\tNOT AFTER\tSTATUS")
 			for _, e := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, e.Serial, e.NotAfter.Format(time.DateOnly), entryStatus(e, now))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, e.Serial, e.NotAfter.Format(time.DateOnly), e.Status(now))
 			}
 			return tw.Flush()
 		},
 	}
-}
-
-func entryStatus(e ca.Entry, now time.Time) string {
-	switch {
-	case e.Revoked:
-		return "revoked (" + e.Reason + ")"
-	case e.Expired(now):
-		return "expired"
-	case !e.Current:
-		return "replaced"
-	case certs.RenewalDue(e.NotBefore, e.NotAfter, now):
-		return fmt.Sprintf("valid, renewal due (expires in %d days)", int(e.NotAfter.Sub(now).Hours()/24))
-	case e.NotAfter.Sub(now) < 30*24*time.Hour:
-		return fmt.Sprintf("valid, expires in %d days", int(e.NotAfter.Sub(now).Hours()/24))
-	}
-	return "valid"
-}
-
-// parsePeriod reads 30d, 2w or a Go duration.
-func parsePeriod(s string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil || v <= 0 {
-				return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
-			}
-			return time.Duration(v) * unit, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a period: use e.g. 30d, 2w or 12h", s)
-	}
-	return d, nil
 }
 
 // inspectOutput is the --json shape of cert inspect: the certificate's
@@ -346,24 +308,16 @@ func isFilePath(arg string) bool {
 const maxCertFile = 1 << 20
 
 func readCertFile(path string) (*x509.Certificate, error) {
-	f, err := os.Open(path)
+	b, err := fileio.ReadFile(path, maxCertFile, "a certificate")
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCertFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read certificate: %w", err)
-	}
-	if len(b) > maxCertFile {
-		return nil, fmt.Errorf("%s is larger than %d KiB: is it a certificate?", path, maxCertFile>>10)
 	}
 	if blk, _ := pem.Decode(b); blk == nil {
 		if c, err := x509.ParseCertificate(b); err == nil {
 			return c, nil
 		}
 	}
-	cs, err := certs.ParsePEMCerts(b)
+	cs, err := fileio.ParseCerts(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -387,6 +341,11 @@ func printInspect(c *cli.Context, o inspectOutput) {
 	row("key", o.KeyType)
 	row("key usage", strings.Join(o.KeyUsage, ", "))
 	row("ext key usage", strings.Join(o.ExtKeyUsage, ", "))
+	if o.Identity != "" {
+		row("client login", "as "+o.Identity)
+	} else if o.IdentityRefused != "" {
+		row("client login", "refused: "+o.IdentityRefused)
+	}
 	if o.IsCA {
 		row("ca", "yes")
 	}
@@ -452,6 +411,9 @@ Exit codes: 0 revoked (also when it already was), 1 failure, 2 misuse.`,
 			default:
 				fmt.Fprintf(w, "revoked %q (serial %s, %s)\nwrote %s\n", r.Name, r.Serial, r.Reason, a.CRLPath())
 			}
+			for _, p := range r.Pending {
+				fmt.Fprintf(w, "revoked its certificate %s too, which a renewal had left valid until %s\n", p.Serial, p.GraceUntil.Local().Format("2006-01-02 15:04"))
+			}
 			warnCRL(c, a)
 			return nil
 		},
@@ -461,20 +423,27 @@ Exit codes: 0 revoked (also when it already was), 1 failure, 2 misuse.`,
 func certRenewCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "renew",
-		Usage:     "new key and certificate under the same name; the old one is revoked as superseded",
+		Usage:     "new key and certificate under the same name; the old one stays valid for --grace",
 		ArgsUsage: "<NAME>",
 		Description: `Examples:
    $ mqtls cert renew DSN000001
    $ mqtls cert renew server && mqtls p12 DSN000001   # re-export the bundle after renewing
 
 Keeps the profile of the current certificate (kind, names, organisation,
-days), overwrites issued/NAME.crt and issued/NAME.key, revokes the old
-certificate with reason superseded and regenerates crl.pem. After a crash,
-running it again completes the interrupted renewal (the old certificate is
-revoked) and issues a new certificate.`,
-		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag()},
+days) and overwrites issued/NAME.crt and issued/NAME.key. The old
+certificate stays valid for --grace (default 7d: a device keeps working
+until the new files reach it); mqtls ca crl revokes it as superseded once
+the grace has ended, and cert list shows it until then. --grace 0 revokes
+it at once and regenerates crl.pem. After a crash, running it again
+completes the interrupted renewal (the old certificate is revoked) and
+issues a new certificate.`,
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), graceFlag()},
 		Action: func(c *cli.Context) error {
 			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			ro, err := renewOptions(c)
 			if err != nil {
 				return err
 			}
@@ -485,15 +454,41 @@ revoked) and issues a new certificate.`,
 			if err != nil {
 				return err
 			}
-			ren, err := a.Renew(name)
+			ren, err := a.Renew(name, ro)
 			printRepair(c.App.Writer, ren.Repair)
 			if err != nil {
 				return err
 			}
 			iss := ren.Issued
-			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); the old certificate is revoked as superseded\n  %s\n  %s\n",
-				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
+			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); %s\n  %s\n  %s\n",
+				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), oldFate(ren.Old.Serial, ren.Old.GraceUntil),
+				a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
 			return nil
 		},
 	}
+}
+
+func graceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "grace", Value: "7d", Usage: "keep the old certificate valid for `PERIOD` (7d, 2w, 12h; 0 revokes it now)"}
+}
+
+// renewOptions reads --grace.
+func renewOptions(c *cli.Context) (ca.RenewOptions, error) {
+	s := strings.TrimSpace(c.String("grace"))
+	if s == "0" || s == "0s" || s == "0d" {
+		return ca.RenewOptions{}, nil
+	}
+	d, err := certs.ParsePeriod(s)
+	if err != nil {
+		return ca.RenewOptions{}, usageErrorf("--grace: %v (or 0 to revoke the old certificate now)", err)
+	}
+	return ca.RenewOptions{Grace: d}, nil
+}
+
+// oldFate says what became of the certificate a renewal replaced.
+func oldFate(serial string, until time.Time) string {
+	if until.IsZero() {
+		return "the old certificate " + serial + " is revoked as superseded"
+	}
+	return "the old certificate " + serial + " stays valid until " + until.Local().Format("2006-01-02 15:04") + " (mqtls ca crl revokes it then)"
 }

@@ -6,10 +6,8 @@ package main
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -78,7 +76,7 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	urlTopic := ""
 	if u := c.String("url"); u != "" {
 		var err error
-		if urlTopic, err = applyURL(&o, u); err != nil {
+		if urlTopic, err = o.ApplyURL(u); err != nil {
 			return o, "", err
 		}
 	}
@@ -96,7 +94,7 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	}
 	o.KeepAlive = uint16(k)
 
-	v, err := parseVersion(c.String("protocol-version"))
+	v, err := client.ParseVersion(c.String("protocol-version"))
 	if err != nil {
 		return o, "", err
 	}
@@ -117,7 +115,7 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	// client id, and so does a session that never expires (-c alone, -x -1).
 	o.NoCleanSession = c.Bool("disable-clean-session")
 	if c.IsSet("session-expiry") {
-		se, err := parseExpiry(c.String("session-expiry"))
+		se, err := client.ParseSessionExpiry(c.String("session-expiry"))
 		if err != nil {
 			return o, "", err
 		}
@@ -180,73 +178,12 @@ func tlsOn(c *cli.Context) bool {
 	return false
 }
 
-// applyURL reads mqtt(s)://[user[:password]@]host[:port][/topic].
-func applyURL(o *client.Options, s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("invalid -L url: %v", err)
-	}
-	switch u.Scheme {
-	case "mqtt":
-	case "mqtts":
-		o.TLS = &client.TLSOptions{}
-	case "ws":
-		o.WebSocket = true
-	case "wss":
-		o.WebSocket = true
-		o.TLS = &client.TLSOptions{}
-	default:
-		return "", fmt.Errorf("invalid -L url %q: it must start with mqtt://, mqtts://, ws:// or wss://", s)
-	}
-	o.Host = u.Hostname()
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return "", fmt.Errorf("invalid -L url: port %q is not a number", p)
-		}
-		o.Port = n
-	}
-	if u.User != nil {
-		o.Username = u.User.Username()
-		if p, ok := u.User.Password(); ok {
-			o.Password = p
-		}
-	}
-	// The topic is optional here: mosquitto_ctrl's -L has none. pub and sub
-	// require it (urlTopicNeeded), as mosquitto_pub and mosquitto_sub do.
-	return strings.TrimPrefix(u.Path, "/"), nil
-}
-
 // urlTopicNeeded is the error of pub and sub for a -L url without a topic.
 func urlTopicNeeded(c *cli.Context, urlTopic string) error {
 	if c.String("url") != "" && urlTopic == "" {
 		return fmt.Errorf("invalid -L url: the topic is missing (mqtt://host[:port]/topic)")
 	}
 	return nil
-}
-
-func parseVersion(s string) (byte, error) {
-	switch strings.ToLower(s) {
-	case "5", "mqttv5":
-		return client.V5, nil
-	case "311", "mqttv311":
-		return client.V311, nil
-	case "31", "mqttv31":
-		return client.V31, nil
-	}
-	return 0, fmt.Errorf("unknown protocol version %q: use mqttv5, mqttv311 or mqttv31", s)
-}
-
-func parseExpiry(s string) (uint32, error) {
-	switch s {
-	case "-1", "∞", "4294967295":
-		return math.MaxUint32, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("session expiry %q is not a number of seconds, -1 or ∞", s)
-	}
-	return uint32(n), nil
 }
 
 // password comes from -P, --password-file or $MQTT_PASSWORD, in that order.

@@ -121,6 +121,7 @@ func deviceAddCmd() *cli.Command {
 		ArgsUsage: "<id>",
 		Description: `Examples:
    $ mqtls device add DSN000001 -f dynamic-security.json
+   $ mqtls device add --csr DSN000002.csr -f dynamic-security.json   # the device made its own key
    $ mqtls device add DSN000001 --role sensor --group plant1 --days 90 -f dynamic-security.json
    $ mqtls device add DSN000001 -h broker.lan -u admin --password-file admin.pw --cafile pki/root.crt
 
@@ -131,18 +132,36 @@ revokes the new certificate and removes its files; after a crash, running the
 same command again completes the device. Adding a complete device again
 changes nothing.
 
+With --csr FILE the device keeps its own key: the CSR is checked and signed as
+mqtls cert sign does (its CN is the id unless <id> is given), only
+issued/ID.crt is written (no key, no p12), and the client is created.
+
 Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
 		Flags: targetFlags(
 			&cli.StringFlag{Name: "role", Value: "device", Usage: "dynamic security `ROLE` of the device"},
 			&cli.StringFlag{Name: "group", Usage: "dynamic security `GROUP` to put the device in"},
 			&cli.IntFlag{Name: "days", Value: certs.DefaultClientDays, Usage: "certificate validity in `DAYS`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+			&cli.StringFlag{Name: "csr", Usage: "sign the device's own certificate request `FILE` (PEM or DER) instead of making a key"},
 		),
 		Action: func(c *cli.Context) (err error) {
-			id, err := oneArg(c, "device id")
-			if err != nil {
+			spec := device.Spec{Role: c.String("role"), Group: c.String("group"), Days: c.Int("days")}
+			if p := c.String("csr"); p != "" {
+				if c.NArg() > 1 {
+					return usageErrorf("device add --csr takes at most one device id, got %d arguments", c.NArg())
+				}
+				if spec.CSR, err = readCSR(p); err != nil {
+					return err
+				}
+				req, err := certs.CSRRequest(spec.CSR, certs.Client, c.Args().First(), spec.Days)
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				spec.ID = req.Name
+			} else if spec.ID, err = oneArg(c, "device id"); err != nil {
 				return err
 			}
+			id := spec.ID
 			if err := certs.ValidateID(id); err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -151,7 +170,7 @@ Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
 				return err
 			}
 			defer func() { err = closeTarget(o, err) }()
-			res, err := o.Add(device.Spec{ID: id, Role: c.String("role"), Group: c.String("group"), Days: c.Int("days")})
+			res, err := o.Add(spec)
 			if err != nil {
 				return fmt.Errorf("add %s: %w", id, err)
 			}
@@ -171,6 +190,10 @@ func printResult(c *cli.Context, res device.Result) {
 		fmt.Fprintf(w, "%s: completed (%s)\n", res.ID, res.Note)
 	default:
 		fmt.Fprintf(w, "%s: added (serial %s)\n", res.ID, res.Serial)
+	}
+	if res.Cert != "" {
+		fmt.Fprintf(w, "certificate: %s\n", res.Cert)
+		return
 	}
 	fmt.Fprintf(w, "p12:      %s\npassword: %s\n", res.P12, res.P12Pass)
 }
@@ -349,25 +372,11 @@ without it, or when it does not answer, "connected" is unknown (null in JSON).`,
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tROLES\tEXPIRES\tSTATE\tCONNECTED")
 			for _, d := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, strings.Join(d.Roles, ","), d.Expires.Format(time.DateOnly), deviceState(d, o.Target != nil), connectedText(d.Connected))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, strings.Join(d.Roles, ","), d.Expires.Format(time.DateOnly), d.State(o.Target != nil), connectedText(d.Connected))
 			}
 			return tw.Flush()
 		},
 	}
-}
-
-func deviceState(d device.Device, knowClients bool) string {
-	switch {
-	case d.Revoked:
-		return "revoked"
-	case d.Expired:
-		return "expired"
-	case knowClients && !d.HasClient:
-		return "no client (run device add again)"
-	case d.Disabled:
-		return "disabled"
-	}
-	return "ok"
 }
 
 func connectedText(b *bool) string {
@@ -441,15 +450,20 @@ that was interrupted.`,
 func deviceRenewCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "renew",
-		Usage:     "give a device a new key, certificate and p12 (the old certificate is revoked)",
+		Usage:     "give a device a new key, certificate and p12 (the old certificate stays valid for --grace)",
 		ArgsUsage: "<id>",
 		Description: `Examples:
    $ mqtls device renew DSN000001
    $ mqtls device renew DSN000001 -f dynamic-security.json
    $ mqtls device renew DSN000001 -u admin --password-file admin.pw
+   $ mqtls device renew DSN000001 --grace 0       # revoke the old certificate now
 
-The new certificate has the same id and validity length; the old one is
-revoked as superseded and crl.pem regenerated. The p12 gets a new password.
+The new certificate has the same id and validity length. The old one stays
+valid for --grace (default 7d), so the device that holds it stays online
+until it gets the new p12; mqtls ca crl (daily, from cron) revokes it when
+the grace ends, and mqtls cert list shows it as superseded until then.
+--grace 0 revokes it at once as superseded and regenerates crl.pem.
+Revoking the device revokes both. The p12 gets a new password.
 The dynamic security client is unchanged; -f (only read: a running broker may
 hold it) or the connection flags of a running broker only check that it
 exists.`,
@@ -457,9 +471,14 @@ exists.`,
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
+			graceFlag(),
 		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := oneArg(c, "device id")
+			if err != nil {
+				return err
+			}
+			ro, err := renewOptions(c)
 			if err != nil {
 				return err
 			}
@@ -474,7 +493,7 @@ exists.`,
 			if o.Target != nil {
 				defer o.Target.Close()
 			}
-			res, err := o.Renew(id)
+			res, err := o.Renew(id, ro)
 			printRepair(c.App.Writer, res.Repair)
 			if err != nil {
 				if errors.Is(err, ca.ErrNotFound) {
@@ -482,7 +501,7 @@ exists.`,
 				}
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s)\np12:      %s\npassword: %s\n", id, res.Serial, res.P12, res.P12Pass)
+			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\np12:      %s\npassword: %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil), res.P12, res.P12Pass)
 			if res.Note != "" {
 				warnf(c.App.ErrWriter, "%s", res.Note)
 			}

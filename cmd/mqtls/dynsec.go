@@ -14,12 +14,13 @@ import (
 	"golang.org/x/term"
 
 	"mqtls/dynsec"
+	"mqtls/dynsec/ctl"
 	"mqtls/topic"
 )
 
 func dynsecCmd() *cli.Command {
 	subs := []*cli.Command{dynsecInitCmd(), dynsecCheckCmd()}
-	for _, c := range dynsec.CtrlCommands {
+	for _, c := range ctl.Commands {
 		subs = append(subs, dynsecCtrlCmd(c))
 	}
 	return &cli.Command{
@@ -119,7 +120,7 @@ never overwritten.`,
 	}
 }
 
-func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
+func dynsecCtrlCmd(cc ctl.Command) *cli.Command {
 	cmd := &cli.Command{
 		Name:      cc.Name,
 		Usage:     cc.Usage,
@@ -142,7 +143,7 @@ func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
 	}
 	cmd.Action = func(c *cli.Context) error {
 		args := c.Args().Slice()
-		var o dynsec.CtrlOptions
+		var o ctl.Options
 		if cc.Password {
 			if c.IsSet("p") || (cc.Name == "setClientPassword" && len(args) == 2) {
 				return withHint(usageErrorf("a password on the command line is visible to every user of this machine"),
@@ -165,10 +166,10 @@ func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
 		if cc.Name == "createClient" {
 			o.ClientID = c.String("clientid")
 		}
-		req, err := dynsec.BuildRequest(cc.Name, args, o)
+		req, err := ctl.BuildRequest(cc.Name, args, o)
 		if err != nil {
-			if errors.Is(err, dynsec.ErrUsage) {
-				return usageErrorf("%s", strings.TrimSuffix(err.Error(), ": "+dynsec.ErrUsage.Error()))
+			if errors.Is(err, ctl.ErrUsage) {
+				return usageErrorf("%s", strings.TrimSuffix(err.Error(), ": "+ctl.ErrUsage.Error()))
 			}
 			return err
 		}
@@ -176,9 +177,9 @@ func dynsecCtrlCmd(cc dynsec.CtrlCommand) *cli.Command {
 		if err != nil {
 			return err
 		}
-		print := dynsec.PrintResponse
+		print := ctl.PrintResponse
 		if c.Bool("json") || dynsecParent(c).Bool("json") {
-			print = dynsec.PrintResponseJSON
+			print = ctl.PrintResponseJSON
 		}
 		if err := print(c.App.Writer, c.App.ErrWriter, resp); err != nil {
 			return cli.Exit("", 1) // already printed, as mosquitto_ctrl does
@@ -246,23 +247,16 @@ func dynsecFile(c *cli.Context) string {
 // dynsecExchange sends one request to the file's store or to the broker and
 // returns the response payload.
 func dynsecExchange(c *cli.Context, req []byte) ([]byte, error) {
-	file := dynsecFile(c)
-	if file == "" {
-		return dynsecRemote(c, req)
-	}
-	lock, err := dynsec.Lock(file)
+	t, err := openDynsec(c, dynsecParent(c), dynsecFile(c),
+		"change it through the broker: mqtls dynsec -h HOST -u ADMIN ... (without -f)",
+		"connecting without TLS: the changes you make, passwords included, are visible on the network")
 	if err != nil {
-		if errors.Is(err, dynsec.ErrLocked) {
-			return nil, withHint(err, "change it through the broker: mqtls dynsec -h HOST -u ADMIN ... (without -f)")
-		}
 		return nil, err
 	}
-	defer lock.Unlock()
-	s, err := dynsec.Load(file)
-	if err != nil {
-		return nil, withHint(err, "create one with: mqtls dynsec init "+file+" admin")
+	resp, err := t.Exec(c.Context, req)
+	if cerr := t.Close(); err == nil {
+		err = cerr
 	}
-	resp, err := s.Exec(req)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +268,7 @@ func dynsecSnapshot(c *cli.Context) (*dynsec.Store, error) {
 	if file := dynsecFile(c); file != "" {
 		return dynsec.Load(file)
 	}
-	resp, err := dynsecRemote(c, dynsec.SnapshotRequest)
+	resp, err := dynsecExchange(c, dynsec.SnapshotRequest)
 	if err != nil {
 		return nil, err
 	}

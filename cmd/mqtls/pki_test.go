@@ -205,7 +205,7 @@ func TestInspectListShowJSON(t *testing.T) {
 	mqOK(t, dir, nil, "cert", "client", "DSN000001", "--pki", "p")
 	mqOK(t, dir, nil, "cert", "client", "DSN000002", "--pki", "p", "--days", "400")
 	mqOK(t, dir, nil, "cert", "server", "--pki", "p", "--host", "localhost")
-	mqOK(t, dir, nil, "cert", "renew", "DSN000001", "--pki", "p")
+	mqOK(t, dir, nil, "cert", "renew", "DSN000001", "--grace", "0", "--pki", "p")
 
 	var ins struct {
 		CommonName  string   `json:"common_name"`

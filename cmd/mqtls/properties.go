@@ -8,7 +8,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -53,17 +52,8 @@ func applyProperties(c *cli.Context, o *client.Options) (client.Properties, erro
 		var target *client.Properties
 		switch strings.ToUpper(cmd) {
 		case "CONNECT":
-			switch id {
-			case "user-property":
-				o.ConnectProperties = append(o.ConnectProperties, client.UserProperty{Key: name, Value: val})
-			case "session-expiry-interval":
-				n, err := strconv.ParseUint(val, 10, 32)
-				if err != nil {
-					return pub, fmt.Errorf("-D CONNECT session-expiry-interval %q: not a number of seconds", val)
-				}
-				o.SessionExpiry = uint32(n)
-			default:
-				return pub, fmt.Errorf("-D CONNECT %s is not supported (user-property and session-expiry-interval are)", id)
+			if err := o.SetConnectProperty(id, name, val); err != nil {
+				return pub, fmt.Errorf("-D CONNECT %s %w", id, err)
 			}
 			continue
 		case "PUBLISH":
@@ -76,7 +66,7 @@ func applyProperties(c *cli.Context, o *client.Options) (client.Properties, erro
 		default:
 			return pub, fmt.Errorf("-D %s is not supported: use CONNECT, PUBLISH or WILL", cmd)
 		}
-		if err := setProperty(target, id, name, val); err != nil {
+		if err := target.Set(id, name, val); err != nil {
 			return pub, fmt.Errorf("-D %s %s: %w", cmd, id, err)
 		}
 	}
@@ -87,34 +77,4 @@ func applyProperties(c *cli.Context, o *client.Options) (client.Properties, erro
 		o.Version = client.V5
 	}
 	return pub, nil
-}
-
-func setProperty(p *client.Properties, id, name, val string) error {
-	switch id {
-	case "user-property":
-		p.User = append(p.User, client.UserProperty{Key: name, Value: val})
-	case "content-type":
-		p.ContentType = val
-	case "response-topic":
-		p.ResponseTopic = val
-	case "correlation-data":
-		p.CorrelationData = []byte(val)
-	case "message-expiry-interval":
-		n, err := strconv.ParseUint(val, 10, 32)
-		if err != nil {
-			return fmt.Errorf("%q is not a number of seconds", val)
-		}
-		v := uint32(n)
-		p.MessageExpiry = &v
-	case "payload-format-indicator":
-		n, err := strconv.ParseUint(val, 10, 8)
-		if err != nil || n > 1 {
-			return fmt.Errorf("%q is not 0 or 1", val)
-		}
-		v := byte(n)
-		p.PayloadFormat = &v
-	default:
-		return fmt.Errorf("not supported (user-property, content-type, response-topic, correlation-data, message-expiry-interval and payload-format-indicator are)")
-	}
-	return nil
 }

@@ -47,6 +47,9 @@ func TestSubOptionsMatchMosquitto(t *testing.T) {
 		{"-t", "r/#", "--retained-only", "-v", "-W", "1"},
 		{"-t", "r/#", "-R", "-v", "-W", "1"},
 		{"-L", fmt.Sprintf("mqtt://test:123456@127.0.0.1:%s/r/a", p), "-V", "311", "-C", "1", "-v"},
+		// The url's topic keeps its wildcards: '#' is not a url fragment.
+		{"-L", fmt.Sprintf("mqtt://test:123456@127.0.0.1:%s/r/#", p), "-V", "311", "-C", "4", "-v"},
+		{"-L", fmt.Sprintf("mqtt://test:123456@127.0.0.1:%s/+/a", p), "-V", "311", "-C", "1", "-v"},
 		{"-t", "r/#", "-v", "-C", "4", "-U", "r/a", "-i", "opt"},
 	} {
 		sameOutput(t, subOf, append(args, auth...)...)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 	"mqtls/topic"
 )
 
@@ -308,7 +308,7 @@ func topicDocCmd() *cli.Command {
 			}
 			md := s.Markdown()
 			if out := c.String("output"); out != "" {
-				if err := atomicfile.WriteFile(out, []byte(md), 0o644); err != nil {
+				if err := fileio.WriteFile(out, []byte(md), 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", out, err)
 				}
 				return nil

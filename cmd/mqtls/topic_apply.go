@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"mqtls/dynsec"
+	"mqtls/dynsec/ctl"
 	"mqtls/topic"
 )
 
@@ -18,18 +18,20 @@ import (
 // API as mosquitto_ctrl would. A role or ACL that is already there is kept
 // as it is: re-running is harmless, and nothing is removed.
 func applyRoles(c *cli.Context, file string, roles []topic.Role) error {
-	exec, done, err := dynsecTarget(c, file)
+	t, err := openDynsec(c, c, file,
+		"give the roles to the running broker instead: leave out -f and add its connection flags",
+		"connecting without TLS: the changes are visible on the network")
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer t.Close()
 	added, kept := 0, 0
 	run := func(args ...string) error {
-		req, err := dynsec.BuildRequest(args[0], args[1:], dynsec.CtrlOptions{})
+		req, err := ctl.BuildRequest(args[0], args[1:], ctl.Options{})
 		if err != nil {
 			return err
 		}
-		resp, err := exec(req)
+		resp, err := t.Exec(c.Context, req)
 		if err == nil {
 			err = dynsec.ResponseError(resp)
 		}
@@ -64,36 +66,4 @@ func applyRoles(c *cli.Context, file string, roles []topic.Role) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "mqtls: %s: %d roles and ACLs added, %d already there\n", where, added, kept)
 	return nil
-}
-
-// dynsecTarget returns how to run one control API request: on the file,
-// or on the broker of the connection flags.
-func dynsecTarget(c *cli.Context, file string) (exec func([]byte) ([]byte, error), done func(), err error) {
-	if file == "" {
-		o, err := adminConnOptions(c)
-		if err != nil {
-			return nil, nil, err
-		}
-		if o.TLS == nil {
-			warnf(c.App.ErrWriter, "connecting without TLS: the changes are visible on the network")
-		}
-		return func(req []byte) ([]byte, error) {
-			ctx, cancel := context.WithTimeout(c.Context, dynsecTimeout)
-			defer cancel()
-			return dynsec.Remote(ctx, o, req)
-		}, func() {}, nil
-	}
-	lock, err := dynsec.Lock(file)
-	if err != nil {
-		if errors.Is(err, dynsec.ErrLocked) {
-			return nil, nil, withHint(err, "give the roles to the running broker instead: leave out -f and add its connection flags")
-		}
-		return nil, nil, err
-	}
-	s, err := dynsec.Load(file)
-	if err != nil {
-		lock.Unlock()
-		return nil, nil, withHint(err, "create one with: mqtls dynsec init "+file+" admin")
-	}
-	return s.Exec, func() { lock.Unlock() }, nil
 }

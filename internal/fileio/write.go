@@ -1,8 +1,8 @@
-// Package atomicfile writes files so that a reader, or a crash, sees either the
-// old content or the new one, never a half-written file, and so that the mode
-// asked for is the mode the file ends with (os.WriteFile keeps the mode of an
-// existing file).
-package atomicfile
+package fileio
+
+// Writes: a reader, or a crash, sees either the old content or the new one,
+// never a half-written file, and the mode asked for is the mode the file
+// ends with (os.WriteFile keeps the mode of an existing file).
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package dynsec
+package ctl
 
 // What mosquitto_ctrl prints for each answer (its dynsec__payload_callback).
 
@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"mqtls/dynsec"
+	"mqtls/internal/cjson"
 )
 
 // PrintResponse prints the first response of a payload as mosquitto_ctrl
 // does: lists one name per line, getClient/getGroup/getRole as aligned
 // fields, nothing for a successful change, and "<command>: Error: <text>"
-// on errw for an error. It returns a *CommandError for an error answer.
+// on errw for an error. It returns a *dynsec.CommandError for an error answer.
 func PrintResponse(w, errw io.Writer, payload []byte) error {
 	v, err := parseJSON(payload)
 	if err != nil {
@@ -19,22 +22,22 @@ func PrintResponse(w, errw io.Writer, payload []byte) error {
 		return errors.New("response is not JSON")
 	}
 	tree, _ := v.(obj)
-	rs, ok := tree.array("responses")
+	rs, ok := tree.Array("responses")
 	if !ok || len(rs) == 0 {
 		fmt.Fprintln(errw, "Error: Payload missing data.")
 		return errors.New("response has no data")
 	}
 	r, _ := rs[0].(obj)
-	command, ok := r.str("command")
+	command, ok := r.Str("command")
 	if !ok {
 		fmt.Fprintln(errw, "Error: Payload missing data.")
 		return errors.New("response has no data")
 	}
-	if msg, ok := r.str("error"); ok {
+	if msg, ok := r.Str("error"); ok {
 		fmt.Fprintf(errw, "%s: Error: %s\n", command, msg)
-		return &CommandError{Command: command, Message: msg}
+		return &dynsec.CommandError{Command: command, Message: msg}
 	}
-	data, _ := r.object("data")
+	data, _ := r.Obj("data")
 	switch {
 	case asciiEqualFold(command, "listClients"):
 		return printList(w, errw, data, "clients", "username")
@@ -49,19 +52,19 @@ func PrintResponse(w, errw io.Writer, payload []byte) error {
 	case asciiEqualFold(command, "getRole"):
 		return printRole(w, errw, data)
 	case asciiEqualFold(command, "getDefaultACLAccess"):
-		acls, _ := data.array("acls")
+		acls, _ := data.Array("acls")
 		for _, a := range acls {
 			ao, _ := a.(obj)
-			t, ok1 := ao.str("acltype")
-			allow, ok2 := ao.get("allow").(bool)
+			t, ok1 := ao.Str("acltype")
+			allow, ok2 := ao.Get("allow").(bool)
 			if !ok1 || !ok2 {
 				return invalid(errw)
 			}
 			fmt.Fprintf(w, "%-20s : %s\n", t, map[bool]string{true: "allow", false: "deny"}[allow])
 		}
 	case asciiEqualFold(command, "getAnonymousGroup"):
-		g, _ := data.object("group")
-		name, ok := g.str("groupname")
+		g, _ := data.Obj("group")
+		name, ok := g.Str("groupname")
 		if !ok {
 			return invalid(errw)
 		}
@@ -76,14 +79,14 @@ func invalid(errw io.Writer) error {
 }
 
 func printList(w, errw io.Writer, data obj, array, key string) error {
-	items, ok := data.array(array)
+	items, ok := data.Array(array)
 	if !ok {
 		return invalid(errw)
 	}
 	for _, it := range items {
 		switch t := it.(type) {
 		case obj:
-			if s, ok := t.str(key); ok {
+			if s, ok := t.Str(key); ok {
 				fmt.Fprintln(w, s)
 			}
 		case string:
@@ -94,8 +97,8 @@ func printList(w, errw io.Writer, data obj, array, key string) error {
 }
 
 func printPriority(w io.Writer, o obj) {
-	if p, ok := o.get("priority").(float64); ok {
-		fmt.Fprintf(w, " (priority: %d)", cInt(p))
+	if p, ok := o.Get("priority").(float64); ok {
+		fmt.Fprintf(w, " (priority: %d)", cjson.CInt(p))
 	} else {
 		fmt.Fprint(w, " (priority: -1)")
 	}
@@ -110,7 +113,7 @@ func printRoles(w io.Writer, roles []any, ok bool, width int) {
 	first := true
 	for _, e := range roles {
 		o, _ := e.(obj)
-		name, ok := o.str("rolename")
+		name, ok := o.Str("rolename")
 		if !ok {
 			continue
 		}
@@ -124,26 +127,26 @@ func printRoles(w io.Writer, roles []any, ok bool, width int) {
 }
 
 func printClient(w, errw io.Writer, data obj) error {
-	c, ok := data.object("client")
+	c, ok := data.Obj("client")
 	if !ok {
 		return invalid(errw)
 	}
-	name, ok := c.str("username")
+	name, ok := c.Str("username")
 	if !ok {
 		return invalid(errw)
 	}
 	fmt.Fprintf(w, "Username: %s\n", name)
-	if id, ok := c.str("clientid"); ok {
+	if id, ok := c.Str("clientid"); ok {
 		fmt.Fprintf(w, "Clientid: %s\n", id)
 	} else {
 		fmt.Fprintln(w, "Clientid:")
 	}
-	if d, ok := c.get("disabled").(bool); ok {
+	if d, ok := c.Get("disabled").(bool); ok {
 		fmt.Fprintf(w, "Disabled: %v\n", d)
 	}
-	roles, ok := c.array("roles")
+	roles, ok := c.Array("roles")
 	printRoles(w, roles, ok, len("Username:"))
-	groups, ok := c.array("groups")
+	groups, ok := c.Array("groups")
 	if !ok {
 		fmt.Fprintln(w, "Groups:")
 		return nil
@@ -151,7 +154,7 @@ func printClient(w, errw io.Writer, data obj) error {
 	first := true
 	for _, e := range groups {
 		o, _ := e.(obj)
-		g, ok := o.str("groupname")
+		g, ok := o.Str("groupname")
 		if !ok {
 			continue
 		}
@@ -167,22 +170,22 @@ func printClient(w, errw io.Writer, data obj) error {
 }
 
 func printGroup(w, errw io.Writer, data obj) error {
-	g, ok := data.object("group")
+	g, ok := data.Obj("group")
 	if !ok {
 		return invalid(errw)
 	}
-	name, ok := g.str("groupname")
+	name, ok := g.Str("groupname")
 	if !ok {
 		return invalid(errw)
 	}
 	fmt.Fprintf(w, "Groupname: %s\n", name)
-	roles, ok := g.array("roles")
+	roles, ok := g.Array("roles")
 	printRoles(w, roles, ok, len("Groupname:"))
-	clients, _ := g.array("clients")
+	clients, _ := g.Array("clients")
 	first := true
 	for _, e := range clients {
 		o, _ := e.(obj)
-		u, ok := o.str("username")
+		u, ok := o.Str("username")
 		if !ok {
 			continue
 		}
@@ -197,20 +200,20 @@ func printGroup(w, errw io.Writer, data obj) error {
 }
 
 func printRole(w, errw io.Writer, data obj) error {
-	r, ok := data.object("role")
+	r, ok := data.Obj("role")
 	if !ok {
 		return invalid(errw)
 	}
-	name, ok := r.str("rolename")
+	name, ok := r.Str("rolename")
 	if !ok {
 		return invalid(errw)
 	}
 	fmt.Fprintf(w, "Rolename: %s\n", name)
-	acls, _ := r.array("acls")
+	acls, _ := r.Array("acls")
 	first := true
 	for _, e := range acls {
 		o, _ := e.(obj)
-		t, ok := o.str("acltype")
+		t, ok := o.Str("acltype")
 		if !ok {
 			continue
 		}
@@ -220,14 +223,14 @@ func printRole(w, errw io.Writer, data obj) error {
 		} else {
 			fmt.Fprintf(w, "          %-20s", t)
 		}
-		if allow, ok := o.get("allow").(bool); ok {
+		if allow, ok := o.Get("allow").(bool); ok {
 			if allow {
 				fmt.Fprint(w, " : allow")
 			} else {
 				fmt.Fprint(w, " : deny ")
 			}
 		}
-		if topic, ok := o.str("topic"); ok {
+		if topic, ok := o.Str("topic"); ok {
 			fmt.Fprintf(w, " : %s", topic)
 		}
 		printPriority(w, o)
@@ -244,18 +247,18 @@ func PrintResponseJSON(w, errw io.Writer, payload []byte) error {
 		return errors.New("response is not JSON")
 	}
 	tree, _ := v.(obj)
-	rs, _ := tree.array("responses")
+	rs, _ := tree.Array("responses")
 	if len(rs) == 0 {
 		fmt.Fprintln(errw, "Error: Payload missing data.")
 		return errors.New("response has no data")
 	}
 	r, _ := rs[0].(obj)
-	command, _ := r.str("command")
-	if msg, ok := r.str("error"); ok {
+	command, _ := r.Str("command")
+	if msg, ok := r.Str("error"); ok {
 		fmt.Fprintf(errw, "%s: Error: %s\n", command, msg)
-		return &CommandError{Command: command, Message: msg}
+		return &dynsec.CommandError{Command: command, Message: msg}
 	}
-	if data, ok := r.object("data"); ok {
+	if data, ok := r.Obj("data"); ok {
 		w.Write(printJSON(data, true))
 		fmt.Fprintln(w)
 	}

@@ -1,4 +1,4 @@
-package dynsec
+package ctl
 
 // mosquitto_ctrl's dynsec commands: the request each command line builds and
 // the text each response prints, shared by the file and the live modes of
@@ -9,13 +9,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"mqtls/dynsec"
 )
 
 // ErrUsage marks a command line that mosquitto_ctrl would reject.
 var ErrUsage = errors.New("bad arguments")
 
-// CtrlCommand describes one mosquitto_ctrl dynsec command.
-type CtrlCommand struct {
+// Command describes one mosquitto_ctrl dynsec command.
+type Command struct {
 	Name  string
 	Args  string // argument synopsis
 	Usage string
@@ -24,8 +26,8 @@ type CtrlCommand struct {
 	Password bool
 }
 
-// CtrlCommands lists the commands in mosquitto_ctrl's help order.
-var CtrlCommands = []CtrlCommand{
+// Commands lists the commands in mosquitto_ctrl's help order.
+var Commands = []Command{
 	{Name: "getDefaultACLAccess", Usage: "show the default ACL access"},
 	{Name: "setDefaultACLAccess", Args: "<acltype> allow|deny", Usage: "set the default ACL access (acltype: publishClientSend|publishClientReceive|subscribe|unsubscribe)"},
 	{Name: "getAnonymousGroup", Usage: "show the group for anonymous clients"},
@@ -56,8 +58,8 @@ var CtrlCommands = []CtrlCommand{
 	{Name: "listRoles", Args: "[count [offset]]", Usage: "list roles"},
 }
 
-// CtrlOptions are a command's values that are not positional arguments.
-type CtrlOptions struct {
+// Options are a command's values that are not positional arguments.
+type Options struct {
 	// ClientID is createClient's -c.
 	ClientID string
 	// Password is the new password of createClient and setClientPassword;
@@ -71,7 +73,7 @@ func usagef(format string, a ...any) error {
 
 // BuildRequest returns the payload mosquitto_ctrl publishes for a command
 // line (one command in {"commands":[...]}).
-func BuildRequest(name string, args []string, o CtrlOptions) ([]byte, error) {
+func BuildRequest(name string, args []string, o Options) ([]byte, error) {
 	cmd, err := buildCommand(name, args, o)
 	if err != nil {
 		return nil, err
@@ -81,7 +83,7 @@ func BuildRequest(name string, args []string, o CtrlOptions) ([]byte, error) {
 
 func nargs(name string, args []string, min, max int) error {
 	if len(args) < min || len(args) > max {
-		for _, c := range CtrlCommands {
+		for _, c := range Commands {
 			if c.Name == name {
 				return usagef("usage: %s %s", name, c.Args)
 			}
@@ -105,7 +107,7 @@ func atoi(s string) int {
 	return n
 }
 
-func buildCommand(name string, args []string, o CtrlOptions) (obj, error) {
+func buildCommand(name string, args []string, o Options) (obj, error) {
 	c := obj{{"command", name}}
 	one := func(key string) (obj, error) {
 		if err := nargs(name, args, 1, 1); err != nil {
@@ -158,7 +160,7 @@ func buildCommand(name string, args []string, o CtrlOptions) (obj, error) {
 			return nil, err
 		}
 		t := args[0]
-		if !asciiEqualFold(t, ACLPublishClientSend) && !asciiEqualFold(t, ACLPublishClientReceive) &&
+		if !asciiEqualFold(t, dynsec.ACLPublishClientSend) && !asciiEqualFold(t, dynsec.ACLPublishClientReceive) &&
 			!asciiEqualFold(t, "subscribe") && !asciiEqualFold(t, "unsubscribe") {
 			return nil, usagef("acltype must be publishClientSend, publishClientReceive, subscribe or unsubscribe")
 		}
@@ -223,8 +225,8 @@ func buildCommand(name string, args []string, o CtrlOptions) (obj, error) {
 		if err := nargs(name, args, lo, hi); err != nil {
 			return nil, err
 		}
-		if aclTypeIndex(args[1]) < 0 {
-			return nil, usagef("acltype must be one of %s", strings.Join(aclTypes[:], ", "))
+		if !dynsec.IsACLType(args[1]) {
+			return nil, usagef("acltype must be one of %s", strings.Join(dynsec.ACLTypes(), ", "))
 		}
 		c = append(c, member{"rolename", args[0]}, member{"acltype", args[1]}, member{"topic", args[2]})
 		if name == "removeRoleACL" {

@@ -1,4 +1,4 @@
-package dynsec
+package ctl
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"mqtls/dynsec"
 	"mqtls/internal/testutil"
 )
 
@@ -34,7 +35,7 @@ func startMosquittoDynsec(t *testing.T, file string) int {
 
 // ctrlStep is one mosquitto_ctrl dynsec command line; password is given to
 // mosquitto_ctrl with -p (createClient) or as its last argument
-// (setClientPassword), and to us through CtrlOptions.
+// (setClientPassword), and to us through Options.
 type ctrlStep struct {
 	args     []string
 	clientID string
@@ -161,10 +162,10 @@ func TestSameCommandsSameFile(t *testing.T) {
 	ourPort := startMqtlsDynsec(t, dir, brokerFile)
 
 	ours := filepath.Join(dir, "ours.json")
-	if err := Init(ours, "admin", []byte("adminpw")); err != nil {
+	if err := dynsec.Init(ours, "admin", []byte("adminpw")); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(ours)
+	s, err := dynsec.Load(ours)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestSameCommandsSameFile(t *testing.T) {
 			t.Logf("%q -> %q", st.args, want)
 		}
 
-		o := CtrlOptions{ClientID: st.clientID}
+		o := Options{ClientID: st.clientID}
 		if st.password != "" {
 			o.Password = []byte(st.password)
 		}

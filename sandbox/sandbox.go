@@ -1,4 +1,9 @@
-package broker
+// Package sandbox makes the dev sandbox that `mqtls broker` runs without -c:
+// a CA without password (a throwaway, and said so), a server certificate
+// for this machine, a dynamic security file with an admin and a demo device
+// and its p12, and the broker configuration and "try it" commands that go
+// with them.
+package sandbox
 
 import (
 	"crypto/rand"
@@ -15,18 +20,18 @@ import (
 	"mqtls/certs"
 	"mqtls/conf"
 	"mqtls/dynsec"
-	"mqtls/internal/atomicfile"
+	"mqtls/internal/fileio"
 )
 
 // Sandbox names in the dev folder.
 const (
-	SandboxDevice = "demo-device"
-	sandboxAdmin  = "admin"
-	sandboxRole   = "device"
+	Device = "demo-device"
+	admin  = "admin"
+	role   = "device"
 )
 
-// SandboxOptions say where the dev sandbox lives and listens.
-type SandboxOptions struct {
+// Options say where the dev sandbox lives and listens.
+type Options struct {
 	// Dir is the sandbox folder (mqtls-dev).
 	Dir string
 	// Port (1883, dynsec passwords), TLSPort (8883, mTLS) and Inspector
@@ -49,13 +54,13 @@ type Sandbox struct {
 	TryIt string
 }
 
-// DevSandbox makes (or reuses) the dev sandbox: a CA without password (a
+// Make makes (or reuses) the dev sandbox: a CA without password (a
 // throwaway, and said so), a server certificate for localhost, 127.0.0.1, ::1
 // and this host's name, a dynamic security file with an admin (its password
 // in admin.pass) and a demo device whose certificate and p12 it issues.
-func DevSandbox(o SandboxOptions) (*Sandbox, error) {
+func Make(o Options) (*Sandbox, error) {
 	sb := &Sandbox{}
-	if err := atomicfile.MkdirPrivate(o.Dir); err != nil {
+	if err := fileio.MkdirPrivate(o.Dir); err != nil {
 		return nil, err
 	}
 	pki := filepath.Join(o.Dir, "pki")
@@ -80,8 +85,8 @@ func DevSandbox(o SandboxOptions) (*Sandbox, error) {
 			return nil, fmt.Errorf("dev sandbox: server certificate: %w", err)
 		}
 	}
-	if !exists(c.IssuedPath(SandboxDevice, ".p12")) {
-		iss, err := c.IssueClient(SandboxDevice, ca.ClientOptions{})
+	if !exists(c.IssuedPath(Device, ".p12")) {
+		iss, err := c.IssueClient(Device, ca.ClientOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("dev sandbox: device certificate: %w", err)
 		}
@@ -91,11 +96,11 @@ func DevSandbox(o SandboxOptions) (*Sandbox, error) {
 	}
 	dsPath := filepath.Join(o.Dir, "dynamic-security.json")
 	if !exists(dsPath) {
-		if err := sandboxDynsec(dsPath, filepath.Join(o.Dir, "admin.pass")); err != nil {
+		if err := writeDynsec(dsPath, filepath.Join(o.Dir, "admin.pass")); err != nil {
 			return nil, err
 		}
 	}
-	sb.Config = sandboxConfig(o, c, dsPath)
+	sb.Config = config(o, c, dsPath)
 	sb.TryIt = tryIt(o, c)
 	return sb, nil
 }
@@ -105,18 +110,18 @@ func exists(p string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// sandboxDynsec writes the dynsec file: the admin of `dynsec init`, and a
+// writeDynsec writes the dynsec file: the admin of `dynsec init`, and a
 // role that confines each device to devices/<its name>/#.
-func sandboxDynsec(path, passPath string) error {
+func writeDynsec(path, passPath string) error {
 	raw := make([]byte, 18)
 	if _, err := rand.Read(raw); err != nil {
 		return err
 	}
 	pw := base64.RawURLEncoding.EncodeToString(raw)
-	if err := atomicfile.WriteFile(passPath, []byte(pw+"\n"), 0o600); err != nil {
+	if err := fileio.WriteFile(passPath, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("dev sandbox: %w", err)
 	}
-	if err := dynsec.Init(path, sandboxAdmin, []byte(pw)); err != nil {
+	if err := dynsec.Init(path, admin, []byte(pw)); err != nil {
 		return fmt.Errorf("dev sandbox: %w", err)
 	}
 	st, err := dynsec.Load(path)
@@ -124,13 +129,13 @@ func sandboxDynsec(path, passPath string) error {
 		return fmt.Errorf("dev sandbox: %w", err)
 	}
 	steps := []func() error{
-		func() error { return st.CreateRole(sandboxRole) },
-		func() error { return st.AddRoleACL(sandboxRole, "publishClientSend", "devices/%u/#", true, 0) },
-		func() error { return st.AddRoleACL(sandboxRole, "publishClientReceive", "devices/%u/#", true, 0) },
-		func() error { return st.AddRoleACL(sandboxRole, "subscribePattern", "devices/%u/#", true, 0) },
+		func() error { return st.CreateRole(role) },
+		func() error { return st.AddRoleACL(role, "publishClientSend", "devices/%u/#", true, 0) },
+		func() error { return st.AddRoleACL(role, "publishClientReceive", "devices/%u/#", true, 0) },
+		func() error { return st.AddRoleACL(role, "subscribePattern", "devices/%u/#", true, 0) },
 		func() error {
-			return st.CreateClient(dynsec.NewClient{Username: SandboxDevice, TextName: "demo device of the dev sandbox",
-				Roles: []dynsec.RoleRef{{Role: sandboxRole, Priority: -1}}})
+			return st.CreateClient(dynsec.NewClient{Username: Device, TextName: "demo device of the dev sandbox",
+				Roles: []dynsec.RoleRef{{Role: role, Priority: -1}}})
 		},
 	}
 	for _, f := range steps {
@@ -141,7 +146,7 @@ func sandboxDynsec(path, passPath string) error {
 	return nil
 }
 
-func sandboxConfig(o SandboxOptions, c *ca.CA, dsPath string) *conf.Config {
+func config(o Options, c *ca.CA, dsPath string) *conf.Config {
 	cfg := conf.New()
 	cfg.File = "(dev sandbox)"
 	no := false
@@ -162,10 +167,10 @@ func sandboxConfig(o SandboxOptions, c *ca.CA, dsPath string) *conf.Config {
 	return cfg
 }
 
-func tryIt(o SandboxOptions, c *ca.CA) string {
-	dev := func(ext string) string { return c.IssuedPath(SandboxDevice, ext) }
+func tryIt(o Options, c *ca.CA) string {
+	dev := func(ext string) string { return c.IssuedPath(Device, ext) }
 	tlsFlags := fmt.Sprintf("-h 127.0.0.1 -p %d --cafile %s", o.TLSPort, c.ChainPath())
-	topic := "devices/" + SandboxDevice
+	topic := "devices/" + Device
 	prog := o.Program
 	if prog == "" {
 		prog = "mqtls"
@@ -178,7 +183,7 @@ func tryIt(o SandboxOptions, c *ca.CA) string {
 	fmt.Fprintf(&b, "  mosquitto_pub %s --cert %s --key %s -t %s/temp -m 21.5\n", tlsFlags, dev(".crt"), dev(".key"), topic)
 	fmt.Fprintf(&b, "  %s pub %s --cert %s --key %s -t %s/temp -m 21.5\n\n", prog, tlsFlags, dev(".crt"), dev(".key"), topic)
 	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
-	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, sandboxAdmin, filepath.Join(o.Dir, "admin.pass"))
+	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, admin, filepath.Join(o.Dir, "admin.pass"))
 	if o.Inspector != "" {
 		fmt.Fprintf(&b, "\n  # 4. watch every topic live in a browser (Prometheus metrics at /metrics)\n  http://%s/\n", o.Inspector)
 	}

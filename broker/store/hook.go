@@ -1,0 +1,799 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
+)
+
+// Keys. A client id is length-prefixed so that no id is a prefix of another.
+const (
+	kClient   = 'c' // c id -> storage.Client
+	kSub      = 's' // s id filter -> storage.Subscription
+	kOut      = 'o' // o id order -> outRecord (outbound QoS 1/2, with phase)
+	kIn       = 'i' // i id pid -> "" (inbound QoS 2 awaiting PUBREL)
+	kRetained = 'r' // r topic -> storage.Message
+)
+
+func clientPart(kind byte, id string) []byte {
+	b := append([]byte{kind}, binary.AppendUvarint(nil, uint64(len(id)))...)
+	return append(b, id...)
+}
+
+func pidKey(kind byte, id string, pid uint16) []byte {
+	return binary.BigEndian.AppendUint16(clientPart(kind, id), pid)
+}
+
+// outKeyOf is the key of a message in flight: by its arrival order, not
+// its packet id, so that the completion of one message and the queueing
+// of the next under the same packet id never touch the same key.
+func outKeyOf(id string, order uint64) []byte {
+	return binary.BigEndian.AppendUint64(clientPart(kOut, id), order)
+}
+
+// outRecord is one message in flight to a client. Order keeps the arrival
+// order across a restart; Unsent says the client never got it (its first
+// delivery then carries DUP 0).
+type outRecord struct {
+	Order  uint64          `json:"o"`
+	Unsent bool            `json:"u,omitempty"`
+	Expiry int64           `json:"e,omitempty"`
+	Msg    storage.Message `json:"m"`
+}
+
+// outEntry is the memory side of an outRecord.
+type outEntry struct {
+	order uint64
+	pk    packets.Packet // as first queued: PUBLISH, or PUBREL once PUBREC came
+	sent  bool
+	tx    *Tx // the write that made this state durable
+}
+
+type outKey struct {
+	client string
+	pid    uint16
+}
+
+// Hook is mochi's storage hook on a [Store], with the waits that keep the
+// wire behind the disk: an outgoing QoS 2 PUBLISH or PUBREL is not written
+// before its state is durable (so after a crash the client is never ahead
+// of the store), and a PUBREC from a subscriber moves the message to its
+// PUBREL phase on disk before the PUBREL goes out.
+//
+// The broker's inbound path groups the writes that one publish causes
+// (retained message, the entry of every subscriber, the inbound QoS 2 id)
+// into one Tx with BeginPublish/EndPublish: they become durable together.
+type Hook struct {
+	mqtt.HookBase
+	s      *Store
+	server *mqtt.Server
+
+	open sync.Map // publisher client id -> *group
+
+	// takeover is held (write) while a connection takes over a session
+	// that exists: from OnSessionEstablish to its CONNACK. Publishes hold
+	// it (read) while they deliver, so that no message lands on the old
+	// session object after mochi copied its messages to the new one.
+	takeover sync.RWMutex
+	holdMu   sync.Mutex
+	holding  map[*mqtt.Client]func()
+
+	mu    sync.Mutex
+	out   map[outKey]*outEntry
+	in    map[string]map[uint16]*Tx // inbound QoS 2 ids by client id
+	freed map[*mqtt.Client]bool     // an ack read now frees send quota
+	order atomic.Uint64
+}
+
+// group is the open Tx of one publish.
+type group struct {
+	mu        sync.Mutex
+	tx        *Tx
+	committed bool
+}
+
+// HookConfig is the Init config of Hook.
+type HookConfig struct {
+	Store  *Store
+	Server *mqtt.Server
+}
+
+var _ mqtt.Hook = (*Hook)(nil)
+
+func (h *Hook) ID() string { return "mqtls-store" }
+
+func (h *Hook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
+		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed,
+		mqtt.OnStarted,
+		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
+		mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
+	}, []byte{b})
+}
+
+func (h *Hook) Init(config any) error {
+	c, ok := config.(*HookConfig)
+	if !ok || c.Store == nil || c.Server == nil {
+		return mqtt.ErrInvalidConfigType
+	}
+	h.s, h.server = c.Store, c.Server
+	h.out = map[outKey]*outEntry{}
+	h.in = map[string]map[uint16]*Tx{}
+	h.freed = map[*mqtt.Client]bool{}
+	h.holding = map[*mqtt.Client]func(){}
+	done := durableTx()
+	return h.s.Scan([]byte{kIn}, func(k, _ []byte) error {
+		id, rest, ok := splitClient(k)
+		if !ok || len(rest) != 2 {
+			return nil
+		}
+		pid := binary.BigEndian.Uint16(rest)
+		if h.in[id] == nil {
+			h.in[id] = map[uint16]*Tx{}
+		}
+		h.in[id][pid] = done
+		return nil
+	})
+}
+
+// durable stands for a state that needs no write.
+var durable = durableTx()
+
+// durableTx is a Tx that is on disk already.
+func durableTx() *Tx {
+	tx := &Tx{done: make(chan struct{})}
+	close(tx.done)
+	return tx
+}
+
+func splitClient(k []byte) (string, []byte, bool) {
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || uint64(len(k)-1-w) < n {
+		return "", nil, false
+	}
+	start := 1 + w
+	return string(k[start : start+int(n)]), k[start+int(n):], true
+}
+
+// Store is the store the hook writes to.
+func (h *Hook) Store() *Store { return h.s }
+
+// BeginPublish opens the Tx of one publish by client id: every write the
+// hook makes for a packet whose origin is id joins it until EndPublish.
+func (h *Hook) BeginPublish(id string) *Tx {
+	h.takeover.RLock()
+	g := &group{tx: h.s.Begin()}
+	h.open.Store(id, g)
+	return g.tx
+}
+
+// EndPublish commits the Tx opened by BeginPublish and returns its sequence.
+func (h *Hook) EndPublish(id string, tx *Tx) uint64 {
+	if v, ok := h.open.Load(id); ok {
+		g := v.(*group)
+		if g.tx == tx {
+			h.open.CompareAndDelete(id, g)
+		}
+		g.mu.Lock()
+		g.committed = true
+		g.mu.Unlock()
+	}
+	h.takeover.RUnlock()
+	return tx.Commit()
+}
+
+// write runs fn on the open publish Tx of origin, or on a Tx of its own
+// that it commits; it returns the Tx that holds the writes.
+func (h *Hook) write(origin string, fn func(tx *Tx)) *Tx {
+	if origin != "" {
+		if v, ok := h.open.Load(origin); ok {
+			g := v.(*group)
+			g.mu.Lock()
+			if !g.committed {
+				fn(g.tx)
+				g.mu.Unlock()
+				return g.tx
+			}
+			g.mu.Unlock()
+		}
+	}
+	tx := h.s.Begin()
+	fn(tx)
+	tx.Commit()
+	return tx
+}
+
+// HasInbound reports whether QoS 2 packet id pid of client id awaits PUBREL.
+func (h *Hook) HasInbound(id string, pid uint16) (*Tx, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tx, ok := h.in[id][pid]
+	return tx, ok
+}
+
+// AddInbound records pid of client id as awaiting PUBREL, in tx.
+func (h *Hook) AddInbound(tx *Tx, id string, pid uint16) {
+	h.mu.Lock()
+	if h.in[id] == nil {
+		h.in[id] = map[uint16]*Tx{}
+	}
+	h.in[id][pid] = tx
+	h.mu.Unlock()
+	tx.Put(pidKey(kIn, id, pid), nil)
+}
+
+// ReleaseInbound forgets pid of client id (PUBREL) and returns the
+// sequence after which the PUBCOMP may go out; ok is false when pid was
+// not awaiting PUBREL.
+func (h *Hook) ReleaseInbound(id string, pid uint16) (uint64, bool) {
+	h.mu.Lock()
+	_, ok := h.in[id][pid]
+	delete(h.in[id], pid)
+	h.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	tx := h.s.Begin()
+	tx.Del(pidKey(kIn, id, pid))
+	return tx.Commit(), true
+}
+
+// forget drops the memory state of client id (its session ended).
+func (h *Hook) forget(id string) {
+	h.mu.Lock()
+	delete(h.in, id)
+	for k := range h.out {
+		if k.client == id {
+			delete(h.out, k)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func deleteSession(tx *Tx, id string) {
+	tx.Del(clientPart(kClient, id))
+	tx.DelPrefix(clientPart(kSub, id))
+	tx.DelPrefix(clientPart(kOut, id))
+	tx.DelPrefix(clientPart(kIn, id))
+}
+
+func clientRecord(cl *mqtt.Client) []byte {
+	p := cl.Properties.Props
+	c := storage.Client{
+		ID: cl.ID, T: storage.ClientKey, Remote: cl.Net.Remote, Listener: cl.Net.Listener,
+		Username: cl.Properties.Username, Clean: cl.Properties.Clean, ProtocolVersion: cl.Properties.ProtocolVersion,
+		Properties: storage.ClientProperties{
+			SessionExpiryInterval: p.SessionExpiryInterval, SessionExpiryIntervalFlag: p.SessionExpiryIntervalFlag,
+			AuthenticationMethod: p.AuthenticationMethod, AuthenticationData: p.AuthenticationData,
+			RequestProblemInfo: p.RequestProblemInfo, RequestProblemInfoFlag: p.RequestProblemInfoFlag,
+			RequestResponseInfo: p.RequestResponseInfo, ReceiveMaximum: p.ReceiveMaximum,
+			TopicAliasMaximum: p.TopicAliasMaximum, User: p.User, MaximumPacketSize: p.MaximumPacketSize,
+		},
+		Will: storage.ClientWill(cl.Properties.Will),
+	}
+	b, _ := c.MarshalBinary()
+	return b
+}
+
+func message(cl string, pk packets.Packet) storage.Message {
+	p := pk.Properties
+	return storage.Message{
+		Client: cl, Origin: pk.Origin, PacketID: pk.PacketID, FixedHeader: pk.FixedHeader,
+		TopicName: pk.TopicName, Payload: pk.Payload, Created: pk.Created,
+		Properties: storage.MessageProperties{
+			PayloadFormat: p.PayloadFormat, PayloadFormatFlag: p.PayloadFormatFlag,
+			MessageExpiryInterval: p.MessageExpiryInterval, ContentType: p.ContentType,
+			ResponseTopic: p.ResponseTopic, CorrelationData: p.CorrelationData,
+			SubscriptionIdentifier: p.SubscriptionIdentifier, User: p.User,
+		},
+	}
+}
+
+// OnSessionEstablish puts a resumed session's messages in arrival order:
+// mochi resends them sorted by their Created second, so each gets a
+// distinct Created in our order. Entries mochi parked for the client's
+// receive maximum get their expiry back (they are all resent now).
+//
+// A clean start drops the stored session here, before the client can be
+// found by publishers, so that nothing queued for the new session is
+// deleted with the old one.
+func (h *Hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	if pk.Connect.Clean {
+		h.mu.Lock()
+		delete(h.in, cl.ID)
+		h.mu.Unlock()
+		tx := h.s.Begin()
+		tx.DelPrefix(clientPart(kSub, cl.ID))
+		tx.DelPrefix(clientPart(kIn, cl.ID))
+		tx.DelPrefix(clientPart(kOut, cl.ID))
+		tx.Commit()
+		return
+	}
+	old, ok := h.server.Clients.Get(cl.ID)
+	if !ok || old.Net.Inline {
+		return
+	}
+	h.takeover.Lock()
+	var once sync.Once
+	release := func() { once.Do(h.takeover.Unlock) }
+	// A connection that dies before its CONNACK must not hold everyone.
+	t := time.AfterFunc(2*time.Second, release)
+	h.holdMu.Lock()
+	h.holding[cl] = func() { t.Stop(); release() }
+	h.holdMu.Unlock()
+	h.renumber(old)
+}
+
+// release ends the takeover that cl holds, if any.
+func (h *Hook) release(cl *mqtt.Client) {
+	h.holdMu.Lock()
+	f, ok := h.holding[cl]
+	delete(h.holding, cl)
+	h.holdMu.Unlock()
+	if ok {
+		f()
+	}
+}
+
+func (h *Hook) renumber(cl *mqtt.Client) {
+	all := cl.State.Inflight.GetAll(false)
+	h.mu.Lock()
+	type item struct {
+		pk    packets.Packet
+		order uint64
+	}
+	items := make([]item, 0, len(all))
+	for _, p := range all {
+		it := item{pk: p}
+		if e, ok := h.out[outKey{cl.ID, p.PacketID}]; ok {
+			it.order = e.order
+			if p.Expiry < 0 {
+				it.pk.Expiry = e.pk.Expiry
+			}
+		}
+		items = append(items, it)
+	}
+	h.mu.Unlock()
+	slices.SortStableFunc(items, func(a, b item) int {
+		switch {
+		case a.order < b.order:
+			return -1
+		case a.order > b.order:
+			return 1
+		}
+		return 0
+	})
+	base := time.Now().Unix() - int64(len(items))
+	h.mu.Lock()
+	for i, it := range items {
+		it.pk.Created = base + int64(i)
+		cl.State.Inflight.Set(it.pk)
+		if e, ok := h.out[outKey{cl.ID, it.pk.PacketID}]; ok && e.order == it.order {
+			e.pk.Created = it.pk.Created
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *Hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	tx := h.s.Begin()
+	tx.Put(clientPart(kClient, cl.ID), clientRecord(cl))
+	tx.Commit()
+}
+
+func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.release(cl)
+	h.mu.Lock()
+	delete(h.freed, cl)
+	h.mu.Unlock()
+	if !expire || cl.Net.Inline || cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
+		return
+	}
+	h.forget(cl.ID)
+	tx := h.s.Begin()
+	deleteSession(tx, cl.ID)
+	tx.Commit()
+}
+
+func (h *Hook) OnClientExpired(cl *mqtt.Client) {
+	h.forget(cl.ID)
+	tx := h.s.Begin()
+	deleteSession(tx, cl.ID)
+	tx.Commit()
+}
+
+// OnSubscribed stores the granted subscriptions only: a refused filter
+// (code 0x80 or more) must not come back as a subscription after a restart.
+func (h *Hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	tx := h.s.Begin()
+	for i, f := range pk.Filters {
+		if i >= len(codes) || codes[i] >= 0x80 {
+			continue
+		}
+		sub := storage.Subscription{
+			T: storage.SubscriptionKey, Client: cl.ID, Filter: f.Filter, Identifier: f.Identifier,
+			RetainHandling: f.RetainHandling, Qos: codes[i], RetainAsPublished: f.RetainAsPublished, NoLocal: f.NoLocal,
+		}
+		b, _ := sub.MarshalBinary()
+		tx.Put(append(clientPart(kSub, cl.ID), f.Filter...), b)
+	}
+	tx.Commit()
+}
+
+func (h *Hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline || cl.IsTakenOver() {
+		return
+	}
+	tx := h.s.Begin()
+	for _, f := range pk.Filters {
+		tx.Del(append(clientPart(kSub, cl.ID), f.Filter...))
+	}
+	tx.Commit()
+}
+
+func (h *Hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
+	if !h.s.Persistent() {
+		return
+	}
+	key := append([]byte{kRetained}, pk.TopicName...)
+	h.write(cl.ID, func(tx *Tx) {
+		if r == -1 {
+			tx.Del(key)
+			return
+		}
+		m := message(cl.ID, pk)
+		b, _ := m.MarshalBinary()
+		tx.Put(key, b)
+	})
+}
+
+func (h *Hook) OnRetainedExpired(filter string) {
+	tx := h.s.Begin()
+	tx.Del(append([]byte{kRetained}, filter...))
+	tx.Commit()
+}
+
+// OnQosPublish stores a message queued for cl (the write joins the
+// publish's Tx). A resend of a stored message writes nothing.
+func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	if cl.Net.Inline || (pk.FixedHeader.Type != packets.Publish && pk.FixedHeader.Type != packets.Pubrel) {
+		return
+	}
+	k := outKey{cl.ID, pk.PacketID}
+	h.mu.Lock()
+	if _, ok := h.out[k]; ok && (pk.FixedHeader.Dup || pk.FixedHeader.Type == packets.Pubrel) {
+		h.mu.Unlock()
+		return
+	}
+	e := &outEntry{order: h.order.Add(1), pk: pk}
+	h.out[k] = e
+	h.mu.Unlock()
+	if !h.s.Persistent() {
+		e.tx = durable
+		return
+	}
+	rec := outRecord{Order: e.order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
+	b, _ := json.Marshal(rec)
+	key := outKeyOf(cl.ID, e.order)
+	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
+	h.mu.Lock()
+	if h.out[k] == e {
+		e.tx = tx
+	}
+	h.mu.Unlock()
+}
+
+// OnQosComplete does nothing: mochi calls it after the packet id is free
+// again, when a new message may already use it. OnPacketRead completes
+// the message when its acknowledgement arrives, before that.
+func (h *Hook) OnQosComplete(*mqtt.Client, packets.Packet) {}
+
+// OnQosDropped forgets a message, except when mochi clears a session that
+// a new connection took over with its messages.
+func (h *Hook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	t := pk.FixedHeader.Type
+	if cl.IsTakenOver() || cl.Net.Inline || (t != packets.Publish && t != packets.Pubrel) {
+		return // an acknowledgement: OnPacketRead has seen it
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// mochi freed the packet id before calling: forget the message only if
+	// the id still names it.
+	if e, ok := h.out[outKey{cl.ID, pk.PacketID}]; ok && e.pk.FixedHeader.Type == packets.Publish && t == packets.Publish &&
+		(e.pk.Created != pk.Created || e.pk.Origin != pk.Origin || e.pk.TopicName != pk.TopicName) {
+		return
+	}
+	h.forgetOut(cl.ID, pk.PacketID)
+}
+
+// forgetOut deletes the message in flight to id under pid (h.mu held).
+func (h *Hook) forgetOut(id string, pid uint16) {
+	k := outKey{id, pid}
+	e, ok := h.out[k]
+	if !ok {
+		return
+	}
+	delete(h.out, k)
+	if h.s.Persistent() {
+		tx := h.s.Begin()
+		tx.Del(outKeyOf(id, e.order))
+		tx.Commit()
+	}
+}
+
+// OnPacketRead handles the acknowledgements a subscriber sends for the
+// broker's messages. A PUBREC moves the message to its PUBREL phase on
+// disk. A message that mochi dropped from the client's in-flight set after
+// sending it (it does so for messages parked by the client's receive
+// maximum) is put back, so that its PUBACK, PUBREC or PUBCOMP completes it.
+func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	t := pk.FixedHeader.Type
+	if (t != packets.Puback && t != packets.Pubrec && t != packets.Pubcomp) || pk.PacketID == 0 {
+		return pk, nil
+	}
+	k := outKey{cl.ID, pk.PacketID}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.out[k]
+	if t == packets.Pubcomp || (t == packets.Puback && ok) {
+		h.freed[cl] = true
+	}
+	if !ok {
+		return pk, nil
+	}
+	if _, in := cl.State.Inflight.Get(pk.PacketID); !in {
+		p := e.pk
+		if e.pk.FixedHeader.Type == packets.Publish && t == packets.Pubcomp {
+			p.FixedHeader.Type = packets.Pubrel
+		}
+		cl.State.Inflight.Set(p)
+		atomic.AddInt64(&h.server.Info.Inflight, 1)
+	}
+	switch {
+	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
+		// Complete: mochi frees the packet id next.
+		h.forgetOut(cl.ID, pk.PacketID)
+		return pk, nil
+	}
+	if t == packets.Pubrec && e.pk.FixedHeader.Type == packets.Publish {
+		rel := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: pk.PacketID,
+			Origin: e.pk.Origin, Created: e.pk.Created}
+		e.pk, e.tx = rel, durable
+		if h.s.Persistent() {
+			b, _ := json.Marshal(outRecord{Order: e.order, Msg: message(cl.ID, rel)})
+			tx := h.s.Begin()
+			tx.Put(outKeyOf(cl.ID, e.order), b)
+			tx.Commit()
+			e.tx = tx
+		}
+	}
+	return pk, nil
+}
+
+// OnPacketProcessed sends the next message parked for the client's
+// receive maximum once an acknowledgement freed a slot, instead of
+// mochi, which sends it and then forgets it was in flight.
+func (h *Hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	t := pk.FixedHeader.Type
+	if (t != packets.Puback && t != packets.Pubcomp) || pk.PacketID == 0 {
+		return
+	}
+	h.mu.Lock()
+	freed := h.freed[cl]
+	delete(h.freed, cl)
+	h.mu.Unlock()
+	if !freed || err != nil {
+		return
+	}
+	parked := cl.State.Inflight.GetAll(true)
+	if len(parked) == 0 {
+		return
+	}
+	h.mu.Lock()
+	var next *outEntry
+	for _, p := range parked {
+		e, ok := h.out[outKey{cl.ID, p.PacketID}]
+		if !ok {
+			continue
+		}
+		if next == nil || e.order < next.order {
+			next = e
+		}
+	}
+	var p packets.Packet
+	if next != nil {
+		p = next.pk
+		p.FixedHeader.Dup = next.sent
+	}
+	h.mu.Unlock()
+	if next == nil {
+		return
+	}
+	if p.Expiry < 0 {
+		p.Expiry = 0
+	}
+	cl.State.Inflight.Set(p)
+	cl.State.Inflight.DecreaseSendQuota()
+	_ = cl.WritePacket(p)
+}
+
+// OnPacketEncode holds an outgoing QoS 2 PUBLISH or a PUBREL until its
+// state is durable, and sends DUP 0 on a message's first delivery.
+func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	t := pk.FixedHeader.Type
+	if t == packets.Connack {
+		h.release(cl) // mochi has added cl to its clients
+		return pk
+	}
+	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 || cl.Net.Inline {
+		return pk
+	}
+	h.mu.Lock()
+	e, ok := h.out[outKey{cl.ID, pk.PacketID}]
+	var tx *Tx
+	if ok {
+		tx = e.tx
+		if t == packets.Publish && !e.sent {
+			pk.FixedHeader.Dup = false
+		}
+	}
+	h.mu.Unlock()
+	if !ok || tx == nil || (t == packets.Publish && pk.FixedHeader.Qos < 2) {
+		return pk
+	}
+	if err := h.s.Wait(tx.Seq()); err != nil {
+		// Not durable and never will be: send nothing.
+		pk.FixedHeader.Type = 0
+	}
+	return pk
+}
+
+func (h *Hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 || cl.Net.Inline {
+		return
+	}
+	h.mu.Lock()
+	if e, ok := h.out[outKey{cl.ID, pk.PacketID}]; ok {
+		e.sent = true
+	}
+	h.mu.Unlock()
+}
+
+// OnStarted gives the restored messages their order and expiry (mochi's
+// loader knows neither).
+func (h *Hook) OnStarted() {
+	byClient := map[string]bool{}
+	h.mu.Lock()
+	for k := range h.out {
+		byClient[k.client] = true
+	}
+	for id := range byClient {
+		cl, ok := h.server.Clients.Get(id)
+		if !ok {
+			continue
+		}
+		for _, p := range cl.State.Inflight.GetAll(false) {
+			if e, ok := h.out[outKey{id, p.PacketID}]; ok {
+				p.Expiry = e.pk.Expiry
+				cl.State.Inflight.Set(p)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for id := range byClient {
+		if cl, ok := h.server.Clients.Get(id); ok {
+			h.renumber(cl)
+		}
+	}
+}
+
+func (h *Hook) StoredClients() ([]storage.Client, error) {
+	var v []storage.Client
+	err := h.s.Scan([]byte{kClient}, func(_, val []byte) error {
+		var c storage.Client
+		if err := c.UnmarshalBinary(val); err == nil {
+			v = append(v, c)
+		}
+		return nil
+	})
+	return v, err
+}
+
+func (h *Hook) StoredSubscriptions() ([]storage.Subscription, error) {
+	var v []storage.Subscription
+	err := h.s.Scan([]byte{kSub}, func(_, val []byte) error {
+		var s storage.Subscription
+		if err := s.UnmarshalBinary(val); err == nil {
+			v = append(v, s)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// StoredInflightMessages returns the messages in flight in arrival order
+// and rebuilds the hook's index of them.
+func (h *Hook) StoredInflightMessages() ([]storage.Message, error) {
+	var recs []outRecord
+	err := h.s.Scan([]byte{kOut}, func(_, val []byte) error {
+		var r outRecord
+		if err := json.Unmarshal(val, &r); err == nil {
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(recs, func(a, b outRecord) int {
+		switch {
+		case a.Order < b.Order:
+			return -1
+		case a.Order > b.Order:
+			return 1
+		}
+		return 0
+	})
+	done := durableTx()
+	v := make([]storage.Message, 0, len(recs))
+	h.mu.Lock()
+	for _, r := range recs {
+		pk := r.Msg.ToPacket()
+		pk.Expiry = r.Expiry
+		h.out[outKey{r.Msg.Client, r.Msg.PacketID}] = &outEntry{order: r.Order, pk: pk, sent: !r.Unsent, tx: done}
+		if r.Order > h.order.Load() {
+			h.order.Store(r.Order)
+		}
+		v = append(v, r.Msg)
+	}
+	h.mu.Unlock()
+	return v, nil
+}
+
+func (h *Hook) StoredRetainedMessages() ([]storage.Message, error) {
+	var v []storage.Message
+	err := h.s.Scan([]byte{kRetained}, func(_, val []byte) error {
+		var m storage.Message
+		if err := m.UnmarshalBinary(val); err == nil {
+			v = append(v, m)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// StoredSysInfo gives mochi's counters of what was restored.
+func (h *Hook) StoredSysInfo() (storage.SystemInfo, error) {
+	var info system.Info
+	count := func(kind byte) int64 {
+		var n int64
+		_ = h.s.Scan([]byte{kind}, func(_, _ []byte) error { n++; return nil })
+		return n
+	}
+	info.Retained = count(kRetained)
+	info.Subscriptions = count(kSub)
+	info.Inflight = count(kOut)
+	return storage.SystemInfo{Info: info, T: storage.SysInfoKey, ID: storage.SysInfoKey}, nil
+}

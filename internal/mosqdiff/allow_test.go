@@ -1,0 +1,77 @@
+package mosqdiff
+
+// allowed lists the intended differences between Mosquitto 2.0.11 and
+// mqtls: for each scenario, why we answer differently and what each broker
+// answers, so that a change on either side shows. Each one is a place where
+// MQTT allows both answers or where ours is the one the spec asks for.
+var allowed = map[string]struct {
+	why       string
+	mosquitto []string
+	mqtls     []string
+}{
+	"connect-twice-v5": {
+		why:       "a second CONNECT is a protocol error [MQTT-3.1.0-2]; mochi tells a v5 client so with DISCONNECT 0x82 before closing, which MQTT 5 §4.13.1 allows, where Mosquitto just closes",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < DISCONNECT rc=0x82", "c closed"},
+	},
+	"connect-takeover-v5": {
+		why:       "MQTT 5 [MQTT-3.1.4-3] has the server send DISCONNECT 0x8E (session taken over) to the old connection; Mosquitto 2.0.11 just closes it",
+		mosquitto: []string{"a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "b < PINGRESP"},
+		mqtls:     []string{"a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "b < PINGRESP"},
+	},
+	"subscribe-shared-no-local": {
+		why:       "No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]; mochi refuses it (SUBACK 0x82), Mosquitto 2.0.11 grants it",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < SUBACK [0x00]", "c < PINGRESP"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < SUBACK [0x82]", "c < PINGRESP"},
+	},
+	"subscribe-overlapping-v5": {
+		why:       "MQTT 5 §3.3.4 lets the server send one copy per matching subscription or one copy at the highest QoS; mochi sends one, Mosquitto one per subscription",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < SUBACK [0x01]", "pub < PUBACK rc=0x00", "sub < PUBLISH q1 r0 d0 \"subscribe-overlapping-v5/a\" \"m\"", "sub < PUBLISH q0 r0 d0 \"subscribe-overlapping-v5/a\" \"m\""},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < SUBACK [0x01]", "pub < PUBACK rc=0x00", "sub < PUBLISH q1 r0 d0 \"subscribe-overlapping-v5/a\" \"m\""},
+	},
+	"publish-qos0-dup": {
+		why:       "DUP must be 0 on QoS 0 [MQTT-3.3.1-2]: mochi closes the connection, Mosquitto accepts the publish",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00", "c < PINGRESP"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00", "c closed"},
+	},
+	"wrong-ack-suback": {
+		why:       "a client never sends SUBACK: a protocol error that mochi answers by closing, where Mosquitto ignores the packet",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PINGRESP"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
+	},
+	"wrong-ack-pingresp": {
+		why:       "a client never sends PINGRESP: a protocol error that mochi answers by closing, where Mosquitto ignores the packet",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00", "c < PINGRESP"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00", "c closed"},
+	},
+	"puback-wrong-flags": {
+		why:       "reserved fixed-header flags set on PUBACK make it malformed [MQTT-2.1.3-1]: mochi closes, Mosquitto ignores them",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00", "c < PINGRESP"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00", "c closed"},
+	},
+	"malformed-property-id": {
+		why:       "a malformed v5 packet: Mosquitto sends DISCONNECT 0x81 before closing, mochi (whose decoder we do not replace) closes without it; MQTT 5 §4.13 allows both",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < DISCONNECT rc=0x81", "c closed"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
+	},
+	"malformed-property-twice": {
+		why:       "a property given twice is a protocol error (MQTT 5 §2.2.2.2): Mosquitto closes, mochi's decoder keeps the last value and goes on",
+		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
+		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < PINGRESP"},
+	},
+	"will-takeover-persistent-v5": {
+		why:       "the will is kept, as by Mosquitto; the only difference is the DISCONNECT 0x8E that MQTT 5 [MQTT-3.1.4-3] asks for on takeover (see connect-takeover-v5)",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=1 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "b closed", "cleanup < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "cleanup closed"},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=1 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "b closed", "cleanup < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "cleanup closed"},
+	},
+	"will-takeover-clean-v5": {
+		why:       "the will is published, as by Mosquitto; the only difference is the DISCONNECT 0x8E that MQTT 5 [MQTT-3.1.4-3] asks for on takeover (see connect-takeover-v5)",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "s < PUBLISH q1 r0 d0 \"will-takeover-clean-v5/w\" \"gone\""},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "s < PUBLISH q1 r0 d0 \"will-takeover-clean-v5/w\" \"gone\""},
+	},
+	"will-delay-session-ends-first": {
+		why:       "MQTT 5 §3.1.2.11.2: the will waits for its delay or the end of the session, whichever comes first; a session that expires on disconnect ends at once, so we publish at once, where Mosquitto 2.0.11 still waits for the delay",
+		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s timeout"},
+		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < PUBLISH q0 r0 d0 \"will-delay-session-ends-first/w\" \"now\""},
+	},
+}
