@@ -154,6 +154,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		// and held while it is idle. 2 KiB holds a burst of small packets;
 		// a larger packet is read past it, straight into its own buffer.
 		ClientNetReadBufferSize: clientReadBufferSize,
+		SysTopicResendInterval:  sysInterval(cfg.SysInterval),
 	})
 	var err error
 	if opts.Authorizer != nil {
@@ -189,6 +190,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
+	if err := b.server.AddHook(&clientOptsHook{b: b}, nil); err != nil {
+		return nil, fmt.Errorf("add client options hook: %w", err)
+	}
 	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
 	}
@@ -220,6 +224,15 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	return b, nil
 }
 
+// sysInterval is mochi's $SYS period for sys_interval; 0 (never) becomes
+// a period longer than any broker runs.
+func sysInterval(n int) int64 {
+	if n <= 0 {
+		return 1 << 32
+	}
+	return int64(n)
+}
+
 // capabilities maps the config's limits onto mochi's.
 func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	c := mqtt.NewDefaultServerCapabilities()
@@ -245,6 +258,11 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	}
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
+	}
+	// A v3 session with clean session false, or a v5 one without a session
+	// expiry interval, is kept for this long (persistent_client_expiration).
+	if cfg.PersistentClientExpiration > 0 {
+		c.MaximumSessionExpiryInterval = uint32(min(cfg.PersistentClientExpiration, math.MaxUint32-1))
 	}
 	// An acknowledgement carries its reason code (and a reason string),
 	// never the properties of the packet it answers.
@@ -356,7 +374,14 @@ func (b *Broker) openListener(ls *listenerState) error {
 		}
 		tc = c
 	}
-	nl, err := net.Listen("tcp", addr)
+	network := "tcp"
+	switch cl.SocketDomain {
+	case "ipv4":
+		network = "tcp4"
+	case "ipv6":
+		network = "tcp6"
+	}
+	nl, err := net.Listen(network, addr)
 	if err != nil {
 		return fmt.Errorf("listener %d: %w", cl.Port, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -49,6 +50,17 @@ func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Clo
 		return slog.New(slog.DiscardHandler), closer, nil
 	}
 	h := newLineHandler(io.MultiWriter(ws...), level)
+	switch {
+	case !cfg.LogTimestamp:
+		h.stamp = nil
+	case cfg.LogTimestampFormat != "":
+		f, err := strftimeLayout(cfg.LogTimestampFormat)
+		if err != nil {
+			closer.Close()
+			return nil, nil, fmt.Errorf("log_timestamp_format: %w", err)
+		}
+		h.stamp = func(t time.Time) string { return t.Format(f) }
+	}
 	return slog.New(h), closer, nil
 }
 
@@ -146,6 +158,9 @@ func boolInt(b bool) int {
 // logConnect writes Mosquitto's connection line:
 // "New client connected from 127.0.0.1:51234 as DSN000001 (p5, c1, k60, u'DSN000001')."
 func (b *Broker) logConnect(cl *mqtt.Client, pk packets.Packet) {
+	if !b.cfg.ConnectionMessages {
+		return
+	}
 	clean := pk.Connect.Clean
 	line := fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d", cl.Net.Remote, cl.ID,
 		protoNumber(cl.Properties.ProtocolVersion), boolInt(clean), cl.State.Keepalive)
@@ -170,6 +185,9 @@ func protoNumber(v byte) int {
 func (b *Broker) logDisconnect(cl *mqtt.Client, err error) {
 	if cl.Net.Conn == nil || cl.Net.Inline {
 		return // a session restored from the store
+	}
+	if !b.cfg.ConnectionMessages {
+		return
 	}
 	switch {
 	case cl.IsTakenOver():

@@ -23,10 +23,43 @@ type lineHandler struct {
 	level slog.Leveler
 	attrs string
 	group string
+	// stamp formats the time at the start of a line; nil: no time.
+	stamp func(time.Time) string
 }
 
 func newLineHandler(w io.Writer, level slog.Leveler) *lineHandler {
-	return &lineHandler{mu: &sync.Mutex{}, w: w, level: level}
+	return &lineHandler{mu: &sync.Mutex{}, w: w, level: level, stamp: isoStamp}
+}
+
+func isoStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// strftimeLayout turns a log_timestamp_format (strftime, in local time as
+// in Mosquitto) into a Go time layout; a conversion Go cannot express is
+// an error.
+func strftimeLayout(f string) (string, error) {
+	conv := map[byte]string{
+		'Y': "2006", 'y': "06", 'm': "01", 'd': "02", 'e': "_2", 'H': "15", 'I': "03", 'M': "04", 'S': "05",
+		'p': "PM", 'b': "Jan", 'h': "Jan", 'B': "January", 'a': "Mon", 'A': "Monday", 'j': "002",
+		'z': "-0700", 'Z': "MST", 'F': "2006-01-02", 'T': "15:04:05", 'D': "01/02/06", 'R': "15:04",
+		'c': "Mon Jan _2 15:04:05 2006", 'x': "01/02/06", 'X': "15:04:05", 'n': "\n", 't': "\t", '%': "%",
+	}
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			b.WriteByte(f[i])
+			continue
+		}
+		if i+1 == len(f) {
+			return "", fmt.Errorf("%q ends with a lone %%", f)
+		}
+		i++
+		c, ok := conv[f[i]]
+		if !ok {
+			return "", fmt.Errorf("%%%c is not supported: use %%Y %%m %%d %%H %%M %%S %%z %%Z %%b %%a %%j %%F %%T and the like", f[i])
+		}
+		b.WriteString(c)
+	}
+	return b.String(), nil
 }
 
 func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
@@ -37,8 +70,10 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	b.WriteString(t.UTC().Format("2006-01-02T15:04:05.000Z"))
-	b.WriteByte(' ')
+	if h.stamp != nil {
+		b.WriteString(h.stamp(t))
+		b.WriteByte(' ')
+	}
 	b.WriteString(strings.ToLower(r.Level.String()))
 	b.WriteString(": ")
 	b.WriteString(strings.ReplaceAll(r.Message, "\n", " "))

@@ -8,14 +8,21 @@
 // One option per line: the option name, a space, then its value (the rest of
 // the line, trimmed). Lines whose first non-blank character is '#' are
 // comments. Options after a "listener" line that configure a listener apply
-// to that listener. Security options (allow_anonymous, password_file,
-// acl_file, plugin, plugin_opt_*) are global unless per_listener_settings is
-// true, in which case they belong to the most recent listener.
+// to that listener; before any listener line they configure Mosquitto's
+// default listener (port 1883, or the port option). Security options
+// (allow_anonymous, password_file, acl_file, allow_zero_length_clientid,
+// auto_id_prefix, plugin, plugin_opt_*) are global unless
+// per_listener_settings is true, in which case they belong to the most
+// recent listener. include_dir reads the *.conf files of a folder in
+// Mosquitto's order, in place of its line.
 //
-// # Errors
+// # Errors and warnings
 //
-// Every problem is reported as "FILE:LINE: OPTION: what is wrong", and an
-// unknown or unsupported option is an error, never silently ignored.
+// Every problem is reported as "FILE:LINE: OPTION: what is wrong", all of a
+// file's problems at once, and an unknown option names the option it most
+// likely is. Every option of Mosquitto 2.0 is either implemented, accepted
+// with a warning saying what mqtls does instead ([Config.Warnings]), or
+// refused with the reason and the alternative.
 package conf
 
 import (
@@ -28,6 +35,11 @@ import (
 type Config struct {
 	// File is the path the configuration was read from ("" when built in code).
 	File string
+	// Warnings are the options accepted without effect, one line each
+	// ("FILE:LINE: OPTION: what mqtls does instead"); the broker logs them.
+	Warnings []string
+	// PIDFile is written with the broker's process id, and removed on stop.
+	PIDFile string
 	// PerListenerSettings makes the security options per listener.
 	PerListenerSettings bool
 	// Listeners in file order. Empty means: the broker chooses its default.
@@ -64,6 +76,19 @@ type Config struct {
 	// DynsecCacheBytes bounds the ACL decision cache in bytes; -1 means not
 	// set (the broker's default), 0 turns the cache off.
 	DynsecCacheBytes int64
+	// MessageSizeLimit is the largest PUBLISH payload accepted (0: any).
+	MessageSizeLimit int
+	// PersistentClientExpiration removes a disconnected session that asked
+	// to be kept for ever after this many seconds (0: kept for ever).
+	PersistentClientExpiration int64
+	// ConnectionMessages logs each connect and disconnect (default true).
+	ConnectionMessages bool
+	// LogTimestamp puts a time stamp on each log line (default true), in
+	// LogTimestampFormat (a strftime format; "" means Unix seconds).
+	LogTimestamp       bool
+	LogTimestampFormat string
+	// SysInterval is the seconds between $SYS updates (0: never).
+	SysInterval int
 	// MaxTopicAlias is the highest topic alias a v5 client may use (0: none).
 	MaxTopicAlias int
 
@@ -90,8 +115,13 @@ type Config struct {
 
 // Listener is one "listener PORT [ADDR]" block.
 type Listener struct {
-	// Line is where the listener was declared.
+	// File and Line are where the listener was declared.
+	File string
 	Line int
+	// Default is set for the listener that port, bind_address or listener
+	// options before any listener line configure (Mosquitto's default
+	// listener).
+	Default bool
 	// Port and Bind address ("" means every address).
 	Port int
 	Bind string
@@ -115,6 +145,8 @@ type Listener struct {
 
 	// MaxConnections on this listener; -1 means no limit.
 	MaxConnections int
+	// SocketDomain is "" (both), "ipv4" or "ipv6".
+	SocketDomain string
 
 	// Security holds this listener's security options when
 	// per_listener_settings is true.
@@ -132,6 +164,11 @@ type Security struct {
 	ACLFile        string
 	// Plugins in file order, each with its plugin_opt_* values.
 	Plugins []Plugin
+	// NoZeroLengthClientID refuses a CONNECT with an empty client id
+	// (allow_zero_length_clientid false).
+	NoZeroLengthClientID bool
+	// AutoIDPrefix starts the client ids the broker assigns ("" means "auto-").
+	AutoIDPrefix string
 }
 
 // Plugin is a "plugin PATH" line and the plugin_opt_* lines after it.
@@ -162,6 +199,14 @@ const maxFileSize = 1 << 20
 
 // Load reads and parses the file at path.
 func Load(path string) (*Config, error) {
+	b, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+func readBounded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -174,7 +219,7 @@ func Load(path string) (*Config, error) {
 	if len(b) > maxFileSize {
 		return nil, fmt.Errorf("read config: %s is larger than %d KiB: is it a mosquitto.conf?", path, maxFileSize>>10)
 	}
-	return Parse(path, b)
+	return b, nil
 }
 
 // New returns a Config with every option at its default and no listener.
@@ -185,5 +230,8 @@ func New() *Config {
 		DynsecCacheBytes:    -1,
 		RetainAvailable:     true,
 		MaxTopicAlias:       10,
+		ConnectionMessages:  true,
+		LogTimestamp:        true,
+		SysInterval:         10,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,7 @@ plugin_opt_config_file dynsec.json
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
 		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
 		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20,
+		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
 	}
@@ -156,15 +158,23 @@ func TestDefaults(t *testing.T) {
 func TestErrors(t *testing.T) {
 	cases := map[string]struct{ text, want string }{
 		"unknown":             {"listener 1883\n\nfoo bar", `x.conf:3: foo: unknown option`},
-		"unsupported":         {"# c\nport 1883", `x.conf:2: port: mosquitto option not supported by mqtls`},
+		"unsupported":         {"# c\npsk_file p", `x.conf:2: psk_file: mosquitto option not supported by mqtls: pre-shared keys are not supported: use client certificates`},
+		"misspelt":            {"listener 1883\nallow_anonymus true", `x.conf:2: allow_anonymus: unknown option: did you mean allow_anonymous?`},
+		"port after listener": {"listener 1883\nport 1884", `x.conf:2: port: sets the default listener's port but follows a listener line`},
+		"bridge":              {"connection b\naddress h:1883\ntopic # both", `x.conf:1: connection: bridges are not supported`},
+		"bridge option alone": {"topic # both", `x.conf:1: topic: is a bridge option and bridges are not supported`},
+		"retain source":       {"check_retain_source true", `x.conf:1: check_retain_source: mosquitto option not supported by mqtls: true is not supported`},
+		"expiration":          {"persistent_client_expiration 14", `x.conf:1: persistent_client_expiration: want a number followed by h, d, w, m or y`},
+		"include missing":     {"include_dir /nonexistent/conf.d", `x.conf:1: include_dir: cannot read the folder`},
 		"bad bool":            {"listener 1883\nallow_anonymous yes", `x.conf:2: allow_anonymous: want true or false, got "yes"`},
 		"listener port":       {"listener http", `x.conf:1: listener: port "http" is not a number from 1 to 65535`},
 		"listener big":        {"listener 70000", `x.conf:1: listener: port "70000" is not a number from 1 to 65535`},
 		"listener empty":      {"listener", `x.conf:1: listener: want "listener PORT [ADDRESS]", got ""`},
 		"listener unix":       {"listener 0 /tmp/s", `x.conf:1: listener: port "0" is not a number`},
 		"listener unix path":  {"listener 1883 /tmp/s", `x.conf:1: listener: unix socket listeners are not supported`},
-		"duplicate listener":  {"listener 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener on line 1`},
-		"cafile first":        {"cafile ca.crt\nlistener 8883", `x.conf:1: cafile: must follow a listener line`},
+		"duplicate listener":  {"listener 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener at x.conf:1`},
+		"cafile first":        {"cafile ca.crt\nlistener 8883", `x.conf:1: port: listener 1883 sets cafile but is not a TLS listener`},
+		"default and 1883":    {"port 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener at x.conf:1`},
 		"protocol":            {"listener 1\nprotocol http", `x.conf:2: protocol: want mqtt or websockets, got "http"`},
 		"tls 1.1":             {"listener 1\ntls_version tlsv1.1", `x.conf:2: tls_version: tlsv1.1 is not supported: TLS 1.2 is the minimum`},
 		"tls junk":            {"listener 1\ntls_version ssl3", `x.conf:2: tls_version: want tlsv1.2 or tlsv1.3, got "ssl3"`},
@@ -186,7 +196,6 @@ func TestErrors(t *testing.T) {
 		"inflight":            {"max_inflight_messages x", `x.conf:1: max_inflight_messages: want a number from 0 to 65535`},
 		"queued":              {"max_queued_messages -2", `x.conf:1: max_queued_messages: want a number from 0 to`},
 		"connections":         {"listener 1\nmax_connections lots", `x.conf:2: max_connections: want -1 (no limit) or a positive number, got "lots"`},
-		"connections global":  {"max_connections 5", `x.conf:1: max_connections: must follow a listener line`},
 		"log type":            {"log_type verbose", `x.conf:1: log_type: unknown log type "verbose"`},
 		"log dest":            {"log_dest syslog", `x.conf:1: log_dest: log destination "syslog" is not supported by mqtls`},
 		"log dest junk":       {"log_dest printer", `x.conf:1: log_dest: unknown log destination "printer"`},
@@ -224,7 +233,7 @@ func TestUnknownVersusUnsupported(t *testing.T) {
 	if !errors.Is(err, ErrUnknown) {
 		t.Errorf("misspelt option: %v", err)
 	}
-	_, err = Parse("x.conf", []byte("include_dir /etc/x"))
+	_, err = Parse("x.conf", []byte("bind_interface eth0"))
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("mosquitto option: %v", err)
 	}
@@ -267,4 +276,191 @@ func TestLoadBounded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "is larger than 1024 KiB: is it a mosquitto.conf?") {
 		t.Errorf("Load of a 1 MiB + 1 file = %v", err)
 	}
+}
+
+// TestEveryMosquittoOptionKnown: each option of Mosquitto 2.0's man page is
+// implemented, warned about or refused with a reason (never "unknown"), and
+// the README's table says which.
+func TestEveryMosquittoOptionKnown(t *testing.T) {
+	b, err := os.ReadFile("testdata/mosquitto-2.0.11-options.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := Known()
+	for _, name := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(name, "#") {
+			continue
+		}
+		if !strings.HasSuffix(name, "*") && !slices.Contains(known, name) {
+			t.Errorf("%s: not known to the parser", name)
+		}
+		if !inTable(string(readme), strings.TrimSuffix(name, "*")) {
+			t.Errorf("%s: not in the README's option table", name)
+		}
+	}
+}
+
+// TestAllErrorsAtOnce: a file with several problems reports each of them,
+// in file order, in one error.
+func TestAllErrorsAtOnce(t *testing.T) {
+	text := "listener 1883\nallow_anonymus true\nmax_keepalive 5\npsk_file p\nlistener x\nlog_dest file\n"
+	_, err := Parse("x.conf", []byte(text))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		"x.conf:2: allow_anonymus: unknown option: did you mean allow_anonymous?",
+		"x.conf:3: max_keepalive: want a number from 10 to 65535",
+		"x.conf:4: psk_file: mosquitto option not supported by mqtls",
+		"x.conf:5: listener: port \"x\" is not a number",
+		"x.conf:6: log_dest: \"log_dest file\" needs a path",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want prefix %q", i+1, lines[i], w)
+		}
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	for in, want := range map[string]string{
+		"listner": "listener", "persistance": "persistence", "pid_fle": "pid_file",
+		"max_inflight_message": "max_inflight_messages", "cafiel": "cafile", "xyzzy": "", "porx": "port",
+	} {
+		if got := didYouMean(in); got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestIncludeDir: the *.conf files of include_dir are read in Mosquitto's
+// order (case-insensitive, upper case first on a tie), in place of the
+// line; their errors name their own file; include_dir in an included file
+// is refused.
+func TestIncludeDir(t *testing.T) {
+	dir := t.TempDir()
+	inc := filepath.Join(dir, "conf.d")
+	if err := os.Mkdir(inc, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"b.conf":      "listener 1002\n",
+		"A.conf":      "listener 1000\n",
+		"a.conf":      "listener 1001\n",
+		"_z.conf":     "listener 1003\n",
+		"c.conf.bak":  "listener 9999\n",
+		"README":      "not a config\n",
+		"Z_last.conf": "listener 1004\n",
+	}
+	for n, text := range files {
+		if err := os.WriteFile(filepath.Join(inc, n), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(main, []byte("listener 999\ninclude_dir "+inc+"\nallow_anonymous true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []int
+	for _, l := range c.Listeners {
+		ports = append(ports, l.Port)
+	}
+	// '_' (0x5F) sorts after the upper-case letters, as toupper leaves it.
+	if want := []int{999, 1000, 1001, 1002, 1004, 1003}; !slices.Equal(ports, want) {
+		t.Errorf("listener order %v, want %v", ports, want)
+	}
+	if err := os.WriteFile(filepath.Join(inc, "b.conf"), []byte("listener 1002\n\nmax_keepalive 1\ninclude_dir /x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(main)
+	for _, w := range []string{
+		filepath.Join(inc, "b.conf") + ":3: max_keepalive: want a number",
+		filepath.Join(inc, "b.conf") + ":4: include_dir: include_dir is read from the main configuration file only",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v, want it to hold %q", err, w)
+		}
+	}
+}
+
+// TestDefaultListener: port, bind_address and listener options before any
+// listener line make Mosquitto's default listener.
+func TestDefaultListener(t *testing.T) {
+	c, err := Parse("x.conf", []byte("port 1884\nbind_address 127.0.0.1\nmax_connections 5\nlistener 1885\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 2 {
+		t.Fatalf("listeners %+v", c.Listeners)
+	}
+	d := c.Listeners[0]
+	if !d.Default || d.Port != 1884 || d.Bind != "127.0.0.1" || d.MaxConnections != 5 || c.Listeners[1].Port != 1885 {
+		t.Errorf("default listener %+v", d)
+	}
+}
+
+// TestWarnings: an option with no meaning for mqtls is accepted and named
+// in a warning with file and line.
+func TestWarnings(t *testing.T) {
+	c, err := Parse("x.conf", []byte("user mosquitto\nlistener 1\nautosave_interval 60\nset_tcp_nodelay true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"x.conf:1: user: accepted and ignored: mqtls does not change user: start it as the user it should run as",
+		"x.conf:3: autosave_interval: accepted and ignored: mqtls's store writes every change as it happens",
+	}
+	if !slices.Equal(c.Warnings, want) {
+		t.Errorf("warnings %q\nwant %q", c.Warnings, want)
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	c, err := Parse("x.conf", []byte(`pid_file /run/m.pid
+message_size_limit 1000
+persistent_client_expiration 2d
+connection_messages false
+log_timestamp_format %Y-%m-%dT%H:%M:%S
+sys_interval 0
+allow_zero_length_clientid false
+auto_id_prefix dev-
+listener 1883
+socket_domain ipv4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Listeners[0]
+	if c.PIDFile != "/run/m.pid" || c.MessageSizeLimit != 1000 || c.PersistentClientExpiration != 2*86400 || c.ConnectionMessages ||
+		c.LogTimestampFormat != "%Y-%m-%dT%H:%M:%S" || c.SysInterval != 0 || !c.Security.NoZeroLengthClientID || c.Security.AutoIDPrefix != "dev-" ||
+		l.SocketDomain != "ipv4" {
+		t.Errorf("config %+v\nlistener %+v", c, l)
+	}
+}
+
+// inTable reports whether a line of a markdown table names the option
+// (`name`, `name VALUE`, or `prefix...` for a name ending in '_').
+func inTable(doc, name string) bool {
+	for _, ln := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(ln, "| ") {
+			continue
+		}
+		if strings.Contains(ln, "`"+name+"`") || strings.Contains(ln, "`"+name+" ") ||
+			(strings.HasSuffix(name, "_") && strings.Contains(ln, "`"+name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,17 @@ import (
 // option applies one line. Its errors are wrapped with file, line and option.
 func (p *parser) option(name, value string) error {
 	if name == "metrics" {
-		p.metricsLine = p.line
+		p.metricsFile, p.metricsLine = p.file, p.line
+	}
+	if bridgeOptions[name] {
+		if p.inBridge {
+			return nil // reported once, at its connection line
+		}
+		return fmt.Errorf("is a bridge option and bridges are not supported: bridge with a Mosquitto in front of mqtls")
+	}
+	if name == "connection" {
+		p.inBridge = true
+		return fmt.Errorf("bridges are not supported: bridge with a Mosquitto in front of mqtls (its bridge options up to the next listener are not reported)")
 	}
 	if strings.HasPrefix(name, "plugin_opt_") || strings.HasPrefix(name, "auth_opt_") {
 		return p.pluginOpt(name, value)
@@ -26,20 +37,49 @@ func (p *parser) option(name, value string) error {
 		}
 		return f(l, value)
 	}
+	if f, ok := checkedOptions[name]; ok {
+		return f(p, value)
+	}
+	if why, ok := ignoredOptions[name]; ok {
+		p.warn("accepted and ignored: %s", why)
+		return nil
+	}
+	if why, ok := refusedOptions[name]; ok {
+		return fmt.Errorf("%w: %s", ErrUnsupported, why)
+	}
 	switch name {
 	case "listener":
+		p.inBridge = false
 		return p.newListener(value)
 	case "per_listener_settings":
 		return nil // read in the first pass
-	case "allow_anonymous", "password_file", "acl_file", "plugin", "auth_plugin":
+	case "port":
+		l, err := p.listener()
+		if err != nil {
+			return err
+		}
+		if !l.Default {
+			return fmt.Errorf("sets the default listener's port but follows a listener line: give the port on the listener line")
+		}
+		return setInt(&l.Port, value, 1, 65535)
+	case "bind_address":
+		l, err := p.listener()
+		if err != nil {
+			return err
+		}
+		if !l.Default {
+			return fmt.Errorf("sets the default listener's address but follows a listener line: give the address on the listener line")
+		}
+		return setString(&l.Bind, value)
+	case "allow_anonymous", "password_file", "acl_file", "plugin", "auth_plugin", "allow_zero_length_clientid", "auto_id_prefix":
 		s, err := p.security()
 		if err != nil {
 			return err
 		}
 		return p.securityOption(s, name, value)
 	}
-	if mosquittoOptions[name] {
-		return ErrUnsupported
+	if near := didYouMean(name); near != "" {
+		return fmt.Errorf("%w: did you mean %s?", ErrUnknown, near)
 	}
 	return ErrUnknown
 }
@@ -53,7 +93,7 @@ func (p *parser) newListener(value string) error {
 	if err != nil || port < 1 || port > 65535 {
 		return fmt.Errorf("port %q is not a number from 1 to 65535 (unix sockets are not supported)", f[0])
 	}
-	l := &Listener{Line: p.line, Port: port, Protocol: "mqtt", MaxConnections: -1}
+	l := &Listener{File: p.file, Line: p.line, Port: port, Protocol: "mqtt", MaxConnections: -1}
 	if len(f) == 2 {
 		if strings.HasPrefix(f[1], "/") {
 			return fmt.Errorf("unix socket listeners are not supported: give an IP address or host name")
@@ -74,6 +114,17 @@ func (p *parser) securityOption(s *Security, name, value string) error {
 			return err
 		}
 		s.AllowAnonymous = &v
+	case "allow_zero_length_clientid":
+		v, err := parseBool(value)
+		if err != nil {
+			return err
+		}
+		s.NoZeroLengthClientID = !v
+	case "auto_id_prefix":
+		if strings.ContainsAny(value, "+#/") {
+			return fmt.Errorf("a client id prefix with '+', '#' or '/' would make ACL patterns with %%c match other topics: choose another prefix")
+		}
+		return setString(&s.AutoIDPrefix, value)
 	case "password_file":
 		return setString(&s.PasswordFile, value)
 	case "acl_file":
@@ -133,6 +184,20 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
 	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
 	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
+	"message_size_limit":    func(c *Config, v string) error { return setInt(&c.MessageSizeLimit, v, 0, 268435455) },
+	"persistent_client_expiration": func(c *Config, v string) error {
+		n, err := parseExpiration(v)
+		if err != nil {
+			return err
+		}
+		c.PersistentClientExpiration = n
+		return nil
+	},
+	"connection_messages":  func(c *Config, v string) error { return setBool(&c.ConnectionMessages, v) },
+	"log_timestamp":        func(c *Config, v string) error { return setBool(&c.LogTimestamp, v) },
+	"log_timestamp_format": func(c *Config, v string) error { return setString(&c.LogTimestampFormat, v) },
+	"sys_interval":         func(c *Config, v string) error { return setInt(&c.SysInterval, v, 0, 1<<31-1) },
+	"pid_file":             func(c *Config, v string) error { return setString(&c.PIDFile, v) },
 	"log_type": func(c *Config, v string) error {
 		switch v {
 		case "debug", "error", "warning", "notice", "information", "subscribe", "unsubscribe", "websockets", "none", "all":
@@ -230,6 +295,13 @@ var listenerOptions = map[string]func(l *Listener, v string) error{
 	"require_certificate":      func(l *Listener, v string) error { return setBool(&l.RequireCertificate, v) },
 	"use_identity_as_username": func(l *Listener, v string) error { return setBool(&l.UseIdentityAsUsername, v) },
 	"use_subject_as_username":  func(l *Listener, v string) error { return setBool(&l.UseSubjectAsUsername, v) },
+	"socket_domain": func(l *Listener, v string) error {
+		if v != "ipv4" && v != "ipv6" {
+			return fmt.Errorf("want ipv4 or ipv6, got %q", v)
+		}
+		l.SocketDomain = v
+		return nil
+	},
 	"max_connections": func(l *Listener, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 {
@@ -279,22 +351,199 @@ func setInt(dst *int, v string, lo, hi int) error {
 	return nil
 }
 
-// mosquittoOptions are Mosquitto 2.0 options that mqtls does not implement;
-// they get a clearer error than a misspelt option.
-var mosquittoOptions = map[string]bool{
-	"acl_file_reload": true, "allow_duplicate_messages": true, "allow_zero_length_clientid": true,
-	"auto_id_prefix": true, "autosave_interval": true, "autosave_on_changes": true,
-	"bind_address": true, "bind_interface": true, "capath": true, "check_retain_source": true,
-	"ciphers": true, "ciphers_tls1.3": true, "clientid_prefixes": true, "connection": true,
-	"connection_messages": true, "dhparamfile": true, "http_dir": true, "include_dir": true,
-	"log_facility": true, "log_timestamp": true, "log_timestamp_format": true,
-	"max_qos": true, "max_queued_bytes": true, "memory_limit": true, "message_size_limit": true,
-	"mount_point": true, "persistence_file": true, "persistent_client_expiration": true,
-	"pid_file": true, "port": true, "psk_file": true, "psk_hint": true,
-	"queue_qos0_messages": true, "set_tcp_nodelay": true, "socket_domain": true,
-	"sys_interval": true, "upgrade_outgoing_qos": true, "use_username_as_clientid": true,
-	"user": true, "websockets_headers_size": true, "websockets_log_level": true,
-	"address": true, "bridge_cafile": true, "topic": true, "keyfile_encryption_password": true,
-	"tls_engine": true, "tls_keyform": true, "tls_engine_kpass_sha1": true, "ocsp_stapling": true,
-	"enable_control_api": true,
+// parseExpiration reads persistent_client_expiration: a number followed by
+// h, d, w, m or y (hours, days, weeks, months of 30 days, years of 365).
+func parseExpiration(v string) (int64, error) {
+	units := map[byte]int64{'h': 3600, 'd': 86400, 'w': 7 * 86400, 'm': 30 * 86400, 'y': 365 * 86400}
+	if len(v) >= 2 {
+		if u, ok := units[v[len(v)-1]]; ok {
+			n, err := strconv.ParseInt(v[:len(v)-1], 10, 32)
+			if err == nil && n > 0 {
+				return n * u, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("want a number followed by h, d, w, m or y (such as 14d), got %q", v)
+}
+
+// checkedOptions are accepted for the values that mean what mqtls does, and
+// refused (or warned about) for the others.
+var checkedOptions = map[string]func(p *parser, v string) error{
+	"allow_duplicate_messages": func(p *parser, v string) error {
+		if _, err := parseBool(v); err != nil {
+			return err
+		}
+		p.warn("accepted and ignored: removed from Mosquitto 2.0, where duplicates are always sent, as in mqtls")
+		return nil
+	},
+	"check_retain_source": func(p *parser, v string) error {
+		return onlyFalse(v, "mqtls does not re-check a retained message's publisher; clear the retained message when you revoke a publisher (mqtls pub -r -n -t TOPIC)")
+	},
+	"queue_qos0_messages": func(p *parser, v string) error {
+		return onlyFalse(v, "mqtls does not queue QoS 0 messages for offline clients; publish at QoS 1 to have them queued")
+	},
+	"upgrade_outgoing_qos": func(p *parser, v string) error {
+		return onlyFalse(v, "mqtls delivers at the QoS of the subscription or of the message, whichever is lower, as MQTT says")
+	},
+	"set_tcp_nodelay": func(p *parser, v string) error {
+		b, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		if !b {
+			p.warn("accepted and ignored: mqtls always sets TCP_NODELAY (Go's default)")
+		}
+		return nil
+	},
+	"autosave_on_changes": func(p *parser, v string) error {
+		if _, err := parseBool(v); err != nil {
+			return err
+		}
+		p.warn("accepted and ignored: mqtls's store writes every change as it happens")
+		return nil
+	},
+}
+
+func onlyFalse(v, why string) error {
+	b, err := parseBool(v)
+	if err != nil {
+		return err
+	}
+	if b {
+		return fmt.Errorf("%w: true is not supported: %s", ErrUnsupported, why)
+	}
+	return nil
+}
+
+// ignoredOptions are Mosquitto options that have no meaning for mqtls: they
+// are accepted with a warning saying what mqtls does.
+var ignoredOptions = map[string]string{
+	"autosave_interval":              "mqtls's store writes every change as it happens",
+	"persistence_file":               "mqtls keeps its store in a folder of its own inside persistence_location",
+	"user":                           "mqtls does not change user: start it as the user it should run as",
+	"log_facility":                   "mqtls does not log to syslog",
+	"websockets_log_level":           "websocket messages are logged with log_type websockets",
+	"websockets_headers_size":        "mqtls accepts websocket upgrade headers of up to 8 KiB",
+	"auth_plugin_deny_special_chars": "mqtls loads no authentication plugin that could see such names",
+	"ciphers":                        "Go chooses the cipher suites: ECDHE with AES-GCM or ChaCha20-Poly1305 only",
+	"ciphers_tls1.3":                 "Go chooses the TLS 1.3 cipher suites (all three are safe)",
+	"dhparamfile":                    "Go offers no DHE cipher suites, only ECDHE",
+}
+
+// refusedOptions are Mosquitto options that mqtls does not implement: each
+// is refused with the reason and what to use instead.
+var refusedOptions = map[string]string{
+	"mount_point":              "not yet implemented: give each tenant its own topic prefix with ACL patterns (%u/%c) instead",
+	"use_username_as_clientid": "pin a user's client id with dynamic security (a client's clientid) instead",
+	"bind_interface":           "listen on the interface's address instead (listener PORT ADDRESS)",
+	"capath":                   "put the CA certificates in one file and give it as cafile",
+	"clientid_prefixes":        "restrict client ids with dynamic security (a client's clientid) or ACLs with %c",
+	"http_dir":                 "mqtls serves no files over websockets: put a web server beside it",
+	"max_inflight_bytes":       "limit messages with max_inflight_messages instead",
+	"max_queued_bytes":         "limit messages with max_queued_messages (and message_size_limit) instead",
+	"memory_limit":             "bound memory with max_connections, max_queued_messages and message_size_limit",
+	"max_qos":                  "grant QoS per topic with ACLs; mqtls serves QoS 0, 1 and 2 on every listener",
+	"psk_file":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",
+	"psk_hint":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",
+	"tls_engine":               "OpenSSL engines are not supported: give the key as a PEM keyfile",
+	"tls_keyform":              "OpenSSL engines are not supported: give the key as a PEM keyfile",
+	"tls_engine_kpass_sha1":    "OpenSSL engines are not supported: give the key as a PEM keyfile",
+	// Mosquitto 2.1 options a 2.0 file may carry.
+	"keyfile_encryption_password": "give the key unencrypted in a 0600 keyfile",
+	"ocsp_stapling":               "revoke with crlfile instead",
+	"enable_control_api":          "the dynamic security plugin's $CONTROL topics are on when it is loaded",
+}
+
+// bridgeOptions are the options of a bridge (after a connection line).
+var bridgeOptions = map[string]bool{
+	"address": true, "addresses": true, "bridge_alpn": true, "bridge_attempt_unsubscribe": true,
+	"bridge_bind_address": true, "bridge_cafile": true, "bridge_capath": true, "bridge_certfile": true,
+	"bridge_identity": true, "bridge_insecure": true, "bridge_keyfile": true, "bridge_max_packet_size": true,
+	"bridge_outgoing_retain": true, "bridge_protocol_version": true, "bridge_psk": true,
+	"bridge_require_ocsp": true, "bridge_tls_version": true, "cleansession": true, "idle_timeout": true,
+	"keepalive_interval": true, "local_cleansession": true, "local_clientid": true, "local_password": true,
+	"local_username": true, "notification_topic": true, "notifications": true,
+	"notifications_local_only": true, "remote_clientid": true, "remote_password": true,
+	"remote_username": true, "restart_timeout": true, "round_robin": true, "start_type": true,
+	"threshold": true, "topic": true, "try_private": true,
+}
+
+// otherOptions are the options the switch in option handles.
+var otherOptions = []string{
+	"listener", "per_listener_settings", "port", "bind_address", "connection", "include_dir",
+	"allow_anonymous", "password_file", "acl_file", "plugin", "auth_plugin",
+	"allow_zero_length_clientid", "auto_id_prefix",
+}
+
+// Known lists every option name the parser knows (implemented, ignored,
+// refused or a bridge option), sorted.
+func Known() []string {
+	var names []string
+	for _, m := range []map[string]bool{bridgeOptions} {
+		for n := range m {
+			names = append(names, n)
+		}
+	}
+	for n := range globalOptions {
+		names = append(names, n)
+	}
+	for n := range listenerOptions {
+		names = append(names, n)
+	}
+	for n := range checkedOptions {
+		names = append(names, n)
+	}
+	for n := range ignoredOptions {
+		names = append(names, n)
+	}
+	for n := range refusedOptions {
+		names = append(names, n)
+	}
+	names = append(names, otherOptions...)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// didYouMean returns the known option closest to name, if it is close
+// enough to be a misspelling.
+func didYouMean(name string) string {
+	best, bestD := "", 3
+	if len(name) <= 4 {
+		bestD = 2
+	}
+	for _, k := range Known() {
+		if d := distance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b, counting a swap of two
+// neighbouring letters as one edit.
+func distance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -42,51 +45,179 @@ type parser struct {
 	file string
 	line int
 	opt  string
+	errs []error
 	// cur is the listener that listener options apply to.
 	cur *Listener
 	// plugin is the plugin that plugin_opt_* lines apply to.
 	plugin *Plugin
 	// pluginLine is the line of the first plugin line, in any scope.
 	pluginLine int
-	// metricsLine is where metrics was set.
+	// metricsFile and metricsLine are where metrics was set.
+	metricsFile string
 	metricsLine int
+	// inBridge is set after a (refused) connection line: the bridge
+	// options that follow belong to it and are not reported again.
+	inBridge bool
 }
 
-// Parse parses the configuration text b; file names it in errors.
+// srcLine is one line of the main file or of a file of its include_dir.
+type srcLine struct {
+	file string
+	n    int
+	text string
+}
+
+// Parse parses the configuration text b; file names it in errors. Every
+// problem of the file (and of the files of its include_dir) is reported:
+// the error joins one [*Error] per problem, in file order.
 func Parse(file string, b []byte) (*Config, error) {
 	p := &parser{cfg: New(), file: file}
 	p.cfg.File = file
-	lines, err := splitLines(b)
-	if err != nil {
-		return nil, &Error{File: file, Line: len(lines) + 1, Err: err}
-	}
+	lines := p.read(file, b)
 	// per_listener_settings changes where security options go, wherever it
 	// appears; read it first.
-	for i, ln := range lines {
-		name, value, ok := cut(ln)
+	for _, ln := range lines {
+		name, value, ok := cut(ln.text)
 		if ok && name == "per_listener_settings" {
-			p.line, p.opt = i+1, name
+			p.at(ln, name)
 			v, err := parseBool(value)
 			if err != nil {
-				return nil, p.wrap(err)
+				p.fail(err)
+				continue
 			}
 			p.cfg.PerListenerSettings = v
 		}
 	}
-	for i, ln := range lines {
-		name, value, ok := cut(ln)
+	for _, ln := range lines {
+		name, value, ok := cut(ln.text)
 		if !ok {
 			continue
 		}
-		p.line, p.opt = i+1, name
+		p.at(ln, name)
 		if err := p.option(name, value); err != nil {
-			return nil, p.wrap(err)
+			p.fail(err)
 		}
 	}
-	if err := p.finish(); err != nil {
-		return nil, err
+	p.finish()
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
 	}
 	return p.cfg, nil
+}
+
+func (p *parser) at(ln srcLine, name string) {
+	p.file, p.line, p.opt = ln.file, ln.n, name
+}
+
+// fail records err at the current file, line and option.
+func (p *parser) fail(err error) {
+	p.errs = append(p.errs, p.wrap(err))
+}
+
+// warn records a warning at the current file, line and option.
+func (p *parser) warn(format string, args ...any) {
+	p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("%s:%d: %s: %s", p.file, p.line, p.opt, fmt.Sprintf(format, args...)))
+}
+
+// read splits the main file into lines and puts the lines of the files of
+// each include_dir in its place.
+func (p *parser) read(file string, b []byte) []srcLine {
+	text, err := splitLines(b)
+	if err != nil {
+		p.file, p.line, p.opt = file, len(text)+1, ""
+		p.fail(err)
+	}
+	var out []srcLine
+	for i, t := range text {
+		ln := srcLine{file: file, n: i + 1, text: t}
+		name, value, ok := cut(t)
+		if !ok || name != "include_dir" {
+			out = append(out, ln)
+			continue
+		}
+		p.at(ln, name)
+		files, err := includeFiles(value, file)
+		if err != nil {
+			p.fail(err)
+			continue
+		}
+		for _, f := range files {
+			out = append(out, p.readIncluded(f)...)
+		}
+	}
+	return out
+}
+
+func (p *parser) readIncluded(path string) []srcLine {
+	b, err := readBounded(path)
+	if err != nil {
+		p.fail(err)
+		return nil
+	}
+	text, err := splitLines(b)
+	if err != nil {
+		p.file, p.line, p.opt = path, len(text)+1, ""
+		p.fail(err)
+	}
+	out := make([]srcLine, 0, len(text))
+	for i, t := range text {
+		ln := srcLine{file: path, n: i + 1, text: t}
+		if name, _, ok := cut(t); ok && name == "include_dir" {
+			p.at(ln, name)
+			p.fail(fmt.Errorf("include_dir is read from the main configuration file only: move it there"))
+			continue
+		}
+		out = append(out, ln)
+	}
+	return out
+}
+
+// includeFiles lists the *.conf files of dir in Mosquitto's order.
+func includeFiles(dir, mainFile string) ([]string, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("needs a folder")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the folder: %w", err)
+	}
+	mainAbs, _ := filepath.Abs(mainFile)
+	var files []string
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".conf") || e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if abs, _ := filepath.Abs(path); abs == mainAbs {
+			return nil, fmt.Errorf("%s holds the main configuration file: include another folder", dir)
+		}
+		files = append(files, path)
+	}
+	slices.SortFunc(files, func(a, b string) int { return mosquittoCompare(filepath.Base(a), filepath.Base(b)) })
+	return files, nil
+}
+
+// mosquittoCompare orders names as Mosquitto orders include_dir files:
+// letter by letter ignoring case, and where only the case differs, upper
+// case first ("A.conf" < "a.conf" < "B.conf").
+func mosquittoCompare(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ua, ub := upper(a[i]), upper(b[i])
+		if ua != ub {
+			return int(ua) - int(ub)
+		}
+		if a[i] != b[i] {
+			return int(a[i]) - int(b[i])
+		}
+	}
+	return len(a) - len(b)
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
 }
 
 func splitLines(b []byte) ([]string, error) {
@@ -127,7 +258,10 @@ func (p *parser) wrap(err error) error {
 // listener returns the listener that a listener option applies to.
 func (p *parser) listener() (*Listener, error) {
 	if p.cur == nil {
-		return nil, fmt.Errorf("must follow a listener line (add \"listener 8883\" above it)")
+		// As in Mosquitto, listener options before any listener line
+		// configure the default listener (port 1883 on every address).
+		p.cur = &Listener{File: p.file, Line: p.line, Port: 1883, Protocol: "mqtt", MaxConnections: -1, Default: true}
+		p.cfg.Listeners = append(p.cfg.Listeners, p.cur)
 	}
 	return p.cur, nil
 }
@@ -137,33 +271,33 @@ func (p *parser) security() (*Security, error) {
 	if !p.cfg.PerListenerSettings {
 		return &p.cfg.Security, nil
 	}
-	l, err := p.listener()
-	if err != nil {
+	if p.cur == nil {
 		return nil, fmt.Errorf("with per_listener_settings true, security options must follow a listener line")
 	}
-	return &l.Security, nil
+	return &p.cur.Security, nil
 }
 
 // finish checks what needs the whole file.
-func (p *parser) finish() error {
-	seen := map[string]int{}
+func (p *parser) finish() {
+	seen := map[string]*Listener{}
 	for _, l := range p.cfg.Listeners {
-		p.line, p.opt = l.Line, "listener"
+		p.file, p.line, p.opt = l.File, l.Line, "listener"
+		if l.Default {
+			p.opt = "port"
+		}
 		key := fmt.Sprintf("%s:%d", l.Bind, l.Port)
 		if prev, ok := seen[key]; ok {
-			return p.wrap(fmt.Errorf("port %d is already used by the listener on line %d", l.Port, prev))
+			p.fail(fmt.Errorf("port %d is already used by the listener at %s:%d", l.Port, prev.File, prev.Line))
 		}
-		seen[key] = l.Line
+		seen[key] = l
 		if err := checkListener(l); err != nil {
-			return p.wrap(err)
+			p.fail(err)
 		}
 	}
 	if p.cfg.Metrics && p.cfg.Inspector == "" {
-		p.line, p.opt = p.metricsLine, "metrics"
-		return p.wrap(fmt.Errorf("metrics are served by the inspector: add \"inspector 127.0.0.1:8088\""))
+		p.file, p.line, p.opt = p.metricsFile, p.metricsLine, "metrics"
+		p.fail(fmt.Errorf("metrics are served by the inspector: add \"inspector 127.0.0.1:8088\""))
 	}
-	p.line, p.opt = 0, ""
-	return nil
 }
 
 func checkListener(l *Listener) error {

@@ -607,6 +607,11 @@ func (h *Hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) 
 	if !freed || err != nil {
 		return
 	}
+	// mochi parks messages only when the client's receive maximum is
+	// reached (and never without one): then the in-flight set is full.
+	if rm := int(cl.Properties.Props.ReceiveMaximum); rm == 0 || cl.State.Inflight.Len() < rm {
+		return
+	}
 	parked := cl.State.Inflight.GetAll(true)
 	if len(parked) == 0 {
 		return

@@ -80,7 +80,10 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &ex) && err.Error() == "" {
 		return ex.ExitCode()
 	}
-	fmt.Fprintf(stderr, "mqtls: error: %v\n", err)
+	// One line per problem: a config file's errors come all at once.
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "mqtls: error: %s\n", line)
+	}
 	var h *hintError
 	if errors.As(err, &h) {
 		fmt.Fprintf(stderr, "mqtls: hint: %s\n", h.hint)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -16,6 +17,7 @@ import (
 
 	"mqtls/broker"
 	"mqtls/conf"
+	"mqtls/internal/fileio"
 	"mqtls/sandbox"
 )
 
@@ -85,6 +87,9 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 		return err
 	}
 	defer closer.Close()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	b, err := broker.New(cfg, log, opts)
 	if err != nil {
 		return err
@@ -99,6 +104,13 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	defer stopInspector()
 	if err := b.Start(); err != nil {
 		return err
+	}
+	if cfg.PIDFile != "" {
+		// Written once the listeners are up, removed on every way out.
+		if err := fileio.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("pid_file: %w", err)
+		}
+		defer os.Remove(cfg.PIDFile)
 	}
 	log.Info("mqtls broker " + version() + " running")
 	if tryIt != "" {
