@@ -20,8 +20,8 @@ type store struct {
 	maxBytes int64
 	count    atomic.Int64
 	bytes    atomic.Int64
-	seq    atomic.Uint64 // the newest change
-	victim atomic.Uint32 // where the next eviction starts looking
+	seq      atomic.Uint64 // the newest change
+	victim   atomic.Uint32 // where the next eviction starts looking
 
 	evicted atomic.Uint64
 
