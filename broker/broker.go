@@ -183,6 +183,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
 		}
 	}
+	// The limits come first: no other hook may work on a packet they refuse.
+	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
+		return nil, fmt.Errorf("add limits hook: %w", err)
+	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
 	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
