@@ -183,6 +183,15 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
 		}
 	}
+	// The limits come first: no other hook may work on a packet they refuse.
+	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
+		return nil, fmt.Errorf("add limits hook: %w", err)
+	}
+	// Before the auth hook, so that the companion filters it adds to a
+	// SUBSCRIBE are checked as subscriptions, not as deliveries.
+	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
+		return nil, fmt.Errorf("add wildcard hook: %w", err)
+	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
@@ -191,9 +200,6 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
-	}
-	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
-		return nil, fmt.Errorf("add wildcard hook: %w", err)
 	}
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
@@ -387,11 +393,13 @@ func (b *Broker) openListener(ls *listenerState) error {
 		w := newWSListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		w.stopClients = b.stopClients
 		w.onHandshakeFailure = b.obs.HandshakeFailure
+		w.maxPacket = b.server.Options.Capabilities.MaximumPacketSize
 		l = w
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		g.stopClients = b.stopClients
 		g.onHandshakeFailure = b.obs.HandshakeFailure
+		g.maxPacket = b.server.Options.Capabilities.MaximumPacketSize
 		l = g
 	}
 	ls.net = l

@@ -45,6 +45,9 @@ func (b *Broker) loadDynsec(p conf.Plugin) (*dynsec.Store, error) {
 		return nil, err
 	}
 	st.SetLogger(b.log)
+	if b.cfg.DynsecCacheBytes >= 0 {
+		st.SetCacheBytes(b.cfg.DynsecCacheBytes)
+	}
 	d := &dynsecState{store: st, lock: lock}
 	st.OnKick(func(username string) { b.dynsecKick(d, username) })
 	b.dynsec = d

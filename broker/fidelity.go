@@ -127,6 +127,16 @@ func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets
 				return h.protocolError(cl, pk, packets.ErrMalformedPacket)
 			}
 		}
+	case packets.Disconnect:
+		if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Remaining == 1 {
+			// mochi's decoder reads the reason code only when properties
+			// follow; the connection saw it (see frameConn).
+			if fc, ok := cl.Net.Conn.(interface{ disconnectReason() (byte, bool) }); ok {
+				if rc, ok := fc.disconnectReason(); ok {
+					pk.ReasonCode = rc
+				}
+			}
+		}
 	case packets.Unsubscribe:
 		if pk.PacketID == 0 {
 			return h.protocolError(cl, pk, packets.ErrMalformedPacket)

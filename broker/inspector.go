@@ -45,6 +45,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 	}
 	opts := inspector.Options{
 		MaxTopics:    b.cfg.InspectorMaxTopics,
+		MaxBytes:     int64(b.cfg.InspectorMaxBytes),
 		PayloadBytes: b.cfg.InspectorPayloadBytes,
 		History:      b.cfg.InspectorHistory,
 		RequireLogin: !local,

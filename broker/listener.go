@@ -28,10 +28,12 @@ type guardedListener struct {
 	tls      *tls.Config // nil for plain TCP
 	deadline time.Duration
 	max      int64 // -1: no limit
-	active   atomic.Int64
-	log      *slog.Logger
-	closed   atomic.Bool
-	wg       sync.WaitGroup
+	// maxPacket is the broker's maximum packet size (see frameConn).
+	maxPacket uint32
+	active    atomic.Int64
+	log       *slog.Logger
+	closed    atomic.Bool
+	wg        sync.WaitGroup
 	// stopClients closes this listener's clients at shutdown. It replaces
 	// mochi's CloseFn, whose Clients.GetByListener takes a lock twice and
 	// can deadlock while clients come and go.
@@ -117,7 +119,7 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 		}
 		c = newTLSConn(tc)
 	}
-	logEstablish(l.log, remote, establish(l.id, c))
+	logEstablish(l.log, remote, establish(l.id, newFrameConn(c, l.maxPacket)))
 }
 
 // sentConn notes whether the peer sent anything, so that a connection

@@ -28,6 +28,7 @@ type wsListener struct {
 	tls       *tls.Config
 	deadline  time.Duration
 	max       int64
+	maxPacket uint32 // the broker's maximum packet size (see frameConn)
 	active    atomic.Int64
 	log       *slog.Logger
 	srv       *http.Server
@@ -119,7 +120,7 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	establish := w.establish
 	w.mu.Unlock()
-	logEstablish(w.log, r.RemoteAddr, establish(w.id, conn))
+	logEstablish(w.log, r.RemoteAddr, establish(w.id, newFrameConn(conn, w.maxPacket)))
 }
 
 func (w *wsListener) Close(closeClients listeners.CloseFn) {

@@ -150,6 +150,15 @@ func (h *willHook) schedule(cl *mqtt.Client, err error) *packets.Packet {
 	if delay <= 0 || cl.IsTakenOver() {
 		return &w.pk
 	}
+	// The client may have connected again already (before this reader
+	// noticed the drop): a resumed session cancels the will, a clean start
+	// ends the old session and sends it.
+	if cur, ok := h.server.Clients.Get(cl.ID); ok && cur != cl && !cur.Closed() {
+		if cur.Properties.Clean {
+			return &w.pk
+		}
+		return nil
+	}
 	id := cl.ID
 	var t *time.Timer
 	t = time.AfterFunc(delay, func() {

@@ -67,6 +67,15 @@ type Config struct {
 	MaxQueuedMessages int
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
+	// MaxTopicLength bounds a topic name or filter in bytes; 0 means not
+	// set (65535, MQTT's own limit).
+	MaxTopicLength int
+	// MaxSubscriptions bounds the subscriptions of one client; 0 means not
+	// set (the broker's default).
+	MaxSubscriptions int
+	// DynsecCacheBytes bounds the ACL decision cache in bytes; -1 means not
+	// set (the broker's default), 0 turns the cache off.
+	DynsecCacheBytes int64
 	// MessageSizeLimit is the largest PUBLISH payload accepted (0: any).
 	MessageSizeLimit int
 	// PersistentClientExpiration removes a disconnected session that asked
@@ -93,6 +102,7 @@ type Config struct {
 	// InspectorMaxTopics, InspectorPayloadBytes and InspectorHistory bound
 	// the inspector's memory; 0 means not set.
 	InspectorMaxTopics    int
+	InspectorMaxBytes     int
 	InspectorPayloadBytes int
 	InspectorHistory      int
 	// Metrics serves Prometheus metrics at the inspector's /metrics; it
@@ -217,6 +227,7 @@ func New() *Config {
 	return &Config{
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
+		DynsecCacheBytes:    -1,
 		RetainAvailable:     true,
 		MaxTopicAlias:       10,
 		ConnectionMessages:  true,

@@ -67,12 +67,17 @@ max_keepalive 120
 max_inflight_messages 10
 max_queued_messages 500
 retain_available false
+max_topic_alias 4
+max_topic_length 1024
+max_subscriptions 50
+dynsec_cache_bytes 1048576
 log_type error
 log_type subscribe
 log_dest stderr
 log_dest file /tmp/broker.log
 inspector 127.0.0.1:8088
 inspector_max_topics 5000
+inspector_max_bytes 2097152
 inspector_payload_bytes 256
 inspector_history 20
 metrics true
@@ -104,9 +109,10 @@ plugin_opt_config_file dynsec.json
 	}
 	want := Config{
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
-		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500, MaxTopicAlias: 10,
+		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
+		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20,
 		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
-		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorPayloadBytes: 256, InspectorHistory: 20,
+		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
 	}
 	got := *c

@@ -182,8 +182,8 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_keepalive":         func(c *Config, v string) error { return setInt(&c.MaxKeepalive, v, 10, 65535) },
 	"max_inflight_messages": func(c *Config, v string) error { return setInt(&c.MaxInflightMessages, v, 0, 65535) },
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
-	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
 	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
+	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
 	"message_size_limit":    func(c *Config, v string) error { return setInt(&c.MessageSizeLimit, v, 0, 268435455) },
 	"persistent_client_expiration": func(c *Config, v string) error {
 		n, err := parseExpiration(v)
@@ -238,7 +238,18 @@ var globalOptions = map[string]func(c *Config, v string) error{
 		c.Inspector = v
 		return nil
 	},
-	"inspector_max_topics":    func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
+	"inspector_max_topics": func(c *Config, v string) error { return setInt(&c.InspectorMaxTopics, v, 1, 1<<31-1) },
+	"inspector_max_bytes":  func(c *Config, v string) error { return setInt(&c.InspectorMaxBytes, v, 1<<20, 1<<40) },
+	"max_topic_length":     func(c *Config, v string) error { return setInt(&c.MaxTopicLength, v, 1, 65535) },
+	"max_subscriptions":    func(c *Config, v string) error { return setInt(&c.MaxSubscriptions, v, 1, 1<<31-1) },
+	"dynsec_cache_bytes": func(c *Config, v string) error {
+		n := 0
+		if err := setInt(&n, v, 0, 1<<40); err != nil {
+			return err
+		}
+		c.DynsecCacheBytes = int64(n)
+		return nil
+	},
 	"inspector_payload_bytes": func(c *Config, v string) error { return setInt(&c.InspectorPayloadBytes, v, 0, 1<<31-1) },
 	"inspector_history":       func(c *Config, v string) error { return setInt(&c.InspectorHistory, v, 1, 1<<31-1) },
 	"metrics":                 func(c *Config, v string) error { return setBool(&c.Metrics, v) },

@@ -29,7 +29,7 @@ var _ Authorizer = (*Store)(nil)
 
 func newStore(m *model) *Store {
 	s := &Store{m: m, iterations: DefaultIterations}
-	s.cache.init()
+	s.cache.init(DefaultCacheBytes)
 	return s
 }
 
@@ -227,6 +227,11 @@ func (s *Store) Allow(username, clientID, topic string, access Access) bool {
 	s.cache.put(k, d.allow, gen)
 	return d.allow
 }
+
+// SetCacheBytes bounds the memory of the ACL decision cache: the bytes of
+// its keys (username, client id, topic) plus a fixed overhead per entry.
+// 0 turns the cache off. It forgets the decisions cached so far.
+func (s *Store) SetCacheBytes(n int64) { s.cache.setBudget(max(n, 0)) }
 
 // changed drops cached decisions; called with s.mu held for writing.
 func (s *Store) changed() { s.cache.reset() }

@@ -329,10 +329,10 @@ func TestCertificateLogin(t *testing.T) {
 		ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
 	web.StartTLS()
 	defer web.Close()
-	get := func(cn string) int {
+	getWith := func(cn string, usage x509.ExtKeyUsage) int {
 		tc := &tls.Config{RootCAs: pool}
 		if cn != "" {
-			tc.Certificates = []tls.Certificate{pair(cn, x509.ExtKeyUsageClientAuth, false)}
+			tc.Certificates = []tls.Certificate{pair(cn, usage, false)}
 		}
 		c := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
 		resp, err := c.Get(web.URL + "/api/topics")
@@ -343,8 +343,14 @@ func TestCertificateLogin(t *testing.T) {
 		return resp.StatusCode
 	}
 	for cn, want := range map[string]int{"": 401, "admin": 200, "DSN000001": 401, "stranger": 401} {
-		if got := get(cn); got != want {
+		if got := getWith(cn, x509.ExtKeyUsageClientAuth); got != want {
 			t.Errorf("certificate %q: %d, want %d", cn, got, want)
 		}
+	}
+	// The broker's identity rule applies: an admin certificate whose only
+	// extended key usage is anyExtendedKeyUsage, which Go's verifier
+	// accepts, logs no one in.
+	if got := getWith("admin", x509.ExtKeyUsageAny); got != 401 {
+		t.Errorf("admin certificate with anyExtendedKeyUsage only: %d, want 401", got)
 	}
 }

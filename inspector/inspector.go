@@ -19,6 +19,7 @@ import (
 // history and the most lint findings); see [Options.Bound]. Typical topics use a small fraction of it.
 const (
 	DefaultMaxTopics    = 10000
+	DefaultMaxBytes     = 64 << 20
 	DefaultPayloadBytes = 4096
 	DefaultHistory      = 60
 	DefaultInterval     = 250 * time.Millisecond
@@ -28,6 +29,10 @@ const (
 type Options struct {
 	// MaxTopics caps the number of topics kept (conf inspector_max_topics).
 	MaxTopics int
+	// MaxBytes caps the topics kept in bytes: about 1 KiB of state per
+	// topic plus twice its name's length, payloads not included (conf
+	// inspector_max_bytes).
+	MaxBytes int64
 	// PayloadBytes caps each stored payload; longer payloads are cut and
 	// the page says so (conf inspector_payload_bytes).
 	PayloadBytes int
@@ -57,11 +62,14 @@ type Options struct {
 }
 
 func (o *Options) fill() error {
-	if o.MaxTopics < 0 || o.PayloadBytes < 0 || o.History < 0 || o.Interval < 0 {
+	if o.MaxTopics < 0 || o.MaxBytes < 0 || o.PayloadBytes < 0 || o.History < 0 || o.Interval < 0 {
 		return errors.New("inspector limits must not be negative")
 	}
 	if o.MaxTopics == 0 {
 		o.MaxTopics = DefaultMaxTopics
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.PayloadBytes == 0 {
 		o.PayloadBytes = DefaultPayloadBytes
@@ -87,11 +95,11 @@ const topicOverhead = 1024 + 2*maxPropBytes + maxFindings*320
 
 // Bound is the most memory, in bytes, that the tap's topic state can hold
 // with these options: per topic, the fixed overhead (lint findings
-// included), two payloads, the numeric history and its field names. Topic names longer than 128 bytes
-// add their excess.
+// included), two payloads, the numeric history and its field names. Topic
+// names longer than 128 bytes add their excess, within MaxBytes.
 func (o Options) Bound() int64 {
 	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
-	return int64(o.MaxTopics) * perTopic
+	return int64(o.MaxTopics)*perTopic + o.MaxBytes
 }
 
 // Inspector is the tap, the page and the metrics of one broker.
@@ -132,7 +140,7 @@ func New(srv *mqtt.Server, authz dynsec.Authorizer, opts Options) (*Inspector, e
 		srv:     srv,
 		authz:   authz,
 		opts:    opts,
-		store:   newStore(opts.MaxTopics),
+		store:   newStore(opts.MaxTopics, opts.MaxBytes),
 		auth:    newSessions(),
 		logins:  newLoginLimiter(),
 		started: make(chan struct{}),

@@ -78,7 +78,9 @@ func browserScenario(t *testing.T, e env) context.Context {
 	}
 
 	// 4. kick a client from the clients panel
-	victim := testutil.Start(t, "", "mosquitto_sub", args("-t", "plant/#", "-i", "kick-me")...)
+	// v5: a v3 client gets no DISCONNECT (3.1.1 has none from the server)
+	// and mosquitto_sub would reconnect; a v5 one is told and exits.
+	victim := testutil.Start(t, "", "mosquitto_sub", args("-V", "5", "-t", "plant/#", "-i", "kick-me")...)
 	click(t, ctx, "#tab-clients")
 	pageText(t, ctx, "#clients", "kick-me")
 	click(t, ctx, `button.kick[data-client="kick-me"]`)

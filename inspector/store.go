@@ -2,20 +2,26 @@ package inspector
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 // store holds the topics in shards so that publishers on different topics
-// rarely share a lock. The number of topics never exceeds max: a new topic
-// first evicts the least recently updated of a few sampled ones.
+// rarely share a lock. Neither the number of topics nor their cost in bytes
+// (see topicCost) exceeds its bound: a new topic first evicts the least
+// recently updated of a few sampled ones. A client chooses its topic names'
+// length (up to max_topic_length), so a bound in topics alone would not
+// bound memory.
 type store struct {
-	seed   maphash.Seed
-	shards [64]shard
-	max    int64
-	count  atomic.Int64
-	seq    atomic.Uint64 // the newest change
-	victim atomic.Uint32 // where the next eviction starts looking
+	seed     maphash.Seed
+	shards   [64]shard
+	max      int64
+	maxBytes int64
+	count    atomic.Int64
+	bytes    atomic.Int64
+	seq      atomic.Uint64 // the newest change
+	victim   atomic.Uint32 // where the next eviction starts looking
 
 	evicted atomic.Uint64
 
@@ -30,12 +36,23 @@ type shard struct {
 // evictionSample is how many topics an eviction compares.
 const evictionSample = 8
 
-func newStore(max int) *store {
-	s := &store{seed: maphash.MakeSeed(), max: int64(max)}
+// nameCost is what a topic's name costs beside its fixed state: the name
+// itself and the lint findings that quote it.
+func nameCost(name string) int64 { return 2 * int64(len(name)) }
+
+// topicCost is what one topic counts against the store's byte bound: the
+// fixed state (struct, map entry, properties, findings) and its name.
+func topicCost(name string) int64 { return 1024 + nameCost(name) }
+
+// goneBytes bounds the names the ring of removed topics keeps.
+const goneBytes = 1 << 20
+
+func newStore(max int, maxBytes int64) *store {
+	s := &store{seed: maphash.MakeSeed(), max: int64(max), maxBytes: maxBytes}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*topicState)
 	}
-	s.gone.init(4096)
+	s.gone.init(4096, goneBytes)
 	return s
 }
 
@@ -58,7 +75,11 @@ func (s *store) get(name string) *topicState {
 	if st := s.lookup(name); st != nil {
 		return st
 	}
-	for !s.reserve() {
+	cost := topicCost(name)
+	if cost > s.maxBytes {
+		return nil
+	}
+	for !s.reserve(cost) {
 		if !s.evictOne() {
 			return nil
 		}
@@ -69,21 +90,29 @@ func (s *store) get(name string) *topicState {
 	if st != nil {
 		sh.mu.Unlock()
 		s.count.Add(-1)
+		s.bytes.Add(-cost)
 		return st
 	}
+	// mochi's decoded topic points into the packet's buffer: a copy keeps
+	// the payload from being held with it.
+	name = strings.Clone(name)
 	st = &topicState{name: name}
 	sh.m[name] = st
 	sh.mu.Unlock()
 	return st
 }
 
-func (s *store) reserve() bool {
+// reserve takes room for one topic of cost bytes. Two publishers may both
+// pass the byte check at once: the bound is overrun by at most one topic
+// per publishing goroutine.
+func (s *store) reserve(cost int64) bool {
 	for {
 		n := s.count.Load()
-		if n >= s.max {
+		if n >= s.max || s.bytes.Load()+cost > s.maxBytes {
 			return false
 		}
 		if s.count.CompareAndSwap(n, n+1) {
+			s.bytes.Add(cost)
 			return true
 		}
 	}
@@ -109,6 +138,7 @@ func (s *store) evictOne() bool {
 			delete(sh.m, victim.name)
 			sh.mu.Unlock()
 			s.count.Add(-1)
+			s.bytes.Add(-topicCost(victim.name))
 			s.evicted.Add(1)
 			s.gone.add(victim.name, s.seq.Add(1))
 			return true
@@ -136,25 +166,46 @@ func (s *store) changed(cursor uint64, keep func(name string) bool) []*topicStat
 
 // gone is a ring of recently removed topic names, so that a page that saw
 // them can drop them. A page whose cursor is older than the ring reloads.
+// The ring is bounded in entries and in the bytes of the names it holds.
 type gone struct {
-	mu    sync.Mutex
-	names []string
-	seqs  []uint64
-	next  int
-	n     int
-	lost  uint64 // the newest seq pushed out of the ring
+	mu       sync.Mutex
+	names    []string
+	seqs     []uint64
+	next     int
+	n        int
+	lost     uint64 // the newest seq pushed out of the ring
+	bytes    int
+	maxBytes int
 }
 
-func (g *gone) init(n int) {
+func (g *gone) init(n, maxBytes int) {
 	g.names = make([]string, n)
 	g.seqs = make([]uint64, n)
+	g.maxBytes = maxBytes
 }
 
 func (g *gone) add(name string, seq uint64) {
 	g.mu.Lock()
+	if len(name) > g.maxBytes {
+		// Too long to keep: a page that saw it reloads.
+		g.lost = seq
+		g.mu.Unlock()
+		return
+	}
+	c := len(g.names)
+	for g.n > 0 && g.bytes+len(name) > g.maxBytes {
+		// Push out the oldest names until this one fits.
+		i := (g.next - g.n + c) % c
+		g.lost = g.seqs[i]
+		g.bytes -= len(g.names[i])
+		g.names[i] = ""
+		g.n--
+	}
 	if g.n == len(g.names) {
 		g.lost = g.seqs[g.next]
+		g.bytes -= len(g.names[g.next])
 	}
+	g.bytes += len(name)
 	g.names[g.next] = name
 	g.seqs[g.next] = seq
 	g.next = (g.next + 1) % len(g.names)

@@ -35,8 +35,8 @@ func brokerCmd() *cli.Command {
        run with a Mosquitto-style config file (the README lists every option)
 
 Signals: SIGHUP reloads CRLs, password and ACL files and server certificates
-(CRL files are also reloaded when they change); SIGINT and SIGTERM shut down
-cleanly.
+(CRL files are also reloaded when they change); SIGUSR2 returns freed memory
+to the system and logs the memory in use; SIGINT and SIGTERM shut down cleanly.
 
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
@@ -121,11 +121,16 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	for {
 		select {
 		case <-hup:
 			log.Info("SIGHUP: reloading CRLs, password and ACL files, server certificates")
 			b.Reload()
+		case <-usr2:
+			log.Info("SIGUSR2: " + broker.FreeMemory())
 		case <-ctx.Done():
 			log.Info("shutting down")
 			return b.Close()

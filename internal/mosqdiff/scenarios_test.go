@@ -119,6 +119,45 @@ var scenarios = []scenario{
 		e.sync(p, s)
 	}},
 
+	{name: "disconnect-with-will-short", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(1, e.topic("w"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("w"), payload: "gone"}})
+		c.raw([]byte{0xe0, 1, 0x04})
+		c.end()
+		s.expect()
+	}},
+	{name: "packet-too-large-v5", profile: "limits", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.pub(e.topic("big"), string(make([]byte, 2000)), 0, false)
+		c.ping()
+	}},
+	{name: "packet-too-large-subscribe-v5", profile: "limits", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.subq(0, e.topic(string(make([]byte, 1200))))
+		c.end()
+	}},
+	{name: "packet-size-at-limit-v5", profile: "limits", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.syncSub()
+		s.subq(0, e.topic("#"))
+		p := e.connect("p", v5, conn{})
+		// 2 + 2 + topic + 1 (no properties) + payload = 999 bytes with the fixed header
+		t := e.topic("x")
+		p.pub(t, string(make([]byte, 999-3-2-len(t)-1)), 0, false)
+		e.sync(p, s)
+	}},
+	{name: "disconnect-normal-short", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.syncSub()
+		s.subq(1, e.topic("w"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("w"), payload: "gone"}})
+		c.raw([]byte{0xe0, 1, 0x00})
+		c.end()
+		s.quiet(300 * time.Millisecond)
+		e.sync(s, s)
+	}},
+
 	// SUBSCRIBE / UNSUBSCRIBE
 	{name: "subscribe-qos", run: func(e *env) { e.connect("c", v4, conn{}).subq(0, e.topic("a")) }},
 	{name: "subscribe-three", run: func(e *env) {

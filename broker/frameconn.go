@@ -1,0 +1,162 @@
+package broker
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+
+	"mqtls/certs"
+)
+
+// frameConn follows the MQTT framing of what a client sends, to do two
+// things mochi's reader cannot:
+//   - a packet over the broker's maximum size gets DISCONNECT 0x95 (packet
+//     too large) before mochi closes the connection, as MQTT 5 §3.1.2.25
+//     and Mosquitto do (mochi just closes);
+//   - the reason code of a DISCONNECT without properties (remaining length
+//     1, which mochi's decoder does not read) is kept, so that 0x04
+//     (disconnect with will message) is honoured.
+//
+// It wraps the connection mochi reads from and forwards what the broker
+// asks of it (TLS state, certificate identity).
+type frameConn struct {
+	net.Conn
+	max uint32 // mochi's MaximumPacketSize; 0: no limit
+
+	wmu sync.Mutex // writes: mochi's and the DISCONNECT 0x95
+
+	// framing state, touched only by the reader goroutine
+	st      int
+	typ     byte
+	rem     int
+	mult    int
+	off     int
+	lenHi   byte
+	nameLen int
+	broken  bool
+	version byte
+
+	mu       sync.Mutex
+	dReason  byte
+	dHasCode bool
+}
+
+const (
+	frHeader = iota
+	frLength
+	frBody
+)
+
+func newFrameConn(c net.Conn, max uint32) *frameConn { return &frameConn{Conn: c, max: max} }
+
+func (f *frameConn) Write(p []byte) (int, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.Conn.Write(p)
+}
+
+func (f *frameConn) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	if n > 0 && !f.broken {
+		f.scan(p[:n])
+	}
+	return n, err
+}
+
+func (f *frameConn) scan(b []byte) {
+	for i := 0; i < len(b); {
+		switch f.st {
+		case frHeader:
+			f.typ, f.rem, f.mult, f.off = b[i]>>4, 0, 1, 0
+			f.st = frLength
+			i++
+		case frLength:
+			c := b[i]
+			i++
+			f.rem += int(c&0x7f) * f.mult
+			f.mult *= 128
+			if c&0x80 != 0 {
+				if f.mult > 128*128*128 {
+					f.broken = true // malformed length: mochi closes
+					return
+				}
+				continue
+			}
+			if f.max > 0 && uint32(f.rem+1) > f.max {
+				f.tooLarge()
+				f.broken = true
+				return
+			}
+			f.st = frBody
+			if f.rem == 0 {
+				f.st = frHeader
+			}
+		case frBody:
+			take := min(f.rem-f.off, len(b)-i)
+			if f.typ == 1 || f.typ == 14 {
+				for j := 0; j < take && f.off+j < 2+f.nameLen+1+2; j++ {
+					f.body(f.off+j, b[i+j])
+				}
+			}
+			f.off += take
+			i += take
+			if f.off == f.rem {
+				f.st = frHeader
+			}
+		}
+	}
+}
+
+// body looks at the bytes it needs: the protocol level of CONNECT and the
+// reason code of DISCONNECT.
+func (f *frameConn) body(off int, c byte) {
+	switch f.typ {
+	case 1: // CONNECT: name length (2 bytes), name, protocol level
+		switch {
+		case off == 0:
+			f.lenHi = c
+		case off == 1:
+			f.nameLen = int(f.lenHi)<<8 | int(c)
+		case off == 2+f.nameLen:
+			f.version = c &^ bridgeBit
+		}
+	case 14: // DISCONNECT
+		if off == 0 {
+			f.mu.Lock()
+			f.dReason, f.dHasCode = c, true
+			f.mu.Unlock()
+		}
+	}
+}
+
+// tooLarge tells a v5 client why it is being disconnected.
+func (f *frameConn) tooLarge() {
+	if f.version != 5 {
+		return
+	}
+	_, _ = f.Write([]byte{0xe0, 0x02, 0x95, 0x00})
+}
+
+// disconnectReason is the reason code of the last DISCONNECT read.
+func (f *frameConn) disconnectReason() (byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dReason, f.dHasCode
+}
+
+// ConnectionState and Identity forward to the wrapped connection; a plain
+// TCP one has no handshake and no certificate.
+func (f *frameConn) ConnectionState() tls.ConnectionState {
+	st, _ := connState(f.Conn)
+	return st
+}
+
+func (f *frameConn) Identity() (certs.ClientIdentity, error) {
+	ic, ok := f.Conn.(interface {
+		Identity() (certs.ClientIdentity, error)
+	})
+	if !ok {
+		return certs.ClientIdentity{}, errNoClientCert
+	}
+	return ic.Identity()
+}

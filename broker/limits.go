@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Per-client bounds on what a client's packets make the broker hold or do.
+const (
+	// MaxTopicLevels is the most levels a topic name or filter may have,
+	// as in Mosquitto (its TOPIC_HIERARCHY_LIMIT). Matching, ACL checks and
+	// mochi's subscription tree all cost work per level: a 65,535-level
+	// filter took seconds of CPU, during which other clients' SUBSCRIBEs
+	// waited for the tree.
+	MaxTopicLevels = 200
+	// DefaultMaxTopicLength is max_topic_length's default: MQTT's own
+	// limit on a string.
+	DefaultMaxTopicLength = 65535
+	// DefaultMaxSubscriptions is max_subscriptions' default.
+	DefaultMaxSubscriptions = 1000
+)
+
+// limitsHook refuses, before mochi does any work on it, a packet whose
+// topics are longer or deeper than allowed, or a SUBSCRIBE that takes a
+// client over its number of subscriptions; such a client is disconnected,
+// as Mosquitto disconnects one whose topic has too many levels. It runs
+// before every other hook. It also caps the topic aliases the broker keeps
+// for a client's deliveries (the client chooses that number, up to 65,535
+// names of up to 64 KiB each).
+type limitsHook struct {
+	mqtt.HookBase
+	b        *Broker
+	maxLen   int
+	maxSubs  int
+	maxAlias uint16
+}
+
+var _ mqtt.Hook = (*limitsHook)(nil)
+
+func newLimitsHook(b *Broker) *limitsHook {
+	h := &limitsHook{b: b, maxLen: DefaultMaxTopicLength, maxSubs: DefaultMaxSubscriptions, maxAlias: uint16(b.cfg.MaxTopicAlias)}
+	if b.cfg.MaxTopicLength > 0 {
+		h.maxLen = b.cfg.MaxTopicLength
+	}
+	if b.cfg.MaxSubscriptions > 0 {
+		h.maxSubs = b.cfg.MaxSubscriptions
+	}
+	return h
+}
+
+func (h *limitsHook) ID() string { return "mqtls-limits" }
+
+func (h *limitsHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPacketRead}, []byte{b})
+}
+
+// OnConnect caps the topic aliases kept for deliveries to the client.
+func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if cl.Properties.Props.TopicAliasMaximum > h.maxAlias {
+		cl.Properties.Props.TopicAliasMaximum = h.maxAlias
+		cl.State.TopicAliases.Outbound = mqtt.NewOutboundTopicAliases(h.maxAlias)
+	}
+	return nil
+}
+
+// OnPacketRead checks the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	var err error
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		err = h.checkTopic("topic", pk.TopicName)
+	case packets.Subscribe:
+		err = h.checkFilters(pk.Filters)
+		if err == nil {
+			err = h.checkSubscriptions(cl, pk.Filters)
+		}
+	case packets.Unsubscribe:
+		err = h.checkFilters(pk.Filters)
+	}
+	if err != nil {
+		h.b.log.Warn(fmt.Sprintf("Client %s disconnected: %v.", cl.ID, err))
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+func (h *limitsHook) checkFilters(fs packets.Subscriptions) error {
+	for _, f := range fs {
+		if err := h.checkTopic("filter", f.Filter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTopic bounds one topic or filter; it looks at each byte once and
+// quotes none of it (it may be 64 KiB long).
+func (h *limitsHook) checkTopic(what, t string) error {
+	if len(t) > h.maxLen {
+		return fmt.Errorf("%s of %d bytes is over max_topic_length %d", what, len(t), h.maxLen)
+	}
+	if n := strings.Count(t, "/") + 1; n > MaxTopicLevels {
+		return fmt.Errorf("%s of %d levels is over the limit of %d", what, n, MaxTopicLevels)
+	}
+	return nil
+}
+
+// checkSubscriptions refuses a SUBSCRIBE that would take the client over
+// max_subscriptions (a filter it already has replaces it). The parent level
+// P that the wildcard hook subscribes beside a "P/#" is not counted.
+func (h *limitsHook) checkSubscriptions(cl *mqtt.Client, fs packets.Subscriptions) error {
+	subs := cl.State.Subscriptions.GetAll()
+	n := 0
+	for f := range subs {
+		if _, companion := subs[f+"/#"]; !companion {
+			n++
+		}
+	}
+	for _, f := range fs {
+		if _, ok := subs[f.Filter]; !ok {
+			n++
+		}
+	}
+	if n > h.maxSubs {
+		return fmt.Errorf("%d subscriptions would be over max_subscriptions %d", n, h.maxSubs)
+	}
+	return nil
+}
