@@ -132,6 +132,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Every line the broker and mochi write passes the filter that keeps
+	// passwords, packets and payloads out of the log.
+	log = slog.New(newRedactHandler(log.Handler(), cfg.LogPayloads))
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}

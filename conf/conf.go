@@ -96,6 +96,9 @@ type Config struct {
 	LogTypes []string
 	// LogDests as given by log_dest lines (empty means stderr).
 	LogDests []LogDest
+	// LogPayloads lets message payloads into debug log lines (default
+	// false: a payload is logged by its size only). Passwords never are.
+	LogPayloads bool
 
 	// Inspector is the listen address of the live topic inspector ("" = off).
 	Inspector string
