@@ -11,7 +11,7 @@ import (
 
 // clientOptsHook applies the Mosquitto options about client ids and
 // payloads: allow_zero_length_clientid, auto_id_prefix (per listener with
-// per_listener_settings true) and message_size_limit.
+// per_listener_settings true) and message_size_limit (on QoS 0 publishes and wills).
 type clientOptsHook struct {
 	mqtt.HookBase
 	b *Broker
@@ -26,6 +26,16 @@ func (h *clientOptsHook) Provides(b byte) bool {
 // OnConnect runs before the session is looked up, so that an id given here
 // is the session's id.
 func (h *clientOptsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if h.b.tooLargeWill(cl, pk) {
+		code := packets.ErrPacketTooLarge
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.ErrNotAuthorized // 3.1.1 return code 5
+		}
+		if err := h.b.server.SendConnack(cl, code, false, nil); err != nil {
+			return fmt.Errorf("refuse too large will: %w", err)
+		}
+		return code
+	}
 	if pk.Connect.ClientIdentifier != "" {
 		return nil
 	}
@@ -48,24 +58,37 @@ func (h *clientOptsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-// OnPublish drops a payload larger than message_size_limit, completing the
-// QoS flow as Mosquitto does: v5 QoS 1/2 get PUBACK/PUBREC 0x83
-// (implementation specific error), the others a normal acknowledgement.
+// OnPublish drops a QoS 0 PUBLISH whose payload is over message_size_limit,
+// as Mosquitto does; QoS 1 and 2 publishes are the inbound hook's, which
+// refuses them with the same test (see tooLarge).
 func (h *clientOptsHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	limit := h.b.cfg.MessageSizeLimit
-	if limit <= 0 || len(pk.Payload) <= limit || cl.Net.Inline {
+	if cl.Net.Inline || !h.b.tooLarge(cl, pk) {
 		return pk, nil
 	}
-	h.b.log.Debug(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes)).", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName, len(pk.Payload)))
-	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
-		return pk, packets.ErrImplementationSpecificError
-	}
-	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 2 {
-		rec := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrec}, PacketID: pk.PacketID, ReasonCode: packets.ErrImplementationSpecificError.Code}
-		if err := cl.WritePacket(rec); err != nil {
-			return pk, err
-		}
-		return pk, packets.ErrRejectPacket
-	}
 	return pk, packets.CodeSuccessIgnore
+}
+
+// tooLarge reports, and logs, a PUBLISH whose payload is over
+// message_size_limit. Mosquitto 2.0 drops it and completes its QoS flow:
+// a v5 QoS 1/2 publish gets PUBACK/PUBREC 0x95 (packet too large), a v3
+// one a plain acknowledgement, so that the publisher moves on.
+func (b *Broker) tooLarge(cl *mqtt.Client, pk packets.Packet) bool {
+	limit := b.cfg.MessageSizeLimit
+	if limit <= 0 || len(pk.Payload) <= limit {
+		return false
+	}
+	b.log.Debug(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes)).", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName, len(pk.Payload)))
+	return true
+}
+
+// tooLargeWill reports, and logs, a CONNECT whose will payload is over
+// message_size_limit: Mosquitto refuses the connection (v3 CONNACK 5, v5
+// 0x95).
+func (b *Broker) tooLargeWill(cl *mqtt.Client, pk packets.Packet) bool {
+	limit := b.cfg.MessageSizeLimit
+	if limit <= 0 || !pk.Connect.WillFlag || len(pk.Connect.WillPayload) <= limit {
+		return false
+	}
+	b.log.Debug(fmt.Sprintf("Client %s connected with too large Will payload.", pk.Connect.ClientIdentifier))
+	return true
 }

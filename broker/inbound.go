@@ -24,7 +24,7 @@ import (
 //     delivered again (the set of those ids is durable: this holds
 //     across a restart);
 //  3. the receive maximum the broker announced (DISCONNECT 0x93);
-//  4. $SYS topics (v5: 0x87), the publish ACL (the same function as the
+//  4. message_size_limit (v5: 0x95), $SYS topics (v5: 0x87), the publish ACL (the same function as the
 //     QoS 0 path), the topic scheme and dynamic-security requests;
 //  5. delivery through a "shadow" inline client with the publisher's id
 //     (mochi's inline path: OnPublish hooks, retain, subscribers at the
@@ -198,6 +198,9 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 			return 0, "", false
 		}
 		return c.Code, r, false
+	}
+	if h.b.tooLarge(cl, pk) {
+		return refuse(packets.ErrPacketTooLarge, "")
 	}
 	t := pk.TopicName
 	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {

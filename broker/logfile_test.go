@@ -5,19 +5,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"mqtls/internal/testutil"
 )
 
-// log_dest file makes an existing, wider log file 0600 and keeps what it
-// held; a symbolic link in its place is refused and its target untouched.
+// log_dest file appends to an existing log file of ours and keeps its mode,
+// creates a new one 0600, refuses a file that belongs to another user and
+// leaves it as it was; a symbolic link in its place is refused and its
+// target untouched.
 func TestLogFileModeAndSymlink(t *testing.T) {
 	t.Parallel()
 	bin := testutil.Mqtls(t)
 
-	t.Run("existing file made 0600", func(t *testing.T) {
+	t.Run("existing file keeps its mode", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		log := filepath.Join(dir, "broker.log")
@@ -34,10 +37,63 @@ func TestLogFileModeAndSymlink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("log file mode %v, want 0600", fi.Mode().Perm())
+		if fi.Mode().Perm() != 0o644 {
+			t.Errorf("log file mode %v, want 0644 as it was", fi.Mode().Perm())
 		}
 		b.Kill()
+	})
+
+	t.Run("new file 0600", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		log := filepath.Join(dir, "broker.log")
+		p := testutil.FreePort(t)
+		b := startBroker(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest file %s\n", p, log), p)
+		testutil.WaitFor(t, 10*time.Second, "a log line", func() bool {
+			got, _ := os.ReadFile(log)
+			return len(got) > 0
+		})
+		fi, err := os.Stat(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("new log file mode %v, want 0600", fi.Mode().Perm())
+		}
+		b.Kill()
+	})
+
+	t.Run("file of another user refused", func(t *testing.T) {
+		t.Parallel()
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give a file to another uid")
+		}
+		dir := t.TempDir()
+		log := filepath.Join(dir, "passwd")
+		if err := os.WriteFile(log, []byte("root:x:0:0\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(log, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(dir, "mqtls.conf")
+		p := testutil.FreePort(t)
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest file %s\n", p, log)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := testutil.Run(t, dir, 20*time.Second, bin, "broker", "-c", conf)
+		if code != 1 || !strings.Contains(out, "log_dest file "+log+" belongs to uid 65534") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("exit %d, want 1 and one line about the owner:\n%s", code, out)
+		}
+		got, _ := os.ReadFile(log)
+		fi, err := os.Stat(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if string(got) != "root:x:0:0\n" || fi.Mode().Perm() != 0o644 || st.Uid != 65534 {
+			t.Errorf("file of another user changed: %q, mode %v, uid %d", got, fi.Mode().Perm(), st.Uid)
+		}
 	})
 
 	t.Run("symlink refused", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -64,22 +65,41 @@ func NewLogger(cfg *conf.Config, stdout, stderr io.Writer) (*slog.Logger, io.Clo
 	return slog.New(h), closer, nil
 }
 
-// openLogFile opens a log file for appending, 0600 whatever mode it had:
-// the log names clients and topics. A symbolic link at path is refused,
-// so that whoever can write its folder cannot point the broker's writes
-// at another file.
+// openLogFile opens a log file for appending. A new file is created 0600
+// (the log names clients and topics); an existing one keeps its mode, as
+// it may be shared with a log reader on purpose, but it must belong to the
+// user the broker runs as: a misconfigured path must not append to, or
+// change, someone else's file (/etc/passwd). A device or a pipe
+// (log_dest file /dev/console) is taken as it is. A symbolic link at path
+// is refused, so that whoever can write its folder cannot point the
+// broker's writes at another file.
 func openLogFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	const flags = os.O_WRONLY | os.O_APPEND | syscall.O_NOFOLLOW
+	f, err := os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, flags, 0)
+	}
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("log_dest file %s is a symbolic link: give the path of the file itself", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("log_dest file: %w", err)
 	}
-	// A device or a pipe (log_dest file /dev/console) keeps its mode.
 	fi, err := f.Stat()
-	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() != 0o600 {
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("log_dest file: %w", err)
+	}
+	switch {
+	case created:
+		// The umask can only narrow 0600; say it explicitly all the same.
 		err = f.Chmod(0o600)
+	case fi.Mode().IsRegular():
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			f.Close()
+			return nil, fmt.Errorf("log_dest file %s belongs to uid %d, not to this user (uid %d): give a file of ours or a new path", path, st.Uid, os.Geteuid())
+		}
 	}
 	if err != nil {
 		f.Close()

@@ -30,6 +30,7 @@ var profiles = []profile{
 	{"default", "allow_anonymous true\n"},
 	{"limits", "allow_anonymous true\nmax_keepalive 60\nmax_packet_size 1000\n"},
 	{"noretain", "allow_anonymous true\nretain_available false\n"},
+	{"sizelimit", "allow_anonymous true\nmessage_size_limit 10\n"},
 }
 
 // scenario is one script. Its name is also the first topic level it uses,
@@ -273,7 +274,8 @@ func (c *client) answer(pk packets.Packet) {
 	case pk.FixedHeader.Type == packets.Pubrel:
 		c.releases--
 		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubcomp}, PacketID: pk.PacketID})
-	case pk.FixedHeader.Type == packets.Pubrec:
+	case pk.FixedHeader.Type == packets.Pubrec && pk.ReasonCode < 0x80:
+		// a PUBREC with a failure code ends the flow [MQTT-4.3.3-4]
 		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel}, PacketID: pk.PacketID})
 	}
 }

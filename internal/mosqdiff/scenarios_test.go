@@ -1,8 +1,10 @@
 package mosqdiff
 
 import (
-	"mqtls/internal/mqttraw"
+	"slices"
 	"time"
+
+	"mqtls/internal/mqttraw"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -36,7 +38,10 @@ func deliver(e *env, v byte, filters []string, topics ...string) {
 	e.sync(p, s)
 }
 
-var scenarios = []scenario{
+// scenarios are all the scripts, grouped by what they test.
+var scenarios = slices.Concat(coreScenarios, sizeScenarios)
+
+var coreScenarios = []scenario{
 	// CONNECT
 	{name: "connect-v311", run: func(e *env) { e.connect("c", v4, conn{}) }},
 	{name: "connect-v5", run: func(e *env) { e.connect("c", v5, conn{}) }},
