@@ -307,7 +307,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 // readCheck answers the write=false questions: subscriptions and
 // deliveries; delivery reports which one it was.
 func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string) (ok, delivery bool) {
-	if topic.HasWildcard(t) || strings.HasPrefix(t, topic.SharePrefix) {
+	if _, shared := sharedFilter(t); shared || topic.HasWildcard(t) {
 		return allowSubscribe(ls, user, cl.ID, t), false
 	}
 	sub := false
@@ -332,10 +332,14 @@ func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	return ls.auth.Allow(user, id, t, a)
 }
 
-// allowSubscribe checks a filter; a shared subscription is checked by its
-// inner filter, as in Mosquitto.
+// allowSubscribe checks a filter; a shared subscription (in any case of
+// its prefix, as mochi routes it) is checked by its inner filter, as in
+// Mosquitto.
 func allowSubscribe(ls *listenerState, user, id, f string) bool {
-	if _, inner, ok := topic.SplitShared(f); ok {
+	if inner, ok := sharedFilter(f); ok {
+		if inner == "" {
+			return false
+		}
 		f = inner
 	}
 	return allow(ls, user, id, f, dynsec.Subscribe)

@@ -44,14 +44,15 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		return nop, fmt.Errorf("inspector %s is not a loopback address, so its page needs a login, but no password_file, acl_file or dynamic security plugin is configured to check it against; bind it to 127.0.0.1 or configure access control", addr)
 	}
 	opts := inspector.Options{
-		MaxTopics:    b.cfg.InspectorMaxTopics,
-		MaxBytes:     int64(b.cfg.InspectorMaxBytes),
-		PayloadBytes: b.cfg.InspectorPayloadBytes,
-		History:      b.cfg.InspectorHistory,
-		RequireLogin: !local,
-		Metrics:      b.cfg.Metrics,
-		CRLUpdated:   b.CRLUpdated,
-		Logger:       b.log,
+		MaxTopics:     b.cfg.InspectorMaxTopics,
+		MaxBytes:      int64(b.cfg.InspectorMaxBytes),
+		PayloadBytes:  b.cfg.InspectorPayloadBytes,
+		History:       b.cfg.InspectorHistory,
+		RequireLogin:  !local,
+		Metrics:       b.cfg.Metrics,
+		MetricsPublic: b.cfg.MetricsPublic,
+		CRLUpdated:    b.CRLUpdated,
+		Logger:        b.log,
 	}
 	if b.cfg.TopicScheme != "" && b.cfg.TopicSchemeMode != "log" {
 		// the broker's scheme check skips the page's publishes (they come

@@ -8,7 +8,6 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/dynsec"
-	"mqtls/topic"
 )
 
 // UNSUBSCRIBE is checked against the unsubscribe ACLs, as Mosquitto 2.0's
@@ -99,7 +98,10 @@ func (h *authHook) forgetUnsubscribes(cl *mqtt.Client) {
 // allowUnsubscribe checks an UNSUBSCRIBE filter the way allowSubscribe
 // checks a SUBSCRIBE filter.
 func allowUnsubscribe(ls *listenerState, user, id, f string) bool {
-	if _, inner, ok := topic.SplitShared(f); ok {
+	if inner, ok := sharedFilter(f); ok {
+		if inner == "" {
+			return false
+		}
 		f = inner
 	}
 	return allow(ls, user, id, f, dynsec.Unsubscribe)

@@ -61,7 +61,7 @@ func (h *wildcardHook) Init(config any) error {
 
 // companion returns the parent level of a "P/#" filter.
 func companion(filter string) (string, bool) {
-	if strings.HasPrefix(filter, topic.SharePrefix) || !strings.HasSuffix(filter, "/#") {
+	if _, shared := sharedFilter(filter); shared || !strings.HasSuffix(filter, "/#") {
 		return "", false
 	}
 	p := strings.TrimSuffix(filter, "/#")

@@ -111,6 +111,9 @@ type Config struct {
 	// Metrics serves Prometheus metrics at the inspector's /metrics; it
 	// needs Inspector.
 	Metrics bool
+	// MetricsPublic serves /metrics and /healthz without the page's Host
+	// and login rules.
+	MetricsPublic bool
 	// TopicScheme is a topic scheme file; TopicSchemeMode is "enforce" or "log".
 	TopicScheme     string
 	TopicSchemeMode string

@@ -81,6 +81,7 @@ inspector_max_bytes 2097152
 inspector_payload_bytes 256
 inspector_history 20
 metrics true
+metrics_public true
 topic_scheme topics.yaml
 topic_scheme_mode enforce
 
@@ -113,7 +114,7 @@ plugin_opt_config_file dynsec.json
 		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20,
 		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,
-		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce",
+		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce", MetricsPublic: true,
 	}
 	got := *c
 	if !c.Metrics {

@@ -254,6 +254,7 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"inspector_history":       func(c *Config, v string) error { return setInt(&c.InspectorHistory, v, 1, 1<<31-1) },
 	"metrics":                 func(c *Config, v string) error { return setBool(&c.Metrics, v) },
 	"log_payloads":            func(c *Config, v string) error { return setBool(&c.LogPayloads, v) },
+	"metrics_public":          func(c *Config, v string) error { return setBool(&c.MetricsPublic, v) },
 	"topic_scheme":            func(c *Config, v string) error { return setString(&c.TopicScheme, v) },
 	"topic_scheme_mode": func(c *Config, v string) error {
 		if v != "enforce" && v != "log" {

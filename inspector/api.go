@@ -49,8 +49,17 @@ func view(m *message) messageView {
 	}
 }
 
-func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identity) {
-	st := i.store.lookup(r.URL.Query().Get("name"))
+// readable returns the held state of a topic id may read, or nil: a topic
+// outside the viewer's ACL is answered as one that does not exist.
+func (i *Inspector) readable(id identity, name string) *topicState {
+	if !i.mayRead(id, name) {
+		return nil
+	}
+	return i.store.lookup(name)
+}
+
+func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, id identity) {
+	st := i.readable(id, r.URL.Query().Get("name"))
 	if st == nil {
 		httpError(w, http.StatusNotFound, "no such topic (yet): nothing was published to it since the broker started")
 		return
@@ -65,7 +74,7 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identi
 	v.Fields = slices.Clone(st.hist.fields)
 	v.History = st.hist.samples()
 	st.mu.Unlock()
-	v.Lint = i.topicFindings(st)
+	v.Lint = i.topicFindings(id, st)
 	for k, f := range v.Fields {
 		if f == "" {
 			v.Fields[k] = "value"
@@ -75,9 +84,9 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, _ identi
 }
 
 // handlePayload downloads the stored payload of a topic.
-func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, _ identity) {
+func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, id identity) {
 	name := r.URL.Query().Get("name")
-	st := i.store.lookup(name)
+	st := i.readable(id, name)
 	if st == nil {
 		httpError(w, http.StatusNotFound, "no such topic")
 		return
@@ -116,7 +125,9 @@ type subscription struct {
 	QoS    byte   `json:"qos"`
 }
 
-func (i *Inspector) clients() []clientView {
+// clients lists the connected clients with the subscriptions id may make
+// itself: a filter names topics.
+func (i *Inspector) clients(id identity) []clientView {
 	out := []clientView{}
 	for _, cl := range i.srv.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() {
@@ -132,6 +143,9 @@ func (i *Inspector) clients() []clientView {
 		v.CN = certCN(cl)
 		v.Inflight = cl.State.Inflight.Len()
 		for f, s := range cl.State.Subscriptions.GetAll() {
+			if !i.mayFilter(id, f) {
+				continue
+			}
 			v.Subscriptions = append(v.Subscriptions, subscription{Filter: f, QoS: s.Qos})
 		}
 		slices.SortFunc(v.Subscriptions, func(a, b subscription) int { return strings.Compare(a.Filter, b.Filter) })
@@ -144,8 +158,8 @@ func (i *Inspector) clients() []clientView {
 	return out
 }
 
-func (i *Inspector) handleClients(w http.ResponseWriter, _ *http.Request, _ identity) {
-	writeJSON(w, map[string]any{"clients": i.clients()})
+func (i *Inspector) handleClients(w http.ResponseWriter, _ *http.Request, id identity) {
+	writeJSON(w, map[string]any{"clients": i.clients(id)})
 }
 
 // publishRequest is what the page's publish form sends.
@@ -272,7 +286,10 @@ func (i *Inspector) handleClear(w http.ResponseWriter, r *http.Request, id ident
 			return
 		}
 		for _, pk := range i.srv.Topics.Messages(req.Filter) {
-			names = append(names, pk.TopicName)
+			// a topic the viewer may not read is not named, cleared or denied
+			if i.mayRead(id, pk.TopicName) {
+				names = append(names, pk.TopicName)
+			}
 		}
 		slices.Sort(names)
 	default:

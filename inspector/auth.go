@@ -11,6 +11,7 @@ import (
 
 	"mqtls/certs"
 	"mqtls/dynsec"
+	"mqtls/topic"
 )
 
 // Who may use the page:
@@ -133,6 +134,32 @@ func (i *Inspector) may(id identity, topic string, access dynsec.Access) bool {
 		return true
 	}
 	return i.authz != nil && i.authz.Allow(id.user, "", topic, access)
+}
+
+// mayRead reports whether id may read the topic name: subscribe to it and
+// receive it, the two questions the broker asks before a message reaches a
+// subscriber. Every topic, payload, count and finding the page returns goes
+// through it, so a viewer sees on the page what it could see with an MQTT
+// client and no more.
+func (i *Inspector) mayRead(id identity, name string) bool {
+	if id.local {
+		return true
+	}
+	return i.authz != nil && i.authz.Allow(id.user, "", name, dynsec.Subscribe) &&
+		i.authz.Allow(id.user, "", name, dynsec.PublishReceive)
+}
+
+// mayFilter reports whether id may subscribe to a filter and receive what
+// the filter names, taken as a topic (for the clients panel, whose
+// subscriptions name topics).
+func (i *Inspector) mayFilter(id identity, filter string) bool {
+	if id.local {
+		return true
+	}
+	if _, inner, ok := topic.SplitShared(filter); ok {
+		filter = inner
+	}
+	return i.mayRead(id, filter)
 }
 
 // loopbackHost reports whether the Host header names this machine, which

@@ -45,16 +45,21 @@ type summary struct {
 }
 
 type stats struct {
-	Topics      int64   `json:"topics"`
-	MaxTopics   int     `json:"maxTopics"`
-	Evicted     uint64  `json:"evicted"`
-	Connections int64   `json:"connections"`
-	Retained    int64   `json:"retained"`
-	Received    uint64  `json:"received"`
-	Sent        uint64  `json:"sent"`
-	Time        int64   `json:"time"`
-	Uptime      int64   `json:"uptime"`
-	BoundMB     float64 `json:"boundMB"`
+	// Topics and Retained count the held topics the viewer may read and
+	// those of them with a retained message: what the page can show.
+	Topics      int64  `json:"topics"`
+	MaxTopics   int    `json:"maxTopics"`
+	Evicted     uint64 `json:"evicted"`
+	Connections int64  `json:"connections"`
+	Retained    int64  `json:"retained"`
+	// BrokerRetained is every retained message the broker holds, $SYS
+	// included, for the local operator only.
+	BrokerRetained int64   `json:"brokerRetained,omitempty"`
+	Received       uint64  `json:"received"`
+	Sent           uint64  `json:"sent"`
+	Time           int64   `json:"time"`
+	Uptime         int64   `json:"uptime"`
+	BoundMB        float64 `json:"boundMB"`
 }
 
 // cursor is where a stream of frames stands.
@@ -68,23 +73,37 @@ type cursor struct {
 	from    uint64            // scan topics changed after this
 	top     uint64            // the store's newest number when the last frame began
 	sent    map[string]uint64 // topics sent since from, with their number
+	// vis caches what a viewer under an ACL may see, for the stats.
+	vis    visible
+	visAt  time.Time
+	hasVis bool
 }
+
+// visible counts the held topics a viewer may read.
+type visible struct {
+	topics, retained int64
+}
+
+// visibleEvery is how stale a restricted viewer's counts may be.
+const visibleEvery = time.Second
 
 type changedTopic struct {
 	st  *topicState
 	seq uint64
 }
 
-// frame collects the topics matching filter changed since the cursor and
-// moves it.
-func (i *Inspector) frame(c *cursor, filter string, limit int) frame {
+// frame collects the topics matching filter that id may read, changed since
+// the cursor, and moves it.
+func (i *Inspector) frame(c *cursor, id identity, filter string, limit int) frame {
 	var f frame
 	gone, ok := i.store.gone.since(c.from)
 	if !c.started || !ok {
 		*c = cursor{started: true}
 		f.Reset, gone = true, nil
 	}
-	keep := func(name string) bool { return filter == "" || topic.Match(filter, name) }
+	keep := func(name string) bool {
+		return (filter == "" || topic.Match(filter, name)) && i.mayRead(id, name)
+	}
 	top := i.store.seq.Load()
 	var todo []changedTopic
 	for _, st := range i.store.changed(c.from, keep) {
@@ -124,25 +143,53 @@ func (i *Inspector) frame(c *cursor, filter string, limit int) frame {
 		}
 	}
 	f.Cursor = top
-	f.Stats = i.stats()
+	f.Stats = i.stats(c, id)
 	return f
 }
 
-func (i *Inspector) stats() stats {
+// stats are the page's header numbers. The topics and retained messages
+// are those the viewer may read among the held topics, counted at most every
+// visibleEvery: the broker's retained count also holds $SYS topics the tap
+// never sees, and topics outside the viewer's ACL.
+func (i *Inspector) stats(c *cursor, id identity) stats {
 	info := i.srv.Info
 	t := i.tap
-	return stats{
-		Topics:      i.store.count.Load(),
-		MaxTopics:   i.opts.MaxTopics,
-		Evicted:     i.store.evicted.Load(),
-		Connections: atomic.LoadInt64(&info.ClientsConnected),
-		Retained:    atomic.LoadInt64(&info.Retained),
-		Received:    t.in[0].Load() + t.in[1].Load() + t.in[2].Load(),
-		Sent:        t.out[0].Load() + t.out[1].Load() + t.out[2].Load(),
-		Time:        time.Now().UnixMilli(),
-		Uptime:      time.Now().Unix() - atomic.LoadInt64(&info.Started),
-		BoundMB:     float64(i.opts.Bound()) / (1 << 20),
+	if !c.hasVis || time.Since(c.visAt) > visibleEvery {
+		c.vis = i.visible(id)
+		c.visAt, c.hasVis = time.Now(), true
 	}
+	var broker int64
+	if id.local {
+		broker = atomic.LoadInt64(&info.Retained)
+	}
+	return stats{
+		Topics:         c.vis.topics,
+		MaxTopics:      i.opts.MaxTopics,
+		Evicted:        i.store.evicted.Load(),
+		Connections:    atomic.LoadInt64(&info.ClientsConnected),
+		Retained:       c.vis.retained,
+		BrokerRetained: broker,
+		Received:       t.in[0].Load() + t.in[1].Load() + t.in[2].Load(),
+		Sent:           t.out[0].Load() + t.out[1].Load() + t.out[2].Load(),
+		Time:           time.Now().UnixMilli(),
+		Uptime:         time.Now().Unix() - atomic.LoadInt64(&info.Started),
+		BoundMB:        float64(i.opts.Bound()) / (1 << 20),
+	}
+}
+
+// visible counts the held topics id may read and those of them the broker
+// holds a retained message for.
+func (i *Inspector) visible(id identity) visible {
+	var v visible
+	for _, st := range i.store.changed(0, func(name string) bool { return i.mayRead(id, name) }) {
+		v.topics++
+		st.mu.Lock()
+		if st.retained {
+			v.retained++
+		}
+		st.mu.Unlock()
+	}
+	return v
 }
 
 func cmpU64(a, b uint64) int {

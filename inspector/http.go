@@ -26,12 +26,20 @@ func (i *Inspector) routes() *http.ServeMux {
 	files := http.FileServerFS(static)
 	mux.Handle("GET /{$}", i.guard(files))
 	mux.Handle("GET /assets/", i.guard(http.StripPrefix("/assets", files)))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// /healthz and /metrics follow the page's Host and login rules unless
+	// Options.MetricsPublic opens them to any scraper.
+	ops := func(h http.Handler) http.Handler {
+		if i.opts.MetricsPublic {
+			return h
+		}
+		return i.authed(func(w http.ResponseWriter, r *http.Request, _ identity) { h.ServeHTTP(w, r) })
+	}
+	mux.Handle("GET /healthz", ops(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
-	})
+	})))
 	if i.opts.Metrics {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(i.metrics.reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", ops(promhttp.HandlerFor(i.metrics.reg, promhttp.HandlerOpts{})))
 	}
 	mux.Handle("GET /api/session", i.guard(http.HandlerFunc(i.handleSession)))
 	mux.Handle("POST /api/login", i.guard(http.HandlerFunc(i.handleLogin)))
@@ -133,7 +141,7 @@ func (i *Inspector) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleEvents streams batches of changed topics as Server-Sent Events.
-func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, _ identity) {
+func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, id identity) {
 	filter, err := filterParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
@@ -148,7 +156,7 @@ func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, _ ident
 	var c cursor
 	enc := json.NewEncoder(w)
 	for {
-		f := i.frame(&c, filter, maxFrameTopics)
+		f := i.frame(&c, id, filter, maxFrameTopics)
 		if _, err := w.Write([]byte("data: ")); err != nil {
 			return
 		}
@@ -171,14 +179,14 @@ func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, _ ident
 
 // handleTopics is one frame from the start: every topic matching the filter
 // (up to limit), for scripts and tests.
-func (i *Inspector) handleTopics(w http.ResponseWriter, r *http.Request, _ identity) {
+func (i *Inspector) handleTopics(w http.ResponseWriter, r *http.Request, id identity) {
 	filter, err := filterParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var c cursor
-	writeJSON(w, i.frame(&c, filter, i.opts.MaxTopics))
+	writeJSON(w, i.frame(&c, id, filter, i.opts.MaxTopics))
 }
 
 func filterParam(r *http.Request) (string, error) {

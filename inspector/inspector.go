@@ -49,6 +49,10 @@ type Options struct {
 	Roles func(username string) []string
 	// Metrics serves Prometheus metrics at /metrics (conf metrics true).
 	Metrics bool
+	// MetricsPublic serves /metrics and /healthz to any request, whatever
+	// its Host header and without a login (conf metrics_public true); by
+	// default they follow the page's rules.
+	MetricsPublic bool
 	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
 	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time

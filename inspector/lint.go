@@ -61,6 +61,9 @@ func (st *topicState) ensureLint() {
 		return
 	}
 	st.lint.done = true
+	if brokerTopic(st.name) {
+		return // not the user's design: nothing to say
+	}
 	m := st.last()
 	fs := topic.LintSample(topic.Sample{Topic: st.name, HasFlags: st.count > 0, QoS: m.QoS, Retain: m.Retain}, topic.Options{})
 	if len(fs) > maxFindings {
@@ -73,6 +76,13 @@ func (st *topicState) ensureLint() {
 	}
 }
 
+// brokerTopic reports whether the broker owns a topic's name: $SYS and the
+// $CONTROL APIs (requests and the broker's responses) are named by
+// Mosquitto's conventions, not by the user, so they are not linted.
+func brokerTopic(name string) bool {
+	return strings.HasPrefix(name, "$SYS/") || strings.HasPrefix(name, "$CONTROL/")
+}
+
 // lintMark is the severity of the topic's worst finding, "" when clean.
 func (st *topicState) lintMark() string {
 	st.ensureLint()
@@ -82,49 +92,76 @@ func (st *topicState) lintMark() string {
 	return st.lint.worst.String()
 }
 
-// setLint caches the findings of the rules that compare topics.
+// setLint caches the findings of the rules that compare topics, one set per
+// viewer: a finding quotes the other topics of its set, so a viewer's set
+// is the topics it may read. At most maxSetViews viewers are cached.
 type setLint struct {
-	mu      sync.Mutex
+	mu    sync.Mutex
+	views map[string]*setView // by user; "" is the local operator
+}
+
+type setView struct {
 	at      time.Time
 	byTopic map[string][]topic.Finding
 }
 
+// maxSetViews bounds the viewers whose set-wide findings are cached.
+const maxSetViews = 8
+
 // setRules are the rules that only Lint over a set of topics reports.
 var setRules = map[string]bool{topic.RuleCaseVariant: true, topic.RuleSiblingDepth: true}
 
-// setFindings returns the set-wide findings of one topic, refreshing the
-// cache when it is older than setLintEvery.
-func (i *Inspector) setFindings(name string) []topic.Finding {
+// setFindings returns the set-wide findings of one topic among those id may
+// read, refreshing the cache when it is older than setLintEvery.
+func (i *Inspector) setFindings(id identity, name string) []topic.Finding {
 	s := &i.setLint
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.byTopic == nil || time.Since(s.at) > setLintEvery {
+	key := id.user
+	if id.local {
+		key = ""
+	}
+	v := s.views[key]
+	if v == nil || time.Since(v.at) > setLintEvery {
+		if s.views == nil {
+			s.views = make(map[string]*setView)
+		}
+		if _, ok := s.views[key]; !ok && len(s.views) >= maxSetViews {
+			var oldest *setView
+			oldestKey := ""
+			for k, old := range s.views {
+				if oldest == nil || old.at.Before(oldest.at) {
+					oldest, oldestKey = old, k
+				}
+			}
+			delete(s.views, oldestKey)
+		}
 		var names []string
-		for _, st := range i.store.changed(0, func(string) bool { return true }) {
+		for _, st := range i.store.changed(0, func(n string) bool { return !brokerTopic(n) && i.mayRead(id, n) }) {
 			names = append(names, st.name)
 		}
 		slices.Sort(names) // the first spelling seen wins: make it stable
 		names = names[:min(len(names), maxSetLint)]
-		s.byTopic = make(map[string][]topic.Finding)
+		v = &setView{at: time.Now(), byTopic: make(map[string][]topic.Finding)}
 		for _, f := range topic.LintTopics(names, topic.Options{}) {
 			if setRules[f.Rule] {
-				s.byTopic[f.Topic] = append(s.byTopic[f.Topic], f)
+				v.byTopic[f.Topic] = append(v.byTopic[f.Topic], f)
 			}
 		}
-		s.at = time.Now()
+		s.views[key] = v
 	}
-	return s.byTopic[name]
+	return v.byTopic[name]
 }
 
 // topicFindings is every finding of one held topic: its own, then the
 // set-wide ones.
-func (i *Inspector) topicFindings(st *topicState) []finding {
+func (i *Inspector) topicFindings(id identity, st *topicState) []finding {
 	st.mu.Lock()
 	st.ensureLint()
 	own := slices.Clone(st.lint.findings)
 	st.mu.Unlock()
 	out := []finding{}
-	for _, f := range append(own, i.setFindings(st.name)...) {
+	for _, f := range append(own, i.setFindings(id, st.name)...) {
 		out = append(out, findingOf(f))
 	}
 	return out
@@ -143,17 +180,19 @@ type topicReport struct {
 
 // handleLint lints every held topic matching the filter, with the set-wide
 // rules, in topic order.
-func (i *Inspector) handleLint(w http.ResponseWriter, r *http.Request, _ identity) {
+func (i *Inspector) handleLint(w http.ResponseWriter, r *http.Request, id identity) {
 	filter, err := filterParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	held := i.store.changed(0, func(name string) bool { return filter == "" || topic.Match(filter, name) })
+	held := i.store.changed(0, func(name string) bool {
+		return (filter == "" || topic.Match(filter, name)) && i.mayRead(id, name)
+	})
 	slices.SortFunc(held, func(a, b *topicState) int { return strings.Compare(a.name, b.name) })
 	rep := lintReport{Topics: len(held), Findings: []topicReport{}}
 	for _, st := range held {
-		for _, f := range i.topicFindings(st) {
+		for _, f := range i.topicFindings(id, st) {
 			rep.Findings = append(rep.Findings, topicReport{Topic: st.name, finding: f})
 		}
 	}

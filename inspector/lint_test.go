@@ -136,8 +136,8 @@ func BenchmarkSetFindings(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		insp.setLint.byTopic = nil
-		insp.setFindings("site/0/dev0/Telemetry/0")
+		insp.setLint.views = nil
+		insp.setFindings(identity{local: true}, "site/0/dev0/Telemetry/0")
 	}
 }
 
