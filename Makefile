@@ -3,7 +3,16 @@
 GO ?= go
 BIN := bin/mqtls
 
-.PHONY: build run test bench compare lint tools fuzz
+# `make install` puts mqtls in $(PREFIX)/bin and its shell completions where
+# bash, zsh and fish look for them; DESTDIR stages the tree for packaging.
+PREFIX ?= /usr/local
+DESTDIR ?=
+# `mqtls version` prints these; `go install ./cmd/mqtls` works too, without them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)
+
+.PHONY: build install uninstall run test bench compare lint tools fuzz
 
 # The linters, installed through the Go module proxy by `make tools` (and by
 # CI) at these versions.
@@ -12,7 +21,19 @@ GOVULNCHECK_VERSION ?= v1.9.0
 TOOLS := $(shell $(GO) env GOPATH)/bin
 
 build:
-	$(GO) build -o $(BIN) ./cmd/mqtls
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mqtls
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mqtls
+	$(DESTDIR)$(PREFIX)/bin/mqtls completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqtls
+	$(DESTDIR)$(PREFIX)/bin/mqtls completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_mqtls
+	$(DESTDIR)$(PREFIX)/bin/mqtls completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/mqtls.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mqtls $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mqtls \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_mqtls $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/mqtls.fish
 
 run: build
 	./$(BIN) broker

@@ -45,16 +45,21 @@ type summary struct {
 }
 
 type stats struct {
-	Topics      int64   `json:"topics"`
-	MaxTopics   int     `json:"maxTopics"`
-	Evicted     uint64  `json:"evicted"`
-	Connections int64   `json:"connections"`
-	Retained    int64   `json:"retained"`
-	Received    uint64  `json:"received"`
-	Sent        uint64  `json:"sent"`
-	Time        int64   `json:"time"`
-	Uptime      int64   `json:"uptime"`
-	BoundMB     float64 `json:"boundMB"`
+	// Topics and Retained count the held topics the viewer may read and
+	// those of them with a retained message: what the page can show.
+	Topics      int64  `json:"topics"`
+	MaxTopics   int    `json:"maxTopics"`
+	Evicted     uint64 `json:"evicted"`
+	Connections int64  `json:"connections"`
+	Retained    int64  `json:"retained"`
+	// BrokerRetained is every retained message the broker holds, $SYS
+	// included, for the local operator only.
+	BrokerRetained int64   `json:"brokerRetained,omitempty"`
+	Received       uint64  `json:"received"`
+	Sent           uint64  `json:"sent"`
+	Time           int64   `json:"time"`
+	Uptime         int64   `json:"uptime"`
+	BoundMB        float64 `json:"boundMB"`
 }
 
 // cursor is where a stream of frames stands.
@@ -142,31 +147,33 @@ func (i *Inspector) frame(c *cursor, id identity, filter string, limit int) fram
 	return f
 }
 
-// stats are the page's header numbers. A viewer under an ACL gets the
-// topics and retained messages it may read, counted at most every
-// visibleEvery; the local operator gets the broker's.
+// stats are the page's header numbers. The topics and retained messages
+// are those the viewer may read among the held topics, counted at most every
+// visibleEvery: the broker's retained count also holds $SYS topics the tap
+// never sees, and topics outside the viewer's ACL.
 func (i *Inspector) stats(c *cursor, id identity) stats {
 	info := i.srv.Info
 	t := i.tap
-	topics, retained := i.store.count.Load(), atomic.LoadInt64(&info.Retained)
-	if !id.local {
-		if !c.hasVis || time.Since(c.visAt) > visibleEvery {
-			c.vis = i.visible(id)
-			c.visAt, c.hasVis = time.Now(), true
-		}
-		topics, retained = c.vis.topics, c.vis.retained
+	if !c.hasVis || time.Since(c.visAt) > visibleEvery {
+		c.vis = i.visible(id)
+		c.visAt, c.hasVis = time.Now(), true
+	}
+	var broker int64
+	if id.local {
+		broker = atomic.LoadInt64(&info.Retained)
 	}
 	return stats{
-		Topics:      topics,
-		MaxTopics:   i.opts.MaxTopics,
-		Evicted:     i.store.evicted.Load(),
-		Connections: atomic.LoadInt64(&info.ClientsConnected),
-		Retained:    retained,
-		Received:    t.in[0].Load() + t.in[1].Load() + t.in[2].Load(),
-		Sent:        t.out[0].Load() + t.out[1].Load() + t.out[2].Load(),
-		Time:        time.Now().UnixMilli(),
-		Uptime:      time.Now().Unix() - atomic.LoadInt64(&info.Started),
-		BoundMB:     float64(i.opts.Bound()) / (1 << 20),
+		Topics:         c.vis.topics,
+		MaxTopics:      i.opts.MaxTopics,
+		Evicted:        i.store.evicted.Load(),
+		Connections:    atomic.LoadInt64(&info.ClientsConnected),
+		Retained:       c.vis.retained,
+		BrokerRetained: broker,
+		Received:       t.in[0].Load() + t.in[1].Load() + t.in[2].Load(),
+		Sent:           t.out[0].Load() + t.out[1].Load() + t.out[2].Load(),
+		Time:           time.Now().UnixMilli(),
+		Uptime:         time.Now().Unix() - atomic.LoadInt64(&info.Started),
+		BoundMB:        float64(i.opts.Bound()) / (1 << 20),
 	}
 }
 

@@ -61,6 +61,9 @@ func (st *topicState) ensureLint() {
 		return
 	}
 	st.lint.done = true
+	if brokerTopic(st.name) {
+		return // not the user's design: nothing to say
+	}
 	m := st.last()
 	fs := topic.LintSample(topic.Sample{Topic: st.name, HasFlags: st.count > 0, QoS: m.QoS, Retain: m.Retain}, topic.Options{})
 	if len(fs) > maxFindings {
@@ -71,6 +74,13 @@ func (st *topicState) ensureLint() {
 	for _, f := range fs {
 		st.lint.worst = max(st.lint.worst, f.Severity)
 	}
+}
+
+// brokerTopic reports whether the broker owns a topic's name: $SYS and the
+// $CONTROL APIs (requests and the broker's responses) are named by
+// Mosquitto's conventions, not by the user, so they are not linted.
+func brokerTopic(name string) bool {
+	return strings.HasPrefix(name, "$SYS/") || strings.HasPrefix(name, "$CONTROL/")
 }
 
 // lintMark is the severity of the topic's worst finding, "" when clean.
@@ -127,7 +137,7 @@ func (i *Inspector) setFindings(id identity, name string) []topic.Finding {
 			delete(s.views, oldestKey)
 		}
 		var names []string
-		for _, st := range i.store.changed(0, func(n string) bool { return i.mayRead(id, n) }) {
+		for _, st := range i.store.changed(0, func(n string) bool { return !brokerTopic(n) && i.mayRead(id, n) }) {
 			names = append(names, st.name)
 		}
 		slices.Sort(names) // the first spelling seen wins: make it stable

@@ -8,29 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version string
-
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
 func newApp(stdout, stderr io.Writer) *cli.App {
 	// -h is the host for pub and sub, as in the Mosquitto tools: help is --help only.
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
+	cmds := append(commands(), metaCommands()...)
+	prepareTree(cmds)
 	return &cli.App{
 		Name:                      "mqtls",
 		Usage:                     "certificate authority, secure MQTT broker, MQTT clients and topic viewer",
@@ -39,11 +28,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:                 stderr,
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
-		Commands:                  commands(),
+		Commands:                  cmds,
+		EnableBashCompletion:      true,
 		ExitErrHandler:            func(*cli.Context, error) {},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErrorf("%v", err)
-		},
+		Action:                    rootAction,
+		OnUsageError:              onUsageError,
 	}
 }
 
@@ -67,6 +56,10 @@ func commands() []*cli.Command {
 // run is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	if n := len(args); n > 0 && args[n-1] == "--generate-bash-completion" {
+		// Shell completion: urfave reads the words as typed.
+		return report(stderr, app.Run(args))
+	}
 	err := app.Run(reorderArgs(app, args))
 	return report(stderr, err)
 }

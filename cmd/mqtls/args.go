@@ -59,7 +59,12 @@ func reorderArgs(app *cli.App, args []string) []string {
 			continue
 		}
 		fl = append(fl, a)
-		if flagArity(flags, a) == 1 && i+1 < len(rest) {
+		if flagArity(flags, a) == 1 {
+			if i+1 == len(rest) {
+				// The flag's value is missing: let the parser say so
+				// rather than take "--" or an argument as the value.
+				return append(out, fl...)
+			}
 			i++
 			fl = append(fl, rest[i])
 		}

@@ -222,7 +222,12 @@ func toolFail(c *cli.Context, err error) error {
 	return cli.Exit(err.Error(), code)
 }
 
-// onToolUsageError makes flag parsing errors of pub and sub exit 1.
+// onToolUsageError is the shared flag-error message (misuse.go) with the
+// Mosquitto tools' exit code 1 instead of 2.
 func onToolUsageError(c *cli.Context, err error, _ bool) error {
-	return toolUsage(c, err)
+	msg, hint, help := flagMisuse(c, err)
+	if help {
+		return showHelp(c)
+	}
+	return withHint(cli.Exit(msg, client.ExitFailure), hint)
 }

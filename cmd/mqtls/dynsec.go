@@ -61,7 +61,7 @@ Exit codes: 0 success, 1 failure or error answer, 2 misuse.`,
 			if c.NArg() == 0 {
 				return cli.ShowSubcommandHelp(c)
 			}
-			return withHint(usageErrorf("command '%s' not recognised", c.Args().First()), "see mqtls dynsec --help")
+			return unknownCommand(c, c.Args().First())
 		},
 	}
 }

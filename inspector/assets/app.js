@@ -167,7 +167,9 @@ function render() {
   $('tree-count').textContent = `${state.root.n} topics shown`;
   if (st) {
     $('stats').textContent = `${st.topics} / ${st.maxTopics} topics` + (st.evicted ? ` (${st.evicted} evicted)` : '') +
-      ` · ${st.connections} clients · ${st.retained} retained · ${st.received} in · ${st.sent} out · up ${st.uptime}s`;
+      ` · ${st.connections} clients · ${st.retained} retained` +
+      (st.brokerRetained && st.brokerRetained !== st.retained ? ` (${st.brokerRetained} in the broker, $SYS included)` : '') +
+      ` · ${st.received} in · ${st.sent} out · up ${st.uptime}s`;
   }
 }
 
@@ -238,16 +240,20 @@ function hex(u) {
 }
 function pretty(s) { try { return JSON.stringify(JSON.parse(s), null, 2); } catch { return null; } }
 
-// line diff (longest common subsequence); inputs are bounded by the payload limit
+// line diff (longest common subsequence); inputs are bounded by the payload
+// limit. Lines compare without a trailing comma: in pretty-printed JSON a
+// field that stays the same but becomes the last one loses its comma.
 function diff(a, b) {
   const x = a.split('\n'), y = b.split('\n');
   if (x.length * y.length > 4e6) return esc(b);
+  const key = (s) => s.replace(/,\s*$/, '');
+  const kx = x.map(key), ky = y.map(key);
   const L = Array.from({ length: x.length + 1 }, () => new Uint32Array(y.length + 1));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) L[i][j] = kx[i] === ky[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
   const out = [];
   let i = 0, j = 0;
   while (i < x.length && j < y.length) {
-    if (x[i] === y[j]) { out.push(esc(x[i]) + '\n'); i++; j++; }
+    if (kx[i] === ky[j]) { out.push(esc(y[j]) + '\n'); i++; j++; }
     else if (L[i + 1][j] >= L[i][j + 1]) out.push(`<span class="d-del">${esc(x[i++])}</span>`);
     else out.push(`<span class="d-add">${esc(y[j++])}</span>`);
   }
