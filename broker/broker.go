@@ -102,6 +102,8 @@ type Broker struct {
 
 	// scheme is set when topic_scheme is configured.
 	scheme *schemeHook
+	// retained bounds the retained messages (nil: max_retained_bytes 0).
+	retained *retainHook
 	// store holds the durable state (nothing without persistence).
 	store     *store.Store
 	storeHook *store.Hook
@@ -197,6 +199,11 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
+	}
+	if b.retained = newRetainHook(b); b.retained != nil {
+		if err := b.server.AddHook(b.retained, nil); err != nil {
+			return nil, fmt.Errorf("add retained hook: %w", err)
+		}
 	}
 	if err := b.server.AddHook(&clientOptsHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add client options hook: %w", err)

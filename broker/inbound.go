@@ -220,6 +220,9 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 			return refuse(c, detail)
 		}
 	}
+	if !h.b.retained.admit(cl, pk) {
+		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
+	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
 		if !ls.noControl {
 			h.b.control(cl, pk)

@@ -73,6 +73,10 @@ type Config struct {
 	// MaxSubscriptions bounds the subscriptions of one client; 0 means not
 	// set (the broker's default).
 	MaxSubscriptions int
+	// MaxRetainedBytes bounds the retained messages of the whole broker in
+	// bytes (topic, payload and properties of each); -1 means not set (the
+	// broker's default), 0 no limit.
+	MaxRetainedBytes int64
 	// DynsecCacheBytes bounds the ACL decision cache in bytes; -1 means not
 	// set (the broker's default), 0 turns the cache off.
 	DynsecCacheBytes int64
@@ -234,6 +238,7 @@ func New() *Config {
 		MaxInflightMessages: -1,
 		MaxQueuedMessages:   -1,
 		DynsecCacheBytes:    -1,
+		MaxRetainedBytes:    -1,
 		RetainAvailable:     true,
 		MaxTopicAlias:       10,
 		ConnectionMessages:  true,

@@ -41,6 +41,21 @@ func TestSeedConfigLoads(t *testing.T) {
 	}
 }
 
+// TestRetainedPersistence: Mosquitto's parser reads retained_persistence
+// as another name of persistence; so does ours. Unset, max_retained_bytes
+// is -1 (the broker's default).
+func TestRetainedPersistence(t *testing.T) {
+	for text, want := range map[string]bool{"retained_persistence true\n": true, "persistence true\nretained_persistence false\n": false, "": false} {
+		c, err := Parse("x.conf", []byte(text))
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if c.Persistence != want || c.MaxRetainedBytes != -1 {
+			t.Errorf("%q: persistence %v max_retained_bytes %d, want %v -1", text, c.Persistence, c.MaxRetainedBytes, want)
+		}
+	}
+}
+
 func TestResearchConfigLoads(t *testing.T) {
 	c, err := Load("testdata/research.conf")
 	if err != nil {
@@ -71,6 +86,7 @@ max_topic_alias 4
 max_topic_length 1024
 max_subscriptions 50
 dynsec_cache_bytes 1048576
+max_retained_bytes 2097152
 log_type error
 log_type subscribe
 log_dest stderr
@@ -111,7 +127,7 @@ plugin_opt_config_file dynsec.json
 	want := Config{
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
 		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
-		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20,
+		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20, MaxRetainedBytes: 2 << 20,
 		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce", MetricsPublic: true,
@@ -196,6 +212,8 @@ func TestErrors(t *testing.T) {
 		"keepalive":           {"max_keepalive 5", `x.conf:1: max_keepalive: want a number from 10 to 65535, got "5"`},
 		"inflight":            {"max_inflight_messages x", `x.conf:1: max_inflight_messages: want a number from 0 to 65535`},
 		"queued":              {"max_queued_messages -2", `x.conf:1: max_queued_messages: want a number from 0 to`},
+		"retained bytes":      {"max_retained_bytes lots", `x.conf:1: max_retained_bytes: want a number from 0 to`},
+		"retained persist":    {"retained_persistence yes", `x.conf:1: retained_persistence: want true or false, got "yes"`},
 		"connections":         {"listener 1\nmax_connections lots", `x.conf:2: max_connections: want -1 (no limit) or a positive number, got "lots"`},
 		"log type":            {"log_type verbose", `x.conf:1: log_type: unknown log type "verbose"`},
 		"log dest":            {"log_dest syslog", `x.conf:1: log_dest: log destination "syslog" is not supported by mqtls`},

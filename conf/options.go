@@ -165,7 +165,10 @@ func (p *parser) pluginOpt(name, value string) error {
 }
 
 var globalOptions = map[string]func(c *Config, v string) error{
-	"persistence":          func(c *Config, v string) error { return setBool(&c.Persistence, v) },
+	"persistence": func(c *Config, v string) error { return setBool(&c.Persistence, v) },
+	// Mosquitto's parser takes retained_persistence as another name of
+	// persistence (undocumented): retained messages are kept with the rest.
+	"retained_persistence": func(c *Config, v string) error { return setBool(&c.Persistence, v) },
 	"persistence_location": func(c *Config, v string) error { return setString(&c.PersistenceLocation, v) },
 	"persistence_sync": func(c *Config, v string) error {
 		switch v {
@@ -242,6 +245,14 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"inspector_max_bytes":  func(c *Config, v string) error { return setInt(&c.InspectorMaxBytes, v, 1<<20, 1<<40) },
 	"max_topic_length":     func(c *Config, v string) error { return setInt(&c.MaxTopicLength, v, 1, 65535) },
 	"max_subscriptions":    func(c *Config, v string) error { return setInt(&c.MaxSubscriptions, v, 1, 1<<31-1) },
+	"max_retained_bytes": func(c *Config, v string) error {
+		n := 0
+		if err := setInt(&n, v, 0, 1<<40); err != nil {
+			return err
+		}
+		c.MaxRetainedBytes = int64(n)
+		return nil
+	},
 	"dynsec_cache_bytes": func(c *Config, v string) error {
 		n := 0
 		if err := setInt(&n, v, 0, 1<<40); err != nil {
