@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
 )
 
 // maxFrameTopics caps one streamed batch; the rest follow in the next ones.
