@@ -63,9 +63,6 @@ func searchParam(r *http.Request) (search, error) {
 	return parseSearch(v.Get("filter"), v.Get("payloads") == "1" || v.Get("payloads") == "true")
 }
 
-// all reports whether the search keeps every topic.
-func (q search) all() bool { return q.filter == "" && q.word == "" && q.payload == nil }
-
 // byPayload reports whether the search must look at payloads.
 func (q search) byPayload() bool { return q.payload != nil || q.either }
 
