@@ -52,10 +52,10 @@ type record struct {
 	MaxUses    int       `json:"max_uses,omitempty"`
 	EnrolledBy string    `json:"enrolled_by,omitempty"`
 	NotBefore  time.Time `json:"not_before,omitzero"`
-	NotAfter  time.Time `json:"not_after,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
-	Until     time.Time `json:"until,omitzero"`
-	Time      time.Time `json:"time"`
+	NotAfter   time.Time `json:"not_after,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
+	Until      time.Time `json:"until,omitzero"`
+	Time       time.Time `json:"time"`
 }
 
 const sumField = `,"sum":"`
@@ -120,11 +120,11 @@ type Entry struct {
 	MaxUses    int       `json:"max_uses,omitempty"`
 	EnrolledBy string    `json:"enrolled_by,omitempty"`
 	NotBefore  time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	IssuedAt  time.Time `json:"issued_at"`
-	Revoked   bool      `json:"revoked"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
+	NotAfter   time.Time `json:"not_after"`
+	IssuedAt   time.Time `json:"issued_at"`
+	Revoked    bool      `json:"revoked"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
 	// GraceUntil is set on a certificate a renewal replaced with a grace

@@ -48,9 +48,9 @@ func TestCertClaim(t *testing.T) {
 
 	before := treeSum(t, pki)
 	for _, args := range [][]string{
-		{"cert", "claim", "line3"},           // already issued
-		{"cert", "client", "claim:line3"},    // a device id cannot be a claim's CN
-		{"cert", "claim", "a:b"},             // nor can a claim name hold ':'
+		{"cert", "claim", "line3"},        // already issued
+		{"cert", "client", "claim:line3"}, // a device id cannot be a claim's CN
+		{"cert", "claim", "a:b"},          // nor can a claim name hold ':'
 		{"cert", "claim", "x", "--max-uses", "-1"},
 		{"cert", "renew", "claim-line3"},
 	} {
