@@ -233,6 +233,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	if _, refused := refusedFilter(t); refused {
 		return false
 	}
+	if !h.b.mountedDelivery(cl, t) {
+		return false // no topic of its own under the listener's mount point
+	}
 	ls := h.b.lis[cl.Net.Listener]
 	if ls == nil {
 		return false // a restored session of a listener no longer configured
