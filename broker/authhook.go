@@ -297,6 +297,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 		}
 		return true
 	}
+	if !h.b.mountedDelivery(cl, t) {
+		return false // no topic of its own under the listener's mount point
+	}
 	ok, delivery := h.readCheck(ls, cl, user, t)
 	if !ok && delivery {
 		h.b.noteDenial(dynsec.PublishReceive)

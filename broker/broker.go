@@ -195,6 +195,11 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
+	if b.mounted() {
+		if err := b.server.AddHook(&mountHook{b: b}, nil); err != nil {
+			return nil, fmt.Errorf("add mount point hook: %w", err)
+		}
+	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
 	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {

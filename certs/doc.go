@@ -17,8 +17,9 @@
 //
 // [ValidateID] is the rule for device ids and certificate names: a device id
 // is the CN, the MQTT username and client id, and a file name, so it must be
-// non-empty UTF-8 of at most 64 bytes without '/', '+', '#' or control
-// characters.
+// non-empty UTF-8 of at most 64 bytes without '/', '+', '#', ':' or control
+// characters. A claim certificate ([Claim]) is named claim:NAME, which is
+// therefore never a device id.
 //
 // # Inspection
 //

@@ -18,7 +18,8 @@ var ErrInvalidID = errors.New("invalid device id")
 // ValidateID checks a device id (also used for certificate names): not empty,
 // valid UTF-8, at most [MaxIDLen] bytes, and free of '/', '+', '#' (MQTT topic
 // separators and wildcards, which would break per-device ACL patterns such as
-// devices/%u/#) and control characters. Dots are allowed but discouraged for
+// devices/%u/#), ':' (claim identities are "claim:NAME", so that no device id
+// can be one; see [ClaimName]) and control characters. Dots are allowed but discouraged for
 // CAs with DNS name constraints (OpenSSL reads a dotted CN as a host name).
 func ValidateID(id string) error {
 	switch {
@@ -30,6 +31,8 @@ func ValidateID(id string) error {
 		return fmt.Errorf("%w: it is %d bytes long, the limit is %d", ErrInvalidID, len(id), MaxIDLen)
 	case strings.ContainsAny(id, "/+#"):
 		return fmt.Errorf("%w %q: it must not contain '/', '+' or '#'", ErrInvalidID, id)
+	case strings.Contains(id, ":"):
+		return fmt.Errorf("%w %q: it must not contain ':' (claim certificates are named claim:NAME)", ErrInvalidID, id)
 	case strings.IndexFunc(id, unicode.IsControl) >= 0:
 		return fmt.Errorf("%w %q: it must not contain control characters", ErrInvalidID, id)
 	case id == "." || id == "..":

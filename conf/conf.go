@@ -161,6 +161,9 @@ type Listener struct {
 	MaxConnections int
 	// SocketDomain is "" (both), "ipv4" or "ipv6".
 	SocketDomain string
+	// MountPoint is put before every topic and filter the listener's
+	// clients send and taken off the topics they receive ("" for none).
+	MountPoint string
 
 	// Security holds this listener's security options when
 	// per_listener_settings is true.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // option applies one line. Its errors are wrapped with file, line and option.
@@ -310,6 +311,16 @@ var listenerOptions = map[string]func(l *Listener, v string) error{
 		l.SocketDomain = v
 		return nil
 	},
+	"mount_point": func(l *Listener, v string) error {
+		if v == "" {
+			return fmt.Errorf("needs a value")
+		}
+		if strings.ContainsAny(v, "+#") || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("%q is not a topic: a mount point holds no + or # (for example tenant1/)", v)
+		}
+		l.MountPoint = v
+		return nil
+	},
 	"max_connections": func(l *Listener, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 {
@@ -441,7 +452,6 @@ var ignoredOptions = map[string]string{
 // refusedOptions are Mosquitto options that mqtls does not implement: each
 // is refused with the reason and what to use instead.
 var refusedOptions = map[string]string{
-	"mount_point":              "not yet implemented: give each tenant its own topic prefix with ACL patterns (%u/%c) instead",
 	"use_username_as_clientid": "pin a user's client id with dynamic security (a client's clientid) instead",
 	"bind_interface":           "listen on the interface's address instead (listener PORT ADDRESS)",
 	"capath":                   "put the CA certificates in one file and give it as cafile",
