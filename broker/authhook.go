@@ -168,7 +168,7 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	// mochi publishes wills without an ACL check: check the will now.
 	if pk.Connect.WillFlag {
 		wt := pk.Connect.WillTopic
-		if strings.HasPrefix(wt, "$") || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
+		if (strings.HasPrefix(wt, "$") && !bridgeStateTopic(wt)) || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
 			return refuse(packets.ErrNotAuthorized, "will topic %q is not allowed for user %q", wt, username)
 		}
 	}
