@@ -16,14 +16,10 @@ func (p *parser) option(name, value string) error {
 		p.metricsFile, p.metricsLine = p.file, p.line
 	}
 	if bridgeOptions[name] {
-		if p.inBridge {
-			return nil // reported once, at its connection line
-		}
-		return fmt.Errorf("is a bridge option and bridges are not supported: bridge with a Mosquitto in front of mqtls")
+		return p.bridgeOption(name, value)
 	}
 	if name == "connection" {
-		p.inBridge = true
-		return fmt.Errorf("bridges are not supported: bridge with a Mosquitto in front of mqtls (its bridge options up to the next listener are not reported)")
+		return p.newBridge(value)
 	}
 	if strings.HasPrefix(name, "plugin_opt_") || strings.HasPrefix(name, "auth_opt_") {
 		return p.pluginOpt(name, value)
@@ -50,7 +46,6 @@ func (p *parser) option(name, value string) error {
 	}
 	switch name {
 	case "listener":
-		p.inBridge = false
 		return p.newListener(value)
 	case "per_listener_settings":
 		return nil // read in the first pass
@@ -477,7 +472,8 @@ var refusedOptions = map[string]string{
 	"enable_control_api":          "the dynamic security plugin's $CONTROL topics are on when it is loaded",
 }
 
-// bridgeOptions are the options of a bridge (after a connection line).
+// bridgeOptions are the options of a bridge: they apply to the most
+// recent connection line (bridge.go).
 var bridgeOptions = map[string]bool{
 	"address": true, "addresses": true, "bridge_alpn": true, "bridge_attempt_unsubscribe": true,
 	"bridge_bind_address": true, "bridge_cafile": true, "bridge_capath": true, "bridge_certfile": true,
@@ -489,6 +485,9 @@ var bridgeOptions = map[string]bool{
 	"notifications_local_only": true, "remote_clientid": true, "remote_password": true,
 	"remote_username": true, "restart_timeout": true, "round_robin": true, "start_type": true,
 	"threshold": true, "topic": true, "try_private": true,
+	// Mosquitto's older names of remote_clientid, remote_username and
+	// remote_password, and mqtls's remote_password_file.
+	"clientid": true, "username": true, "password": true, "remote_password_file": true,
 }
 
 // otherOptions are the options the switch in option handles.
