@@ -27,9 +27,6 @@ const (
 	chartSamples     = 900  // 15 minutes
 )
 
-// sampleSize is what one sample takes: its time and maxFields values.
-const sampleSize = 8 + 4*maxFields
-
 type history struct {
 	fields []string  // the first maxFields numeric fields seen, in payload order
 	times  []int64   // unix milliseconds; grows up to chartSamples, then a ring
