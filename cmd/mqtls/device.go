@@ -468,16 +468,17 @@ valid for --grace (default 7d), so the device that holds it stays online
 until it gets the new p12; mqtls ca crl (daily, from cron) revokes it when
 the grace ends, and mqtls cert list shows it as superseded until then.
 --grace 0 revokes it at once as superseded and regenerates crl.pem.
-Revoking the device revokes both. The p12 gets a new password.
+Revoking the device revokes both. The p12 is rewritten in its form and with
+the password of ID.p12.pass (--new-password: a new random one,
+--new-password-file: a chosen one), so the device imports it as before.
 The dynamic security client is unchanged; -f (only read: a running broker may
 hold it) or the connection flags of a running broker only check that it
 exists.`,
-		Flags: append([]cli.Flag{
+		Flags: append(append([]cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
-			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
 			graceFlag(),
-		}, connFlags()...),
+		}, renewP12Flags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := idArg(c, "device id")
 			if err != nil {
@@ -487,18 +488,22 @@ exists.`,
 			if err != nil {
 				return err
 			}
+			ch, err := p12Choice(c)
+			if err != nil {
+				return err
+			}
 			a, err := openCA(c)
 			if err != nil {
 				return err
 			}
-			o := &device.Onboarder{CA: a, Modern: c.Bool("modern")}
+			o := &device.Onboarder{CA: a}
 			if o.Target, err = readTarget(c); err != nil {
 				return err
 			}
 			if o.Target != nil {
 				defer o.Target.Close()
 			}
-			res, err := o.Renew(id, ro)
+			res, err := o.Renew(id, ro, ch)
 			printRepair(c.App.Writer, res.Repair)
 			if err != nil {
 				if errors.Is(err, ca.ErrNotFound) {
@@ -506,7 +511,8 @@ exists.`,
 				}
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\np12:      %s\npassword: %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil), res.P12, res.P12Pass)
+			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil))
+			printP12(c, ca.P12Result{Path: res.P12, PasswordPath: res.P12Pass, Password: res.P12Password}, res.P12Modern, ch)
 			if res.Note != "" {
 				warnf(c.App.ErrWriter, "%s", res.Note)
 			}

@@ -84,3 +84,60 @@ Exit codes: 0 done, 1 failure, 2 misuse.`,
 		},
 	}
 }
+
+func showPasswordFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "show-password", Usage: "print the p12 password on standard output"}
+}
+
+// renewP12Flags say how cert renew and device renew rewrite the p12.
+func renewP12Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "new-password", Usage: "give the rewritten p12 a new random password (default: keep the one in NAME.p12.pass)"},
+		&cli.StringFlag{Name: "new-password-file", Usage: "give the rewritten p12 the password in `FILE`"},
+		&cli.BoolFlag{Name: "modern", Usage: "write the p12 as AES/PBKDF2 (default: the form it had; older Android, iOS and macOS reject AES)"},
+		showPasswordFlag(),
+	}
+}
+
+// p12Choice reads --new-password, --new-password-file and --modern.
+func p12Choice(c *cli.Context) (ca.P12Choice, error) {
+	ch := ca.P12Choice{NewPassword: c.Bool("new-password"), Modern: c.Bool("modern")}
+	f := c.String("new-password-file")
+	if f == "" {
+		return ch, nil
+	}
+	if ch.NewPassword {
+		return ch, usageErrorf("flag '--new-password' is incompatible with '--new-password-file'")
+	}
+	pw, err := readSecretFile(f, "p12 password")
+	if err != nil {
+		return ch, err
+	}
+	if err := p12.CheckPassword(string(pw)); err != nil {
+		return ch, err
+	}
+	ch.Password = string(pw)
+	return ch, nil
+}
+
+// printP12 says where a bundle went and where its password is; the password
+// itself only with --show-password.
+func printP12(c *cli.Context, res ca.P12Result, modern bool, ch ca.P12Choice) {
+	format := "legacy 3DES, phone-safe"
+	if modern {
+		format = "modern AES-256"
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %s (%s)\n", res.Path, format)
+	switch {
+	case res.PasswordPath != "":
+		fmt.Fprintf(w, "password in %s\n", res.PasswordPath)
+	case ch.Password != "":
+		fmt.Fprintf(w, "password from %s\n", c.String("new-password-file"))
+	default:
+		fmt.Fprintf(w, "password unchanged, in %s.pass\n", res.Path)
+	}
+	if c.Bool("show-password") {
+		fmt.Fprintf(w, "password: %s\n", res.Password)
+	}
+}
