@@ -198,7 +198,7 @@ func certListCmd() *cli.Command {
 Without --expiring every certificate of the index is listed, revoked and
 superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 (12h) and lists only current certificates.`,
-		Flags: []cli.Flag{pkiFlag(), jsonFlag(),
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "only current certificates expiring within `PERIOD` (30d, 2w, 12h)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -264,7 +264,7 @@ An argument with a '/' or ending in .crt, .pem, .cer or .der that names an
 existing file is a FILE; anything else is a NAME in the PKI folder. For a
 file the revocation status comes from the PKI folder when the certificate
 was issued by its CA, else it is "not issued by this CA".`,
-		Flags: []cli.Flag{pkiFlag(), jsonFlag()},
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			arg, err := oneArg(c, "NAME or FILE")
 			if err != nil {

@@ -125,7 +125,8 @@ func deviceAddCmd() *cli.Command {
    $ mqtls device add DSN000001 --role sensor --group plant1 --days 90 -f dynamic-security.json
    $ mqtls device add DSN000001 -h broker.lan -u admin --password-file admin.pw --cafile pki/root.crt
 
-Writes issued/ID.crt, ID.key, ID.p12 and ID.p12.pass in the PKI folder and
+Writes issued/ID.crt, ID.key, ID.p12 and ID.p12.pass in the PKI folder (the
+p12 password is printed only with --show-password) and
 creates the dynamic security client ID (no password: the device logs in with
 its certificate) with the role and group. It is one operation: a failure
 revokes the new certificate and removes its files; after a crash, running the
@@ -143,6 +144,7 @@ Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
 			&cli.IntFlag{Name: "days", Value: certs.DefaultClientDays, Usage: "certificate validity in `DAYS`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
 			&cli.StringFlag{Name: "csr", Usage: "sign the device's own certificate request `FILE` (PEM or DER) instead of making a key"},
+			showPasswordFlag(),
 		),
 		Action: func(c *cli.Context) (err error) {
 			spec := device.Spec{Role: c.String("role"), Group: c.String("group"), Days: c.Int("days")}
@@ -200,7 +202,15 @@ func printResult(c *cli.Context, res device.Result) {
 		fmt.Fprintf(w, "certificate: %s\n", res.Cert)
 		return
 	}
-	fmt.Fprintf(w, "p12:      %s\npassword: %s\n", res.P12, res.P12Pass)
+	fmt.Fprintf(w, "p12:      %s\npassword in %s\n", res.P12, res.P12Pass)
+	if c.Bool("show-password") {
+		pw, err := readSecretFile(res.P12Pass, "p12 password")
+		if err != nil {
+			warnf(c.App.ErrWriter, "--show-password: %v", err)
+			return
+		}
+		fmt.Fprintf(w, "password: %s\n", pw)
+	}
 }
 
 func deviceImportCmd() *cli.Command {
@@ -288,7 +298,7 @@ the password by another channel. --qr prints the connection settings as a QR
 code (never the password). -f reads the device's topics from its roles (the
 file is only read, so a running broker may hold it).`,
 		Flags: []cli.Flag{
-			pkiFlag(),
+			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the device's roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "out", Value: ".", Usage: "write the bundle into `DIR`"},
 			&cli.StringFlag{Name: "host", Value: "localhost", Usage: "broker `HOST` the device connects to"},
@@ -340,7 +350,7 @@ func deviceListCmd() *cli.Command {
 may hold it); the connection flags read them from a running broker. --inspector asks a running broker's inspector who is connected;
 without it, or when it does not answer, "connected" is unknown (null in JSON).`,
 		Flags: append([]cli.Flag{
-			pkiFlag(), jsonFlag(),
+			pkiFlag(), caPasswordFileFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "inspector", Usage: "base `URL` of the broker's inspector, to show who is connected"},
 		}, connFlags()...),

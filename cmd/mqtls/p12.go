@@ -29,7 +29,7 @@ an older one that holds another password is removed. It needs no CA
 password.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
-		Flags: []cli.Flag{pkiFlag(),
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(),
 			&cli.BoolFlag{Name: "modern", Usage: "AES-256/PBKDF2 instead of the phone-safe 3DES default"},
 			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},
 			&cli.StringFlag{Name: "out", Usage: "write the bundle to `FILE` (default issued/NAME.p12)"},
