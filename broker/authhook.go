@@ -187,7 +187,7 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	// mochi publishes wills without an ACL check: check the will now.
 	if pk.Connect.WillFlag {
 		wt := pk.Connect.WillTopic
-		if strings.HasPrefix(wt, "$") || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
+		if (strings.HasPrefix(wt, "$") && !bridgeStateTopic(wt)) || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
 			return refuse(packets.ErrNotAuthorized, "will topic %q is not allowed for user %q", wt, username)
 		}
 	}
@@ -296,6 +296,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 			return false
 		}
 		return true
+	}
+	if !h.b.mountedDelivery(cl, t) {
+		return false // no topic of its own under the listener's mount point
 	}
 	ok, delivery := h.readCheck(ls, cl, user, t)
 	if !ok && delivery {

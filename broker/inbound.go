@@ -203,7 +203,7 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return refuse(packets.ErrPacketTooLarge, "")
 	}
 	t := pk.TopicName
-	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {
+	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") && !bridgeStateTopic(t) {
 		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
 		return refuse(packets.ErrNotAuthorized, "")
 	}

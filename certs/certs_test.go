@@ -28,6 +28,7 @@ func TestValidateID(t *testing.T) {
 		"slash":        {"a/b", "'/'"},
 		"plus":         {"a+b", "'+'"},
 		"hash":         {"a#", "'#'"},
+		"colon":        {"claim:a", "':'"},
 		"newline":      {"a\nb", "whitespace"},
 		"nul":          {"a\x00b", "control"},
 		"del":          {"a\x7fb", "control"},

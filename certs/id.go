@@ -20,9 +20,10 @@ var ErrInvalidID = errors.New("invalid device id")
 // and a file name, so it follows the rules of a topic level
 // ([topic.CheckLevel]: printable ASCII without spaces, '/', '+' or '#'; what
 // `mqtls topic lint` calls an error in a topic is refused here too), is at
-// most [MaxIDLen] bytes, is not "." or ".." and does not start with '-'.
-// Dots are allowed but discouraged for CAs with DNS name constraints
-// (OpenSSL reads a dotted CN as a host name).
+// most [MaxIDLen] bytes, has no ':' (claim identities are "claim:NAME", so
+// that no device id can be one; see [ClaimName]), is not "." or ".." and
+// does not start with '-'. Dots are allowed but discouraged for CAs with DNS
+// name constraints (OpenSSL reads a dotted CN as a host name).
 func ValidateID(id string) error {
 	if len(id) > MaxIDLen {
 		return fmt.Errorf("%w: it is %d bytes long, the limit is %d", ErrInvalidID, len(id), MaxIDLen)
@@ -34,6 +35,8 @@ func ValidateID(id string) error {
 		return fmt.Errorf("%w %q: %v", ErrInvalidID, id, err)
 	}
 	switch {
+	case strings.Contains(id, ":"):
+		return fmt.Errorf("%w %q: it must not contain ':' (claim certificates are named claim:NAME)", ErrInvalidID, id)
 	case id == "." || id == "..":
 		return fmt.Errorf("%w %q: it is not a usable file name", ErrInvalidID, id)
 	case strings.HasPrefix(id, "-"):
