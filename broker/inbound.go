@@ -52,7 +52,6 @@ type inboundHook struct {
 // pubConn is the inbound state of one connection.
 type pubConn struct {
 	cl          *mqtt.Client
-	user        string // the client's username, converted once
 	shadow      *mqtt.Client
 	outstanding atomic.Int32 // QoS 1/2 received and not yet completed
 	queued      atomic.Int32 // acks queued or being written
@@ -113,7 +112,7 @@ func (h *inboundHook) conn(cl *mqtt.Client) *pubConn {
 		return v.(*pubConn)
 	}
 	n := min(int(h.b.server.Options.Capabilities.ReceiveMaximum), 1024) + 8
-	c := &pubConn{cl: cl, user: string(cl.Properties.Username), acks: make(chan ackItem, n), done: make(chan struct{})}
+	c := &pubConn{cl: cl, acks: make(chan ackItem, n), done: make(chan struct{})}
 	if v, loaded := h.conns.LoadOrStore(cl, c); loaded {
 		return v.(*pubConn)
 	}
@@ -171,7 +170,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		return pk, packets.ErrRejectPacket
 	}
 	c.outstanding.Add(1)
-	code, reason, deliver := h.judge(cl, c.user, pk)
+	code, reason, deliver := h.judge(cl, pk)
 	var seq uint64
 	if deliver {
 		if cl.Properties.ProtocolVersion >= 5 && !h.hasSubscribers(pk.TopicName) {
@@ -192,7 +191,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 // judge decides what happens to a publish: delivered, or refused with a
 // v5 reason code (v3 clients get a plain acknowledgement, as from
 // Mosquitto, and the message is dropped).
-func (h *inboundHook) judge(cl *mqtt.Client, user string, pk packets.Packet) (code byte, reason string, deliver bool) {
+func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reason string, deliver bool) {
 	v5 := cl.Properties.ProtocolVersion >= 5
 	refuse := func(c packets.Code, r string) (byte, string, bool) {
 		if !v5 {
@@ -204,20 +203,13 @@ func (h *inboundHook) judge(cl *mqtt.Client, user string, pk packets.Packet) (co
 		return refuse(packets.ErrPacketTooLarge, "")
 	}
 	t := pk.TopicName
-	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {
+	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") && !bridgeStateTopic(t) {
 		if h.b.debug {
 			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
 		}
 		return refuse(packets.ErrNotAuthorized, "")
 	}
-	ls := h.b.lis[cl.Net.Listener]
-	if ls == nil || !allow(ls, user, cl.ID, t, dynsec.PublishSend) {
-		if !v5 {
-			h.b.noteDenial(dynsec.PublishSend) // the wire shows nothing
-		}
-		if h.b.debug {
-			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
-		}
+	if !h.b.allowPublish(cl, pk) {
 		return refuse(packets.ErrNotAuthorized, "")
 	}
 	if h.b.scheme != nil {
@@ -229,7 +221,7 @@ func (h *inboundHook) judge(cl *mqtt.Client, user string, pk packets.Packet) (co
 		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
 	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
-		if !ls.noControl {
+		if !h.b.lis[cl.Net.Listener].noControl {
 			h.b.control(cl, pk)
 		}
 		return 0, "", false

@@ -162,6 +162,7 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 	rec := record{
 		Op: opIssue, Name: req.Name, Kind: string(req.Kind), Serial: certs.SerialHex(cert),
 		CN: cert.Subject.CommonName, KeyType: keyType, Hosts: req.Hosts, Org: req.Org, Days: req.Days, CSR: req.PublicKey != nil,
+		MaxUses: req.MaxUses, EnrolledBy: req.EnrolledBy,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), Time: now.UTC(),
 	}
 	for _, ip := range req.IPs {
@@ -246,6 +247,9 @@ func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	}
 	if old.Revoked {
 		return Renewal{}, revokedError(name)
+	}
+	if old.Kind == certs.Claim {
+		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
 	}
 	if old.CSR {
 		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)

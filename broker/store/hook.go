@@ -90,7 +90,7 @@ type Hook struct {
 
 	mu    sync.Mutex
 	out   map[outKey]*outEntry
-	spare []*outEntry // entries of completed messages, reused (h.mu)
+	spare []*outEntry               // entries of completed messages, reused (h.mu)
 	in    map[string]map[uint16]*Tx // inbound QoS 2 ids by client id
 	freed map[*mqtt.Client]bool     // an ack read now frees send quota
 	order atomic.Uint64
