@@ -69,16 +69,32 @@ func (b *Broker) dynsecKick(d *dynsecState, username string) {
 // control runs one $CONTROL/dynamic-security/v1 request and publishes the
 // answer on the response topic; the request itself is not delivered.
 func (b *Broker) control(cl *mqtt.Client, pk packets.Packet) {
+	b.log.Debug(fmt.Sprintf("dynsec: %s/%s | request of %d bytes", cl.ID, cl.Properties.Username, len(pk.Payload)))
+	b.runControl(pk.Payload, func(resp []byte) {
+		if err := b.server.Publish(dynsec.ResponseTopic, resp, false, 0); err != nil {
+			b.log.Error("dynsec: publish response: " + err.Error())
+		}
+	})
+}
+
+// ControlRequest runs one $CONTROL/dynamic-security/v1 request for the
+// inspector's Access view and returns the response, which is not published.
+func (b *Broker) ControlRequest(payload []byte) []byte {
+	return b.runControl(payload, nil)
+}
+
+// runControl runs requests one at a time; the sessions a request ends are
+// kicked after answer has the response.
+func (b *Broker) runControl(payload []byte, answer func([]byte)) []byte {
 	d := b.dynsec
 	d.ctl.Lock()
 	defer d.ctl.Unlock()
 	d.kickMu.Lock()
 	d.inCtl = true
 	d.kickMu.Unlock()
-	b.log.Debug(fmt.Sprintf("dynsec: %s/%s | request of %d bytes", cl.ID, cl.Properties.Username, len(pk.Payload)))
-	resp := d.store.Control(pk.Payload)
-	if err := b.server.Publish(dynsec.ResponseTopic, resp, false, 0); err != nil {
-		b.log.Error("dynsec: publish response: " + err.Error())
+	resp := d.store.Control(payload)
+	if answer != nil {
+		answer(resp)
 	}
 	d.kickMu.Lock()
 	kicks := d.deferred
@@ -87,4 +103,5 @@ func (b *Broker) control(cl *mqtt.Client, pk packets.Packet) {
 	for _, u := range kicks {
 		b.Kick(u)
 	}
+	return resp
 }

@@ -66,6 +66,11 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 	}
 	if store, ok := authz.(*dynsec.Store); ok {
 		opts.Roles = func(user string) []string { return dynsecRoles(store, user) }
+		opts.Control = b.ControlRequest
+		opts.Explain = func(user, clientID, topic string, access dynsec.Access) (bool, string) {
+			e := store.Explain(user, clientID, topic, access)
+			return e.Allow, e.String()
+		}
 	}
 	insp, err := inspector.New(b.server, authz, opts)
 	if err != nil {

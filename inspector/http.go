@@ -52,6 +52,8 @@ func (i *Inspector) routes() *http.ServeMux {
 	mux.Handle("POST /api/publish", i.authed(i.handlePublish))
 	mux.Handle("POST /api/clear", i.authed(i.handleClear))
 	mux.Handle("POST /api/kick", i.authed(i.handleKick))
+	mux.Handle("POST /api/dynsec", i.authed(i.handleDynsec))
+	mux.Handle("GET /api/dynsec/check", i.authed(i.handleDynsecCheck))
 	return mux
 }
 

@@ -47,6 +47,13 @@ type Options struct {
 	// $CONTROL/dynamic-security/#, unless the request carries a verified
 	// client certificate. Set it when the page listens beyond loopback.
 	RequireLogin bool
+	// Control, when set, runs one $CONTROL/dynamic-security/v1 request
+	// and returns its response, for the Access view; the page checks the
+	// user's right to publish there first.
+	Control func(request []byte) []byte
+	// Explain, when set, says which role and ACL decide an access, as
+	// `mqtls dynsec check` does.
+	Explain func(username, clientID, topic string, access dynsec.Access) (allow bool, explanation string)
 	// Roles, when set, names a client's roles for the clients panel.
 	Roles func(username string) []string
 	// Metrics serves Prometheus metrics at /metrics (conf metrics true).

@@ -568,8 +568,9 @@ async function kick(id) {
 
 function showTab(name) {
   for (const t of document.querySelectorAll('.tab')) t.classList.toggle('on', t.dataset.tab === name);
-  for (const p of ['topic', 'publish', 'clients']) $('panel-' + p).hidden = p !== name;
+  for (const p of ['topic', 'publish', 'clients', 'access']) $('panel-' + p).hidden = p !== name;
   if (name === 'clients') loadClients();
+  if (name === 'access') loadAccess();
 }
 
 // ---------- start ----------

@@ -1,0 +1,88 @@
+package inspector
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestAccessAgainstBroker: in the Access tab a client and a role are made,
+// an ACL, a role membership and a disabled state set, each after a
+// confirmation; the real mosquitto_ctrl then shows them. An API error is
+// shown as the API words it, a declined confirmation changes nothing, and
+// the check explains which role decides.
+func TestAccessAgainstBroker(t *testing.T) {
+	t.Parallel()
+	b := startDynsecBroker(t)
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(b.web))
+	eval[bool](t, ctx, `(() => { window.asked = []; window.confirm = (m) => { window.asked.push(m); return true; }; return true; })()`)
+	click(t, ctx, "#tab-access")
+	pageText(t, ctx, "#acc-clients", "admin")
+
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#acc-cu"), "dev7"), chromedp.SetValue(chromedp.CSS("#acc-cp"), "pw7"))
+	click(t, ctx, "#acc-cu-create")
+	pageText(t, ctx, "#access-result", "done: create client dev7")
+	pageText(t, ctx, `#acc-clients [data-user="dev7"]`, "enabled")
+
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#acc-rn"), "sensors"))
+	click(t, ctx, "#acc-rn-create")
+	pageText(t, ctx, "#access-result", "done: create role sensors")
+	pageText(t, ctx, `#acc-roles [data-role="sensors"]`, "sensors")
+
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS("#acc-acl-role"), "sensors"),
+		chromedp.SetValue(chromedp.CSS("#acc-acl-type"), "publishClientSend"),
+		chromedp.SetValue(chromedp.CSS("#acc-acl-topic"), "plant/%u/#"),
+		chromedp.SetValue(chromedp.CSS("#acc-acl-prio"), "5"))
+	click(t, ctx, "#acc-acl-add")
+	pageText(t, ctx, `#acc-roles [data-role="sensors"]`, "publishClientSend plant/%u/# allow · priority 5")
+
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS("#acc-m-client"), "dev7"),
+		chromedp.SetValue(chromedp.CSS("#acc-m-target"), "role:sensors"),
+		chromedp.SetValue(chromedp.CSS("#acc-m-prio"), "3"))
+	click(t, ctx, `#acc-member button[data-op="add"]`)
+	pageText(t, ctx, `#acc-clients [data-user="dev7"]`, "sensors (3)")
+	click(t, ctx, `#acc-clients [data-user="dev7"] button[data-act="disableClient"]`)
+	pageText(t, ctx, `#acc-clients [data-user="dev7"]`, "disabled")
+
+	// the API's own error
+	do(t, ctx, chromedp.SetValue(chromedp.CSS("#acc-cu"), "dev7"))
+	click(t, ctx, "#acc-cu-create")
+	pageText(t, ctx, "#access-result", "error: createClient: Client already exists")
+
+	// a declined confirmation sends nothing
+	eval[bool](t, ctx, `(() => { window.confirm = (m) => { window.asked.push(m); return false; }; return true; })()`)
+	click(t, ctx, `#acc-clients [data-user="dev7"] button[data-act="deleteClient"]`)
+	asked := eval[string](t, ctx, `window.asked.join('|')`)
+	for _, want := range []string{"create client dev7", "create role sensors", "add ACL publishClientSend plant/%u/# allow (priority 5) to role sensors",
+		"add role sensors to client dev7", "disable client dev7", "delete client dev7"} {
+		if !strings.Contains(asked, want) {
+			t.Errorf("no confirmation asked for %q (asked: %q)", want, asked)
+		}
+	}
+
+	out := b.ctrl(t, "getClient", "dev7")
+	for _, want := range []string{"Username: dev7", "Disabled: true", "sensors (priority: 3)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mosquitto_ctrl getClient dev7 lacks %q:\n%s", want, out)
+		}
+	}
+	if role := b.ctrl(t, "getRole", "sensors"); !strings.Contains(role, "publishClientSend") || !strings.Contains(role, "plant/%u/#") {
+		t.Errorf("mosquitto_ctrl getRole sensors:\n%s", role)
+	}
+
+	// which role and ACL decide
+	do(t, ctx,
+		chromedp.SetValue(chromedp.CSS("#acc-ck-user"), "dev7"),
+		chromedp.SetValue(chromedp.CSS("#acc-ck-topic"), "plant/dev7/temp"),
+		chromedp.SetValue(chromedp.CSS("#acc-ck-access"), "pub"))
+	click(t, ctx, `#acc-check button[type="submit"]`)
+	got := pageText(t, ctx, "#acc-check-result", "sensors")
+	t.Logf("check: %s", got)
+	if !strings.Contains(got, "allow") || !strings.Contains(got, "plant/%u/#") {
+		t.Errorf("the check does not say which ACL allows: %q", got)
+	}
+}
