@@ -34,6 +34,9 @@ async function change(what, commands) {
 }
 
 const refs = (list, key) => (list || []).map((r) => r[key] + (r.priority !== undefined && r.priority !== -1 ? ` (${r.priority})` : ''));
+// setHTML replaces an element's rows only when they changed, so that a
+// button being clicked is not swapped for a copy under the pointer.
+function setHTML(el, html) { if (el.dataset.html !== html) { el.dataset.html = html; el.innerHTML = html; } }
 const options = (names) => names.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join('');
 
 async function loadAccess() {
@@ -53,19 +56,19 @@ async function loadAccess() {
   const defaults = data(3).acls || [];
   const anon = (data(4).group || {}).groupname || '';
 
-  $('acc-clients').tBodies[0].innerHTML = acc.clients.map((c) => `<tr data-user="${esc(c.username)}"><td>${esc(c.username)}</td><td>${esc(c.clientid || '')}</td>` +
+  setHTML($('acc-clients').tBodies[0], acc.clients.map((c) => `<tr data-user="${esc(c.username)}"><td>${esc(c.username)}</td><td>${esc(c.clientid || '')}</td>` +
     `<td>${esc(refs(c.roles, 'rolename').join(', '))}</td><td>${esc(refs(c.groups, 'groupname').join(', '))}</td>` +
     `<td>${c.disabled ? '<span class="warn">disabled</span>' : 'enabled'}</td><td>${acc.connected.has(c.username) ? 'connected' : ''}</td>` +
     `<td><button type="button" data-act="${c.disabled ? 'enableClient' : 'disableClient'}">${c.disabled ? 'enable' : 'disable'}</button> ` +
     `<button type="button" data-act="setClientPassword">password…</button> <button type="button" class="danger" data-act="deleteClient">delete</button></td></tr>`).join('') ||
-    '<tr><td colspan="7" class="muted">no clients</td></tr>';
-  $('acc-groups').tBodies[0].innerHTML = acc.groups.map((g) => `<tr data-group="${esc(g.groupname)}"><td>${esc(g.groupname)}${g.groupname === anon ? ' <span class="ret">anonymous</span>' : ''}</td>` +
+    '<tr><td colspan="7" class="muted">no clients</td></tr>');
+  setHTML($('acc-groups').tBodies[0], acc.groups.map((g) => `<tr data-group="${esc(g.groupname)}"><td>${esc(g.groupname)}${g.groupname === anon ? ' <span class="ret">anonymous</span>' : ''}</td>` +
     `<td>${esc(refs(g.roles, 'rolename').join(', '))}</td><td>${esc((g.clients || []).map((c) => c.username).join(', '))}</td>` +
-    `<td><button type="button" class="danger" data-act="deleteGroup">delete</button></td></tr>`).join('') || '<tr><td colspan="4" class="muted">no groups</td></tr>';
-  $('acc-roles').tBodies[0].innerHTML = acc.roles.map((r) => `<tr data-role="${esc(r.rolename)}"><td>${esc(r.rolename)}</td><td>` +
+    `<td><button type="button" class="danger" data-act="deleteGroup">delete</button></td></tr>`).join('') || '<tr><td colspan="4" class="muted">no groups</td></tr>');
+  setHTML($('acc-roles').tBodies[0], acc.roles.map((r) => `<tr data-role="${esc(r.rolename)}"><td>${esc(r.rolename)}</td><td>` +
     (r.acls || []).map((a) => `<code data-acltype="${esc(a.acltype)}" data-topic="${esc(a.topic)}">${esc(a.acltype)} ${esc(a.topic)} ${a.allow ? 'allow' : 'deny'} · priority ${a.priority || 0} ` +
       `<button type="button" class="danger x" data-act="removeRoleACL" title="remove this ACL">×</button></code>`).join('') +
-    `</td><td><button type="button" class="danger" data-act="deleteRole">delete</button></td></tr>`).join('') || '<tr><td colspan="3" class="muted">no roles</td></tr>';
+    `</td><td><button type="button" class="danger" data-act="deleteRole">delete</button></td></tr>`).join('') || '<tr><td colspan="3" class="muted">no roles</td></tr>');
 
   const keep = (id, html) => { const el = $(id); const v = el.value; el.innerHTML = html; if ([...el.options].some((o) => o.value === v)) el.value = v; };
   const users = acc.clients.map((c) => c.username), groups = acc.groups.map((g) => g.groupname), roles = acc.roles.map((r) => r.rolename);
