@@ -29,19 +29,25 @@ func watchCmd() *cli.Command {
    $ mqtls watch --once -t 'plant/#' --wait 2s
        print one snapshot after collecting for 2 seconds (retained messages
        arrive at once), for scripts
+   $ mqtls watch --once --json -t 'plant/#'
+       the same snapshot as JSON
    $ mqtls watch --cafile ca.crt --p12 DSN000001.p12 -h liot.com -t 'DSN000001/#'
        over mutual TLS, with the connection flags of pub and sub
 
 watch subscribes like any client, so it works against any broker and sees only
 what the broker lets it read. The tree keeps at most --max-topics topics and
 one line of each payload; q is the QoS of the last message, R marks topics
-whose last retained message is still held. Press Ctrl-C to stop.
+whose last retained message is still held. On a terminal the view is
+interactive: arrows (or j/k, PgUp/PgDn, Home/End) move, Enter or left/right
+collapse and expand, / filters (a word or an MQTT filter), q quits; the title
+stays on top.
 
 Exit codes: 0 done; 1 bad arguments, broker unreachable or connection lost;
 7 TLS failure; otherwise the broker's CONNACK code.`,
 		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "`FILTER` to watch (repeatable; default #)"},
 			&cli.BoolFlag{Name: "once", Usage: "print one plain snapshot and exit"},
+			&cli.BoolFlag{Name: "json", Usage: "with --once, print the snapshot as JSON"},
 			&cli.DurationFlag{Name: "wait", Value: time.Second, Usage: "with --once, collect for `DURATION` before printing"},
 			&cli.DurationFlag{Name: "interval", Value: watch.DefaultInterval, Usage: "redraw every `DURATION`"},
 			&cli.IntFlag{Name: "max-topics", Value: watch.DefaultMaxTopics, Usage: "keep at most `N` topics"},
@@ -71,6 +77,9 @@ func watchAction(c *cli.Context) error {
 			return toolUsage(c, fmt.Errorf("invalid filter %q: %v", f, err))
 		}
 	}
+	if c.Bool("json") && !c.Bool("once") {
+		return toolUsage(c, errors.New("--json is for --once snapshots: add --once"))
+	}
 	if c.Duration("interval") <= 0 || c.Duration("wait") < 0 || c.Int("max-topics") <= 0 {
 		return toolUsage(c, errors.New("--interval and --max-topics must be positive, --wait not negative"))
 	}
@@ -88,7 +97,7 @@ func watchAction(c *cli.Context) error {
 	defer conn.Close()
 	err = watch.Run(ctx, conn, c.App.Writer, watch.Options{
 		Filters: filters, MaxTopics: c.Int("max-topics"), Interval: c.Duration("interval"),
-		Once: c.Bool("once"), Wait: c.Duration("wait"), Header: header,
+		Once: c.Bool("once"), Wait: c.Duration("wait"), JSON: c.Bool("json"), In: os.Stdin, Header: header,
 		Refused: func(filter string, code byte) {
 			warnf(c.App.ErrWriter, "the broker refused the subscription to %s (code %d): its access rules do not let this client read it", filter, code)
 		},

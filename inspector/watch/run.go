@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -37,6 +38,11 @@ type Options struct {
 	// Once prints one plain snapshot after Wait and returns.
 	Once bool
 	Wait time.Duration
+	// JSON makes the Once snapshot one JSON document.
+	JSON bool
+	// In is the keyboard: when it and out are terminals, the live view is
+	// interactive (scroll, collapse, filter, q quits).
+	In io.Reader
 	// Header is the first line of each live frame; the time is added to it.
 	Header string
 	// Refused, when set, hears of each filter the broker refused, with
@@ -97,11 +103,17 @@ func Run(ctx context.Context, conn Subscriber, out io.Writer, opts Options) erro
 		case <-conn.Done():
 			return ErrLost
 		}
+		if opts.JSON {
+			return tree.JSON(out, time.Now())
+		}
 		return tree.Render(out, View{Now: time.Now()})
 	}
 
 	f, isFile := out.(*os.File)
 	tty := isFile && term.IsTerminal(int(f.Fd()))
+	if in, ok := opts.In.(*os.File); ok && tty && term.IsTerminal(int(in.Fd())) {
+		return interactive(ctx, conn, tree, f, in, opts)
+	}
 	var screen *Screen
 	if tty {
 		screen = NewScreen(out)
@@ -135,4 +147,86 @@ func Run(ctx context.Context, conn Subscriber, out io.Writer, opts Options) erro
 			return ErrLost
 		}
 	}
+}
+
+// interactive is the live view with a keyboard: the terminal in raw mode,
+// redrawn on every tick and every key.
+func interactive(ctx context.Context, conn Subscriber, tree *Tree, out, in *os.File, opts Options) error {
+	old, err := term.MakeRaw(int(in.Fd()))
+	if err != nil {
+		return fmt.Errorf("terminal: %w", err)
+	}
+	defer term.Restore(int(in.Fd()), old)
+	screen := NewScreen(out)
+	defer screen.Close()
+	keys := make(chan []byte, 16)
+	go func() {
+		// a read of the terminal cannot be cancelled: the goroutine ends
+		// with the process, or with the terminal
+		buf := make([]byte, 64)
+		for {
+			n, err := in.Read(buf)
+			if n > 0 {
+				keys <- append([]byte(nil), buf[:n]...)
+			}
+			if err != nil {
+				close(keys)
+				return
+			}
+		}
+	}()
+	u := newUI()
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		v := View{Now: now, Header: opts.Header + "  " + now.Format("15:04:05")}
+		if w, h, err := term.GetSize(int(out.Fd())); err == nil {
+			v.Width, v.Height = w, h
+		}
+		if err := screen.Draw(func(w io.Writer) error { return u.frame(tree, w, v) }); err != nil {
+			return err
+		}
+		select {
+		case k, ok := <-keys:
+			if !ok {
+				return nil
+			}
+			for _, one := range splitKeys(k) {
+				u.key(one)
+			}
+			if u.quit {
+				return nil
+			}
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil
+		case <-conn.Done():
+			return ErrLost
+		}
+	}
+}
+
+// splitKeys cuts one read of the terminal into keys: escape sequences
+// (ESC [ ... final byte, ESC O x) and single characters; a lone ESC is one.
+func splitKeys(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := 1
+		switch {
+		case b[0] == 0x1b && len(b) > 2 && b[1] == '[':
+			n = 2
+			for n < len(b) && (b[n] < 0x40 || b[n] > 0x7e) {
+				n++
+			}
+			n = min(n+1, len(b))
+		case b[0] == 0x1b && len(b) > 2 && b[1] == 'O':
+			n = 3
+		case b[0] >= 0x80:
+			_, n = utf8.DecodeRune(b)
+		}
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
 }

@@ -4,6 +4,8 @@
 package watch
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"mqtls/topic"
 )
 
 // Message is one received message.
@@ -121,11 +125,41 @@ type node struct {
 	name string // the topic ending here, or ""
 }
 
-// Render writes the tree, one line per level, children sorted by name.
-func (t *Tree) Render(w io.Writer, v View) error {
+// row is one line of the tree.
+type row struct {
+	path  string // the node's topic path
+	depth int
+	text  string
+	kids  bool // the node has children
+}
+
+// matcher is the view's filter: an MQTT filter when it has a wildcard,
+// else a word of the topic name in any case; "" keeps every topic.
+func matcher(f string) func(string) bool {
+	switch {
+	case f == "":
+		return func(string) bool { return true }
+	case strings.ContainsAny(f, "+#") && topic.ValidFilter(f) == nil:
+		return func(name string) bool { return topic.Match(f, name) }
+	}
+	lower := strings.ToLower(f)
+	return func(name string) bool { return strings.Contains(strings.ToLower(name), lower) }
+}
+
+// rows lays the tree out: the topics that filter keeps and their parents,
+// children sorted by name, nothing below a collapsed path. It returns the
+// summary line too.
+func (t *Tree) rows(v View, filter string, collapsed map[string]bool) (string, []row) {
+	keep := matcher(filter)
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	root := &node{kids: map[string]*node{}}
+	shown := 0
 	for name := range t.topics {
+		if !keep(name) {
+			continue
+		}
+		shown++
 		n := root
 		for _, seg := range strings.Split(name, "/") {
 			k := n.kids[seg]
@@ -137,9 +171,9 @@ func (t *Tree) Render(w io.Writer, v View) error {
 		}
 		n.name = name
 	}
-	var lines []string
-	var walk func(n *node, depth int)
-	walk = func(n *node, depth int) {
+	var rows []row
+	var walk func(n *node, path string, depth int)
+	walk = func(n *node, path string, depth int) {
 		keys := make([]string, 0, len(n.kids))
 		for k := range n.kids {
 			keys = append(keys, k)
@@ -147,17 +181,34 @@ func (t *Tree) Render(w io.Writer, v View) error {
 		slices.Sort(keys)
 		for _, k := range keys {
 			c := n.kids[k]
-			lines = append(lines, t.line(c, depth, v))
-			walk(c, depth+1)
+			p := k
+			if depth > 0 {
+				p = path + "/" + k
+			}
+			rows = append(rows, row{path: p, depth: depth, text: t.line(c, depth, v), kids: len(c.kids) > 0})
+			if !collapsed[p] {
+				walk(c, p, depth+1)
+			}
 		}
 	}
-	walk(root, 0)
+	walk(root, "", 0)
 	summary := fmt.Sprintf("%d topics, %d messages", len(t.topics), t.total)
+	if filter != "" {
+		summary += fmt.Sprintf(", %d matching %q", shown, filter)
+	}
 	if t.dropped > 0 {
 		summary += fmt.Sprintf(", %d messages on topics beyond the limit of %d not shown", t.dropped, t.max)
 	}
-	t.mu.Unlock()
+	return summary, rows
+}
 
+// Render writes the tree, one line per level, children sorted by name.
+func (t *Tree) Render(w io.Writer, v View) error {
+	summary, rows := t.rows(v, "", nil)
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = r.text
+	}
 	out := make([]string, 0, len(lines)+2)
 	if v.Header != "" {
 		out = append(out, v.Header)
@@ -181,6 +232,46 @@ func (t *Tree) Render(w io.Writer, v View) error {
 		}
 	}
 	return nil
+}
+
+// topicJSON is one topic of the --once --json snapshot.
+type topicJSON struct {
+	Topic    string    `json:"topic"`
+	Count    uint64    `json:"count"`
+	Size     int       `json:"size"`
+	QoS      byte      `json:"qos"`
+	Retained bool      `json:"retained"`
+	Rate     float64   `json:"ratePerSecond"`
+	Payload  string    `json:"payload"` // UTF-8 text, or hex when binary; at most 256 bytes of it
+	Binary   bool      `json:"binary,omitempty"`
+	Cut      bool      `json:"cut,omitempty"` // the payload is longer than what is kept
+	Last     time.Time `json:"last"`
+}
+
+// JSON writes the tree as one JSON document for scripts: the topics in
+// name order, the messages received and those on topics beyond the limit.
+func (t *Tree) JSON(w io.Writer, now time.Time) error {
+	t.mu.Lock()
+	doc := struct {
+		Topics   []topicJSON `json:"topics"`
+		Messages uint64      `json:"messages"`
+		Dropped  uint64      `json:"droppedMessages"`
+	}{Topics: []topicJSON{}, Messages: t.total, Dropped: t.dropped}
+	for name, e := range t.topics {
+		j := topicJSON{Topic: name, Count: e.count, Size: e.size, QoS: e.qos, Retained: e.retained,
+			Rate: e.rate(now), Cut: e.size > len(e.payload), Last: e.last}
+		if utf8.Valid(e.payload) {
+			j.Payload = string(e.payload)
+		} else {
+			j.Payload, j.Binary = hex.EncodeToString(e.payload), true
+		}
+		doc.Topics = append(doc.Topics, j)
+	}
+	t.mu.Unlock()
+	slices.SortFunc(doc.Topics, func(a, b topicJSON) int { return strings.Compare(a.Topic, b.Topic) })
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
 }
 
 // line formats one node: "  seg  count  rate  R q1  payload".
