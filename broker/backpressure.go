@@ -8,6 +8,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/conf"
 )
 
 // Backpressure for QoS 1 and 2 deliveries.
@@ -51,11 +53,15 @@ type gate struct {
 
 var _ mqtt.Hook = (*backpressureHook)(nil)
 
-// newBackpressureHook sizes the threshold from mochi's two limits: half of
-// the smaller leaves room for the publishers that pass the check at the
-// same moment and for QoS 0 messages sharing the queue.
-func newBackpressureHook(c *mqtt.Capabilities) *backpressureHook {
-	n := min(int(c.MaximumClientWritesPending), int(c.MaximumInflight))
+// newBackpressureHook sizes the threshold from the client's write queue
+// and max_queued_messages: half of the smaller leaves room for the
+// publishers that pass the check at the same moment and for QoS 0 messages
+// sharing the queue.
+func newBackpressureHook(cfg *conf.Config) *backpressureHook {
+	n := int(writesPending(cfg))
+	if _, q := queueLimits(cfg); q > 0 {
+		n = min(n, q)
+	}
 	return &backpressureHook{limit: max(n/2, 1), maxWait: time.Second}
 }
 
