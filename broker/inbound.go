@@ -203,16 +203,13 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return refuse(packets.ErrPacketTooLarge, "")
 	}
 	t := pk.TopicName
-	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") && !bridgeStateTopic(t) {
+		if h.b.debug {
+			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+		}
 		return refuse(packets.ErrNotAuthorized, "")
 	}
-	ls := h.b.lis[cl.Net.Listener]
-	if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, t, dynsec.PublishSend) {
-		if !v5 {
-			h.b.noteDenial(dynsec.PublishSend) // the wire shows nothing
-		}
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+	if !h.b.allowPublish(cl, pk) {
 		return refuse(packets.ErrNotAuthorized, "")
 	}
 	if h.b.scheme != nil {
@@ -224,7 +221,7 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
 	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
-		if !ls.noControl {
+		if !h.b.lis[cl.Net.Listener].noControl {
 			h.b.control(cl, pk)
 		}
 		return 0, "", false
@@ -264,7 +261,7 @@ func (h *inboundHook) inject(c *pubConn, pk packets.Packet) {
 	}
 	pk.FixedHeader.Dup = false
 	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
-	if err := h.b.server.InjectPacket(c.shadow, pk); err != nil {
+	if err := h.b.server.InjectPacket(c.shadow, pk); err != nil && h.b.debug {
 		h.b.log.Debug(fmt.Sprintf("deliver PUBLISH from %s: %v", c.cl.ID, err))
 	}
 	// mochi counts the injected packet as received a second time.

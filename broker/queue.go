@@ -59,8 +59,8 @@ const (
 type queueHook struct {
 	mqtt.HookBase
 	b        *Broker
-	maxCount int    // 0: no limit
-	maxBytes int64  // 0: no limit
+	maxCount int   // 0: no limit
+	maxBytes int64 // 0: no limit
 
 	clients sync.Map // client id -> *queueState
 

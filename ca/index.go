@@ -46,12 +46,16 @@ type record struct {
 	Org     string   `json:"org,omitempty"`
 	Days    int      `json:"days,omitempty"`
 	// CSR: issued for a certificate request; the key is the requester's.
-	CSR       bool      `json:"csr,omitempty"`
-	NotBefore time.Time `json:"not_before,omitzero"`
-	NotAfter  time.Time `json:"not_after,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
-	Until     time.Time `json:"until,omitzero"`
-	Time      time.Time `json:"time"`
+	CSR bool `json:"csr,omitempty"`
+	// MaxUses bounds the enrollments of a claim; EnrolledBy is the serial
+	// of the claim a device certificate was enrolled with.
+	MaxUses    int       `json:"max_uses,omitempty"`
+	EnrolledBy string    `json:"enrolled_by,omitempty"`
+	NotBefore  time.Time `json:"not_before,omitzero"`
+	NotAfter   time.Time `json:"not_after,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
+	Until      time.Time `json:"until,omitzero"`
+	Time       time.Time `json:"time"`
 }
 
 const sumField = `,"sum":"`
@@ -109,13 +113,18 @@ type Entry struct {
 	Days       int        `json:"days"`
 	// CSR is true for a certificate signed from a request: the private
 	// key is the device's own, and issued/ holds no key for it.
-	CSR       bool      `json:"csr,omitempty"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	IssuedAt  time.Time `json:"issued_at"`
-	Revoked   bool      `json:"revoked"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
+	CSR bool `json:"csr,omitempty"`
+	// MaxUses bounds the enrollments of a claim certificate (0: no
+	// limit); EnrolledBy is the serial of the claim a device certificate
+	// was enrolled with.
+	MaxUses    int       `json:"max_uses,omitempty"`
+	EnrolledBy string    `json:"enrolled_by,omitempty"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	IssuedAt   time.Time `json:"issued_at"`
+	Revoked    bool      `json:"revoked"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
 	// Current is true for the newest unrevoked certificate of a name.
 	Current bool `json:"current"`
 	// GraceUntil is set on a certificate a renewal replaced with a grace
@@ -178,6 +187,7 @@ type index struct {
 	bySerial map[string]*Entry
 	latest   map[string]*Entry // name → its newest issue
 	reserved map[string]bool   // names being issued by this process
+	uses     map[string]int    // claim serial → device certificates enrolled with it
 	offset   int64             // bytes replayed; always just after a newline
 	lines    int
 	lastLine []byte      // the line that ends at offset, to spot a changed file
@@ -194,6 +204,7 @@ func openIndex(dir string) (*index, error) {
 		bySerial: map[string]*Entry{},
 		latest:   map[string]*Entry{},
 		reserved: map[string]bool{},
+		uses:     map[string]int{},
 	}
 	f, err := os.Open(x.path)
 	if err != nil {
@@ -272,7 +283,7 @@ func (x *index) reload(f *os.File) (int64, error) {
 		return 0, fmt.Errorf("read index: %w", err)
 	}
 	x.file = st
-	x.entries, x.bySerial, x.latest = nil, map[string]*Entry{}, map[string]*Entry{}
+	x.entries, x.bySerial, x.latest, x.uses = nil, map[string]*Entry{}, map[string]*Entry{}, map[string]int{}
 	x.offset, x.lines, x.lastLine = 0, 0, nil
 	torn, err := x.catchUp(f)
 	if err != nil {
@@ -313,7 +324,7 @@ func (x *index) apply(line []byte) error {
 		}
 		e := &Entry{
 			Name: r.Name, Kind: certs.Kind(r.Kind), Serial: r.Serial, CommonName: r.CN, KeyType: r.KeyType,
-			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR,
+			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR, MaxUses: r.MaxUses, EnrolledBy: r.EnrolledBy,
 			NotBefore: r.NotBefore, NotAfter: r.NotAfter, IssuedAt: r.Time, Current: true,
 		}
 		if old := x.latest[r.Name]; old != nil {
@@ -321,6 +332,9 @@ func (x *index) apply(line []byte) error {
 		}
 		x.entries = append(x.entries, e)
 		x.bySerial[r.Serial] = e
+		if r.EnrolledBy != "" {
+			x.uses[r.EnrolledBy]++
+		}
 		x.latest[r.Name] = e
 	case opRevoke:
 		e := x.bySerial[r.Serial]

@@ -162,6 +162,7 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 	rec := record{
 		Op: opIssue, Name: req.Name, Kind: string(req.Kind), Serial: certs.SerialHex(cert),
 		CN: cert.Subject.CommonName, KeyType: keyType, Hosts: req.Hosts, Org: req.Org, Days: req.Days, CSR: req.PublicKey != nil,
+		MaxUses: req.MaxUses, EnrolledBy: req.EnrolledBy,
 		NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(), Time: now.UTC(),
 	}
 	for _, ip := range req.IPs {
@@ -204,6 +205,11 @@ type RenewOptions struct {
 	// records it superseded until then, and crl.pem does not list it); 0
 	// revokes it at once.
 	Grace time.Duration
+	// Hosts and IPs, when either is given, replace the names of a server
+	// certificate (every one a SAN, the first host the CN); a device
+	// certificate's name is its id and cannot change.
+	Hosts []string
+	IPs   []net.IP
 }
 
 // Renewal is what [CA.Renew] did.
@@ -247,12 +253,21 @@ func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if old.Revoked {
 		return Renewal{}, revokedError(name)
 	}
+	if old.Kind == certs.Claim {
+		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
+	}
 	if old.CSR {
 		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)
 	}
 	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
 	for _, s := range old.IPs {
 		req.IPs = append(req.IPs, net.ParseIP(s))
+	}
+	if len(o.Hosts) > 0 || len(o.IPs) > 0 {
+		if old.Kind != certs.Server {
+			return Renewal{}, fmt.Errorf("%q is a %s certificate: only a server certificate's names change (--host, --ip)", name, old.Kind)
+		}
+		req.Hosts, req.IPs = o.Hosts, o.IPs
 	}
 	req, err := req.Normalize()
 	if err != nil {

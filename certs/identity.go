@@ -34,23 +34,25 @@ var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 //     Mosquitto the first, so "CN=ATTACK,CN=DEV1" would log in as DEV1 here
 //     and as ATTACK there: such a certificate is refused;
 //   - that CN is a valid device id ([ValidateID]), so that it can stand for
-//     %u in an ACL pattern such as devices/%u/#.
+//     %u in an ACL pattern such as devices/%u/#;
+//   - it is not a claim certificate ([ClaimName]): a claim is good only for
+//     enrollment, where the broker asks ClaimName itself.
 //
 // The error says which rule failed, for the broker's log.
 func Identity(c *x509.Certificate) (ClientIdentity, error) {
 	if c == nil {
 		return ClientIdentity{}, fmt.Errorf("%w: no certificate", ErrIdentity)
 	}
+	if name, ok, err := ClaimName(c); ok {
+		if err != nil {
+			return ClientIdentity{}, fmt.Errorf("%w: claim certificate: %v", ErrIdentity, err)
+		}
+		return ClientIdentity{}, fmt.Errorf("%w: %w (%s%s), on a listener with enrollment true", ErrIdentity, ErrClaim, ClaimCNPrefix, name)
+	}
 	if err := clientAuth(c); err != nil {
 		return ClientIdentity{}, fmt.Errorf("%w: %v", ErrIdentity, err)
 	}
-	var cns []string
-	for _, a := range c.Subject.Names {
-		if a.Type.Equal(oidCommonName) {
-			s, _ := a.Value.(string)
-			cns = append(cns, s)
-		}
-	}
+	cns := commonNames(c)
 	switch len(cns) {
 	case 0:
 		return ClientIdentity{}, fmt.Errorf("%w: the subject has no CN", ErrIdentity)

@@ -62,6 +62,15 @@ type Request struct {
 	// certificate is issued for (see [ParseCSR]): no key is made, KeyType
 	// is ignored, and the private key stays with the requester.
 	PublicKey crypto.PublicKey
+	// ClaimName is a claim's name (Kind Claim: Normalize moves Name here
+	// and sets Name to "claim-NAME"); MaxUses bounds the enrollments it
+	// may make (0: no limit).
+	ClaimName string
+	MaxUses   int
+	// EnrolledBy is the serial of the claim certificate a device
+	// certificate was enrolled with, recorded in the index to count the
+	// claim's uses.
+	EnrolledBy string
 }
 
 // Normalize fills defaults and checks the request; it returns the request as
@@ -84,6 +93,8 @@ func (r Request) Normalize() (Request, error) {
 		return r, fmt.Errorf("--days %d: it must be positive", r.Days)
 	}
 	switch r.Kind {
+	case Claim:
+		return r.normalizeClaim()
 	case Client:
 		if err := ValidateID(r.Name); err != nil {
 			return r, err
@@ -158,8 +169,11 @@ func ParseIP(s string) (net.IP, error) {
 
 // CommonName is the subject CN the request gets.
 func (r Request) CommonName() string {
-	if r.Kind == Client {
+	switch r.Kind {
+	case Client:
 		return r.Name
+	case Claim:
+		return ClaimCNPrefix + r.ClaimName
 	}
 	if len(r.Hosts) > 0 {
 		return r.Hosts[0]
@@ -196,6 +210,9 @@ func (r Request) Template(pub crypto.PublicKey, now time.Time) *x509.Certificate
 		t.IPAddresses = r.IPs
 	case Client:
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	case Claim:
+		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		t.ExtraExtensions = []pkixExtension{claimExtension(r.ClaimName)}
 	}
 	return t
 }
@@ -249,6 +266,8 @@ func pemCert(c *x509.Certificate) []byte {
 }
 
 func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+type pkixExtension = pkix.Extension
 
 // PEMCerts encodes certificates as concatenated PEM blocks.
 func PEMCerts(cs ...*x509.Certificate) []byte {

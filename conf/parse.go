@@ -55,9 +55,8 @@ type parser struct {
 	// metricsFile and metricsLine are where metrics was set.
 	metricsFile string
 	metricsLine int
-	// inBridge is set after a (refused) connection line: the bridge
-	// options that follow belong to it and are not reported again.
-	inBridge bool
+	// bridge is the most recent connection block: bridge options apply to it.
+	bridge *Bridge
 }
 
 // srcLine is one line of the main file or of a file of its include_dir.
@@ -291,6 +290,12 @@ func (p *parser) finish() {
 		}
 		seen[key] = l
 		if err := checkListener(l); err != nil {
+			p.fail(err)
+		}
+	}
+	for _, b := range p.cfg.Bridges {
+		p.file, p.line, p.opt = b.File, b.Line, "connection"
+		if err := checkBridge(b); err != nil {
 			p.fail(err)
 		}
 	}

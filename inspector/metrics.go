@@ -54,6 +54,9 @@ func newMetrics(i *Inspector) (*metrics, error) {
 			return time.Since(t).Seconds()
 		}))
 	}
+	if i.opts.Bridges != nil {
+		cs = append(cs, &bridgeCollector{f: i.opts.Bridges})
+	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
