@@ -52,6 +52,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		Metrics:       b.cfg.Metrics,
 		MetricsPublic: b.cfg.MetricsPublic,
 		CRLUpdated:    b.CRLUpdated,
+		Collectors:    b.collectors(),
 		Logger:        b.log,
 	}
 	if b.cfg.TopicScheme != "" && b.cfg.TopicSchemeMode != "log" {

@@ -235,6 +235,26 @@ type Renewal struct {
 // leaves the old certificate neither current nor pending, which is revoked
 // at once: a crash errs toward revocation, never toward a longer life.
 func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
+	return c.renew(name, o, nil, "")
+}
+
+// ErrNotCurrent: a renewal from a certificate that is not its name's
+// current one.
+var ErrNotCurrent = errors.New("not the current certificate")
+
+// RenewCSR renews the device certificate of name for a new public key (a
+// device renewing itself with a CSR, over MQTT): as [CA.Renew], with the
+// same profile, but no key is made or written. from is the serial (hex) of
+// the certificate the request came with: the renewal fails with
+// ErrNotCurrent unless it is the name's current certificate.
+func (c *CA) RenewCSR(name string, pub crypto.PublicKey, from string, o RenewOptions) (Renewal, error) {
+	if pub == nil {
+		return Renewal{}, errors.New("renew: no public key")
+	}
+	return c.renew(name, o, pub, from)
+}
+
+func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from string) (Renewal, error) {
 	if !c.CanSign() {
 		return Renewal{}, ErrLocked
 	}
@@ -251,10 +271,18 @@ func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if old.Kind == certs.Claim {
 		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
 	}
-	if old.CSR {
+	if from != "" {
+		if f, ok := normSerial(from); !ok || f != old.Serial || !old.Current {
+			return Renewal{}, fmt.Errorf("%q: certificate %s is %w", name, from, ErrNotCurrent)
+		}
+	}
+	if pub != nil && old.Kind != certs.Client {
+		return Renewal{}, fmt.Errorf("%q is a %s certificate: only device certificates renew from a CSR", name, old.Kind)
+	}
+	if old.CSR && pub == nil {
 		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)
 	}
-	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
+	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType), PublicKey: pub}
 	for _, s := range old.IPs {
 		req.IPs = append(req.IPs, net.ParseIP(s))
 	}

@@ -3,6 +3,7 @@ package inspector
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -56,6 +57,8 @@ type Options struct {
 	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
 	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time
+	// Collectors are more metrics served at /metrics (enrollment's).
+	Collectors []prometheus.Collector
 	// Scheme, when set, is the topic scheme the broker enforces: the page
 	// refuses to publish outside it, with the reason, as the broker would
 	// refuse an MQTT client (its scheme check leaves the page's own

@@ -54,6 +54,7 @@ func newMetrics(i *Inspector) (*metrics, error) {
 			return time.Since(t).Seconds()
 		}))
 	}
+	cs = append(cs, i.opts.Collectors...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
