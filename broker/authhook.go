@@ -20,38 +20,20 @@ import (
 // OnConnect, where it can still send the CONNACK code it wants, and closes
 // mochi's holes there: certificate identities, the session-takeover guard
 // and the will ACL.
+//
+// The ACL questions are answered where the packet says what they are:
+// SUBSCRIBE filters in OnSubscribe (subscribe.go), UNSUBSCRIBE filters in
+// OnUnsubscribe (unsubscribe.go), a client's PUBLISH in allowPublish (QoS 0
+// from OnPublish, QoS 1 and 2 from inboundHook), and deliveries in
+// OnACLCheck's read side.
 type authHook struct {
 	mqtt.HookBase
 	b *Broker
-
-	// passed holds the clients whose OnConnect accepted the login.
-	passed sync.Map // *mqtt.Client -> struct{}
-
-	// subscribing counts, per client and filter, the SUBSCRIBE filters being
-	// checked right now: mochi asks OnACLCheck(write=false) both for those
-	// and for deliveries. Writers (SUBSCRIBE only) hold subMu; deliveries
-	// read without a lock, and only while pending says some SUBSCRIBE is in
-	// progress somewhere. Values are immutable counts (int).
-	subMu       sync.Mutex
-	subscribing sync.Map // subKey -> int
-	// pending counts the entries of subscribing.
-	pending atomic.Int64
-
-	// pubDenied holds the v5 clients whose PUBLISH the ACL just refused,
-	// until OnPacketProcessed sees its QoS (mochi asks the ACL before
-	// anything else and tells the hook no QoS).
-	pubDenied  sync.Map // *mqtt.Client -> struct{}
-	pubPending atomic.Int64
 
 	// unsubDenied holds the refused filters of a v5 UNSUBSCRIBE until its
 	// UNSUBACK is encoded (see unsubscribe.go).
 	unsubDenied  sync.Map // unsubKey -> []int
 	unsubPending atomic.Int64
-}
-
-type subKey struct {
-	cl     *mqtt.Client
-	filter string
 }
 
 var _ mqtt.Hook = (*authHook)(nil)
@@ -62,7 +44,7 @@ func (h *authHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
 		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
-		mqtt.OnPacketEncode, mqtt.OnPacketProcessed,
+		mqtt.OnPacketEncode,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
 	}, []byte{b})
 }
@@ -104,7 +86,6 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		h.sendRefusal(cl, r.code)
 		return r
 	}
-	h.passed.Store(cl, struct{}{})
 	return nil
 }
 
@@ -191,7 +172,7 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	// mochi publishes wills without an ACL check: check the will now.
 	if pk.Connect.WillFlag {
 		wt := pk.Connect.WillTopic
-		if strings.HasPrefix(wt, "$") || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
+		if (strings.HasPrefix(wt, "$") && !bridgeStateTopic(wt)) || (ls.auth != nil && !ls.auth.Allow(username, cl.ID, wt, dynsec.PublishSend)) {
 			return refuse(packets.ErrNotAuthorized, "will topic %q is not allowed for user %q", wt, username)
 		}
 	}
@@ -233,97 +214,50 @@ func connectRules(cl *mqtt.Client, pk packets.Packet) *refusal {
 	return nil
 }
 
+// OnConnectAuthenticate admits every client that reaches it: mochi asks it
+// only after every hook's OnConnect returned nil, and OnConnect is where
+// the login was decided.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	_, ok := h.passed.LoadAndDelete(cl)
-	return ok
+	return true
 }
 
-func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if cl.Net.Inline {
-		return pk
-	}
-	h.subMu.Lock()
-	for _, f := range pk.Filters {
-		k := subKey{cl, f.Filter}
-		n, _ := h.subscribing.Load(k)
-		if n == nil {
-			n = 0
-		}
-		h.subscribing.Store(k, n.(int)+1)
-		h.pending.Add(1)
-	}
-	h.subMu.Unlock()
-	return pk
-}
-
-func (h *authHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, _ []byte) {
-	if !cl.Net.Inline {
-		h.subMu.Lock()
-		for _, f := range pk.Filters {
-			k := subKey{cl, f.Filter}
-			n, ok := h.subscribing.Load(k)
-			if !ok {
-				continue
-			}
-			h.pending.Add(-1)
-			if n.(int) <= 1 {
-				h.subscribing.Delete(k)
-			} else {
-				h.subscribing.Store(k, n.(int)-1)
-			}
-		}
-		h.subMu.Unlock()
-	}
-	h.b.logSubscribe(cl, pk)
-}
-
-// OnACLCheck answers publishes (write), subscriptions and deliveries.
+// OnACLCheck answers mochi's questions. A write is a QoS 0 PUBLISH, which
+// allowPublish judges in OnPublish (mochi would disconnect a v3 client on a
+// refusal; Mosquitto drops the message): the answer here is yes. A read is
+// a SUBSCRIBE filter or a delivery. OnSubscribe has already judged every
+// filter and renamed the refused ones, so a filter is answered from its
+// name; what is left is a delivery, answered by the receive ACL. A literal
+// filter is indistinguishable from the delivery of its topic: OnSubscribe
+// refuses it when that topic may not be received, so the receive answer
+// holds for both.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
-	if cl.Net.Inline {
+	if cl.Net.Inline || write {
 		return true
+	}
+	if _, refused := refusedFilter(t); refused {
+		return false
+	}
+	if !h.b.mountedDelivery(cl, t) {
+		return false // no topic of its own under the listener's mount point
 	}
 	ls := h.b.lis[cl.Net.Listener]
 	if ls == nil {
 		return false // a restored session of a listener no longer configured
 	}
-	user := string(cl.Properties.Username)
-	if write {
-		if cl.Properties.ProtocolVersion < 5 {
-			// mochi disconnects a v3 client on a refused QoS>0 publish;
-			// Mosquitto acks and drops it. OnPublish does that.
-			return true
-		}
-		if !allow(ls, user, cl.ID, t, dynsec.PublishSend) {
-			if _, loaded := h.pubDenied.LoadOrStore(cl, struct{}{}); !loaded {
-				h.pubPending.Add(1)
-			}
-			return false
-		}
-		return true
+	if _, shared := sharedFilter(t); shared {
+		// A shared filter OnSubscribe allowed, or a topic name with a share
+		// prefix (only a shared subscription with such an inner filter
+		// receives it): both keep the rule of the inner filter.
+		return allowSubscribe(ls, string(cl.Properties.Username), cl.ID, t)
 	}
-	ok, delivery := h.readCheck(ls, cl, user, t)
-	if !ok && delivery {
+	if topic.HasWildcard(t) {
+		return true // a filter OnSubscribe allowed: no topic name has one
+	}
+	if !allow(ls, string(cl.Properties.Username), cl.ID, t, dynsec.PublishReceive) {
 		h.b.noteDenial(dynsec.PublishReceive)
+		return false
 	}
-	return ok
-}
-
-// readCheck answers the write=false questions: subscriptions and
-// deliveries; delivery reports which one it was.
-func (h *authHook) readCheck(ls *listenerState, cl *mqtt.Client, user, t string) (ok, delivery bool) {
-	if _, shared := sharedFilter(t); shared || topic.HasWildcard(t) {
-		return allowSubscribe(ls, user, cl.ID, t), false
-	}
-	sub := false
-	if h.pending.Load() > 0 {
-		_, sub = h.subscribing.Load(subKey{cl, t})
-	}
-	if sub {
-		// A literal filter being subscribed, or a delivery of the same topic
-		// at that moment: both answers must agree (fails closed).
-		return allowSubscribe(ls, user, cl.ID, t) && allow(ls, user, cl.ID, t, dynsec.PublishReceive), false
-	}
-	return allow(ls, user, cl.ID, t, dynsec.PublishReceive), true
+	return true
 }
 
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
@@ -341,33 +275,15 @@ func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	return ls.auth.Allow(user, id, t, a)
 }
 
-// allowSubscribe checks a filter; a shared subscription (in any case of
-// its prefix, as mochi routes it) is checked by its inner filter, as in
-// Mosquitto.
-func allowSubscribe(ls *listenerState, user, id, f string) bool {
-	if inner, ok := sharedFilter(f); ok {
-		if inner == "" {
-			return false
-		}
-		f = inner
-	}
-	return allow(ls, user, id, f, dynsec.Subscribe)
-}
-
-// OnPublish drops, with a normal acknowledgement, a v3 publish the ACL
-// refuses (see OnACLCheck), and answers $CONTROL/dynamic-security/v1
-// requests instead of delivering them.
+// OnPublish drops, with a normal acknowledgement, a QoS 0 publish the ACL
+// refuses (QoS 1 and 2 never reach mochi: inboundHook owns them), and
+// answers $CONTROL/dynamic-security/v1 requests instead of delivering them.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	if cl.Properties.ProtocolVersion < 5 {
-		ls := h.b.lis[cl.Net.Listener]
-		if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
-			h.b.noteDenial(dynsec.PublishSend)
-			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
-			return pk, packets.CodeSuccessIgnore
-		}
+	if !h.b.allowPublish(cl, pk) {
+		return pk, packets.CodeSuccessIgnore
 	}
 	if pk.TopicName == EnrollTopic {
 		if ls := h.b.lis[cl.Net.Listener]; ls != nil && ls.conf.Enrollment {
@@ -385,21 +301,20 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	return pk, nil
 }
 
-// OnPacketProcessed reports a v5 QoS 0 publish the ACL refused: nothing on
-// the wire shows that one (QoS 1 and 2 get PUBACK/PUBREC 0x87, which the
-// observer's owner counts from the wire).
-func (h *authHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
-	if pk.FixedHeader.Type != packets.Publish || h.pubPending.Load() == 0 {
-		return
+// allowPublish is the publish ACL of every PUBLISH a client sends, of both
+// protocol versions and every QoS. A refusal is logged, and counted when
+// nothing on the wire shows it: QoS 0, and v3 at any QoS (a v5 client's
+// QoS 1 and 2 get PUBACK/PUBREC 0x87, which the observer's owner counts
+// from the wire).
+func (b *Broker) allowPublish(cl *mqtt.Client, pk packets.Packet) bool {
+	if ls := b.lis[cl.Net.Listener]; ls != nil && allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+		return true
 	}
-	if _, ok := h.pubDenied.LoadAndDelete(cl); !ok {
-		return
+	if pk.FixedHeader.Qos == 0 || cl.Properties.ProtocolVersion < 5 {
+		b.noteDenial(dynsec.PublishSend)
 	}
-	h.pubPending.Add(-1)
-	if pk.FixedHeader.Qos == 0 {
-		h.b.noteDenial(dynsec.PublishSend)
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q0, r%d, '%s').", cl.ID, boolInt(pk.FixedHeader.Retain), pk.TopicName))
-	}
+	b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	return false
 }
 
 func (h *authHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
@@ -407,28 +322,6 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 }
 
 func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
-	h.passed.Delete(cl)
-	if _, ok := h.pubDenied.LoadAndDelete(cl); ok {
-		h.pubPending.Add(-1)
-	}
 	h.forgetUnsubscribes(cl)
-	h.forgetSubscribes(cl)
 	h.b.logDisconnect(cl, err)
-}
-
-// forgetSubscribes drops the pending SUBSCRIBE filters of a client that went
-// away before mochi called OnSubscribed.
-func (h *authHook) forgetSubscribes(cl *mqtt.Client) {
-	if h.pending.Load() == 0 {
-		return
-	}
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	h.subscribing.Range(func(k, n any) bool {
-		if k.(subKey).cl == cl {
-			h.subscribing.Delete(k)
-			h.pending.Add(-int64(n.(int)))
-		}
-		return true
-	})
 }

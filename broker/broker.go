@@ -54,6 +54,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/bridge"
 	"mqtls/broker/store"
 	"mqtls/conf"
 	"mqtls/dynsec"
@@ -107,6 +108,8 @@ type Broker struct {
 	// store holds the durable state (nothing without persistence).
 	store     *store.Store
 	storeHook *store.Hook
+	// bridges are the connection blocks, started with the broker.
+	bridges []*bridge.Bridge
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -197,6 +200,11 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
+	if b.mounted() {
+		if err := b.server.AddHook(&mountHook{b: b}, nil); err != nil {
+			return nil, fmt.Errorf("add mount point hook: %w", err)
+		}
+	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
 	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
@@ -212,6 +220,10 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.server.AddHook(&clientOptsHook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add client options hook: %w", err)
+	}
+	// Before the fidelity hook, which clears the bridge bit of a CONNECT.
+	if err := b.server.AddHook(&bridgeClientHook{}, nil); err != nil {
+		return nil, fmt.Errorf("add bridge client hook: %w", err)
 	}
 	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
@@ -236,6 +248,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		if err := b.AddHook(h, nil); err != nil {
 			return nil, err
 		}
+	}
+	if err := b.addBridges(); err != nil {
+		return nil, err
 	}
 	ok = true
 	return b, nil
@@ -375,6 +390,9 @@ func (b *Broker) Start() error {
 			go b.watchCRL(ls)
 		}
 	}
+	for _, br := range b.bridges {
+		br.Start()
+	}
 	return nil
 }
 
@@ -503,6 +521,9 @@ func (b *Broker) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.done)
+		for _, br := range b.bridges {
+			br.Close()
+		}
 		err = b.server.Close()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil

@@ -203,16 +203,11 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return refuse(packets.ErrPacketTooLarge, "")
 	}
 	t := pk.TopicName
-	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") {
+	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") && !bridgeStateTopic(t) {
 		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
 		return refuse(packets.ErrNotAuthorized, "")
 	}
-	ls := h.b.lis[cl.Net.Listener]
-	if ls == nil || !allow(ls, string(cl.Properties.Username), cl.ID, t, dynsec.PublishSend) {
-		if !v5 {
-			h.b.noteDenial(dynsec.PublishSend) // the wire shows nothing
-		}
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+	if !h.b.allowPublish(cl, pk) {
 		return refuse(packets.ErrNotAuthorized, "")
 	}
 	if h.b.scheme != nil {
@@ -223,12 +218,12 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 	if !h.b.retained.admit(cl, pk) {
 		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
 	}
-	if t == EnrollTopic && ls.conf.Enrollment {
+	if ls := h.b.lis[cl.Net.Listener]; t == EnrollTopic && ls != nil && ls.conf.Enrollment {
 		h.b.enroll(cl, pk)
 		return 0, "", false
 	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
-		if !ls.noControl {
+		if !h.b.lis[cl.Net.Listener].noControl {
 			h.b.control(cl, pk)
 		}
 		return 0, "", false

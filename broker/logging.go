@@ -229,6 +229,10 @@ func (b *Broker) logSubscribe(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	for _, f := range pk.Filters {
-		b.log.Info(fmt.Sprintf("%s %d %s", cl.ID, f.Qos, f.Filter))
+		name := f.Filter
+		if orig, refused := refusedFilter(name); refused {
+			name = orig
+		}
+		b.log.Info(fmt.Sprintf("%s %d %s", cl.ID, f.Qos, name))
 	}
 }

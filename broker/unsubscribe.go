@@ -15,13 +15,10 @@ import (
 // "unsubscribe" default access). A refused filter keeps its subscription;
 // a v5 client gets UNSUBACK reason 0x87 (not authorized) for it, a v3 client
 // the plain UNSUBACK that v3 has. mochi has no way to refuse one filter of
-// an UNSUBSCRIBE, so OnUnsubscribe renames a refused filter to one that no
-// subscription can have, and OnPacketEncode puts 0x87 in its place in the
-// UNSUBACK (mochi answers 0x11, no subscription existed).
-
-// deniedFilter replaces a refused filter: it is no valid filter (NUL is
-// not allowed in MQTT strings), so mochi finds no subscription to remove.
-const deniedFilter = "\x00denied"
+// an UNSUBSCRIBE, so OnUnsubscribe renames a refused filter as OnSubscribe
+// does (refuseFilter: no subscription can have that name), and
+// OnPacketEncode puts 0x87 in its place in the UNSUBACK (mochi answers
+// 0x11, no subscription existed).
 
 // unsubKey names one UNSUBSCRIBE of a client by its packet id.
 type unsubKey struct {
@@ -50,7 +47,7 @@ func (h *authHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	}
 	pk.Filters = slices.Clone(pk.Filters)
 	for _, i := range denied {
-		pk.Filters[i].Filter = deniedFilter
+		pk.Filters[i].Filter = refuseFilter(pk.Filters[i].Filter)
 	}
 	if cl.Properties.ProtocolVersion >= 5 {
 		h.unsubDenied.Store(unsubKey{cl, pk.PacketID}, denied)

@@ -16,10 +16,11 @@
 // # Device ids
 //
 // [ValidateID] is the rule for device ids and certificate names: a device id
-// is the CN, the MQTT username and client id, and a file name, so it must be
-// non-empty UTF-8 of at most 64 bytes without '/', '+', '#', ':' or control
-// characters. A claim certificate ([Claim]) is named claim:NAME, which is
-// therefore never a device id.
+// is the CN, the MQTT username and client id, a topic level and a file name,
+// so it must be 1 to 64 bytes of printable ASCII without spaces, '/', '+',
+// '#' or ':': the rules of a topic level (topic.CheckLevel), and no ':' since
+// a claim certificate ([Claim]) is named claim:NAME, which is therefore never
+// a device id.
 //
 // # Inspection
 //

@@ -52,6 +52,7 @@ func TestIdentity(t *testing.T) {
 		"any EKU only":     {mk(one, []x509.ExtKeyUsage{x509.ExtKeyUsageAny}), "only extended key usage is anyExtendedKeyUsage"},
 		"server only":      {mk(one, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}), "does not include clientAuth"},
 		"bad CN":           {mk([]pkix.AttributeTypeAndValue{{Type: cn, Value: "a/b"}}, client), "invalid device id"},
+		"CN with a space":  {mk([]pkix.AttributeTypeAndValue{{Type: cn, Value: "bad id"}}, client), "whitespace"},
 		"nil":              {nil, "no certificate"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -13,7 +13,9 @@
 // (allow_anonymous, password_file, acl_file, allow_zero_length_clientid,
 // auto_id_prefix, plugin, plugin_opt_*) are global unless
 // per_listener_settings is true, in which case they belong to the most
-// recent listener. include_dir reads the *.conf files of a folder in
+// recent listener. A "connection NAME" line starts a bridge ([Bridge]):
+// the bridge options that follow apply to the most recent one, as in
+// Mosquitto. include_dir reads the *.conf files of a folder in
 // Mosquitto's order, in place of its line.
 //
 // # Errors and warnings
@@ -46,6 +48,8 @@ type Config struct {
 	Listeners []*Listener
 	// Security holds the global security options (per_listener_settings false).
 	Security Security
+	// Bridges are the connection blocks, in file order.
+	Bridges []*Bridge
 
 	// Persistence turns on the on-disk store of sessions, subscriptions,
 	// retained and in-flight messages.
@@ -168,6 +172,9 @@ type Listener struct {
 	MaxConnections int
 	// SocketDomain is "" (both), "ipv4" or "ipv6".
 	SocketDomain string
+	// MountPoint is put before every topic and filter the listener's
+	// clients send and taken off the topics they receive ("" for none).
+	MountPoint string
 
 	// Security holds this listener's security options when
 	// per_listener_settings is true.

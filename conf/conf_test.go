@@ -178,8 +178,7 @@ func TestErrors(t *testing.T) {
 		"unsupported":         {"# c\npsk_file p", `x.conf:2: psk_file: mosquitto option not supported by mqtls: pre-shared keys are not supported: use client certificates`},
 		"misspelt":            {"listener 1883\nallow_anonymus true", `x.conf:2: allow_anonymus: unknown option: did you mean allow_anonymous?`},
 		"port after listener": {"listener 1883\nport 1884", `x.conf:2: port: sets the default listener's port but follows a listener line`},
-		"bridge":              {"connection b\naddress h:1883\ntopic # both", `x.conf:1: connection: bridges are not supported`},
-		"bridge option alone": {"topic # both", `x.conf:1: topic: is a bridge option and bridges are not supported`},
+		"bridge option alone": {"topic # both", `x.conf:1: topic: is a bridge option: it must follow a "connection NAME" line`},
 		"retain source":       {"check_retain_source true", `x.conf:1: check_retain_source: mosquitto option not supported by mqtls: true is not supported`},
 		"expiration":          {"persistent_client_expiration 14", `x.conf:1: persistent_client_expiration: want a number followed by h, d, w, m or y`},
 		"include missing":     {"include_dir /nonexistent/conf.d", `x.conf:1: include_dir: cannot read the folder`},
@@ -192,6 +191,8 @@ func TestErrors(t *testing.T) {
 		"duplicate listener":  {"listener 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener at x.conf:1`},
 		"cafile first":        {"cafile ca.crt\nlistener 8883", `x.conf:1: port: listener 1883 sets cafile but is not a TLS listener`},
 		"default and 1883":    {"port 1883\nlistener 1883", `x.conf:2: listener: port 1883 is already used by the listener at x.conf:1`},
+		"mount wildcard":      {"listener 1\nmount_point t/+/", `x.conf:2: mount_point: "t/+/" is not a topic: a mount point holds no + or # (for example tenant1/)`},
+		"mount empty":         {"listener 1\nmount_point", `x.conf:2: mount_point: needs a value`},
 		"protocol":            {"listener 1\nprotocol http", `x.conf:2: protocol: want mqtt or websockets, got "http"`},
 		"tls 1.1":             {"listener 1\ntls_version tlsv1.1", `x.conf:2: tls_version: tlsv1.1 is not supported: TLS 1.2 is the minimum`},
 		"tls junk":            {"listener 1\ntls_version ssl3", `x.conf:2: tls_version: want tlsv1.2 or tlsv1.3, got "ssl3"`},
@@ -427,6 +428,22 @@ func TestDefaultListener(t *testing.T) {
 	d := c.Listeners[0]
 	if !d.Default || d.Port != 1884 || d.Bind != "127.0.0.1" || d.MaxConnections != 5 || c.Listeners[1].Port != 1885 {
 		t.Errorf("default listener %+v", d)
+	}
+}
+
+// TestMountPoint: mount_point belongs to the listener it follows, the
+// default listener included.
+func TestMountPoint(t *testing.T) {
+	c, err := Parse("x.conf", []byte("mount_point a/\nlistener 1885\nlistener 1886\nmount_point tenant 2/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range c.Listeners {
+		got = append(got, l.MountPoint)
+	}
+	if want := []string{"a/", "", "tenant 2/"}; !slices.Equal(got, want) {
+		t.Errorf("mount points %q, want %q", got, want)
 	}
 }
 

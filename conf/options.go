@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // option applies one line. Its errors are wrapped with file, line and option.
@@ -15,14 +16,10 @@ func (p *parser) option(name, value string) error {
 		p.metricsFile, p.metricsLine = p.file, p.line
 	}
 	if bridgeOptions[name] {
-		if p.inBridge {
-			return nil // reported once, at its connection line
-		}
-		return fmt.Errorf("is a bridge option and bridges are not supported: bridge with a Mosquitto in front of mqtls")
+		return p.bridgeOption(name, value)
 	}
 	if name == "connection" {
-		p.inBridge = true
-		return fmt.Errorf("bridges are not supported: bridge with a Mosquitto in front of mqtls (its bridge options up to the next listener are not reported)")
+		return p.newBridge(value)
 	}
 	if strings.HasPrefix(name, "plugin_opt_") || strings.HasPrefix(name, "auth_opt_") {
 		return p.pluginOpt(name, value)
@@ -49,7 +46,6 @@ func (p *parser) option(name, value string) error {
 	}
 	switch name {
 	case "listener":
-		p.inBridge = false
 		return p.newListener(value)
 	case "per_listener_settings":
 		return nil // read in the first pass
@@ -321,6 +317,16 @@ var listenerOptions = map[string]func(l *Listener, v string) error{
 		l.SocketDomain = v
 		return nil
 	},
+	"mount_point": func(l *Listener, v string) error {
+		if v == "" {
+			return fmt.Errorf("needs a value")
+		}
+		if strings.ContainsAny(v, "+#") || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("%q is not a topic: a mount point holds no + or # (for example tenant1/)", v)
+		}
+		l.MountPoint = v
+		return nil
+	},
 	"max_connections": func(l *Listener, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 {
@@ -452,7 +458,6 @@ var ignoredOptions = map[string]string{
 // refusedOptions are Mosquitto options that mqtls does not implement: each
 // is refused with the reason and what to use instead.
 var refusedOptions = map[string]string{
-	"mount_point":              "not yet implemented: give each tenant its own topic prefix with ACL patterns (%u/%c) instead",
 	"use_username_as_clientid": "pin a user's client id with dynamic security (a client's clientid) instead",
 	"bind_interface":           "listen on the interface's address instead (listener PORT ADDRESS)",
 	"capath":                   "put the CA certificates in one file and give it as cafile",
@@ -473,7 +478,8 @@ var refusedOptions = map[string]string{
 	"enable_control_api":          "the dynamic security plugin's $CONTROL topics are on when it is loaded",
 }
 
-// bridgeOptions are the options of a bridge (after a connection line).
+// bridgeOptions are the options of a bridge: they apply to the most
+// recent connection line (bridge.go).
 var bridgeOptions = map[string]bool{
 	"address": true, "addresses": true, "bridge_alpn": true, "bridge_attempt_unsubscribe": true,
 	"bridge_bind_address": true, "bridge_cafile": true, "bridge_capath": true, "bridge_certfile": true,
@@ -485,6 +491,9 @@ var bridgeOptions = map[string]bool{
 	"notifications_local_only": true, "remote_clientid": true, "remote_password": true,
 	"remote_username": true, "restart_timeout": true, "round_robin": true, "start_type": true,
 	"threshold": true, "topic": true, "try_private": true,
+	// Mosquitto's older names of remote_clientid, remote_username and
+	// remote_password, and mqtls's remote_password_file.
+	"clientid": true, "username": true, "password": true, "remote_password_file": true,
 }
 
 // otherOptions are the options the switch in option handles.

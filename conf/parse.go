@@ -55,9 +55,8 @@ type parser struct {
 	// metricsFile and metricsLine are where metrics was set.
 	metricsFile string
 	metricsLine int
-	// inBridge is set after a (refused) connection line: the bridge
-	// options that follow belong to it and are not reported again.
-	inBridge bool
+	// bridge is the most recent connection block: bridge options apply to it.
+	bridge *Bridge
 }
 
 // srcLine is one line of the main file or of a file of its include_dir.
@@ -299,6 +298,12 @@ func (p *parser) finish() {
 			p.file, p.line, p.opt = l.File, l.Line, "enrollment"
 			p.fail(fmt.Errorf("listener %d has enrollment true, which needs enroll_pki DIR: the PKI folder that signs the devices' certificates", l.Port))
 			break
+		}
+	}
+	for _, b := range p.cfg.Bridges {
+		p.file, p.line, p.opt = b.File, b.Line, "connection"
+		if err := checkBridge(b); err != nil {
+			p.fail(err)
 		}
 	}
 	if p.cfg.Metrics && p.cfg.Inspector == "" {

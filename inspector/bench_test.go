@@ -101,7 +101,7 @@ func TestMemoryWithinBound(t *testing.T) {
 	// a page reads every topic: each is linted, and keeps its five findings
 	// (leading and trailing slash, empty level, whitespace, upper case)
 	var c cursor
-	if f := insp2.frame(&c, identity{local: true}, "", opts.MaxTopics); len(f.Topics) != opts.MaxTopics || f.Topics[0].Lint != "error" {
+	if f := insp2.frame(&c, identity{local: true}, search{}, opts.MaxTopics); len(f.Topics) != opts.MaxTopics || f.Topics[0].Lint != "error" {
 		t.Fatalf("the frame holds %d topics, the first marked %q", len(f.Topics), f.Topics[0].Lint)
 	}
 	used := heap() - before

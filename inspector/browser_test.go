@@ -105,3 +105,14 @@ func screenshot(t *testing.T, ctx context.Context) {
 	}
 	t.Logf("wrote %s (%d bytes)", dst, len(png))
 }
+
+// waitJS waits until a JavaScript expression is true, and fails with what
+// show evaluates to at the end.
+func waitJS(t *testing.T, ctx context.Context, js, show string) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		t.Fatalf("the page never got to %s (it shows %q): %v", js, eval[string](t, ctx, show), err)
+	}
+}

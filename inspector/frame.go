@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"mqtls/topic"
 )
 
 // maxFrameTopics caps one streamed batch; the rest follow in the next ones.
@@ -73,6 +71,9 @@ type cursor struct {
 	from    uint64            // scan topics changed after this
 	top     uint64            // the store's newest number when the last frame began
 	sent    map[string]uint64 // topics sent since from, with their number
+	// shown holds, when the payload decides the search, the topics this
+	// stream has sent: one whose payload stops matching is sent as gone.
+	shown map[string]struct{}
 	// vis caches what a viewer under an ACL may see, for the stats.
 	vis    visible
 	visAt  time.Time
@@ -94,7 +95,7 @@ type changedTopic struct {
 
 // frame collects the topics matching filter that id may read, changed since
 // the cursor, and moves it.
-func (i *Inspector) frame(c *cursor, id identity, filter string, limit int) frame {
+func (i *Inspector) frame(c *cursor, id identity, q search, limit int) frame {
 	var f frame
 	gone, ok := i.store.gone.since(c.from)
 	if !c.started || !ok {
@@ -102,7 +103,7 @@ func (i *Inspector) frame(c *cursor, id identity, filter string, limit int) fram
 		f.Reset, gone = true, nil
 	}
 	keep := func(name string) bool {
-		return (filter == "" || topic.Match(filter, name)) && i.mayRead(id, name)
+		return q.name(name) && i.mayRead(id, name)
 	}
 	top := i.store.seq.Load()
 	var todo []changedTopic
@@ -124,8 +125,21 @@ func (i *Inspector) frame(c *cursor, id identity, filter string, limit int) fram
 	now := time.Now().Unix()
 	f.Topics = make([]summary, 0, len(todo))
 	for _, t := range todo {
-		f.Topics = append(f.Topics, t.st.summary(now))
 		c.sent[t.st.name] = t.seq
+		if q.byPayload() {
+			if c.shown == nil {
+				c.shown = make(map[string]struct{})
+			}
+			if !q.matches(t.st) {
+				if _, ok := c.shown[t.st.name]; ok {
+					delete(c.shown, t.st.name)
+					f.Gone = append(f.Gone, goneTopic{t.st.name, t.seq})
+				}
+				continue
+			}
+			c.shown[t.st.name] = struct{}{}
+		}
+		f.Topics = append(f.Topics, t.st.summary(now))
 	}
 	for _, g := range gone {
 		if keep(g.Name) {

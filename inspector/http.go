@@ -3,7 +3,6 @@ package inspector
 import (
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -14,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"mqtls/dynsec"
-	"mqtls/topic"
 )
 
 //go:embed assets
@@ -142,7 +140,7 @@ func (i *Inspector) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // handleEvents streams batches of changed topics as Server-Sent Events.
 func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, id identity) {
-	filter, err := filterParam(r)
+	q, err := searchParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -156,7 +154,7 @@ func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, id iden
 	var c cursor
 	enc := json.NewEncoder(w)
 	for {
-		f := i.frame(&c, id, filter, maxFrameTopics)
+		f := i.frame(&c, id, q, maxFrameTopics)
 		if _, err := w.Write([]byte("data: ")); err != nil {
 			return
 		}
@@ -180,24 +178,13 @@ func (i *Inspector) handleEvents(w http.ResponseWriter, r *http.Request, id iden
 // handleTopics is one frame from the start: every topic matching the filter
 // (up to limit), for scripts and tests.
 func (i *Inspector) handleTopics(w http.ResponseWriter, r *http.Request, id identity) {
-	filter, err := filterParam(r)
+	q, err := searchParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var c cursor
-	writeJSON(w, i.frame(&c, id, filter, i.opts.MaxTopics))
-}
-
-func filterParam(r *http.Request) (string, error) {
-	f := r.URL.Query().Get("filter")
-	if f == "" {
-		return "", nil
-	}
-	if err := topic.ValidFilter(f); err != nil {
-		return "", errors.New("filter " + f + ": " + err.Error())
-	}
-	return f, nil
+	writeJSON(w, i.frame(&c, id, q, i.opts.MaxTopics))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -181,14 +181,13 @@ type topicReport struct {
 // handleLint lints every held topic matching the filter, with the set-wide
 // rules, in topic order.
 func (i *Inspector) handleLint(w http.ResponseWriter, r *http.Request, id identity) {
-	filter, err := filterParam(r)
+	q, err := searchParam(r)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	held := i.store.changed(0, func(name string) bool {
-		return (filter == "" || topic.Match(filter, name)) && i.mayRead(id, name)
-	})
+	held := i.store.changed(0, func(name string) bool { return q.name(name) && i.mayRead(id, name) })
+	held = slices.DeleteFunc(held, func(st *topicState) bool { return !q.matches(st) })
 	slices.SortFunc(held, func(a, b *topicState) int { return strings.Compare(a.name, b.name) })
 	rep := lintReport{Topics: len(held), Findings: []topicReport{}}
 	for _, st := range held {

@@ -99,7 +99,7 @@ func TestTapBoundsTopicCount(t *testing.T) {
 		t.Error("the newest topic was evicted instead of an older one")
 	}
 	var c cursor
-	f := insp.frame(&c, identity{local: true}, "", 100)
+	f := insp.frame(&c, identity{local: true}, search{}, 100)
 	if len(f.Topics) != 10 {
 		t.Errorf("a fresh frame lists %d topics, want 10", len(f.Topics))
 	}
@@ -341,7 +341,7 @@ func TestFrameCursor(t *testing.T) {
 	var c cursor
 	var seen []string
 	for k := 0; k < 3; k++ { // 5 topics, 2 a frame
-		f := insp.frame(&c, identity{local: true}, "cur/#", 2)
+		f := insp.frame(&c, identity{local: true}, search{filter: "cur/#"}, 2)
 		if k == 0 != f.Reset {
 			t.Errorf("frame %d: reset %v", k, f.Reset)
 		}
@@ -353,21 +353,21 @@ func TestFrameCursor(t *testing.T) {
 	if got := strings.Join(seen, "|"); got != "cur/a,cur/b|cur/c,cur/d|cur/e" {
 		t.Errorf("paged frames %q", got)
 	}
-	if f := insp.frame(&c, identity{local: true}, "cur/#", 2); len(f.Topics) != 0 {
+	if f := insp.frame(&c, identity{local: true}, search{filter: "cur/#"}, 2); len(f.Topics) != 0 {
 		t.Errorf("nothing changed, yet a frame carries %q", names(f))
 	}
 	publish(t, srv, cl, "cur/b", []byte("2"), 0, false, packets.Properties{})
-	if f := insp.frame(&c, identity{local: true}, "cur/#", 2); names(f) != "cur/b" {
+	if f := insp.frame(&c, identity{local: true}, search{filter: "cur/#"}, 2); names(f) != "cur/b" {
 		t.Errorf("after one change: %q", names(f))
 	}
 	// A publisher that took its number before the last frame began but
 	// stored it after that frame's scan is still sent by the next frame.
 	late := insp.store.get("cur/late")
 	late.seq.Store(c.top)
-	if f := insp.frame(&c, identity{local: true}, "cur/#", 2); names(f) != "cur/late" {
+	if f := insp.frame(&c, identity{local: true}, search{filter: "cur/#"}, 2); names(f) != "cur/late" {
 		t.Errorf("a late store was lost: %q", names(f))
 	}
-	if f := insp.frame(&c, identity{local: true}, "cur/#", 2); len(f.Topics) != 0 {
+	if f := insp.frame(&c, identity{local: true}, search{filter: "cur/#"}, 2); len(f.Topics) != 0 {
 		t.Errorf("sent twice: %q", names(f))
 	}
 }

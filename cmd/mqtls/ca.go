@@ -23,10 +23,11 @@ func caCmd() *cli.Command {
    $ mqtls ca init --no-password --insecure --pki dev # a throwaway dev CA with unencrypted keys
    $ mqtls ca show                                   # the CA, its CRL and what it issued
    $ mqtls ca crl                                    # re-sign crl.pem (run daily from cron)
+   $ mqtls ca export /etc/mosquitto/certs --for mosquitto   # files a real Mosquitto can read
 
 The folder is --pki DIR, else $MQTLS_PKI, else ./pki.
 Exit codes: 0 done, 1 failure, 2 misuse.`,
-		Subcommands: []*cli.Command{caInitCmd(), caShowCmd(), caCRLCmd()},
+		Subcommands: []*cli.Command{caInitCmd(), caShowCmd(), caCRLCmd(), caExportCmd()},
 	}
 }
 
@@ -192,6 +193,68 @@ asks for.`, ca.CRLDays),
 			return nil
 		},
 	}
+}
+
+func caExportCmd() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "copy the CA, a server certificate and the CRL where another broker can read them",
+		ArgsUsage: "DIR",
+		Description: `Examples:
+   $ sudo mqtls ca export /etc/mosquitto/certs --for mosquitto
+   $ sudo mqtls ca export /etc/mosquitto/certs --for mosquitto --name broker2
+
+The PKI folder is 0700, so a Mosquitto that drops to its own user (as it
+does when started as root without "user root") cannot read the files in it.
+This writes DIR/ca.crt (chain.pem), DIR/NAME.crt, DIR/crl.pem (0644) and
+DIR/NAME.key (0640, group mosquitto; 0600 when there is no such group) in a
+0755 folder DIR outside the PKI folder, and prints the listener lines for
+mosquitto.conf. Giving the key to the group needs root or membership of
+group mosquitto. Run it again after a revocation (then send Mosquitto a
+SIGHUP: it reads crlfile at start-up and on SIGHUP) or a renewal.
+No CA password is needed.
+
+Exit codes: 0 done, 1 failure, 2 misuse.`,
+		Flags: []cli.Flag{
+			pkiFlag(),
+			&cli.StringFlag{Name: "for", Usage: "the broker that reads the files: `mosquitto`", Required: true},
+			&cli.StringFlag{Name: "name", Usage: "server certificate `NAME` in the PKI folder", Value: "server"},
+		},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "the folder to write")
+			if err != nil {
+				return err
+			}
+			if c.String("for") != "mosquitto" {
+				return usageErrorf("--for %q: only mosquitto is known", c.String("for"))
+			}
+			a, err := loadCA(c)
+			if err != nil {
+				return err
+			}
+			f, err := a.ExportMosquitto(dir, c.String("name"))
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			key := "0600 (no group mosquitto on this system)"
+			if f.KeyGroup != "" {
+				key = "0640, group " + f.KeyGroup
+			}
+			fmt.Fprintf(w, "wrote %s: ca.crt, %s, crl.pem (0644), %s (%s)\n", f.Dir, filepath.Base(f.CertFile), filepath.Base(f.KeyFile), key)
+			fmt.Fprintf(w, "# mosquitto.conf\nlistener 8883\ncafile %s\ncertfile %s\nkeyfile %s\ncrlfile %s\nrequire_certificate true\nuse_identity_as_username true\n",
+				abs(f.CAFile), abs(f.CertFile), abs(f.KeyFile), abs(f.CRLFile))
+			return nil
+		},
+	}
+}
+
+// abs makes a path absolute for a configuration file read elsewhere.
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // printRepair says what a command completed of runs cut short before it.

@@ -94,8 +94,9 @@ func certClientCmd() *cli.Command {
    $ mqtls p12 DSN000001            # then bundle it for a phone
 
 The device id becomes the CN, which brokers with use_identity_as_username
-take as the username. It must be 1 to 64 bytes without '/', '+', '#', ':' or
-control characters. Writes issued/ID.crt and issued/ID.key (0600). Run again
+take as the username and topics as a level. It must be 1 to 64 bytes of
+printable ASCII without spaces, '/', '+', '#' or ':'. Writes issued/ID.crt
+and issued/ID.key (0600). Run again
 after a crash that left the certificate without its files, it revokes that
 certificate and issues a new one.`,
 		Flags: []cli.Flag{

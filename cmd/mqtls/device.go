@@ -150,6 +150,11 @@ Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
 				if c.NArg() > 1 {
 					return usageErrorf("device add --csr takes at most one device id, got %d arguments", c.NArg())
 				}
+				if c.NArg() == 1 {
+					if err := certs.ValidateID(c.Args().First()); err != nil {
+						return usageErrorf("%v", err)
+					}
+				}
 				if spec.CSR, err = readCSR(p); err != nil {
 					return err
 				}
@@ -291,7 +296,7 @@ file is only read, so a running broker may hold it).`,
 			&cli.BoolFlag{Name: "qr", Usage: "print the connection settings as a terminal QR code"},
 		},
 		Action: func(c *cli.Context) error {
-			id, err := oneArg(c, "device id")
+			id, err := idArg(c, "device id")
 			if err != nil {
 				return err
 			}
@@ -404,7 +409,7 @@ broker disconnects the device at once. Running it again finishes a revoke
 that was interrupted.`,
 		Flags: targetFlags(&cli.StringFlag{Name: "reason", Usage: "RFC 5280 `REASON`: keyCompromise, cessationOfOperation, affiliationChanged, superseded, privilegeWithdrawn"}),
 		Action: func(c *cli.Context) (err error) {
-			id, err := oneArg(c, "device id")
+			id, err := idArg(c, "device id")
 			if err != nil {
 				return err
 			}
@@ -474,7 +479,7 @@ exists.`,
 			graceFlag(),
 		}, connFlags()...),
 		Action: func(c *cli.Context) error {
-			id, err := oneArg(c, "device id")
+			id, err := idArg(c, "device id")
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"mqtls/ca"
+	"mqtls/certs"
 )
 
 const (
@@ -134,4 +135,17 @@ func oneArg(c *cli.Context, what string) (string, error) {
 		return "", usageErrorf("missing %s: see mqtls %s --help", what, commandPath(c))
 	}
 	return "", usageErrorf("one %s only, got %d arguments: %s", what, c.NArg(), strings.Join(c.Args().Slice(), " "))
+}
+
+// idArg is the one device id (or certificate name) argument, checked by the
+// device id rule: a bad one is misuse.
+func idArg(c *cli.Context, what string) (string, error) {
+	id, err := oneArg(c, what)
+	if err != nil {
+		return "", err
+	}
+	if err := certs.ValidateID(id); err != nil {
+		return "", usageErrorf("%v", err)
+	}
+	return id, nil
 }

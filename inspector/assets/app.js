@@ -22,28 +22,24 @@ const state = {
 
 function newNode(seg, full) { return { seg, full, kids: new Map(), topic: null, agg: 0, rate: 0, n: 0 }; }
 
-// ---------- MQTT filter matching, as the broker does it ----------
+// ---------- MQTT filters ----------
 function isFilter(s) { return s.includes('+') || s.includes('#'); }
 function validFilter(f) {
   const l = f.split('/');
   return l.every((x, i) => (x === '#' ? i === l.length - 1 : x === '+' || !/[+#]/.test(x)));
 }
-function match(filter, topic) {
-  const f = filter.split('/'), t = topic.split('/');
-  if (topic.startsWith('$') && !filter.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length || (f.length === t.length + 1 && f[f.length - 1] === '#');
-}
 
 // ---------- the stream ----------
+// The broker applies the filter (the API's syntax: an MQTT filter, a word,
+// payload:text), so the page and the API always show the same topics.
+function searchQuery() {
+  if (!state.filter) return '';
+  return '?filter=' + encodeURIComponent(state.filter) + ($('payloads').checked ? '&payloads=1' : '');
+}
+
 function connect() {
   if (state.es) state.es.close();
-  const q = isFilter(state.filter) ? '?filter=' + encodeURIComponent(state.filter) : '';
-  const es = new EventSource('/api/events' + q);
+  const es = new EventSource('/api/events' + searchQuery());
   state.es = es;
   es.onmessage = (ev) => apply(JSON.parse(ev.data));
   es.onerror = () => { $('stats').textContent = 'disconnected from the broker, retrying…'; };
@@ -111,11 +107,8 @@ function aggregate(n, now) {
   n.agg = c; n.rate = r; n.n = k; n.hot = hot;
 }
 
-function visible(name) {
-  const f = state.filter;
-  if (!f) return true;
-  return isFilter(f) ? match(f, name) : name.toLowerCase().includes(f.toLowerCase());
-}
+// visible: the stream holds only what the filter matches.
+function visible() { return true; }
 
 function esc(s) { return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c])); }
 function fmtRate(r) { return r >= 100 ? Math.round(r) + '/s' : r >= 0.05 ? r.toFixed(1) + '/s' : ''; }
@@ -432,15 +425,16 @@ $('filter').addEventListener('input', () => {
   clearTimeout(filterTimer);
   filterTimer = setTimeout(() => {
     const f = $('filter').value.trim();
-    const bad = isFilter(f) && !validFilter(f);
+    const name = f.startsWith('payload:') ? '' : f.split(' payload:')[0].trim();
+    const bad = isFilter(name) && !validFilter(name);
     $('filter').classList.toggle('bad', bad);
-    if (bad) return;
-    const was = isFilter(state.filter) ? state.filter : '';
+    if (bad || f === state.filter) return;
     state.filter = f;
     state.dirty = true;
-    if ((isFilter(f) ? f : '') !== was) connect();
+    connect();
   }, 200);
 });
+$('payloads').addEventListener('change', () => { if (state.filter) connect(); });
 for (const t of document.querySelectorAll('.tab')) t.addEventListener('click', () => showTab(t.dataset.tab));
 $('pub-form').addEventListener('submit', publish);
 $('view-mode').addEventListener('change', renderPayload);

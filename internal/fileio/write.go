@@ -14,17 +14,24 @@ import (
 // it, syncs it, and renames it over path. On any failure path is untouched and
 // the temporary file is removed.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, "")
+	return write(path, data, perm, "", -1)
+}
+
+// WriteFileGroup is WriteFile that also gives the file to group gid before
+// it takes path's place, so that it is never readable by the wrong group
+// and a failed change of group leaves path untouched.
+func WriteFileGroup(path string, data []byte, perm os.FileMode, gid int) error {
+	return write(path, data, perm, "", gid)
 }
 
 // WriteFileVia is WriteFile with a fixed temporary name (for example
 // "dynamic-security.json.new", the name Mosquitto uses), for formats whose
 // readers know that name.
 func WriteFileVia(path, tmp string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, tmp)
+	return write(path, data, perm, tmp, -1)
 }
 
-func write(path string, data []byte, perm os.FileMode, tmpName string) (err error) {
+func write(path string, data []byte, perm os.FileMode, tmpName string, gid int) (err error) {
 	dir := filepath.Dir(path)
 	var f *os.File
 	if tmpName == "" {
@@ -51,6 +58,11 @@ func write(path string, data []byte, perm os.FileMode, tmpName string) (err erro
 			os.Remove(tmp)
 		}
 	}()
+	if gid >= 0 {
+		if err = f.Chown(-1, gid); err != nil {
+			return fmt.Errorf("write %s: give it to group %d: %w", path, gid, err)
+		}
+	}
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

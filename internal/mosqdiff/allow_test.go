@@ -74,4 +74,40 @@ var allowed = map[string]struct {
 		mosquitto: []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s timeout"},
 		mqtls:     []string{"s < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "s < PUBLISH q0 r0 d0 \"will-delay-session-ends-first/w\" \"now\""},
 	},
+	// mount_point: Mosquitto 2.0.11 leaves the prefix on the topics it
+	// sends to a mounted listener's clients (its issue #2244, fixed in
+	// 2.0.12); the man page, and 2.0.12 on, take it off.
+	"mount-subscribe": {
+		why:       "the mount point comes off delivered topics, as mosquitto.conf(5) says and Mosquitto does from 2.0.12; 2.0.11 leaves it on (its issue #2244)",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "pub < CONNACK sp=0 rc=0x00", "pub < PUBACK", "pub < PUBACK", "sub < PUBLISH q1 r0 d0 \"mnt/mount-subscribe/a\" \"inside\"", "sub < PINGRESP"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "pub < CONNACK sp=0 rc=0x00", "pub < PUBACK", "pub < PUBACK", "sub < PUBLISH q1 r0 d0 \"mount-subscribe/a\" \"inside\"", "sub < PINGRESP"},
+	},
+	"mount-retained": {
+		why:       "a retained message to a mounted client loses the mount point too (see mount-subscribe)",
+		mosquitto: []string{"pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x10", "sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < PUBLISH q0 r1 d0 \"mnt/mount-retained/r\" \"kept\"", "pub < PUBACK rc=0x00"},
+		mqtls:     []string{"pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x10", "sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < PUBLISH q0 r1 d0 \"mount-retained/r\" \"kept\"", "pub < PUBACK rc=0x00"},
+	},
+	"mount-unsubscribe": {
+		why:       "an UNSUBSCRIBE on a mounted listener is mounted as its SUBSCRIBE was, so it removes the subscription; Mosquitto 2.0 looks for the filter without the mount point, answers 0x11 (no subscription existed) and keeps delivering",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < UNSUBACK [0x11]", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x00", "sub < PUBLISH q0 r0 d0 \"mnt/mount-unsubscribe/a\" \"m\"", "sub < PINGRESP"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub < UNSUBACK [0x00]", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x10", "sub < PINGRESP"},
+	},
+	"mount-shared": {
+		why:       "a shared subscription on a mounted listener is mounted inside its $share/GROUP/ prefix and shares the mounted topic; Mosquitto 2.0 puts the mount point before $share, which turns it into a plain filter no topic matches",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x10", "sub timeout"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "pub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "pub < PUBACK rc=0x00", "sub < PUBLISH q0 r0 d0 \"mount-shared/a\" \"m\""},
+	},
+	// A will the ACL denies refuses the CONNECT (README, Security): the
+	// client learns at once that its will would never be published, where
+	// Mosquitto admits it and drops the will when the client goes away.
+	"acl-deny-will": {
+		why:       "a will the publish ACL denies refuses the CONNECT (v5 0x87), where Mosquitto admits the client and silently drops its will",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c2 < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < PUBLISH q1 r0 d0 \"acl-deny-will/ok/w\" \"here\"", "sub < PINGRESP"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x87", "c2 < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < PUBLISH q1 r0 d0 \"acl-deny-will/ok/w\" \"here\"", "sub < PINGRESP"},
+	},
+	"mount-acl-will": {
+		why:       "the ACL sees the mounted will topic, as in Mosquitto; the refused CONNECT (v3 5) is acl-deny-will's difference",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00", "c2 < CONNACK sp=0 rc=0x00", "sub < PUBLISH q1 r0 d0 \"mnt/mount-acl-will/ok/w\" \"gone\"", "sub < PINGRESP"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x05", "c2 < CONNACK sp=0 rc=0x00", "sub < PUBLISH q1 r0 d0 \"mnt/mount-acl-will/ok/w\" \"gone\"", "sub < PINGRESP"},
+	},
 }

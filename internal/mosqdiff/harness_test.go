@@ -20,17 +20,22 @@ import (
 const wait = 3 * time.Second
 
 // profile is a broker configuration; both brokers get the same lines after
-// their listener line.
+// their listener line. In conf, {dir} is a folder holding files (name to
+// content) and {port2} the port of a second listener, which the clients of
+// a conn with second set dial.
 type profile struct {
-	name string
-	conf string
+	name  string
+	conf  string
+	files map[string]string
 }
 
 var profiles = []profile{
-	{"default", "allow_anonymous true\n"},
-	{"limits", "allow_anonymous true\nmax_keepalive 60\nmax_packet_size 1000\n"},
-	{"noretain", "allow_anonymous true\nretain_available false\n"},
-	{"sizelimit", "allow_anonymous true\nmessage_size_limit 10\n"},
+	{"default", "allow_anonymous true\n", nil},
+	{"limits", "allow_anonymous true\nmax_keepalive 60\nmax_packet_size 1000\n", nil},
+	{"noretain", "allow_anonymous true\nretain_available false\n", nil},
+	{"sizelimit", "allow_anonymous true\nmessage_size_limit 10\n", nil},
+	mountProfile,
+	aclProfile,
 }
 
 // scenario is one script. Its name is also the first topic level it uses,
@@ -46,6 +51,7 @@ type env struct {
 	t      *testing.T
 	broker string
 	addr   string
+	addr2  string // the second listener's, when the profile has one
 	name   string
 	lines  []string
 	conns  []*client
@@ -115,10 +121,15 @@ func (c *client) await(t byte) packets.Packet {
 }
 
 // dial opens a connection without sending anything.
-func (e *env) dial(label string, v byte) *client {
-	c, err := mqttraw.Dial(e.addr, v)
+func (e *env) dial(label string, v byte) *client { return e.dialAt(e.addr, label, v) }
+
+func (e *env) dialAt(addr, label string, v byte) *client {
+	if addr == "" {
+		e.t.Fatalf("%s: the profile has no second listener", e.name)
+	}
+	c, err := mqttraw.Dial(addr, v)
 	if err != nil {
-		e.t.Fatalf("%s: dial %s: %v", e.broker, e.addr, err)
+		e.t.Fatalf("%s: dial %s: %v", e.broker, addr, err)
 	}
 	cl := &client{e: e, label: label, c: c, nextID: 1}
 	e.conns = append(e.conns, cl)
@@ -136,6 +147,8 @@ type conn struct {
 	pass      string
 	protoName string
 	protoByte byte
+	// second dials the profile's second listener.
+	second bool
 }
 
 type will struct {
@@ -191,7 +204,11 @@ func (e *env) connect(label string, v byte, o conn) *client {
 
 // connectRaw is connect without the default client id.
 func (e *env) connectRaw(label string, v byte, o conn) *client {
-	c := e.dial(label, v)
+	addr := e.addr
+	if o.second {
+		addr = e.addr2
+	}
+	c := e.dialAt(addr, label, v)
 	b, err := mqttraw.Encode(connectPacket(v, o), v)
 	if err != nil {
 		e.t.Fatal(err)
@@ -434,28 +451,57 @@ func (s *client) quiet(d time.Duration) {
 	}
 }
 
-// startMosquitto and startMqtls start the brokers of a profile.
-func startMosquitto(t *testing.T, p profile) string {
-	port := testutil.FreePort(t)
-	testutil.Mosquitto(t, port, fmt.Sprintf("listener %d 127.0.0.1\n%s", port, p.conf))
-	return testutil.Addr(port)
+// render writes a profile's files and returns its configuration for a
+// broker listening on port, and the second listener's address ("" for
+// none).
+func (p profile) render(t *testing.T, port int) (string, string) {
+	dir := t.TempDir()
+	for name, body := range p.files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, addr2 := p.conf, ""
+	if strings.Contains(c, "{port2}") {
+		port2 := testutil.FreePort(t)
+		c = strings.ReplaceAll(c, "{port2}", fmt.Sprint(port2))
+		addr2 = testutil.Addr(port2)
+	}
+	c = strings.ReplaceAll(c, "{dir}", dir)
+	return fmt.Sprintf("listener %d 127.0.0.1\n%s", port, c), addr2
 }
 
-func startMqtls(t *testing.T, p profile) string {
+// startMosquitto and startMqtls start the brokers of a profile and return
+// the addresses of its listeners.
+func startMosquitto(t *testing.T, p profile) (string, string) {
 	port := testutil.FreePort(t)
+	c, addr2 := p.render(t, port)
+	pr := testutil.Mosquitto(t, port, c)
+	if addr2 != "" {
+		testutil.WaitPort(t, pr, addr2)
+	}
+	return testutil.Addr(port), addr2
+}
+
+func startMqtls(t *testing.T, p profile) (string, string) {
+	port := testutil.FreePort(t)
+	c, addr2 := p.render(t, port)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mqtls.conf")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("listener %d 127.0.0.1\n%s", port, p.conf)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pr := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "-c", path)
 	testutil.WaitPort(t, pr, testutil.Addr(port))
-	return testutil.Addr(port)
+	if addr2 != "" {
+		testutil.WaitPort(t, pr, addr2)
+	}
+	return testutil.Addr(port), addr2
 }
 
 // play runs a scenario against one broker and returns its transcript.
-func play(t *testing.T, broker, addr string, s scenario) []string {
-	e := &env{t: t, broker: broker, addr: addr, name: s.name}
+func play(t *testing.T, broker string, addrs [2]string, s scenario) []string {
+	e := &env{t: t, broker: broker, addr: addrs[0], addr2: addrs[1], name: s.name}
 	defer func() {
 		for _, c := range e.conns {
 			c.c.Close()
@@ -484,8 +530,9 @@ func TestDiff(t *testing.T) {
 	}
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) {
-			mosq := startMosquitto(t, p)
-			ours := startMqtls(t, p)
+			var mosq, ours [2]string
+			mosq[0], mosq[1] = startMosquitto(t, p)
+			ours[0], ours[1] = startMqtls(t, p)
 			for _, s := range scenarios {
 				if s.profile != p.name && !(s.profile == "" && p.name == "default") {
 					continue

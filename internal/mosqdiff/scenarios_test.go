@@ -39,7 +39,7 @@ func deliver(e *env, v byte, filters []string, topics ...string) {
 }
 
 // scenarios are all the scripts, grouped by what they test.
-var scenarios = slices.Concat(coreScenarios, sizeScenarios)
+var scenarios = slices.Concat(coreScenarios, sizeScenarios, mountScenarios)
 
 var coreScenarios = []scenario{
 	// CONNECT
@@ -387,6 +387,25 @@ var coreScenarios = []scenario{
 		p := e.connect("p", v4, conn{})
 		p.pub("$SYS/"+e.name, "m", 0, false)
 		e.sync(p, s)
+	}},
+	// QoS 1/2 publishes to $SYS: v5 PUBACK/PUBREC 0x87, v3 a plain ack;
+	// never delivered.
+	{name: "publish-sys-qos12-v5", run: func(e *env) {
+		s := e.connect("s", v5, conn{})
+		s.subq(2, "$SYS/"+e.name)
+		p := e.connect("p", v5, conn{})
+		p.pub("$SYS/"+e.name, "1", 1, false)
+		p.pub("$SYS/"+e.name, "2", 2, true)
+		s.ping()
+	}},
+	{name: "publish-sys-qos12-v311", run: func(e *env) {
+		s := e.connect("s", v4, conn{})
+		s.subq(2, "$SYS/"+e.name)
+		p := e.connect("p", v4, conn{})
+		p.pub("$SYS/"+e.name, "1", 1, false)
+		p.pub("$SYS/"+e.name, "2", 2, false)
+		p.ping()
+		s.ping()
 	}},
 	{name: "pubrel-unknown-v5", run: func(e *env) {
 		c := e.connect("c", v5, conn{})

@@ -1,0 +1,191 @@
+package mosqdiff
+
+import (
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// mountProfile has a second listener with mount_point mnt/: its clients
+// (conn.second) see the topic tree under mnt/ as their own. Mosquitto
+// 2.0.11 does not take the prefix off the topics it sends them (fixed in
+// 2.0.12): a scenario that reads a delivery on the mounted listener is on
+// the allow-list.
+var mountProfile = profile{name: "mount", conf: "allow_anonymous true\nlistener {port2} 127.0.0.1\nmount_point mnt/\n"}
+
+// aclProfile adds an acl_file to the mounted listener's profile: anonymous
+// clients may use +/ok/# and the sync topics, and mnt/+/ok/# (the mounted
+// topics of the second listener's clients: the ACL sees them with the
+// prefix, so a mounted client may not use +/plain/#).
+var aclProfile = profile{
+	name:  "acl",
+	conf:  "allow_anonymous true\nacl_file {dir}/acl\nlistener {port2} 127.0.0.1\nmount_point mnt/\n",
+	files: map[string]string{"acl": "topic readwrite +/sync/+\ntopic readwrite +/ok/#\ntopic readwrite +/plain/#\ntopic readwrite mnt/+/ok/#\n"},
+}
+
+var mounted = conn{second: true}
+
+var mountScenarios = []scenario{
+	// A mounted client's publishes land under mnt/, at every QoS; a
+	// subscriber outside the mount sees them there and not at their
+	// unmounted topic.
+	{name: "mount-publish", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v4, conn{})
+		s.subq(2, "mnt/"+e.topic("#"), e.topic("#"))
+		p := e.connect("pub", v4, mounted)
+		for qos := byte(0); qos <= 2; qos++ {
+			p.pub(e.topic("a"), string('0'+qos), qos, false)
+		}
+		s.expectN(3)
+		s.ping()
+	}},
+	{name: "mount-publish-v5", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, conn{})
+		s.subq(1, "mnt/"+e.topic("#"))
+		p := e.connect("pub", v5, mounted)
+		p.pub(e.topic("a"), "m", 1, false)
+		p.pub(e.topic("b"), "r", 1, true)
+		s.expectN(2)
+		s.unsub("mnt/" + e.topic("#"))
+		p.pub(e.topic("b"), "", 1, true)
+	}},
+	// The alias table holds the topic as the client sent it: an alias-only
+	// publish lands at the mounted topic too.
+	{name: "mount-topic-alias", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, conn{})
+		s.subq(0, "mnt/"+e.topic("#"))
+		p := e.connect("pub", v5, mounted)
+		p.pubp(e.topic("a"), "1", 1, false, props{TopicAlias: 1, TopicAliasFlag: true})
+		p.pubp("", "2", 1, false, props{TopicAlias: 1, TopicAliasFlag: true})
+		s.expectN(2)
+	}},
+	// $SYS from a mounted client is the ordinary topic mnt/$SYS/...
+	{name: "mount-sys", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, conn{})
+		s.subq(1, "mnt/$SYS/"+e.name)
+		p := e.connect("pub", v5, mounted)
+		p.pub("$SYS/"+e.name, "m", 1, false)
+		s.expect()
+	}},
+	{name: "mount-will", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v4, conn{})
+		s.subq(1, "mnt/"+e.topic("w"), e.topic("w"))
+		c := e.connect("c", v4, conn{second: true, will: &will{topic: e.topic("w"), payload: "gone", qos: 1}})
+		c.drop()
+		s.expect()
+		s.ping()
+	}},
+	// A mounted subscriber gets only the topics under mnt/, without the
+	// prefix (Mosquitto 2.0.11 leaves it on).
+	{name: "mount-subscribe", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v4, mounted)
+		s.subq(1, e.topic("#"))
+		p := e.connect("pub", v4, conn{})
+		p.pub(e.topic("a"), "outside", 1, false)
+		p.pub("mnt/"+e.topic("a"), "inside", 1, false)
+		s.expect()
+		s.ping()
+	}},
+	{name: "mount-retained", profile: "mount", run: func(e *env) {
+		p := e.connect("pub", v5, conn{})
+		p.pub("mnt/"+e.topic("r"), "kept", 1, true)
+		s := e.connect("sub", v5, mounted)
+		s.subq(0, e.topic("+"))
+		s.expect()
+		p.pub("mnt/"+e.topic("r"), "", 1, true)
+	}},
+	// UNSUBSCRIBE takes the prefix too, so it removes the subscription;
+	// Mosquitto 2.0.11 looks for the unmounted filter and keeps delivering.
+	{name: "mount-unsubscribe", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, mounted)
+		s.subq(0, e.topic("a"))
+		s.unsub(e.topic("a"))
+		p := e.connect("pub", v5, conn{})
+		p.pub("mnt/"+e.topic("a"), "m", 1, false)
+		s.ping()
+	}},
+	// A shared subscription is mounted inside its $share/GROUP/ prefix;
+	// Mosquitto 2.0.11 puts the prefix before $share, which makes a plain
+	// filter that no topic matches.
+	{name: "mount-shared", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, mounted)
+		s.subq(0, "$share/g/"+e.topic("a"))
+		p := e.connect("pub", v5, conn{})
+		p.pub("mnt/"+e.topic("a"), "m", 1, false)
+		s.expectIn(sec)
+	}},
+
+	// The ACL sees the mounted topic.
+	{name: "mount-acl-publish", profile: "acl", run: func(e *env) {
+		s := e.connect("sub", v5, conn{})
+		s.subq(0, "mnt/"+e.topic("ok/#"))
+		p := e.connect("pub", v5, mounted)
+		p.pub(e.topic("ok/a"), "1", 1, false)
+		p.pub(e.topic("plain/a"), "2", 1, false)
+		p.pub(e.topic("plain/a"), "3", 2, false)
+		s.expect()
+		s.ping()
+	}},
+	{name: "mount-acl-subscribe", profile: "acl", run: func(e *env) {
+		s := e.connect("sub", v5, mounted)
+		s.subq(0, e.topic("ok/#"), e.topic("plain/#"))
+	}},
+	{name: "mount-acl-will", profile: "acl", run: func(e *env) {
+		s := e.connect("sub", v4, conn{})
+		s.subq(1, "mnt/"+e.topic("#"))
+		c := e.connect("c", v4, conn{second: true, will: &will{topic: e.topic("plain/w"), payload: "gone", qos: 1}})
+		c.drop()
+		c2 := e.connect("c2", v4, conn{second: true, will: &will{topic: e.topic("ok/w"), payload: "gone", qos: 1}})
+		c2.drop()
+		s.expect()
+		s.ping()
+	}},
+
+	// A publish the ACL refuses: v5 QoS 1 gets PUBACK 0x87, QoS 2 PUBREC
+	// 0x87 (and no PUBREL is sent); v3 a plain acknowledgement; nothing
+	// is delivered.
+	{name: "acl-deny-v5", profile: "acl", run: func(e *env) {
+		s, p := pubsub(e, v5)
+		s.subq(2, e.topic("#"))
+		for qos := byte(0); qos <= 2; qos++ {
+			p.pub(e.topic("no/a"), string('0'+qos), qos, false)
+		}
+		p.pub(e.topic("ok/a"), "y", 2, false)
+		e.sync(p, s)
+	}},
+	{name: "acl-deny-v311", profile: "acl", run: func(e *env) {
+		s, p := pubsub(e, v4)
+		s.subq(2, e.topic("ok/#"))
+		for qos := byte(0); qos <= 2; qos++ {
+			p.pub(e.topic("no/a"), string('0'+qos), qos, false)
+		}
+		p.pub(e.topic("ok/a"), "y", 2, false)
+		e.sync(p, s)
+		p.ping()
+	}},
+	{name: "acl-deny-subscribe", profile: "acl", run: func(e *env) {
+		for _, v := range []byte{v4, v5} {
+			c := e.connect("c"+string('0'+v), v, conn{})
+			c.subq(1, e.topic("ok/#"), e.topic("no/#"), "#")
+		}
+	}},
+	{name: "acl-deny-will", profile: "acl", run: func(e *env) {
+		s := e.connect("sub", v4, conn{})
+		s.subq(1, e.topic("ok/#"))
+		c := e.connect("c", v5, conn{will: &will{topic: e.topic("no/w"), payload: "gone", qos: 1}})
+		c.drop()
+		c2 := e.connect("c2", v5, conn{will: &will{topic: e.topic("ok/w"), payload: "here", qos: 1}})
+		c2.drop()
+		s.expect()
+		s.ping()
+	}},
+	// A refused QoS 2 retry: the same packet id again, still PUBREC 0x87.
+	{name: "acl-deny-qos2-retry", profile: "acl", run: func(e *env) {
+		p := e.connect("pub", v5, conn{})
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, TopicName: e.topic("no/a"), PacketID: 7, Payload: []byte("m")}
+		p.send(pk)
+		p.expect()
+		pk.FixedHeader.Dup = true
+		p.send(pk)
+		p.expect()
+		p.ping()
+	}},
+}
