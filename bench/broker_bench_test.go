@@ -124,22 +124,22 @@ use_identity_as_username true
 	}
 	b.Run("qos0", func(b *testing.B) {
 		for b.Loop() {
-			flow(b, load(b, append([]string{"pubsub", "--qos", "0", "-d", "5s", "--warmup", "1s"}, cert...)...))
+			flow(b, load(b, append([]string{"pubsub", "--qos", "0", "--duration", "5s", "--warmup", "1s"}, cert...)...))
 		}
 	})
 	b.Run("qos1", func(b *testing.B) {
 		for b.Loop() {
-			flow(b, load(b, append([]string{"pubsub", "--qos", "1", "-d", "5s", "--warmup", "1s"}, cert...)...))
+			flow(b, load(b, append([]string{"pubsub", "--qos", "1", "--duration", "5s", "--warmup", "1s"}, cert...)...))
 		}
 	})
 	b.Run("qos0@10k", func(b *testing.B) {
 		for b.Loop() {
-			flow(b, load(b, append([]string{"pubsub", "--qos", "0", "--rate", "10000", "-d", "5s", "--warmup", "1s"}, cert...)...))
+			flow(b, load(b, append([]string{"pubsub", "--qos", "0", "--rate", "10000", "--duration", "5s", "--warmup", "1s"}, cert...)...))
 		}
 	})
 	b.Run("connect", func(b *testing.B) {
 		for b.Loop() {
-			r := load(b, "connect", "-c", "1000", "-k", "16", "--hold", "2s", "--cert-dir", clients)
+			r := load(b, "connect", "--connections", "1000", "--concurrency", "16", "--hold", "2s", "--cert-dir", clients)
 			b.ReportMetric(r["connects_per_s"].(float64), "connects/s")
 			if br, ok := r["broker"].(map[string]any); ok {
 				b.ReportMetric(br["per_core_second"].(float64), "connects/core-s")

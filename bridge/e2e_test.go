@@ -1,7 +1,10 @@
 package bridge_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,4 +343,82 @@ topic x/# out 1
 	s2.expect(state + " 0")
 	connect(t, pa, "pub-a", true).pub("x/1", "m", false)
 	s1.expect("x/1 m")
+}
+
+// TestBridgeInspector: the inspector's clients API and /metrics show the
+// bridge's state, counters and queue, also while the remote is down.
+func TestBridgeInspector(t *testing.T) {
+	da, db := t.TempDir(), t.TempDir()
+	pa, pb, web := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	b := startLocal(t, db, pb, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", pb))
+	startLocal(t, da, pa, fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+inspector 127.0.0.1:%d
+metrics true
+connection b
+address 127.0.0.1:%d
+remote_clientid a
+restart_timeout 1
+topic x/# out 1
+`, pa, web, pb))
+	sb := connect(t, pb, "sub-b", true)
+	sb.sub("$SYS/broker/connection/a/state", "x/#")
+	sb.expect("$SYS/broker/connection/a/state 1")
+	sa := connect(t, pa, "pub-a", true)
+	sa.sub("$SYS/broker/connection/a/state")
+	sa.expect("$SYS/broker/connection/a/state 1")
+	for i := range 3 {
+		sa.pub(fmt.Sprintf("x/%d", i), "m", false)
+		sb.expect(fmt.Sprintf("x/%d m", i))
+	}
+	base := "http://" + testutil.Addr(web)
+	testutil.WaitFor(t, 10*time.Second, "the sent count in /metrics", func() bool {
+		m := get(t, base+"/metrics")
+		return strings.Contains(m, `mqtls_bridge_connected{bridge="b"} 1`) && strings.Contains(m, `mqtls_bridge_messages_total{bridge="b",direction="out"} 3`)
+	})
+	var api struct {
+		Bridges []struct {
+			Name, State, Address string
+			Queued               int
+			Sent, Received       uint64
+			SentRate             float64
+		}
+	}
+	if err := json.Unmarshal([]byte(get(t, base+"/api/clients")), &api); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Bridges) != 1 || api.Bridges[0].Name != "b" || api.Bridges[0].State != "connected" || api.Bridges[0].Sent != 3 ||
+		api.Bridges[0].Address != testutil.Addr(pb) {
+		t.Errorf("bridges = %+v", api.Bridges)
+	}
+
+	b.stop()
+	sa.expect("$SYS/broker/connection/a/state 0")
+	sa.pub("x/q1", "m", false)
+	sa.pub("x/q2", "m", false)
+	testutil.WaitFor(t, 10*time.Second, "the queue in /metrics", func() bool {
+		m := get(t, base+"/metrics")
+		return strings.Contains(m, `mqtls_bridge_connected{bridge="b"} 0`) && strings.Contains(m, `mqtls_bridge_queued_messages{bridge="b"} 2`)
+	})
+	if err := json.Unmarshal([]byte(get(t, base+"/api/clients")), &api); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Bridges) != 1 || api.Bridges[0].State == "connected" || api.Bridges[0].Queued != 2 {
+		t.Errorf("bridges while the remote is down = %+v", api.Bridges)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	r, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, r.StatusCode, err)
+	}
+	return string(b)
 }

@@ -248,12 +248,12 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 		// A shared filter OnSubscribe allowed, or a topic name with a share
 		// prefix (only a shared subscription with such an inner filter
 		// receives it): both keep the rule of the inner filter.
-		return allowSubscribe(ls, string(cl.Properties.Username), cl.ID, t)
+		return allowSubscribe(ls, username(cl), cl.ID, t)
 	}
 	if topic.HasWildcard(t) {
 		return true // a filter OnSubscribe allowed: no topic name has one
 	}
-	if !allow(ls, string(cl.Properties.Username), cl.ID, t, dynsec.PublishReceive) {
+	if !allow(ls, username(cl), cl.ID, t, dynsec.PublishReceive) {
 		h.b.noteDenial(dynsec.PublishReceive)
 		return false
 	}
@@ -307,13 +307,15 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 // QoS 1 and 2 get PUBACK/PUBREC 0x87, which the observer's owner counts
 // from the wire).
 func (b *Broker) allowPublish(cl *mqtt.Client, pk packets.Packet) bool {
-	if ls := b.lis[cl.Net.Listener]; ls != nil && allow(ls, string(cl.Properties.Username), cl.ID, pk.TopicName, dynsec.PublishSend) {
+	if ls := b.lis[cl.Net.Listener]; ls != nil && allow(ls, username(cl), cl.ID, pk.TopicName, dynsec.PublishSend) {
 		return true
 	}
 	if pk.FixedHeader.Qos == 0 || cl.Properties.ProtocolVersion < 5 {
 		b.noteDenial(dynsec.PublishSend)
 	}
-	b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	if b.debug {
+		b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s').", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName))
+	}
 	return false
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"mqtls/bridge"
 	"mqtls/conf"
+	"mqtls/inspector"
 )
 
 // The bridges' local clients connect through an in-memory connection to a
@@ -77,6 +78,17 @@ func (b *Broker) Bridges() []BridgeStats {
 			s.Queued = cl.State.Inflight.Len()
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// inspectorBridges is Bridges for the inspector's clients panel and
+// metrics.
+func (b *Broker) inspectorBridges() []inspector.Bridge {
+	var out []inspector.Bridge
+	for _, s := range b.Bridges() {
+		out = append(out, inspector.Bridge{Name: s.Name, State: string(s.State), Address: s.Address,
+			Queued: s.Queued, Sent: s.Sent, Received: s.Received, Dropped: s.Dropped})
 	}
 	return out
 }

@@ -40,6 +40,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -116,6 +117,9 @@ type Broker struct {
 	obs       Observer
 	// enroller answers enrollment requests (enrollment listeners only).
 	enroller Enroller
+	// debug is set when the log takes debug lines: the per-message
+	// paths format a line only then.
+	debug bool
 }
 
 // listenerState is what the hook needs to know about a listener.
@@ -145,7 +149,8 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
 	}
-	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{}),
+		debug: log.Enabled(context.Background(), slog.LevelDebug)}
 	ok := false
 	defer func() {
 		if !ok && b.dynsec != nil {

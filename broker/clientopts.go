@@ -77,6 +77,9 @@ func (b *Broker) tooLarge(cl *mqtt.Client, pk packets.Packet) bool {
 	if limit <= 0 || len(pk.Payload) <= limit {
 		return false
 	}
+	if !b.debug {
+		return true
+	}
 	b.log.Debug(fmt.Sprintf("Dropped too large PUBLISH from %s (q%d, r%d, '%s', ... (%d bytes)).", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), pk.TopicName, len(pk.Payload)))
 	return true
 }

@@ -204,7 +204,9 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 	}
 	t := pk.TopicName
 	if len(t) >= 4 && strings.EqualFold(t[:4], "$SYS") && !bridgeStateTopic(t) {
-		h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+		if h.b.debug {
+			h.b.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (q%d, r%d, '%s'): $SYS topics belong to the broker.", cl.ID, pk.FixedHeader.Qos, boolInt(pk.FixedHeader.Retain), t))
+		}
 		return refuse(packets.ErrNotAuthorized, "")
 	}
 	if !h.b.allowPublish(cl, pk) {
@@ -263,7 +265,7 @@ func (h *inboundHook) inject(c *pubConn, pk packets.Packet) {
 	}
 	pk.FixedHeader.Dup = false
 	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
-	if err := h.b.server.InjectPacket(c.shadow, pk); err != nil {
+	if err := h.b.server.InjectPacket(c.shadow, pk); err != nil && h.b.debug {
 		h.b.log.Debug(fmt.Sprintf("deliver PUBLISH from %s: %v", c.cl.ID, err))
 	}
 	// mochi counts the injected packet as received a second time.

@@ -53,6 +53,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		MetricsPublic: b.cfg.MetricsPublic,
 		CRLUpdated:    b.CRLUpdated,
 		Collectors:    b.collectors(),
+		Bridges:       b.inspectorBridges,
 		Logger:        b.log,
 	}
 	if b.cfg.TopicScheme != "" && b.cfg.TopicSchemeMode != "log" {

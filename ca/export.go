@@ -177,3 +177,49 @@ func firstLine(b []byte) string {
 	s, _, _ := strings.Cut(string(b), "\n")
 	return strings.TrimSuffix(s, "\r")
 }
+
+// P12Choice is what a renewal was told about the p12 it rewrites.
+type P12Choice struct {
+	// NewPassword asks for a new random password.
+	NewPassword bool
+	// Password is a chosen one ("" for none).
+	Password string
+	// Modern asks for the modern form (else the old bundle's form is kept).
+	Modern bool
+}
+
+// RenewP12 says how a renewal rewrites issued/NAME.p12, so that the bundle
+// never keeps the certificate the renewal replaced: with the password its
+// .p12.pass file holds (checked to open it) and in its old format, unless ch
+// chooses another password or the modern form. ok is false when there is no
+// bundle there. It reads only, so a renewal calls it first and fails before
+// changing anything.
+func (c *CA) RenewP12(name string, ch P12Choice) (o P12Options, ok bool, err error) {
+	o = P12Options{Modern: ch.Modern, Password: ch.Password}
+	path := c.IssuedPath(name, ".p12")
+	data, err := fileio.ReadFile(path, fileio.MaxPEM, "a p12 bundle")
+	if errors.Is(err, fs.ErrNotExist) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, err
+	}
+	o.Modern = o.Modern || p12.IsModern(data)
+	if ch.NewPassword || ch.Password != "" {
+		return o, true, nil
+	}
+	passPath := path + ".pass"
+	pass, err := fileio.ReadFile(passPath, 1<<20, "a p12 password file")
+	if errors.Is(err, fs.ErrNotExist) {
+		return o, true, fmt.Errorf("%s has a chosen password (there is no %s): give the new bundle one with --password-file FILE, or --new-password", path, passPath)
+	}
+	if err != nil {
+		return o, true, err
+	}
+	pw := firstLine(pass)
+	if _, _, _, err := p12.Decode(data, pw); err != nil {
+		return o, true, fmt.Errorf("%s does not open %s: give --new-password or --password-file FILE", passPath, path)
+	}
+	o.Password = pw
+	return o, true, nil
+}

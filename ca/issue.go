@@ -205,6 +205,11 @@ type RenewOptions struct {
 	// records it superseded until then, and crl.pem does not list it); 0
 	// revokes it at once.
 	Grace time.Duration
+	// Hosts and IPs, when either is given, replace the names of a server
+	// certificate (every one a SAN, the first host the CN); a device
+	// certificate's name is its id and cannot change.
+	Hosts []string
+	IPs   []net.IP
 }
 
 // Renewal is what [CA.Renew] did.
@@ -285,6 +290,12 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType), PublicKey: pub}
 	for _, s := range old.IPs {
 		req.IPs = append(req.IPs, net.ParseIP(s))
+	}
+	if len(o.Hosts) > 0 || len(o.IPs) > 0 {
+		if old.Kind != certs.Server {
+			return Renewal{}, fmt.Errorf("%q is a %s certificate: only a server certificate's names change (--host, --ip)", name, old.Kind)
+		}
+		req.Hosts, req.IPs = o.Hosts, o.IPs
 	}
 	req, err := req.Normalize()
 	if err != nil {

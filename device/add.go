@@ -72,6 +72,11 @@ type Result struct {
 	// device that sent its own CSR).
 	P12     string
 	P12Pass string
+	// P12Password is the bundle's password when this call wrote it (to be
+	// shown only when asked); P12Modern is its form. A renewal that kept
+	// the old password leaves P12Pass empty.
+	P12Password string
+	P12Modern   bool
 	// Note explains a skip or a completion.
 	Note string
 	// Repair is what a renewal completed of runs cut short (see

@@ -77,11 +77,13 @@ func (o *Onboarder) Revoke(id string, reason ca.Reason) (Revoked, error) {
 	return out, nil
 }
 
-// Renew gives a device a new key and certificate and a new p12 with a new
-// password; the old certificate is revoked as superseded, or with ro.Grace
-// stays valid until the grace ends (see ca.CA.Renew). Its dynamic security
-// client stays as it is: the name does not change.
-func (o *Onboarder) Renew(id string, ro ca.RenewOptions) (Result, error) {
+// Renew gives a device a new key and certificate and rewrites its p12 with
+// them: with the password of its .p12.pass file and in its old form unless
+// ch says otherwise (see ca.CA.RenewP12; o.Modern asks for the modern form
+// too). The old certificate is revoked as superseded, or with ro.Grace stays
+// valid until the grace ends (see ca.CA.Renew). Its dynamic security client
+// stays as it is: the name does not change.
+func (o *Onboarder) Renew(id string, ro ca.RenewOptions, ch ca.P12Choice) (Result, error) {
 	res := Result{ID: id}
 	if err := certs.ValidateID(id); err != nil {
 		return res, err
@@ -99,20 +101,25 @@ func (o *Onboarder) Renew(id string, ro ca.RenewOptions) (Result, error) {
 	if e.Revoked {
 		return res, fmt.Errorf("device %s is revoked: a revoked device is not renewed", id)
 	}
+	ch.Modern = ch.Modern || o.Modern
+	po, _, err := o.CA.RenewP12(id, ch)
+	if err != nil {
+		return res, err
+	}
 	ren, err := o.CA.Renew(id, ro)
 	if err != nil {
 		return res, fmt.Errorf("renew %s: %w", id, err)
 	}
 	iss := ren.Issued
 	res.Repair = ren.Repair
-	p, err := o.CA.WriteP12(iss, ca.P12Options{Modern: o.Modern})
+	p, err := o.CA.WriteP12(iss, po)
 	if err != nil {
 		return res, fmt.Errorf("renewed %s but writing its p12 failed (run mqtls p12 %s): %w", id, id, err)
 	}
 	res.Outcome = Added
 	res.Serial = certs.SerialHex(iss.Cert)
 	res.OldSerial, res.GraceUntil = ren.Old.Serial, ren.Old.GraceUntil
-	res.P12, res.P12Pass = p.Path, p.PasswordPath
+	res.P12, res.P12Pass, res.P12Password, res.P12Modern = p.Path, p.PasswordPath, p.Password, po.Modern
 	if o.Target == nil {
 		return res, nil
 	}

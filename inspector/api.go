@@ -159,7 +159,7 @@ func (i *Inspector) clients(id identity) []clientView {
 }
 
 func (i *Inspector) handleClients(w http.ResponseWriter, _ *http.Request, id identity) {
-	writeJSON(w, map[string]any{"clients": i.clients(id)})
+	writeJSON(w, map[string]any{"clients": i.clients(id), "bridges": i.bridges()})
 }
 
 // publishRequest is what the page's publish form sends.

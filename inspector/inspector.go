@@ -59,6 +59,9 @@ type Options struct {
 	CRLUpdated func() time.Time
 	// Collectors are more metrics served at /metrics (enrollment's).
 	Collectors []prometheus.Collector
+	// Bridges, when set, reports the broker's bridges for the clients
+	// panel and the mqtls_bridge_* metrics.
+	Bridges func() []Bridge
 	// Scheme, when set, is the topic scheme the broker enforces: the page
 	// refuses to publish outside it, with the reason, as the broker would
 	// refuse an MQTT client (its scheme check leaves the page's own
@@ -125,6 +128,8 @@ type Inspector struct {
 	setLint setLint
 	// injectMu makes the page's publishes one at a time (see inject).
 	injectMu sync.Mutex
+	// bridgeRates turns the bridges' counters into rates.
+	bridgeRates bridgeRates
 }
 
 // InlineClientID is the client id the page publishes with.

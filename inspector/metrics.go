@@ -55,6 +55,9 @@ func newMetrics(i *Inspector) (*metrics, error) {
 		}))
 	}
 	cs = append(cs, i.opts.Collectors...)
+	if i.opts.Bridges != nil {
+		cs = append(cs, &bridgeCollector{f: i.opts.Bridges})
+	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -20,6 +20,7 @@
 package p12
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -104,4 +105,14 @@ func RandomPassword() (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// pbes2 is the DER encoding of the PBES2 object identifier
+// (1.2.840.113549.1.5.13), which only the modern form uses.
+var pbes2 = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d}
+
+// IsModern reports whether a bundle uses the modern (PBES2, AES) form, so
+// that one rewritten keeps the format its device imported.
+func IsModern(data []byte) bool {
+	return bytes.Contains(data, pbes2)
 }

@@ -53,6 +53,9 @@ func TestOracles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if p12.IsModern(b) != modern {
+				t.Errorf("IsModern = %v", !modern)
+			}
 			f := filepath.Join(dir, name+".p12")
 			os.WriteFile(f, b, 0o600)
 			out, code := testutil.Run(t, dir, 30*time.Second, "openssl", "pkcs12", "-info", "-noout", "-in", f, "-passin", "file:"+pwFile)

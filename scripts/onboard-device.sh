@@ -8,6 +8,9 @@
 # bundle), and prints connection.json. Environment:
 #   MQTLS          the mqtls binary (default: mqtls on the PATH)
 #   MQTLS_PKI      the PKI folder (default: ./pki)
+#   MQTLS_CA_PASSWORD_FILE  the file holding the CA password (or the
+#                  password itself in MQTLS_CA_PASSWORD; without either,
+#                  mqtls asks on the terminal)
 #   DYNSEC_FILE    dynamic-security.json, edited while the broker is stopped
 #                  (default: ./dynamic-security.json)
 #   BROKER_ADMIN   instead of DYNSEC_FILE: a dynsec admin of the running

@@ -7,8 +7,8 @@
 # certificate and p12 (the old certificate is revoked as superseded and
 # crl.pem regenerated). Run it from cron, daily. Environment: MQTLS,
 # MQTLS_PKI, DYNSEC_FILE, BROKER_HOST and BUNDLE_DIR as in
-# scripts/onboard-device.sh; the CA password from $MQTLS_CA_PASSWORD or
-# --ca-password-file in MQTLS_CA_PASSWORD_FILE.
+# scripts/onboard-device.sh; the CA password from the file
+# $MQTLS_CA_PASSWORD_FILE names, or from $MQTLS_CA_PASSWORD.
 set -euo pipefail
 
 days=${1:-30}
@@ -18,10 +18,6 @@ if ! [[ $days =~ ^[0-9]+$ ]]; then
 fi
 mqtls=${MQTLS:-mqtls}
 bundles=${BUNDLE_DIR:-./bundles}
-pw=()
-if [[ -n ${MQTLS_CA_PASSWORD_FILE:-} ]]; then
-	pw=(--ca-password-file "$MQTLS_CA_PASSWORD_FILE")
-fi
 read_roles=()
 if [[ -f ${DYNSEC_FILE:-./dynamic-security.json} ]]; then
 	read_roles=(-f "${DYNSEC_FILE:-./dynamic-security.json}")
@@ -35,7 +31,7 @@ if [[ ${#ids[@]} -eq 0 ]]; then
 fi
 failed=0
 for id in "${ids[@]}"; do
-	if "$mqtls" device renew "$id" "${pw[@]}" "${read_roles[@]}" &&
+	if "$mqtls" device renew "$id" "${read_roles[@]}" &&
 		"$mqtls" device bundle "$id" --out "$bundles" --host "${BROKER_HOST:-localhost}" "${read_roles[@]}" >/dev/null; then
 		echo "renewed $id"
 	else

@@ -90,6 +90,7 @@ type Hook struct {
 
 	mu    sync.Mutex
 	out   map[outKey]*outEntry
+	spare []*outEntry               // entries of completed messages, reused (h.mu)
 	in    map[string]map[uint16]*Tx // inbound QoS 2 ids by client id
 	freed map[*mqtt.Client]bool     // an ack read now frees send quota
 	order atomic.Uint64
@@ -175,6 +176,10 @@ func (h *Hook) Store() *Store { return h.s }
 // hook makes for a packet whose origin is id joins it until EndPublish.
 func (h *Hook) BeginPublish(id string) *Tx {
 	h.takeover.RLock()
+	if !h.s.Persistent() {
+		// Nothing is written: the publish needs no Tx of its own.
+		return durable
+	}
 	g := &group{tx: h.s.Begin()}
 	h.open.Store(id, g)
 	return g.tx
@@ -182,6 +187,10 @@ func (h *Hook) BeginPublish(id string) *Tx {
 
 // EndPublish commits the Tx opened by BeginPublish and returns its sequence.
 func (h *Hook) EndPublish(id string, tx *Tx) uint64 {
+	if tx == durable {
+		h.takeover.RUnlock()
+		return h.s.Durable()
+	}
 	if v, ok := h.open.Load(id); ok {
 		g := v.(*group)
 		if g.tx == tx {
@@ -232,7 +241,9 @@ func (h *Hook) AddInbound(tx *Tx, id string, pid uint16) {
 	}
 	h.in[id][pid] = tx
 	h.mu.Unlock()
-	tx.Put(pidKey(kIn, id, pid), nil)
+	if h.s.Persistent() {
+		tx.Put(pidKey(kIn, id, pid), nil)
+	}
 }
 
 // ReleaseInbound forgets pid of client id (PUBREL) and returns the
@@ -246,6 +257,9 @@ func (h *Hook) ReleaseInbound(id string, pid uint16) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if !h.s.Persistent() {
+		return h.s.Durable(), true
+	}
 	tx := h.s.Begin()
 	tx.Del(pidKey(kIn, id, pid))
 	return tx.Commit(), true
@@ -255,12 +269,42 @@ func (h *Hook) ReleaseInbound(id string, pid uint16) (uint64, bool) {
 func (h *Hook) forget(id string) {
 	h.mu.Lock()
 	delete(h.in, id)
-	for k := range h.out {
+	for k, e := range h.out {
 		if k.client == id {
 			delete(h.out, k)
+			h.recycle(e)
 		}
 	}
 	h.mu.Unlock()
+}
+
+// maxSpare bounds the entries kept for reuse.
+const maxSpare = 4096
+
+// newEntry is an entry for a message now queued, reused from a completed
+// one when there is one, so that a delivery allocates nothing here (h.mu
+// held). An entry is only ever read or changed under h.mu, and an entry
+// taken out of h.out is recycled at once.
+func (h *Hook) newEntry(order uint64, pk packets.Packet) *outEntry {
+	var e *outEntry
+	if n := len(h.spare); n > 0 {
+		e = h.spare[n-1]
+		h.spare[n-1] = nil
+		h.spare = h.spare[:n-1]
+	} else {
+		e = new(outEntry)
+	}
+	*e = outEntry{order: order, pk: pk}
+	return e
+}
+
+// recycle keeps e for a later message (h.mu held); its packet is dropped
+// now so that the payload can be collected.
+func (h *Hook) recycle(e *outEntry) {
+	*e = outEntry{}
+	if len(h.spare) < maxSpare {
+		h.spare = append(h.spare, e)
+	}
 }
 
 func deleteSession(tx *Tx, id string) {
@@ -487,19 +531,26 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 		h.mu.Unlock()
 		return
 	}
-	e := &outEntry{order: h.order.Add(1), pk: pk}
+	if old, ok := h.out[k]; ok {
+		h.recycle(old)
+	}
+	order := h.order.Add(1)
+	e := h.newEntry(order, pk)
 	h.out[k] = e
-	h.mu.Unlock()
 	if !h.s.Persistent() {
 		e.tx = durable
+		h.mu.Unlock()
 		return
 	}
-	rec := outRecord{Order: e.order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
+	h.mu.Unlock()
+	rec := outRecord{Order: order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
 	b, _ := json.Marshal(rec)
-	key := outKeyOf(cl.ID, e.order)
+	key := outKeyOf(cl.ID, order)
 	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
 	h.mu.Lock()
-	if h.out[k] == e {
+	// The entry may have completed and been reused meanwhile: the order
+	// names this message alone.
+	if e := h.out[k]; e != nil && e.order == order {
 		e.tx = tx
 	}
 	h.mu.Unlock()
@@ -536,9 +587,11 @@ func (h *Hook) forgetOut(id string, pid uint16) {
 		return
 	}
 	delete(h.out, k)
+	order := e.order
+	h.recycle(e)
 	if h.s.Persistent() {
 		tx := h.s.Begin()
-		tx.Del(outKeyOf(id, e.order))
+		tx.Del(outKeyOf(id, order))
 		tx.Commit()
 	}
 }

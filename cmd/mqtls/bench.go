@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -26,18 +27,51 @@ func benchCmd() *cli.Command {
          10,000 msg/s offered; latency percentiles; broker CPU per message
    $ mqtls bench fanout --subscribers 50 --rate 1000
          one publisher, every message delivered to 50 subscribers
-   $ mqtls bench connect --url ssl://localhost:8883 --cafile pki/chain.pem --cert-dir devices/ -c 2000 -k 32
+   $ mqtls bench connect --url ssl://localhost:8883 --cafile pki/chain.pem --cert-dir devices/ --connections 2000 --concurrency 32
          2000 mutual-TLS connects, 32 at a time, cycling through the certificates in devices/
 
    The same tool runs against any MQTT 3.1.1 broker; make compare runs it
    against Mosquitto and mqtls side by side. Results go to standard output
    (--json for a machine), a progress line to standard error on a terminal.
 
+FLAGS:
+   bench shares -L (--url) and -u (--username) with pub and sub; its other
+   flags are long only, because pub and sub give -P, -q, -d, -s, -r, -n, -c
+   and -k other meanings (password, QoS, debug, ...).
+
 EXIT CODES:
    0 the run completed, 1 it failed (no connection, a connection lost, a
    publish refused), 2 misuse`,
-		Subcommands: []*cli.Command{benchPubSubCmd(), benchFanoutCmd(), benchConnectCmd()},
+		Subcommands: benchUsage(benchPubSubCmd(), benchFanoutCmd(), benchConnectCmd()),
 	}
+}
+
+// benchShort are the short letters that pub and sub give another meaning:
+// bench does not take them, and names its long flag instead.
+var benchShort = map[string][2]string{
+	"P": {"--pairs", "the password"},
+	"q": {"--qos or --quiet", "the QoS"},
+	"d": {"--duration", "debug"},
+	"s": {"--size", "the message from standard input"},
+	"r": {"--rate", "retain"},
+	"n": {"--subscribers", "a null message"},
+	"c": {"--connections", "clean session off"},
+	"k": {"--concurrency", "the keepalive"},
+}
+
+// benchUsage gives bench's commands a hint for pub and sub's short letters.
+func benchUsage(cmds ...*cli.Command) []*cli.Command {
+	for _, cmd := range cmds {
+		cmd.OnUsageError = func(c *cli.Context, err error, sub bool) error {
+			name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+			if long, known := benchShort[name]; ok && known {
+				return withHint(usageErrorf("%s: unknown flag -%s", commandPath(c), name),
+					fmt.Sprintf("use %s here; in pub and sub -%s is %s", long[0], name, long[1]))
+			}
+			return onUsageError(c, err, sub)
+		}
+	}
+	return cmds
 }
 
 // benchTargetFlags are the flags that say where the broker is and how to
@@ -55,17 +89,17 @@ func benchTargetFlags() []cli.Flag {
 		&cli.IntFlag{Name: "pid", Usage: "broker process `ID`: measure its CPU and memory (same machine)"},
 		&cli.StringFlag{Name: "prefix", Value: "bench", Usage: "`PREFIX` of topics and client ids"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress line"},
+		&cli.BoolFlag{Name: "quiet", Usage: "no progress line"},
 	}
 }
 
 func benchLoadFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "qos", Value: 0, Usage: "QoS of publishes and subscriptions: 0, 1 or 2"},
-		&cli.IntFlag{Name: "size", Aliases: []string{"s"}, Value: 64, Usage: "payload size in `BYTES` (at least 16)"},
-		&cli.DurationFlag{Name: "duration", Aliases: []string{"d"}, Value: 10 * time.Second, Usage: "how long to publish"},
+		&cli.IntFlag{Name: "size", Value: 64, Usage: "payload size in `BYTES` (at least 16)"},
+		&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to publish"},
 		&cli.DurationFlag{Name: "warmup", Usage: "first part of the run not counted in rates and latency"},
-		&cli.Float64Flag{Name: "rate", Aliases: []string{"r"}, Usage: "total offered `MSGS` per second (0: as fast as possible)"},
+		&cli.Float64Flag{Name: "rate", Usage: "total offered `MSGS` per second (0: as fast as possible)"},
 		&cli.IntFlag{Name: "window", Value: 64, Usage: "unacknowledged QoS 1/2 publishes per publisher"},
 		&cli.DurationFlag{Name: "drain", Value: 10 * time.Second, Usage: "longest wait for messages in flight after publishing"},
 	}
@@ -77,7 +111,7 @@ func benchPubSubCmd() *cli.Command {
 		Usage:     "P publisher/subscriber pairs, each on its own topic",
 		UsageText: "mqtls bench pubsub [--pairs 4] [--qos 0] [--size 64] [--duration 10s] [--rate MSGS] [--url URL]",
 		Flags: append(append([]cli.Flag{
-			&cli.IntFlag{Name: "pairs", Aliases: []string{"P"}, Value: 4, Usage: "publisher/subscriber pairs"},
+			&cli.IntFlag{Name: "pairs", Value: 4, Usage: "publisher/subscriber pairs"},
 		}, benchLoadFlags()...), benchTargetFlags()...),
 		Action: func(c *cli.Context) error {
 			t, l, err := benchSetup(c)
@@ -98,7 +132,7 @@ func benchFanoutCmd() *cli.Command {
 		Usage:     "one publisher, N subscribers of its topic",
 		UsageText: "mqtls bench fanout [--subscribers 10] [--qos 0] [--size 64] [--duration 10s] [--rate MSGS] [--url URL]",
 		Flags: append(append([]cli.Flag{
-			&cli.IntFlag{Name: "subscribers", Aliases: []string{"n"}, Value: 10, Usage: "subscribers of the topic"},
+			&cli.IntFlag{Name: "subscribers", Value: 10, Usage: "subscribers of the topic"},
 		}, benchLoadFlags()...), benchTargetFlags()...),
 		Action: func(c *cli.Context) error {
 			t, l, err := benchSetup(c)
@@ -117,10 +151,10 @@ func benchConnectCmd() *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "C connections, K at a time, over TCP, TLS or mutual TLS; then memory per idle connection",
-		UsageText: "mqtls bench connect [-c 1000] [-k 16] [--hold 2s] [--url ssl://HOST:PORT --cafile FILE --cert-dir DIR] [--pid PID]",
+		UsageText: "mqtls bench connect [--connections 1000] [--concurrency 16] [--hold 2s] [--url ssl://HOST:PORT --cafile FILE --cert-dir DIR] [--pid PID]",
 		Flags: append([]cli.Flag{
-			&cli.IntFlag{Name: "connections", Aliases: []string{"c"}, Value: 1000, Usage: "connections to open"},
-			&cli.IntFlag{Name: "concurrency", Aliases: []string{"k"}, Value: 16, Usage: "connects in progress at once"},
+			&cli.IntFlag{Name: "connections", Value: 1000, Usage: "connections to open"},
+			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "connects in progress at once"},
 			&cli.DurationFlag{Name: "hold", Value: 2 * time.Second, Usage: "how long to hold the idle connections before reading the broker's memory"},
 		}, benchTargetFlags()...),
 		Action: func(c *cli.Context) error {

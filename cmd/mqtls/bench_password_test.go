@@ -34,7 +34,7 @@ func TestBenchPassword(t *testing.T) {
 		return p
 	}
 	connect := func(extra ...string) (string, int) {
-		args := append([]string{"bench", "connect", "-c", "1", "-k", "1", "--hold", "10ms", "--url", url, "-u", "bencher"}, extra...)
+		args := append([]string{"bench", "connect", "--connections", "1", "--concurrency", "1", "--hold", "10ms", "--url", url, "-u", "bencher"}, extra...)
 		return testutil.Run(t, "", time.Minute, bin, args...)
 	}
 

@@ -21,7 +21,7 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 
 	t.Run("pubsub json", func(t *testing.T) {
 		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "pubsub", "--url", url, "--pairs", "2",
-			"--qos", "1", "--rate", "200", "-d", "500ms", "--pid", pid, "--json")
+			"--qos", "1", "--rate", "200", "--duration", "500ms", "--pid", pid, "--json")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, out)
 		}
@@ -41,7 +41,7 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 		}
 	})
 	t.Run("fanout table, flags after the mode", func(t *testing.T) {
-		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "fanout", "-n", "3", "-d", "300ms", "--rate", "100", "--url", url)
+		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "fanout", "--subscribers", "3", "--duration", "300ms", "--rate", "100", "--url", url)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, out)
 		}
@@ -52,7 +52,7 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 		}
 	})
 	t.Run("connect", func(t *testing.T) {
-		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "connect", "-c", "10", "-k", "2", "--hold", "100ms", "--url", url, "--pid", pid)
+		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "connect", "--connections", "10", "--concurrency", "2", "--hold", "100ms", "--url", url, "--pid", pid)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, out)
 		}
@@ -64,7 +64,7 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 		for _, args := range [][]string{
 			{"bench", "pubsub", "--qos", "3", "--url", url},
 			{"bench", "pubsub", "tcp://127.0.0.1:1"},
-			{"bench", "connect", "-c", "0", "--url", url},
+			{"bench", "connect", "--connections", "0", "--url", url},
 		} {
 			out, code := testutil.Run(t, "", time.Minute, bin, args...)
 			if code != 2 || !strings.HasPrefix(out, "mqtls: error: ") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
@@ -73,7 +73,7 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 		}
 	})
 	t.Run("unreachable broker", func(t *testing.T) {
-		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "pubsub", "-d", "200ms", "--url", "tcp://"+testutil.Addr(testutil.FreePort(t)))
+		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "pubsub", "--duration", "200ms", "--url", "tcp://"+testutil.Addr(testutil.FreePort(t)))
 		if code != 1 || !strings.Contains(out, "mqtls: error: connect") {
 			t.Errorf("exit %d, want 1 and a connect error:\n%s", code, out)
 		}

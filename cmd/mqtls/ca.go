@@ -118,7 +118,7 @@ Fails (exit 1) when crl.pem and the index disagree, as an interrupted revoke
 or renew leaves them: mqtls ca crl repairs it.
 
 Exit codes: 0 done, 1 failure or a CRL that needs repair, 2 misuse.`,
-		Flags: []cli.Flag{pkiFlag(), jsonFlag()},
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			a, err := loadCA(c)
 			if err != nil {

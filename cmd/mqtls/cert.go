@@ -42,14 +42,17 @@ func keyTypeFlag() cli.Flag {
 
 func certServerCmd() *cli.Command {
 	return &cli.Command{
-		Name:  "server",
-		Usage: "issue a broker certificate (serverAuth)",
+		Name:      "server",
+		Usage:     "issue a broker certificate (serverAuth)",
+		ArgsUsage: "[HOST|IP]...",
 		Description: fmt.Sprintf(`Examples:
+   $ mqtls cert server localhost 127.0.0.1
    $ mqtls cert server --host liot.com --host localhost --ip 192.168.7.123
    $ mqtls cert server --name edge1 --host edge1.lan --days 398
 
-Every --host and --ip becomes a subjectAltName (clients check those, not the
-CN); the first host is also the CN. Writes issued/NAME.crt (certificate then
+Every --host and --ip, and every argument (an IP address, else a host name),
+becomes a subjectAltName (clients check those, not the CN); the first host is
+also the CN. Writes issued/NAME.crt (certificate then
 issuing CA: a broker's certfile) and issued/NAME.key (0600). At most %d days.`, certs.MaxServerDays),
 		Flags: []cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
@@ -61,26 +64,42 @@ issuing CA: a broker's certfile) and issued/NAME.key (0600). At most %d days.`, 
 			keyTypeFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usageErrorf("cert server takes no arguments (got %q): give names with --host and addresses with --ip", c.Args().First())
-			}
-			var ips []net.IP
-			for _, s := range c.StringSlice("ip") {
-				ip, err := certs.ParseIP(s)
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				ips = append(ips, ip)
+			hosts, ips, err := serverNames(c, c.Args().Slice())
+			if err != nil {
+				return err
 			}
 			kt, err := certs.ParseKeyType(c.String("key-type"))
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			req := certs.Request{Kind: certs.Server, Name: c.String("name"), Hosts: c.StringSlice("host"), IPs: ips,
+			req := certs.Request{Kind: certs.Server, Name: c.String("name"), Hosts: hosts, IPs: ips,
 				Org: c.String("org"), Days: c.Int("days"), KeyType: kt}
 			return issue(c, req)
 		},
 	}
+}
+
+// serverNames are a server certificate's names: --host, --ip, then the
+// arguments (an IP address is an --ip, anything else a --host), as mkcert
+// takes them.
+func serverNames(c *cli.Context, args []string) ([]string, []net.IP, error) {
+	hosts := c.StringSlice("host")
+	var ips []net.IP
+	for _, s := range c.StringSlice("ip") {
+		ip, err := certs.ParseIP(s)
+		if err != nil {
+			return nil, nil, usageErrorf("%v", err)
+		}
+		ips = append(ips, ip)
+	}
+	for _, a := range args {
+		if ip := net.ParseIP(a); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			hosts = append(hosts, a)
+		}
+	}
+	return hosts, ips, nil
 }
 
 func certClientCmd() *cli.Command {
@@ -146,16 +165,20 @@ func issue(c *cli.Context, req certs.Request) error {
 	}
 	fmt.Fprintf(w, "issued %s certificate %q (serial %s, until %s)\n", req.Kind, iss.Name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly))
 	if req.Kind == certs.Server {
-		var sans []string
-		sans = append(sans, iss.Cert.DNSNames...)
-		for _, ip := range iss.Cert.IPAddresses {
-			sans = append(sans, ip.String())
-		}
-		fmt.Fprintf(w, "  names: %s\n", strings.Join(sans, ", "))
+		fmt.Fprintf(w, "  names: %s\n", strings.Join(sanList(iss.Cert), ", "))
 	}
 	fmt.Fprintf(w, "  %s\n  %s\n", a.IssuedPath(iss.Name, ".crt"), a.IssuedPath(iss.Name, ".key"))
 	warnCRL(c, a)
 	return nil
+}
+
+// sanList is a certificate's DNS names, then its IP addresses.
+func sanList(crt *x509.Certificate) []string {
+	sans := append([]string(nil), crt.DNSNames...)
+	for _, ip := range crt.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	return sans
 }
 
 func warnCRL(c *cli.Context, a *ca.CA) {
@@ -176,7 +199,7 @@ func certListCmd() *cli.Command {
 Without --expiring every certificate of the index is listed, revoked and
 superseded ones too. --expiring takes days (30d), weeks (2w) or a Go duration
 (12h) and lists only current certificates.`,
-		Flags: []cli.Flag{pkiFlag(), jsonFlag(),
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "only current certificates expiring within `PERIOD` (30d, 2w, 12h)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -242,7 +265,7 @@ An argument with a '/' or ending in .crt, .pem, .cer or .der that names an
 existing file is a FILE; anything else is a NAME in the PKI folder. For a
 file the revocation status comes from the PKI folder when the certificate
 was issued by its CA, else it is "not issued by this CA".`,
-		Flags: []cli.Flag{pkiFlag(), jsonFlag()},
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			arg, err := oneArg(c, "NAME or FILE")
 			if err != nil {
@@ -428,19 +451,28 @@ func certRenewCmd() *cli.Command {
 		ArgsUsage: "<NAME>",
 		Description: `Examples:
    $ mqtls cert renew DSN000001
-   $ mqtls cert renew server && mqtls p12 DSN000001   # re-export the bundle after renewing
+   $ mqtls cert renew server --host localhost --host extra.local --ip 127.0.0.1
+   $ mqtls cert renew DSN000001 --new-password        # the rewritten p12 gets a new password
 
 Keeps the profile of the current certificate (kind, names, organisation,
-days) and overwrites issued/NAME.crt and issued/NAME.key. The old
+days) and overwrites issued/NAME.crt and issued/NAME.key; --host and --ip
+give a server certificate new names (they replace the old ones). When
+issued/NAME.p12 exists it is rewritten with the new key and certificate, in
+its format and with the password of NAME.p12.pass (--new-password: a new
+random one; --password-file: a chosen one), so the bundle never holds the
+replaced certificate. The old
 certificate stays valid for --grace (default 7d: a device keeps working
 until the new files reach it); mqtls ca crl revokes it as superseded once
 the grace has ended, and cert list shows it until then. --grace 0 revokes
 it at once and regenerates crl.pem. After a crash, running it again
 completes the interrupted renewal (the old certificate is revoked) and
 issues a new certificate.`,
-		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(), graceFlag()},
+		Flags: append([]cli.Flag{pkiFlag(), caPasswordFileFlag(), graceFlag(),
+			&cli.StringSliceFlag{Name: "host", Usage: "server certificate: a new DNS `NAME` (repeat; replaces the old names)"},
+			&cli.StringSliceFlag{Name: "ip", Usage: "server certificate: a new `IP` address (repeat; replaces the old names)"},
+		}, renewP12Flags()...),
 		Action: func(c *cli.Context) error {
-			name, err := oneArg(c, "NAME")
+			name, err := idArg(c, "NAME")
 			if err != nil {
 				return err
 			}
@@ -448,10 +480,20 @@ issues a new certificate.`,
 			if err != nil {
 				return err
 			}
-			if err := certs.ValidateID(name); err != nil {
-				return usageErrorf("%v", err)
+			if ro.Hosts, ro.IPs, err = serverNames(c, nil); err != nil {
+				return err
+			}
+			ch, err := p12Choice(c)
+			if err != nil {
+				return err
 			}
 			a, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			// Decided before the renewal, so that a bundle that cannot be
+			// rewritten stops it with nothing changed.
+			po, hasP12, err := a.RenewP12(name, ch)
 			if err != nil {
 				return err
 			}
@@ -461,9 +503,20 @@ issues a new certificate.`,
 				return err
 			}
 			iss := ren.Issued
-			fmt.Fprintf(c.App.Writer, "renewed %q (serial %s, until %s); %s\n  %s\n  %s\n",
-				name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), oldFate(ren.Old.Serial, ren.Old.GraceUntil),
-				a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
+			w := c.App.Writer
+			fmt.Fprintf(w, "renewed %q (serial %s, until %s); %s\n", name, certs.SerialHex(iss.Cert), iss.Cert.NotAfter.Format(time.DateOnly), oldFate(ren.Old.Serial, ren.Old.GraceUntil))
+			if iss.Kind == certs.Server {
+				fmt.Fprintf(w, "  names: %s\n", strings.Join(sanList(iss.Cert), ", "))
+			}
+			fmt.Fprintf(w, "  %s\n  %s\n", a.IssuedPath(name, ".crt"), a.IssuedPath(name, ".key"))
+			if !hasP12 {
+				return nil
+			}
+			res, err := a.WriteP12(iss, po)
+			if err != nil {
+				return fmt.Errorf("renewed %s but rewriting its p12 failed (run mqtls p12 %s): %w", name, name, err)
+			}
+			printP12(c, res, po.Modern, ch)
 			return nil
 		},
 	}

@@ -125,7 +125,8 @@ func deviceAddCmd() *cli.Command {
    $ mqtls device add DSN000001 --role sensor --group plant1 --days 90 -f dynamic-security.json
    $ mqtls device add DSN000001 -h broker.lan -u admin --password-file admin.pw --cafile pki/root.crt
 
-Writes issued/ID.crt, ID.key, ID.p12 and ID.p12.pass in the PKI folder and
+Writes issued/ID.crt, ID.key, ID.p12 and ID.p12.pass in the PKI folder (the
+p12 password is printed only with --show-password) and
 creates the dynamic security client ID (no password: the device logs in with
 its certificate) with the role and group. It is one operation: a failure
 revokes the new certificate and removes its files; after a crash, running the
@@ -143,6 +144,7 @@ Exit codes: 0 done (or already done), 1 failure, 2 misuse.`,
 			&cli.IntFlag{Name: "days", Value: certs.DefaultClientDays, Usage: "certificate validity in `DAYS`"},
 			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
 			&cli.StringFlag{Name: "csr", Usage: "sign the device's own certificate request `FILE` (PEM or DER) instead of making a key"},
+			showPasswordFlag(),
 		),
 		Action: func(c *cli.Context) (err error) {
 			spec := device.Spec{Role: c.String("role"), Group: c.String("group"), Days: c.Int("days")}
@@ -200,7 +202,15 @@ func printResult(c *cli.Context, res device.Result) {
 		fmt.Fprintf(w, "certificate: %s\n", res.Cert)
 		return
 	}
-	fmt.Fprintf(w, "p12:      %s\npassword: %s\n", res.P12, res.P12Pass)
+	fmt.Fprintf(w, "p12:      %s\npassword in %s\n", res.P12, res.P12Pass)
+	if c.Bool("show-password") {
+		pw, err := readSecretFile(res.P12Pass, "p12 password")
+		if err != nil {
+			warnf(c.App.ErrWriter, "--show-password: %v", err)
+			return
+		}
+		fmt.Fprintf(w, "password: %s\n", pw)
+	}
 }
 
 func deviceImportCmd() *cli.Command {
@@ -288,7 +298,7 @@ the password by another channel. --qr prints the connection settings as a QR
 code (never the password). -f reads the device's topics from its roles (the
 file is only read, so a running broker may hold it).`,
 		Flags: []cli.Flag{
-			pkiFlag(),
+			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the device's roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "out", Value: ".", Usage: "write the bundle into `DIR`"},
 			&cli.StringFlag{Name: "host", Value: "localhost", Usage: "broker `HOST` the device connects to"},
@@ -340,7 +350,7 @@ func deviceListCmd() *cli.Command {
 may hold it); the connection flags read them from a running broker. --inspector asks a running broker's inspector who is connected;
 without it, or when it does not answer, "connected" is unknown (null in JSON).`,
 		Flags: append([]cli.Flag{
-			pkiFlag(), jsonFlag(),
+			pkiFlag(), caPasswordFileFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "inspector", Usage: "base `URL` of the broker's inspector, to show who is connected"},
 		}, connFlags()...),
@@ -468,16 +478,17 @@ valid for --grace (default 7d), so the device that holds it stays online
 until it gets the new p12; mqtls ca crl (daily, from cron) revokes it when
 the grace ends, and mqtls cert list shows it as superseded until then.
 --grace 0 revokes it at once as superseded and regenerates crl.pem.
-Revoking the device revokes both. The p12 gets a new password.
+Revoking the device revokes both. The p12 is rewritten in its form and with
+the password of ID.p12.pass (--new-password: a new random one,
+--new-password-file: a chosen one), so the device imports it as before.
 The dynamic security client is unchanged; -f (only read: a running broker may
 hold it) or the connection flags of a running broker only check that it
 exists.`,
-		Flags: append([]cli.Flag{
+		Flags: append(append([]cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "check the device's client in the dynamic security `FILE`"},
-			&cli.BoolFlag{Name: "modern", Usage: "AES/PBKDF2 p12 (older Android, iOS and macOS reject it)"},
 			graceFlag(),
-		}, connFlags()...),
+		}, renewP12Flags()...), connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := idArg(c, "device id")
 			if err != nil {
@@ -487,18 +498,22 @@ exists.`,
 			if err != nil {
 				return err
 			}
+			ch, err := p12Choice(c)
+			if err != nil {
+				return err
+			}
 			a, err := openCA(c)
 			if err != nil {
 				return err
 			}
-			o := &device.Onboarder{CA: a, Modern: c.Bool("modern")}
+			o := &device.Onboarder{CA: a}
 			if o.Target, err = readTarget(c); err != nil {
 				return err
 			}
 			if o.Target != nil {
 				defer o.Target.Close()
 			}
-			res, err := o.Renew(id, ro)
+			res, err := o.Renew(id, ro, ch)
 			printRepair(c.App.Writer, res.Repair)
 			if err != nil {
 				if errors.Is(err, ca.ErrNotFound) {
@@ -506,7 +521,8 @@ exists.`,
 				}
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\np12:      %s\npassword: %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil), res.P12, res.P12Pass)
+			fmt.Fprintf(c.App.Writer, "%s: renewed (serial %s); %s\n", id, res.Serial, oldFate(res.OldSerial, res.GraceUntil))
+			printP12(c, ca.P12Result{Path: res.P12, PasswordPath: res.P12Pass, Password: res.P12Password}, res.P12Modern, ch)
 			if res.Note != "" {
 				warnf(c.App.ErrWriter, "%s", res.Note)
 			}

@@ -29,7 +29,7 @@ an older one that holds another password is removed. It needs no CA
 password.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
-		Flags: []cli.Flag{pkiFlag(),
+		Flags: []cli.Flag{pkiFlag(), caPasswordFileFlag(),
 			&cli.BoolFlag{Name: "modern", Usage: "AES-256/PBKDF2 instead of the phone-safe 3DES default"},
 			&cli.StringFlag{Name: "password-file", Usage: "take the p12 password from `FILE` instead of a random one"},
 			&cli.StringFlag{Name: "out", Usage: "write the bundle to `FILE` (default issued/NAME.p12)"},
@@ -82,5 +82,62 @@ Exit codes: 0 done, 1 failure, 2 misuse.`,
 			}
 			return nil
 		},
+	}
+}
+
+func showPasswordFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "show-password", Usage: "print the p12 password on standard output"}
+}
+
+// renewP12Flags say how cert renew and device renew rewrite the p12.
+func renewP12Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "new-password", Usage: "give the rewritten p12 a new random password (default: keep the one in NAME.p12.pass)"},
+		&cli.StringFlag{Name: "new-password-file", Usage: "give the rewritten p12 the password in `FILE`"},
+		&cli.BoolFlag{Name: "modern", Usage: "write the p12 as AES/PBKDF2 (default: the form it had; older Android, iOS and macOS reject AES)"},
+		showPasswordFlag(),
+	}
+}
+
+// p12Choice reads --new-password, --new-password-file and --modern.
+func p12Choice(c *cli.Context) (ca.P12Choice, error) {
+	ch := ca.P12Choice{NewPassword: c.Bool("new-password"), Modern: c.Bool("modern")}
+	f := c.String("new-password-file")
+	if f == "" {
+		return ch, nil
+	}
+	if ch.NewPassword {
+		return ch, usageErrorf("flag '--new-password' is incompatible with '--new-password-file'")
+	}
+	pw, err := readSecretFile(f, "p12 password")
+	if err != nil {
+		return ch, err
+	}
+	if err := p12.CheckPassword(string(pw)); err != nil {
+		return ch, err
+	}
+	ch.Password = string(pw)
+	return ch, nil
+}
+
+// printP12 says where a bundle went and where its password is; the password
+// itself only with --show-password.
+func printP12(c *cli.Context, res ca.P12Result, modern bool, ch ca.P12Choice) {
+	format := "legacy 3DES, phone-safe"
+	if modern {
+		format = "modern AES-256"
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %s (%s)\n", res.Path, format)
+	switch {
+	case res.PasswordPath != "":
+		fmt.Fprintf(w, "password in %s\n", res.PasswordPath)
+	case ch.Password != "":
+		fmt.Fprintf(w, "password from %s\n", c.String("new-password-file"))
+	default:
+		fmt.Fprintf(w, "password unchanged, in %s.pass\n", res.Path)
+	}
+	if c.Bool("show-password") {
+		fmt.Fprintf(w, "password: %s\n", res.Password)
 	}
 }

@@ -24,7 +24,7 @@ func mq(t *testing.T, dir string, env []string, args ...string) (string, string,
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testutil.Mqtls(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MQTLS_PKI=", "MQTLS_CA_PASSWORD=")
+	cmd.Env = append(os.Environ(), "MQTLS_PKI=", "MQTLS_CA_PASSWORD=", "MQTLS_CA_PASSWORD_FILE=")
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

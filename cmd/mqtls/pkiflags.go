@@ -19,6 +19,9 @@ import (
 const (
 	pkiEnv        = "MQTLS_PKI"
 	caPasswordEnv = "MQTLS_CA_PASSWORD"
+	// caPasswordFileEnv names the file --ca-password-file reads when the
+	// flag is not given, so that scripts need not pass it everywhere.
+	caPasswordFileEnv = "MQTLS_CA_PASSWORD_FILE"
 	// minCAPasswordLen applies to new CA passwords only.
 	minCAPasswordLen = 8
 	maxSecretFile    = 4 << 10
@@ -33,10 +36,13 @@ func pkiFlag() cli.Flag {
 	}
 }
 
+// caPasswordFileFlag is on every command that uses the PKI folder, those
+// that need no CA password included, so that one set of flags works with all.
 func caPasswordFileFlag() cli.Flag {
 	return &cli.StringFlag{
-		Name:  "ca-password-file",
-		Usage: "read the CA password from `FILE` (else $" + caPasswordEnv + ", else a terminal prompt)",
+		Name:    "ca-password-file",
+		EnvVars: []string{caPasswordFileEnv},
+		Usage:   "read the CA password, when one is needed, from `FILE` (else $" + caPasswordEnv + ", else a terminal prompt)",
 	}
 }
 
@@ -51,8 +57,8 @@ func pkiDir(c *cli.Context) string {
 	return "pki"
 }
 
-// caPassword gets the CA password from --ca-password-file, then
-// $MQTLS_CA_PASSWORD, then a prompt when standard input is a terminal.
+// caPassword gets the CA password from --ca-password-file (or the file
+// $MQTLS_CA_PASSWORD_FILE names), then $MQTLS_CA_PASSWORD, then a prompt when standard input is a terminal.
 // confirm asks twice (for a new CA).
 func caPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	if f := c.String("ca-password-file"); f != "" {
@@ -64,7 +70,7 @@ func caPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {
 		return nil, withHint(errors.New("the CA password is needed and there is no terminal to ask it on"),
-			"give it with --ca-password-file FILE or $"+caPasswordEnv)
+			"give it with --ca-password-file FILE, $"+caPasswordFileEnv+" or $"+caPasswordEnv)
 	}
 	fmt.Fprint(c.App.ErrWriter, "CA password: ")
 	pw, err := term.ReadPassword(fd)

@@ -379,6 +379,10 @@ async function loadClients() {
     `<td>${esc((c.roles || []).join(', '))}</td><td>${esc(c.remote)}<br><span class="muted">${esc(c.listener)}</span></td><td>${c.protocol === 5 ? '5' : c.protocol === 4 ? '3.1.1' : '3.1'}</td>` +
     `<td>${(c.subscriptions || []).map((s) => `<code>${esc(s.filter)} (QoS ${s.qos})</code>`).join('')}</td><td><button class="kick danger" type="button" data-client="${esc(c.id)}">kick</button></td></tr>`);
   $('clients').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="7" class="muted">no clients connected</td></tr>';
+  const bridges = j.bridges || [];
+  $('bridges').hidden = bridges.length === 0;
+  $('bridges').tBodies[0].innerHTML = bridges.map((b) => `<tr data-bridge="${esc(b.name)}"><td>${esc(b.name)}</td><td>${esc(b.state)}</td><td>${esc(b.address)}</td>` +
+    `<td>${b.queued}</td><td>${b.sent} (${b.sentRate.toFixed(1)})</td><td>${b.received} (${b.receivedRate.toFixed(1)})</td><td>${b.dropped}</td></tr>`).join('');
 }
 
 async function kick(id) {
