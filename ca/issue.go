@@ -83,6 +83,7 @@ func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, had := c.idx.find(req.Name)
 	end, err := c.beginFiles()
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
 	if err := c.idx.commitIssue(rec); err != nil {
 		return nil, err
 	}
-	if err := c.writeIssued(iss); err != nil {
+	if err := c.writeIssued(iss, had); err != nil {
 		return nil, err
 	}
 	return iss, nil
@@ -173,9 +174,13 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 
 // writeIssued writes issued/NAME.crt (leaf + intermediate, 0644) and
 // issued/NAME.key (0600). A certificate issued for a CSR has no key here:
-// the key, p12 and password file of a revoked predecessor are removed
-// first, so that nothing beside the new certificate belongs to another.
-func (c *CA) writeIssued(iss *certs.Issued) error {
+// the key, p12 and password file of a predecessor (had: the name had a
+// certificate before) are removed first, so that nothing beside the new
+// certificate belongs to another.
+func (c *CA) writeIssued(iss *certs.Issued, had bool) error {
+	if iss.Key == nil && !had {
+		return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
+	}
 	if iss.Key == nil {
 		for _, ext := range []string{".key", ".p12", ".p12.pass"} {
 			if err := os.Remove(c.IssuedPath(iss.Name, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -350,7 +355,7 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 	if err != nil {
 		return Renewal{Repair: out.Repair}, err
 	}
-	if err := c.writeIssued(iss); err != nil {
+	if err := c.writeIssued(iss, true); err != nil {
 		return Renewal{Repair: out.Repair}, err
 	}
 	return out, nil

@@ -42,13 +42,22 @@ type Service struct {
 	uses    map[string]int    // claim serial → enrollments made or being made by this process
 	renewed map[string]string // new serial → the serial it renewed, until the new one logs in
 
+	// want counts the enrollments that wrote files; synced is the last
+	// one a sync of the PKI folder covered (under syncMu).
+	want   atomic.Uint64
+	syncMu sync.Mutex
+	synced uint64
+
 	results sync.Map // result label → *atomic.Uint64
 	codes   sync.Map // refusal code → *atomic.Uint64
 	claims  [2]atomic.Uint64
 }
 
 // New checks cfg (the CA can sign, the role and group exist) and returns
-// the service.
+// the service. It puts the CA in batch mode ([ca.CA.DeferSync]): instead
+// of an fsync per file, the service syncs the PKI folder's file system
+// once for each group of concurrent requests, before it answers them
+// (index lines are synced by the CA in any case).
 func New(cfg Config) (*Service, error) {
 	if cfg.CA == nil || !cfg.CA.CanSign() {
 		return nil, errors.New("enrollment: the CA must be opened with its password (enroll_ca_password_file)")
@@ -68,6 +77,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg.CA.DeferSync(true)
 	return &Service{cfg: cfg, uses: map[string]int{}, renewed: map[string]string{}}, nil
 }
 
@@ -97,6 +107,24 @@ func (r *refusal) Error() string { return r.msg }
 
 func refuse(code, format string, a ...any) *refusal {
 	return &refusal{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// durable returns once what this goroutine wrote into the PKI folder is on
+// disk: one sync covers every caller that arrived before it began (group
+// commit).
+func (s *Service) durable() error {
+	gen := s.want.Add(1)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= gen {
+		return nil
+	}
+	g := s.want.Load()
+	if err := s.cfg.CA.Sync(); err != nil {
+		return err
+	}
+	s.synced = g
+	return nil
 }
 
 // CheckClaim decides a login with a claim certificate, on an enrollment
@@ -173,6 +201,9 @@ func (s *Service) Connected(leaf *x509.Certificate) bool {
 	if _, err := s.cfg.CA.Revoke(old, ca.Superseded); err != nil {
 		s.cfg.Log.Error(fmt.Sprintf("enroll: %s logged in with its renewed certificate %s; revoking the old one %s failed: %v (its grace ends with mqtls ca crl)", leaf.Subject.CommonName, serial, old, err))
 		return false
+	}
+	if err := s.durable(); err != nil {
+		s.cfg.Log.Error(fmt.Sprintf("enroll: sync the PKI folder after revoking %s: %v (the index holds the revocation; the next writer completes crl.pem)", old, err))
 	}
 	s.cfg.Log.Info(fmt.Sprintf("enroll: %s logged in with its renewed certificate %s: revoked the old one %s (superseded).", leaf.Subject.CommonName, serial, old))
 	return true
@@ -300,6 +331,9 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	if s.cfg.Group != "" {
 		nc.Groups = []dynsec.GroupRef{{Group: s.cfg.Group, Priority: -1}}
 	}
+	if err := s.durable(); err != nil {
+		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
+	}
 	if err := s.cfg.Store.CreateClient(nc); err != nil {
 		// Nothing may be left half done: the certificate goes.
 		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
@@ -328,6 +362,9 @@ func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x50
 		return Response{}, refuse(CodeNotCurrent, "%v", err)
 	case err != nil:
 		return Response{}, fmt.Errorf("renew: %w", err)
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
 	}
 	s.mu.Lock()
 	s.renewed[certs.SerialHex(r.Cert)] = from

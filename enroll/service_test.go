@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -42,8 +43,10 @@ func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := dynsec.New()
-	if err := st.CreateRole("device"); err != nil {
+	ds := filepath.Join(t.TempDir(), "ds.json")
+	os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600)
+	st, err := dynsec.Load(ds)
+	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
