@@ -115,3 +115,23 @@ func BenchmarkDeliveryACLWhileSubscribing(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSubscribeACL measures the hook's work for one SUBSCRIBE of three
+// filters (a wildcard, a literal and a refused one), as mochi drives it:
+// OnSubscribe, OnACLCheck for each filter it passes on, OnSubscribed.
+func BenchmarkSubscribeACL(b *testing.B) {
+	for _, c := range benchSecurity(b) {
+		b.Run(c.name, func(b *testing.B) {
+			h, cl := benchHook(b, c.sec)
+			sub := packets.Packet{Filters: packets.Subscriptions{{Filter: "devices/dev1/#"}, {Filter: "fleet/status"}, {Filter: "devices/dev2/x"}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				pk := h.OnSubscribe(cl, sub)
+				for _, f := range pk.Filters {
+					h.OnACLCheck(cl, f.Filter, false)
+				}
+				h.OnSubscribed(cl, pk, nil)
+			}
+		})
+	}
+}

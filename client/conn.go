@@ -22,6 +22,9 @@ type backend interface {
 	unsubscribe(ctx context.Context, filters []string) error
 	disconnect() error
 	done() <-chan struct{}
+	// ended says why the connection ended: nil while it is up or when
+	// disconnect ended it, else a *SessionError.
+	ended() error
 	clientID() string
 }
 
@@ -70,6 +73,11 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		c.stopTrace()
 		return nil, err
 	}
+	var sniff *sniffConn
+	if opts.TLS == nil && !opts.WebSocket {
+		sniff = &sniffConn{Conn: nc}
+		nc = sniff
+	}
 	if c.tr != nil {
 		nc = &tap{Conn: nc, tr: c.tr}
 	}
@@ -81,6 +89,12 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	if err != nil {
 		nc.Close()
 		c.stopTrace()
+		var ce *ConnackError
+		if sniff != nil && !errors.As(err, &ce) {
+			if terr := sniff.tlsPort(err); terr != nil {
+				return nil, terr
+			}
+		}
 		return nil, classify(err, &opts)
 	}
 	return c, nil
@@ -131,9 +145,65 @@ func dial(ctx context.Context, o *Options) (net.Conn, error) {
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		nc.Close()
+		if m := plainPort(err); m != "" {
+			return nil, &TLSError{err: err, msg: m}
+		}
 		return nil, explainTLS(err, o.Host)
 	}
 	return tc, nil
+}
+
+// plainPort recognises a TLS handshake with a port that speaks plain MQTT:
+// its answer is an MQTT packet rather than a TLS record, or (an MQTT broker
+// takes the ClientHello for a bad CONNECT) it closes the connection at once.
+func plainPort(err error) string {
+	const fix = "drop --cafile and the other TLS options, or connect to the broker's TLS port (often 8883)"
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) && rh.RecordHeader[0]&0xf0 >= 0x10 && rh.RecordHeader[0] < 0xf1 {
+		return "tls: this port speaks plain MQTT, not TLS (it answered the handshake with an MQTT packet): " + fix
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+		return "tls: the broker closed the connection during the TLS handshake: this port most likely speaks plain MQTT: " + fix
+	}
+	return ""
+}
+
+// sniffConn notes whether the broker sent anything and its first byte, so
+// that a plain connection to a TLS port can be told from other failures.
+type sniffConn struct {
+	net.Conn
+	mu    sync.Mutex
+	got   bool
+	first byte
+}
+
+func (s *sniffConn) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if n > 0 {
+		s.mu.Lock()
+		if !s.got {
+			s.got, s.first = true, p[0]
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// tlsPort says whether the broker's answer to a plain CONNECT shows a TLS
+// port: a TLS record (alert or handshake) instead of a CONNACK, or nothing
+// at all (a TLS server takes the CONNECT for a bad ClientHello and closes).
+func (s *sniffConn) tlsPort(err error) error {
+	s.mu.Lock()
+	got, first := s.got, s.first
+	s.mu.Unlock()
+	const fix = "connect with TLS (--cafile FILE, and --cert/--key or --p12 when the broker asks for a client certificate), or to its plain port (often 1883)"
+	switch {
+	case got && (first == 0x15 || first == 0x16):
+		return fmt.Errorf("this port speaks TLS, not plain MQTT (it answered with a TLS record): %s", fix)
+	case !got && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		return fmt.Errorf("the broker closed the connection without answering the CONNECT: this port most likely speaks TLS: %s", fix)
+	}
+	return nil
 }
 
 // classify names the errors that happen after the TCP connection is up.
@@ -280,6 +350,18 @@ func (c *Conn) Close() error {
 
 // Done is closed when the connection ends, by Close or because it was lost.
 func (c *Conn) Done() <-chan struct{} { return c.be.done() }
+
+// Err says why the connection ended when the client did not end it: a
+// *SessionError (the broker's DISCONNECT and its reason, or the connection
+// closing). It is nil while the connection is up and after Close.
+func (c *Conn) Err() error {
+	select {
+	case <-c.be.done():
+		return c.be.ended()
+	default:
+		return nil
+	}
+}
 
 // ClientID is the client id in use: the one given, or the one the broker assigned.
 func (c *Conn) ClientID() string { return c.be.clientID() }

@@ -239,7 +239,8 @@ func (t *tracer) logReceived(p pkt) {
 	case tPINGRESP:
 		t.seq.lineIn(fmt.Sprintf("Client %s received PINGRESP", t.name()))
 	case tDISCONNECT:
-		t.seq.lineIn(fmt.Sprintf("Client %s received DISCONNECT (%d)", t.name(), p.code))
+		// libmosquitto logs it without the client id
+		t.seq.lineIn(fmt.Sprintf("Received DISCONNECT (%d)", p.code))
 	case tAUTH:
 		t.seq.lineIn(fmt.Sprintf("Client %s received AUTH", t.name()))
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"io"
 	"syscall"
 )
 
@@ -53,7 +54,9 @@ const (
 )
 
 // ExitCode maps an error of this package to the exit code the Mosquitto tools
-// use for it: the CONNACK code for a refusal, 7 for TLS, else 1.
+// use for it: the CONNACK code for a refusal (and the reason code of a
+// definitive DISCONNECT, which a new connection would get as its CONNACK),
+// 7 for TLS, else 1.
 func ExitCode(err error) int {
 	if err == nil {
 		return 0
@@ -61,6 +64,10 @@ func ExitCode(err error) int {
 	var ce *ConnackError
 	if errors.As(err, &ce) {
 		return int(ce.Code)
+	}
+	var se *SessionError
+	if errors.As(err, &se) && se.Definitive() {
+		return int(se.Code)
 	}
 	var te *TLSError
 	if errors.As(err, &te) {
@@ -140,4 +147,70 @@ func ReasonString(version, code byte) string {
 		return s
 	}
 	return fmt.Sprintf("unknown reason %d", code)
+}
+
+// SessionError is a session that ended without the client asking: the
+// broker sent DISCONNECT (MQTT 5: Code, and the reason string it gave), or
+// the connection closed (Err; MQTT 3.1.1 brokers cannot send DISCONNECT, so
+// that is all a 3.1.1 client learns).
+type SessionError struct {
+	Version byte
+	// Code is the DISCONNECT reason code; Disconnect is false when none came.
+	Code       byte
+	Disconnect bool
+	// Reason is the DISCONNECT's reason string property, if any.
+	Reason string
+	// Err is how the connection ended when no DISCONNECT came.
+	Err error
+}
+
+func (e *SessionError) Error() string {
+	if e.Disconnect {
+		s := fmt.Sprintf("the broker ended the session: %s (DISCONNECT %d)", ReasonString(V5, e.Code), e.Code)
+		if e.Reason != "" {
+			s += fmt.Sprintf(": %q", e.Reason)
+		}
+		return s
+	}
+	if e.Err == nil || errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF) {
+		if e.Version == V5 {
+			return "the broker closed the connection without a DISCONNECT"
+		}
+		return "the broker closed the connection (MQTT 3.1.1 carries no reason: the broker's log says why)"
+	}
+	return fmt.Sprintf("the connection was lost: %v", e.Err)
+}
+
+func (e *SessionError) Unwrap() error { return e.Err }
+
+// Definitive reports a DISCONNECT that connecting again would only repeat:
+// bad username or password, not authorized, banned, bad authentication
+// method, or one that sends the client elsewhere (use another server,
+// server moved), or session taken over (another client with the same id
+// would be thrown out in turn).
+func (e *SessionError) Definitive() bool {
+	if !e.Disconnect {
+		return false
+	}
+	switch e.Code {
+	case 0x86, 0x87, 0x8A, 0x8C, 0x8E, 0x9C, 0x9D:
+		return true
+	}
+	return false
+}
+
+// Definitive reports an error after which connecting again is pointless: a
+// CONNACK refusal, a failed TLS handshake (a revoked or refused
+// certificate), a definitive DISCONNECT.
+func Definitive(err error) bool {
+	var ce *ConnackError
+	var te *TLSError
+	var se *SessionError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &te):
+		return true
+	case errors.As(err, &se):
+		return se.Definitive()
+	}
+	return false
 }

@@ -51,6 +51,18 @@ func (p *Publisher) Run(ctx context.Context, o Options) error {
 			}
 			return nil
 		}
+		if err != nil {
+			// A publish on a connection the broker ended fails with
+			// "use of closed network connection": say why it ended (the
+			// library may notice the end a moment after the write fails).
+			select {
+			case <-conn.Done():
+				if why := conn.Err(); why != nil {
+					return why
+				}
+			case <-time.After(time.Second):
+			}
+		}
 		return err
 	}
 	if p.Lines != nil {
@@ -60,6 +72,9 @@ func (p *Publisher) Run(ctx context.Context, o Options) error {
 	}
 	if err != nil {
 		return err
+	}
+	if why := conn.Err(); why != nil {
+		return why
 	}
 	return conn.Close()
 }

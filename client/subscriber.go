@@ -59,12 +59,14 @@ type subRun struct {
 	s    *Subscriber
 	halt halt
 
-	mu       sync.Mutex
-	conn     *Conn
-	n        int
-	stop     chan struct{}
-	stopOnce sync.Once
-	removes  sync.WaitGroup
+	mu   sync.Mutex
+	conn *Conn
+	// connected is set once a connection was made.
+	connected bool
+	n         int
+	stop      chan struct{}
+	stopOnce  sync.Once
+	removes   sync.WaitGroup
 }
 
 // Run subscribes with the connection options o until the end; the error is
@@ -95,13 +97,16 @@ func (s *Subscriber) Run(ctx context.Context, o Options) error {
 		defer tm.Stop()
 		timeout = tm.C
 	}
-	for first := true; ; first = false {
+	for {
 		lost, err := r.session(ctx, o, timeout)
 		if !lost || r.halt.stopped() {
 			return err
 		}
-		var ce *ConnackError
-		if err != nil && (first || errors.As(err, &ce)) {
+		// A first connection that fails is the end, and so is a refusal
+		// that connecting again would only repeat (a CONNACK refusal, a
+		// refused or revoked certificate, DISCONNECT "not authorized" or
+		// "banned"); the broker's other reasons get a new connection.
+		if err != nil && (!r.connected || Definitive(err)) {
 			return err
 		}
 		msg := "the connection was lost"
@@ -159,6 +164,7 @@ func (r *subRun) session(ctx context.Context, o Options, timeout <-chan time.Tim
 	}
 	r.mu.Lock()
 	r.conn = conn
+	r.connected = true
 	r.mu.Unlock()
 	defer conn.Close()
 
@@ -167,7 +173,7 @@ func (r *subRun) session(ctx context.Context, o Options, timeout <-chan time.Tim
 	if err != nil {
 		select {
 		case <-conn.Done():
-			return true, nil
+			return true, conn.Err()
 		default:
 			return false, err
 		}
@@ -202,7 +208,7 @@ func (r *subRun) session(ctx context.Context, o Options, timeout <-chan time.Tim
 	case <-r.stop:
 		return false, r.close(conn)
 	case <-conn.Done():
-		return true, nil
+		return true, conn.Err()
 	case <-timeout:
 		r.end()
 		r.close(conn)

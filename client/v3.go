@@ -21,6 +21,7 @@ type v3 struct {
 	timeout  time.Duration
 	lost     chan struct{}
 	lostOnce sync.Once
+	lostErr  error // set before lost closes; nil when disconnect closed it
 }
 
 var _ backend = (*v3)(nil)
@@ -57,7 +58,12 @@ func connect3(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message))
 	opts.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 		onMsg(Message{Topic: m.Topic(), Payload: m.Payload(), QoS: m.Qos(), Retain: m.Retained(), Dup: m.Duplicate(), Mid: m.MessageID()})
 	})
-	opts.SetConnectionLostHandler(func(mqtt.Client, error) { b.markLost() })
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		b.lostOnce.Do(func() {
+			b.lostErr = &SessionError{Version: o.Version, Err: err}
+			close(b.lost)
+		})
+	})
 	b.c = mqtt.NewClient(opts)
 	tok := b.c.Connect()
 	if err := waitToken(ctx, tok, o.Timeout); err != nil {
@@ -134,5 +140,14 @@ func (b *v3) disconnect() error {
 }
 
 func (b *v3) done() <-chan struct{} { return b.lost }
+
+func (b *v3) ended() error {
+	select {
+	case <-b.lost:
+		return b.lostErr
+	default:
+		return nil
+	}
+}
 
 func (b *v3) clientID() string { return b.id }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
@@ -14,12 +16,22 @@ import (
 type v5 struct {
 	c      *paho.Client
 	pinger *pinger
+
+	mu     sync.Mutex
+	end    *SessionError // how the broker ended the session
+	closed bool          // disconnect was called
+	// told closes when end is known (or disconnect was called); ended
+	// closes after paho's Done and told: paho calls its callbacks on
+	// goroutines of their own after it has closed Done.
+	told     chan struct{}
+	tellOnce sync.Once
+	doneCh   chan struct{}
 }
 
 var _ backend = (*v5)(nil)
 
 func connect5(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message)) (backend, error) {
-	b := &v5{pinger: newPinger()}
+	b := &v5{pinger: newPinger(), told: make(chan struct{}), doneCh: make(chan struct{})}
 	cfg := paho.ClientConfig{
 		Conn:          packets.NewThreadSafeConn(nc),
 		PingHandler:   b.pinger,
@@ -30,9 +42,26 @@ func connect5(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message))
 				return true, nil
 			},
 		},
-		// Errors after the connection is up end it; Done() tells the caller.
-		OnClientError:      func(error) {},
-		OnServerDisconnect: func(*paho.Disconnect) {},
+		// Errors after the connection is up end it; Done() tells the
+		// caller and ended() why.
+		OnClientError: func(err error) {
+			b.mu.Lock()
+			if b.end == nil && !b.closed {
+				b.end = &SessionError{Version: V5, Err: err}
+			}
+			b.mu.Unlock()
+			b.tell()
+		},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			e := &SessionError{Version: V5, Disconnect: true, Code: d.ReasonCode}
+			if d.Properties != nil {
+				e.Reason = d.Properties.ReasonString
+			}
+			b.mu.Lock()
+			b.end = e
+			b.mu.Unlock()
+			b.tell()
+		},
 	}
 	b.c = paho.NewClient(cfg)
 	cp := &paho.Connect{
@@ -64,6 +93,14 @@ func connect5(ctx context.Context, nc net.Conn, o *Options, onMsg func(Message))
 		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	go func() {
+		<-b.c.Done()
+		select {
+		case <-b.told:
+		case <-time.After(time.Second):
+		}
+		close(b.doneCh)
+	}()
 	return b, nil
 }
 
@@ -138,7 +175,25 @@ func (b *v5) unsubscribe(ctx context.Context, filters []string) error {
 	return err
 }
 
+func (b *v5) tell() { b.tellOnce.Do(func() { close(b.told) }) }
+
+func (b *v5) ended() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.end != nil {
+		return b.end
+	}
+	if b.closed {
+		return nil
+	}
+	return &SessionError{Version: V5}
+}
+
 func (b *v5) disconnect() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.tell()
 	select {
 	case <-b.c.Done():
 		return errors.New("the connection was lost")
@@ -149,6 +204,6 @@ func (b *v5) disconnect() error {
 	return err
 }
 
-func (b *v5) done() <-chan struct{} { return b.c.Done() }
+func (b *v5) done() <-chan struct{} { return b.doneCh }
 
 func (b *v5) clientID() string { return b.c.ClientID() }

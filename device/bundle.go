@@ -6,11 +6,16 @@ package device
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -18,6 +23,7 @@ import (
 	"mqtls/ca"
 	"mqtls/certs"
 	"mqtls/internal/fileio"
+	"mqtls/p12"
 )
 
 // DefaultPort is the MQTT over TLS port a bundle names.
@@ -35,16 +41,25 @@ type BundleOptions struct {
 // Connection is connection.json: everything a device needs to connect,
 // except the p12 password, which travels apart.
 type Connection struct {
-	Host            string   `json:"host"`
-	Port            int      `json:"port"`
-	ClientID        string   `json:"client_id"`
-	Username        string   `json:"username"`
-	UsernameNote    string   `json:"username_note"`
-	P12             string   `json:"p12"`
-	P12PasswordFile string   `json:"p12_password_file"`
-	CA              string   `json:"ca"`
-	Publish         []string `json:"publish"`
-	Subscribe       []string `json:"subscribe"`
+	Host            string `json:"host"`
+	Port            int    `json:"port"`
+	ClientID        string `json:"client_id"`
+	Username        string `json:"username"`
+	UsernameNote    string `json:"username_note"`
+	P12             string `json:"p12"`
+	P12PasswordFile string `json:"p12_password_file"`
+	CA              string `json:"ca"`
+	// URL is mqtts://HOST:PORT, what MQTT apps take as the broker.
+	URL string `json:"url"`
+	// CertSHA256 is the SHA-256 fingerprint of the device certificate in
+	// the p12 (hex, as openssl x509 -fingerprint -sha256 prints it without
+	// the colons), so that what was imported can be checked.
+	CertSHA256 string   `json:"cert_sha256"`
+	Publish    []string `json:"publish"`
+	Subscribe  []string `json:"subscribe"`
+	// TopicsKnown is false when no dynamic security target was given, so
+	// that Publish and Subscribe are empty for want of the roles.
+	TopicsKnown bool `json:"-"`
 }
 
 // Bundle is what Bundle wrote.
@@ -74,7 +89,7 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	if e.Revoked {
 		return b, fmt.Errorf("device %s is revoked: it gets no bundle", id)
 	}
-	p12, err := fileio.ReadFile(o.CA.IssuedPath(id, ".p12"), fileio.MaxPEM, "a p12 bundle")
+	p12Data, err := fileio.ReadFile(o.CA.IssuedPath(id, ".p12"), fileio.MaxPEM, "a p12 bundle")
 	if err != nil {
 		return b, fmt.Errorf("read the p12 of %s (make it with mqtls p12 %s): %w", id, id, err)
 	}
@@ -82,12 +97,22 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	if err != nil {
 		return b, fmt.Errorf("read the p12 password of %s (make both again with mqtls p12 %s): %w", id, id, err)
 	}
+	pw, _, _ := strings.Cut(strings.TrimRight(string(pass), "\r\n"), "\n")
+	_, leaf, _, err := p12.Decode(p12Data, strings.TrimSuffix(pw, "\r"))
+	if err != nil {
+		return b, fmt.Errorf("the p12 of %s does not open with its .p12.pass (make both again with mqtls p12 %s)", id, id)
+	}
+	if certs.SerialHex(leaf) != e.Serial {
+		return b, fmt.Errorf("the p12 of %s holds an older certificate (serial %s, the current one is %s): make it again with mqtls p12 %s", id, certs.SerialHex(leaf), e.Serial, id)
+	}
+	sum := sha256.Sum256(leaf.Raw)
 	conn := Connection{
 		Host: opt.Host, Port: opt.Port, ClientID: id, Username: id,
 		UsernameNote:    "no username or password to type: the broker takes the user name from the certificate (CN " + id + ")",
 		P12:             id + ".p12",
 		P12PasswordFile: id + ".p12.pass",
 		CA:              "ca.crt",
+		CertSHA256:      hex.EncodeToString(sum[:]),
 		Publish:         []string{}, Subscribe: []string{},
 	}
 	if conn.Host == "" {
@@ -96,10 +121,12 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	if conn.Port == 0 {
 		conn.Port = DefaultPort
 	}
+	conn.URL = "mqtts://" + net.JoinHostPort(conn.Host, strconv.Itoa(conn.Port))
 	if o.Target != nil {
 		if conn.Publish, conn.Subscribe, err = o.topics(id); err != nil {
 			return b, err
 		}
+		conn.TopicsKnown = true
 	}
 	cj, err := json.MarshalIndent(conn, "", "  ")
 	if err != nil {
@@ -119,7 +146,7 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 		bundleFile
 		zip bool
 	}{
-		{bundleFile{id + ".p12", p12, 0o600}, true},
+		{bundleFile{id + ".p12", p12Data, 0o600}, true},
 		{bundleFile{"ca.crt", root, 0o644}, true},
 		{bundleFile{"connection.json", cj, 0o644}, true},
 		{bundleFile{id + ".p12.pass", pass, 0o600}, false},
@@ -151,8 +178,8 @@ func (o *Onboarder) Bundle(id string, opt BundleOptions) (Bundle, error) {
 	return b, nil
 }
 
-// topics lists the filters the device's roles allow it to publish to and
-// subscribe to, with %u and %c replaced by its id.
+// topics lists the filters the device's roles (its own and its groups')
+// allow it to publish to and subscribe to, with %u and %c replaced by its id.
 func (o *Onboarder) topics(id string) (pub, sub []string, err error) {
 	cl, has, err := getClient(o.Target, id)
 	if err != nil {
@@ -162,8 +189,16 @@ func (o *Onboarder) topics(id string) (pub, sub []string, err error) {
 	if !has {
 		return pub, sub, nil
 	}
+	roles := append([]string(nil), cl.Roles...)
+	for _, g := range cl.Groups {
+		gr, err := groupRoles(o.Target, g)
+		if err != nil {
+			return nil, nil, err
+		}
+		roles = append(roles, gr...)
+	}
 	seenP, seenS := map[string]bool{}, map[string]bool{}
-	for _, r := range cl.Roles {
+	for _, r := range roles {
 		acls, _, err := getRole(o.Target, r)
 		if err != nil {
 			return nil, nil, err
@@ -204,20 +239,20 @@ func expand(filter, id string) string {
 	return strings.Join(levels, "/")
 }
 
-// QR renders the connection settings (never the password) as a QR code
-// for a terminal, two rows of modules per line of text.
+// QRPayload is what the QR code holds: the broker's URL with the client id
+// and the certificate's fingerprint, which an app can use to connect and to
+// check the p12 it imported; never the password.
+//
+//	mqtts://liot.com:8883?client_id=DSN000001&cert_sha256=9f86d0...
+func QRPayload(c Connection) string {
+	q := url.Values{"client_id": {c.ClientID}, "cert_sha256": {c.CertSHA256}}
+	return c.URL + "?" + q.Encode()
+}
+
+// QR renders [QRPayload] as a QR code for a terminal, two rows of modules
+// per line of text.
 func QR(c Connection) (string, error) {
-	payload, err := json.Marshal(struct {
-		Host     string `json:"host"`
-		Port     int    `json:"port"`
-		ClientID string `json:"client_id"`
-		P12      string `json:"p12"`
-		CA       string `json:"ca"`
-	}{c.Host, c.Port, c.ClientID, c.P12, c.CA})
-	if err != nil {
-		return "", err
-	}
-	q, err := qrcode.New(string(payload), qrcode.Medium)
+	q, err := qrcode.New(QRPayload(c), qrcode.Medium)
 	if err != nil {
 		return "", fmt.Errorf("qr code: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mqtls/device"
 )
 
 // A bundle that fails part way (here its zip cannot take its place) leaves
@@ -123,4 +125,15 @@ func TestBundleAllOrNothing(t *testing.T) {
 		}
 	}
 	noStaging()
+}
+
+func TestQRPayload(t *testing.T) {
+	t.Parallel()
+	c := device.Connection{URL: "mqtts://liot.com:8883", ClientID: "DSN000001", CertSHA256: "9f86d081884c7d65"}
+	if got, want := device.QRPayload(c), "mqtts://liot.com:8883?cert_sha256=9f86d081884c7d65&client_id=DSN000001"; got != want {
+		t.Errorf("QRPayload = %q, want %q", got, want)
+	}
+	if q, err := device.QR(c); err != nil || !strings.Contains(q, "█") {
+		t.Errorf("QR: %v", err)
+	}
 }

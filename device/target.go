@@ -166,6 +166,32 @@ func getRole(t Target, name string) ([]RoleACL, bool, error) {
 	return d.Role.ACLs, true, nil
 }
 
+// groupRoles returns the roles of a group (none when it does not exist).
+func groupRoles(t Target, name string) ([]string, error) {
+	data, err := call(t, "getGroup", name)
+	if errors.Is(err, dynsec.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		Group struct {
+			Roles []struct {
+				Name string `json:"rolename"`
+			} `json:"roles"`
+		} `json:"group"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("getGroup %s: %w", name, err)
+	}
+	var roles []string
+	for _, r := range d.Group.Roles {
+		roles = append(roles, r.Name)
+	}
+	return roles, nil
+}
+
 // groupExists reports whether a group exists.
 func groupExists(t Target, name string) (bool, error) {
 	_, err := call(t, "getGroup", name)

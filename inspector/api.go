@@ -19,6 +19,7 @@ import (
 
 // messageView is a stored message for the payload panel.
 type messageView struct {
+	N         uint64 `json:"n"`       // the topic's message number
 	Payload   []byte `json:"payload"` // base64 in JSON
 	Size      int    `json:"size"`
 	Truncated bool   `json:"truncated"`
@@ -33,17 +34,54 @@ type messageView struct {
 
 type topicView struct {
 	summary
-	Last    messageView  `json:"last"`
-	Prev    *messageView `json:"prev,omitempty"`
-	Fields  []string     `json:"fields"`
-	History []sample     `json:"history"`
+	Last   messageView  `json:"last"`
+	Prev   *messageView `json:"prev,omitempty"`
+	Fields []string     `json:"fields"`
+	// Samples are the chart's, one a second, oldest first.
+	Samples []sample `json:"samples"`
+	// Messages is the history, newest first, without payloads: GET
+	// /api/message?name=T&n=N has one with its payload.
+	Messages []messageMeta `json:"messages"`
 	// Lint is what `mqtls topic lint` says of the topic.
 	Lint []finding `json:"lint"`
 }
 
+// messageMeta is one message of the history list.
+type messageMeta struct {
+	N         uint64 `json:"n"`
+	Time      int64  `json:"time"`
+	QoS       byte   `json:"qos"`
+	Retain    bool   `json:"retain"`
+	Size      int    `json:"size"`
+	Truncated bool   `json:"truncated,omitempty"`
+	Preview   string `json:"preview"`
+	Binary    bool   `json:"binary,omitempty"`
+	ClientID  string `json:"clientId"`
+	Username  string `json:"username,omitempty"`
+	CN        string `json:"cn,omitempty"`
+}
+
+func meta(m *message) messageMeta {
+	v := messageMeta{N: m.N, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Size: m.Size, Truncated: len(m.Payload) < m.Size,
+		ClientID: m.ClientID, Username: m.Username, CN: m.CN}
+	v.Preview, v.Binary = preview(m.Payload)
+	return v
+}
+
+// find returns the held message number n of the topic, or nil. The caller
+// holds st.mu.
+func (st *topicState) find(n uint64) *message {
+	for k := range st.msgs {
+		if st.msgs[k].N == n {
+			return &st.msgs[k]
+		}
+	}
+	return nil
+}
+
 func view(m *message) messageView {
 	return messageView{
-		Payload: append([]byte(nil), m.Payload...), Size: m.Size, Truncated: len(m.Payload) < m.Size,
+		N: m.N, Payload: append([]byte(nil), m.Payload...), Size: m.Size, Truncated: len(m.Payload) < m.Size,
 		Time: m.Time, QoS: m.QoS, Retain: m.Retain, Props: m.Props.clone(),
 		ClientID: m.ClientID, Username: m.Username, CN: m.CN,
 	}
@@ -72,7 +110,11 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, id ident
 		v.Prev = &p
 	}
 	v.Fields = slices.Clone(st.hist.fields)
-	v.History = st.hist.samples()
+	v.Samples = st.hist.samples()
+	v.Messages = make([]messageMeta, 0, len(st.msgs))
+	for k := range st.msgs {
+		v.Messages = append(v.Messages, meta(st.back(k)))
+	}
 	st.mu.Unlock()
 	v.Lint = i.topicFindings(id, st)
 	for k, f := range v.Fields {
@@ -83,7 +125,49 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, id ident
 	writeJSON(w, v)
 }
 
-// handlePayload downloads the stored payload of a topic.
+// message picks the message a request names: n=N of the history, which=prev
+// the one before the last, else the last.
+func (st *topicState) message(r *http.Request) (*message, string) {
+	q := r.URL.Query()
+	if v := q.Get("n"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, "n must be a message number"
+		}
+		if m := st.find(n); m != nil {
+			return m, ""
+		}
+		return nil, "message " + v + " is no longer held: the topic keeps its last inspector_history messages"
+	}
+	if pm := st.prev(); pm != nil && q.Get("which") == "prev" {
+		return pm, ""
+	}
+	return st.last(), ""
+}
+
+// handleMessage answers one message of a topic's history, with its payload.
+func (i *Inspector) handleMessage(w http.ResponseWriter, r *http.Request, id identity) {
+	st := i.readable(id, r.URL.Query().Get("name"))
+	if st == nil {
+		httpError(w, http.StatusNotFound, "no such topic")
+		return
+	}
+	st.mu.Lock()
+	m, msg := st.message(r)
+	var v messageView
+	if m != nil {
+		v = view(m)
+	}
+	st.mu.Unlock()
+	if m == nil {
+		httpError(w, http.StatusNotFound, msg)
+		return
+	}
+	writeJSON(w, v)
+}
+
+// handlePayload downloads the stored payload of a topic: the last message,
+// or the one n= or which=prev names.
 func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, id identity) {
 	name := r.URL.Query().Get("name")
 	st := i.readable(id, name)
@@ -92,9 +176,11 @@ func (i *Inspector) handlePayload(w http.ResponseWriter, r *http.Request, id ide
 		return
 	}
 	st.mu.Lock()
-	m := st.last()
-	if pm := st.prev(); pm != nil && r.URL.Query().Get("which") == "prev" {
-		m = pm
+	m, msg := st.message(r)
+	if m == nil {
+		st.mu.Unlock()
+		httpError(w, http.StatusNotFound, msg)
+		return
 	}
 	p := append([]byte(nil), m.Payload...)
 	size := m.Size

@@ -75,13 +75,13 @@ func BenchmarkTap(b *testing.B) {
 }
 
 // TestMemoryWithinBound fills the tap with 100,000 distinct topics, more than
-// it may hold, lints those it keeps, and checks that the heap it keeps stays
-// within Options.Bound.
+// it may hold, each with a history, lints those it keeps, and checks that
+// the heap it keeps stays within Options.Bound.
 func TestMemoryWithinBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 100,000 topics")
 	}
-	opts := Options{MaxTopics: 50000, PayloadBytes: 256, History: 10}
+	opts := Options{MaxTopics: 50000, PayloadBytes: 256, History: 100}
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	insp2, err := New(srv, nil, opts)
 	if err != nil {
@@ -95,8 +95,9 @@ func TestMemoryWithinBound(t *testing.T) {
 	for n := range 100000 {
 		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
 			TopicName: fmt.Sprintf("/Fleet/%05d//tele metry/temperature/", n), Payload: payload, Created: 1}
-		insp2.tap.record(cl, pk, timeAt(n))
-		insp2.tap.record(cl, pk, timeAt(n).Add(time.Second)) // a previous payload and a second sample
+		for k := range 4 { // a history beyond the last two, and chart samples
+			insp2.tap.record(cl, pk, timeAt(n).Add(time.Duration(k)*time.Second))
+		}
 	}
 	// a page reads every topic: each is linted, and keeps its five findings
 	// (leading and trailing slash, empty level, whitespace, upper case)
@@ -113,6 +114,9 @@ func TestMemoryWithinBound(t *testing.T) {
 		opts.MaxTopics, insp2.Topics(), float64(used)/(1<<20), float64(used)/float64(opts.MaxTopics), float64(bound)/(1<<20))
 	if used > bound {
 		t.Errorf("heap grew by %d bytes, over the bound of %d", used, bound)
+	}
+	if b := insp2.store.bytes.Load(); b > insp2.store.maxBytes {
+		t.Errorf("the store counts %d bytes, over its bound of %d", b, insp2.store.maxBytes)
 	}
 	runtime.KeepAlive(insp2)
 }

@@ -181,9 +181,7 @@ func TestScreenshotScene(t *testing.T) {
 		pageText(t, ctx, "#payload-text", fmt.Sprint(v))
 	}
 	do(t, ctx, chromedp.SetValue(chromedp.CSS("#filter"), "plant/#"))
-	pageText(t, ctx, "#chart-range", "samples")
-	eval[bool](t, ctx, `(() => { const s = document.getElementById('chart-field'); s.value = [...s.options].find(o => o.text == 'temp').value; s.dispatchEvent(new Event('change')); return true; })()`)
-	pageText(t, ctx, "#chart-range", "max 2") // the temp series, not hum (4x)
+	pageText(t, ctx, "#chart-legend", "last 24.2") // temp and hum, in payload order
 	screenshot(t, ctx)
 
 	// the diff against the previous message marks the changed line

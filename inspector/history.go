@@ -2,33 +2,38 @@ package inspector
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
+
+	"mqtls/internal/cjson"
 )
 
-// Numeric history: for each topic, a ring of recent samples of up to
-// maxFields numeric values: the payload itself when it is a number, or the
-// numeric leaves of a JSON object ("temp", "env.humidity", "axes.0").
-// Samples are taken at most every historyEvery so that a topic at 20,000 msg/s
-// costs one JSON parse per interval, not one per message.
+// The chart's history: for each topic, one sample a second of up to
+// maxFields numeric values over the last chartSamples seconds (15 minutes,
+// the page's widest zoom): the payload itself when it is a number, or the
+// numeric leaves of a JSON payload in the payload's order ("temp",
+// "env.humidity", "axes.0"). A payload is parsed at most every parseEvery,
+// so a topic at 20,000 msg/s costs four JSON parses a second, not 20,000;
+// the last parse of a second is its sample. The page adds the last
+// message's own values at the end, so the chart always ends on it.
 
 const (
 	maxFields        = 8
 	maxFieldName     = 64
 	maxJSONDepth     = 4
 	maxParsedPayload = 4096
-	historyEvery     = 250 // milliseconds
+	parseEvery       = 250  // milliseconds
+	sampleEvery      = 1000 // milliseconds: one sample a second
+	chartSamples     = 900  // 15 minutes
 )
 
 type history struct {
-	fields []string  // the first maxFields numeric fields seen, in order
-	times  []int64   // unix milliseconds; grows up to the capacity, then a ring
+	fields []string  // the first maxFields numeric fields seen, in payload order
+	times  []int64   // unix milliseconds; grows up to chartSamples, then a ring
 	vals   []float32 // maxFields per sample; float32 halves the memory of a chart
 	next   int       // ring write position
 	n      int       // samples held
-	last   int64
+	last   int64     // the last parse
 }
 
 type sample struct {
@@ -36,9 +41,13 @@ type sample struct {
 	Values []*float64 `json:"v"` // nil where the field was absent
 }
 
-// record parses payload and appends one sample when it holds numbers.
-func (h *history) record(payload []byte, now int64, capacity int) {
-	if capacity <= 0 || now-h.last < historyEvery || len(payload) > maxParsedPayload {
+// bytes is what the samples hold; the field names are in the topic's
+// fixed bound.
+func (h *history) bytes() int64 { return int64(cap(h.times))*8 + int64(cap(h.vals))*4 }
+
+// record parses payload and keeps its numbers as the sample of its second.
+func (h *history) record(payload []byte, now int64) {
+	if now-h.last < parseEvery || len(payload) > maxParsedPayload {
 		return
 	}
 	vals := numericFields(payload)
@@ -46,24 +55,57 @@ func (h *history) record(payload []byte, now int64, capacity int) {
 		return
 	}
 	h.last = now
-	if len(h.times) < capacity && h.next == len(h.times) {
+	var i int
+	switch {
+	case h.n > 0 && h.times[h.newest()]/sampleEvery == now/sampleEvery:
+		i = h.newest() // the same second: the newer values win
+	case len(h.times) < chartSamples: // growing: next is the end
 		h.times = append(h.times, 0)
-		h.vals = append(h.vals, make([]float32, maxFields)...)
+		h.vals = append(h.vals, zeroRow[:]...)
+		i = len(h.times) - 1
+		h.next = len(h.times) % chartSamples
+		h.n++
+	default:
+		i = h.next
+		h.next = (h.next + 1) % chartSamples
 	}
-	row := h.vals[h.next*maxFields : (h.next+1)*maxFields]
-	for i := range row {
-		row[i] = float32(math.NaN())
+	row := h.vals[i*maxFields : (i+1)*maxFields]
+	for k := range row {
+		row[k] = float32(math.NaN())
 	}
 	for _, fv := range vals {
-		i := h.field(fv.name)
-		if i >= 0 {
-			row[i] = float32(fv.val)
+		if k := h.field(fv.name); k >= 0 {
+			row[k] = float32(fv.val)
 		}
 	}
-	h.times[h.next] = now
-	h.next = (h.next + 1) % capacity
-	h.n = min(h.n+1, capacity)
+	h.times[i] = now
 }
+
+func (h *history) newest() int {
+	c := len(h.times)
+	return (h.next - 1 + c) % c
+}
+
+// trim drops the older half of the samples (the store needs the room).
+func (h *history) trim() {
+	keep := h.n / 2
+	if keep == 0 {
+		h.times, h.vals, h.next, h.n = nil, nil, 0, 0
+		return
+	}
+	times := make([]int64, keep)
+	vals := make([]float32, keep*maxFields)
+	c := len(h.times)
+	for k := range keep {
+		i := (h.next - keep + k + c) % c
+		times[k] = h.times[i]
+		copy(vals[k*maxFields:], h.vals[i*maxFields:(i+1)*maxFields])
+	}
+	// the ring grows again from its end
+	h.times, h.vals, h.n, h.next = times, vals, keep, keep
+}
+
+var zeroRow [maxFields]float32
 
 func (h *history) field(name string) int {
 	for i, f := range h.fields {
@@ -106,7 +148,7 @@ type fieldValue struct {
 }
 
 // numericFields returns the numbers in a payload: the payload itself (field
-// "") or the numeric leaves of a JSON object or array, depth first.
+// "") or the numeric leaves of a JSON object or array, in payload order.
 func numericFields(payload []byte) []fieldValue {
 	p := bytes.TrimSpace(payload)
 	if len(p) == 0 {
@@ -123,10 +165,8 @@ func numericFields(payload []byte) []fieldValue {
 		}
 		return []fieldValue{{"", v}}
 	}
-	var doc any
-	d := json.NewDecoder(bytes.NewReader(p))
-	d.UseNumber()
-	if d.Decode(&doc) != nil {
+	doc, err := cjson.ParseAll(p)
+	if err != nil {
 		return nil
 	}
 	var out []fieldValue
@@ -139,22 +179,17 @@ func walkJSON(v any, path string, depth int, out *[]fieldValue) {
 		return
 	}
 	switch x := v.(type) {
-	case json.Number:
-		if f, err := x.Float64(); err == nil && path != "" {
-			*out = append(*out, fieldValue{path, f})
+	case float64:
+		if path != "" && !math.IsInf(x, 0) && !math.IsNaN(x) {
+			*out = append(*out, fieldValue{path, x})
 		}
 	case bool:
 		if path != "" {
 			*out = append(*out, fieldValue{path, boolFloat(x)})
 		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			walkJSON(x[k], join(path, k), depth+1, out)
+	case cjson.Object:
+		for _, m := range x {
+			walkJSON(m.Val, join(path, m.Key), depth+1, out)
 		}
 	case []any:
 		for i, e := range x {

@@ -47,6 +47,7 @@ func (i *Inspector) routes() *http.ServeMux {
 	mux.Handle("GET /api/topic", i.authed(i.handleTopic))
 	mux.Handle("GET /api/lint", i.authed(i.handleLint))
 	mux.Handle("GET /api/payload", i.authed(i.handlePayload))
+	mux.Handle("GET /api/message", i.authed(i.handleMessage))
 	mux.Handle("GET /api/clients", i.authed(i.handleClients))
 	mux.Handle("POST /api/publish", i.authed(i.handlePublish))
 	mux.Handle("POST /api/clear", i.authed(i.handleClear))

@@ -158,7 +158,7 @@ func TestPublishClearAndDetail(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &v) != nil {
 		t.Fatalf("detail: %d %s", code, body)
 	}
-	if v.Last.ClientID != InlineClientID || v.Last.Props.ContentType != "application/json" || !v.Retained || len(v.History) != 1 {
+	if v.Last.ClientID != InlineClientID || v.Last.Props.ContentType != "application/json" || !v.Retained || len(v.Samples) != 1 || len(v.Messages) != 1 || v.Messages[0].N != 1 {
 		t.Errorf("detail: %+v", v)
 	}
 	for _, bad := range []string{`{"topic":"a/+","payload":"x"}`, `{"topic":"$SYS/x","payload":"x"}`, `{"topic":"a","qos":3}`, `{"topic":""}`} {

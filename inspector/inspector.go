@@ -22,7 +22,7 @@ const (
 	DefaultMaxTopics    = 10000
 	DefaultMaxBytes     = 64 << 20
 	DefaultPayloadBytes = 4096
-	DefaultHistory      = 60
+	DefaultHistory      = 100
 	DefaultInterval     = 250 * time.Millisecond
 )
 
@@ -31,14 +31,16 @@ type Options struct {
 	// MaxTopics caps the number of topics kept (conf inspector_max_topics).
 	MaxTopics int
 	// MaxBytes caps the topics kept in bytes: about 1 KiB of state per
-	// topic plus twice its name's length, payloads not included (conf
-	// inspector_max_bytes).
+	// topic plus twice its name's length, their messages beyond the last
+	// two and their chart samples (conf inspector_max_bytes).
 	MaxBytes int64
 	// PayloadBytes caps each stored payload; longer payloads are cut and
 	// the page says so (conf inspector_payload_bytes).
 	PayloadBytes int
-	// History is the number of numeric samples kept per topic
-	// (conf inspector_history).
+	// History is the number of messages kept per topic, at least 2 (conf
+	// inspector_history). Beyond the last two, they share MaxBytes with
+	// the chart's samples and the topics' state: when it is reached, the
+	// least recently updated topics' histories are halved first.
 	History int
 	// Interval is how often the page receives a batch of updates.
 	Interval time.Duration
@@ -105,10 +107,10 @@ const topicOverhead = 1024 + 2*maxPropBytes + maxFindings*320
 
 // Bound is the most memory, in bytes, that the tap's topic state can hold
 // with these options: per topic, the fixed overhead (lint findings
-// included), two payloads, the numeric history and its field names. Topic
-// names longer than 128 bytes add their excess, within MaxBytes.
+// included) and its last two messages; the rest (older messages, chart
+// samples, names longer than 128 bytes) is within MaxBytes.
 func (o Options) Bound() int64 {
-	perTopic := int64(topicOverhead + 2*o.PayloadBytes + o.History*(8+4*maxFields) + maxFields*maxFieldName)
+	perTopic := topicOverhead + 2*msgSize + int64(2*o.PayloadBytes+maxFields*maxFieldName)
 	return int64(o.MaxTopics)*perTopic + o.MaxBytes
 }
 

@@ -3,6 +3,7 @@ package inspector
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -126,16 +127,38 @@ type message struct {
 	Payload  []byte // at most Options.PayloadBytes
 	Size     int    // the full size
 	Time     int64  // unix milliseconds
+	N        uint64 // the topic's message number, from 1
 	QoS      byte
 	Retain   bool
 	Props    props
 	ClientID string
 	Username string
 	CN       string
+	cost     int64 // its payload and properties in bytes (see msgCost)
+}
+
+// msgSize is what a message's own struct takes in the history's slice.
+const msgSize = int64(unsafe.Sizeof(message{}))
+
+// msgCost is what a message holds beyond its struct: the payload's buffer
+// and the properties' bytes. Client id and certificate CN are shared with
+// the connection, the user name with the message before.
+func msgCost(m *message) int64 {
+	c := int64(cap(m.Payload)) + int64(len(m.Props.ContentType)+len(m.Props.ResponseTopic)+cap(m.Props.CorrelationData))
+	c += int64(cap(m.Props.User)) * int64(unsafe.Sizeof(userProperty{}))
+	for _, u := range m.Props.User {
+		c += int64(len(u.Key) + len(u.Val))
+	}
+	return c
 }
 
 // topicState is what the tap keeps for one topic. seq is read without the
 // lock to find topics changed since a cursor; everything else is under mu.
+//
+// The last messages are a ring of up to Options.History. The last two are
+// part of a topic's fixed bound; the older ones and the chart's samples are
+// charged to the store's byte bound, and give way when it is reached (see
+// store.makeRoom).
 type topicState struct {
 	name string
 	seq  atomic.Uint64
@@ -144,19 +167,97 @@ type topicState struct {
 	count    uint64
 	bytes    uint64
 	rate     rateWindow
-	retained bool       // the broker holds a retained message for this topic
-	msgs     [2]message // the last message is msgs[cur], the one before the other
-	cur      int
+	retained bool      // the broker holds a retained message for this topic
+	msgs     []message // the last messages; the newest at head, then backwards
+	head     int
+	costs    int64 // the sum of msgs' costs
+	charged  int64 // what the topic counts in store.bytes beyond topicCost
+	dead     bool  // evicted: it counts no more, and records nothing
 	hist     history
 	lint     lintState
 }
 
-func (st *topicState) last() *message { return &st.msgs[st.cur] }
+// noMessage stands for the last message of a topic that has none yet.
+var noMessage message
+
+func (st *topicState) last() *message {
+	if len(st.msgs) == 0 {
+		return &noMessage
+	}
+	return &st.msgs[st.head]
+}
 
 // prev is the message before the last, or nil.
 func (st *topicState) prev() *message {
-	if st.count < 2 {
+	if len(st.msgs) < 2 {
 		return nil
 	}
-	return &st.msgs[1-st.cur]
+	return st.back(1)
+}
+
+// back is the message k before the last; k < len(st.msgs).
+func (st *topicState) back(k int) *message {
+	n := len(st.msgs)
+	return &st.msgs[(st.head-k+n)%n]
+}
+
+// next is the slot the next message goes to: a new one while the ring is
+// below capacity, then the oldest. The ring grows in steps, so that a topic
+// with few messages does not reserve room for many.
+func (st *topicState) next(capacity int) *message {
+	n := len(st.msgs)
+	if n < capacity {
+		if n == cap(st.msgs) {
+			grown := make([]message, n, min(capacity, max(2, 2*n)))
+			copy(grown, st.msgs)
+			st.msgs = grown
+		}
+		st.msgs = st.msgs[:n+1]
+		st.head = n
+		return &st.msgs[n]
+	}
+	st.head = (st.head + 1) % n
+	return &st.msgs[st.head]
+}
+
+// account recomputes what the topic counts against the store's bytes and
+// returns the change.
+func (st *topicState) account() int64 {
+	c := int64(cap(st.msgs))*msgSize + st.costs + st.hist.bytes()
+	if n := len(st.msgs); n > 0 {
+		// the last two messages are in the fixed bound
+		c -= min(int64(n), 2) * msgSize
+		c -= st.last().cost
+		if n > 1 {
+			c -= st.prev().cost
+		}
+	}
+	d := c - st.charged
+	st.charged = c
+	return d
+}
+
+// trim makes room: it drops the older half of the topic's messages, keeping
+// the last two, or when only those are left the older half of its chart.
+// It returns the change of what the topic counts (negative: freed).
+func (st *topicState) trim() int64 {
+	if n := len(st.msgs); n > 2 {
+		keep := max(2, n/2)
+		kept := make([]message, keep)
+		st.costs = 0
+		for k := range keep {
+			kept[k] = *st.back(keep - 1 - k)
+			st.costs += kept[k].cost
+		}
+		st.msgs, st.head = kept, keep-1
+	} else if n := len(st.msgs); cap(st.msgs) > n {
+		kept := make([]message, n)
+		for k := range n {
+			kept[k] = *st.back(n - 1 - k)
+		}
+		st.msgs, st.head = kept, n-1
+	} else {
+		st.hist.trim()
+	}
+	return st.account()
 }

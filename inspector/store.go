@@ -80,6 +80,10 @@ func (s *store) get(name string) *topicState {
 		return nil
 	}
 	for !s.reserve(cost) {
+		// over the byte bound, histories give way before topics do
+		if s.count.Load() < s.max && s.trimOne() {
+			continue
+		}
 		if !s.evictOne() {
 			return nil
 		}
@@ -136,14 +140,74 @@ func (s *store) evictOne() bool {
 		}
 		if victim != nil {
 			delete(sh.m, victim.name)
+			victim.mu.Lock()
+			victim.dead = true
+			charged := victim.charged
+			victim.mu.Unlock()
 			sh.mu.Unlock()
 			s.count.Add(-1)
-			s.bytes.Add(-topicCost(victim.name))
+			s.bytes.Add(-topicCost(victim.name) - charged)
 			s.evicted.Add(1)
 			s.gone.add(victim.name, s.seq.Add(1))
 			return true
 		}
 		sh.mu.Unlock()
+	}
+	return false
+}
+
+// makeRoom brings the store back within its byte bound after a topic's
+// history grew: it trims the history of the least recently updated of a
+// few topics, and evicts topics only when no history is left to trim.
+func (s *store) makeRoom() {
+	for s.bytes.Load() > s.maxBytes {
+		if !s.trimOne() && !s.evictOne() {
+			return
+		}
+	}
+}
+
+// trimOne halves the history of the least recently updated of a few
+// topics of one shard that hold some beyond their last two messages.
+func (s *store) trimOne() bool {
+	start := int(s.victim.Add(1))
+	for i := range len(s.shards) {
+		sh := &s.shards[(start+i)%len(s.shards)]
+		sh.mu.RLock()
+		var victim *topicState
+		n := 0
+		seen := 0
+		for _, st := range sh.m {
+			if seen++; seen > 4*evictionSample {
+				break
+			}
+			st.mu.Lock()
+			c := st.charged
+			st.mu.Unlock()
+			if c == 0 {
+				continue
+			}
+			if victim == nil || st.seq.Load() < victim.seq.Load() {
+				victim = st
+			}
+			if n++; n == evictionSample {
+				break
+			}
+		}
+		sh.mu.RUnlock()
+		if victim == nil {
+			continue
+		}
+		victim.mu.Lock()
+		var d int64
+		if !victim.dead {
+			d = victim.trim()
+		}
+		victim.mu.Unlock()
+		if d < 0 {
+			s.bytes.Add(d)
+			return true
+		}
 	}
 	return false
 }

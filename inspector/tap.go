@@ -120,7 +120,8 @@ func (h *tap) Stop() error {
 // $SYS topics are left out: they are the broker's own statistics, shown in
 // the page's header and in /metrics, and must not push device topics out.
 func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
-	st := h.i.store.get(pk.TopicName)
+	s := h.i.store
+	st := s.get(pk.TopicName)
 	if st == nil {
 		return
 	}
@@ -129,19 +130,23 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 	n := min(len(payload), h.i.opts.PayloadBytes)
 
 	st.mu.Lock()
+	if st.dead {
+		st.mu.Unlock()
+		return
+	}
 	st.count++
 	st.bytes += uint64(len(payload))
 	st.rate.add(ms / 1000)
-	if st.count > 1 {
-		st.cur = 1 - st.cur
-	}
-	m, pm := &st.msgs[st.cur], &st.msgs[1-st.cur]
-	if n > cap(m.Payload) { // exactly n: append's growth would overshoot the bound
+	prevUser := st.last().Username
+	m := st.next(max(h.i.opts.History, 2))
+	st.costs -= m.cost
+	if n > cap(m.Payload) || cap(m.Payload) > 2*n+64 { // exactly n: append's growth would overshoot the bound
 		m.Payload = make([]byte, 0, n)
 	}
 	m.Payload = append(m.Payload[:0], payload[:n]...)
 	m.Size = len(payload)
 	m.Time = ms
+	m.N = st.count
 	m.QoS = pk.FixedHeader.Qos
 	m.Retain = pk.FixedHeader.Retain
 	m.Props.set(&pk.Properties)
@@ -153,19 +158,25 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 		}
 		// Reuse the previous message's strings: no allocation per message
 		// for a publisher that keeps publishing.
-		if string(cl.Properties.Username) == pm.Username {
-			m.Username = pm.Username
+		if string(cl.Properties.Username) == prevUser {
+			m.Username = prevUser
 		} else {
 			m.Username = string(cl.Properties.Username)
 		}
 		m.CN = certCN(cl)
 	}
+	m.cost = msgCost(m)
+	st.costs += m.cost
 	if pk.FixedHeader.Retain {
 		st.retained = len(payload) > 0
 	}
-	st.hist.record(payload, ms, h.i.opts.History)
-	st.seq.Store(h.i.store.seq.Add(1))
+	st.hist.record(payload, ms)
+	delta := st.account()
+	st.seq.Store(s.seq.Add(1))
 	st.mu.Unlock()
+	if delta != 0 && s.bytes.Add(delta) > s.maxBytes {
+		s.makeRoom()
+	}
 }
 
 // certCN is the CN of the client's verified certificate, as the broker

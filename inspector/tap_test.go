@@ -158,8 +158,8 @@ func TestTapCountsRatesAndPublisher(t *testing.T) {
 		len(m.Props.User) != 1 || m.Props.User[0].Val != "lab" || m.Props.PayloadFormat == nil {
 		t.Errorf("properties not kept: %+v", m.Props)
 	}
-	if strings.Join(fields, ",") != "env.hum,temp" {
-		t.Errorf("numeric fields %q, want env.hum,temp", fields)
+	if strings.Join(fields, ",") != "temp,env.hum" { // payload order
+		t.Errorf("numeric fields %q, want temp,env.hum", fields)
 	}
 	if got := insp.tap.in[1].Load(); got != 30 {
 		t.Errorf("messages in at QoS 1 = %d, want 30", got)
@@ -227,35 +227,115 @@ func TestRateWindow(t *testing.T) {
 
 func TestHistoryBounded(t *testing.T) {
 	var h history
-	for n := range 20 {
-		h.record(fmt.Appendf(nil, `{"a":%d,"b":{"c":true},"s":"x","l":[1,2]}`, n), int64(n)*historyEvery, 5)
+	for n := range chartSamples + 20 {
+		h.record(fmt.Appendf(nil, `{"a":%d,"b":{"c":true},"s":"x","l":[1,2]}`, n), int64(n)*sampleEvery)
 	}
 	s := h.samples()
-	if len(s) != 5 {
-		t.Fatalf("history holds %d samples, want 5", len(s))
+	if len(s) != chartSamples {
+		t.Fatalf("history holds %d samples, want %d", len(s), chartSamples)
 	}
-	if s[0].Time != 15*historyEvery || *s[4].Values[0] != 19 {
-		t.Errorf("ring order wrong: first t=%d last a=%v", s[0].Time, *s[4].Values[0])
+	if s[0].Time != 20*sampleEvery || *s[chartSamples-1].Values[0] != chartSamples+19 {
+		t.Errorf("ring order wrong: first t=%d last a=%v", s[0].Time, *s[chartSamples-1].Values[0])
 	}
 	if got := strings.Join(h.fields, ","); got != "a,b.c,l.0,l.1" {
 		t.Errorf("fields %q", got)
 	}
-	h.record([]byte("12.5"), 10000, 5)
+	h.trim()
+	if s := h.samples(); len(s) != chartSamples/2 || *s[len(s)-1].Values[0] != chartSamples+19 {
+		t.Errorf("trimmed to %d samples, want the newest %d", len(s), chartSamples/2)
+	}
+	h.record([]byte("12.5"), 1e7)
 	if len(h.fields) != 5 || h.fields[4] != "" {
 		t.Errorf("plain number field: %q", h.fields)
 	}
 	for n := range 20 { // more than maxFields distinct fields: capped
-		h.record(fmt.Appendf(nil, `{"f%d":1}`, n), 20000+int64(n)*historyEvery, 5)
+		h.record(fmt.Appendf(nil, `{"f%d":1}`, n), 2e7+int64(n)*sampleEvery)
 	}
 	if len(h.fields) != maxFields {
 		t.Errorf("fields grew to %d, cap is %d", len(h.fields), maxFields)
 	}
-	var skipped history
-	skipped.record([]byte("1"), 1000, 5)
-	skipped.record([]byte("2"), 1000+historyEvery/2, 5) // too soon: not sampled
-	if skipped.n != 1 {
-		t.Errorf("samples closer than %d ms must be skipped, got %d", historyEvery, skipped.n)
+	var sec history
+	sec.record([]byte("1"), 1000)
+	sec.record([]byte("2"), 1000+parseEvery/2) // too soon: not parsed
+	sec.record([]byte("3"), 1000+parseEvery)   // the same second: replaces
+	sec.record([]byte("4"), 2000)
+	if got := sec.samples(); len(got) != 2 || *got[0].Values[0] != 3 || *got[1].Values[0] != 4 {
+		t.Errorf("one sample a second, the last parsed wins: %d samples", len(got))
 	}
+	var order history
+	order.record([]byte(`{"temp":21.5,"env":{"co2":400},"axes":[1,2]}`), 1000)
+	if got := strings.Join(order.fields, ","); got != "temp,env.co2,axes.0,axes.1" {
+		t.Errorf("fields in payload order: %q", got)
+	}
+}
+
+// TestTapKeepsMessageHistory: a topic keeps its last History messages,
+// each with its number, time, QoS, retain flag, size and publisher.
+func TestTapKeepsMessageHistory(t *testing.T) {
+	srv, insp := newServer(t, Options{History: 100})
+	cl := device(srv, "sensor-1", "DSN000001")
+	for n := 1; n <= 150; n++ {
+		publish(t, srv, cl, "h/t", fmt.Appendf(nil, "%d", n), byte(n%2), n == 150, packets.Properties{})
+	}
+	st := insp.store.lookup("h/t")
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.msgs) != 100 {
+		t.Fatalf("holds %d messages, want 100", len(st.msgs))
+	}
+	for k := range 100 {
+		m := st.back(k)
+		want := uint64(150 - k)
+		if m.N != want || string(m.Payload) != fmt.Sprint(want) || m.QoS != byte(want%2) || m.ClientID != "sensor-1" || m.Username != "DSN000001" {
+			t.Fatalf("message %d back: %+v, want number %d", k, m, want)
+		}
+	}
+	if !st.last().Retain || st.back(1).Retain {
+		t.Error("the retain flag is not kept per message")
+	}
+	if st.find(50) != nil || st.find(51) == nil {
+		t.Error("find: message 50 is gone, 51 is held")
+	}
+}
+
+// TestHistoryWithinByteBound: histories share MaxBytes with the topics: at
+// the bound the least recently updated histories are halved, every topic
+// keeps its last two messages, and the store's count of bytes is exact.
+func TestHistoryWithinByteBound(t *testing.T) {
+	srv, insp := newServer(t, Options{MaxBytes: 1 << 20, History: 100, PayloadBytes: 1024})
+	cl := device(srv, "filler", "")
+	payload := bytes.Repeat([]byte("x"), 1000)
+	for n := range 4000 {
+		publish(t, srv, cl, fmt.Sprintf("t/%d", n%80), payload, 0, false, packets.Properties{})
+	}
+	s := insp.store
+	var sum int64
+	held := 0
+	for i := range s.shards {
+		for _, st := range s.shards[i].m {
+			st.mu.Lock()
+			c := st.charged
+			if st.account() != 0 {
+				t.Errorf("%s: its charge was stale", st.name)
+			}
+			if len(st.msgs) < 2 {
+				t.Errorf("%s keeps %d messages, want at least its last two", st.name, len(st.msgs))
+			}
+			held += len(st.msgs)
+			st.mu.Unlock()
+			sum += topicCost(st.name) + c
+		}
+	}
+	if got := s.bytes.Load(); got != sum || got > s.maxBytes {
+		t.Errorf("the store counts %d bytes, its topics %d, the bound %d", got, sum, s.maxBytes)
+	}
+	if insp.Topics() != 80 {
+		t.Errorf("holds %d topics, want all 80: histories give way before topics", insp.Topics())
+	}
+	if held <= 160 || held >= 4000 {
+		t.Errorf("holds %d messages in all, want between the last two of each and all", held)
+	}
+	t.Logf("80 topics, 1 KB payloads, 1 MiB bound: %d messages held, %d bytes counted", held, s.bytes.Load())
 }
 
 func TestPreview(t *testing.T) {
@@ -287,7 +367,7 @@ func TestConnackReason(t *testing.T) {
 
 func TestHistoryValuesPrintShort(t *testing.T) {
 	var h history
-	h.record([]byte(`{"temp":24.2}`), 1000, 3)
+	h.record([]byte(`{"temp":24.2}`), 1000)
 	if v := *h.samples()[0].Values[0]; v != 24.2 {
 		t.Errorf("24.2 came back as %v", v)
 	}

@@ -21,10 +21,8 @@ bundles=${BUNDLE_DIR:-./bundles}
 if [[ -n ${BROKER_ADMIN:-} ]]; then
 	target=(-h "${BROKER_ADMIN_HOST:-localhost}" -p "${BROKER_ADMIN_PORT:-1883}" -u "$BROKER_ADMIN"
 		--password-file "${BROKER_ADMIN_PASSWORD_FILE:?set BROKER_ADMIN_PASSWORD_FILE}")
-	read_roles=()
 else
 	target=(-f "${DYNSEC_FILE:-./dynamic-security.json}")
-	read_roles=("${target[@]}")
 fi
 
 status=0
@@ -39,7 +37,7 @@ made=0
 while IFS=, read -r id _; do
 	id=${id//[[:space:]]/}
 	[[ -z $id || $id == \#* || $id == id ]] && continue
-	if "$mqtls" device bundle "$id" --out "$bundles" --host "${BROKER_HOST:-localhost}" "${read_roles[@]}" >/dev/null 2>&1; then
+	if "$mqtls" device bundle "$id" --out "$bundles" --device-host "${BROKER_HOST:-localhost}" "${target[@]}" >/dev/null 2>&1; then
 		made=$((made + 1))
 	fi
 done <"$csv"

@@ -32,14 +32,12 @@ bundles=${BUNDLE_DIR:-./bundles}
 if [[ -n ${BROKER_ADMIN:-} ]]; then
 	target=(-h "${BROKER_ADMIN_HOST:-localhost}" -p "${BROKER_ADMIN_PORT:-1883}" -u "$BROKER_ADMIN"
 		--password-file "${BROKER_ADMIN_PASSWORD_FILE:?set BROKER_ADMIN_PASSWORD_FILE}")
-	read_roles=()
 else
 	target=(-f "${DYNSEC_FILE:-./dynamic-security.json}")
-	read_roles=("${target[@]}")
 fi
 
 "$mqtls" device add "$id" --role "$role" "${target[@]}"
-"$mqtls" device bundle "$id" --out "$bundles" --host "${BROKER_HOST:-localhost}" "${read_roles[@]}"
+"$mqtls" device bundle "$id" --out "$bundles" --device-host "${BROKER_HOST:-localhost}" "${target[@]}"
 echo
 echo "== $bundles/$id/connection.json"
 cat "$bundles/$id/connection.json"

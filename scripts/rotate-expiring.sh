@@ -32,7 +32,7 @@ fi
 failed=0
 for id in "${ids[@]}"; do
 	if "$mqtls" device renew "$id" "${read_roles[@]}" &&
-		"$mqtls" device bundle "$id" --out "$bundles" --host "${BROKER_HOST:-localhost}" "${read_roles[@]}" >/dev/null; then
+		"$mqtls" device bundle "$id" --out "$bundles" --device-host "${BROKER_HOST:-localhost}" "${read_roles[@]}" >/dev/null; then
 		echo "renewed $id"
 	else
 		echo "failed to renew $id" >&2

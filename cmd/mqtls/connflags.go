@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,6 +43,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "session-expiry", Aliases: []string{"x"}, Usage: "MQTT 5 session expiry in `SECONDS`; -1 or ∞ for never (default -1 with -c, else 0)", Category: catConn},
 		&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "print a line per MQTT packet, as the Mosquitto tools do", Category: catConn},
 		&cli.BoolFlag{Name: "quiet", Usage: "print no error messages", Category: catConn},
+		&cli.BoolFlag{Name: "nodelay", Usage: "accepted: Nagle's algorithm is always off (Go's default for TCP)", Category: catConn},
 
 		&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in PEM `FILE` (turns TLS on)", Category: catTLS},
 		&cli.StringFlag{Name: "capath", Usage: "trust the PEM CA certificates in `DIR` (turns TLS on)", Category: catTLS},
@@ -225,9 +227,29 @@ func toolFail(c *cli.Context, err error) error {
 // onToolUsageError is the shared flag-error message (misuse.go) with the
 // Mosquitto tools' exit code 1 instead of 2.
 func onToolUsageError(c *cli.Context, err error, _ bool) error {
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		name = strings.TrimLeft(name, "-")
+		if why, ok := unsupportedToolFlags[name]; ok {
+			return cli.Exit(fmt.Sprintf("%s: %s is a flag of the Mosquitto tools that mqtls does not support: %s", commandPath(c), dashed(name), why), client.ExitFailure)
+		}
+	}
 	msg, hint, help := flagMisuse(c, err)
 	if help {
 		return showHelp(c)
 	}
 	return withHint(cli.Exit(msg, client.ExitFailure), hint)
+}
+
+// unsupportedToolFlags are the mosquitto_pub and mosquitto_sub flags that
+// pub and sub refuse, each with what to do instead (README: the flag
+// table).
+var unsupportedToolFlags = map[string]string{
+	"S":                     "DNS SRV lookups are not done: give the broker with -h HOST and -p PORT",
+	"ciphers":               "Go chooses the cipher suites (ECDHE with AES-GCM or ChaCha20-Poly1305): leave it out",
+	"keyform":               "OpenSSL engines are not supported: give the key as a PEM --key or a --p12 bundle",
+	"tls-engine":            "OpenSSL engines are not supported: give the key as a PEM --key or a --p12 bundle",
+	"tls-engine-kpass-sha1": "OpenSSL engines are not supported: give the key as a PEM --key or a --p12 bundle",
+	"psk":                   "TLS-PSK is not supported: use a client certificate (--cert and --key, or --p12)",
+	"psk-identity":          "TLS-PSK is not supported: use a client certificate (--cert and --key, or --p12)",
+	"proxy":                 "SOCKS5 proxies are not supported: connect directly, or through an SSH tunnel (ssh -L)",
 }

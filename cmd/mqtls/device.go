@@ -289,22 +289,32 @@ func deviceBundleCmd() *cli.Command {
 		ArgsUsage: "<id>",
 		Description: `Examples:
    $ mqtls device bundle DSN000001 --host liot.com -f dynamic-security.json
-   $ mqtls device bundle DSN000001 --out bundles --qr
+   $ mqtls device bundle DSN000001 --host liot.com -u admin --password-file admin.pw --qr
+   $ mqtls device bundle DSN000001 -h 127.0.0.1 -u admin --password-file admin.pw --device-host liot.com
 
 Writes OUT/ID/ with ID.p12, ID.p12.pass, ca.crt (the root, for the trust
-store) and connection.json (host, port, client id, topics the device may use,
-file names), and OUT/ID.zip with the same files but the password file: send
-the password by another channel. --qr prints the connection settings as a QR
-code (never the password). -f reads the device's topics from its roles (the
-file is only read, so a running broker may hold it).`,
-		Flags: []cli.Flag{
+store) and connection.json (url, host, port, client id, the certificate's
+SHA-256 fingerprint, the topics the device's roles allow, file names), and
+OUT/ID.zip with the same files but the password file: send the password by
+another channel.
+
+The topics come from the device's roles (its own and its groups'): -f reads
+them from the file (only read, so a running broker may hold it), the
+connection flags (-u, --password-file, -p, TLS flags) from a running broker,
+as the other device commands do. The device connects to --device-host
+(default: --host) on --device-port (default 8883, MQTT over TLS).
+
+--qr prints a QR code of mqtts://HOST:PORT?client_id=ID&cert_sha256=HEX: the
+broker to connect to and the fingerprint of the certificate in the p12, to
+check the bundle that was imported (never the password).`,
+		Flags: append([]cli.Flag{
 			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "read the device's roles from the dynamic security `FILE`"},
 			&cli.StringFlag{Name: "out", Value: ".", Usage: "write the bundle into `DIR`"},
-			&cli.StringFlag{Name: "host", Value: "localhost", Usage: "broker `HOST` the device connects to"},
-			&cli.IntFlag{Name: "port", Value: device.DefaultPort, Usage: "broker `PORT` (MQTT over TLS)"},
-			&cli.BoolFlag{Name: "qr", Usage: "print the connection settings as a terminal QR code"},
-		},
+			&cli.StringFlag{Name: "device-host", Usage: "broker `HOST` the device connects to (default: --host)"},
+			&cli.IntFlag{Name: "device-port", Value: device.DefaultPort, Usage: "broker `PORT` the device connects to (MQTT over TLS)"},
+			&cli.BoolFlag{Name: "qr", Usage: "print the broker URL and the certificate fingerprint as a terminal QR code"},
+		}, connFlags()...),
 		Action: func(c *cli.Context) error {
 			id, err := idArg(c, "device id")
 			if err != nil {
@@ -315,16 +325,41 @@ file is only read, so a running broker may hold it).`,
 				return err
 			}
 			o := &device.Onboarder{CA: a}
-			if f := c.String("file"); f != "" {
+			// --host is also where the device connects, so it alone does
+			// not mean a running broker.
+			live := false
+			for _, n := range []string{"port", "url", "username", "cafile", "p12", "cert"} {
+				live = live || c.IsSet(n)
+			}
+			switch f := c.String("file"); {
+			case f != "" && live:
+				return usageErrorf("give either -f FILE or the connection flags of a running broker, not both")
+			case f != "":
 				if o.Target, err = device.ReadFile(f); err != nil {
 					return err
 				}
+			case live:
+				co, err := adminConnOptions(c)
+				if err != nil {
+					return err
+				}
+				if o.Target, err = device.Dial(c.Context, co); err != nil {
+					return err
+				}
+				defer o.Target.Close()
 			}
-			b, err := o.Bundle(id, device.BundleOptions{Out: c.String("out"), Host: c.String("host"), Port: c.Int("port")})
+			host := c.String("device-host")
+			if host == "" {
+				host = c.String("host")
+			}
+			b, err := o.Bundle(id, device.BundleOptions{Out: c.String("out"), Host: host, Port: c.Int("device-port")})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "folder: %s\nzip:    %s\n", b.Dir, b.Zip)
+			fmt.Fprintf(c.App.Writer, "folder: %s\nzip:    %s\nurl:    %s\ncert sha256: %s\n", b.Dir, b.Zip, b.Connection.URL, b.Connection.CertSHA256)
+			if !b.Connection.TopicsKnown {
+				warnf(c.App.ErrWriter, "connection.json lists no topics: give -f FILE or the connection flags of the running broker to read the device's roles")
+			}
 			if c.Bool("qr") {
 				q, err := device.QR(b.Connection)
 				if err != nil {

@@ -18,6 +18,14 @@ const state = {
   dirty: false,
   stats: null,
   detailSeq: 0,
+  renderSeq: 0,
+  cursor: null,          // the tree row the keyboard is on
+  scrollToCursor: false,
+  pick: null,            // the history message shown, or null for the last
+  compare: new Set(),    // ticked history messages
+  msgs: new Map(),       // history messages fetched with their payloads
+  series: new Set(),     // the fields the chart shows
+  chartTopic: null,
 };
 
 function newNode(seg, full) { return { seg, full, kids: new Map(), topic: null, agg: 0, rate: 0, n: 0 }; }
@@ -130,7 +138,7 @@ function render() {
       rows++;
       const open = state.expanded.has(k.full) || (state.filter !== '' && k.n <= 50);
       const s = k.topic ? state.topics.get(k.topic) : null;
-      const cls = 'node' + (k.full === state.selected ? ' sel' : '') + (now - k.hot < 1000 ? ' hot' : '');
+      const cls = 'node' + (k.full === state.selected ? ' sel' : '') + (k.full === state.cursor ? ' cur' : '') + (now - k.hot < 1000 ? ' hot' : '');
       out.push(`<div class="${cls}" role="treeitem" data-path="${esc(k.full)}"${s ? ` data-topic="${esc(s.n)}"` : ''} style-pad="${depth}">`);
       out.push(`<span class="tw">${k.kids.size ? (open ? '▾' : '▸') : ''}</span><span class="seg">${esc(k.seg === '' ? '(empty)' : k.seg)}</span>`);
       out.push(`<span class="cnt">${k.agg}${k.n > 1 ? ' · ' + k.n + ' topics' : ''}</span><span class="rate">${fmtRate(k.rate)}</span>`);
@@ -155,6 +163,11 @@ function render() {
     tree.innerHTML = html;
     for (const el of tree.querySelectorAll('[style-pad]')) el.style.paddingLeft = (8 + 16 * +el.getAttribute('style-pad')) + 'px';
     tree.scrollTop = top;
+  }
+  if (state.scrollToCursor) {
+    state.scrollToCursor = false;
+    const el = tree.querySelector('.node.cur');
+    if (el) el.scrollIntoView({ block: 'nearest' });
   }
   const st = state.stats;
   $('tree-count').textContent = `${state.root.n} topics shown`;
@@ -185,6 +198,7 @@ function loadDetail() {
 // select shows a node of the tree: its last message when a topic ends
 // there, and what lies below it.
 function select(name, isTopic) {
+  if (state.selected !== name) { state.pick = null; state.compare = new Set(); state.msgs = new Map(); }
   state.selected = name;
   state.selectedIsTopic = isTopic;
   state.detail = null;
@@ -193,10 +207,74 @@ function select(name, isTopic) {
   $('topic').hidden = false;
   $('topic-msg').hidden = !isTopic;
   $('topic-name').textContent = name;
+  $('permalink').href = linkOf(name);
+  $('permalink').hidden = !isTopic;
+  if (isTopic && location.hash !== linkOf(name)) location.hash = linkOf(name); // a step for the back button
   $('clear-result').textContent = '';
   subtreeInfo();
   showTab('topic');
   if (isTopic) loadDetail();
+}
+
+// ---------- permalinks and the keyboard ----------
+// A topic's link is /#/topic/NAME; opening one (or the back button) selects
+// the topic and shows its history, whether or not the tree holds it yet.
+function linkOf(name) { return '#/topic/' + encodeURI(name).replace(/#/g, '%23').replace(/\?/g, '%3F'); }
+function topicFromHash() {
+  if (!location.hash.startsWith('#/topic/')) return null;
+  try { return decodeURIComponent(location.hash.slice(8)); } catch { return null; }
+}
+function openTopic(name) {
+  const segs = name.split('/');
+  for (let i = 1; i < segs.length; i++) state.expanded.add(segs.slice(0, i).join('/'));
+  state.cursor = name;
+  state.scrollToCursor = true;
+  select(name, true);
+}
+function followHash() {
+  const name = topicFromHash();
+  if (name !== null && name !== state.selected) openTopic(name);
+  if (name === null && location.hash === '' && state.selected !== null) {
+    state.selected = null;
+    state.detail = null;
+    state.dirty = true;
+    $('topic').hidden = true;
+    $('topic-empty').hidden = false;
+  }
+}
+
+// treeKey: arrows move the cursor through the drawn rows (right opens a
+// node, left closes it or goes to its parent), Enter opens the row.
+function treeKey(ev) {
+  const rows = [...$('tree').querySelectorAll('.node')];
+  if (!rows.length) return;
+  let k = rows.findIndex((r) => r.dataset.path === state.cursor);
+  const cur = k >= 0 ? rows[k] : null;
+  const path = cur ? cur.dataset.path : null;
+  const hasKids = cur && cur.querySelector('.tw').textContent !== '';
+  const move = (i) => { k = Math.max(0, Math.min(rows.length - 1, i)); state.cursor = rows[k].dataset.path; state.scrollToCursor = true; };
+  switch (ev.key) {
+    case 'ArrowDown': move(k + 1); break;
+    case 'ArrowUp': move(k < 0 ? 0 : k - 1); break;
+    case 'Home': move(0); break;
+    case 'End': move(rows.length - 1); break;
+    case 'ArrowRight':
+      if (!cur) move(0);
+      else if (hasKids && !state.expanded.has(path)) state.expanded.add(path);
+      else move(k + 1);
+      break;
+    case 'ArrowLeft':
+      if (!cur) move(0);
+      else if (hasKids && state.expanded.has(path)) state.expanded.delete(path);
+      else if (path.includes('/')) { const up = path.slice(0, path.lastIndexOf('/')); const i = rows.findIndex((r) => r.dataset.path === up); if (i >= 0) move(i); }
+      break;
+    case 'Enter':
+      if (cur) select(path, cur.dataset.topic !== undefined);
+      break;
+    default: return;
+  }
+  ev.preventDefault();
+  state.dirty = true;
 }
 
 // subtreeInfo counts the topics and retained messages under the selection.
@@ -283,18 +361,67 @@ function showDetail() {
   const tr = $('truncated');
   tr.hidden = !m.truncated;
   tr.textContent = m.truncated ? `Showing the first ${fmtBytes(m.payload ? b64(m.payload).length : 0)} of ${fmtBytes(m.size)}: the inspector keeps at most inspector_payload_bytes per message.` : '';
-  $('download').href = '/api/payload?name=' + encodeURIComponent(d.n);
   renderPayload();
+  renderHistory();
   renderChart();
 }
 
-function renderPayload() {
+// ---------- the history list ----------
+function fmtTime(ms) { const d = new Date(ms); return d.toLocaleTimeString([], { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0'); }
+
+function renderHistory() {
+  const d = state.detail;
+  const ms = (d && d.messages) || [];
+  $('history-count').textContent = `${ms.length} message(s) held` + (d && d.c > ms.length ? ` of ${d.c}` : '') +
+    ' · click one to show it, tick two to compare them';
+  const shown = state.pick || (d && d.last.n);
+  $('history-list').tBodies[0].innerHTML = ms.map((m) => `<tr data-n="${m.n}"${m.n === shown ? ' class="sel"' : ''}>` +
+    `<td><input type="checkbox" class="cmp" data-n="${m.n}"${state.compare.has(m.n) ? ' checked' : ''} title="compare"></td>` +
+    `<td>#${m.n}</td><td>${esc(fmtTime(m.time))}</td><td>${m.qos}</td><td>${m.retain ? 'R' : ''}</td><td>${esc(fmtBytes(m.size))}${m.truncated ? ', cut' : ''}</td>` +
+    `<td>${esc(m.clientId)}${m.username ? ' · ' + esc(m.username) : ''}${m.cn ? ' · CN ' + esc(m.cn) : ''}</td><td class="pv">${esc(m.preview)}</td></tr>`).join('');
+}
+
+// messageN is message number n of the selected topic, with its payload.
+async function messageN(n) {
+  const d = state.detail;
+  if (d.last.n === n) return d.last;
+  if (d.prev && d.prev.n === n) return d.prev;
+  if (state.msgs.has(n)) return state.msgs.get(n);
+  const r = await fetch('/api/message?name=' + encodeURIComponent(d.n) + '&n=' + n);
+  if (!r.ok) return null;
+  const m = await r.json();
+  if (state.msgs.size > 200) state.msgs.clear();
+  state.msgs.set(n, m);
+  return m;
+}
+
+// renderPayload shows the picked message of the history (the last by
+// default); the diff compares it with the message before it, or the two
+// ticked ones with each other.
+async function renderPayload() {
   const d = state.detail;
   if (!d) return;
-  const u = b64(d.last.payload);
-  const text = utf8(u);
+  const token = ++state.renderSeq;
+  let m = (state.pick && (await messageN(state.pick))) || d.last;
   let mode = $('view-mode').value;
-  const img = imageType(u, d.last.props && d.last.props.contentType);
+  let base = null;
+  const cmp = [...state.compare].sort((a, b) => a - b);
+  if (cmp.length === 2) {
+    base = await messageN(cmp[0]);
+    m = (await messageN(cmp[1])) || m;
+    mode = 'diff';
+  } else if (mode === 'diff') {
+    const k = (d.messages || []).findIndex((x) => x.n === m.n);
+    const older = k >= 0 ? d.messages[k + 1] : null;
+    base = older ? await messageN(older.n) : null;
+  }
+  if (token !== state.renderSeq) return;
+  $('payload-of').textContent = cmp.length === 2 ? `comparing #${cmp[0]} with #${cmp[1]}` :
+    m.n !== d.last.n ? `message #${m.n} of ${fmtTime(m.time)} (not the last)` : '';
+  $('download').href = '/api/payload?name=' + encodeURIComponent(d.n) + '&n=' + m.n;
+  const u = b64(m.payload);
+  const text = utf8(u);
+  const img = imageType(u, m.props && m.props.contentType);
   if (mode === 'auto') mode = img ? 'image' : text !== null && pretty(text) !== null && /^\s*[[{]/.test(text) ? 'json' : isText(text) ? 'text' : 'hex';
   const box = $('payload');
   if (mode === 'image') {
@@ -310,9 +437,9 @@ function renderPayload() {
   if (mode === 'json') html = esc(pretty(text) ?? text ?? hex(u));
   else if (mode === 'hex') html = esc(hex(u));
   else if (mode === 'diff') {
-    if (!d.prev) html = '<span class="muted">no previous message</span>';
+    if (!base) html = '<span class="muted">no earlier message held</span>';
     else {
-      const pu = b64(d.prev.payload), pt = utf8(pu);
+      const pu = b64(base.payload), pt = utf8(pu);
       const a = pt === null ? hex(pu) : pretty(pt) ?? pt, b = text === null ? hex(u) : pretty(text) ?? text;
       html = diff(a, b);
     }
@@ -320,25 +447,74 @@ function renderPayload() {
   box.innerHTML = `<pre id="payload-text">${html}</pre>`;
 }
 
+// numbers is what the broker samples of a payload, by field name: the
+// payload itself ("value") or the numeric leaves of JSON, in payload order.
+function numbers(text) {
+  const out = new Map();
+  if (text === null) return out;
+  const t = text.trim();
+  if (t === 'true' || t === 'false') { out.set('value', t === 'true' ? 1 : 0); return out; }
+  if (t !== '' && !/^[[{]/.test(t)) { const v = Number(t); if (Number.isFinite(v)) out.set('value', v); return out; }
+  let doc;
+  try { doc = JSON.parse(t); } catch { return out; }
+  const walk = (v, path, depth) => {
+    if (out.size >= 8 || depth > 4 || path.length > 64) return;
+    if (typeof v === 'number' && path) out.set(path, v);
+    else if (typeof v === 'boolean' && path) out.set(path, v ? 1 : 0);
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, path ? path + '.' + k : k, depth + 1);
+  };
+  walk(doc, '', 0);
+  return out;
+}
+
+const CHART_DEFAULT_SERIES = 3;
+const fmtNum = (v) => String(+v.toPrecision(6));
+
+// renderChart draws the picked fields over the zoomed window, each scaled
+// to its own range (the legend gives min, max and last), on a time axis.
+// The broker keeps one sample a second; the last message's own values end
+// the chart, so "last" is always the last message.
 function renderChart() {
   const d = state.detail;
   const box = $('chart-box');
-  if (!d || !d.fields.length || d.history.length < 1) { box.hidden = true; return; }
+  if (!d || !d.fields.length) { box.hidden = true; return; }
   box.hidden = false;
-  const sel = $('chart-field');
-  const cur = sel.value;
-  sel.innerHTML = d.fields.map((f, i) => `<option value="${i}">${esc(f)}</option>`).join('');
-  if (cur && +cur < d.fields.length) sel.value = cur;
-  const k = +sel.value || 0;
-  const pts = d.history.filter((s) => s.v[k] !== null && s.v[k] !== undefined).map((s) => [s.t, s.v[k]]);
+  if (state.chartTopic !== d.n) { // a new topic: the first few fields, in payload order
+    state.chartTopic = d.n;
+    state.series = new Set(d.fields.slice(0, CHART_DEFAULT_SERIES));
+  }
+  $('chart-fields').innerHTML = d.fields.map((f, i) => `<label class="s${i}"><input type="checkbox" data-field="${esc(f)}"${state.series.has(f) ? ' checked' : ''}> ${esc(f)}</label>`).join(' ');
+  const now = Math.max(state.stats ? state.stats.time : Date.now(), d.last.time);
+  const span = +$('chart-zoom').value * 60000, t0 = now - span;
+  const lastVals = numbers(utf8(b64(d.last.payload)));
   const svg = $('chart');
-  if (!pts.length) { svg.innerHTML = ''; return; }
-  const t0 = pts[0][0], t1 = Math.max(pts[pts.length - 1][0], t0 + 1);
-  let lo = Math.min(...pts.map((p) => p[1])), hi = Math.max(...pts.map((p) => p[1]));
-  if (hi === lo) { hi += 1; lo -= 1; }
-  const xy = pts.map(([t, v]) => `${((t - t0) / (t1 - t0)) * 600},${150 - ((v - lo) / (hi - lo)) * 140}`).join(' ');
-  svg.innerHTML = `<polyline points="${xy}"/>`;
-  $('chart-range').textContent = `${pts.length} samples · min ${lo} · max ${hi} · last ${pts[pts.length - 1][1]}`;
+  const parts = [], legend = [];
+  d.fields.forEach((f, i) => {
+    if (!state.series.has(f)) return;
+    const pts = d.samples.filter((s) => s.t >= t0 && s.v[i] !== null && s.v[i] !== undefined).map((s) => [s.t, s.v[i]]);
+    if (lastVals.has(f) && d.last.time >= t0) {
+      if (pts.length && Math.floor(pts[pts.length - 1][0] / 1000) === Math.floor(d.last.time / 1000)) pts.pop();
+      pts.push([d.last.time, lastVals.get(f)]);
+    }
+    if (!pts.length) { legend.push(`<li class="s${i}">${esc(f)}: no sample in the last ${span / 60000} min</li>`); return; }
+    const vs = pts.map((p) => p[1]);
+    const lo = Math.min(...vs), hi = Math.max(...vs);
+    const x = (t) => (((t - t0) / span) * 600).toFixed(1);
+    const y = (v) => (hi === lo ? 80 : 150 - ((v - lo) / (hi - lo)) * 140).toFixed(1);
+    if (pts.length === 1) parts.push(`<circle class="s${i}" data-field="${esc(f)}" cx="${x(pts[0][0])}" cy="${y(pts[0][1])}" r="3"/>`);
+    else parts.push(`<polyline class="s${i}" data-field="${esc(f)}" points="${pts.map(([t, v]) => x(t) + ',' + y(v)).join(' ')}"/>`);
+    legend.push(`<li class="s${i}" data-field="${esc(f)}"><b>${esc(f)}</b> ${pts.length} sample${pts.length === 1 ? '' : 's'} · min ${fmtNum(lo)} · max ${fmtNum(hi)} · last ${fmtNum(vs[vs.length - 1])}</li>`);
+  });
+  svg.innerHTML = parts.join('');
+  $('chart-legend').innerHTML = legend.join('') || '<li class="muted">tick a field to chart it</li>';
+  const axis = $('chart-axis');
+  const ticks = [];
+  for (let k = 0; k <= 4; k++) {
+    const t = t0 + (span * k) / 4;
+    ticks.push(`<span data-pos="${k * 25}">${esc(new Date(t).toLocaleTimeString([], { hour12: false }))}</span>`);
+  }
+  axis.innerHTML = ticks.join('');
+  for (const el of axis.children) el.style.left = el.dataset.pos + '%';
 }
 
 // ---------- actions ----------
@@ -403,6 +579,7 @@ async function start() {
   $('who').textContent = s.loggedIn ? s.user : s.loginRequired ? '' : 'local';
   if (!s.ok) { $('login').hidden = false; return; }
   connect();
+  followHash();
 }
 
 $('login-form').addEventListener('submit', async (ev) => {
@@ -420,10 +597,31 @@ $('tree').addEventListener('pointerdown', (ev) => {
   const row = ev.target.closest('.node');
   if (!row) return;
   const p = row.dataset.path;
+  state.cursor = p;
   select(p, row.dataset.topic !== undefined);
   if (state.expanded.has(p)) state.expanded.delete(p); else state.expanded.add(p);
   state.dirty = true;
 });
+$('tree').addEventListener('keydown', treeKey);
+let slashPending = false;
+document.addEventListener('keydown', (ev) => {
+  const t = ev.target;
+  const typing = t.closest && t.closest('input, textarea, select, [contenteditable]');
+  if (ev.key === '/' && !typing && !ev.ctrlKey && !ev.metaKey && !ev.altKey) {
+    ev.preventDefault();
+    slashPending = true; // its keypress must not type the / into the filter
+    $('filter').focus();
+    $('filter').select();
+  } else if (ev.key === 'Escape' && t === $('filter')) {
+    $('tree').focus();
+  }
+});
+document.addEventListener('keypress', (ev) => {
+  if (slashPending && ev.key === '/') ev.preventDefault();
+  slashPending = false;
+});
+document.addEventListener('keyup', () => { slashPending = false; });
+window.addEventListener('hashchange', followHash);
 let filterTimer;
 $('filter').addEventListener('input', () => {
   clearTimeout(filterTimer);
@@ -442,7 +640,28 @@ $('payloads').addEventListener('change', () => { if (state.filter) connect(); })
 for (const t of document.querySelectorAll('.tab')) t.addEventListener('click', () => showTab(t.dataset.tab));
 $('pub-form').addEventListener('submit', publish);
 $('view-mode').addEventListener('change', renderPayload);
-$('chart-field').addEventListener('change', renderChart);
+$('history-list').addEventListener('click', (ev) => {
+  const box = ev.target.closest('.cmp');
+  if (box) {
+    const n = +box.dataset.n;
+    if (box.checked) state.compare.add(n); else state.compare.delete(n);
+    while (state.compare.size > 2) state.compare.delete([...state.compare][0]);
+  } else {
+    const row = ev.target.closest('tr[data-n]');
+    if (!row) return;
+    const n = +row.dataset.n;
+    state.pick = state.detail && n === state.detail.last.n ? null : n;
+  }
+  renderHistory();
+  renderPayload();
+});
+$('chart-zoom').addEventListener('change', renderChart);
+$('chart-fields').addEventListener('change', (ev) => {
+  const f = ev.target.dataset.field;
+  if (f === undefined) return;
+  if (ev.target.checked) state.series.add(f); else state.series.delete(f);
+  renderChart();
+});
 $('clear-topic').addEventListener('click', () => clear(false));
 $('clear-tree').addEventListener('click', () => clear(true));
 $('use-in-publish').addEventListener('click', () => {
