@@ -23,9 +23,13 @@ func TestBundleLive(t *testing.T) {
 	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "--dev-port", fmt.Sprint(port), "--dev-tls-port", fmt.Sprint(tlsPort), "--dev-inspector", "")
 	testutil.WaitPort(t, p, testutil.Addr(port))
 	// Without a login the sandbox refuses a client: the error says which login to use.
-	for _, args := range [][]string{{"sub", "-t", "sensors/#"}, {"pub", "-t", "sensors/x", "-m", "1", "-V", "311"}} {
-		_, errOut, code := mq(t, dir, nil, append(args, "-h", "127.0.0.1", "-p", fmt.Sprint(port))...)
-		if (code != 135 && code != 5) || !strings.Contains(errOut, "mqtls: hint: the broker wants a login") || !strings.Contains(errOut, "-u admin --password-file mqtls-dev/admin.pass") {
+	for _, args := range [][]string{
+		{"sub", "-t", "sensors/#", "-h", "127.0.0.1", "-p", fmt.Sprint(port)},
+		{"pub", "-t", "sensors/x", "-m", "1", "-V", "311", "-h", "127.0.0.1", "-p", fmt.Sprint(port)},
+		{"bench", "pubsub", "--duration", "1s", "--url", "tcp://" + testutil.Addr(port)},
+	} {
+		_, errOut, code := mq(t, dir, nil, args...)
+		if (code != 135 && code != 5 && code != 1) || !strings.Contains(errOut, "mqtls: hint: the broker wants a login") || !strings.Contains(errOut, "-u admin --password-file mqtls-dev/admin.pass") {
 			t.Errorf("%q without a login: exit %d\n%s", args, code, errOut)
 		}
 	}

@@ -236,7 +236,7 @@ func loginHint(c *cli.Context, err error) string {
 	if !errors.As(err, &ce) || (ce.Code != 5 && ce.Code != 135) {
 		return ""
 	}
-	for _, n := range []string{"username", "cert", "p12"} {
+	for _, n := range []string{"username", "cert", "p12", "cert-dir"} {
 		if c.IsSet(n) {
 			return ""
 		}
