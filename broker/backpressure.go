@@ -34,6 +34,7 @@ import (
 // subscriber's own goroutine).
 type backpressureHook struct {
 	mqtt.HookBase
+	server  *mqtt.Server
 	limit   int
 	maxWait time.Duration
 	gates   sync.Map // client id -> *gate
@@ -54,9 +55,10 @@ var _ mqtt.Hook = (*backpressureHook)(nil)
 // newBackpressureHook sizes the threshold from mochi's two limits: half of
 // the smaller leaves room for the publishers that pass the check at the
 // same moment and for QoS 0 messages sharing the queue.
-func newBackpressureHook(c *mqtt.Capabilities) *backpressureHook {
+func newBackpressureHook(s *mqtt.Server) *backpressureHook {
+	c := s.Options.Capabilities
 	n := min(int(c.MaximumClientWritesPending), int(c.MaximumInflight))
-	return &backpressureHook{limit: max(n/2, 1), maxWait: time.Second}
+	return &backpressureHook{server: s, limit: max(n/2, 1), maxWait: time.Second}
 }
 
 func (h *backpressureHook) ID() string { return "mqtls-backpressure" }
@@ -86,6 +88,13 @@ func (h *backpressureHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ in
 	sub := h.gate(cl.ID)
 	if sub.stalled.Load() || sub.blocked.Load() > 0 {
 		return
+	}
+	// The acks this publisher's read goroutine holds for its next read
+	// (see frameConn) go out before it waits.
+	if p, ok := h.server.Clients.Get(pk.Origin); ok {
+		if f, ok := p.Net.Conn.(interface{ flush() error }); ok {
+			_ = f.flush()
+		}
 	}
 	pub := h.gate(pk.Origin)
 	pub.blocked.Add(1)

@@ -231,7 +231,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
-	if err := b.server.AddHook(newBackpressureHook(b.server.Options.Capabilities), nil); err != nil {
+	if err := b.server.AddHook(newBackpressureHook(b.server), nil); err != nil {
 		return nil, fmt.Errorf("add backpressure hook: %w", err)
 	}
 	if err := b.addScheme(); err != nil {

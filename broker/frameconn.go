@@ -19,11 +19,24 @@ import (
 //
 // It wraps the connection mochi reads from and forwards what the broker
 // asks of it (TLS state, certificate identity).
+//
+// It also gathers the acknowledgements the broker writes for a burst of
+// publishes into one write (one TLS record, one system call) instead of
+// one each: while writes are held (holdWrites, or holdUntilRead on the
+// read goroutine) they are kept in order in a buffer, and written when the
+// hold ends, with the next write that is not held, or, for a hold until
+// read, when mochi's reader has used up what it read and asks for more. An
+// error of a held write is the error of the write or read that flushes it.
 type frameConn struct {
 	net.Conn
 	max uint32 // mochi's MaximumPacketSize; 0: no limit
 
-	wmu sync.Mutex // writes: mochi's and the DISCONNECT 0x95
+	wmu  sync.Mutex // writes: mochi's and the DISCONNECT 0x95
+	held int        // holds in force (wmu)
+	pend []byte     // held writes, in order (wmu)
+	// readHold is set while the read goroutine holds writes until its
+	// next Read (wmu).
+	readHold bool
 
 	// framing state, touched only by the reader goroutine
 	st      int
@@ -49,13 +62,86 @@ const (
 
 func newFrameConn(c net.Conn, max uint32) *frameConn { return &frameConn{Conn: c, max: max} }
 
+// maxKeptPend is the largest write buffer kept between bursts: an idle
+// connection holds no more.
+const maxKeptPend = 1024
+
 func (f *frameConn) Write(p []byte) (int, error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	return f.Conn.Write(p)
+	if f.held > 0 {
+		f.pend = append(f.pend, p...)
+		return len(p), nil
+	}
+	if len(f.pend) == 0 {
+		return f.Conn.Write(p)
+	}
+	f.pend = append(f.pend, p...)
+	if err := f.flushLocked(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (f *frameConn) flushLocked() error {
+	_, err := f.Conn.Write(f.pend)
+	if cap(f.pend) > maxKeptPend {
+		f.pend = nil
+	} else {
+		f.pend = f.pend[:0]
+	}
+	return err
+}
+
+// holdWrites keeps the writes that follow until releaseWrites.
+func (f *frameConn) holdWrites() {
+	f.wmu.Lock()
+	f.held++
+	f.wmu.Unlock()
+}
+
+// releaseWrites ends a hold and writes what it kept once no hold is left.
+func (f *frameConn) releaseWrites() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.held--
+	if f.held > 0 || len(f.pend) == 0 {
+		return nil
+	}
+	return f.flushLocked()
+}
+
+// holdUntilRead keeps the writes that follow until the connection is
+// next read from (or flushed): the read goroutine calls it.
+func (f *frameConn) holdUntilRead() {
+	f.wmu.Lock()
+	if !f.readHold {
+		f.readHold = true
+		f.held++
+	}
+	f.wmu.Unlock()
+}
+
+// flush ends the hold until read now (the read goroutine is about to
+// wait) and writes what it kept.
+func (f *frameConn) flush() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if !f.readHold {
+		return nil
+	}
+	f.readHold = false
+	f.held--
+	if f.held > 0 || len(f.pend) == 0 {
+		return nil
+	}
+	return f.flushLocked()
 }
 
 func (f *frameConn) Read(p []byte) (int, error) {
+	if err := f.flush(); err != nil {
+		return 0, err
+	}
 	n, err := f.Conn.Read(p)
 	if n > 0 && !f.broken {
 		f.scan(p[:n])
@@ -134,7 +220,11 @@ func (f *frameConn) tooLarge() {
 	if f.version != 5 {
 		return
 	}
-	_, _ = f.Write([]byte{0xe0, 0x02, 0x95, 0x00})
+	// Written now, after anything held: mochi closes the connection next.
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.pend = append(f.pend, 0xe0, 0x02, 0x95, 0x00)
+	_ = f.flushLocked()
 }
 
 // disconnectReason is the reason code of the last DISCONNECT read.

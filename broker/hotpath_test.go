@@ -52,7 +52,7 @@ func newHotPath(t testing.TB, security string) *hotPath {
 		br: br, pub: client("dev1"), sub: client("dev2"),
 		limits: newLimitsHook(br), mount: &mountHook{b: br}, auth: &authHook{b: br}, bridge: &bridgeClientHook{},
 		fidelity: newFidelityHook(cfg, br.server), ids: &packetIDHook{},
-		opts: &clientOptsHook{b: br}, back: newBackpressureHook(br.server.Options.Capabilities),
+		opts: &clientOptsHook{b: br}, back: newBackpressureHook(br.server),
 		in: &inboundHook{b: br, st: br.storeHook},
 	}
 	p.ids.Init(nil)

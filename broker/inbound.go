@@ -278,11 +278,23 @@ func (h *inboundHook) pubrel(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	return ignored(pk), nil
 }
 
+// heldWriter is the connection's write gathering (frameConn): the acks of
+// a burst of publishes go out in one write.
+type heldWriter interface {
+	holdWrites()
+	releaseWrites() error
+	holdUntilRead()
+}
+
 // queue sends an acknowledgement once seq is durable, after every ack
 // queued before it. When nothing waits and seq is durable it is written
-// at once.
+// at once, on the read goroutine: held until that goroutine reads again,
+// so that the acks of the publishes it read in one go leave together.
 func (h *inboundHook) queue(c *pubConn, it ackItem) {
 	if c.queued.Load() == 0 && h.st.Store().Durable() >= it.seq {
+		if hw, ok := c.cl.Net.Conn.(heldWriter); ok {
+			hw.holdUntilRead()
+		}
 		h.write(c, it)
 		return
 	}
@@ -305,21 +317,50 @@ func (h *inboundHook) write(c *pubConn, it ackItem) {
 	}
 }
 
-// acknowledge writes a connection's queued acks in order.
+// acknowledge writes a connection's queued acks in order; the acks that
+// one sync made durable leave in one write.
 func (h *inboundHook) acknowledge(c *pubConn) {
 	s := h.st.Store()
+	hw, _ := c.cl.Net.Conn.(heldWriter)
+	var it ackItem
+	have := false
 	for {
-		select {
-		case it := <-c.acks:
-			if err := s.Wait(it.seq); err != nil {
-				// Never durable: the client must not hear that it was.
-				c.cl.Stop(err)
+		if !have {
+			select {
+			case it = <-c.acks:
+			case <-c.done:
 				return
 			}
-			h.write(c, it)
-			c.queued.Add(-1)
-		case <-c.done:
+		}
+		if err := s.Wait(it.seq); err != nil {
+			// Never durable: the client must not hear that it was.
+			c.cl.Stop(err)
 			return
+		}
+		if hw != nil {
+			hw.holdWrites()
+		}
+		h.write(c, it)
+		c.queued.Add(-1)
+		// The acks behind it that are durable too join the same write; the
+		// first that is not waits for its sync after the write.
+		have = false
+	more:
+		for {
+			select {
+			case it = <-c.acks:
+				if s.Durable() < it.seq {
+					have = true
+					break more
+				}
+				h.write(c, it)
+				c.queued.Add(-1)
+			default:
+				break more
+			}
+		}
+		if hw != nil {
+			_ = hw.releaseWrites() // a failed write ends the connection's reads too
 		}
 	}
 }
