@@ -20,18 +20,19 @@ func dynsecExportCmd() *cli.Command {
    $ mqtls dynsec -f dynamic-security.json export --to emqx --out emqx
        acl.conf (EMQX's file authorization) and emqx.conf (an mTLS listener,
        peer_cert_as_username = cn, acl.conf as the authorization source)
-   $ mqtls dynsec -f dynamic-security.json export --to hivemq --out hivemq --pki /opt/hivemq/conf/pki
+   $ mqtls dynsec -f dynamic-security.json export --to hivemq --out hivemq --certs-dir /opt/hivemq/conf/pki
        credentials.xml (HiveMQ's File RBAC extension) and config.xml (a TLS
        listener that requires a client certificate)
 
 Each client's ACLs are written in the order mqtls applies them. What the
 target cannot express (receive and unsubscribe ACLs, $CONTROL, HiveMQ's lack
 of deny, the CRL) is left out so that the target grants less, never more, and
-printed, one note a line. --pki is the PKI folder as the target's host sees it.`,
+printed, one note a line. --certs-dir is the PKI folder (chain.pem,
+issued/, crl.pem) as the target's host sees it: the export reads no PKI.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "the target: " + strings.Join(export.Targets, " or "), Required: true},
 			&cli.StringFlag{Name: "out", Usage: "write the files into `FOLDER` (created 0700)", Required: true},
-			&cli.StringFlag{Name: "pki", Value: "pki", Usage: "the PKI `FOLDER` in the listener's paths"},
+			&cli.StringFlag{Name: "certs-dir", Value: "pki", Usage: "the PKI `FOLDER` as the target's host sees it, for the listener's paths"},
 			&cli.StringFlag{Name: "server", Value: "server", Usage: "the server certificate's `NAME` in pki/issued"},
 			&cli.IntFlag{Name: "port", Value: 8883, Usage: "the listener's `PORT`"},
 		},
@@ -46,7 +47,7 @@ printed, one note a line. --pki is the PKI folder as the target's host sees it.`
 			if err != nil {
 				return err
 			}
-			pki, name := c.String("pki"), c.String("server")
+			pki, name := c.String("certs-dir"), c.String("server")
 			r, err := export.To(c.String("to"), s, export.Listener{
 				Port:     c.Int("port"),
 				CAFile:   filepath.Join(pki, "chain.pem"),

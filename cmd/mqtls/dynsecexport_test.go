@@ -33,7 +33,7 @@ func TestDynsecExport(t *testing.T) {
 		{"hivemq", "credentials.xml", "<topic>devices/${{username}}/#</topic>"},
 		{"hivemq", "config.xml", "<path>/etc/emqx/pki/issued/server.p12</path>"},
 	} {
-		out := mqOK(t, dir, nil, "dynsec", "-f", "d.json", "export", "--to", c.target, "--out", c.target, "--pki", "/etc/emqx/pki")
+		out := mqOK(t, dir, nil, "dynsec", "-f", "d.json", "export", "--to", c.target, "--out", c.target, "--certs-dir", "/etc/emqx/pki")
 		if !strings.Contains(out, "wrote "+filepath.Join(c.target, c.file)+"\n") || !strings.Contains(out, "note: client DSN000001: 1 publishClientReceive ACLs not exported") {
 			t.Errorf("export --to %s prints\n%s", c.target, out)
 		}
