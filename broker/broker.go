@@ -109,12 +109,15 @@ type Broker struct {
 	// store holds the durable state (nothing without persistence).
 	store     *store.Store
 	storeHook *store.Hook
+	queue     *queueHook
 	// bridges are the connection blocks, started with the broker.
 	bridges []*bridge.Bridge
 
 	closeOnce sync.Once
 	done      chan struct{}
 	obs       Observer
+	// enroller answers enrollment requests (enrollment listeners only).
+	enroller Enroller
 	// debug is set when the log takes debug lines: the per-message
 	// paths format a line only then.
 	debug bool
@@ -149,6 +152,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{}),
 		debug: log.Enabled(context.Background(), slog.LevelDebug)}
+	b.queue = newQueueHook(b)
 	ok := false
 	defer func() {
 		if !ok && b.dynsec != nil {
@@ -160,7 +164,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}()
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             capabilities(cfg),
-		Logger:                   mochiLogger(log),
+		Logger:                   slog.New(quotaLines{mochiLogger(log).Handler(), b.queue}),
 		InlineClient:             true,
 		ClientNetWriteBufferSize: 4096,
 		// The read buffer is allocated for every client when it connects
@@ -195,6 +199,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		for _, ls := range b.order {
 			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
 		}
+	}
+	if err := b.checkEnrollment(); err != nil {
+		return nil, err
 	}
 	// The limits come first: no other hook may work on a packet they refuse.
 	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
@@ -233,6 +240,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	if err := b.server.AddHook(newBackpressureHook(b.server), nil); err != nil {
 		return nil, fmt.Errorf("add backpressure hook: %w", err)
+	}
+	if err := b.server.AddHook(b.queue, nil); err != nil {
+		return nil, fmt.Errorf("add queue hook: %w", err)
 	}
 	if err := b.addScheme(); err != nil {
 		return nil, err
@@ -275,18 +285,14 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	// mochi deletes retained and queued messages older than this; 0 keeps
 	// them until a message's own expiry says otherwise.
 	c.MaximumMessageExpiryInterval = 0
-	c.MaximumClientWritesPending = 1024
+	// QoS 0 messages beyond a client's write queue are dropped; QoS 1/2
+	// messages are bounded per client by the queue hook, not by mochi.
+	c.MaximumClientWritesPending = writesPending(cfg)
+	c.MaximumInflight = maxInflight(cfg)
 	if cfg.MaxInflightMessages > 0 {
 		c.ReceiveMaximum = uint16(cfg.MaxInflightMessages)
 	} else if cfg.MaxInflightMessages == 0 {
 		c.ReceiveMaximum = math.MaxUint16
-	}
-	// Mosquitto's max_queued_messages default is 1000.
-	c.MaximumInflight = 1000
-	if cfg.MaxQueuedMessages > 0 {
-		c.MaximumInflight = uint16(min(cfg.MaxQueuedMessages, math.MaxUint16))
-	} else if cfg.MaxQueuedMessages == 0 {
-		c.MaximumInflight = math.MaxUint16
 	}
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0
@@ -372,6 +378,9 @@ func (b *Broker) AddHook(h mqtt.Hook, config any) error {
 // Start opens every listener and starts serving; it returns once they all
 // accept connections.
 func (b *Broker) Start() error {
+	if err := b.startEnrollment(); err != nil {
+		return err
+	}
 	for _, ls := range b.order {
 		if err := b.openListener(ls); err != nil {
 			b.closeListeners()

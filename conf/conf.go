@@ -69,6 +69,9 @@ type Config struct {
 	MaxInflightMessages int
 	// MaxQueuedMessages per client; -1 means not set, 0 means no limit.
 	MaxQueuedMessages int
+	// MaxQueuedBytes bounds the payload bytes of the QoS 1/2 messages held
+	// for one client, in flight or queued; 0 means no limit.
+	MaxQueuedBytes int64
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
 	// MaxTopicLength bounds a topic name or filter in bytes; 0 means not
@@ -125,6 +128,14 @@ type Config struct {
 	// TopicScheme is a topic scheme file; TopicSchemeMode is "enforce" or "log".
 	TopicScheme     string
 	TopicSchemeMode string
+
+	// Enrollment over MQTT (listeners with enrollment true): the PKI
+	// folder that signs, the file holding its password, and the role and
+	// group of every new device's dynsec client.
+	EnrollPKI            string
+	EnrollCAPasswordFile string
+	EnrollRole           string
+	EnrollGroup          string
 }
 
 // Listener is one "listener PORT [ADDR]" block.
@@ -156,6 +167,9 @@ type Listener struct {
 	RequireCertificate    bool
 	UseIdentityAsUsername bool
 	UseSubjectAsUsername  bool
+	// Enrollment answers enrollment requests on this listener and admits
+	// claim certificates to its enrollment topics.
+	Enrollment bool
 
 	// MaxConnections on this listener; -1 means no limit.
 	MaxConnections int
