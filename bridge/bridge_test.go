@@ -1,6 +1,10 @@
 package bridge
 
 import (
+	"bytes"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +74,34 @@ func TestPublishSize(t *testing.T) {
 	// a remaining length of 200 takes two bytes
 	if n := publishSize("t", msg{payload: make([]byte, 197)}); n != 203 {
 		t.Errorf("size = %d, want 203", n)
+	}
+}
+
+// TestBufConn: what is written arrives whole and in order, also what is
+// written just before Close, and a write after a failed one fails.
+func TestBufConn(t *testing.T) {
+	a, b := net.Pipe()
+	c := newBufConn(a)
+	var want []byte
+	for i := range 100 {
+		p := []byte(strings.Repeat(string(rune('a'+i%26)), i+1))
+		want = append(want, p...)
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []byte)
+	go func() {
+		all, _ := io.ReadAll(b)
+		got <- all
+	}()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; !bytes.Equal(g, want) {
+		t.Fatalf("read %d bytes, want %d", len(g), len(want))
+	}
+	if _, err := c.Write([]byte("x")); err == nil {
+		t.Error("write after close succeeded")
 	}
 }

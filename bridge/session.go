@@ -51,7 +51,13 @@ func (b *Bridge) session(addr string, idx int) error {
 	if b.c.TryPrivate {
 		rpv |= 0x80
 	}
-	ro := b.options(b.remoteID, b.c.CleanSession, rpv, func(*url.URL, paho.ClientOptions) (net.Conn, error) { return b.dial(addr) })
+	ro := b.options(b.remoteID, b.c.CleanSession, rpv, func(*url.URL, paho.ClientOptions) (net.Conn, error) {
+		c, err := b.dial(addr)
+		if err != nil {
+			return nil, err
+		}
+		return newBufConn(c), nil
+	})
 	if b.c.RemoteUsername != "" {
 		ro.SetUsername(b.c.RemoteUsername)
 		if b.password != "" {
@@ -79,7 +85,13 @@ func (b *Bridge) session(addr string, idx int) error {
 
 	// The local client always connects as a bridge: the broker then does
 	// not send it back what it publishes (what came in does not go out).
-	lo := b.options(b.localID, b.localClean(), pv|0x80, func(*url.URL, paho.ClientOptions) (net.Conn, error) { return b.local.Dial(b.c.Name) })
+	lo := b.options(b.localID, b.localClean(), pv|0x80, func(*url.URL, paho.ClientOptions) (net.Conn, error) {
+		c, err := b.local.Dial(b.c.Name)
+		if err != nil {
+			return nil, err
+		}
+		return newReadBuffered(c), nil
+	})
 	lo.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 		if m.Qos() == 0 && s.out.len() >= maxQoS0Backlog {
 			b.dropped.Add(1)

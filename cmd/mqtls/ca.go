@@ -216,7 +216,7 @@ No CA password is needed.
 
 Exit codes: 0 done, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
-			pkiFlag(),
+			pkiFlag(), caPasswordFileFlag(),
 			&cli.StringFlag{Name: "for", Usage: "the broker that reads the files: `mosquitto`", Required: true},
 			&cli.StringFlag{Name: "name", Usage: "server certificate `NAME` in the PKI folder", Value: "server"},
 		},

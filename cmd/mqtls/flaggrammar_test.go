@@ -1,11 +1,14 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"mqtls/internal/testutil"
 )
@@ -61,6 +64,29 @@ func TestCAPasswordEverywhere(t *testing.T) {
 	if len(pass) == 0 || strings.Contains(string(out), strings.TrimSpace(string(pass))) {
 		t.Errorf("the script printed the p12 password (or there is none):\n%s", out)
 	}
+}
+
+// TestEveryPKICommandTakesTheCAPasswordFile: a command with --pki takes
+// --ca-password-file too, so that one set of flags works with every command
+// (commands added later included).
+func TestEveryPKICommandTakesTheCAPasswordFile(t *testing.T) {
+	t.Parallel()
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			has := map[string]bool{}
+			for _, f := range c.Flags {
+				for _, n := range f.Names() {
+					has[n] = true
+				}
+			}
+			if has["pki"] && !has["ca-password-file"] {
+				t.Errorf("mqtls%s %s has --pki but not --ca-password-file", path, c.Name)
+			}
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	walk("", newApp(io.Discard, io.Discard).Commands)
 }
 
 // TestBenchLongFlags: bench takes no short letter that pub and sub give

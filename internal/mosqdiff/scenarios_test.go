@@ -39,7 +39,7 @@ func deliver(e *env, v byte, filters []string, topics ...string) {
 }
 
 // scenarios are all the scripts, grouped by what they test.
-var scenarios = slices.Concat(coreScenarios, sizeScenarios, mountScenarios)
+var scenarios = slices.Concat(coreScenarios, sizeScenarios, accessScenarios)
 
 var coreScenarios = []scenario{
 	// CONNECT

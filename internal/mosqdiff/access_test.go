@@ -23,7 +23,9 @@ var aclProfile = profile{
 
 var mounted = conn{second: true}
 
-var mountScenarios = []scenario{
+// accessScenarios are about who may use which topic: mount points, ACLs
+// and refused logins.
+var accessScenarios = []scenario{
 	// A mounted client's publishes land under mnt/, at every QoS; a
 	// subscriber outside the mount sees them there and not at their
 	// unmounted topic.
@@ -176,6 +178,23 @@ var mountScenarios = []scenario{
 		c2.drop()
 		s.expect()
 		s.ping()
+	}},
+	// Refused logins (allow_anonymous false, no password file): the v3
+	// CONNACK codes are v3 ones (5 not authorized), v5 gets 0x87.
+	{name: "connect-refused-v31", profile: "closed", run: func(e *env) {
+		e.connect("c", v3, conn{}).end()
+	}},
+	{name: "connect-refused-v311", profile: "closed", run: func(e *env) {
+		e.connect("c", v4, conn{}).end()
+	}},
+	{name: "connect-refused-user-v311", profile: "closed", run: func(e *env) {
+		e.connect("c", v4, conn{user: "u", pass: "p"}).end()
+	}},
+	{name: "connect-refused-v5", profile: "closed", run: func(e *env) {
+		e.connect("c", v5, conn{}).end()
+	}},
+	{name: "connect-refused-user-v5", profile: "closed", run: func(e *env) {
+		e.connect("c", v5, conn{user: "u", pass: "p"}).end()
 	}},
 	// A refused QoS 2 retry: the same packet id again, still PUBREC 0x87.
 	{name: "acl-deny-qos2-retry", profile: "acl", run: func(e *env) {
