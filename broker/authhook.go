@@ -129,13 +129,17 @@ func (h *authHook) login(ls *listenerState, cl *mqtt.Client, pk packets.Packet) 
 	username := string(pk.Connect.Username)
 	if ls.identity {
 		id, err := identity(cl.Net.Conn, ls.conf.UseSubjectAsUsername && !ls.conf.UseIdentityAsUsername)
+		claim := false
+		if ls.conf.Enrollment {
+			id, claim, err = h.b.enrollLogin(cl, pk, id, err)
+		}
 		if err != nil {
 			return refuse(packets.ErrBadUsernameOrPassword, "%v", err)
 		}
 		username = id
 		// The CONNECT username and password are ignored, as in Mosquitto.
 		cl.Properties.Username = []byte(id)
-		if ls.auth != nil {
+		if ls.auth != nil && !claim {
 			if err := ls.auth.Identity(id, cl.ID); err != nil {
 				return refuse(authCode(err), "certificate identity %q: %v", id, err)
 			}
@@ -260,6 +264,11 @@ func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	if ls.noControl && dynsec.IsControlTopic(t) {
 		return false
 	}
+	if ls.conf.Enrollment {
+		if ok, decided := enrollAllow(user, t, a); decided {
+			return ok
+		}
+	}
 	if ls.auth == nil {
 		return true
 	}
@@ -275,6 +284,12 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	}
 	if !h.b.allowPublish(cl, pk) {
 		return pk, packets.CodeSuccessIgnore
+	}
+	if pk.TopicName == EnrollTopic {
+		if ls := h.b.lis[cl.Net.Listener]; ls != nil && ls.conf.Enrollment {
+			h.b.enroll(cl, pk)
+			return pk, packets.CodeSuccessIgnore
+		}
 	}
 	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
 		if ls := h.b.lis[cl.Net.Listener]; ls == nil || ls.noControl {

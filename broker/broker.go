@@ -115,6 +115,8 @@ type Broker struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	obs       Observer
+	// enroller answers enrollment requests (enrollment listeners only).
+	enroller Enroller
 	// debug is set when the log takes debug lines: the per-message
 	// paths format a line only then.
 	debug bool
@@ -195,6 +197,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		for _, ls := range b.order {
 			ls.noControl = ls.auth != dynsec.Authorizer(b.dynsec.store)
 		}
+	}
+	if err := b.checkEnrollment(); err != nil {
+		return nil, err
 	}
 	// The limits come first: no other hook may work on a packet they refuse.
 	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
@@ -387,6 +392,9 @@ func (b *Broker) AddHook(h mqtt.Hook, config any) error {
 // Start opens every listener and starts serving; it returns once they all
 // accept connections.
 func (b *Broker) Start() error {
+	if err := b.startEnrollment(); err != nil {
+		return err
+	}
 	for _, ls := range b.order {
 		if err := b.openListener(ls); err != nil {
 			b.closeListeners()

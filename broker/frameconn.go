@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"sync"
 
@@ -240,6 +241,8 @@ func (f *frameConn) ConnectionState() tls.ConnectionState {
 	st, _ := connState(f.Conn)
 	return st
 }
+
+func (f *frameConn) Leaf() *x509.Certificate { return leafOf(f.Conn) }
 
 func (f *frameConn) Identity() (certs.ClientIdentity, error) {
 	ic, ok := f.Conn.(interface {

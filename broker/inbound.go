@@ -220,6 +220,10 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 	if !h.b.retained.admit(cl, pk) {
 		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
 	}
+	if ls := h.b.lis[cl.Net.Listener]; t == EnrollTopic && ls != nil && ls.conf.Enrollment {
+		h.b.enroll(cl, pk)
+		return 0, "", false
+	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
 		if !h.b.lis[cl.Net.Listener].noControl {
 			h.b.control(cl, pk)

@@ -52,6 +52,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 		Metrics:       b.cfg.Metrics,
 		MetricsPublic: b.cfg.MetricsPublic,
 		CRLUpdated:    b.CRLUpdated,
+		Collectors:    b.collectors(),
 		Bridges:       b.inspectorBridges,
 		Logger:        b.log,
 	}

@@ -79,6 +79,9 @@ func (b *Broker) mountedDelivery(cl *mqtt.Client, t string) bool {
 // subscription keeps its $share/GROUP/ in front.
 func mountFilter(m, f string) string {
 	if inner, ok := sharedFilter(f); ok {
+		if inner == "" {
+			return f // no filter to mount: refused as it is
+		}
 		return f[:len(f)-len(inner)] + m + inner
 	}
 	return m + f

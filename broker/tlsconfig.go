@@ -152,8 +152,9 @@ func connState(c any) (tls.ConnectionState, bool) {
 // connections carry it (tlsConn, wsConn), so the auth hook and the
 // inspector read the same answer through its Identity method.
 type certIdentity struct {
-	id  certs.ClientIdentity
-	err error
+	id   certs.ClientIdentity
+	err  error
+	leaf *x509.Certificate
 }
 
 func newCertIdentity(st tls.ConnectionState) certIdentity {
@@ -161,13 +162,16 @@ func newCertIdentity(st tls.ConnectionState) certIdentity {
 		return certIdentity{err: errNoClientCert}
 	}
 	id, err := certs.Identity(st.VerifiedChains[0][0])
-	return certIdentity{id: id, err: err}
+	return certIdentity{id: id, err: err, leaf: st.VerifiedChains[0][0]}
 }
 
 var errNoClientCert = errors.New("no verified client certificate")
 
 // Identity returns the client's certificate identity, or why there is none.
 func (c certIdentity) Identity() (certs.ClientIdentity, error) { return c.id, c.err }
+
+// Leaf returns the client's verified certificate, nil without one.
+func (c certIdentity) Leaf() *x509.Certificate { return c.leaf }
 
 // tlsConn is a client's TLS connection with its certificate identity.
 type tlsConn struct {

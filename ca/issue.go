@@ -83,6 +83,7 @@ func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, had := c.idx.find(req.Name)
 	end, err := c.beginFiles()
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
 	if err := c.idx.commitIssue(rec); err != nil {
 		return nil, err
 	}
-	if err := c.writeIssued(iss); err != nil {
+	if err := c.writeIssued(iss, had); err != nil {
 		return nil, err
 	}
 	return iss, nil
@@ -173,9 +174,13 @@ func (c *CA) sign(req certs.Request, now time.Time) (*certs.Issued, record, erro
 
 // writeIssued writes issued/NAME.crt (leaf + intermediate, 0644) and
 // issued/NAME.key (0600). A certificate issued for a CSR has no key here:
-// the key, p12 and password file of a revoked predecessor are removed
-// first, so that nothing beside the new certificate belongs to another.
-func (c *CA) writeIssued(iss *certs.Issued) error {
+// the key, p12 and password file of a predecessor (had: the name had a
+// certificate before) are removed first, so that nothing beside the new
+// certificate belongs to another.
+func (c *CA) writeIssued(iss *certs.Issued, had bool) error {
+	if iss.Key == nil && !had {
+		return c.writeFile(c.IssuedPath(iss.Name, ".crt"), iss.CertPEM(), 0o644)
+	}
 	if iss.Key == nil {
 		for _, ext := range []string{".key", ".p12", ".p12.pass"} {
 			if err := os.Remove(c.IssuedPath(iss.Name, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -240,6 +245,26 @@ type Renewal struct {
 // leaves the old certificate neither current nor pending, which is revoked
 // at once: a crash errs toward revocation, never toward a longer life.
 func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
+	return c.renew(name, o, nil, "")
+}
+
+// ErrNotCurrent: a renewal from a certificate that is not its name's
+// current one.
+var ErrNotCurrent = errors.New("not the current certificate")
+
+// RenewCSR renews the device certificate of name for a new public key (a
+// device renewing itself with a CSR, over MQTT): as [CA.Renew], with the
+// same profile, but no key is made or written. from is the serial (hex) of
+// the certificate the request came with: the renewal fails with
+// ErrNotCurrent unless it is the name's current certificate.
+func (c *CA) RenewCSR(name string, pub crypto.PublicKey, from string, o RenewOptions) (Renewal, error) {
+	if pub == nil {
+		return Renewal{}, errors.New("renew: no public key")
+	}
+	return c.renew(name, o, pub, from)
+}
+
+func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from string) (Renewal, error) {
 	if !c.CanSign() {
 		return Renewal{}, ErrLocked
 	}
@@ -256,10 +281,18 @@ func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if old.Kind == certs.Claim {
 		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
 	}
-	if old.CSR {
+	if from != "" {
+		if f, ok := normSerial(from); !ok || f != old.Serial || !old.Current {
+			return Renewal{}, fmt.Errorf("%q: certificate %s is %w", name, from, ErrNotCurrent)
+		}
+	}
+	if pub != nil && old.Kind != certs.Client {
+		return Renewal{}, fmt.Errorf("%q is a %s certificate: only device certificates renew from a CSR", name, old.Kind)
+	}
+	if old.CSR && pub == nil {
 		return Renewal{}, fmt.Errorf("%q was signed from a CSR and its key is on the device: sign its new CSR (mqtls cert sign) or let it renew itself (mqtls enroll --renew)", name)
 	}
-	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType)}
+	req := certs.Request{Kind: old.Kind, Name: name, Hosts: old.Hosts, Org: old.Org, Days: old.Days, KeyType: certs.KeyType(old.KeyType), PublicKey: pub}
 	for _, s := range old.IPs {
 		req.IPs = append(req.IPs, net.ParseIP(s))
 	}
@@ -322,7 +355,7 @@ func (c *CA) Renew(name string, o RenewOptions) (Renewal, error) {
 	if err != nil {
 		return Renewal{Repair: out.Repair}, err
 	}
-	if err := c.writeIssued(iss); err != nil {
+	if err := c.writeIssued(iss, true); err != nil {
 		return Renewal{Repair: out.Repair}, err
 	}
 	return out, nil

@@ -125,6 +125,14 @@ type Config struct {
 	// TopicScheme is a topic scheme file; TopicSchemeMode is "enforce" or "log".
 	TopicScheme     string
 	TopicSchemeMode string
+
+	// Enrollment over MQTT (listeners with enrollment true): the PKI
+	// folder that signs, the file holding its password, and the role and
+	// group of every new device's dynsec client.
+	EnrollPKI            string
+	EnrollCAPasswordFile string
+	EnrollRole           string
+	EnrollGroup          string
 }
 
 // Listener is one "listener PORT [ADDR]" block.
@@ -156,6 +164,9 @@ type Listener struct {
 	RequireCertificate    bool
 	UseIdentityAsUsername bool
 	UseSubjectAsUsername  bool
+	// Enrollment answers enrollment requests on this listener and admits
+	// claim certificates to its enrollment topics.
+	Enrollment bool
 
 	// MaxConnections on this listener; -1 means no limit.
 	MaxConnections int

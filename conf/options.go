@@ -263,6 +263,11 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"log_payloads":            func(c *Config, v string) error { return setBool(&c.LogPayloads, v) },
 	"metrics_public":          func(c *Config, v string) error { return setBool(&c.MetricsPublic, v) },
 	"topic_scheme":            func(c *Config, v string) error { return setString(&c.TopicScheme, v) },
+	// Enrollment over MQTT (the listener option is "enrollment").
+	"enroll_pki":              func(c *Config, v string) error { return setString(&c.EnrollPKI, v) },
+	"enroll_ca_password_file": func(c *Config, v string) error { return setString(&c.EnrollCAPasswordFile, v) },
+	"enroll_role":             func(c *Config, v string) error { return setString(&c.EnrollRole, v) },
+	"enroll_group":            func(c *Config, v string) error { return setString(&c.EnrollGroup, v) },
 	"topic_scheme_mode": func(c *Config, v string) error {
 		if v != "enforce" && v != "log" {
 			return fmt.Errorf("want enforce or log, got %q", v)
@@ -304,6 +309,7 @@ var listenerOptions = map[string]func(l *Listener, v string) error{
 	"require_certificate":      func(l *Listener, v string) error { return setBool(&l.RequireCertificate, v) },
 	"use_identity_as_username": func(l *Listener, v string) error { return setBool(&l.UseIdentityAsUsername, v) },
 	"use_subject_as_username":  func(l *Listener, v string) error { return setBool(&l.UseSubjectAsUsername, v) },
+	"enrollment":               func(l *Listener, v string) error { return setBool(&l.Enrollment, v) },
 	"socket_domain": func(l *Listener, v string) error {
 		if v != "ipv4" && v != "ipv6" {
 			return fmt.Errorf("want ipv4 or ipv6, got %q", v)

@@ -293,6 +293,13 @@ func (p *parser) finish() {
 			p.fail(err)
 		}
 	}
+	for _, l := range p.cfg.Listeners {
+		if l.Enrollment && p.cfg.EnrollPKI == "" {
+			p.file, p.line, p.opt = l.File, l.Line, "enrollment"
+			p.fail(fmt.Errorf("listener %d has enrollment true, which needs enroll_pki DIR: the PKI folder that signs the devices' certificates", l.Port))
+			break
+		}
+	}
 	for _, b := range p.cfg.Bridges {
 		p.file, p.line, p.opt = b.File, b.Line, "connection"
 		if err := checkBridge(b); err != nil {
@@ -318,6 +325,7 @@ func checkListener(l *Listener) error {
 			{"require_certificate", l.RequireCertificate},
 			{"use_identity_as_username", l.UseIdentityAsUsername},
 			{"use_subject_as_username", l.UseSubjectAsUsername},
+			{"enrollment", l.Enrollment},
 		}
 		for _, o := range tlsOnly {
 			if o.set {
@@ -337,6 +345,8 @@ func checkListener(l *Listener) error {
 		return fmt.Errorf("listener %d uses the certificate as username but does not set require_certificate true", l.Port)
 	case l.CRLFile != "" && l.CAFile == "":
 		return fmt.Errorf("listener %d has crlfile but no cafile", l.Port)
+	case l.Enrollment && !(l.RequireCertificate && l.UseIdentityAsUsername):
+		return fmt.Errorf("listener %d has enrollment true: it needs require_certificate true and use_identity_as_username true (devices log in by their certificate)", l.Port)
 	}
 	return nil
 }

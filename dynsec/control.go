@@ -98,11 +98,15 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 		s.logCommand(canonical, co, r)
 		out = append(out, r.entries(canonical, corr)...)
 	}
+	var gen uint64
 	if dirty {
 		s.changed()
-		err = s.saveLocked()
+		gen = s.markLocked()
 	}
 	s.mu.Unlock()
+	if gen > 0 {
+		err = s.saveUpTo(gen)
+	}
 	s.runKicks(kicks)
 	if out == nil {
 		out = []any{}

@@ -17,6 +17,11 @@ type Store struct {
 	// deferred keeps changes in memory until Flush; unsaved says there
 	// are some.
 	deferred, unsaved bool
+	// gen counts the changes to save (under mu); saved is the last one
+	// written (under saveMu, which every file write holds, before mu).
+	gen    uint64
+	saveMu sync.Mutex
+	saved  uint64
 
 	hookMu sync.Mutex
 	kick   func(username string)
@@ -92,31 +97,56 @@ func (s *Store) runKicks(users []string) {
 	}
 }
 
-// saveLocked saves a change, or notes it for Flush when saves are
-// deferred; called with s.mu held for writing.
-func (s *Store) saveLocked() error {
+// markLocked notes a change to save and returns its generation for
+// saveUpTo, 0 when there is nothing to write now (no file, or saves are
+// deferred until Flush); called with s.mu held for writing.
+func (s *Store) markLocked() uint64 {
 	if s.path == "" {
-		return nil
+		return 0
 	}
 	if s.deferred {
 		s.unsaved = true
-		return nil
+		return 0
 	}
-	return s.writeLocked()
+	s.gen++
+	return s.gen
 }
 
-// writeLocked writes the model to the file; called with s.mu held for
-// writing.
+// saveUpTo returns once the file holds change gen: it writes the model
+// unless a write that began after that change did. Changes made while one
+// write runs are saved together by the next (group commit), so concurrent
+// changes (enrollments) do not each rewrite the file. Called without s.mu.
+func (s *Store) saveUpTo(gen uint64) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.saved >= gen {
+		return nil
+	}
+	s.mu.RLock()
+	data, g := s.m.encode(), s.gen
+	s.mu.RUnlock()
+	if err := saveFile(s.path, data); err != nil {
+		return err
+	}
+	s.saved = g
+	return nil
+}
+
+// writeLocked writes the model to the file; called with s.saveMu and s.mu
+// held for writing.
 func (s *Store) writeLocked() error {
 	if err := saveFile(s.path, s.m.encode()); err != nil {
 		return err
 	}
 	s.unsaved = false
+	s.saved = s.gen
 	return nil
 }
 
 // Save writes the configuration to its file now.
 func (s *Store) Save() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.path == "" {
@@ -136,6 +166,8 @@ func (s *Store) DeferSaves() {
 
 // Flush writes the changes that [Store.DeferSaves] kept in memory, if any.
 func (s *Store) Flush() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.path == "" || !s.unsaved {

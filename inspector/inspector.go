@@ -3,6 +3,7 @@ package inspector
 import (
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -58,6 +59,8 @@ type Options struct {
 	// CRLUpdated, when set, gives the thisUpdate time of the oldest CRL in
 	// force for the mqtls_crl_age_seconds metric (zero: no CRL loaded).
 	CRLUpdated func() time.Time
+	// Collectors are more metrics served at /metrics (enrollment's).
+	Collectors []prometheus.Collector
 	// Bridges, when set, reports the broker's bridges for the clients
 	// panel and the mqtls_bridge_* metrics.
 	Bridges func() []Bridge

@@ -54,6 +54,7 @@ func newMetrics(i *Inspector) (*metrics, error) {
 			return time.Since(t).Seconds()
 		}))
 	}
+	cs = append(cs, i.opts.Collectors...)
 	if i.opts.Bridges != nil {
 		cs = append(cs, &bridgeCollector{f: i.opts.Bridges})
 	}

@@ -50,6 +50,7 @@ func commands() []*cli.Command {
 		benchCmd(),
 		watchCmd(),
 		deviceCmd(),
+		enrollCmd(),
 	}
 }
 

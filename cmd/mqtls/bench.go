@@ -264,6 +264,9 @@ func benchPrint[R tableWriter](c *cli.Context, res R, runErr error) error {
 	if errors.Is(runErr, context.Canceled) {
 		return errors.New("interrupted: any result above is partial")
 	}
+	if h := loginHint(c, runErr); h != "" {
+		return withHint(runErr, h)
+	}
 	return runErr
 }
 

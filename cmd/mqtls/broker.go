@@ -97,6 +97,9 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	// Every way out closes the broker: its listeners, the dynsec file's
 	// lock and the persistence store (Close is idempotent).
 	defer b.Close()
+	if err := startEnrollment(cfg, b, log); err != nil {
+		return err
+	}
 	stopInspector, err := b.StartInspector()
 	if err != nil {
 		return err

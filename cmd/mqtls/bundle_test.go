@@ -11,7 +11,8 @@ import (
 	"mqtls/internal/testutil"
 )
 
-// TestBundleLive: device bundle reads the device's topics from a running
+// TestBundleLive: a client without a login is told the sandbox's; device
+// bundle reads the device's topics from a running
 // broker with the connection flags (its roles and its groups' roles), names
 // the broker URL and the certificate's fingerprint (which openssl computes
 // alike), and its QR code holds the URL with the fingerprint.
@@ -21,6 +22,17 @@ func TestBundleLive(t *testing.T) {
 	port, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := testutil.Start(t, dir, testutil.Mqtls(t), "broker", "--dev-port", fmt.Sprint(port), "--dev-tls-port", fmt.Sprint(tlsPort), "--dev-inspector", "")
 	testutil.WaitPort(t, p, testutil.Addr(port))
+	// Without a login the sandbox refuses a client: the error says which login to use.
+	for _, args := range [][]string{
+		{"sub", "-t", "sensors/#", "-h", "127.0.0.1", "-p", fmt.Sprint(port)},
+		{"pub", "-t", "sensors/x", "-m", "1", "-V", "311", "-h", "127.0.0.1", "-p", fmt.Sprint(port)},
+		{"bench", "pubsub", "--duration", "1s", "--url", "tcp://" + testutil.Addr(port)},
+	} {
+		_, errOut, code := mq(t, dir, nil, args...)
+		if (code != 135 && code != 5 && code != 1) || !strings.Contains(errOut, "mqtls: hint: the broker wants a login") || !strings.Contains(errOut, "-u admin --password-file mqtls-dev/admin.pass") {
+			t.Errorf("%q without a login: exit %d\n%s", args, code, errOut)
+		}
+	}
 	pki := []string{"--pki", "mqtls-dev/pki"}
 	admin := []string{"-h", "127.0.0.1", "-p", fmt.Sprint(port), "-u", "admin", "--password-file", "mqtls-dev/admin.pass"}
 	live := append(append([]string{}, pki...), admin...)

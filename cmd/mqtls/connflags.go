@@ -4,9 +4,11 @@ package main
 // command that talks to a broker (pub, sub, watch, dynsec, device, topic lint).
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -221,7 +223,32 @@ func toolFail(c *cli.Context, err error) error {
 	if c.Bool("quiet") {
 		return cli.Exit("", code)
 	}
+	if h := loginHint(c, err); h != "" {
+		return withHint(cli.Exit(err.Error(), code), h)
+	}
 	return cli.Exit(err.Error(), code)
+}
+
+// loginHint says which login to use when the broker refused a client that
+// gave none; in the folder of the dev sandbox, its admin's.
+func loginHint(c *cli.Context, err error) string {
+	var ce *client.ConnackError
+	if !errors.As(err, &ce) || (ce.Code != 5 && ce.Code != 135) {
+		return ""
+	}
+	for _, n := range []string{"username", "cert", "p12", "cert-dir"} {
+		if c.IsSet(n) {
+			return ""
+		}
+	}
+	if strings.Contains(c.String("url"), "@") {
+		return ""
+	}
+	hint := "the broker wants a login: -u USER with --password-file FILE (or $MQTT_PASSWORD), or a client certificate (--cert/--key, --p12) on its TLS port"
+	if _, err := os.Stat(filepath.Join("mqtls-dev", "admin.pass")); err == nil {
+		hint += "; the dev sandbox's admin is -u admin --password-file mqtls-dev/admin.pass"
+	}
+	return hint
 }
 
 // onToolUsageError is the shared flag-error message (misuse.go) with the

@@ -115,6 +115,13 @@ var accessScenarios = []scenario{
 		s.expectIn(sec)
 	}},
 
+	// A shared subscription without a filter stays invalid once mounted.
+	{name: "mount-shared-empty", profile: "mount", run: func(e *env) {
+		s := e.connect("sub", v5, mounted)
+		s.subq(0, "$share/g/")
+		s.end()
+	}},
+
 	// The ACL sees the mounted topic.
 	{name: "mount-acl-publish", profile: "acl", run: func(e *env) {
 		s := e.connect("sub", v5, conn{})

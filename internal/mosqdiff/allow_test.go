@@ -110,4 +110,9 @@ var allowed = map[string]struct {
 		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x00", "c2 < CONNACK sp=0 rc=0x00", "sub < PUBLISH q1 r0 d0 \"mnt/mount-acl-will/ok/w\" \"gone\"", "sub < PINGRESP"},
 		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00", "sub < SUBACK [0x01]", "c < CONNACK sp=0 rc=0x05", "c2 < CONNACK sp=0 rc=0x00", "sub < PUBLISH q1 r0 d0 \"mnt/mount-acl-will/ok/w\" \"gone\"", "sub < PINGRESP"},
 	},
+	"mount-shared-empty": {
+		why:       "a shared subscription needs a filter after $share/GROUP/ (MQTT 5 §4.8.2): mqtls closes with DISCONNECT 0x81 as for any malformed SUBSCRIBE, mounted or not; Mosquitto 2.0 mounts the whole string and grants it as a plain filter",
+		mosquitto: []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub < SUBACK [0x00]", "sub timeout"},
+		mqtls:     []string{"sub < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "sub closed", "sub < DISCONNECT rc=0x81"},
+	},
 }

@@ -1,0 +1,34 @@
+// Package enroll is zero-touch enrollment over MQTT: a device that holds a
+// claim certificate (see certs.Claim) asks the broker for its own identity,
+// and a device renews its certificate with its current one, both by MQTT 5
+// request/response on [Topic].
+//
+// # Protocol
+//
+// The device subscribes to a response topic under [ResponsePrefix] (the
+// only filters a claim may subscribe to), then publishes a JSON [Request]
+// to [Topic] with that Response Topic and, if it likes, Correlation Data:
+//
+//	{"id": "DSN000001", "csr": "-----BEGIN CERTIFICATE REQUEST-----\n..."}
+//
+// The broker answers once, to that client only (the answer is written to
+// its connection, never routed to other subscribers), on the response
+// topic, with the correlation data echoed, a JSON [Response]:
+//
+//	{"status": "issued", "id": "DSN000001", "certificate": "PEM leaf + issuing CA", "ca": "PEM root", "not_after": "2027-12-02T16:00:00Z"}
+//	{"status": "error", "id": "DSN000001", "code": "exists", "error": "DSN000001 is already enrolled: ..."}
+//
+// A request over a claim certificate enrolls a new device: the claim must
+// be in the index, unrevoked and not used up; the id must be new (no
+// certificate, no dynsec client). The CSR's key becomes the device's (the
+// CSR's CN, if any, must be the id; nothing else it asks for is used), the
+// dynsec client is created with the configured role and group, and the use
+// is counted against the claim. A request over a device certificate renews
+// it: the id must be that certificate's CN and the certificate its current
+// one. The old certificate stays valid until the new one first logs in on
+// an enrollment listener (the device demonstrably holds both key and
+// certificate), or for the renewal grace at most.
+//
+// Every request is logged on one line (who, what, the outcome, the time it
+// took) and counted ([Service] is a prometheus.Collector).
+package enroll

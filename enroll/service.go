@@ -1,0 +1,412 @@
+package enroll
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/dynsec"
+)
+
+// Config is what the broker's enrollment needs.
+type Config struct {
+	// CA signs; it must be the CA the enrollment listeners' cafile trusts.
+	CA *ca.CA
+	// Store is the broker's dynamic security: new devices become clients.
+	Store *dynsec.Store
+	// Role and Group, when set, are given to every new device's client.
+	Role, Group string
+	// Grace bounds how long a certificate renewed over MQTT stays valid
+	// when its successor never logs in; 0 is ca.DefaultGrace.
+	Grace time.Duration
+	// Log receives one line per request (nil: none).
+	Log *slog.Logger
+}
+
+// Service answers enrollment requests. It is safe for concurrent use.
+type Service struct {
+	cfg Config
+
+	mu      sync.Mutex
+	uses    map[string]int    // claim serial → enrollments made or being made by this process
+	renewed map[string]string // new serial → the serial it renewed, until the new one logs in
+
+	// want counts the enrollments that wrote files; synced is the last
+	// one a sync of the PKI folder covered (under syncMu).
+	want   atomic.Uint64
+	syncMu sync.Mutex
+	synced uint64
+
+	results sync.Map // result label → *atomic.Uint64
+	codes   sync.Map // refusal code → *atomic.Uint64
+	claims  [2]atomic.Uint64
+}
+
+// New checks cfg (the CA can sign, the role and group exist) and returns
+// the service. It puts the CA in batch mode ([ca.CA.DeferSync]): instead
+// of an fsync per file, the service syncs the PKI folder's file system
+// once for each group of concurrent requests, before it answers them
+// (index lines are synced by the CA in any case).
+func New(cfg Config) (*Service, error) {
+	if cfg.CA == nil || !cfg.CA.CanSign() {
+		return nil, errors.New("enrollment: the CA must be opened with its password (enroll_ca_password_file)")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("enrollment needs the dynamic security plugin: new devices become its clients")
+	}
+	if cfg.Role != "" && !hasRole(cfg.Store, cfg.Role) {
+		return nil, fmt.Errorf("enroll_role %q is not a role of %s: create it first (mqtls dynsec -f %s createRole %s)", cfg.Role, cfg.Store.Path(), cfg.Store.Path(), cfg.Role)
+	}
+	if cfg.Group != "" && !hasGroup(cfg.Store, cfg.Group) {
+		return nil, fmt.Errorf("enroll_group %q is not a group of %s: create it first (mqtls dynsec -f %s createGroup %s)", cfg.Group, cfg.Store.Path(), cfg.Store.Path(), cfg.Group)
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = ca.DefaultGrace
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.CA.DeferSync(true)
+	return &Service{cfg: cfg, uses: map[string]int{}, renewed: map[string]string{}}, nil
+}
+
+func hasRole(s *dynsec.Store, name string) bool {
+	return dynsecOK(s, "getRole", "rolename", name)
+}
+
+func hasGroup(s *dynsec.Store, name string) bool {
+	return dynsecOK(s, "getGroup", "groupname", name)
+}
+
+// dynsecOK runs a get command and reports whether it found the object.
+func dynsecOK(s *dynsec.Store, command, key, name string) bool {
+	out := s.Control([]byte(`{"commands":[{"command":"` + command + `","` + key + `":` + jsonString(name) + `}]}`))
+	return dynsec.ResponseError(out) == nil
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// refusal is a request refused with a code.
+type refusal struct{ code, msg string }
+
+func (r *refusal) Error() string { return r.msg }
+
+func refuse(code, format string, a ...any) *refusal {
+	return &refusal{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// durable returns once what this goroutine wrote into the PKI folder is on
+// disk: one sync covers every caller that arrived before it began (group
+// commit).
+func (s *Service) durable() error {
+	gen := s.want.Add(1)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= gen {
+		return nil
+	}
+	g := s.want.Load()
+	if err := s.cfg.CA.Sync(); err != nil {
+		return err
+	}
+	s.synced = g
+	return nil
+}
+
+// CheckClaim decides a login with a claim certificate, on an enrollment
+// listener: the claim must be in the index, unrevoked, unexpired and not
+// used up. The chain was verified by TLS.
+func (s *Service) CheckClaim(leaf *x509.Certificate) error {
+	_, _, err := s.claim(leaf, false)
+	if err != nil {
+		s.claims[1].Add(1)
+		return err
+	}
+	s.claims[0].Add(1)
+	return nil
+}
+
+// claim checks a claim certificate and returns its name and serial; with
+// reserve it also takes one of its uses (give it back with release). The
+// check and the reservation are one step under s.mu, so that concurrent
+// requests cannot overdraw the claim.
+func (s *Service) claim(leaf *x509.Certificate, reserve bool) (name, serial string, err error) {
+	name, ok, err := certs.ClaimName(leaf)
+	if !ok {
+		return "", "", refuse(CodeRefused, "not a claim certificate")
+	}
+	if err != nil {
+		return "", "", refuse(CodeClaim, "claim certificate: %v", err)
+	}
+	serial = certs.SerialHex(leaf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, uses, ok, err := s.cfg.CA.Claim(serial)
+	switch {
+	case err != nil:
+		return "", "", refuse(CodeInternal, "read the index: %v", err)
+	case !ok:
+		return "", "", refuse(CodeClaim, "claim %s (serial %s) is not in the index of %s: enroll_pki must be the CA that issued it", name, serial, s.cfg.CA.Dir())
+	case e.Revoked:
+		return "", "", refuse(CodeClaim, "claim %s is revoked", name)
+	case e.Expired(time.Now()):
+		return "", "", refuse(CodeClaim, "claim %s expired on %s", name, e.NotAfter.Format(time.DateOnly))
+	}
+	// s.uses counts this process's enrollments with the claim, those in
+	// flight included; the index may know more (another process).
+	n := max(s.uses[serial], uses)
+	if e.MaxUses > 0 && n >= e.MaxUses {
+		return "", "", refuse(CodeClaim, "claim %s is used up: it enrolled %d of its %d devices", name, n, e.MaxUses)
+	}
+	if reserve {
+		s.uses[serial] = n + 1
+	}
+	return name, serial, nil
+}
+
+// release gives back a use that claim reserved for an enrollment that
+// failed.
+func (s *Service) release(serial string) {
+	s.mu.Lock()
+	s.uses[serial]--
+	s.mu.Unlock()
+}
+
+// Connected is told of every device certificate login on an enrollment
+// listener: the first login of a certificate renewed over MQTT revokes the
+// one it replaced (its grace ends: the device holds the new one).
+func (s *Service) Connected(leaf *x509.Certificate) bool {
+	serial := certs.SerialHex(leaf)
+	s.mu.Lock()
+	old, ok := s.renewed[serial]
+	delete(s.renewed, serial)
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if _, err := s.cfg.CA.Revoke(old, ca.Superseded); err != nil {
+		s.cfg.Log.Error(fmt.Sprintf("enroll: %s logged in with its renewed certificate %s; revoking the old one %s failed: %v (its grace ends with mqtls ca crl)", leaf.Subject.CommonName, serial, old, err))
+		return false
+	}
+	if err := s.durable(); err != nil {
+		s.cfg.Log.Error(fmt.Sprintf("enroll: sync the PKI folder after revoking %s: %v (the index holds the revocation; the next writer completes crl.pem)", old, err))
+	}
+	s.cfg.Log.Info(fmt.Sprintf("enroll: %s logged in with its renewed certificate %s: revoked the old one %s (superseded).", leaf.Subject.CommonName, serial, old))
+	return true
+}
+
+// Enroll answers one request from the client whose verified certificate is
+// leaf; who names the client in the log. The answer is a JSON [Response].
+func (s *Service) Enroll(leaf *x509.Certificate, who string, payload []byte) []byte {
+	start := time.Now()
+	resp, from := s.enroll(leaf, payload)
+	took := time.Since(start).Round(time.Microsecond)
+	if resp.Status == StatusError {
+		s.count(&s.codes, resp.Code)
+		s.cfg.Log.Warn(fmt.Sprintf("enroll: request from %s (%s) for %q refused (%s): %s.", who, from, resp.ID, resp.Code, resp.Error))
+	} else {
+		s.cfg.Log.Info(fmt.Sprintf("enroll: request from %s (%s): %s %s until %s in %s.", who, from, resp.Status, resp.ID, resp.NotAfter, took))
+	}
+	s.count(&s.results, resp.Status)
+	b, _ := json.Marshal(resp)
+	return b
+}
+
+func (s *Service) count(m *sync.Map, key string) {
+	v, _ := m.LoadOrStore(key, new(atomic.Uint64))
+	v.(*atomic.Uint64).Add(1)
+}
+
+// enroll returns the answer and who the certificate says the requester is.
+func (s *Service) enroll(leaf *x509.Certificate, payload []byte) (Response, string) {
+	from := "no certificate"
+	if leaf != nil {
+		from = leaf.Subject.CommonName
+	}
+	req, err := parse(payload)
+	if err != nil {
+		return fail(req.ID, err), from
+	}
+	csr, err := certs.ParseCSR([]byte(req.CSR))
+	if err != nil {
+		return fail(req.ID, refuse(CodeBadCSR, "csr: %v", err)), from
+	}
+	if cn := csr.Subject.CommonName; cn != "" && cn != req.ID {
+		return fail(req.ID, refuse(CodeBadCSR, "the CSR's CN %q is not the id %q", cn, req.ID)), from
+	}
+	if _, ok, _ := certs.ClaimName(leaf); ok {
+		resp, err := s.newDevice(leaf, req, csr)
+		if err != nil {
+			return fail(req.ID, err), from
+		}
+		return resp, from
+	}
+	id, err := certs.Identity(leaf)
+	if err != nil {
+		return fail(req.ID, refuse(CodeRefused, "%v", err)), from
+	}
+	resp, err := s.renew(leaf, id.CN, req, csr)
+	if err != nil {
+		return fail(req.ID, err), from
+	}
+	return resp, from
+}
+
+// parse reads a request: bounded, strict JSON, a valid id.
+func parse(payload []byte) (Request, error) {
+	var req Request
+	if len(payload) > MaxRequest {
+		return req, refuse(CodeTooLarge, "the request is %d bytes, more than %d: send {\"id\": ID, \"csr\": PEM}", len(payload), MaxRequest)
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return Request{}, refuse(CodeMalformed, "the request is not JSON of the form {\"id\": ID, \"csr\": PEM}: %v", err)
+	}
+	if dec.More() {
+		return Request{}, refuse(CodeMalformed, "the request has data after its JSON object")
+	}
+	if req.CSR == "" {
+		return req, refuse(CodeMalformed, "the request has no \"csr\"")
+	}
+	if err := certs.ValidateID(req.ID); err != nil {
+		return req, refuse(CodeBadID, "id: %v", err)
+	}
+	return req, nil
+}
+
+func fail(id string, err error) Response {
+	var r *refusal
+	if !errors.As(err, &r) {
+		r = refuse(CodeInternal, "%v", err)
+	}
+	return Response{Status: StatusError, ID: id, Code: r.code, Error: r.msg}
+}
+
+// newDevice enrolls req.ID with a claim.
+func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest) (Response, error) {
+	name, serial, err := s.claim(leaf, true)
+	if err != nil {
+		return Response{}, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.release(serial)
+		}
+	}()
+	if _, err := s.cfg.Store.Client(req.ID); err == nil {
+		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client): a device renews with its own certificate", req.ID)
+	}
+	if e, ok, err := s.cfg.CA.Lookup(req.ID); err != nil {
+		return Response{}, err
+	} else if ok && e.Name == req.ID && e.Current {
+		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a current certificate): a device renews with its own certificate", req.ID)
+	}
+	iss, err := s.cfg.CA.Issue(certs.Request{Kind: certs.Client, Name: req.ID, PublicKey: csr.PublicKey, EnrolledBy: serial})
+	if errors.Is(err, ca.ErrExists) {
+		return Response{}, refuse(CodeExists, "%s is already enrolled: a device renews with its own certificate", req.ID)
+	}
+	if err != nil {
+		return Response{}, fmt.Errorf("sign: %w", err)
+	}
+	nc := dynsec.NewClient{Username: req.ID, TextDescription: "enrolled with " + certs.ClaimCNPrefix + name}
+	if s.cfg.Role != "" {
+		nc.Roles = []dynsec.RoleRef{{Role: s.cfg.Role, Priority: -1}}
+	}
+	if s.cfg.Group != "" {
+		nc.Groups = []dynsec.GroupRef{{Group: s.cfg.Group, Priority: -1}}
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
+	}
+	if err := s.cfg.Store.CreateClient(nc); err != nil {
+		// Nothing may be left half done: the certificate goes.
+		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
+			err = fmt.Errorf("%v; revoking the certificate just issued failed too: %v", err, rerr)
+		}
+		if strings.Contains(err.Error(), "already exists") {
+			return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client)", req.ID)
+		}
+		return Response{}, fmt.Errorf("create the dynsec client: %w", err)
+	}
+	ok = true
+	return s.answer(StatusIssued, iss), nil
+}
+
+// renew renews the certificate of the device cn for the CSR's key.
+func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x509.CertificateRequest) (Response, error) {
+	if req.ID != cn {
+		return Response{}, refuse(CodeNotYours, "a renewal must come from the device's own certificate: this one is %s's, not %s's", cn, req.ID)
+	}
+	from := certs.SerialHex(leaf)
+	r, err := s.cfg.CA.RenewCSR(cn, csr.PublicKey, from, ca.RenewOptions{Grace: s.cfg.Grace})
+	switch {
+	case errors.Is(err, ca.ErrNotCurrent):
+		return Response{}, refuse(CodeNotCurrent, "certificate %s is not %s's current one: renew with the newest", from, cn)
+	case errors.Is(err, ca.ErrNotFound), errors.Is(err, ca.ErrRevoked):
+		return Response{}, refuse(CodeNotCurrent, "%v", err)
+	case err != nil:
+		return Response{}, fmt.Errorf("renew: %w", err)
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
+	}
+	s.mu.Lock()
+	s.renewed[certs.SerialHex(r.Cert)] = from
+	s.mu.Unlock()
+	return s.answer(StatusRenewed, r.Issued), nil
+}
+
+func (s *Service) answer(status string, iss *certs.Issued) Response {
+	return Response{
+		Status: status, ID: iss.Name, Certificate: string(iss.CertPEM()), CA: string(certs.PEMCerts(iss.Root())),
+		NotAfter: iss.Cert.NotAfter.UTC().Format(time.RFC3339),
+	}
+}
+
+var (
+	descRequests = prometheus.NewDesc("mqtls_enroll_requests_total", "Enrollment requests answered, by result (issued, renewed, error).", []string{"result"}, nil)
+	descRefused  = prometheus.NewDesc("mqtls_enroll_refusals_total", "Enrollment requests refused, by code.", []string{"code"}, nil)
+	descClaims   = prometheus.NewDesc("mqtls_enroll_claim_logins_total", "Logins with a claim certificate on enrollment listeners, by result (admitted, refused).", []string{"result"}, nil)
+)
+
+// Describe and Collect make the service a prometheus.Collector.
+func (s *Service) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRequests
+	ch <- descRefused
+	ch <- descClaims
+}
+
+func (s *Service) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range []string{StatusIssued, StatusRenewed, StatusError} {
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, load(&s.results, r), r)
+	}
+	s.codes.Range(func(k, v any) bool {
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(v.(*atomic.Uint64).Load()), k.(string))
+		return true
+	})
+	ch <- prometheus.MustNewConstMetric(descClaims, prometheus.CounterValue, float64(s.claims[0].Load()), "admitted")
+	ch <- prometheus.MustNewConstMetric(descClaims, prometheus.CounterValue, float64(s.claims[1].Load()), "refused")
+}
+
+func load(m *sync.Map, key string) float64 {
+	if v, ok := m.Load(key); ok {
+		return float64(v.(*atomic.Uint64).Load())
+	}
+	return 0
+}

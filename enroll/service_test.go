@@ -1,0 +1,92 @@
+package enroll_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"mqtls/ca"
+	"mqtls/dynsec"
+	"mqtls/enroll"
+)
+
+func csr(t testing.TB, cn string) string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, *ca.CA) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: maxUses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := filepath.Join(t.TempDir(), "ds.json")
+	os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600)
+	st, err := dynsec.Load(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, claim.Cert, a
+}
+
+// TestClaimUsesUnderConcurrency: concurrent requests cannot overdraw a
+// claim: with --max-uses 3, exactly 3 of 12 devices are enrolled.
+func TestClaimUsesUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	s, claim, a := newService(t, 3)
+	var wg sync.WaitGroup
+	answers := make([]enroll.Response, 12)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("DEV%03d", i)
+			req, _ := json.Marshal(enroll.Request{ID: id, CSR: csr(t, id)})
+			_ = json.Unmarshal(s.Enroll(claim, "test", req), &answers[i])
+		}()
+	}
+	wg.Wait()
+	issued := 0
+	for _, r := range answers {
+		switch {
+		case r.Status == enroll.StatusIssued:
+			issued++
+		case r.Code != enroll.CodeClaim:
+			t.Errorf("answer %+v", r)
+		}
+	}
+	_, uses, _, err := a.Claim(fmt.Sprintf("%X", claim.SerialNumber))
+	if issued != 3 || uses != 3 || err != nil {
+		t.Errorf("issued %d, the index counts %d uses (%v); want 3", issued, uses, err)
+	}
+	if err := s.CheckClaim(claim); err == nil {
+		t.Errorf("a used-up claim logs in")
+	}
+}
