@@ -275,21 +275,6 @@ func sysInterval(n int) int64 {
 	return int64(n)
 }
 
-// writesPending sizes mochi's per-client write queue, which holds every
-// packet waiting to be written (deliveries of all QoS, acknowledgements)
-// and is allocated in full, 8 bytes a slot, when a client connects: room
-// for the client's max_queued_messages and a little more, as Mosquitto
-// bounds a client's queue, at least 64, and 1024 when the option is not
-// set or unlimited (an unlimited queue cannot be allocated up front). A
-// smaller max_queued_messages saves memory on every idle connection
-// (BENCHMARKS.md); QoS 0 messages beyond the queue are dropped.
-func writesPending(maxQueued int) int32 {
-	if maxQueued <= 0 {
-		return 1024
-	}
-	return int32(min(max(maxQueued+24, 64), math.MaxUint16))
-}
-
 // capabilities maps the config's limits onto mochi's.
 func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	c := mqtt.NewDefaultServerCapabilities()
@@ -300,14 +285,10 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	// mochi deletes retained and queued messages older than this; 0 keeps
 	// them until a message's own expiry says otherwise.
 	c.MaximumMessageExpiryInterval = 0
-<<<<<<< HEAD
-	c.MaximumClientWritesPending = writesPending(cfg.MaxQueuedMessages)
-=======
 	// QoS 0 messages beyond a client's write queue are dropped; QoS 1/2
 	// messages are bounded per client by the queue hook, not by mochi.
 	c.MaximumClientWritesPending = writesPending(cfg)
 	c.MaximumInflight = maxInflight(cfg)
->>>>>>> main
 	if cfg.MaxInflightMessages > 0 {
 		c.ReceiveMaximum = uint16(cfg.MaxInflightMessages)
 	} else if cfg.MaxInflightMessages == 0 {

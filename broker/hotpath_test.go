@@ -182,32 +182,3 @@ func BenchmarkHotPath(b *testing.B) {
 		p.message(b)
 	}
 }
-
-// TestWritesPendingFromMaxQueued: mochi's per-client write queue follows
-// max_queued_messages.
-func TestWritesPendingFromMaxQueued(t *testing.T) {
-	for _, c := range []struct {
-		conf string
-		want int32
-	}{
-		{"", 1024},
-		{"max_queued_messages 0\n", 1024},
-		{"max_queued_messages 100\n", 124},
-		{"max_queued_messages 10\n", 64},
-		{"max_queued_messages 5000\n", 5024},
-		{"max_queued_messages 100000\n", 65535},
-	} {
-		cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\n"+c.conf))
-		if err != nil {
-			t.Fatal(err)
-		}
-		br, err := New(cfg, nil, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := br.server.Options.Capabilities.MaximumClientWritesPending; got != c.want {
-			t.Errorf("%q: write queue of %d packets, want %d", c.conf, got, c.want)
-		}
-		br.Close()
-	}
-}
