@@ -19,7 +19,7 @@ import (
 )
 
 func dynsecCmd() *cli.Command {
-	subs := []*cli.Command{dynsecInitCmd(), dynsecCheckCmd()}
+	subs := []*cli.Command{dynsecInitCmd(), dynsecCheckCmd(), dynsecExportCmd()}
 	for _, c := range ctl.Commands {
 		subs = append(subs, dynsecCtrlCmd(c))
 	}
