@@ -318,7 +318,7 @@ func (b *Bridge) dial(addr string) (net.Conn, error) {
 	_ = sc.SetDeadline(time.Now().Add(b.connectTO))
 	if err := sc.Handshake(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	_ = sc.SetDeadline(time.Time{})
 	return sc, nil

@@ -422,3 +422,86 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestBridgeOptions: remote_username with remote_password_file (the
+// password in no log line, at log_type all), bridge_insecure (the chain is
+// verified, the host name is not; without it the same server is refused),
+// notification_topic, bridge_max_packet_size, bridge_outgoing_retain false
+// and start_type once.
+func TestBridgeOptions(t *testing.T) {
+	testutil.Need(t, "mosquitto", "mosquitto_passwd")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"ca", "init", "--no-password", "--insecure", "--pki", "pki"},
+		{"cert", "server", "--host", "other.example", "--pki", "pki"},
+	} {
+		if out, code := testutil.Run(t, dir, time.Minute, testutil.Mqtls(t), args...); code != 0 {
+			t.Fatalf("mqtls %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	const secret = "br1dge-S3cret"
+	if out, code := testutil.Run(t, dir, 20*time.Second, "mosquitto_passwd", "-c", "-b", "passwd", "edge", secret); code != 0 {
+		t.Fatalf("mosquitto_passwd: %s", out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pk := filepath.Join(dir, "pki")
+	tlsPort, plain, dead := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	testutil.Mosquitto(t, plain, fmt.Sprintf(`per_listener_settings true
+listener %d 127.0.0.1
+certfile %s/issued/server.crt
+keyfile %s/issued/server.key
+password_file %s/passwd
+allow_anonymous false
+listener %d 127.0.0.1
+allow_anonymous true
+`, tlsPort, pk, pk, dir, plain))
+	lport := testutil.FreePort(t)
+	tlsBridge := fmt.Sprintf("address 127.0.0.1:%d\nbridge_cafile %s/root.crt\nrestart_timeout 1\ntopic t/# out 1\n", tlsPort, pk)
+	lb := startLocal(t, dir, lport, fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+log_type all
+connection edge
+remote_clientid edge
+remote_username edge
+remote_password_file pw
+bridge_insecure true
+notification_topic bridges/edge/state
+bridge_max_packet_size 200
+bridge_outgoing_retain false
+%s
+connection strict
+remote_clientid strict
+remote_username edge
+remote_password_file pw
+%s
+connection once
+address 127.0.0.1:%d
+start_type once
+topic o/# out
+`, lport, tlsBridge, tlsBridge, dead))
+
+	up := connect(t, plain, "judge", true)
+	up.sub("bridges/edge/state", "t/#")
+	up.expect("bridges/edge/state 1")
+	loc := connect(t, lport, "pub", true)
+	loc.pub("t/kept", "r", true)
+	up.expect("t/kept r")
+	loc.pub("t/big", strings.Repeat("x", 300), false)
+	loc.pub("t/after", "a", false)
+	up.expect("t/after a") // t/big was not sent
+	late := connect(t, plain, "late", true)
+	late.sub("t/#")
+	loc.pub("t/after2", "b", false)
+	late.expect("t/after2 b") // t/kept went out without its retain flag
+
+	testutil.WaitFor(t, 10*time.Second, "the strict bridge's refusal and the once bridge's stop", func() bool {
+		s := lb.p.Stderr()
+		return strings.Contains(s, "Bridge strict: connection to 127.0.0.1:") && strings.Contains(s, "cannot validate certificate for 127.0.0.1") &&
+			strings.Contains(s, "Bridge once stopped (start_type once).")
+	})
+	if strings.Contains(lb.p.Stderr(), secret) {
+		t.Error("the remote password is in the log")
+	}
+}

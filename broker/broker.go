@@ -109,6 +109,7 @@ type Broker struct {
 	// store holds the durable state (nothing without persistence).
 	store     *store.Store
 	storeHook *store.Hook
+	queue     *queueHook
 	// bridges are the connection blocks, started with the broker.
 	bridges []*bridge.Bridge
 
@@ -151,6 +152,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, log: log, opts: opts, lis: map[string]*listenerState{}, done: make(chan struct{}),
 		debug: log.Enabled(context.Background(), slog.LevelDebug)}
+	b.queue = newQueueHook(b)
 	ok := false
 	defer func() {
 		if !ok && b.dynsec != nil {
@@ -162,7 +164,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}()
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:             capabilities(cfg),
-		Logger:                   mochiLogger(log),
+		Logger:                   slog.New(quotaLines{mochiLogger(log).Handler(), b.queue}),
 		InlineClient:             true,
 		ClientNetWriteBufferSize: 4096,
 		// The read buffer is allocated for every client when it connects
@@ -239,6 +241,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(newBackpressureHook(b.server), nil); err != nil {
 		return nil, fmt.Errorf("add backpressure hook: %w", err)
 	}
+	if err := b.server.AddHook(b.queue, nil); err != nil {
+		return nil, fmt.Errorf("add queue hook: %w", err)
+	}
 	if err := b.addScheme(); err != nil {
 		return nil, err
 	}
@@ -280,18 +285,14 @@ func capabilities(cfg *conf.Config) *mqtt.Capabilities {
 	// mochi deletes retained and queued messages older than this; 0 keeps
 	// them until a message's own expiry says otherwise.
 	c.MaximumMessageExpiryInterval = 0
-	c.MaximumClientWritesPending = 1024
+	// QoS 0 messages beyond a client's write queue are dropped; QoS 1/2
+	// messages are bounded per client by the queue hook, not by mochi.
+	c.MaximumClientWritesPending = writesPending(cfg)
+	c.MaximumInflight = maxInflight(cfg)
 	if cfg.MaxInflightMessages > 0 {
 		c.ReceiveMaximum = uint16(cfg.MaxInflightMessages)
 	} else if cfg.MaxInflightMessages == 0 {
 		c.ReceiveMaximum = math.MaxUint16
-	}
-	// Mosquitto's max_queued_messages default is 1000.
-	c.MaximumInflight = 1000
-	if cfg.MaxQueuedMessages > 0 {
-		c.MaximumInflight = uint16(min(cfg.MaxQueuedMessages, math.MaxUint16))
-	} else if cfg.MaxQueuedMessages == 0 {
-		c.MaximumInflight = math.MaxUint16
 	}
 	if !cfg.RetainAvailable {
 		c.RetainAvailable = 0

@@ -19,13 +19,15 @@ func TestCapabilities(t *testing.T) {
 	if c.MaximumMessageExpiryInterval != 0 {
 		t.Errorf("message expiry %d, want 0 (no forced expiry)", c.MaximumMessageExpiryInterval)
 	}
-	if c.MaximumInflight != 1000 || c.RetainAvailable != 1 {
-		t.Errorf("defaults: inflight %d retain %d", c.MaximumInflight, c.RetainAvailable)
+	// A client's unacknowledged messages, and its write queue, are bounded
+	// by max_queued_messages beside the 20 of max_inflight_messages.
+	if c.MaximumInflight != 1020 || c.MaximumClientWritesPending != 1020 || c.RetainAvailable != 1 {
+		t.Errorf("defaults: inflight %d writes pending %d retain %d", c.MaximumInflight, c.MaximumClientWritesPending, c.RetainAvailable)
 	}
 	cfg := conf.New()
 	cfg.MaxPacketSize, cfg.MaxInflightMessages, cfg.MaxQueuedMessages, cfg.RetainAvailable = 4096, 0, 0, false
 	c = capabilities(cfg)
-	if c.MaximumPacketSize != 4096 || c.ReceiveMaximum != 65535 || c.MaximumInflight != 65535 || c.RetainAvailable != 0 {
+	if c.MaximumPacketSize != 4096 || c.ReceiveMaximum != 65535 || c.MaximumInflight != 65535 || c.MaximumClientWritesPending != 8192 || c.RetainAvailable != 0 {
 		t.Errorf("configured: %+v", c)
 	}
 }

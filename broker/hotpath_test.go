@@ -26,6 +26,7 @@ type hotPath struct {
 	ids      *packetIDHook
 	opts     *clientOptsHook
 	back     *backpressureHook
+	queue    *queueHook
 	in       *inboundHook
 	pc       *pubConn
 	publish  packets.Packet
@@ -52,7 +53,7 @@ func newHotPath(t testing.TB, security string) *hotPath {
 		br: br, pub: client("dev1"), sub: client("dev2"),
 		limits: newLimitsHook(br), mount: &mountHook{b: br}, auth: &authHook{b: br}, bridge: &bridgeClientHook{},
 		fidelity: newFidelityHook(cfg, br.server), ids: &packetIDHook{},
-		opts: &clientOptsHook{b: br}, back: newBackpressureHook(br.server),
+		opts: &clientOptsHook{b: br}, back: newBackpressureHook(br.server), queue: br.queue,
 		in: &inboundHook{b: br, st: br.storeHook},
 	}
 	p.ids.Init(nil)
@@ -109,7 +110,10 @@ func (p *hotPath) message(t testing.TB) {
 	}
 	st.OnQosPublish(p.sub, out, 0, 0)
 	p.back.OnQosPublish(p.sub, out, 0, 0)
+	p.queue.OnQosPublish(p.sub, out, 0, 0)
 	seq := st.EndPublish(p.pub.ID, tx)
+	st.OnPublished(p.pub, pk)
+	p.queue.OnPublished(p.pub, pk)
 	p.in.queue(p.pc, ackItem{seq: seq, pk: ackPacket(packets.Puback, pk.PacketID, 0, ""), release: true})
 	// subscriber's write loop
 	out = st.OnPacketEncode(p.sub, out)
@@ -123,6 +127,9 @@ func (p *hotPath) message(t testing.TB) {
 		t.Fatal(err)
 	}
 	if ack, err = st.OnPacketRead(p.sub, ack); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err = p.queue.OnPacketRead(p.sub, ack); err != nil {
 		t.Fatal(err)
 	}
 	st.OnPacketProcessed(p.sub, ack, nil)

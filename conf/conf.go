@@ -69,6 +69,9 @@ type Config struct {
 	MaxInflightMessages int
 	// MaxQueuedMessages per client; -1 means not set, 0 means no limit.
 	MaxQueuedMessages int
+	// MaxQueuedBytes bounds the payload bytes of the QoS 1/2 messages held
+	// for one client, in flight or queued; 0 means no limit.
+	MaxQueuedBytes int64
 	// RetainAvailable is false when retained messages are turned off.
 	RetainAvailable bool
 	// MaxTopicLength bounds a topic name or filter in bytes; 0 means not

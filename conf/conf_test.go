@@ -81,6 +81,7 @@ max_packet_size 65536
 max_keepalive 120
 max_inflight_messages 10
 max_queued_messages 500
+max_queued_bytes 65536
 retain_available false
 max_topic_alias 4
 max_topic_length 1024
@@ -126,7 +127,7 @@ plugin_opt_config_file dynsec.json
 	}
 	want := Config{
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
-		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500,
+		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500, MaxQueuedBytes: 65536,
 		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20, MaxRetainedBytes: 2 << 20,
 		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,

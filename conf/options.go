@@ -181,9 +181,17 @@ var globalOptions = map[string]func(c *Config, v string) error{
 	"max_keepalive":         func(c *Config, v string) error { return setInt(&c.MaxKeepalive, v, 10, 65535) },
 	"max_inflight_messages": func(c *Config, v string) error { return setInt(&c.MaxInflightMessages, v, 0, 65535) },
 	"max_queued_messages":   func(c *Config, v string) error { return setInt(&c.MaxQueuedMessages, v, 0, 1<<31-1) },
-	"retain_available":      func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
-	"max_topic_alias":       func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
-	"message_size_limit":    func(c *Config, v string) error { return setInt(&c.MessageSizeLimit, v, 0, 268435455) },
+	"max_queued_bytes": func(c *Config, v string) error {
+		n := 0
+		if err := setInt(&n, v, 0, 1<<40); err != nil {
+			return err
+		}
+		c.MaxQueuedBytes = int64(n)
+		return nil
+	},
+	"retain_available":   func(c *Config, v string) error { return setBool(&c.RetainAvailable, v) },
+	"max_topic_alias":    func(c *Config, v string) error { return setInt(&c.MaxTopicAlias, v, 0, 65535) },
+	"message_size_limit": func(c *Config, v string) error { return setInt(&c.MessageSizeLimit, v, 0, 268435455) },
 	"persistent_client_expiration": func(c *Config, v string) error {
 		n, err := parseExpiration(v)
 		if err != nil {
@@ -464,8 +472,7 @@ var refusedOptions = map[string]string{
 	"clientid_prefixes":        "restrict client ids with dynamic security (a client's clientid) or ACLs with %c",
 	"http_dir":                 "mqtls serves no files over websockets: put a web server beside it",
 	"max_inflight_bytes":       "limit messages with max_inflight_messages instead",
-	"max_queued_bytes":         "limit messages with max_queued_messages (and message_size_limit) instead",
-	"memory_limit":             "bound memory with max_connections, max_queued_messages and message_size_limit",
+	"memory_limit":             "bound memory with max_connections, max_queued_messages, max_queued_bytes and message_size_limit",
 	"max_qos":                  "grant QoS per topic with ACLs; mqtls serves QoS 0, 1 and 2 on every listener",
 	"psk_file":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",
 	"psk_hint":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",

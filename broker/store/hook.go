@@ -93,7 +93,11 @@ type Hook struct {
 	spare []*outEntry               // entries of completed messages, reused (h.mu)
 	in    map[string]map[uint16]*Tx // inbound QoS 2 ids by client id
 	freed map[*mqtt.Client]bool     // an ack read now frees send quota
-	order atomic.Uint64
+	// missedBy holds the clients an ack found nothing parked for while
+	// their in-flight set was full (missed: how many).
+	missedBy map[*mqtt.Client]bool
+	missed   atomic.Int32
+	order    atomic.Uint64
 }
 
 // group is the open Tx of one publish.
@@ -118,7 +122,7 @@ func (h *Hook) Provides(b byte) bool {
 		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
 		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed,
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
 		mqtt.OnStarted,
 		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
 		mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
@@ -134,6 +138,7 @@ func (h *Hook) Init(config any) error {
 	h.out = map[outKey]*outEntry{}
 	h.in = map[string]map[uint16]*Tx{}
 	h.freed = map[*mqtt.Client]bool{}
+	h.missedBy = map[*mqtt.Client]bool{}
 	h.holding = map[*mqtt.Client]func(){}
 	done := durableTx()
 	return h.s.Scan([]byte{kIn}, func(k, _ []byte) error {
@@ -448,6 +453,7 @@ func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.release(cl)
 	h.mu.Lock()
 	delete(h.freed, cl)
+	delete(h.missedBy, cl)
 	h.mu.Unlock()
 	if !expire || cl.Net.Inline || cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
 		return
@@ -665,36 +671,87 @@ func (h *Hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) 
 	if rm := int(cl.Properties.Props.ReceiveMaximum); rm == 0 || cl.State.Inflight.Len() < rm {
 		return
 	}
-	parked := cl.State.Inflight.GetAll(true)
-	if len(parked) == 0 {
+	h.sendParked(cl)
+}
+
+// OnPublished sends the messages of the clients whose acknowledgement came
+// while a publish was parking a message for them: mochi adds a message to
+// the in-flight set before it marks it parked, so the acknowledgement saw
+// nothing to send and the message would wait for the next one.
+func (h *Hook) OnPublished(*mqtt.Client, packets.Packet) {
+	if h.missed.Load() == 0 {
 		return
 	}
 	h.mu.Lock()
-	var next *outEntry
-	for _, p := range parked {
-		e, ok := h.out[outKey{cl.ID, p.PacketID}]
-		if !ok {
-			continue
-		}
-		if next == nil || e.order < next.order {
-			next = e
-		}
+	var cls []*mqtt.Client
+	for cl := range h.missedBy {
+		cls = append(cls, cl)
 	}
-	var p packets.Packet
-	if next != nil {
-		p = next.pk
-		p.FixedHeader.Dup = next.sent
-	}
+	clear(h.missedBy)
+	h.missed.Store(0)
 	h.mu.Unlock()
+	for _, cl := range cls {
+		if !cl.Closed() {
+			h.sendParked(cl)
+		}
+	}
+}
+
+// sendParked sends cl's oldest parked message when fewer than its receive
+// maximum are in flight. When it sends nothing while one of the messages
+// counted in flight is not written yet (perhaps about to be parked), it
+// tries again after the next publish.
+func (h *Hook) sendParked(cl *mqtt.Client) {
+	rm := int(cl.Properties.Props.ReceiveMaximum)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := cl.State.Inflight.Len()
+	parked := cl.State.Inflight.GetAll(true)
+	var next *outEntry
+	if rm > 0 && n-len(parked) < rm {
+		for _, p := range parked {
+			e, ok := h.out[outKey{cl.ID, p.PacketID}]
+			if !ok {
+				continue
+			}
+			if next == nil || e.order < next.order {
+				next = e
+			}
+		}
+	}
 	if next == nil {
+		if h.unsent(cl) {
+			h.missedBy[cl] = true
+			h.missed.Store(int32(len(h.missedBy)))
+		}
 		return
 	}
+	p := next.pk
+	p.FixedHeader.Dup = next.sent
 	if p.Expiry < 0 {
 		p.Expiry = 0
 	}
+	// In flight before the lock is released, so that no one else sends it.
 	cl.State.Inflight.Set(p)
 	cl.State.Inflight.DecreaseSendQuota()
+	h.mu.Unlock()
 	_ = cl.WritePacket(p)
+	h.mu.Lock()
+}
+
+// unsent says whether a message counted in cl's in-flight set has not been
+// written yet (h.mu held).
+func (h *Hook) unsent(cl *mqtt.Client) bool {
+	for _, p := range cl.State.Inflight.GetAll(false) {
+		if p.Expiry < 0 || p.FixedHeader.Type != packets.Publish {
+			continue
+		}
+		// No entry yet: OnQosPublish has not seen it.
+		if e, ok := h.out[outKey{cl.ID, p.PacketID}]; !ok || !e.sent {
+			return true
+		}
+	}
+	return false
 }
 
 // OnPacketEncode holds an outgoing QoS 2 PUBLISH or a PUBREL until its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -13,9 +14,8 @@ import (
 // password may not come from the command line (-P, or -L with
 // user:password@), where every user of the machine sees it.
 func adminConnOptions(c *cli.Context) (client.Options, error) {
-	if c.IsSet("pw") || urlHasPassword(c.String("url")) {
-		return client.Options{}, withHint(usageErrorf("an admin password on the command line is visible to every user of this machine"),
-			"give it with --password-file FILE or $MQTT_PASSWORD")
+	if argvPassword(c) {
+		return client.Options{}, withHint(usageErrorf("an admin %s", strings.TrimPrefix(argvPasswordProblem, "a ")), argvPasswordHint)
 	}
 	o, _, err := connOptions(c)
 	if err != nil {

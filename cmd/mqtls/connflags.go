@@ -108,6 +108,9 @@ func connOptions(c *cli.Context) (client.Options, string, error) {
 	if err != nil {
 		return o, "", err
 	}
+	if argvPassword(c) && !c.Bool("quiet") {
+		warnf(c.App.ErrWriter, "%s: %s", argvPasswordProblem, argvPasswordHint)
+	}
 	if pw != "" {
 		o.Password = pw
 	}
@@ -191,6 +194,20 @@ func urlTopicNeeded(c *cli.Context, urlTopic string) error {
 }
 
 // password comes from -P, --password-file or $MQTT_PASSWORD, in that order.
+// The one line about a password given on the command line: a warning from
+// the commands that take one (pub, sub, watch, topic lint --from-broker),
+// an error from the admin tools, which do not.
+const (
+	argvPasswordProblem = "a password on the command line is visible to every user of this machine"
+	argvPasswordHint    = "give it with --password-file FILE or $MQTT_PASSWORD"
+)
+
+// argvPassword says whether the password came on the command line: -P, or
+// -L with user:password@.
+func argvPassword(c *cli.Context) bool {
+	return c.IsSet("pw") || urlHasPassword(c.String("url"))
+}
+
 func password(c *cli.Context) (string, error) {
 	if c.IsSet("pw") {
 		return c.String("pw"), nil

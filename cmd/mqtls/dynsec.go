@@ -19,7 +19,7 @@ import (
 )
 
 func dynsecCmd() *cli.Command {
-	subs := []*cli.Command{dynsecInitCmd(), dynsecCheckCmd()}
+	subs := []*cli.Command{dynsecInitCmd(), dynsecCheckCmd(), dynsecExportCmd()}
 	for _, c := range ctl.Commands {
 		subs = append(subs, dynsecCtrlCmd(c))
 	}
@@ -88,7 +88,7 @@ never overwritten.`,
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 3 {
-				return withHint(usageErrorf("a password on the command line is visible to every user of this machine"),
+				return withHint(usageErrorf("%s", argvPasswordProblem),
 					"give it with --password-file FILE, or leave it out to type it at a prompt")
 			}
 			if len(args) != 2 {
@@ -149,7 +149,7 @@ func dynsecCtrlCmd(cc ctl.Command) *cli.Command {
 		var o ctl.Options
 		if cc.Password {
 			if c.IsSet("p") || (cc.Name == "setClientPassword" && len(args) == 2) {
-				return withHint(usageErrorf("a password on the command line is visible to every user of this machine"),
+				return withHint(usageErrorf("%s", argvPasswordProblem),
 					"give it with --password-file FILE, or leave it out to type it at a prompt")
 			}
 			if len(args) == 0 {
