@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,7 +26,9 @@ func TestDynsecOptionAfterCommand(t *testing.T) {
 	// The commands in order, each with its own flags and its arguments; run
 	// in this order on d.json, each one succeeds.
 	type line struct{ name, flags, args string }
+	outDir := filepath.Join(t.TempDir(), "out")
 	lines := []line{
+		{"export", "--to emqx --port 8884 --out " + outDir, ""},
 		{"init", "--password-file pw", "new.json admin"},
 		{"getDefaultACLAccess", "", ""},
 		{"setDefaultACLAccess", "", "publishClientSend allow"},
@@ -59,9 +60,9 @@ func TestDynsecOptionAfterCommand(t *testing.T) {
 		{"getRole", "", "r1"},
 		{"listRoles", "", ""},
 	}
-	app := newApp(io.Discard, io.Discard)
 	var names, covered []string
-	for _, c := range findPath(app.Commands, []string{"dynsec"}).Subcommands {
+	// Not newApp: it sets urfave's globals, and other tests run in parallel.
+	for _, c := range dynsecCmd().Subcommands {
 		names = append(names, c.Name)
 	}
 	for _, l := range lines {
@@ -82,7 +83,7 @@ func TestDynsecOptionAfterCommand(t *testing.T) {
 			// With -f before, a misplaced connection flag taken as an
 			// argument or ignored would change the file.
 			{[]string{"-f", "d.json"}, []string{"-h", "127.0.0.1"}, true},
-			{nil, []string{"--port", "1", "-u", "admin"}, false},
+			{nil, []string{"-i", "cid", "-u", "admin"}, false},
 			{nil, []string{"-f", "d.json"}, true},
 		} {
 			argv := append([]string{"dynsec"}, v.before...)
@@ -133,8 +134,10 @@ func TestDynsecOptionAfterCommand(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "new.json")); err != nil {
-		t.Errorf("the init hint did not create new.json: %v", err)
+	for _, f := range []string{filepath.Join(dir, "new.json"), outDir} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("a hint did not create %s: %v", filepath.Base(f), err)
+		}
 	}
 }
 
