@@ -24,6 +24,24 @@
 #   ACL=dynsec|aclfile         access control of the mtls scenarios: the
 #                              dynamic-security plugin (default when this
 #                              mqtls has the dynsec command) or an acl_file
+#   CALLGRIND=1                count the broker's instructions per message
+#                              instead: each broker runs under valgrind's
+#                              callgrind, and QoS 0 and QoS 1 at CG_RATE
+#                              msg/s (default 300) run for 2 s and for 6 s;
+#                              the difference of the two counts divided by
+#                              the difference of messages cancels connects
+#                              and start-up. User-space instructions only
+#                              (no kernel time), but repeatable to about 1 %
+#                              however loaded the machine is.
+#                              CG_RATE=0 runs closed loop (as fast as the
+#                              broker under callgrind takes them), where a
+#                              broker reads and writes in bursts.
+#   CG_QOS="0 1"               the QoS levels counted under callgrind
+#   CG_MQTLS=FILE              the mqtls built without cgo to run under
+#                              callgrind (default: built from this tree)
+#   MQTLS_OPTS="line; line"    extra mosquitto.conf lines for mqtls only
+#   WORKLOADS="qos0 qos1 ..."  run only these of qos0 qos1 qos0@10k qos1@10k
+#                              fanout connect (default: all)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,6 +54,11 @@ CONNECTIONS=${CONNECTIONS:-1000}
 REPEAT=${REPEAT:-1}
 SCENARIOS=${SCENARIOS:-plain mtls mtls+persist}
 PERSISTENCE_SYNC=${PERSISTENCE_SYNC:-}
+CALLGRIND=${CALLGRIND:-}
+CG_RATE=${CG_RATE:-300}
+CG_QOS=${CG_QOS:-0 1}
+MQTLS_OPTS=${MQTLS_OPTS:-}
+WORKLOADS=${WORKLOADS:-qos0 qos1 qos0@10k qos1@10k fanout connect}
 if [[ -n "${QUICK:-}" ]]; then
 	DURATION=1s WARMUP=200ms CONNECTIONS=100
 fi
@@ -49,6 +72,20 @@ done
 if [[ ! -x "$BIN" || -n "${REBUILD:-}" ]]; then
 	go build -o "$ROOT/bin/mqtls" ./cmd/mqtls
 	BIN=$ROOT/bin/mqtls
+fi
+# Under callgrind the broker is a build without cgo and runs without
+# asynchronous preemption: valgrind 3.19 aborts on the signals of cgo
+# threads and of Go's preemption.
+BROKER_BIN=$BIN
+if [[ -n $CALLGRIND ]]; then
+	for p in valgrind callgrind_control; do
+		command -v "$p" >/dev/null || die "$p is not installed (Debian package valgrind)"
+	done
+	BROKER_BIN=${CG_MQTLS:-}
+	if [[ -z $BROKER_BIN ]]; then
+		BROKER_BIN=$(mktemp -d)/mqtls
+		CGO_ENABLED=0 go build -o "$BROKER_BIN" ./cmd/mqtls
+	fi
 fi
 ACL=${ACL:-}
 if [[ -z "$ACL" ]]; then
@@ -172,6 +209,9 @@ write_conf() {
 			echo "use_identity_as_username true"
 			;;
 		esac
+		if [[ $broker == mqtls && -n $MQTLS_OPTS ]]; then
+			tr ';' '\n' <<<"$MQTLS_OPTS" | sed 's/^ *//'
+		fi
 	} >"$f"
 }
 
@@ -181,15 +221,18 @@ start_broker() { # broker scenario
 	RUN=$((RUN + 1))
 	local conf=$WORK/$broker-$RUN.conf log=$RESULTS/$broker-$scenario-$RUN.log
 	write_conf "$broker" "$scenario" "$conf" "$RUN"
-	if [[ $broker == mosquitto ]]; then
-		$PIN_BROKER mosquitto -c "$conf" >"$log" 2>&1 &
+	local cmd=(mosquitto -c "$conf")
+	[[ $broker == mosquitto ]] || cmd=("$BROKER_BIN" broker -c "$conf")
+	if [[ -n $CALLGRIND ]]; then
+		CG_OUT=$RESULTS/$broker-$scenario-$RUN.callgrind
+		GODEBUG=asyncpreemptoff=1 $PIN_BROKER valgrind --tool=callgrind --callgrind-out-file="$CG_OUT" "${cmd[@]}" >"$log" 2>&1 &
 	else
-		$PIN_BROKER "$BIN" broker -c "$conf" >"$log" 2>&1 &
+		$PIN_BROKER "${cmd[@]}" >"$log" 2>&1 &
 	fi
 	BROKER_PID=$!
 	port=$PORT_PLAIN
 	[[ $scenario == plain ]] || port=$PORT_TLS
-	for _ in $(seq 150); do
+	for _ in $(seq 600); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
 		kill -0 "$BROKER_PID" 2>/dev/null || { cat "$log" >&2; die "$broker exited at start ($scenario)"; }
 		sleep 0.1
@@ -197,7 +240,9 @@ start_broker() { # broker scenario
 	die "$broker does not listen on $port ($scenario)"
 }
 stop_broker() {
-	kill "$BROKER_PID" 2>/dev/null || true
+	local sig=TERM
+	[[ -z $CALLGRIND ]] || sig=KILL # callgrind aborts on a signal; its counts are dumped already
+	kill -s $sig "$BROKER_PID" 2>/dev/null || true
 	wait "$BROKER_PID" 2>/dev/null || true
 	BROKER_PID=""
 }
@@ -216,11 +261,32 @@ bench() {
 			tls+=(--cert "$DEVICES/dev0001.crt" --key "$DEVICES/dev0001.key")
 		fi
 	fi
+	[[ -n $CALLGRIND || " $WORKLOADS " == *" ${name#*.} "* ]] || return 0
 	echo "  $broker $name (run $REP of $REPEAT)" >&2
 	if ! $PIN_LOAD "$BIN" bench "$@" --url "$url" "${tls[@]}" --pid "$BROKER_PID" --json \
 		>"$RESULTS/$broker.$name.r$REP.json" 2>"$RESULTS/$broker.$name.r$REP.err"; then
 		echo "compare: $broker $name failed: $(tail -1 "$RESULTS/$broker.$name.r$REP.err")" >&2
 	fi
+}
+
+# instr broker scenario name args...: instructions per message of one
+# workload, from two runs of 2 s and 6 s at CG_RATE msg/s counted by
+# callgrind (zeroed before, dumped after each run); kept as broker.name.json.
+instr() {
+	local broker=$1 scenario=$2 name=$3 d ir=() n=()
+	shift 3
+	for d in 2 6; do
+		callgrind_control -z "$BROKER_PID" >/dev/null 2>&1
+		REP=$REP-$d bench "$broker" "$scenario" "$name.run" "$@" --rate "$CG_RATE" --duration ${d}s --drain 60s
+		callgrind_control -d "$BROKER_PID" >/dev/null 2>&1
+		local dump
+		dump=$(ls -t "$CG_OUT".* | head -1)
+		ir+=("$(awk '/^totals:/ {print $2}' "$dump")")
+		n+=("$(awk '$1 == "\"received\":" { sub(/,$/, "", $2); print $2; exit }' "$RESULTS/$broker.$name.run.r$REP-$d.json")")
+	done
+	awk -v a="${ir[0]}" -v b="${ir[1]}" -v m="${n[0]}" -v k="${n[1]}" \
+		'BEGIN { printf "{\n  \"instructions_per_msg\": %.0f,\n  \"messages\": %d\n}\n", (b - a) / (k - m), k - m }' \
+		>"$RESULTS/$broker.$name.r$REP.json"
 }
 
 flow=(--duration "$DURATION" --warmup "$WARMUP")
@@ -240,6 +306,14 @@ for REP in $( ((${#run_broker[@]} > 0)) && seq "$REPEAT"); do
 for scenario in $SCENARIOS; do
 	echo "$scenario:" >&2
 	for broker in "${run_broker[@]}"; do
+		if [[ -n $CALLGRIND ]]; then
+			start_broker "$broker" "$scenario"
+			for q in $CG_QOS; do
+				instr "$broker" "$scenario" "$scenario.qos$q.instr" pubsub --qos "$q"
+			done
+			stop_broker
+			continue
+		fi
 		start_broker "$broker" "$scenario"
 		bench "$broker" "$scenario" "$scenario.qos0" pubsub --qos 0 "${flow[@]}"
 		bench "$broker" "$scenario" "$scenario.qos1" pubsub --qos 1 "${flow[@]}"
@@ -249,7 +323,7 @@ for scenario in $SCENARIOS; do
 			bench "$broker" "$scenario" "$scenario.fanout" fanout --qos 0 --subscribers 20 --rate 2000 "${flow[@]}"
 		fi
 		stop_broker
-		if [[ $scenario != mtls+persist ]]; then
+		if [[ $scenario != mtls+persist && " $WORKLOADS " == *" connect "* ]]; then
 			# A fresh broker, so that memory freed by earlier runs does not
 			# hide what the idle connections cost.
 			start_broker "$broker" "$scenario"
@@ -295,6 +369,11 @@ echo
 echo "mqtls $("$BIN" --version 2>/dev/null | awk '{print $NF}') vs $(mosquitto -h 2>/dev/null | awk 'NR==1 {print $1, $3}'); $CPUS CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); $(if [[ -n "${TABLE_ONLY:-}" ]]; then echo "results from $RESULTS"; else echo "median of $REPEAT run(s) of $DURATION after $WARMUP warm-up"; fi); mtls access control: $ACL"
 printf '%-40s %12s %12s %8s   %s\n' "" "mosquitto" "mqtls" "ratio" "target"
 for s in $SCENARIOS; do
+	if [[ -n $CALLGRIND ]]; then
+		row "$s: qos 0 instructions per msg @${CG_RATE}/s" "$s.qos0.instr" instructions_per_msg 0
+		row "$s: qos 1 instructions per msg @${CG_RATE}/s" "$s.qos1.instr" instructions_per_msg 0
+		continue
+	fi
 	row "$s: qos 0 received msg/s" "$s.qos0" received_per_s 0 "$([[ $s == mtls ]] && echo '>= 1.0x')"
 	row "$s: qos 0 lost %" "$s.qos0" lost_pct 2
 	row "$s: qos 0 msg per broker core-s" "$s.qos0" per_core_second 0
