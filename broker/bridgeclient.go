@@ -45,7 +45,11 @@ func (h *bridgeClientHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packe
 		if _, shared := sharedFilter(f.Filter); !shared {
 			f.NoLocal = true
 		}
-		// mochi keeps the retain flag of a delivery with this flag set.
+		// mochi keeps the retain flag of a delivery to a client before
+		// MQTT 5 only with FwdRetainedFlag, which the store cannot keep:
+		// Retain As Published is what it keeps, and what it restores as
+		// FwdRetainedFlag for such a client (package store).
+		f.RetainAsPublished = true
 		f.FwdRetainedFlag = true
 		filters[i] = f
 	}

@@ -98,6 +98,11 @@ type Hook struct {
 	missedBy map[*mqtt.Client]bool
 	missed   atomic.Int32
 	order    atomic.Uint64
+
+	// keepRetain holds the restored subscriptions that keep the retain
+	// flag of what they deliver, until restoreKeepRetain gives them back
+	// what mochi's loader drops.
+	keepRetain []storage.Subscription
 }
 
 // group is the open Tx of one publish.
@@ -473,6 +478,7 @@ func (h *Hook) OnClientExpired(cl *mqtt.Client) {
 
 // OnSubscribed stores the granted subscriptions only: a refused filter
 // (code 0x80 or more) must not come back as a subscription after a restart.
+// mochi sends the SUBACK when it returns: only once they are durable.
 func (h *Hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
 	if cl.Net.Inline {
 		return
@@ -489,9 +495,11 @@ func (h *Hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
 		b, _ := sub.MarshalBinary()
 		tx.Put(append(clientPart(kSub, cl.ID), f.Filter...), b)
 	}
-	tx.Commit()
+	h.ackDurable(cl, tx)
 }
 
+// OnUnsubscribed deletes the subscriptions; mochi sends the UNSUBACK when
+// it returns: only once that is durable.
 func (h *Hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 	if cl.Net.Inline || cl.IsTakenOver() {
 		return
@@ -500,7 +508,16 @@ func (h *Hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 	for _, f := range pk.Filters {
 		tx.Del(append(clientPart(kSub, cl.ID), f.Filter...))
 	}
-	tx.Commit()
+	h.ackDurable(cl, tx)
+}
+
+// ackDurable commits tx and waits until it is durable, so that the
+// acknowledgement mochi sends next never runs ahead of the disk; when it
+// never will be durable, the connection closes instead of acknowledging.
+func (h *Hook) ackDurable(cl *mqtt.Client, tx *Tx) {
+	if err := h.s.Wait(tx.Commit()); err != nil {
+		cl.Stop(err)
+	}
 }
 
 func (h *Hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
@@ -842,15 +859,44 @@ func (h *Hook) StoredSubscriptions() ([]storage.Subscription, error) {
 		var s storage.Subscription
 		if err := s.UnmarshalBinary(val); err == nil {
 			v = append(v, s)
+			if s.RetainAsPublished || s.NoLocal {
+				h.keepRetain = append(h.keepRetain, s)
+			}
 		}
 		return nil
 	})
 	return v, err
 }
 
+// restoreKeepRetain gives the restored subscriptions of clients before
+// MQTT 5 that have Retain As Published (only a bridge's have it: the
+// broker sets it on theirs, such a client cannot ask for it) mochi's
+// FwdRetainedFlag, without which mochi clears the retain flag of what it
+// delivers to them: its loader knows only MQTT 5's option. A store written
+// before the broker kept Retain As Published for a bridge holds No Local
+// alone, which such a client cannot ask for either: it counts the same.
+// mochi calls StoredInflightMessages after it has loaded the clients and
+// subscriptions and before any client can connect, which calls this.
+func (h *Hook) restoreKeepRetain() {
+	for _, s := range h.keepRetain {
+		cl, ok := h.server.Clients.Get(s.Client)
+		if !ok || cl.Properties.ProtocolVersion >= 5 {
+			continue
+		}
+		sub := packets.Subscription{
+			Filter: s.Filter, Identifier: s.Identifier, RetainHandling: s.RetainHandling, Qos: s.Qos,
+			NoLocal: s.NoLocal, RetainAsPublished: true, FwdRetainedFlag: true,
+		}
+		h.server.Topics.Subscribe(s.Client, sub)
+		cl.State.Subscriptions.Add(s.Filter, sub)
+	}
+	h.keepRetain = nil
+}
+
 // StoredInflightMessages returns the messages in flight in arrival order
 // and rebuilds the hook's index of them.
 func (h *Hook) StoredInflightMessages() ([]storage.Message, error) {
+	h.restoreKeepRetain()
 	var recs []outRecord
 	err := h.s.Scan([]byte{kOut}, func(_, val []byte) error {
 		var r outRecord
