@@ -146,3 +146,34 @@ func TestResearchConfigRuns(t *testing.T) {
 		t.Error("log_dest file: the log also went to stderr")
 	}
 }
+
+// TestStrictDynsecRefusesStart: a dynamic security file that Mosquitto
+// would half read (a second client of one name, "disabled": "true") stops
+// the broker before it listens, with one line per problem naming the file
+// and the field.
+func TestStrictDynsecRefusesStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "dynsec.json")
+	body := `{"clients": [{"username": "dev1", "roles": [{"rolename": "r"}]}, {"username": "dev1"},
+		{"username": "dev2", "disabled": "true"}], "roles": [{"rolename": "r"}]}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	conf := filepath.Join(dir, "mqtls.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nplugin %s\nplugin_opt_config_file %s\n", port, dynsecPlugin, file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := testutil.Run(t, dir, 30*time.Second, testutil.Mqtls(t), "broker", "-c", conf)
+	if code == 0 {
+		t.Fatalf("the broker ran with a half-readable dynsec file:\n%s", out)
+	}
+	for _, want := range []string{file + `: clients[1].username: "dev1" again (first at clients[0])`, file + ": clients[2].disabled: want true or false"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Opening") {
+		t.Errorf("the broker opened a listener first:\n%s", out)
+	}
+}

@@ -219,6 +219,16 @@ func (b *Broker) logDisconnect(cl *mqtt.Client, err error) {
 		var code packets.Code
 		if errors.As(err, &code) {
 			reason = code.Reason
+			// The broker, not the client, ended these: Mosquitto's words,
+			// and mochi's detail (what was malformed).
+			switch code.Code {
+			case packets.ErrMalformedPacket.Code:
+				b.log.Info(fmt.Sprintf("Client %s disconnected due to malformed packet (%s).", cl.ID, strings.TrimSuffix(reason, ".")))
+				return
+			case packets.ErrProtocolViolation.Code:
+				b.log.Info(fmt.Sprintf("Client %s disconnected due to protocol error (%s).", cl.ID, strings.TrimSuffix(reason, ".")))
+				return
+			}
 		}
 		b.log.Info(fmt.Sprintf("Client %s closed its connection: %s.", cl.ID, strings.TrimSuffix(reason, ".")))
 	}

@@ -147,7 +147,7 @@ func logScenario(t *testing.T, extra string) string {
 	// drops the client and sends its will.
 	must(pub.send(login("pub1", true)), "second connect")
 	b.waitLog(t, "error processing packet")
-	b.waitLog(t, "Client pub1 closed its connection")
+	b.waitLog(t, "Client pub1 disconnected due to protocol error")
 	pub.Close()
 
 	// Malformed packets: a PUBLISH with QoS 3 and a CONNECT whose length

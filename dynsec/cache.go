@@ -18,7 +18,7 @@ import (
 // entries would let one client make it hold gigabytes. Each shard holds a
 // 64th of the budget, counted as the key's bytes plus a fixed overhead per
 // entry; a shard that would go over it is emptied first. The key's strings
-// are copied: mochi's decoded topics point into the whole packet buffer,
+// are copied, into one allocation per entry: mochi's decoded topics point into the whole packet buffer,
 // which a cached key would otherwise keep alive, payload included.
 type decisionCache struct {
 	seed     maphash.Seed
@@ -50,6 +50,21 @@ type cacheKey struct {
 // size is what an entry of k counts against the budget.
 func (k cacheKey) size() int {
 	return len(k.username) + len(k.clientID) + len(k.topic) + entryOverhead
+}
+
+// clone returns k with its three strings copied into one allocation: the
+// parts are sub-strings of one new string, which holds exactly the key's
+// bytes. (A concatenation would not do: the runtime returns the only
+// non-empty operand itself, uncopied.)
+func (k cacheKey) clone() cacheKey {
+	var b strings.Builder
+	b.Grow(len(k.username) + len(k.clientID) + len(k.topic))
+	b.WriteString(k.username)
+	b.WriteString(k.clientID)
+	b.WriteString(k.topic)
+	s := b.String()
+	u, c := len(k.username), len(k.username)+len(k.clientID)
+	return cacheKey{s[:u], s[u:c], s[c:], k.access}
 }
 
 type cacheShard struct {
@@ -110,7 +125,7 @@ func (c *decisionCache) put(k cacheKey, allow bool, gen uint64) {
 		return
 	}
 	sh := c.shard(k)
-	k = cacheKey{strings.Clone(k.username), strings.Clone(k.clientID), strings.Clone(k.topic), k.access}
+	k = k.clone()
 	sh.mu.Lock()
 	if c.gen.Load() == gen {
 		if _, ok := sh.m[k]; !ok {

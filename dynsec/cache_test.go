@@ -49,20 +49,45 @@ func TestDecisionCacheBoundedInBytes(t *testing.T) {
 
 // TestDecisionCacheCopiesKeys: a cached key does not point into the
 // caller's memory (mochi's topics point into a whole packet buffer, payload
-// included, which a cached key would keep alive).
+// included, which a cached key would keep alive), also when the other parts
+// are empty, and its three parts are copied into one allocation.
 func TestDecisionCacheCopiesKeys(t *testing.T) {
 	s, err := Parse([]byte(cacheTestConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := []byte("devices/dev/a" + strings.Repeat("p", 4096))
-	tp := unsafe.String(&buf[0], len("devices/dev/a"))
-	s.Allow("dev", "c1", tp, PublishSend)
+	buf := []byte("devdevices/dev/a" + strings.Repeat("p", 4096))
+	lo, hi := uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&buf[len(buf)-1]))
+	part := func(i, j int) string { return unsafe.String(&buf[i], j-i) }
+	s.Allow(part(0, 3), "c1", part(3, 16), PublishSend)
+	s.Allow("", "", part(3, 16), PublishSend)
+	s.Allow(part(0, 3), part(0, 3), part(3, 16), PublishReceive)
+	inBuf := func(p string) bool {
+		a := uintptr(unsafe.Pointer(unsafe.StringData(p)))
+		return p != "" && a >= lo && a <= hi
+	}
+	n := 0
 	for i := range s.cache.shards {
 		for k := range s.cache.shards[i].m {
-			if unsafe.StringData(k.topic) == &buf[0] {
-				t.Fatal("the cached key shares the caller's buffer")
+			n++
+			if inBuf(k.username) || inBuf(k.clientID) || inBuf(k.topic) {
+				t.Errorf("the cached key %q %q %q shares the caller's buffer", k.username, k.clientID, k.topic)
+			}
+			// Each non-empty part starts where the one before ended.
+			var end uintptr
+			for _, p := range []string{k.username, k.clientID, k.topic} {
+				if p == "" {
+					continue
+				}
+				a := uintptr(unsafe.Pointer(unsafe.StringData(p)))
+				if end != 0 && a != end {
+					t.Errorf("the cached key %q %q %q is not one copy of its parts", k.username, k.clientID, k.topic)
+				}
+				end = a + uintptr(len(p))
 			}
 		}
+	}
+	if n != 3 {
+		t.Errorf("%d entries cached, want 3", n)
 	}
 }

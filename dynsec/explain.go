@@ -142,7 +142,14 @@ func FromSnapshot(payload []byte) (*Store, error) {
 			gn, _ := gobj.Str("groupname")
 			members[gn] = append(members[gn], obj{{"username", name}, {"priority", gobj.IntOr("priority", -1)}})
 		}
-		fileClients = append(fileClients, co)
+		// The file names a client's groups on the group (members above).
+		fc := obj{}
+		for _, m := range co {
+			if !asciiEqualFold(m.Key, "groups") {
+				fc = append(fc, m)
+			}
+		}
+		fileClients = append(fileClients, fc)
 	}
 	groups, _ := data["listGroups"].Array("groups")
 	var fileGroups []any

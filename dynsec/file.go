@@ -39,6 +39,10 @@ func Load(path string) (*Store, error) {
 		return nil, fmt.Errorf("load dynamic security config: %w", err)
 	}
 	m, err := parseConfig(data)
+	var ps problems
+	if errors.As(err, &ps) {
+		return nil, ps.in(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load dynamic security config %s: %w", path, err)
 	}
@@ -70,6 +74,9 @@ func parseConfig(data []byte) (*model, error) {
 	if !ok {
 		// cJSON loads a non-object as a tree with no members.
 		return m, nil
+	}
+	if err := checkConfig(tree); err != nil {
+		return nil, err
 	}
 	if da, ok := tree.Obj("defaultACLAccess"); ok {
 		m.defaults = DefaultAccess{

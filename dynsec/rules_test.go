@@ -11,7 +11,7 @@ import (
 // types in file order and each type's ACLs by priority.
 func TestRulesOrder(t *testing.T) {
 	s, err := Parse([]byte(`{
-	"clients": [{"username": "u", "roles": [{"rolename": "low"}, {"rolename": "high", "priority": 3}], "groups": [{"groupname": "g"}]}],
+	"clients": [{"username": "u", "roles": [{"rolename": "low"}, {"rolename": "high", "priority": 3}]}],
 	"groups": [{"groupname": "g", "roles": [{"rolename": "grp"}], "clients": [{"username": "u"}]}],
 	"roles": [
 		{"rolename": "low", "acls": [{"acltype": "subscribePattern", "topic": "l/#", "allow": true}]},

@@ -11,7 +11,9 @@ import (
 // DSN000001` mean the same (urfave/cli v2 stops parsing flags at the first
 // argument). It finds the command being run, then, for its arguments, keeps
 // every flag with its value in order and puts the positional arguments after
-// them. "--" ends flag parsing, as usual.
+// them. "--" ends flag parsing, as usual. A flag the command lacks but one of
+// its parents has keeps its value beside it (`mqtls dynsec createRole X -h
+// HOST`), so that the misuse error can name both.
 func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -20,6 +22,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 	rest := args[1:]
 	cmds := app.Commands
 	flags := app.Flags
+	var inherited []cli.Flag
 	// Descend through command names; flags may appear between them.
 	for len(rest) > 0 {
 		i := 0
@@ -42,6 +45,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 		out = append(out, rest[i])
 		rest = rest[i+1:]
 		cmds = c.Subcommands
+		inherited = append(inherited, flags...)
 		flags = c.Flags
 		if c.SkipFlagParsing {
 			return append(out, rest...)
@@ -59,7 +63,11 @@ func reorderArgs(app *cli.App, args []string) []string {
 			continue
 		}
 		fl = append(fl, a)
-		if flagArity(flags, a) == 1 {
+		n := flagArity(flags, a)
+		if lookupFlag(flags, a) == nil {
+			n = flagArity(inherited, a)
+		}
+		if n == 1 {
 			if i+1 == len(rest) {
 				// The flag's value is missing: let the parser say so
 				// rather than take "--" or an argument as the value.
@@ -90,29 +98,46 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-// flagArity is 1 when the flag takes a separate value argument, else 0.
-func flagArity(flags []cli.Flag, arg string) int {
-	name := strings.TrimLeft(arg, "-")
-	if strings.Contains(name, "=") {
-		return 0
-	}
+// argFlagName is the name of the flag argument arg: "h" for "-h", "host" for
+// "--host=x".
+func argFlagName(arg string) string {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return name
+}
+
+// lookupFlag is the flag of flags that arg names, or nil.
+func lookupFlag(flags []cli.Flag, arg string) cli.Flag {
+	name := argFlagName(arg)
 	for _, f := range flags {
 		for _, n := range f.Names() {
-			if n != name {
-				continue
+			if n == name {
+				return f
 			}
-			if _, ok := f.(*cli.BoolFlag); ok {
-				return 0
-			}
-			if df, ok := f.(cli.DocGenerationFlag); ok && !df.TakesValue() {
-				return 0
-			}
-			return 1
 		}
 	}
-	if name == "help" || name == "version" {
+	return nil
+}
+
+// takesValue is true for a flag with a value (not a boolean).
+func takesValue(f cli.Flag) bool {
+	if _, ok := f.(*cli.BoolFlag); ok {
+		return false
+	}
+	if df, ok := f.(cli.DocGenerationFlag); ok && !df.TakesValue() {
+		return false
+	}
+	return true
+}
+
+// flagArity is 1 when the flag takes a separate value argument, else 0.
+func flagArity(flags []cli.Flag, arg string) int {
+	if strings.Contains(arg, "=") {
 		return 0
 	}
-	// Unknown flag: let the parser report it; assume it takes no value.
+	// An unknown flag (help and version included) is left to the parser,
+	// assumed to take no value.
+	if f := lookupFlag(flags, arg); f != nil && takesValue(f) {
+		return 1
+	}
 	return 0
 }

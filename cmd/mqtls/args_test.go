@@ -10,7 +10,8 @@ import (
 
 func TestReorderArgs(t *testing.T) {
 	app := &cli.App{Commands: []*cli.Command{{
-		Name: "cert",
+		Name:  "cert",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "host", Aliases: []string{"h"}}},
 		Subcommands: []*cli.Command{{
 			Name: "client",
 			Flags: []cli.Flag{
@@ -26,6 +27,9 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"m", "cert", "client", "DSN1", "--json", "--pki=x"}, []string{"m", "cert", "client", "--json", "--pki=x", "--", "DSN1"}},
 		{[]string{"m", "cert", "client", "--", "-x"}, []string{"m", "cert", "client", "--", "-x"}},
 		{[]string{"m", "cert"}, []string{"m", "cert"}},
+		// A flag of the parent keeps its value, for the misuse error.
+		{[]string{"m", "cert", "client", "DSN1", "-h", "x"}, []string{"m", "cert", "client", "-h", "x", "--", "DSN1"}},
+		{[]string{"m", "cert", "client", "DSN1", "-h"}, []string{"m", "cert", "client", "-h"}},
 	}
 	for _, c := range cases {
 		if got := reorderArgs(app, c.in); !reflect.DeepEqual(got, c.want) {

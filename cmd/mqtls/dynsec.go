@@ -23,6 +23,9 @@ func dynsecCmd() *cli.Command {
 	for _, c := range ctl.Commands {
 		subs = append(subs, dynsecCtrlCmd(c))
 	}
+	for _, s := range subs {
+		s.OnUsageError = dynsecSubUsageError
+	}
 	return &cli.Command{
 		Name:      "dynsec",
 		Usage:     "manage dynamic security clients, groups and roles (mosquitto_ctrl dynsec)",
