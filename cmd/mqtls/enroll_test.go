@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"mqtls/broker"
@@ -136,7 +137,9 @@ func dialRaw(t *testing.T, e *enrollEnv, port int, crt, key string) (*rawClient,
 		return nil, err
 	}
 	r := &rawClient{msgs: make(chan *paho.Publish, 8)}
-	r.c = paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+	// paho writes a packet in several calls and pings from its own
+	// goroutine: over TLS only a locked conn keeps each packet whole.
+	r.c = paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(conn), OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { r.msgs <- pr.Packet; return true, nil },
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
