@@ -93,6 +93,9 @@ func (s *Store) exec(payload []byte) ([]any, error) {
 		r := h(s, co)
 		if r.changed {
 			dirty = true
+			if canonical != "createClient" {
+				s.m.dropEncoded()
+			}
 		}
 		kicks = append(kicks, r.kicks...)
 		s.logCommand(canonical, co, r)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"mqtls/internal/cjson"
 	"mqtls/internal/fileio"
 )
 
@@ -293,16 +294,25 @@ func (m *model) encode() []byte {
 		{"unsubscribe", m.defaults.Unsubscribe},
 	}
 	clients := make([]any, 0, len(m.clients))
-	for _, c := range m.clients {
-		o := c.json(false)
-		if c.pw != nil {
-			o = append(o,
-				member{"password", base64.StdEncoding.EncodeToString(c.pw.hash)},
-				member{"salt", base64.StdEncoding.EncodeToString(c.pw.salt)},
-				member{"iterations", c.pw.iterations})
-		}
-		clients = append(clients, o)
+	m.encMu.Lock()
+	if m.enc == nil {
+		m.enc = make(map[*client][]byte, len(m.clients))
 	}
+	for _, c := range m.clients {
+		b, ok := m.enc[c]
+		if !ok {
+			// Depth 2: the document, then its "clients" array.
+			b = cjson.PrintAt(c.fileJSON(), true, 2)
+			m.enc[c] = b
+		}
+		clients = append(clients, cjson.Raw(b))
+	}
+	if len(m.enc) > len(m.clients) {
+		// Deleted clients drop the map (exec), so this does not happen;
+		// never let it grow past the model in any case.
+		m.enc = nil
+	}
+	m.encMu.Unlock()
 	groups := make([]any, 0, len(m.groups))
 	for _, g := range m.groups {
 		o := obj{{"groupname", g.name}}
@@ -328,6 +338,18 @@ func (m *model) encode() []byte {
 	}
 	tree = append(tree, member{"roles", roles})
 	return printJSON(tree, true)
+}
+
+// fileJSON is a client as the file holds it.
+func (c *client) fileJSON() obj {
+	o := c.json(false)
+	if c.pw != nil {
+		o = append(o,
+			member{"password", base64.StdEncoding.EncodeToString(c.pw.hash)},
+			member{"salt", base64.StdEncoding.EncodeToString(c.pw.salt)},
+			member{"iterations", c.pw.iterations})
+	}
+	return o
 }
 
 func appendText(o obj, name, desc *string) obj {

@@ -1,6 +1,7 @@
 package dynsec
 
 import (
+	"sync"
 	"cmp"
 	"slices"
 	"strings"
@@ -125,6 +126,24 @@ type model struct {
 	groups   []*group  // sorted by name
 	roles    []*role   // sorted by name
 	anon     *group
+
+	// enc holds each client's object as the file prints it, so that a
+	// save after createClient commands (enrollments) prints only the new
+	// clients and copies the others: the file is rewritten whole, but not
+	// re-encoded whole. It is valid only while every change since it was
+	// filled is a createClient (which adds a client and touches no other
+	// client's object); exec drops it on any other change. encMu guards
+	// it: encode runs under the store's read lock.
+	encMu sync.Mutex
+	enc   map[*client][]byte
+}
+
+// dropEncoded forgets the clients' printed objects; called with the
+// store's lock held for writing after a change other than createClient.
+func (m *model) dropEncoded() {
+	m.encMu.Lock()
+	m.enc = nil
+	m.encMu.Unlock()
 }
 
 func findSorted[T any](list []*T, name string, key func(*T) string) (int, bool) {

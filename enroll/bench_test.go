@@ -39,7 +39,12 @@ type benchEnv struct {
 	addr, chain, claimCrt, claimKey string
 }
 
-func newBenchEnv(b testing.TB) *benchEnv {
+func newBenchEnv(b testing.TB) *benchEnv { return newBenchEnvFleet(b, 0) }
+
+// newBenchEnvFleet is newBenchEnv with a dynsec file that already holds
+// fleet clients (F0000000...), as a broker of a grown fleet has: the file
+// is rewritten whole on every save, so its size is part of the cost.
+func newBenchEnvFleet(b testing.TB, fleet int) *benchEnv {
 	b.Helper()
 	dir := b.TempDir()
 	pki := filepath.Join(dir, "pki")
@@ -57,7 +62,14 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		b.Fatal(err)
 	}
 	ds := filepath.Join(dir, "dynamic-security.json")
-	if err := os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600); err != nil {
+	var clients bytes.Buffer
+	for i := range fleet {
+		if i > 0 {
+			clients.WriteByte(',')
+		}
+		fmt.Fprintf(&clients, `{"username": "F%07d", "textdescription": "enrolled with claim:bench", "roles": [{"rolename": "device"}]}`, i)
+	}
+	if err := os.WriteFile(ds, fmt.Appendf(nil, `{"clients": [%s], "groups": [], "roles": [{"rolename": "device"}]}`, clients.Bytes()), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	port := testutil.FreePort(b)
@@ -101,46 +113,9 @@ enroll_role device
 // key and CSR (mqtls enroll's code), 16 at a time.
 func BenchmarkEnrollOverMQTT(b *testing.B) {
 	const conns = 16
-	b.Run("persistent", func(b *testing.B) {
-		e := newBenchEnv(b)
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		reqs := make([][]byte, b.N)
-		for i := range reqs {
-			id := fmt.Sprintf("P%07d", i)
-			der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
-		}
-		cs := make([]*benchConn, conns)
-		for i := range cs {
-			cs[i] = dialBench(b, e, i)
-		}
-		var next, failed atomic.Int64
-		var wg sync.WaitGroup
-		b.ResetTimer()
-		start, cpu := time.Now(), cpuTime()
-		for _, c := range cs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(len(reqs)) {
-						return
-					}
-					if !c.ask(reqs[i]) {
-						failed.Add(1)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		b.StopTimer()
-		if n := failed.Load(); n > 0 {
-			b.Fatalf("%d enrollments failed", n)
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "enrollments/s")
-		b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/enrollment")
-	})
+	for _, fleet := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("persistent/fleet=%d", fleet), func(b *testing.B) { benchPersistent(b, conns, fleet) })
+	}
 	b.Run("per-device", func(b *testing.B) {
 		e := newBenchEnv(b)
 		var next, failed atomic.Int64
@@ -175,6 +150,49 @@ func BenchmarkEnrollOverMQTT(b *testing.B) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "enrollments/s")
 		b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/enrollment")
 	})
+}
+
+// benchPersistent: conns claim connections, each sending one request after
+// the other, against a broker whose dynsec file holds fleet clients.
+func benchPersistent(b *testing.B, conns, fleet int) {
+	e := newBenchEnvFleet(b, fleet)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	reqs := make([][]byte, b.N)
+	for i := range reqs {
+		id := fmt.Sprintf("P%07d", i)
+		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
+		reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	}
+	cs := make([]*benchConn, conns)
+	for i := range cs {
+		cs[i] = dialBench(b, e, i)
+	}
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start, cpu := time.Now(), cpuTime()
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(reqs)) {
+					return
+				}
+				if !c.ask(reqs[i]) {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d enrollments failed", n)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "enrollments/s")
+	b.ReportMetric((cpuTime()-cpu).Seconds()*1000/float64(b.N), "cpu-ms/enrollment")
 }
 
 // TestBenchConnWritesPacketsWhole: the benchmark's claim connections

@@ -219,13 +219,22 @@ func EqualFold(a, b string) bool {
 }
 
 // Print renders v as cJSON_Print (formatted) or cJSON_PrintUnformatted.
-// Values: string, int, float64, bool, nil, Object, []any and []string.
-func Print(v any, formatted bool) []byte {
+// Values: string, int, float64, bool, nil, Object, []any, []string and Raw.
+func Print(v any, formatted bool) []byte { return PrintAt(v, formatted, 0) }
+
+// PrintAt renders v as Print does when v sits depth levels deep in a
+// formatted document (the indentation of its members depends on it), so
+// that the result can be put back in place as a [Raw] value.
+func PrintAt(v any, formatted bool, depth int) []byte {
 	var b bytes.Buffer
 	p := printer{b: &b, fmt: formatted}
-	p.value(v, 0)
+	p.value(v, depth)
 	return b.Bytes()
 }
+
+// Raw is a value printed before (by [PrintAt] at the depth where it is
+// used, with the same formatting): Print writes its bytes as they are.
+type Raw []byte
 
 type printer struct {
 	b   *bytes.Buffer
@@ -248,6 +257,8 @@ func (p printer) value(v any, depth int) {
 		}
 	case nil:
 		p.b.WriteString("null")
+	case Raw:
+		p.b.Write(t)
 	case Object:
 		p.b.WriteByte('{')
 		if p.fmt {
