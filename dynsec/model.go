@@ -1,10 +1,10 @@
 package dynsec
 
 import (
-	"sync"
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The in-memory model mirrors the plugin's: every list is kept in the order
