@@ -6,7 +6,8 @@
 //
 // # Two clients
 //
-// A bridge is two paho.mqtt.golang clients: the remote one, over TCP or
+// A bridge is two paho.mqtt.golang clients (two paho.golang ones with
+// bridge_protocol_version mqttv50, see session5.go): the remote one, over TCP or
 // mutual TLS to the remote broker, and a local one, over an in-memory
 // connection that the broker gives it ([Local.Dial]). The local client is
 // an ordinary session of the broker: it subscribes to the out topics,
@@ -102,6 +103,9 @@ type Bridge struct {
 	received atomic.Uint64
 	dropped  atomic.Uint64
 	connects atomic.Uint64
+	// v3only is set once an mqttv50 bridge's remote broker answered as an
+	// MQTT 3 broker: the bridge then uses MQTT 3.1.1.
+	v3only atomic.Bool
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -253,7 +257,17 @@ func (b *Bridge) run() {
 		addr := b.c.Addresses[cur]
 		b.state.Store(Connecting)
 		b.addr.Store(addr)
-		err := b.session(addr, cur)
+		var err error
+		if b.c.ProtocolVersion == "mqttv50" && !b.v3only.Load() {
+			err = b.session5(addr, cur)
+		} else {
+			err = b.session(addr, cur)
+		}
+		if errors.Is(err, errNoV5) {
+			// As Mosquitto: from now on, this bridge speaks MQTT 3.1.1.
+			b.v3only.Store(true)
+			b.log.Warn(fmt.Sprintf("Bridge %s: the remote broker does not support MQTT 5, reconnecting with MQTT 3.1.1.", b.c.Name))
+		}
 		b.state.Store(Disconnected)
 		if b.stopped() {
 			return

@@ -32,7 +32,7 @@ type Bridge struct {
 	RemoteUsername     string
 	RemotePassword     string
 	RemotePasswordFile string
-	// ProtocolVersion is "mqttv311" (default) or "mqttv31".
+	// ProtocolVersion is "mqttv311" (default), "mqttv31" or "mqttv50".
 	ProtocolVersion string
 	// CleanSession is the remote session's clean session flag (default
 	// false); LocalCleanSession the local one's (nil: as CleanSession).
@@ -144,12 +144,10 @@ func (p *parser) bridgeOption(name, value string) error {
 		return setString(&b.RemotePasswordFile, value)
 	case "bridge_protocol_version":
 		switch value {
-		case "mqttv311", "mqttv31":
+		case "mqttv311", "mqttv31", "mqttv50":
 			b.ProtocolVersion = value
-		case "mqttv50":
-			return fmt.Errorf("%w: mqttv50 bridges are not implemented yet: use mqttv311 (the default) or mqttv31", ErrUnsupported)
 		default:
-			return fmt.Errorf("want mqttv311 or mqttv31, got %q", value)
+			return fmt.Errorf("want mqttv311, mqttv31 or mqttv50, got %q", value)
 		}
 	case "cleansession":
 		return setBool(&b.CleanSession, value)
