@@ -505,3 +505,48 @@ topic o/# out
 		t.Error("the remote password is in the log")
 	}
 }
+
+// TestBridgeRoundRobin: two bridges to the same two upstreams, one with
+// round_robin true and one without. With the first upstream stopped both
+// move to the second; once the first is back, the failover bridge returns
+// to it and the round-robin one stays where it works.
+func TestBridgeRoundRobin(t *testing.T) {
+	d1, d2, da := t.TempDir(), t.TempDir(), t.TempDir()
+	p1, p2, pa := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	plain := "listener %d 127.0.0.1\nallow_anonymous true\n"
+	b1 := startLocal(t, d1, p1, fmt.Sprintf(plain, p1))
+	startLocal(t, d2, p2, fmt.Sprintf(plain, p2))
+	bridges := ""
+	for _, b := range []struct{ name, rr string }{{"rr", "true"}, {"fo", "false"}} {
+		bridges += fmt.Sprintf("connection %s\naddress 127.0.0.1:%d 127.0.0.1:%d\nround_robin %s\nremote_clientid %s\nrestart_timeout 1\ntopic %s/# out 1\n",
+			b.name, p1, p2, b.rr, b.name, b.name)
+	}
+	startLocal(t, da, pa, fmt.Sprintf(plain, pa)+bridges)
+	const rr, fo = "$SYS/broker/connection/rr/state", "$SYS/broker/connection/fo/state"
+	s1 := connect(t, p1, "sub-1", true)
+	s1.sub(rr)
+	s1.expect(rr + " 1")
+	s1.sub(fo)
+	s1.expect(fo + " 1")
+	s1.c.Disconnect(0)
+
+	b1.stop()
+	s2 := connect(t, p2, "sub-2", true)
+	s2.sub(rr)
+	s2.expect(rr + " 1")
+	s2.sub(fo)
+	s2.expect(fo + " 1")
+	s2.sub("rr/#", "fo/#")
+
+	b1.start()
+	s1 = connect(t, p1, "sub-1b", true)
+	s1.sub(fo)
+	s1.expect(fo + " 1")   // the failover bridge is back on the main address
+	s2.expect(fo + " 0")   // and has left the second one
+	s1.sub("rr/#", "fo/#") // by now the round-robin one had as long to move
+	pub := connect(t, pa, "pub-a", true)
+	pub.pub("rr/1", "m", false)
+	pub.pub("fo/1", "m", false)
+	s2.expect("rr/1 m")
+	s1.expect("fo/1 m")
+}
