@@ -550,3 +550,38 @@ func TestBridgeRoundRobin(t *testing.T) {
 	s2.expect("rr/1 m")
 	s1.expect("fo/1 m")
 }
+
+// TestBridgeLazy: start_type lazy connects at start (as Mosquitto 2.0
+// does), disconnects after idle_timeout seconds without a message, stays
+// away while fewer than threshold messages are queued, then connects and
+// delivers them in order.
+func TestBridgeLazy(t *testing.T) {
+	da, db := t.TempDir(), t.TempDir()
+	pa, pb, web := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	startLocal(t, db, pb, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", pb))
+	sb := connect(t, pb, "sub-b", true)
+	const state = "$SYS/broker/connection/a/state"
+	sb.sub(state, "x/#")
+	startLocal(t, da, pa, fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+inspector 127.0.0.1:%d
+metrics true
+connection b
+address 127.0.0.1:%d
+remote_clientid a
+start_type lazy
+idle_timeout 2
+threshold 3
+topic x/# out 1
+`, pa, web, pb))
+	sb.expect(state+" 1", state+" 0")
+	sa := connect(t, pa, "pub-a", true)
+	sa.pub("x/1", "m", false)
+	sa.pub("x/2", "m", false)
+	testutil.WaitFor(t, 10*time.Second, "two messages queued while the lazy bridge is away", func() bool {
+		m := get(t, "http://"+testutil.Addr(web)+"/metrics")
+		return strings.Contains(m, `mqtls_bridge_connected{bridge="b"} 0`) && strings.Contains(m, `mqtls_bridge_queued_messages{bridge="b"} 2`)
+	})
+	sa.pub("x/3", "m", false)
+	sb.expect(state+" 1", "x/1 m", "x/2 m", "x/3 m", state+" 0")
+}

@@ -309,16 +309,33 @@ func (b *Bridge) session5(addr string, idx int) error {
 // stop, or (on a secondary address without round_robin) the main address
 // answering again.
 func (b *Bridge) watch(s *session, idx int) error {
-	var probe <-chan time.Time
+	var probe, tick <-chan time.Time
 	if idx > 0 && !b.c.RoundRobin {
 		t := time.NewTicker(time.Duration(max(b.c.RestartBase, 5)) * time.Second)
 		defer t.Stop()
 		probe = t.C
 	}
+	// A lazy bridge stops after idle_timeout seconds without a message
+	// forwarded either way.
+	var forwarded uint64
+	var since time.Time
+	if b.c.Lazy {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+		since = time.Now()
+	}
 	for {
 		select {
 		case <-s.done:
 			return s.err
+		case now := <-tick:
+			if n := b.sent.Load() + b.received.Load() + b.dropped.Load(); n != forwarded {
+				forwarded, since = n, now
+			} else if now.Sub(since) >= time.Duration(b.c.IdleTimeout)*time.Second {
+				s.fail(errIdle)
+				return errIdle
+			}
 		case <-b.stop:
 			s.fail(nil)
 			return nil
