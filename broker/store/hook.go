@@ -23,6 +23,7 @@ const (
 	kOut      = 'o' // o id order -> outRecord (outbound QoS 1/2, with phase)
 	kIn       = 'i' // i id pid -> "" (inbound QoS 2 awaiting PUBREL)
 	kRetained = 'r' // r topic -> storage.Message
+	kComp     = 'w' // w id filter -> "" (a subscription only the broker's wildcard companion holds)
 )
 
 func clientPart(kind byte, id string) []byte {
@@ -322,6 +323,7 @@ func deleteSession(tx *Tx, id string) {
 	tx.DelPrefix(clientPart(kSub, id))
 	tx.DelPrefix(clientPart(kOut, id))
 	tx.DelPrefix(clientPart(kIn, id))
+	tx.DelPrefix(clientPart(kComp, id))
 }
 
 func clientRecord(cl *mqtt.Client) []byte {
@@ -376,6 +378,7 @@ func (h *Hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		tx.DelPrefix(clientPart(kSub, cl.ID))
 		tx.DelPrefix(clientPart(kIn, cl.ID))
 		tx.DelPrefix(clientPart(kOut, cl.ID))
+		tx.DelPrefix(clientPart(kComp, cl.ID))
 		tx.Commit()
 		return
 	}
@@ -509,6 +512,44 @@ func (h *Hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 		tx.Del(append(clientPart(kSub, cl.ID), f.Filter...))
 	}
 	h.ackDurable(cl, tx)
+}
+
+// SetCompanions records which subscriptions of client id the broker holds
+// only as the companion of a "P/#" (set) and which the client now holds
+// itself or no longer (unset), so that a restart tells the two apart. The
+// broker calls it from its own OnSubscribed/OnUnsubscribed hook, which runs
+// before this hook's: the SUBACK or UNSUBACK that waits for this hook's
+// later write waits for this one too (the writer applies in order).
+func (h *Hook) SetCompanions(id string, set, unset []string) {
+	if !h.s.Persistent() || len(set)+len(unset) == 0 {
+		return
+	}
+	tx := h.s.Begin()
+	for _, f := range unset {
+		tx.Del(append(clientPart(kComp, id), f...))
+	}
+	for _, f := range set {
+		tx.Put(append(clientPart(kComp, id), f...), nil)
+	}
+	tx.Commit()
+}
+
+// StoredCompanions returns, by client id, the subscriptions that only a
+// wildcard companion holds, as SetCompanions left them.
+func (h *Hook) StoredCompanions() (map[string]map[string]bool, error) {
+	v := map[string]map[string]bool{}
+	err := h.s.Scan([]byte{kComp}, func(k, _ []byte) error {
+		id, f, ok := splitClient(k)
+		if !ok {
+			return nil
+		}
+		if v[id] == nil {
+			v[id] = map[string]bool{}
+		}
+		v[id][string(f)] = true
+		return nil
+	})
+	return v, err
 }
 
 // ackDurable commits tx and waits until it is durable, so that the
