@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -44,7 +43,8 @@ func outKeyOf(id string, order uint64) []byte {
 
 // outRecord is one message in flight to a client. Order keeps the arrival
 // order across a restart; Unsent says the client never got it (its first
-// delivery then carries DUP 0).
+// delivery then carries DUP 0). It is stored in the binary form of
+// record.go; the JSON tags read what earlier versions wrote.
 type outRecord struct {
 	Order  uint64          `json:"o"`
 	Unsent bool            `json:"u,omitempty"`
@@ -608,7 +608,7 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	}
 	h.mu.Unlock()
 	rec := outRecord{Order: order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
-	b, _ := json.Marshal(rec)
+	b := appendRecord(nil, &rec)
 	key := outKeyOf(cl.ID, order)
 	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
 	h.mu.Lock()
@@ -699,7 +699,7 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 			Origin: e.pk.Origin, Created: e.pk.Created}
 		e.pk, e.tx = rel, durable
 		if h.s.Persistent() {
-			b, _ := json.Marshal(outRecord{Order: e.order, Msg: message(cl.ID, rel)})
+			b := appendRecord(nil, &outRecord{Order: e.order, Msg: message(cl.ID, rel)})
 			tx := h.s.Begin()
 			tx.Put(outKeyOf(cl.ID, e.order), b)
 			tx.Commit()
@@ -940,8 +940,7 @@ func (h *Hook) StoredInflightMessages() ([]storage.Message, error) {
 	h.restoreKeepRetain()
 	var recs []outRecord
 	err := h.s.Scan([]byte{kOut}, func(_, val []byte) error {
-		var r outRecord
-		if err := json.Unmarshal(val, &r); err == nil {
+		if r, err := parseRecord(val); err == nil {
 			recs = append(recs, r)
 		}
 		return nil
