@@ -20,7 +20,7 @@ func TestWildcardParentAcrossKill(t *testing.T) {
 	mustSubscribe(t, sub, "wc/comp/#", 1) // wc/comp is the broker's companion
 	sub.Close()
 	b.Kill() // SIGKILL: what decides it is what the store holds
-	b = restartBroker(t, b, p)
+	restartBroker(t, b, p)
 
 	sub = mustDial(t, addr, connectPacket(5, "wc-sub", false, 300))
 	unsub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsubscribe}, PacketID: 9,
