@@ -109,6 +109,7 @@ type Broker struct {
 	// store holds the durable state (nothing without persistence).
 	store     *store.Store
 	storeHook *store.Hook
+	wildcard  *wildcardHook
 	queue     *queueHook
 	// bridges are the connection blocks, started with the broker.
 	bridges []*bridge.Bridge
@@ -214,7 +215,8 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
-	if err := b.server.AddHook(newWildcardHook(), nil); err != nil {
+	b.wildcard = newWildcardHook()
+	if err := b.server.AddHook(b.wildcard, nil); err != nil {
 		return nil, fmt.Errorf("add wildcard hook: %w", err)
 	}
 	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {

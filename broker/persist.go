@@ -53,6 +53,10 @@ func (b *Broker) addPersistence() error {
 		s.Close()
 		return fmt.Errorf("open persistence store %s: %w", path, err)
 	}
+	if err := b.wildcard.restore(b.storeHook); err != nil {
+		s.Close()
+		return err
+	}
 	if err := b.server.AddHook(&inboundHook{b: b, st: b.storeHook}, nil); err != nil {
 		s.Close()
 		return fmt.Errorf("add inbound hook: %w", err)

@@ -163,8 +163,8 @@ func maxInflight(cfg *conf.Config) uint16 {
 // OnQosPublish decides whether the new message pk, just added to cl's
 // in-flight set, may stay there.
 func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || cl.Net.Inline {
-		return
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || cl.Net.Inline || (h.maxCount == 0 && h.maxBytes == 0) {
+		return // nothing to bound
 	}
 	n := cl.State.Inflight.Len() // pk included
 	online := cl.Net.Conn != nil && !cl.Closed()
@@ -180,12 +180,17 @@ func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ 
 	st := h.state(cl.ID)
 	st.mu.Lock()
 	over := (h.maxCount > 0 && queued >= h.maxCount) || (h.maxBytes > 0 && st.bytes >= h.maxBytes)
+	first := over && !st.dropping
+	if over {
+		st.dropping = true
+	} else {
+		h.holdLocked(st, pk) // in the same lock as the check
+	}
 	st.mu.Unlock()
 	if !over {
-		h.hold(cl, pk)
 		return
 	}
-	h.dropped(cl.ID)
+	h.logDrop(cl.ID, first)
 	atomic.AddInt64(&h.b.server.Info.MessagesDropped, 1)
 	h.dropMu.Lock()
 	h.drops[dropKey{cl, pk.PacketID}] = queueDrop{pk: pk, noted: time.Now()}
@@ -200,6 +205,11 @@ func (h *queueHook) dropped(id string) {
 	first := !st.dropping
 	st.dropping = true
 	st.mu.Unlock()
+	h.logDrop(id, first)
+}
+
+// logDrop logs the drop that is the first of its connection.
+func (h *queueHook) logDrop(id string, first bool) {
 	if first {
 		h.b.log.Info(fmt.Sprintf("Outgoing messages are being dropped for client %s.", id))
 	}
@@ -212,12 +222,20 @@ func (h *queueHook) hold(cl *mqtt.Client, pk packets.Packet) {
 	}
 	st := h.state(cl.ID)
 	st.mu.Lock()
+	h.holdLocked(st, pk)
+	st.mu.Unlock()
+}
+
+// holdLocked counts pk's payload in st (st.mu held).
+func (h *queueHook) holdLocked(st *queueState, pk packets.Packet) {
+	if h.maxBytes == 0 {
+		return
+	}
 	if old, ok := st.sizes[pk.PacketID]; ok {
 		st.bytes -= int64(old.size)
 	}
 	st.sizes[pk.PacketID] = heldMsg{size: len(pk.Payload), created: pk.Created}
 	st.bytes += int64(len(pk.Payload))
-	st.mu.Unlock()
 }
 
 // release stops counting the message held under pid (created 0: any).

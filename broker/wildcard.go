@@ -2,12 +2,14 @@ package broker
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/broker/store"
 	"mqtls/topic"
 )
 
@@ -22,16 +24,27 @@ import (
 // Deliveries that match both are merged by mochi into one. A companion of a
 // filter without wildcards carries no subscription identifier, so that a
 // message matching both does not list the identifier twice.
+//
+// Which subscriptions only a companion holds is durable (package store,
+// SetCompanions), written before the SUBACK or UNSUBACK: after a restart,
+// unsubscribing "P/#" still keeps a P the client subscribed to itself.
 type wildcardHook struct {
 	mqtt.HookBase
 
+	// st keeps the companions of persistent sessions; nil until the
+	// store is open (no hook runs before).
+	st *store.Hook
+
 	mu sync.Mutex
-	// explicit holds, per client id, the filters the client subscribed to
-	// itself (a companion may also be one of them).
-	explicit map[string]map[string]bool
+	// comp holds, per client id, the subscriptions that only a companion
+	// holds (the client never subscribed to them itself).
+	comp map[string]map[string]bool
 	// added holds, per SUBSCRIBE or UNSUBSCRIBE being answered, how many
 	// filters the hook appended, to take their codes out of the ack.
 	added map[ackKey]int
+	// pending holds, per SUBSCRIBE being answered, what OnSubscribed
+	// records once the codes are known.
+	pending map[ackKey]compChange
 }
 
 type ackKey struct {
@@ -40,22 +53,40 @@ type ackKey struct {
 	id  uint16
 }
 
+// compChange is what one SUBSCRIBE changes if its filters are granted: new
+// companions, and companions the client now subscribes to itself.
+type compChange struct {
+	set, unset []string
+}
+
 var _ mqtt.Hook = (*wildcardHook)(nil)
 
 func newWildcardHook() *wildcardHook {
-	return &wildcardHook{explicit: map[string]map[string]bool{}, added: map[ackKey]int{}}
+	return &wildcardHook{comp: map[string]map[string]bool{}, added: map[ackKey]int{}, pending: map[ackKey]compChange{}}
 }
 
 func (h *wildcardHook) ID() string { return "mqtls-wildcards" }
 
 func (h *wildcardHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSubscribe, mqtt.OnUnsubscribe, mqtt.OnPacketEncode, mqtt.OnDisconnect, mqtt.OnClientExpired}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPacketEncode, mqtt.OnDisconnect, mqtt.OnClientExpired}, []byte{b})
 }
 
 func (h *wildcardHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType
 	}
+	return nil
+}
+
+// restore sets the store and the companions a restart found in it.
+func (h *wildcardHook) restore(st *store.Hook) error {
+	comp, err := st.StoredCompanions()
+	if err != nil {
+		return fmt.Errorf("read wildcard companions: %w", err)
+	}
+	h.mu.Lock()
+	h.st, h.comp = st, comp
+	h.mu.Unlock()
 	return nil
 }
 
@@ -77,15 +108,14 @@ func (h *wildcardHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.P
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ex := h.explicit[cl.ID]
-	if ex == nil {
-		ex = map[string]bool{}
-		h.explicit[cl.ID] = ex
-	}
+	cm := h.comp[cl.ID]
+	var ch compChange
 	in := map[string]bool{}
 	for _, f := range pk.Filters {
-		ex[f.Filter] = true
 		in[f.Filter] = true
+		if cm[f.Filter] {
+			ch.unset = append(ch.unset, f.Filter)
+		}
 	}
 	filters := append(packets.Subscriptions(nil), pk.Filters...)
 	n := 0
@@ -102,12 +132,65 @@ func (h *wildcardHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.P
 		}
 		filters = append(filters, c)
 		n++
+		if _, subscribed := cl.State.Subscriptions.Get(p); !subscribed && !cm[p] {
+			ch.set = append(ch.set, p)
+		}
 	}
+	k := ackKey{cl, packets.Suback, pk.PacketID}
 	if n > 0 {
 		pk.Filters = filters
-		h.added[ackKey{cl, packets.Suback, pk.PacketID}] = n
+		h.added[k] = n
+	}
+	if len(ch.set)+len(ch.unset) > 0 {
+		h.pending[k] = ch
 	}
 	return pk
+}
+
+// OnSubscribed records the companions of the granted filters. It runs
+// before the store hook's, which waits until the SUBSCRIBE is durable.
+func (h *wildcardHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	k := ackKey{cl, packets.Suback, pk.PacketID}
+	h.mu.Lock()
+	ch, ok := h.pending[k]
+	delete(h.pending, k)
+	if !ok {
+		h.mu.Unlock()
+		return
+	}
+	granted := map[string]bool{}
+	for i, f := range pk.Filters {
+		if i < len(codes) && codes[i] < 0x80 {
+			granted[f.Filter] = true
+		}
+	}
+	var set, unset []string
+	cm := h.comp[cl.ID]
+	for _, f := range ch.unset {
+		if granted[f] && cm[f] {
+			delete(cm, f)
+			unset = append(unset, f)
+		}
+	}
+	for _, p := range ch.set {
+		if !granted[p] {
+			continue
+		}
+		if cm == nil {
+			cm = map[string]bool{}
+			h.comp[cl.ID] = cm
+		}
+		cm[p] = true
+		set = append(set, p)
+	}
+	st := h.st
+	h.mu.Unlock()
+	if st != nil && !cl.IsTakenOver() {
+		st.SetCompanions(cl.ID, set, unset)
+	}
 }
 
 func (h *wildcardHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
@@ -115,12 +198,15 @@ func (h *wildcardHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets
 		return pk
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	ex := h.explicit[cl.ID]
+	cm := h.comp[cl.ID]
+	var unset []string
 	going := map[string]bool{}
 	for _, f := range pk.Filters {
 		going[f.Filter] = true
-		delete(ex, f.Filter)
+		if cm[f.Filter] {
+			delete(cm, f.Filter)
+			unset = append(unset, f.Filter)
+		}
 	}
 	// companions still needed by a subscription that stays
 	needed := map[string]bool{}
@@ -136,9 +222,11 @@ func (h *wildcardHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets
 	n := 0
 	for _, f := range pk.Filters {
 		p, ok := companion(f.Filter)
-		if !ok || going[p] || needed[p] || ex[p] {
+		if !ok || going[p] || needed[p] || !cm[p] {
 			continue
 		}
+		delete(cm, p)
+		unset = append(unset, p)
 		if _, subscribed := cl.State.Subscriptions.Get(p); !subscribed {
 			continue
 		}
@@ -149,6 +237,13 @@ func (h *wildcardHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets
 	if n > 0 {
 		pk.Filters = filters
 		h.added[ackKey{cl, packets.Unsuback, pk.PacketID}] = n
+	}
+	st := h.st
+	h.mu.Unlock()
+	// Before the store hook's OnUnsubscribed, which waits until the
+	// UNSUBSCRIBE is durable.
+	if st != nil && !cl.IsTakenOver() {
+		st.SetCompanions(cl.ID, nil, unset)
 	}
 	return pk
 }
@@ -181,13 +276,18 @@ func (h *wildcardHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 			delete(h.added, k)
 		}
 	}
+	for k := range h.pending {
+		if k.cl == cl {
+			delete(h.pending, k)
+		}
+	}
 	if expire && !cl.IsTakenOver() {
-		delete(h.explicit, cl.ID)
+		delete(h.comp, cl.ID)
 	}
 }
 
 func (h *wildcardHook) OnClientExpired(cl *mqtt.Client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.explicit, cl.ID)
+	delete(h.comp, cl.ID)
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
@@ -23,6 +22,7 @@ const (
 	kOut      = 'o' // o id order -> outRecord (outbound QoS 1/2, with phase)
 	kIn       = 'i' // i id pid -> "" (inbound QoS 2 awaiting PUBREL)
 	kRetained = 'r' // r topic -> storage.Message
+	kComp     = 'w' // w id filter -> "" (a subscription only the broker's wildcard companion holds)
 )
 
 func clientPart(kind byte, id string) []byte {
@@ -43,7 +43,8 @@ func outKeyOf(id string, order uint64) []byte {
 
 // outRecord is one message in flight to a client. Order keeps the arrival
 // order across a restart; Unsent says the client never got it (its first
-// delivery then carries DUP 0).
+// delivery then carries DUP 0). It is stored in the binary form of
+// record.go; the JSON tags read what earlier versions wrote.
 type outRecord struct {
 	Order  uint64          `json:"o"`
 	Unsent bool            `json:"u,omitempty"`
@@ -322,6 +323,7 @@ func deleteSession(tx *Tx, id string) {
 	tx.DelPrefix(clientPart(kSub, id))
 	tx.DelPrefix(clientPart(kOut, id))
 	tx.DelPrefix(clientPart(kIn, id))
+	tx.DelPrefix(clientPart(kComp, id))
 }
 
 func clientRecord(cl *mqtt.Client) []byte {
@@ -376,6 +378,7 @@ func (h *Hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		tx.DelPrefix(clientPart(kSub, cl.ID))
 		tx.DelPrefix(clientPart(kIn, cl.ID))
 		tx.DelPrefix(clientPart(kOut, cl.ID))
+		tx.DelPrefix(clientPart(kComp, cl.ID))
 		tx.Commit()
 		return
 	}
@@ -511,6 +514,44 @@ func (h *Hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 	h.ackDurable(cl, tx)
 }
 
+// SetCompanions records which subscriptions of client id the broker holds
+// only as the companion of a "P/#" (set) and which the client now holds
+// itself or no longer (unset), so that a restart tells the two apart. The
+// broker calls it from its own OnSubscribed/OnUnsubscribed hook, which runs
+// before this hook's: the SUBACK or UNSUBACK that waits for this hook's
+// later write waits for this one too (the writer applies in order).
+func (h *Hook) SetCompanions(id string, set, unset []string) {
+	if !h.s.Persistent() || len(set)+len(unset) == 0 {
+		return
+	}
+	tx := h.s.Begin()
+	for _, f := range unset {
+		tx.Del(append(clientPart(kComp, id), f...))
+	}
+	for _, f := range set {
+		tx.Put(append(clientPart(kComp, id), f...), nil)
+	}
+	tx.Commit()
+}
+
+// StoredCompanions returns, by client id, the subscriptions that only a
+// wildcard companion holds, as SetCompanions left them.
+func (h *Hook) StoredCompanions() (map[string]map[string]bool, error) {
+	v := map[string]map[string]bool{}
+	err := h.s.Scan([]byte{kComp}, func(k, _ []byte) error {
+		id, f, ok := splitClient(k)
+		if !ok {
+			return nil
+		}
+		if v[id] == nil {
+			v[id] = map[string]bool{}
+		}
+		v[id][string(f)] = true
+		return nil
+	})
+	return v, err
+}
+
 // ackDurable commits tx and waits until it is durable, so that the
 // acknowledgement mochi sends next never runs ahead of the disk; when it
 // never will be durable, the connection closes instead of acknowledging.
@@ -567,7 +608,7 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	}
 	h.mu.Unlock()
 	rec := outRecord{Order: order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
-	b, _ := json.Marshal(rec)
+	b := appendRecord(nil, &rec)
 	key := outKeyOf(cl.ID, order)
 	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
 	h.mu.Lock()
@@ -658,7 +699,7 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 			Origin: e.pk.Origin, Created: e.pk.Created}
 		e.pk, e.tx = rel, durable
 		if h.s.Persistent() {
-			b, _ := json.Marshal(outRecord{Order: e.order, Msg: message(cl.ID, rel)})
+			b := appendRecord(nil, &outRecord{Order: e.order, Msg: message(cl.ID, rel)})
 			tx := h.s.Begin()
 			tx.Put(outKeyOf(cl.ID, e.order), b)
 			tx.Commit()
@@ -899,8 +940,7 @@ func (h *Hook) StoredInflightMessages() ([]storage.Message, error) {
 	h.restoreKeepRetain()
 	var recs []outRecord
 	err := h.s.Scan([]byte{kOut}, func(_, val []byte) error {
-		var r outRecord
-		if err := json.Unmarshal(val, &r); err == nil {
+		if r, err := parseRecord(val); err == nil {
 			recs = append(recs, r)
 		}
 		return nil
