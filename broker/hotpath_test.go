@@ -148,6 +148,11 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	if err := os.WriteFile(acl, []byte("user dev1\ntopic readwrite devices/#\nuser dev2\ntopic readwrite devices/#\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Patterns are expanded on every check: a deny pattern is tried first.
+	pattern := filepath.Join(dir, "acl-pattern")
+	if err := os.WriteFile(pattern, []byte("pattern deny devices/%u/secret/%c\npattern write devices/%u/#\nuser dev2\ntopic read devices/#\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ds := filepath.Join(dir, "dynsec.json")
 	if err := os.WriteFile(ds, []byte(`{"clients": [{"username": "dev1", "roles": [{"rolename": "d"}]}, {"username": "dev2", "roles": [{"rolename": "d"}]}],
 		"roles": [{"rolename": "d", "acls": [{"acltype": "publishClientSend", "topic": "devices/#", "allow": true},
@@ -157,6 +162,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	for _, c := range []struct{ name, sec string }{
 		{"none", "allow_anonymous true"},
 		{"acl_file", "acl_file " + acl},
+		{"acl_file pattern", "acl_file " + pattern},
 		{"dynsec", "plugin /usr/lib/mosquitto_dynamic_security.so\nplugin_opt_config_file " + ds},
 	} {
 		t.Run(c.name, func(t *testing.T) {

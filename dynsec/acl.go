@@ -47,17 +47,29 @@ func (m *model) sources(username string) (src []roleSource, known bool) {
 	return src, true
 }
 
-// decide is Mosquitto's acl_check with %u and %c substitution added.
+// decide is Mosquitto's acl_check with %u and %c substitution added. It
+// walks the same role lists as [model.sources] without building them: a
+// decision is made on every cache miss, so it allocates nothing.
 func (m *model) decide(username, clientID, t string, access Access) decision {
-	src, known := m.sources(username)
-	if !known {
-		return decision{}
-	}
-	for _, s := range src {
-		for _, rr := range s.roles {
-			if d, ok := checkRole(rr.role, username, clientID, t, access); ok {
-				d.known = true
-				d.via = s.via
+	if username == "" {
+		if m.anon != nil {
+			if d, ok := checkRoles(m.anon.roles, username, clientID, t, access); ok {
+				d.via = m.anon.name
+				return d
+			}
+		}
+	} else {
+		c := m.client(username)
+		if c == nil {
+			return decision{}
+		}
+		if d, ok := checkRoles(c.roles, username, clientID, t, access); ok {
+			d.via = "client"
+			return d
+		}
+		for _, gr := range c.groups {
+			if d, ok := checkRoles(gr.group.roles, username, clientID, t, access); ok {
+				d.via = gr.group.name
 				return d
 			}
 		}
@@ -80,6 +92,17 @@ func (m *model) decide(username, clientID, t string, access Access) decision {
 	return decision{allow: def, known: true, isDef: true}
 }
 
+// checkRoles tries the roles of one list in order.
+func checkRoles(roles []roleRef, username, clientID, t string, access Access) (decision, bool) {
+	for _, rr := range roles {
+		if d, ok := checkRole(rr.role, username, clientID, t, access); ok {
+			d.known = true
+			return d, true
+		}
+	}
+	return decision{}, false
+}
+
 // checkRole looks for the first matching ACL of r; ok is false when none
 // matches.
 func checkRole(r *role, username, clientID, t string, access Access) (decision, bool) {
@@ -90,7 +113,7 @@ func checkRole(r *role, username, clientID, t string, access Access) (decision, 
 			typ = aclRecv
 		}
 		for _, a := range r.acls[typ] {
-			if matchACL(a, username, clientID, t, func(f string) bool { return topic.Match(f, t) }) {
+			if matchPublishACL(a, username, clientID, t) {
 				return decision{allow: a.allow, role: r, acl: a, typ: typ}, true
 			}
 		}
@@ -145,6 +168,82 @@ func matchACL(a acl, username, clientID, t string, match func(string) bool) bool
 		return match(f)
 	}
 	return match(strings.Join(levels, "/"))
+}
+
+// matchPublishACL is matchACL with topic.Match, without building the
+// substituted filter: it matches level by level, reading a "%u" or "%c"
+// level as the username or client id. Where the substituted filter would
+// start with '$' (a shared-subscription prefix, which topic.Match strips),
+// it takes matchACL's way.
+func matchPublishACL(a acl, username, clientID, t string) bool {
+	f := a.topic
+	if !strings.Contains(f, "%") {
+		return topic.Match(f, t)
+	}
+	subst := false
+	for rest := f; ; {
+		l, r, more := strings.Cut(rest, "/")
+		var v string
+		switch l {
+		case "%u":
+			v = username
+		case "%c":
+			v = clientID
+		}
+		if l == "%u" || l == "%c" {
+			if v == "" || strings.ContainsAny(v, "/+#") {
+				return !a.allow
+			}
+			subst = true
+		}
+		if !more {
+			break
+		}
+		rest = r
+	}
+	if !subst {
+		return topic.Match(f, t)
+	}
+	first, _, _ := strings.Cut(f, "/")
+	switch first {
+	case "%u":
+		first = username
+	case "%c":
+		first = clientID
+	}
+	if strings.HasPrefix(first, "$") {
+		return matchACL(a, username, clientID, t, func(g string) bool { return topic.Match(g, t) })
+	}
+	// [MQTT-4.7.2-1], as in topic.Match: a substituted level is never a
+	// wildcard, so only a literal first level can be one.
+	if len(t) > 0 && t[0] == '$' && (f[0] == '+' || f[0] == '#') {
+		return false
+	}
+	for {
+		fl, frest, fmore := strings.Cut(f, "/")
+		if fl == "#" && !fmore {
+			return true
+		}
+		switch fl {
+		case "%u":
+			fl = username
+		case "%c":
+			fl = clientID
+		}
+		tl, trest, tmore := strings.Cut(t, "/")
+		if fl != "+" && fl != tl {
+			return false
+		}
+		switch {
+		case !fmore && !tmore:
+			return true
+		case !tmore:
+			return frest == "#"
+		case !fmore:
+			return false
+		}
+		f, t = frest, trest
+	}
 }
 
 // subACLCheck is the plugin's sub_acl_check: does the subscribePattern ACL

@@ -107,24 +107,26 @@ func (c *decisionCache) shard(k cacheKey) *cacheShard {
 
 func (c *decisionCache) generation() uint64 { return c.gen.Load() }
 
-func (c *decisionCache) get(k cacheKey) (allow, ok bool) {
-	sh := c.shard(k)
+// get looks k up in its shard, which it returns for put: the key is
+// hashed once per question.
+func (c *decisionCache) get(k cacheKey) (sh *cacheShard, allow, ok bool) {
+	sh = c.shard(k)
 	sh.mu.RLock()
 	allow, ok = sh.m[k]
 	sh.mu.RUnlock()
-	return allow, ok
+	return sh, allow, ok
 }
 
-// put stores a decision made while the store was at generation gen. A key
+// put stores in sh, k's shard, a decision made while the store was at
+// generation gen. A key
 // longer than maxCachedKey, or an entry larger than a shard's budget, is
 // not stored.
-func (c *decisionCache) put(k cacheKey, allow bool, gen uint64) {
+func (c *decisionCache) put(sh *cacheShard, k cacheKey, allow bool, gen uint64) {
 	n := k.size()
 	limit := int(c.shardMax.Load())
 	if n > limit || n-entryOverhead > maxCachedKey {
 		return
 	}
-	sh := c.shard(k)
 	k = k.clone()
 	sh.mu.Lock()
 	if c.gen.Load() == gen {

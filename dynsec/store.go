@@ -249,14 +249,15 @@ func (s *Store) Identity(username, clientID string) error {
 // package documentation). Answers are cached until the next change.
 func (s *Store) Allow(username, clientID, topic string, access Access) bool {
 	k := cacheKey{username: username, clientID: clientID, topic: topic, access: access}
-	if v, ok := s.cache.get(k); ok {
+	sh, v, ok := s.cache.get(k)
+	if ok {
 		return v
 	}
 	s.mu.RLock()
 	gen := s.cache.generation()
 	d := s.m.decide(username, clientID, topic, access)
 	s.mu.RUnlock()
-	s.cache.put(k, d.allow, gen)
+	s.cache.put(sh, k, d.allow, gen)
 	return d.allow
 }
 

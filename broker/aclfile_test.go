@@ -1,0 +1,38 @@
+package broker
+
+import (
+	"testing"
+
+	"mqtls/topic"
+)
+
+// TestPatternMatchesAsExpanded checks the acl_file pattern matcher, which
+// builds nothing, against what it replaces: expand, then topic.Match.
+func TestPatternMatchesAsExpanded(t *testing.T) {
+	patterns := []string{
+		"devices/%u/#", "devices/%c/#", "%u/#", "%c", "%u", "+/%u/+", "#", "a/%u-%c/b", "x%uy/%c",
+		"%%u/x", "%%c", "%u%c", "100%/x", "%/%u", "%x/%u", "$SYS/%u/#", "$share/g/%u/#", "%u/+/#",
+		"devices/+", "a/#/%u", "%u/%u", "/%u", "%u/", "devices//%u", "%c#", "%c+/x",
+	}
+	names := []string{"dev1", "", "cat", "c", "a%c", "a%", "$x", "$share", "u", "dev1dev1"}
+	topics := []string{
+		"devices/dev1/temp", "devices/dev1", "dev1", "dev1/x", "dev1/dev1", "$SYS/dev1/a",
+		"$share/g/dev1/x", "g/dev1/x", "a/dev1-cat/b", "a/dev1-c/b", "/dev1", "dev1/", "%dev1/x",
+		"%cat/x", "catatc", "%catc", "100%/x", "%/dev1", "xdev1y/cat", "dev1cat", "cat#", "",
+		"$x/a", "x", "devices//dev1", "a%c", "%a%c", "ccat",
+	}
+	for _, p := range patterns {
+		r := aclRule{access: "readwrite", topic: p}
+		for _, u := range names {
+			for _, c := range names {
+				for _, tp := range topics {
+					g, ok := r.expand(u, c)
+					want := ok && topic.Match(g, tp)
+					if got := r.matches(u, c, tp); got != want {
+						t.Errorf("pattern %q, user %q, client %q, topic %q: %v, want %v", p, u, c, tp, got, want)
+					}
+				}
+			}
+		}
+	}
+}
