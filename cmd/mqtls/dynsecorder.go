@@ -9,11 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"mqtls/internal/shellword"
 )
 
 // dynsecSubUsageError is the flag-error handler of the dynsec commands.
@@ -120,7 +121,7 @@ func dynsecReorder(parent *cli.Context, sub *cli.Command) (line string, moved []
 	}
 	words = append(words, pos...)
 	for i, w := range words {
-		words[i] = shellQuote(w)
+		words[i] = shellword.Quote(w)
 	}
 	return strings.Join(words, " "), moved, bare
 }
@@ -147,14 +148,4 @@ func shortestName(f cli.Flag) string {
 		}
 	}
 	return n
-}
-
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
-
-// shellQuote is w as a shell word.
-func shellQuote(w string) string {
-	if shellSafe.MatchString(w) {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
