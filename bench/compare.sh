@@ -41,7 +41,15 @@
 #                              callgrind (default: built from this tree)
 #   MQTLS_OPTS="line; line"    extra mosquitto.conf lines for mqtls only
 #   WORKLOADS="qos0 qos1 ..."  run only these of qos0 qos1 qos0@10k qos1@10k
-#                              fanout connect (default: all)
+#                              fanout connect fleet (default: all but fleet,
+#                              which takes minutes: ask for it by name)
+#   FLEET_CLIENTS=10000        the fleet workload: devices on a fresh broker,
+#   FLEET_INTERVAL=1s          each publishing once an interval for
+#   FLEET_DURATION=60s         FLEET_DURATION at QoS FLEET_QOS, connected
+#   FLEET_QOS=1                at most 16 at a time and FLEET_CONNECT_RATE
+#   FLEET_CONNECT_RATE=500     per second; each connection is an open file,
+#                              so the shell's soft limit is raised to its
+#                              hard limit for both brokers
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -59,9 +67,17 @@ CG_RATE=${CG_RATE:-300}
 CG_QOS=${CG_QOS:-0 1}
 MQTLS_OPTS=${MQTLS_OPTS:-}
 WORKLOADS=${WORKLOADS:-qos0 qos1 qos0@10k qos1@10k fanout connect}
+FLEET_CLIENTS=${FLEET_CLIENTS:-10000}
+FLEET_INTERVAL=${FLEET_INTERVAL:-1s}
+FLEET_DURATION=${FLEET_DURATION:-60s}
+FLEET_QOS=${FLEET_QOS:-1}
+FLEET_CONNECT_RATE=${FLEET_CONNECT_RATE:-500}
 if [[ -n "${QUICK:-}" ]]; then
-	DURATION=1s WARMUP=200ms CONNECTIONS=100
+	DURATION=1s WARMUP=200ms CONNECTIONS=100 FLEET_CLIENTS=100 FLEET_DURATION=5s
 fi
+# Mosquitto does not raise its own open files limit, and the fleet holds
+# one file per device in the broker and in the load generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DYNSEC_PLUGIN=${DYNSEC_PLUGIN:-$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so 2>/dev/null | head -1 || true)}
 
 die() { echo "compare: $*" >&2; exit 1; }
@@ -255,7 +271,7 @@ bench() {
 	if [[ $scenario != plain ]]; then
 		url=ssl://127.0.0.1:$PORT_TLS
 		tls=(--cafile "$PKI/chain.pem")
-		if [[ $1 == connect ]]; then
+		if [[ $1 == connect || $1 == fleet ]]; then
 			tls+=(--cert-dir "$DEVICES")
 		else
 			tls+=(--cert "$DEVICES/dev0001.crt" --key "$DEVICES/dev0001.key")
@@ -330,6 +346,12 @@ for scenario in $SCENARIOS; do
 			bench "$broker" "$scenario" "$scenario.connect" connect --connections "$CONNECTIONS" --concurrency 16 --hold 3s
 			stop_broker
 		fi
+		if [[ " $WORKLOADS " == *" fleet "* ]]; then
+			start_broker "$broker" "$scenario"
+			bench "$broker" "$scenario" "$scenario.fleet" fleet --clients "$FLEET_CLIENTS" --interval "$FLEET_INTERVAL" \
+				--duration "$FLEET_DURATION" --qos "$FLEET_QOS" --connect-rate "$FLEET_CONNECT_RATE" --concurrency 16
+			stop_broker
+		fi
 	done
 done
 done
@@ -391,6 +413,20 @@ for s in $SCENARIOS; do
 	row "$s: connects per broker core-s" "$s.connect" per_core_second 0
 	row "$s: connect p99 ms" "$s.connect" p99_ms 2
 	row "$s: broker KiB per idle connection" "$s.connect" rss_per_conn_bytes 1 "$([[ $s == mtls ]] && echo '<= 1.5x')" 1024
+done
+for s in $SCENARIOS; do
+	[[ -z $CALLGRIND && " $WORKLOADS " == *" fleet "* ]] || continue
+	f="$s: fleet $FLEET_CLIENTS"
+	row "$f lost" "$s.fleet" lost 0 "$([[ $s == mtls* ]] && echo '0')"
+	row "$f duplicates" "$s.fleet" duplicates 0
+	row "$f disconnects" "$s.fleet" disconnects 0 "$([[ $s == mtls* ]] && echo '0')"
+	row "$f received" "$s.fleet" received 0
+	row "$f p99 ms" "$s.fleet" p99_ms 1
+	row "$f ramp broker core-s" "$s.fleet" ramp_cpu_seconds 1
+	row "$f broker core-s publishing" "$s.fleet" cpu_seconds 1
+	row "$f broker µs per msg" "$s.fleet" cpu_us_per_msg 1
+	row "$f broker MiB connected" "$s.fleet" rss_connected_bytes 1 "" 1048576
+	row "$f broker MiB peak" "$s.fleet" rss_peak_bytes 1 "" 1048576
 done
 echo
 echo "lower is better for latency, cpu and memory; higher for the rest. JSON results: $RESULTS" >&2

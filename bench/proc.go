@@ -18,6 +18,7 @@ type procSample struct {
 	at  time.Time
 	cpu time.Duration // user + system
 	rss int64         // bytes
+	hwm int64         // VmHWM, the peak rss of the process's life, bytes
 }
 
 // readProc reads /proc/PID/stat and /proc/PID/status.
@@ -48,12 +49,17 @@ func readProc(pid int) (procSample, error) {
 		return s, fmt.Errorf("read broker process %d: %w", pid, err)
 	}
 	for line := range strings.SplitSeq(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return s, fmt.Errorf("read broker process %d: malformed VmRSS", pid)
+		for _, f := range []struct {
+			name string
+			to   *int64
+		}{{"VmRSS:", &s.rss}, {"VmHWM:", &s.hwm}} {
+			if rest, ok := strings.CutPrefix(line, f.name); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err != nil {
+					return s, fmt.Errorf("read broker process %d: malformed %s", pid, strings.TrimSuffix(f.name, ":"))
+				}
+				*f.to = kb * 1024
 			}
-			s.rss = kb * 1024
 		}
 	}
 	return s, nil

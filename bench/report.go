@@ -71,3 +71,29 @@ func pct(a, b int64) float64 {
 	}
 	return 100 * float64(a) / float64(b)
 }
+
+// WriteTable prints r as a two-column table.
+func (r *FleetResult) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	row("mode", "%s  %s", r.Mode, r.URL)
+	row("clients", "%d devices, one message each every %.3gs for %.0fs; %d subscribers count them", r.Clients, r.Interval, r.Duration, r.Subscribers)
+	row("messages", "qos %d, %d bytes", r.QoS, r.Payload)
+	row("ramp", "%.1fs to connect, %d connects failed", r.RampSeconds, r.ConnectFailed)
+	row("sent", "%d, accepted by the broker %d, not acknowledged %d, slots skipped %d", r.Sent, r.Accepted, r.Unacked, r.Skipped)
+	row("received", "%d, duplicates %d", r.Received, r.Duplicates)
+	row("lost", "%d of %d accepted (%.3f%%), by %d devices", r.Lost, r.Accepted, pct(r.Lost, r.Accepted), r.LosingClients)
+	row("disconnects", "%d, reconnects %d", r.Disconnects, r.Reconnects)
+	row("latency", "p50 %s  p90 %s  p99 %s  max %s", ms(r.Latency.P50), ms(r.Latency.P90), ms(r.Latency.P99), ms(r.Latency.Max))
+	if b := r.Broker; b != nil {
+		row("broker cpu", "%.1f core-s to connect; %.1f core-s publishing (%.2f cores, %.1f µs per message)", b.RampCPUSeconds, b.CPUSeconds, b.CPU, b.PerMessageUs)
+		row("broker rss", "%s before, %s connected (%.1f KiB per client), peak %s, after %s", mib(b.RSSBefore), mib(b.RSSConnected), b.RSSPerClient/1024, mib(b.RSSPeak), mib(b.RSSAfter))
+	}
+	if r.Foreign > 0 {
+		row("foreign", "%d messages no device of this run sent", r.Foreign)
+	}
+	if r.FirstError != "" {
+		row("first error", "%s", r.FirstError)
+	}
+	return tw.Flush()
+}

@@ -29,6 +29,9 @@ func benchCmd() *cli.Command {
          one publisher, every message delivered to 50 subscribers
    $ mqtls bench connect --url ssl://localhost:8883 --cafile pki/chain.pem --cert-dir devices/ --connections 2000 --concurrency 32
          2000 mutual-TLS connects, 32 at a time, cycling through the certificates in devices/
+   $ mqtls bench fleet --url ssl://localhost:8883 --cafile pki/chain.pem --cert-dir devices/ --clients 10000 --interval 1s --duration 60s --qos 1
+         10,000 devices each publishing once a second for a minute; every message counted
+         per device: lost, duplicated, disconnects
 
    The same tool runs against any MQTT 3.1.1 broker; make compare runs it
    against Mosquitto and mqtls side by side. Results go to standard output
@@ -42,7 +45,7 @@ FLAGS:
 EXIT CODES:
    0 the run completed, 1 it failed (no connection, a connection lost, a
    publish refused), 2 misuse`,
-		Subcommands: benchUsage(benchPubSubCmd(), benchFanoutCmd(), benchConnectCmd()),
+		Subcommands: benchUsage(benchPubSubCmd(), benchFanoutCmd(), benchConnectCmd(), benchFleetCmd()),
 	}
 }
 
@@ -171,6 +174,58 @@ func benchConnectCmd() *cli.Command {
 				Target: t, Connections: c.Int("connections"), Concurrency: c.Int("concurrency"),
 				Hold: c.Duration("hold"), Prefix: c.String("prefix"), PID: c.Int("pid"),
 				Progress: benchProgress(c),
+			})
+			return benchPrint(c, res, err)
+		},
+	}
+}
+
+func benchFleetCmd() *cli.Command {
+	return &cli.Command{
+		Name:  "fleet",
+		Usage: "N devices, each publishing once an interval; every message counted per device",
+		UsageText: "mqtls bench fleet [--clients 1000] [--interval 1s] [--duration 60s] [--qos 1] [--subscribers N] " +
+			"[--concurrency 16] [--connect-rate N] [--url ssl://HOST:PORT --cafile FILE --cert-dir DIR] [--pid PID]",
+		Description: `The devices connect first, at most --concurrency at a time and --connect-rate per
+   second; then each publishes one message every --interval for --duration,
+   their slots spread evenly over the interval. Subscribers (one per 2,500
+   devices unless --subscribers) count every message by device and sequence
+   number: lost (accepted by the broker, never delivered), duplicated, and the
+   connections the broker ended (each reconnected at its next slot).
+   Exit 1 when a message was lost or a connection ended.
+
+   Each connection is one open file here: the soft limit is raised to the
+   hard one when needed, and a hard limit too low for the fleet is an error.`,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "clients", Value: 1000, Usage: "publishing devices"},
+			&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "each device publishes once per interval"},
+			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "how long the devices publish, once connected"},
+			&cli.IntFlag{Name: "qos", Value: 1, Usage: "QoS of publishes and subscriptions: 0, 1 or 2"},
+			&cli.IntFlag{Name: "size", Value: 64, Usage: "payload size in `BYTES` (at least 16)"},
+			&cli.IntFlag{Name: "subscribers", Usage: "subscribers that count the messages (default one per 2,500 devices)"},
+			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "connects in progress at once during the ramp"},
+			&cli.Float64Flag{Name: "connect-rate", Usage: "at most `N` connects started per second during the ramp (0: no bound but --concurrency)"},
+			&cli.DurationFlag{Name: "drain", Value: 10 * time.Second, Usage: "longest wait for messages in flight after publishing"},
+		}, benchTargetFlags()...),
+		Action: func(c *cli.Context) error {
+			t, err := benchTarget(c)
+			if err != nil {
+				return err
+			}
+			q := c.Int("qos")
+			if q < 0 || q > 2 {
+				return usageErrorf("--qos %d: want 0, 1 or 2", q)
+			}
+			if c.Int("clients") < 1 || c.Int("concurrency") < 1 || c.Int("subscribers") < 0 {
+				return usageErrorf("--clients and --concurrency must be at least 1, --subscribers not negative")
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt)
+			defer stop()
+			res, err := bench.Fleet(ctx, bench.FleetOptions{
+				Target: t, Clients: c.Int("clients"), Interval: c.Duration("interval"), Duration: c.Duration("duration"),
+				QoS: byte(q), Payload: c.Int("size"), Subscribers: c.Int("subscribers"),
+				Concurrency: c.Int("concurrency"), ConnectRate: c.Float64("connect-rate"), Drain: c.Duration("drain"),
+				Prefix: c.String("prefix"), PID: c.Int("pid"), Progress: benchProgress(c),
 			})
 			return benchPrint(c, res, err)
 		},

@@ -60,11 +60,36 @@ func TestBenchCommandAgainstMosquitto(t *testing.T) {
 			t.Errorf("connect output:\n%s", out)
 		}
 	})
+	t.Run("fleet json", func(t *testing.T) {
+		out, code := testutil.Run(t, "", time.Minute, bin, "bench", "fleet", "--url", url, "--clients", "20",
+			"--interval", "200ms", "--duration", "1s", "--pid", pid, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		var r struct {
+			Mode        string `json:"mode"`
+			QoS         int    `json:"qos"`
+			Sent        int64  `json:"sent"`
+			Received    int64  `json:"received"`
+			Lost        int64  `json:"lost"`
+			Disconnects int64  `json:"disconnects"`
+			Broker      *struct {
+				RSSPeak int64 `json:"rss_peak_bytes"`
+			} `json:"broker"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		if r.Mode != "fleet" || r.QoS != 1 || r.Sent != 100 || r.Received != 100 || r.Lost != 0 || r.Disconnects != 0 || r.Broker == nil || r.Broker.RSSPeak <= 0 {
+			t.Fatalf("20 devices, 5 slots each: %+v", r)
+		}
+	})
 	t.Run("misuse", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"bench", "pubsub", "--qos", "3", "--url", url},
 			{"bench", "pubsub", "tcp://127.0.0.1:1"},
 			{"bench", "connect", "--connections", "0", "--url", url},
+			{"bench", "fleet", "--clients", "0", "--url", url},
 		} {
 			out, code := testutil.Run(t, "", time.Minute, bin, args...)
 			if code != 2 || !strings.HasPrefix(out, "mqtls: error: ") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
