@@ -54,11 +54,6 @@ var allowed = map[string]struct {
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00", "c < PINGRESP"},
 		mqtls:     []string{"c < CONNACK sp=0 rc=0x00", "c closed"},
 	},
-	"malformed-property-id": {
-		why:       "a malformed v5 packet: Mosquitto sends DISCONNECT 0x81 before closing, mochi (whose decoder we do not replace) closes without it; MQTT 5 §4.13 allows both",
-		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < DISCONNECT rc=0x81", "c closed"},
-		mqtls:     []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},
-	},
 	"malformed-property-twice": {
 		why:       "a property given twice is a protocol error (MQTT 5 §2.2.2.2): Mosquitto closes, mochi's decoder keeps the last value and goes on",
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c closed"},

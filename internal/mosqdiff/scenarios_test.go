@@ -857,6 +857,16 @@ var coreScenarios = []scenario{
 		c.raw([]byte{0x30, 7, 0, 1, 'a', 2, 0x7f, 0, 'x'})
 		c.end()
 	}},
+	{name: "malformed-publish-qos3-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.raw([]byte{0x36, 6, 0, 1, 'a', 0, 1, 0})
+		c.end()
+	}},
+	{name: "malformed-pubrel-flags-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.raw([]byte{0x60, 2, 0, 1})
+		c.end()
+	}},
 	{name: "malformed-property-twice", run: func(e *env) {
 		c := e.connect("c", v5, conn{})
 		c.raw([]byte{0x30, 9, 0, 1, 'a', 4, 1, 0, 1, 0, 'x'})
