@@ -8,8 +8,9 @@ import "strings"
 
 // Quote is s as one shell word: unchanged when every byte is a letter, a
 // digit or one of -_./:%@= (and it does not start with =, which zsh
-// expands), else single-quoted with each ' written as '\”. MQTT's
-// wildcards + and # are quoted, so that a printed filter reads as one.
+// expands), else single-quoted, a quote inside written as quote, backslash,
+// quote, quote. MQTT's wildcards + and # are quoted, so that a printed
+// filter reads as one.
 func Quote(s string) string {
 	if safe(s) {
 		return s
