@@ -90,15 +90,16 @@ func newFrameConn(c net.Conn, max uint32) *frameConn { return &frameConn{Conn: c
 const maxKeptPend = 1024
 
 func (f *frameConn) Write(p []byte) (int, error) {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
 	if len(p) > 0 && (p[0]>>4 == 14 || p[0]>>4 == 2) {
-		// mochi writes a packet in one Write
+		// mochi writes a packet in one Write. kmu is not taken under wmu:
+		// the reader holds kmu when tooLarge takes wmu.
 		f.kmu.Lock()
 		f.sentDisc = f.sentDisc || p[0]>>4 == 14
 		f.sentAck = f.sentAck || p[0]>>4 == 2
 		f.kmu.Unlock()
 	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	if f.held > 0 {
 		f.pend = append(f.pend, p...)
 		return len(p), nil
@@ -191,6 +192,9 @@ func (f *frameConn) Read(p []byte) (int, error) {
 // on a packet its decoder refused, nothing else was said.
 func (f *frameConn) Close() error {
 	if code := f.refused(); code != 0 {
+		f.kmu.Lock()
+		f.sentDisc = true
+		f.kmu.Unlock()
 		f.wmu.Lock()
 		f.pend = append(f.pend, 0xe0, 0x02, code, 0x00)
 		_ = f.flushLocked()
