@@ -28,7 +28,9 @@ type FleetOptions struct {
 	Payload int
 	// Subscribers share the counting: device i publishes to
 	// PREFIX/RUN/(i mod Subscribers)/i and subscriber k subscribes to
-	// PREFIX/RUN/k/+ (default: one per 2,500 devices).
+	// PREFIX/RUN/k/+ (default: one per 500 devices: a broker sends a
+	// subscriber at most its in-flight window, 20 for Mosquitto, per round
+	// trip).
 	Subscribers int
 	// Concurrency bounds the connects in progress during the ramp
 	// (default 16).
@@ -132,7 +134,7 @@ func (o *FleetOptions) check() error {
 		o.Payload = 64
 	}
 	if o.Subscribers == 0 {
-		o.Subscribers = (o.Clients + 2499) / 2500
+		o.Subscribers = (o.Clients + 499) / 500
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 16

@@ -6,7 +6,8 @@
 //
 // # Two clients
 //
-// A bridge is two paho.mqtt.golang clients: the remote one, over TCP or
+// A bridge is two paho.mqtt.golang clients (two paho.golang ones with
+// bridge_protocol_version mqttv50, see session5.go): the remote one, over TCP or
 // mutual TLS to the remote broker, and a local one, over an in-memory
 // connection that the broker gives it ([Local.Dial]). The local client is
 // an ordinary session of the broker: it subscribes to the out topics,
@@ -55,6 +56,9 @@ import (
 type Local interface {
 	// Dial opens a connection to the broker for the bridge's local client.
 	Dial(bridge string) (net.Conn, error)
+	// Queued is the number of messages the broker holds for the local
+	// session clientID (0 when there is none).
+	Queued(clientID string) int
 	// Notify publishes a retained QoS 1 message from the broker itself
 	// (for $SYS notification topics, which clients may not publish to).
 	Notify(topic string, payload []byte)
@@ -102,6 +106,9 @@ type Bridge struct {
 	received atomic.Uint64
 	dropped  atomic.Uint64
 	connects atomic.Uint64
+	// v3only is set once an mqttv50 bridge's remote broker answered as an
+	// MQTT 3 broker: the bridge then uses MQTT 3.1.1.
+	v3only atomic.Bool
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -249,14 +256,33 @@ func (b *Bridge) run() {
 	defer close(b.done)
 	cur := 0
 	sleep := time.Duration(b.c.RestartBase) * time.Second
+	waitQueue := false // a lazy bridge waits for threshold queued messages
 	for !b.stopped() {
+		if waitQueue && !b.waitThreshold() {
+			return
+		}
 		addr := b.c.Addresses[cur]
 		b.state.Store(Connecting)
 		b.addr.Store(addr)
-		err := b.session(addr, cur)
+		var err error
+		if b.c.ProtocolVersion == "mqttv50" && !b.v3only.Load() {
+			err = b.session5(addr, cur)
+		} else {
+			err = b.session(addr, cur)
+		}
 		b.state.Store(Disconnected)
 		if b.stopped() {
 			return
+		}
+		waitQueue = b.c.Lazy && !errors.Is(err, errBackToMain)
+		if errors.Is(err, errIdle) {
+			b.log.Info(fmt.Sprintf("Bridge %s has exceeded idle timeout, disconnecting.", b.c.Name))
+			continue
+		}
+		if errors.Is(err, errNoV5) {
+			// As Mosquitto: from now on, this bridge speaks MQTT 3.1.1.
+			b.v3only.Store(true)
+			b.log.Warn(fmt.Sprintf("Bridge %s: the remote broker does not support MQTT 5, reconnecting with MQTT 3.1.1.", b.c.Name))
 		}
 		if err != nil {
 			b.log.Warn(fmt.Sprintf("Bridge %s: connection to %s failed: %v.", b.c.Name, addr, err))
@@ -277,6 +303,27 @@ func (b *Bridge) run() {
 		case <-time.After(sleep):
 		}
 	}
+}
+
+// errIdle ends a lazy bridge's session after idle_timeout seconds without
+// a message forwarded.
+var errIdle = errors.New("idle")
+
+// waitThreshold waits until the broker holds threshold messages for the
+// bridge's local session (checked each second, as Mosquitto does); false
+// if the bridge stops first. Only QoS 1 and 2 messages are queued while
+// the bridge is away (Mosquitto also queues QoS 0 ones for a lazy bridge).
+func (b *Bridge) waitThreshold() bool {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for b.local.Queued(b.localID) < b.c.Threshold {
+		select {
+		case <-b.stop:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // restartDelay is restart_timeout: constant, or Mosquitto's decorrelated

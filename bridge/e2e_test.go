@@ -505,3 +505,83 @@ topic o/# out
 		t.Error("the remote password is in the log")
 	}
 }
+
+// TestBridgeRoundRobin: two bridges to the same two upstreams, one with
+// round_robin true and one without. With the first upstream stopped both
+// move to the second; once the first is back, the failover bridge returns
+// to it and the round-robin one stays where it works.
+func TestBridgeRoundRobin(t *testing.T) {
+	d1, d2, da := t.TempDir(), t.TempDir(), t.TempDir()
+	p1, p2, pa := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	plain := "listener %d 127.0.0.1\nallow_anonymous true\n"
+	b1 := startLocal(t, d1, p1, fmt.Sprintf(plain, p1))
+	startLocal(t, d2, p2, fmt.Sprintf(plain, p2))
+	bridges := ""
+	for _, b := range []struct{ name, rr string }{{"rr", "true"}, {"fo", "false"}} {
+		bridges += fmt.Sprintf("connection %s\naddress 127.0.0.1:%d 127.0.0.1:%d\nround_robin %s\nremote_clientid %s\nrestart_timeout 1\ntopic %s/# out 1\n",
+			b.name, p1, p2, b.rr, b.name, b.name)
+	}
+	startLocal(t, da, pa, fmt.Sprintf(plain, pa)+bridges)
+	const rr, fo = "$SYS/broker/connection/rr/state", "$SYS/broker/connection/fo/state"
+	s1 := connect(t, p1, "sub-1", true)
+	s1.sub(rr)
+	s1.expect(rr + " 1")
+	s1.sub(fo)
+	s1.expect(fo + " 1")
+	s1.c.Disconnect(0)
+
+	b1.stop()
+	s2 := connect(t, p2, "sub-2", true)
+	s2.sub(rr)
+	s2.expect(rr + " 1")
+	s2.sub(fo)
+	s2.expect(fo + " 1")
+	s2.sub("rr/#", "fo/#")
+
+	b1.start()
+	s1 = connect(t, p1, "sub-1b", true)
+	s1.sub(fo)
+	s1.expect(fo + " 1")   // the failover bridge is back on the main address
+	s2.expect(fo + " 0")   // and has left the second one
+	s1.sub("rr/#", "fo/#") // by now the round-robin one had as long to move
+	pub := connect(t, pa, "pub-a", true)
+	pub.pub("rr/1", "m", false)
+	pub.pub("fo/1", "m", false)
+	s2.expect("rr/1 m")
+	s1.expect("fo/1 m")
+}
+
+// TestBridgeLazy: start_type lazy connects at start (as Mosquitto 2.0
+// does), disconnects after idle_timeout seconds without a message, stays
+// away while fewer than threshold messages are queued, then connects and
+// delivers them in order.
+func TestBridgeLazy(t *testing.T) {
+	da, db := t.TempDir(), t.TempDir()
+	pa, pb, web := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	startLocal(t, db, pb, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", pb))
+	sb := connect(t, pb, "sub-b", true)
+	const state = "$SYS/broker/connection/a/state"
+	sb.sub(state, "x/#")
+	startLocal(t, da, pa, fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+inspector 127.0.0.1:%d
+metrics true
+connection b
+address 127.0.0.1:%d
+remote_clientid a
+start_type lazy
+idle_timeout 2
+threshold 3
+topic x/# out 1
+`, pa, web, pb))
+	sb.expect(state+" 1", state+" 0")
+	sa := connect(t, pa, "pub-a", true)
+	sa.pub("x/1", "m", false)
+	sa.pub("x/2", "m", false)
+	testutil.WaitFor(t, 10*time.Second, "two messages queued while the lazy bridge is away", func() bool {
+		m := get(t, "http://"+testutil.Addr(web)+"/metrics")
+		return strings.Contains(m, `mqtls_bridge_connected{bridge="b"} 0`) && strings.Contains(m, `mqtls_bridge_queued_messages{bridge="b"} 2`)
+	})
+	sa.pub("x/3", "m", false)
+	sb.expect(state+" 1", "x/1 m", "x/2 m", "x/3 m", state+" 0")
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -147,27 +146,7 @@ func (b *Bridge) session(addr string, idx int) error {
 	go s.acknowledge(inAcks, &b.received)
 	defer s.wg.Wait()
 
-	var probe <-chan time.Time
-	if idx > 0 && !b.c.RoundRobin {
-		t := time.NewTicker(time.Duration(max(b.c.RestartBase, 5)) * time.Second)
-		defer t.Stop()
-		probe = t.C
-	}
-	for {
-		select {
-		case <-s.done:
-			return s.err
-		case <-b.stop:
-			s.fail(nil)
-			return nil
-		case <-probe:
-			if c, err := b.dial(b.c.Addresses[0]); err == nil {
-				c.Close()
-				s.fail(errBackToMain)
-				return errBackToMain
-			}
-		}
-	}
+	return b.watch(s, idx)
 }
 
 // subscribe makes the subscriptions of both sides.

@@ -54,6 +54,13 @@ func (l bridgeLocal) Dial(name string) (net.Conn, error) {
 	return client, nil
 }
 
+func (l bridgeLocal) Queued(clientID string) int {
+	if cl, ok := l.b.server.Clients.Get(clientID); ok {
+		return cl.State.Inflight.Len()
+	}
+	return 0
+}
+
 func (l bridgeLocal) Notify(topic string, payload []byte) {
 	if err := l.b.server.Publish(topic, payload, true, 1); err != nil {
 		l.b.log.Warn(fmt.Sprintf("bridge notification on %s: %v", topic, err))

@@ -32,7 +32,7 @@ type Bridge struct {
 	RemoteUsername     string
 	RemotePassword     string
 	RemotePasswordFile string
-	// ProtocolVersion is "mqttv311" (default) or "mqttv31".
+	// ProtocolVersion is "mqttv311" (default), "mqttv31" or "mqttv50".
 	ProtocolVersion string
 	// CleanSession is the remote session's clean session flag (default
 	// false); LocalCleanSession the local one's (nil: as CleanSession).
@@ -47,6 +47,12 @@ type Bridge struct {
 	RestartCap  int
 	// Once is start_type once: no restart after the connection fails.
 	Once bool
+	// Lazy is start_type lazy: the bridge disconnects after IdleTimeout
+	// seconds without a message forwarded (default 60) and connects again
+	// once Threshold messages (default 10) are queued for it.
+	Lazy        bool
+	IdleTimeout int
+	Threshold   int
 	// TryPrivate marks the bridge's CONNECT as a bridge's (default true).
 	TryPrivate bool
 	// Notifications publishes the connection state (default true), at
@@ -95,7 +101,7 @@ func (b *Bridge) TLS() bool { return b.CAFile != "" }
 func newBridge(file string, line int, name string) *Bridge {
 	return &Bridge{
 		File: file, Line: line, Name: name,
-		ProtocolVersion: "mqttv311", Keepalive: 60, RestartBase: 5, RestartCap: 30,
+		ProtocolVersion: "mqttv311", Keepalive: 60, RestartBase: 5, RestartCap: 30, IdleTimeout: 60, Threshold: 10,
 		TryPrivate: true, Notifications: true, AttemptUnsubscribe: true, OutgoingRetain: true,
 	}
 }
@@ -144,12 +150,10 @@ func (p *parser) bridgeOption(name, value string) error {
 		return setString(&b.RemotePasswordFile, value)
 	case "bridge_protocol_version":
 		switch value {
-		case "mqttv311", "mqttv31":
+		case "mqttv311", "mqttv31", "mqttv50":
 			b.ProtocolVersion = value
-		case "mqttv50":
-			return fmt.Errorf("%w: mqttv50 bridges are not implemented yet: use mqttv311 (the default) or mqttv31", ErrUnsupported)
 		default:
-			return fmt.Errorf("want mqttv311 or mqttv31, got %q", value)
+			return fmt.Errorf("want mqttv311, mqttv31 or mqttv50, got %q", value)
 		}
 	case "cleansession":
 		return setBool(&b.CleanSession, value)
@@ -169,15 +173,14 @@ func (p *parser) bridgeOption(name, value string) error {
 		case "once":
 			b.Once = true
 		case "lazy":
-			return fmt.Errorf("%w: lazy bridges are not implemented: use automatic (the default) or once", ErrUnsupported)
+			b.Lazy = true
 		default:
-			return fmt.Errorf("want automatic or once, got %q", value)
+			return fmt.Errorf("want automatic, lazy or once, got %q", value)
 		}
-	case "idle_timeout", "threshold":
-		if _, err := strconv.Atoi(value); err != nil {
-			return fmt.Errorf("want a number, got %q", value)
-		}
-		p.warn("accepted and ignored: it applies to lazy bridges, which mqtls does not implement")
+	case "idle_timeout":
+		return setInt(&b.IdleTimeout, value, 1, 1<<31-1)
+	case "threshold":
+		return setInt(&b.Threshold, value, 1, 1<<31-1)
 	case "try_private":
 		return setBool(&b.TryPrivate, value)
 	case "notifications":

@@ -31,6 +31,10 @@ address 127.0.0.1
 topic # both
 restart_timeout 7
 try_private false
+bridge_protocol_version mqttv50
+start_type lazy
+threshold 3
+idle_timeout 2
 `
 	c, err := Parse("x.conf", []byte(text))
 	if err != nil {
@@ -57,8 +61,8 @@ try_private false
 		}
 	}
 	o := c.Bridges[1]
-	if o.Addresses[0] != "127.0.0.1:1883" || o.RestartBase != 7 || o.RestartCap != 0 || o.TryPrivate || !o.Notifications ||
-		o.ProtocolVersion != "mqttv311" || o.Keepalive != 60 || o.CleanSession || o.Topics[0].QoS != 0 {
+	if o.Addresses[0] != "127.0.0.1:1883" || o.ProtocolVersion != "mqttv50" || !o.Lazy || o.Threshold != 3 || o.IdleTimeout != 2 || b.Threshold != 10 || b.IdleTimeout != 60 || o.RestartBase != 7 || o.RestartCap != 0 || o.TryPrivate || !o.Notifications ||
+		b.ProtocolVersion != "mqttv311" || o.Keepalive != 60 || o.CleanSession || o.Topics[0].QoS != 0 {
 		t.Errorf("defaults = %+v", o)
 	}
 }
@@ -79,10 +83,11 @@ func TestBridgeErrors(t *testing.T) {
 		"bad filter":     {"connection b\naddress h\ntopic a/#/b", `x.conf:3: topic: "a/#/b": '#' must be the last level, alone`},
 		"port":           {"connection b\naddress h:99999\ntopic #", `x.conf:2: address: want HOST[:PORT] with a port from 1 to 65535, got "h:99999"`},
 		"ipv6":           {"connection b\naddress ::1\ntopic #", `x.conf:2: address: an IPv6 address needs its port: [::1]:1883`},
-		"v5":             {"connection b" + ok + "\nbridge_protocol_version mqttv50", `x.conf:4: bridge_protocol_version: mosquitto option not supported by mqtls: mqttv50 bridges are not implemented yet`},
+		"version":        {"connection b" + ok + "\nbridge_protocol_version mqttv5", `x.conf:4: bridge_protocol_version: want mqttv311, mqttv31 or mqttv50, got "mqttv5"`},
 		"keepalive":      {"connection b" + ok + "\nkeepalive_interval 2", `x.conf:4: keepalive_interval: want a number from 5 to 65535, got "2"`},
 		"restart":        {"connection b" + ok + "\nrestart_timeout 10 5", `x.conf:4: restart_timeout: want BASE CAP with CAP at least BASE`},
-		"lazy":           {"connection b" + ok + "\nstart_type lazy", `x.conf:4: start_type: mosquitto option not supported by mqtls: lazy bridges`},
+		"start":          {"connection b" + ok + "\nstart_type manual", `x.conf:4: start_type: want automatic, lazy or once, got "manual"`},
+		"threshold":      {"connection b" + ok + "\nthreshold 0", `x.conf:4: threshold: want a number from 1 to`},
 		"psk":            {"connection b" + ok + "\nbridge_psk 00", `x.conf:4: bridge_psk: mosquitto option not supported by mqtls: pre-shared keys`},
 		"tls no ca":      {"connection b" + ok + "\nbridge_certfile c\nbridge_keyfile k", `x.conf:1: connection: bridge b sets bridge_certfile but no bridge_cafile`},
 		"cert no key":    {"connection b" + ok + "\nbridge_cafile ca\nbridge_certfile c", `x.conf:1: connection: bridge b has bridge_certfile but no bridge_keyfile`},

@@ -1,10 +1,15 @@
 package inspector
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"mqtls/internal/testutil"
 )
 
 // TestAccessAgainstBroker: in the Access tab a client and a role are made,
@@ -15,6 +20,18 @@ import (
 func TestAccessAgainstBroker(t *testing.T) {
 	t.Parallel()
 	b := startDynsecBroker(t)
+	// the page's answers reach the response topic, as mosquitto_ctrl's do
+	resp := testutil.Start(t, b.dir, "mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(b.port), "-u", "admin", "-P", "adminpw",
+		"-t", "$CONTROL/dynamic-security/v1/response", "-i", "response-listener")
+	testutil.WaitFor(t, 10*time.Second, "mosquitto_sub to subscribe to the response topic", func() bool {
+		type client struct {
+			ID            string
+			Subscriptions []any
+		}
+		var j struct{ Clients []client }
+		getJSON(t, b.web, "/api/clients", &j)
+		return slices.ContainsFunc(j.Clients, func(c client) bool { return c.ID == "response-listener" && len(c.Subscriptions) > 0 })
+	})
 	ctx := browser(t)
 	do(t, ctx, chromedp.Navigate(b.web))
 	eval[bool](t, ctx, `(() => { window.asked = []; window.confirm = (m) => { window.asked.push(m); return true; }; return true; })()`)
@@ -25,6 +42,9 @@ func TestAccessAgainstBroker(t *testing.T) {
 	click(t, ctx, "#acc-cu-create")
 	pageText(t, ctx, "#access-result", "done: create client dev7")
 	pageText(t, ctx, `#acc-clients [data-user="dev7"]`, "enabled")
+	testutil.WaitFor(t, 10*time.Second, "the createClient answer on the response topic", func() bool {
+		return strings.Contains(resp.Stdout(), `"command":"createClient"`)
+	})
 
 	do(t, ctx, chromedp.SetValue(chromedp.CSS("#acc-rn"), "sensors"))
 	click(t, ctx, "#acc-rn-create")

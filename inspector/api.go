@@ -102,7 +102,7 @@ func (i *Inspector) handleTopic(w http.ResponseWriter, r *http.Request, id ident
 		httpError(w, http.StatusNotFound, "no such topic (yet): nothing was published to it since the broker started")
 		return
 	}
-	v := topicView{summary: st.summary(time.Now().Unix())}
+	v := topicView{summary: i.store.summary(st, time.Now().Unix())}
 	st.mu.Lock()
 	v.Last = view(st.last())
 	if pm := st.prev(); pm != nil {

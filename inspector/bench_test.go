@@ -74,49 +74,95 @@ func BenchmarkTap(b *testing.B) {
 	}
 }
 
-// TestMemoryWithinBound fills the tap with 100,000 distinct topics, more than
-// it may hold, each with a history, lints those it keeps, and checks that
-// the heap it keeps stays within Options.Bound.
+// TestMemoryWithinBound pushes far more than the bound into a small tap:
+// 20,000 badly named topics (five lint findings each once the page reads
+// them) and 300 topics with full histories of payloads longer than
+// PayloadBytes, MQTT 5 properties and chart samples. The store's count
+// stays under MaxBytes after every message, it is exact (the sum of what
+// its topics hold), and the heap the tap keeps after a GC is within what
+// the count says (plus the ring of removed names), so the count does not
+// miss what the heap holds.
 func TestMemoryWithinBound(t *testing.T) {
 	if testing.Short() {
-		t.Skip("allocates 100,000 topics")
+		t.Skip("pushes 200 MB through the tap")
 	}
-	opts := Options{MaxTopics: 50000, PayloadBytes: 256, History: 100}
+	opts := Options{MaxTopics: 50000, MaxBytes: 16 << 20, PayloadBytes: 4096, History: 100}
 	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	insp2, err := New(srv, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// longer than PayloadBytes, so every topic stores two full cut payloads,
-	// and numeric, so every topic keeps a history
-	payload := fmt.Appendf(nil, `{"temp":21.5,"hum":40,"pad":"%0990d"}`, 0)
+	s := insp2.store
 	before := heap()
-	cl := device(srv, "filler", "DSN000001")
-	for n := range 100000 {
-		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
-			TopicName: fmt.Sprintf("/Fleet/%05d//tele metry/temperature/", n), Payload: payload, Created: 1}
-		for k := range 4 { // a history beyond the last two, and chart samples
-			insp2.tap.record(cl, pk, timeAt(n).Add(time.Duration(k)*time.Second))
+	cl := device(srv, "a-publisher-with-a-long-client-id-0123456789", "DSN000001")
+	check := func(when string) {
+		if b := s.bytes.Load(); b > s.maxBytes {
+			t.Fatalf("%s: the store counts %d bytes, over its bound of %d", when, b, s.maxBytes)
 		}
 	}
-	// a page reads every topic: each is linted, and keeps its five findings
-	// (leading and trailing slash, empty level, whitespace, upper case)
-	var c cursor
-	if f := insp2.frame(&c, identity{local: true}, search{}, opts.MaxTopics); len(f.Topics) != opts.MaxTopics || f.Topics[0].Lint != "error" {
-		t.Fatalf("the frame holds %d topics, the first marked %q", len(f.Topics), f.Topics[0].Lint)
+	small := fmt.Appendf(nil, `{"temp":21.5,"hum":40,"pad":"%0900d"}`, 0)
+	for n := range 20000 {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish},
+			TopicName: fmt.Sprintf("/Fleet/%05d//tele metry/temperature/", n), Payload: small}
+		for k := range 4 {
+			insp2.tap.record(cl, pk, timeAt(n).Add(time.Duration(k)*time.Second))
+			check("names")
+		}
+	}
+	// longer than PayloadBytes: every message keeps a cut 4,096 bytes
+	big := fmt.Appendf(nil, `{"temp":21.5,"hum":40,"pad":"%06000d"}`, 0)
+	props := packets.Properties{ContentType: "application/json", ResponseTopic: "reply/to/me",
+		CorrelationData: make([]byte, 200), User: []packets.UserProperty{{Key: "site", Val: "plant-7"}, {Key: "line", Val: "3"}}}
+	for k := range 100 {
+		for n := range 300 {
+			pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+				TopicName: fmt.Sprintf("history/%03d", n), Payload: big, Properties: props}
+			insp2.tap.record(cl, pk, timeAt(30000+k))
+			check("histories")
+		}
+	}
+	// a page reads every topic: each is linted, and keeps its findings
+	func() {
+		var c cursor
+		f := insp2.frame(&c, identity{local: true}, search{}, opts.MaxTopics)
+		if len(f.Topics) == 0 {
+			t.Fatal("the frame holds no topic")
+		}
+	}()
+	check("lint")
+	var sum int64
+	held, topics, most := 0, 0, 0
+	for i := range s.shards {
+		for _, st := range s.shards[i].m {
+			st.mu.Lock()
+			if st.account() != (costChange{}) {
+				t.Errorf("%s: its count was stale", st.name)
+			}
+			sum += st.charged
+			held += len(st.msgs)
+			most = max(most, len(st.msgs))
+			st.mu.Unlock()
+			topics++
+		}
+	}
+	counted := s.bytes.Load()
+	if counted != sum {
+		t.Errorf("the store counts %d bytes, its topics hold %d", counted, sum)
 	}
 	used := heap() - before
-	if insp2.Topics() != opts.MaxTopics {
-		t.Errorf("holds %d topics, want %d", insp2.Topics(), opts.MaxTopics)
+	t.Logf("20,000 named topics and 300 histories of 4 KiB payloads into a %d MiB tap: %d topics, %d messages (at most %d a topic), "+
+		"%d bytes counted, heap %d bytes (%.2f of the count), bound %d",
+		opts.MaxBytes>>20, topics, held, most, counted, used, float64(used)/float64(counted), opts.Bound())
+	if used > opts.Bound() {
+		t.Errorf("the heap grew by %d bytes, over the bound of %d", used, opts.Bound())
 	}
-	bound := opts.Bound()
-	t.Logf("100,000 topics into a %d-topic tap: %d topics held, heap %.1f MB (%.0f bytes a topic), bound %.1f MB",
-		opts.MaxTopics, insp2.Topics(), float64(used)/(1<<20), float64(used)/float64(opts.MaxTopics), float64(bound)/(1<<20))
-	if used > bound {
-		t.Errorf("heap grew by %d bytes, over the bound of %d", used, bound)
+	// what the heap holds beyond the count: the ring of removed names
+	// (goneRingBytes) and the slack of the maps' growth
+	if used > counted+goneRingBytes {
+		t.Errorf("the heap grew by %d bytes, the store counts %d: the count misses %d bytes", used, counted, used-counted-goneRingBytes)
 	}
-	if b := insp2.store.bytes.Load(); b > insp2.store.maxBytes {
-		t.Errorf("the store counts %d bytes, over its bound of %d", b, insp2.store.maxBytes)
+	if counted < s.maxBytes/2 {
+		t.Errorf("the store uses %d of %d bytes: it gives up more than it must", counted, s.maxBytes)
 	}
 	runtime.KeepAlive(insp2)
 }

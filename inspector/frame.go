@@ -139,7 +139,7 @@ func (i *Inspector) frame(c *cursor, id identity, q search, limit int) frame {
 			}
 			c.shown[t.st.name] = struct{}{}
 		}
-		f.Topics = append(f.Topics, t.st.summary(now))
+		f.Topics = append(f.Topics, i.store.summary(t.st, now))
 	}
 	for _, g := range gone {
 		if keep(g.Name) {
@@ -216,18 +216,22 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-func (st *topicState) summary(now int64) summary {
+// summary is what the tree shows of a topic. Its first read lints the
+// topic, and the findings are charged to the store.
+func (s *store) summary(st *topicState, now int64) summary {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	r10, r60 := st.rate.rates(now)
 	m := st.last()
-	s := summary{
+	lint, d := st.lintMark()
+	v := summary{
 		Name: st.name, Seq: st.seq.Load(), Count: st.count, Bytes: st.bytes, Rate10: r10, Rate60: r60,
 		Size: m.Size, Time: m.Time, QoS: m.QoS, Retain: m.Retain, Retained: st.retained,
-		Truncated: len(m.Payload) < m.Size, Lint: st.lintMark(),
+		Truncated: len(m.Payload) < m.Size, Lint: lint,
 	}
-	s.Preview, s.Binary = preview(m.Payload)
-	return s
+	v.Preview, v.Binary = preview(m.Payload)
+	st.mu.Unlock()
+	s.charge(d)
+	return v
 }
 
 // preview is the start of a payload as text, or as hex when it is binary.

@@ -3,6 +3,7 @@ package inspector
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strconv"
 
 	"mqtls/internal/cjson"
@@ -41,9 +42,14 @@ type sample struct {
 	Values []*float64 `json:"v"` // nil where the field was absent
 }
 
-// bytes is what the samples hold; the field names are in the topic's
-// fixed bound.
-func (h *history) bytes() int64 { return int64(cap(h.times))*8 + int64(cap(h.vals))*4 }
+// bytes is what the samples and the field names hold.
+func (h *history) bytes() int64 {
+	c := int64(cap(h.times))*8 + int64(cap(h.vals))*4 + int64(cap(h.fields))*16
+	for _, f := range h.fields {
+		c += heapSize(len(f))
+	}
+	return c
+}
 
 // record parses payload and keeps its numbers as the sample of its second.
 func (h *history) record(payload []byte, now int64) {
@@ -93,8 +99,9 @@ func (h *history) trim() {
 		h.times, h.vals, h.next, h.n = nil, nil, 0, 0
 		return
 	}
-	times := make([]int64, keep)
-	vals := make([]float32, keep*maxFields)
+	// slices.Grow: cap is then the allocation's size class
+	times := slices.Grow([]int64(nil), keep)[:keep]
+	vals := slices.Grow([]float32(nil), keep*maxFields)[:keep*maxFields]
 	c := len(h.times)
 	for k := range keep {
 		i := (h.next - keep + k + c) % c

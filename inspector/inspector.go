@@ -15,9 +15,8 @@ import (
 	"mqtls/topic"
 )
 
-// Defaults for [Options]. With them the tap holds at most about 160 MB in the
-// worst case (every topic carrying two full-size payloads, a full numeric
-// history and the most lint findings); see [Options.Bound]. Typical topics use a small fraction of it.
+// Defaults for [Options]. With them the tap's topics hold at most 64 MiB,
+// whatever the topics' names, payloads and histories; see [Options.Bound].
 const (
 	DefaultMaxTopics    = 10000
 	DefaultMaxBytes     = 64 << 20
@@ -30,17 +29,19 @@ const (
 type Options struct {
 	// MaxTopics caps the number of topics kept (conf inspector_max_topics).
 	MaxTopics int
-	// MaxBytes caps the topics kept in bytes: about 1 KiB of state per
-	// topic plus twice its name's length, their messages beyond the last
-	// two and their chart samples (conf inspector_max_bytes).
+	// MaxBytes caps in bytes everything the topics hold: each topic's
+	// state, name and map entry, every message of its history with its
+	// payload, properties and publisher, its chart samples and its lint
+	// findings (conf inspector_max_bytes).
 	MaxBytes int64
 	// PayloadBytes caps each stored payload; longer payloads are cut and
 	// the page says so (conf inspector_payload_bytes).
 	PayloadBytes int
 	// History is the number of messages kept per topic, at least 2 (conf
-	// inspector_history). Beyond the last two, they share MaxBytes with
-	// the chart's samples and the topics' state: when it is reached, the
-	// least recently updated topics' histories are halved first.
+	// inspector_history). They share MaxBytes with the chart's samples
+	// and the topics' state: when it is reached, the least recently
+	// updated topics' histories are halved first (down to their last two
+	// messages), then the least recently updated topics go.
 	History int
 	// Interval is how often the page receives a batch of updates.
 	Interval time.Duration
@@ -50,7 +51,9 @@ type Options struct {
 	RequireLogin bool
 	// Control, when set, runs one $CONTROL/dynamic-security/v1 request
 	// and returns its response, for the Access view; the page checks the
-	// user's right to publish there first.
+	// user's right to publish there first. The page publishes the
+	// response on $CONTROL/dynamic-security/v1/response, as the broker
+	// does for an MQTT request.
 	Control func(request []byte) []byte
 	// Explain, when set, says which role and ACL decide an access, as
 	// `mqtls dynsec check` does.
@@ -105,21 +108,11 @@ func (o *Options) fill() error {
 	return nil
 }
 
-// topicOverhead is a generous estimate of one topic's fixed cost in bytes:
-// the state struct (about 650 bytes), its map entry, a topic name of up to
-// 128 bytes, the properties kept with the last two payloads and up to
-// maxFindings lint findings of about 320 bytes each (a message and a
-// suggestion that repeats the topic).
-const topicOverhead = 1024 + 2*maxPropBytes + maxFindings*320
-
-// Bound is the most memory, in bytes, that the tap's topic state can hold
-// with these options: per topic, the fixed overhead (lint findings
-// included) and its last two messages; the rest (older messages, chart
-// samples, names longer than 128 bytes) is within MaxBytes.
-func (o Options) Bound() int64 {
-	perTopic := topicOverhead + 2*msgSize + int64(2*o.PayloadBytes+maxFields*maxFieldName)
-	return int64(o.MaxTopics)*perTopic + o.MaxBytes
-}
+// Bound is the most memory, in bytes, that the tap's topics can hold with
+// these options: MaxBytes, which counts every byte of every topic, and the
+// ring of recently removed names that pages catch up from. Each publishing
+// goroutine may overrun it by one message while it makes room.
+func (o Options) Bound() int64 { return o.MaxBytes + goneRingBytes }
 
 // Inspector is the tap, the page and the metrics of one broker.
 type Inspector struct {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"mqtls/topic"
 )
@@ -52,17 +53,20 @@ type lintState struct {
 	done     bool
 	findings []topic.Finding
 	worst    topic.Severity
+	cost     int64 // what the findings hold, in the topic's account
 }
 
-// ensureLint lints the topic once, with the flags of the message held then.
-// The caller holds st.mu.
-func (st *topicState) ensureLint() {
+// ensureLint lints the topic once, with the flags of the message held then,
+// and returns the change of what the topic counts against the store's
+// bytes: the caller holds st.mu, and passes it to store.charge once it has
+// let go.
+func (st *topicState) ensureLint() costChange {
 	if st.lint.done {
-		return
+		return costChange{}
 	}
 	st.lint.done = true
 	if brokerTopic(st.name) {
-		return // not the user's design: nothing to say
+		return costChange{} // not the user's design: nothing to say
 	}
 	m := st.last()
 	fs := topic.LintSample(topic.Sample{Topic: st.name, HasFlags: st.count > 0, QoS: m.QoS, Retain: m.Retain}, topic.Options{})
@@ -71,9 +75,18 @@ func (st *topicState) ensureLint() {
 	}
 	st.lint.findings = fs
 	st.lint.worst = -1
+	st.lint.cost = int64(cap(fs)) * int64(unsafe.Sizeof(topic.Finding{}))
 	for _, f := range fs {
 		st.lint.worst = max(st.lint.worst, f.Severity)
+		st.lint.cost += heapSize(len(f.Message)) + heapSize(len(f.Suggestion))
+		if unsafe.StringData(f.Topic) != unsafe.StringData(st.name) {
+			st.lint.cost += heapSize(len(f.Topic))
+		}
 	}
+	if st.dead {
+		return costChange{} // evicted: it counts no more
+	}
+	return st.account()
 }
 
 // brokerTopic reports whether the broker owns a topic's name: $SYS and the
@@ -83,13 +96,14 @@ func brokerTopic(name string) bool {
 	return strings.HasPrefix(name, "$SYS/") || strings.HasPrefix(name, "$CONTROL/")
 }
 
-// lintMark is the severity of the topic's worst finding, "" when clean.
-func (st *topicState) lintMark() string {
-	st.ensureLint()
+// lintMark is the severity of the topic's worst finding, "" when clean,
+// and the change of the topic's count (see ensureLint).
+func (st *topicState) lintMark() (string, costChange) {
+	d := st.ensureLint()
 	if len(st.lint.findings) == 0 {
-		return ""
+		return "", d
 	}
-	return st.lint.worst.String()
+	return st.lint.worst.String(), d
 }
 
 // setLint caches the findings of the rules that compare topics, one set per
@@ -157,9 +171,10 @@ func (i *Inspector) setFindings(id identity, name string) []topic.Finding {
 // set-wide ones.
 func (i *Inspector) topicFindings(id identity, st *topicState) []finding {
 	st.mu.Lock()
-	st.ensureLint()
+	d := st.ensureLint()
 	own := slices.Clone(st.lint.findings)
 	st.mu.Unlock()
+	i.store.charge(d)
 	out := []finding{}
 	for _, f := range append(own, i.setFindings(id, st.name)...) {
 		out = append(out, findingOf(f))

@@ -64,6 +64,10 @@ func browserScenario(t *testing.T, e env) context.Context {
 	if got := strings.TrimSpace(sub.Stdout()); got != "plant/line1/press/cmd stop please" {
 		t.Errorf("mosquitto_sub received %q", got)
 	}
+	// The page's publish adds a row (cmd) above the state row: a click
+	// aimed at the state row while the tree is still without it lands on
+	// the row that takes its place. Wait for the tree to hold it first.
+	pageText(t, ctx, `[data-topic="plant/line1/press/cmd"]`, "stop please")
 
 	// 3. clear the retained state topic from the page
 	click(t, ctx, `[data-topic="plant/line1/press/state"]`)

@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -140,25 +141,55 @@ type message struct {
 // msgSize is what a message's own struct takes in the history's slice.
 const msgSize = int64(unsafe.Sizeof(message{}))
 
-// msgCost is what a message holds beyond its struct: the payload's buffer
-// and the properties' bytes. Client id and certificate CN are shared with
-// the connection, the user name with the message before.
+// heapSize is an upper bound of what an allocation of n bytes takes on the
+// heap: Go rounds small allocations up to a size class (17 bytes take 24,
+// 4,097 take 4,864) and large ones to whole pages; n/4 + 16 covers both.
+// Slices that append grew already carry their size class in cap.
+func heapSize(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	return int64(n + n/4 + 16)
+}
+
+// msgCost is what a message holds beyond its struct: the payload's buffer,
+// the properties and the publisher's strings. Client id and certificate CN
+// are often shared with the connection and the user name with the message
+// before; they are counted anyway, because a connection that leaves leaves
+// them to the history alone.
 func msgCost(m *message) int64 {
-	c := int64(cap(m.Payload)) + int64(len(m.Props.ContentType)+len(m.Props.ResponseTopic)+cap(m.Props.CorrelationData))
+	c := int64(cap(m.Payload)) + heapSize(len(m.Props.ContentType)) + heapSize(len(m.Props.ResponseTopic)) + int64(cap(m.Props.CorrelationData))
 	c += int64(cap(m.Props.User)) * int64(unsafe.Sizeof(userProperty{}))
 	for _, u := range m.Props.User {
-		c += int64(len(u.Key) + len(u.Val))
+		c += heapSize(len(u.Key)) + heapSize(len(u.Val))
 	}
-	return c
+	if m.Props.PayloadFormat != nil {
+		c += 16
+	}
+	return c + heapSize(len(m.ClientID)) + heapSize(len(m.Username)) + heapSize(len(m.CN))
 }
+
+// topicStateSize is what a topic's state struct takes on the heap.
+var topicStateSize = heapSize(int(unsafe.Sizeof(topicState{})))
+
+// mapEntryCost is a topic's part of its shard's map: Go's swiss tables keep
+// the key (a string header), the value (a pointer) and a control byte in a
+// slot, at most 7/8 of the slots full, and double when they grow: up to two
+// slots a topic just after a growth.
+const mapEntryCost = 2 * (16 + 8 + 1)
+
+// fixedCost is what a topic costs before its first message: its state, its
+// map entry and its name (the map's key is the same string).
+func fixedCost(name string) int64 { return topicStateSize + mapEntryCost + heapSize(len(name)) }
 
 // topicState is what the tap keeps for one topic. seq is read without the
 // lock to find topics changed since a cursor; everything else is under mu.
 //
-// The last messages are a ring of up to Options.History. The last two are
-// part of a topic's fixed bound; the older ones and the chart's samples are
-// charged to the store's byte bound, and give way when it is reached (see
-// store.makeRoom).
+// The last messages are a ring of up to Options.History. Everything the
+// topic holds (its state, name, messages with their payloads, properties and
+// publishers, chart samples and lint findings) is charged to the store's
+// byte bound (see account); when it is reached, the older messages and
+// samples give way first, then whole topics (see store.makeRoom).
 type topicState struct {
 	name string
 	seq  atomic.Uint64
@@ -171,7 +202,8 @@ type topicState struct {
 	msgs     []message // the last messages; the newest at head, then backwards
 	head     int
 	costs    int64 // the sum of msgs' costs
-	charged  int64 // what the topic counts in store.bytes beyond topicCost
+	charged  int64 // what the topic counts in store.bytes: account's last sum
+	canTrim  bool  // what it counts in store.trimmable: trimmable() at the last account
 	dead     bool  // evicted: it counts no more, and records nothing
 	hist     history
 	lint     lintState
@@ -208,9 +240,8 @@ func (st *topicState) next(capacity int) *message {
 	n := len(st.msgs)
 	if n < capacity {
 		if n == cap(st.msgs) {
-			grown := make([]message, n, min(capacity, max(2, 2*n)))
-			copy(grown, st.msgs)
-			st.msgs = grown
+			// slices.Grow: cap is then the allocation's size class
+			st.msgs = slices.Grow(st.msgs, min(capacity, max(2, 2*n))-n)
 		}
 		st.msgs = st.msgs[:n+1]
 		st.head = n
@@ -220,42 +251,40 @@ func (st *topicState) next(capacity int) *message {
 	return &st.msgs[st.head]
 }
 
-// account recomputes what the topic counts against the store's bytes and
-// returns the change.
-func (st *topicState) account() int64 {
-	c := int64(cap(st.msgs))*msgSize + st.costs + st.hist.bytes()
-	if n := len(st.msgs); n > 0 {
-		// the last two messages are in the fixed bound
-		c -= min(int64(n), 2) * msgSize
-		c -= st.last().cost
-		if n > 1 {
-			c -= st.prev().cost
-		}
-	}
-	d := c - st.charged
+// costChange is a change of what a topic counts in the store: bytes, and
+// trimmable +1 when it became trimmable, -1 when it stopped being so.
+type costChange struct{ bytes, trimmable int64 }
+
+// account recomputes what the topic counts in the store and returns the
+// change. The caller holds st.mu.
+func (st *topicState) account() costChange {
+	c := fixedCost(st.name) + int64(cap(st.msgs))*msgSize + st.costs + st.hist.bytes() + st.lint.cost
+	ch := costChange{bytes: c - st.charged}
 	st.charged = c
-	return d
+	if t := st.trimmable(); t != st.canTrim {
+		st.canTrim = t
+		ch.trimmable = map[bool]int64{true: 1, false: -1}[t]
+	}
+	return ch
 }
+
+// trimmable reports whether trim would free something: messages beyond
+// the last two, or chart samples.
+func (st *topicState) trimmable() bool { return len(st.msgs) > 2 || st.hist.n > 0 }
 
 // trim makes room: it drops the older half of the topic's messages, keeping
 // the last two, or when only those are left the older half of its chart.
-// It returns the change of what the topic counts (negative: freed).
-func (st *topicState) trim() int64 {
+// It returns the change of what the topic counts (negative bytes: freed).
+func (st *topicState) trim() costChange {
 	if n := len(st.msgs); n > 2 {
 		keep := max(2, n/2)
-		kept := make([]message, keep)
+		kept := slices.Grow([]message(nil), keep)[:keep]
 		st.costs = 0
 		for k := range keep {
 			kept[k] = *st.back(keep - 1 - k)
 			st.costs += kept[k].cost
 		}
 		st.msgs, st.head = kept, keep-1
-	} else if n := len(st.msgs); cap(st.msgs) > n {
-		kept := make([]message, n)
-		for k := range n {
-			kept[k] = *st.back(n - 1 - k)
-		}
-		st.msgs, st.head = kept, n-1
 	} else {
 		st.hist.trim()
 	}

@@ -8,11 +8,17 @@ import (
 )
 
 // store holds the topics in shards so that publishers on different topics
-// rarely share a lock. Neither the number of topics nor their cost in bytes
-// (see topicCost) exceeds its bound: a new topic first evicts the least
-// recently updated of a few sampled ones. A client chooses its topic names'
-// length (up to max_topic_length), so a bound in topics alone would not
-// bound memory.
+// rarely share a lock. Neither the number of topics nor the bytes they hold
+// (see topicState.account: state, name, map entry, every message with its
+// payload, properties and publisher, chart samples, lint findings) exceeds
+// its bound: over it, the least recently updated of a few sampled topics
+// give up the older half of their history, then whole topics go. A client
+// chooses its topic names' length (up to max_topic_length) and its
+// payloads' size, so a bound in topics alone would not bound memory.
+//
+// Publishers check the bound after they stored their message, so each may
+// overrun it by one message (up to Options.PayloadBytes and its metadata)
+// for the time it takes to make room.
 type store struct {
 	seed     maphash.Seed
 	shards   [64]shard
@@ -20,8 +26,11 @@ type store struct {
 	maxBytes int64
 	count    atomic.Int64
 	bytes    atomic.Int64
-	seq      atomic.Uint64 // the newest change
-	victim   atomic.Uint32 // where the next eviction starts looking
+	// trimmable counts the topics that hold messages beyond their last
+	// two or chart samples: none, and nothing is searched for them.
+	trimmable atomic.Int64
+	seq       atomic.Uint64 // the newest change
+	victim    atomic.Uint32 // where the next eviction starts looking
 
 	evicted atomic.Uint64
 
@@ -36,23 +45,21 @@ type shard struct {
 // evictionSample is how many topics an eviction compares.
 const evictionSample = 8
 
-// nameCost is what a topic's name costs beside its fixed state: the name
-// itself and the lint findings that quote it.
-func nameCost(name string) int64 { return 2 * int64(len(name)) }
-
-// topicCost is what one topic counts against the store's byte bound: the
-// fixed state (struct, map entry, properties, findings) and its name.
-func topicCost(name string) int64 { return 1024 + nameCost(name) }
-
-// goneBytes bounds the names the ring of removed topics keeps.
-const goneBytes = 1 << 20
+// goneBytes bounds the names the ring of removed topics keeps, and
+// goneRingBytes is all the ring holds: the names with their allocations'
+// rounding (see heapSize) and the slots.
+const (
+	goneBytes     = 1 << 20
+	goneEntries   = 4096
+	goneRingBytes = goneBytes + goneBytes/4 + goneEntries*(16+16+8)
+)
 
 func newStore(max int, maxBytes int64) *store {
 	s := &store{seed: maphash.MakeSeed(), max: int64(max), maxBytes: maxBytes}
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*topicState)
 	}
-	s.gone.init(4096, goneBytes)
+	s.gone.init(goneEntries, goneBytes)
 	return s
 }
 
@@ -75,13 +82,13 @@ func (s *store) get(name string) *topicState {
 	if st := s.lookup(name); st != nil {
 		return st
 	}
-	cost := topicCost(name)
+	cost := fixedCost(name)
 	if cost > s.maxBytes {
 		return nil
 	}
 	for !s.reserve(cost) {
 		// over the byte bound, histories give way before topics do
-		if s.count.Load() < s.max && s.trimOne() {
+		if s.count.Load() < s.max && s.trimmable.Load() > 0 && s.trimOne() {
 			continue
 		}
 		if !s.evictOne() {
@@ -100,7 +107,7 @@ func (s *store) get(name string) *topicState {
 	// mochi's decoded topic points into the packet's buffer: a copy keeps
 	// the payload from being held with it.
 	name = strings.Clone(name)
-	st = &topicState{name: name}
+	st = &topicState{name: name, charged: cost}
 	sh.m[name] = st
 	sh.mu.Unlock()
 	return st
@@ -142,11 +149,14 @@ func (s *store) evictOne() bool {
 			delete(sh.m, victim.name)
 			victim.mu.Lock()
 			victim.dead = true
-			charged := victim.charged
+			charged, canTrim := victim.charged, victim.canTrim
 			victim.mu.Unlock()
 			sh.mu.Unlock()
 			s.count.Add(-1)
-			s.bytes.Add(-topicCost(victim.name) - charged)
+			s.bytes.Add(-charged)
+			if canTrim {
+				s.trimmable.Add(-1)
+			}
 			s.evicted.Add(1)
 			s.gone.add(victim.name, s.seq.Add(1))
 			return true
@@ -161,17 +171,36 @@ func (s *store) evictOne() bool {
 // few topics, and evicts topics only when no history is left to trim.
 func (s *store) makeRoom() {
 	for s.bytes.Load() > s.maxBytes {
-		if !s.trimOne() && !s.evictOne() {
+		if s.trimmable.Load() > 0 && s.trimOne() {
+			continue
+		}
+		if !s.evictOne() {
 			return
 		}
 	}
 }
 
+// charge adds a topic's change to the store, and makes room when that
+// takes it over its bound. Call it without holding a topic's lock.
+func (s *store) charge(ch costChange) {
+	if ch.trimmable != 0 {
+		s.trimmable.Add(ch.trimmable)
+	}
+	if ch.bytes != 0 && s.bytes.Add(ch.bytes) > s.maxBytes {
+		s.makeRoom()
+	}
+}
+
+// trimShards bounds the shards one trimOne looks through: when few topics
+// hold a history to trim, a topic is evicted rather than the whole store
+// searched for them on every message.
+const trimShards = 8
+
 // trimOne halves the history of the least recently updated of a few
 // topics of one shard that hold some beyond their last two messages.
 func (s *store) trimOne() bool {
 	start := int(s.victim.Add(1))
-	for i := range len(s.shards) {
+	for i := range trimShards {
 		sh := &s.shards[(start+i)%len(s.shards)]
 		sh.mu.RLock()
 		var victim *topicState
@@ -182,9 +211,9 @@ func (s *store) trimOne() bool {
 				break
 			}
 			st.mu.Lock()
-			c := st.charged
+			ok := st.trimmable()
 			st.mu.Unlock()
-			if c == 0 {
+			if !ok {
 				continue
 			}
 			if victim == nil || st.seq.Load() < victim.seq.Load() {
@@ -199,13 +228,18 @@ func (s *store) trimOne() bool {
 			continue
 		}
 		victim.mu.Lock()
-		var d int64
+		var ch costChange
 		if !victim.dead {
-			d = victim.trim()
+			ch = victim.trim()
 		}
 		victim.mu.Unlock()
-		if d < 0 {
-			s.bytes.Add(d)
+		if ch.trimmable != 0 {
+			s.trimmable.Add(ch.trimmable)
+		}
+		if ch.bytes != 0 {
+			s.bytes.Add(ch.bytes)
+		}
+		if ch.bytes < 0 {
 			return true
 		}
 	}

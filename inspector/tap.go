@@ -140,8 +140,10 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 	prevUser := st.last().Username
 	m := st.next(max(h.i.opts.History, 2))
 	st.costs -= m.cost
-	if n > cap(m.Payload) || cap(m.Payload) > 2*n+64 { // exactly n: append's growth would overshoot the bound
-		m.Payload = make([]byte, 0, n)
+	if n > cap(m.Payload) || cap(m.Payload) > 2*n+64 {
+		// a new buffer whose cap is its allocation's size class, so that
+		// the account counts what the heap holds
+		m.Payload = nil
 	}
 	m.Payload = append(m.Payload[:0], payload[:n]...)
 	m.Size = len(payload)
@@ -174,9 +176,7 @@ func (h *tap) record(cl *mqtt.Client, pk packets.Packet, t time.Time) {
 	delta := st.account()
 	st.seq.Store(s.seq.Add(1))
 	st.mu.Unlock()
-	if delta != 0 && s.bytes.Add(delta) > s.maxBytes {
-		s.makeRoom()
-	}
+	s.charge(delta)
 }
 
 // certCN is the CN of the client's verified certificate, as the broker

@@ -188,7 +188,7 @@ func benchFleetCmd() *cli.Command {
 			"[--concurrency 16] [--connect-rate N] [--url ssl://HOST:PORT --cafile FILE --cert-dir DIR] [--pid PID]",
 		Description: `The devices connect first, at most --concurrency at a time and --connect-rate per
    second; then each publishes one message every --interval for --duration,
-   their slots spread evenly over the interval. Subscribers (one per 2,500
+   their slots spread evenly over the interval. Subscribers (one per 500
    devices unless --subscribers) count every message by device and sequence
    number: lost (accepted by the broker, never delivered), duplicated, and the
    connections the broker ended (each reconnected at its next slot).
@@ -202,7 +202,7 @@ func benchFleetCmd() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "how long the devices publish, once connected"},
 			&cli.IntFlag{Name: "qos", Value: 1, Usage: "QoS of publishes and subscriptions: 0, 1 or 2"},
 			&cli.IntFlag{Name: "size", Value: 64, Usage: "payload size in `BYTES` (at least 16)"},
-			&cli.IntFlag{Name: "subscribers", Usage: "subscribers that count the messages (default one per 2,500 devices)"},
+			&cli.IntFlag{Name: "subscribers", Usage: "subscribers that count the messages (default one per 500 devices)"},
 			&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "connects in progress at once during the ramp"},
 			&cli.Float64Flag{Name: "connect-rate", Usage: "at most `N` connects started per second during the ramp (0: no bound but --concurrency)"},
 			&cli.DurationFlag{Name: "drain", Value: 10 * time.Second, Usage: "longest wait for messages in flight after publishing"},

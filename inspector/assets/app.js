@@ -554,7 +554,11 @@ async function loadClients() {
   const rows = (j.clients || []).map((c) => `<tr data-client="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.username || '')}${c.cn ? ` <span class="ret">cert ${esc(c.cn)}</span>` : ''}</td>` +
     `<td>${esc((c.roles || []).join(', '))}</td><td>${esc(c.remote)}<br><span class="muted">${esc(c.listener)}</span></td><td>${c.protocol === 5 ? '5' : c.protocol === 4 ? '3.1.1' : '3.1'}</td>` +
     `<td>${(c.subscriptions || []).map((s) => `<code>${esc(s.filter)} (QoS ${s.qos})</code>`).join('')}</td><td><button class="kick danger" type="button" data-client="${esc(c.id)}">kick</button></td></tr>`);
-  $('clients').tBodies[0].innerHTML = rows.join('') || '<tr><td colspan="7" class="muted">no clients connected</td></tr>';
+  // replaced only when they change: a kick button swapped for a copy
+  // between the press and the release of a click loses the click
+  const html = rows.join('') || '<tr><td colspan="7" class="muted">no clients connected</td></tr>';
+  const body = $('clients').tBodies[0];
+  if (body.dataset.html !== html) { body.dataset.html = html; body.innerHTML = html; }
   const bridges = j.bridges || [];
   $('bridges').hidden = bridges.length === 0;
   $('bridges').tBodies[0].innerHTML = bridges.map((b) => `<tr data-bridge="${esc(b.name)}"><td>${esc(b.name)}</td><td>${esc(b.state)}</td><td>${esc(b.address)}</td>` +
