@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"mqtls/certs"
 )
 
@@ -16,7 +18,11 @@ import (
 //     and Mosquitto do (mochi just closes);
 //   - the reason code of a DISCONNECT without properties (remaining length
 //     1, which mochi's decoder does not read) is kept, so that 0x04
-//     (disconnect with will message) is honoured.
+//     (disconnect with will message) is honoured;
+//   - a v5 packet that mochi's decoder refuses gets DISCONNECT 0x81
+//     (malformed packet, or mochi's own reason code) before the close, as
+//     from Mosquitto (mochi just closes): the last packet read, up to
+//     maxKeptPacket bytes, is decoded again when mochi closes.
 //
 // It wraps the connection mochi reads from and forwards what the broker
 // asks of it (TLS state, certificate identity).
@@ -53,7 +59,23 @@ type frameConn struct {
 	mu       sync.Mutex
 	dReason  byte
 	dHasCode bool
+
+	// The last packet read (its first byte and, up to maxKeptPacket, its
+	// body), judged on Close: mochi's decoder gives no hook a word when it
+	// refuses a packet, it only closes the connection.
+	kmu      sync.Mutex
+	kHeader  byte
+	kBody    []byte
+	kWhole   bool // the body is complete and kept whole
+	kVersion byte
+	readErr  bool // a read failed: the client went, nothing is said
+	sentDisc bool // a DISCONNECT was written
+	sentAck  bool // a CONNACK was written: a DISCONNECT may follow
 }
+
+// maxKeptPacket bounds the copy of the last packet read: a malformed
+// packet larger than this is closed on without a DISCONNECT, as before.
+const maxKeptPacket = 4096
 
 const (
 	frHeader = iota
@@ -68,6 +90,14 @@ func newFrameConn(c net.Conn, max uint32) *frameConn { return &frameConn{Conn: c
 const maxKeptPend = 1024
 
 func (f *frameConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && (p[0]>>4 == 14 || p[0]>>4 == 2) {
+		// mochi writes a packet in one Write. kmu is not taken under wmu:
+		// the reader holds kmu when tooLarge takes wmu.
+		f.kmu.Lock()
+		f.sentDisc = f.sentDisc || p[0]>>4 == 14
+		f.sentAck = f.sentAck || p[0]>>4 == 2
+		f.kmu.Unlock()
+	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	if f.held > 0 {
@@ -144,10 +174,100 @@ func (f *frameConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := f.Conn.Read(p)
+	f.kmu.Lock()
 	if n > 0 && !f.broken {
 		f.scan(p[:n])
 	}
+	f.kVersion = f.version
+	if err != nil {
+		f.readErr = true
+	}
+	f.kmu.Unlock()
 	return n, err
+}
+
+// Close tells a v5 client, before the connection closes, that its last
+// packet was malformed (DISCONNECT with mochi's reason code, 0x81 unless
+// it says otherwise), as Mosquitto does: when mochi closes the connection
+// on a packet its decoder refused, nothing else was said.
+func (f *frameConn) Close() error {
+	if code := f.refused(); code != 0 {
+		f.kmu.Lock()
+		f.sentDisc = true
+		f.kmu.Unlock()
+		f.wmu.Lock()
+		f.pend = append(f.pend, 0xe0, 0x02, code, 0x00)
+		_ = f.flushLocked()
+		f.wmu.Unlock()
+	}
+	return f.Conn.Close()
+}
+
+// refused is the reason code for the last packet read when mochi's decoder
+// refuses it and nothing was said yet, else 0.
+func (f *frameConn) refused() byte {
+	f.kmu.Lock()
+	defer f.kmu.Unlock()
+	if f.kVersion != 5 || !f.sentAck || f.readErr || f.sentDisc || f.broken {
+		return 0
+	}
+	// Wrong fixed-header flags: Mosquitto says 0x81 to a PUBLISH with QoS
+	// 3 and closes on the others without a word, as mochi does.
+	var fh packets.FixedHeader
+	if fh.Decode(f.kHeader) != nil {
+		if f.kHeader>>4 == packets.Publish {
+			return packets.ErrMalformedPacket.Code
+		}
+		return 0
+	}
+	if !f.kWhole || f.st != frHeader {
+		return 0
+	}
+	err := decodeBody(fh, f.kBody)
+	if err == nil {
+		return 0
+	}
+	if c, ok := err.(packets.Code); ok && c.Code >= 0x80 {
+		return c.Code
+	}
+	return packets.ErrMalformedPacket.Code
+}
+
+// decodeBody is mochi's decoding of a v5 packet's body (its ReadPacket).
+func decodeBody(fh packets.FixedHeader, b []byte) error {
+	pk := packets.Packet{FixedHeader: fh, ProtocolVersion: 5}
+	b = append([]byte(nil), b...)
+	switch fh.Type {
+	case packets.Connect:
+		return pk.ConnectDecode(b)
+	case packets.Disconnect:
+		return pk.DisconnectDecode(b)
+	case packets.Connack:
+		return pk.ConnackDecode(b)
+	case packets.Publish:
+		return pk.PublishDecode(b)
+	case packets.Puback:
+		return pk.PubackDecode(b)
+	case packets.Pubrec:
+		return pk.PubrecDecode(b)
+	case packets.Pubrel:
+		return pk.PubrelDecode(b)
+	case packets.Pubcomp:
+		return pk.PubcompDecode(b)
+	case packets.Subscribe:
+		return pk.SubscribeDecode(b)
+	case packets.Suback:
+		return pk.SubackDecode(b)
+	case packets.Unsubscribe:
+		return pk.UnsubscribeDecode(b)
+	case packets.Unsuback:
+		return pk.UnsubackDecode(b)
+	case packets.Pingreq, packets.Pingresp:
+		return nil
+	case packets.Auth:
+		return pk.AuthDecode(b)
+	}
+	return packets.ErrMalformedPacket
 }
 
 func (f *frameConn) scan(b []byte) {
@@ -155,6 +275,10 @@ func (f *frameConn) scan(b []byte) {
 		switch f.st {
 		case frHeader:
 			f.typ, f.rem, f.mult, f.off = b[i]>>4, 0, 1, 0
+			f.kHeader, f.kBody, f.kWhole = b[i], f.kBody[:0], false
+			if cap(f.kBody) > maxKeptPend {
+				f.kBody = nil // an idle connection keeps no more
+			}
 			f.st = frLength
 			i++
 		case frLength:
@@ -175,11 +299,15 @@ func (f *frameConn) scan(b []byte) {
 				return
 			}
 			f.st = frBody
+			f.kWhole = f.rem <= maxKeptPacket
 			if f.rem == 0 {
 				f.st = frHeader
 			}
 		case frBody:
 			take := min(f.rem-f.off, len(b)-i)
+			if f.kWhole {
+				f.kBody = append(f.kBody, b[i:i+take]...)
+			}
 			if f.typ == 1 || f.typ == 14 {
 				for j := 0; j < take && f.off+j < 2+f.nameLen+1+2; j++ {
 					f.body(f.off+j, b[i+j])

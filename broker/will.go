@@ -31,11 +31,16 @@ type willHook struct {
 	mqtt.HookBase
 	server *mqtt.Server
 
-	mu      sync.Mutex
-	wills   map[*mqtt.Client]*pendingWill
-	resumed map[*mqtt.Client]bool  // taken over by a connection that resumes the session
-	delayed map[string]*time.Timer // client id -> will waiting for its delay
-	closed  bool
+	mu    sync.Mutex
+	wills map[*mqtt.Client]*pendingWill
+	// takenOver holds the connections being taken over, true when the
+	// newcomer resumes the session. It is noted before mochi closes the old
+	// connection, and read instead of cl.IsTakenOver(): mochi marks the old
+	// client taken over only after closing its connection, and the old
+	// reader can reach OnDisconnect in between.
+	takenOver map[*mqtt.Client]bool
+	delayed   map[string]*time.Timer // client id -> will waiting for its delay
+	closed    bool
 }
 
 type pendingWill struct {
@@ -46,7 +51,7 @@ type pendingWill struct {
 var _ mqtt.Hook = (*willHook)(nil)
 
 func newWillHook(s *mqtt.Server) *willHook {
-	return &willHook{server: s, wills: map[*mqtt.Client]*pendingWill{}, resumed: map[*mqtt.Client]bool{}, delayed: map[string]*time.Timer{}}
+	return &willHook{server: s, wills: map[*mqtt.Client]*pendingWill{}, takenOver: map[*mqtt.Client]bool{}, delayed: map[string]*time.Timer{}}
 }
 
 func (h *willHook) ID() string { return "mqtls-wills" }
@@ -63,15 +68,15 @@ func (h *willHook) Init(config any) error {
 }
 
 // OnSessionEstablish notes, before mochi takes over an existing live
-// connection of the same client id, whether the newcomer resumes its
-// session.
+// connection of the same client id, that it is taken over and whether the
+// newcomer resumes its session.
 func (h *willHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	old, ok := h.server.Clients.Get(cl.ID)
-	if !ok || old == cl || old.Closed() || pk.Connect.Clean {
+	if !ok || old == cl || old.Closed() {
 		return
 	}
 	h.mu.Lock()
-	h.resumed[old] = true
+	h.takenOver[old] = !pk.Connect.Clean
 	h.mu.Unlock()
 }
 
@@ -123,9 +128,9 @@ func (h *willHook) schedule(cl *mqtt.Client, err error) *packets.Packet {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w, ok := h.wills[cl]
-	resumed := h.resumed[cl]
+	resumed, takenOver := h.takenOver[cl]
 	delete(h.wills, cl)
-	delete(h.resumed, cl)
+	delete(h.takenOver, cl)
 	if !ok || h.closed {
 		return nil
 	}
@@ -136,7 +141,7 @@ func (h *willHook) schedule(cl *mqtt.Client, err error) *packets.Packet {
 	case err == nil && errors.Is(cl.StopCause(), packets.CodeDisconnect):
 		return nil // a normal DISCONNECT discards the will [MQTT-3.14.4-3]
 	case errors.Is(err, packets.CodeDisconnectWillMessage):
-	case cl.IsTakenOver() && resumed:
+	case takenOver && resumed:
 		return nil
 	}
 	// The will waits for its delay unless the session ends first
@@ -147,7 +152,7 @@ func (h *willHook) schedule(cl *mqtt.Client, err error) *packets.Packet {
 			delay = se
 		}
 	}
-	if delay <= 0 || cl.IsTakenOver() {
+	if delay <= 0 || takenOver {
 		return &w.pk
 	}
 	// The client may have connected again already (before this reader

@@ -21,6 +21,7 @@ import (
 	"mqtls/conf"
 	"mqtls/dynsec"
 	"mqtls/internal/fileio"
+	"mqtls/internal/shellword"
 )
 
 // Sandbox names in the dev folder.
@@ -168,22 +169,26 @@ func config(o Options, c *ca.CA, dsPath string) *conf.Config {
 }
 
 func tryIt(o Options, c *ca.CA) string {
-	dev := func(ext string) string { return c.IssuedPath(Device, ext) }
-	tlsFlags := fmt.Sprintf("-h 127.0.0.1 -p %d --cafile %s", o.TLSPort, c.ChainPath())
+	// Every path is quoted: the folder or the program's path may hold a
+	// space, and the block is meant to be pasted as printed.
+	q := shellword.Quote
+	dev := func(ext string) string { return q(c.IssuedPath(Device, ext)) }
+	tlsFlags := fmt.Sprintf("-h 127.0.0.1 -p %d --cafile %s", o.TLSPort, q(c.ChainPath()))
 	topic := "devices/" + Device
 	prog := o.Program
 	if prog == "" {
 		prog = "mqtls"
 	}
+	prog = q(prog)
 	var b strings.Builder
 	fmt.Fprintf(&b, "try it (dev sandbox in %s; its CA has no password: for development only):\n\n", o.Dir)
 	fmt.Fprintf(&b, "  # 1. subscribe as the demo device over mutual TLS, with the p12 a phone would hold\n")
-	fmt.Fprintf(&b, "  %s sub %s --p12 %s --p12-password-file %s -t '%s/#' -v\n\n", prog, tlsFlags, dev(".p12"), dev(".p12.pass"), topic)
+	fmt.Fprintf(&b, "  %s sub %s --p12 %s --p12-password-file %s -t %s -v\n\n", prog, tlsFlags, dev(".p12"), dev(".p12.pass"), q(topic+"/#"))
 	fmt.Fprintf(&b, "  # 2. publish as the same device (another terminal), with Mosquitto's client or ours\n")
-	fmt.Fprintf(&b, "  mosquitto_pub %s --cert %s --key %s -t %s/temp -m 21.5\n", tlsFlags, dev(".crt"), dev(".key"), topic)
-	fmt.Fprintf(&b, "  %s pub %s --cert %s --key %s -t %s/temp -m 21.5\n\n", prog, tlsFlags, dev(".crt"), dev(".key"), topic)
+	fmt.Fprintf(&b, "  mosquitto_pub %s --cert %s --key %s -t %s -m 21.5\n", tlsFlags, dev(".crt"), dev(".key"), q(topic+"/temp"))
+	fmt.Fprintf(&b, "  %s pub %s --cert %s --key %s -t %s -m 21.5\n\n", prog, tlsFlags, dev(".crt"), dev(".key"), q(topic+"/temp"))
 	fmt.Fprintf(&b, "  # 3. the dynsec admin logs in with a password on port %d (it may read everything)\n", o.Port)
-	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, admin, filepath.Join(o.Dir, "admin.pass"))
+	fmt.Fprintf(&b, "  %s sub -h 127.0.0.1 -p %d -u %s --password-file %s -t '#' -v\n", prog, o.Port, admin, q(filepath.Join(o.Dir, "admin.pass")))
 	if o.Inspector != "" {
 		fmt.Fprintf(&b, "\n  # 4. watch every topic live in a browser (Prometheus metrics at /metrics)\n  http://%s/\n", o.Inspector)
 	}

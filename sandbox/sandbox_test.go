@@ -135,15 +135,53 @@ func envArgs(env []string) []string { return append([]string{"-i"}, env...) }
 
 // TestDevSandboxNamesItsPath: started by a path (as make run does with
 // ./bin/mqtls) and not found on the PATH, the broker prints commands that
-// call it by that path, so they work when pasted.
+// call it by that path, so they work when pasted; a path or a sandbox
+// folder with a space in it is quoted, so a shell reads each as one word.
 func TestDevSandboxNamesItsPath(t *testing.T) {
+	testutil.Need(t, "sh")
 	dir := t.TempDir()
-	bin := testutil.Mqtls(t)
+	bin := filepath.Join(dir, "my tools", "mqtls")
+	if err := os.Mkdir(filepath.Dir(bin), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(testutil.Mqtls(t), bin); err != nil {
+		t.Fatal(err)
+	}
 	p, tp := testutil.FreePort(t), testutil.FreePort(t)
-	pr := testutil.Start(t, dir, "env", "PATH=/usr/bin:/bin", bin, "broker", "--dev-port", fmt.Sprint(p),
+	pr := testutil.Start(t, dir, "env", "PATH=/usr/bin:/bin", bin, "broker", "--dev-dir", "my sandbox", "--dev-port", fmt.Sprint(p),
 		"--dev-tls-port", fmt.Sprint(tp), "--dev-inspector", "")
 	testutil.WaitFor(t, 15*time.Second, "try it block", func() bool { return strings.Contains(pr.Stdout(), "-u admin") })
-	if !strings.Contains(pr.Stdout(), "  "+bin+" sub -h 127.0.0.1 -p "+fmt.Sprint(tp)) {
-		t.Fatalf("try it block does not call the binary by its path %s:\n%s", bin, pr.Stdout())
+	var lines []string
+	for _, ln := range strings.Split(pr.Stdout(), "\n") {
+		if ln = strings.TrimSpace(ln); strings.HasPrefix(ln, "'"+bin+"'") || strings.HasPrefix(ln, "mosquitto_pub ") {
+			lines = append(lines, ln)
+		}
+	}
+	if len(lines) != 4 {
+		t.Fatalf("try it block does not call the binary by its path %s, quoted, in 4 commands:\n%s", bin, pr.Stdout())
+	}
+	for _, ln := range lines {
+		// The shell's own reading of the line: its words, one a line.
+		out, code := testutil.Run(t, dir, 10*time.Second, "sh", "-c", "for w in "+ln+"; do printf '%s\\n' \"$w\"; done")
+		words := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if code != 0 || (words[0] != bin && words[0] != "mosquitto_pub") {
+			t.Errorf("sh reads %q as %q (exit %d)", ln, words, code)
+			continue
+		}
+		for i, w := range words {
+			switch w {
+			case "--cafile", "--cert", "--key", "--p12", "--p12-password-file", "--password-file":
+				f := ""
+				if i+1 < len(words) {
+					f = words[i+1]
+				}
+				if !filepath.IsAbs(f) {
+					f = filepath.Join(dir, f)
+				}
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("sh reads %s's file in %q as %q: %v", w, ln, words[i+1:], err)
+				}
+			}
+		}
 	}
 }

@@ -3,6 +3,8 @@ package topic
 import (
 	"fmt"
 	"strings"
+
+	"mqtls/internal/shellword"
 )
 
 // Dynsec ACL types, as Mosquitto's dynamic security names them.
@@ -69,34 +71,20 @@ func (s *Scheme) Roles() []Role {
 func DynsecCommands(roles []Role, dynsecFile string) []string {
 	prefix := "mqtls dynsec"
 	if dynsecFile != "" {
-		prefix += " -f " + shellQuote(dynsecFile)
+		prefix += " -f " + shellword.Quote(dynsecFile)
 	}
 	var out []string
 	for _, r := range roles {
-		out = append(out, fmt.Sprintf("%s createRole %s", prefix, shellQuote(r.Name)))
+		out = append(out, fmt.Sprintf("%s createRole %s", prefix, shellword.Quote(r.Name)))
 		for _, a := range r.ACLs {
 			verdict := "deny"
 			if a.Allow {
 				verdict = "allow"
 			}
-			out = append(out, fmt.Sprintf("%s addRoleACL %s %s %s %s", prefix, shellQuote(r.Name), a.Type, shellQuote(a.Topic), verdict))
+			out = append(out, fmt.Sprintf("%s addRoleACL %s %s %s %s", prefix, shellword.Quote(r.Name), a.Type, shellword.Quote(a.Topic), verdict))
 		}
 	}
 	return out
-}
-
-// shellQuote quotes s for a POSIX shell when it holds anything beyond
-// letters, digits and -_./:%.
-func shellQuote(s string) string {
-	safe := s != ""
-	for i := 0; i < len(s) && safe; i++ {
-		c := s[i]
-		safe = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_./:%@=", c) >= 0
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ACLFile renders the scheme as a Mosquitto acl_file, for brokers without

@@ -64,14 +64,22 @@ func reorderArgs(app *cli.App, args []string) []string {
 		}
 		fl = append(fl, a)
 		n := flagArity(flags, a)
-		if lookupFlag(flags, a) == nil {
+		own := lookupFlag(flags, a) != nil
+		if !own {
 			n = flagArity(inherited, a)
 		}
 		if n == 1 {
 			if i+1 == len(rest) {
 				// The flag's value is missing: let the parser say so
-				// rather than take "--" or an argument as the value.
-				return append(out, fl...)
+				// rather than take "--" or an argument as the value. A
+				// parent's flag is refused by the command's parser
+				// whatever follows it, so the arguments stay, for the
+				// misuse error's hint.
+				out = append(out, fl...)
+				if !own && len(pos) > 0 {
+					out = append(append(out, "--"), pos...)
+				}
+				return out
 			}
 			i++
 			fl = append(fl, rest[i])

@@ -29,7 +29,9 @@ func TestReorderArgs(t *testing.T) {
 		{[]string{"m", "cert"}, []string{"m", "cert"}},
 		// A flag of the parent keeps its value, for the misuse error.
 		{[]string{"m", "cert", "client", "DSN1", "-h", "x"}, []string{"m", "cert", "client", "-h", "x", "--", "DSN1"}},
-		{[]string{"m", "cert", "client", "DSN1", "-h"}, []string{"m", "cert", "client", "-h"}},
+		{[]string{"m", "cert", "client", "DSN1", "-h"}, []string{"m", "cert", "client", "-h", "--", "DSN1"}},
+		// The command's own flag without its value: the parser says so.
+		{[]string{"m", "cert", "client", "DSN1", "--days"}, []string{"m", "cert", "client", "--days"}},
 	}
 	for _, c := range cases {
 		if got := reorderArgs(app, c.in); !reflect.DeepEqual(got, c.want) {

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"mqtls/internal/shellword"
 )
 
 // dynsecSubUsageError is the flag-error handler of the dynsec commands.
@@ -34,9 +35,15 @@ func dynsecSubUsageError(c *cli.Context, err error, sub bool) error {
 		return onUsageError(c, err, sub)
 	}
 	line, moved, bare := dynsecReorder(parent, c.Command)
-	if len(moved) == 0 || (name == "h" && bare) {
-		// A lone -h without a host asks for help.
+	if len(moved) == 0 {
 		return onUsageError(c, err, sub)
+	}
+	if bare {
+		// -h is the broker's host, as in mosquitto_ctrl (help is --help):
+		// a lone -h after the command is a host left out, not a request
+		// for help, and exits 2 rather than 0.
+		return withHint(usageErrorf("dynsec %s: -h needs the broker's host and goes before '%s' (help is --help)", c.Command.Name, c.Command.Name),
+			"write it as: "+line)
 	}
 	what := fmt.Sprintf("%s is an option of 'mqtls dynsec' and goes", moved[0])
 	if len(moved) > 1 {
@@ -52,7 +59,8 @@ func dynsecSubUsageError(c *cli.Context, err error, sub bool) error {
 
 // dynsecReorder is the command line of the dynsec command sub with the
 // parent's flags written after sub moved before it. moved are the moved
-// flags as typed; bare is true when -h is moved without a value.
+// flags as typed; bare is true when -h is moved without a value (the
+// line then has HOST in its place).
 func dynsecReorder(parent *cli.Context, sub *cli.Command) (line string, moved []string, bare bool) {
 	words := []string{"mqtls", "dynsec"}
 	// The options given before the command, by their short names.
@@ -107,7 +115,7 @@ func dynsecReorder(parent *cli.Context, sub *cli.Command) (line string, moved []
 			words = append(words, a, hideSecret(argFlagName(a), args[i]))
 		default:
 			bare = bare || argFlagName(a) == "h"
-			words = append(words, a, strings.ToUpper(argFlagName(a)))
+			words = append(words, a, strings.ToUpper(f.Names()[0]))
 		}
 	}
 	words = append(words, sub.Name)
@@ -120,7 +128,7 @@ func dynsecReorder(parent *cli.Context, sub *cli.Command) (line string, moved []
 	}
 	words = append(words, pos...)
 	for i, w := range words {
-		words[i] = shellQuote(w)
+		words[i] = shellword.Quote(w)
 	}
 	return strings.Join(words, " "), moved, bare
 }
@@ -147,14 +155,4 @@ func shortestName(f cli.Flag) string {
 		}
 	}
 	return n
-}
-
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
-
-// shellQuote is w as a shell word.
-func shellQuote(w string) string {
-	if shellSafe.MatchString(w) {
-		return w
-	}
-	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }

@@ -134,6 +134,25 @@ func TestDynsecOptionAfterCommand(t *testing.T) {
 			}
 		}
 	}
+	// A lone -h after the command is the host left out (mosquitto_ctrl's
+	// -h is the host; help is --help): the same refusal, never the help
+	// with exit 0.
+	for _, l := range lines {
+		argv := append(append(append([]string{"dynsec", "-f", "d.json", l.name}, strings.Fields(l.flags)...), strings.Fields(l.args)...), "-h")
+		before := snapshotDir(t, dir)
+		out, errOut, code := mq(t, dir, nil, argv...)
+		want := "mqtls: error: dynsec " + l.name + ": -h needs the broker's host and goes before '" + l.name + "' (help is --help)\n" +
+			"mqtls: hint: write it as: " + strings.Join(append(append([]string{"mqtls", "dynsec", "-f", "d.json", "-h", "HOST", l.name}, strings.Fields(l.flags)...), strings.Fields(l.args)...), " ") + "\n"
+		if l.name == "addRoleACL" || l.name == "removeRoleACL" {
+			want = strings.Replace(want, "devices/%u/#", "'devices/%u/#'", 1)
+		}
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("mqtls %q: exit %d, want 2\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", argv, code, out, errOut, want)
+		}
+		if after := snapshotDir(t, dir); !reflect.DeepEqual(before, after) {
+			t.Errorf("mqtls %q changed the folder", argv)
+		}
+	}
 	for _, f := range []string{filepath.Join(dir, "new.json"), outDir} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("a hint did not create %s: %v", filepath.Base(f), err)

@@ -72,7 +72,7 @@ func hasShortH(c *cli.Command) bool {
 
 // Every command, those added later included: an unknown flag is two lines
 // and exit 2 (1 for the Mosquitto-compatible tools), and -h is --help unless
-// the command's -h is the host.
+// the command's -h (or, for the dynsec commands, mqtls dynsec's) is the host.
 func TestEveryCommandMisuseAndHelp(t *testing.T) {
 	dir := t.TempDir()
 	app := newApp(io.Discard, io.Discard)
@@ -92,6 +92,15 @@ func TestEveryCommandMisuseAndHelp(t *testing.T) {
 			t.Errorf("mqtls %s --no-such-flag: exit %d, want %d\n%s", strings.Join(p, " "), code, want, errOut)
 		}
 		if hasShortH(c) {
+			continue
+		}
+		if len(p) > 1 && p[0] == "dynsec" {
+			// -h is mosquitto_ctrl's host, an option of 'mqtls dynsec':
+			// after the command, without a host, it is refused
+			// (TestDynsecOptionAfterCommand has the words).
+			if _, errOut, code := mq(t, dir, nil, append(p, "-h")...); code != 2 || !strings.Contains(errOut, "-h needs the broker's host") {
+				t.Errorf("mqtls %s -h: exit %d, want 2\n%s", strings.Join(p, " "), code, errOut)
+			}
 			continue
 		}
 		out, errOut, code := mq(t, dir, nil, append(p, "-h")...)

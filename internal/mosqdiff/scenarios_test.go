@@ -529,6 +529,18 @@ var coreScenarios = []scenario{
 		p.pub(e.topic("b"), "", 0, true)
 		e.sync(p, s)
 	}},
+	{name: "retain-as-published-resubscribe", run: func(e *env) {
+		// The same filter again with the other Retain As Published
+		// replaces the subscription's options [MQTT-3.8.4-3].
+		s, p := pubsub(e, v5)
+		s.sub(props{}, subopt{Filter: e.topic("a")}, subopt{Filter: e.topic("b"), RetainAsPublished: true})
+		s.sub(props{}, subopt{Filter: e.topic("a"), RetainAsPublished: true}, subopt{Filter: e.topic("b")})
+		p.pub(e.topic("a"), "r", 0, true)
+		p.pub(e.topic("b"), "r", 0, true)
+		p.pub(e.topic("a"), "", 0, true)
+		p.pub(e.topic("b"), "", 0, true)
+		e.sync(p, s)
+	}},
 	{name: "retain-clear", run: func(e *env) {
 		p := e.connect("p", v4, conn{})
 		p.pub(e.topic("a"), "r", 0, true)
@@ -843,6 +855,16 @@ var coreScenarios = []scenario{
 	{name: "malformed-property-id", run: func(e *env) {
 		c := e.connect("c", v5, conn{})
 		c.raw([]byte{0x30, 7, 0, 1, 'a', 2, 0x7f, 0, 'x'})
+		c.end()
+	}},
+	{name: "malformed-publish-qos3-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.raw([]byte{0x36, 6, 0, 1, 'a', 0, 1, 0})
+		c.end()
+	}},
+	{name: "malformed-pubrel-flags-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.raw([]byte{0x60, 2, 0, 1})
 		c.end()
 	}},
 	{name: "malformed-property-twice", run: func(e *env) {
