@@ -233,9 +233,13 @@ func TestDeviceCannotExhaustMemory(t *testing.T) {
 		t.Errorf("peak resident memory %d MiB, want under 300", peak)
 	}
 	// The inspector keeps the topics it saw, within inspector_max_bytes
-	// (64 MiB by default, counting each name twice).
-	if after > base+64 {
-		t.Errorf("after the client left: %d MiB, baseline %d MiB: want within 64 MiB of it", after, base)
+	// (64 MiB of heap by default, every byte it holds counted); on top of
+	// that the Go runtime keeps partly used spans of what was freed, so the
+	// resident set may pass the bound by a little, never by a leak's worth.
+	const inspectorBound, runtimeSlack = 64, 16
+	if after > base+inspectorBound+runtimeSlack {
+		t.Errorf("after the client left: %d MiB, baseline %d MiB: want within %d MiB of it (the inspector's %d MiB bound and %d MiB of runtime slack)",
+			after, base, inspectorBound+runtimeSlack, inspectorBound, runtimeSlack)
 	}
 }
 
