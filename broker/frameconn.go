@@ -9,6 +9,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/certs"
+	"mqtls/internal/mqttraw"
 )
 
 // frameConn follows the MQTT framing of what a client sends, to do two
@@ -223,7 +224,8 @@ func (f *frameConn) refused() byte {
 	if !f.kWhole || f.st != frHeader {
 		return 0
 	}
-	err := decodeBody(fh, f.kBody)
+	pk := packets.Packet{FixedHeader: fh, ProtocolVersion: 5}
+	err := mqttraw.DecodeBody(&pk, append([]byte(nil), f.kBody...))
 	if err == nil {
 		return 0
 	}
@@ -231,43 +233,6 @@ func (f *frameConn) refused() byte {
 		return c.Code
 	}
 	return packets.ErrMalformedPacket.Code
-}
-
-// decodeBody is mochi's decoding of a v5 packet's body (its ReadPacket).
-func decodeBody(fh packets.FixedHeader, b []byte) error {
-	pk := packets.Packet{FixedHeader: fh, ProtocolVersion: 5}
-	b = append([]byte(nil), b...)
-	switch fh.Type {
-	case packets.Connect:
-		return pk.ConnectDecode(b)
-	case packets.Disconnect:
-		return pk.DisconnectDecode(b)
-	case packets.Connack:
-		return pk.ConnackDecode(b)
-	case packets.Publish:
-		return pk.PublishDecode(b)
-	case packets.Puback:
-		return pk.PubackDecode(b)
-	case packets.Pubrec:
-		return pk.PubrecDecode(b)
-	case packets.Pubrel:
-		return pk.PubrelDecode(b)
-	case packets.Pubcomp:
-		return pk.PubcompDecode(b)
-	case packets.Subscribe:
-		return pk.SubscribeDecode(b)
-	case packets.Suback:
-		return pk.SubackDecode(b)
-	case packets.Unsubscribe:
-		return pk.UnsubscribeDecode(b)
-	case packets.Unsuback:
-		return pk.UnsubackDecode(b)
-	case packets.Pingreq, packets.Pingresp:
-		return nil
-	case packets.Auth:
-		return pk.AuthDecode(b)
-	}
-	return packets.ErrMalformedPacket
 }
 
 func (f *frameConn) scan(b []byte) {

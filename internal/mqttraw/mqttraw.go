@@ -2,7 +2,9 @@
 // connection, for tests that must say exactly what goes on the wire:
 // malformed packets, wrong acks, properties a client library would not send.
 // Encoding and decoding are mochi's packets package; this package only
-// frames packets and formats them for comparison.
+// frames packets and formats them for comparison. DecodeBody is also the
+// broker's: it judges a packet mochi's reader refused with the same
+// decoders.
 package mqttraw
 
 import (
@@ -124,6 +126,28 @@ func Read(r io.ByteReader, v byte) (packets.Packet, error) {
 }
 
 func decode(pk *packets.Packet, b []byte) error {
+	if pk.FixedHeader.Type == packets.Disconnect && pk.ProtocolVersion == 5 && len(b) == 1 {
+		// A reason code without properties, which mochi's decoder
+		// reads only when a property length follows.
+		pk.ReasonCode = b[0]
+		return nil
+	}
+	if err := DecodeBody(pk, b); err != nil {
+		if errors.Is(err, errUnknownType) {
+			return fmt.Errorf("unknown packet type %d", pk.FixedHeader.Type)
+		}
+		return err
+	}
+	return nil
+}
+
+var errUnknownType = errors.New("unknown packet type")
+
+// DecodeBody decodes the body b of pk, whose fixed header is set, the way
+// mochi's ReadPacket does: by packet type, with mochi's decoders. The
+// broker uses it to judge a packet mochi refused; an unknown type is an
+// error that wraps packets.ErrMalformedPacket.
+func DecodeBody(pk *packets.Packet, b []byte) error {
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
 		return pk.ConnectDecode(b)
@@ -150,17 +174,11 @@ func decode(pk *packets.Packet, b []byte) error {
 	case packets.Pingreq, packets.Pingresp:
 		return nil
 	case packets.Disconnect:
-		if pk.ProtocolVersion == 5 && len(b) == 1 {
-			// A reason code without properties, which mochi's decoder
-			// reads only when a property length follows.
-			pk.ReasonCode = b[0]
-			return nil
-		}
 		return pk.DisconnectDecode(b)
 	case packets.Auth:
 		return pk.AuthDecode(b)
 	}
-	return fmt.Errorf("unknown packet type %d", pk.FixedHeader.Type)
+	return fmt.Errorf("%w: %w", errUnknownType, packets.ErrMalformedPacket)
 }
 
 // Encode encodes pk as protocol version v. The fixed header flags of PUBREL,
