@@ -413,23 +413,7 @@ func (f *fleet) progress(ctx context.Context, snap func() Progress) (stop func()
 	if f.o.Progress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				f.o.Progress(snap())
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
+	return everySecond(ctx, func() { f.o.Progress(snap()) })
 }
 
 // handler counts what subscriber k receives.

@@ -180,27 +180,13 @@ func (s *fleetSamples) watch(ctx context.Context, pid int) (stop func()) {
 	if pid <= 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if p, err := readProc(pid); err == nil {
-					s.mu.Lock()
-					s.peak = max(s.peak, p.rss)
-					s.mu.Unlock()
-				}
-			}
+	return everySecond(ctx, func() {
+		if p, err := readProc(pid); err == nil {
+			s.mu.Lock()
+			s.peak = max(s.peak, p.rss)
+			s.mu.Unlock()
 		}
 	})
-	return func() { close(done); wg.Wait() }
 }
 
 func (s *fleetSamples) result(pid int, after procSample, received int64, clients int) *FleetBroker {

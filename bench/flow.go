@@ -428,6 +428,14 @@ func (f *flow) progress(ctx context.Context, start time.Time, total time.Duratio
 	if f.l.Progress == nil {
 		return func() {}
 	}
+	return everySecond(ctx, func() {
+		f.l.Progress(Progress{Mode: f.mode, Elapsed: time.Since(start), Total: total, Sent: f.sent.Load(), Received: f.recv.Load()})
+	})
+}
+
+// everySecond calls fn once a second, from one goroutine, until ctx ends or
+// the returned stop is called; stop returns after the last call.
+func everySecond(ctx context.Context, fn func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -440,7 +448,7 @@ func (f *flow) progress(ctx context.Context, start time.Time, total time.Duratio
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				f.l.Progress(Progress{Mode: f.mode, Elapsed: time.Since(start), Total: total, Sent: f.sent.Load(), Received: f.recv.Load()})
+				fn()
 			}
 		}
 	})
