@@ -70,17 +70,21 @@ func (b *Broker) dynsecKick(d *dynsecState, username string) {
 // answer on the response topic; the request itself is not delivered.
 func (b *Broker) control(cl *mqtt.Client, pk packets.Packet) {
 	b.log.Debug(fmt.Sprintf("dynsec: %s/%s | request of %d bytes", cl.ID, cl.Properties.Username, len(pk.Payload)))
-	b.runControl(pk.Payload, func(resp []byte) {
-		if err := b.server.Publish(dynsec.ResponseTopic, resp, false, 0); err != nil {
-			b.log.Error("dynsec: publish response: " + err.Error())
-		}
-	})
+	b.runControl(pk.Payload, b.publishResponse)
 }
 
 // ControlRequest runs one $CONTROL/dynamic-security/v1 request for the
-// inspector's Access view and returns the response, which is not published.
+// inspector's Access view and returns the response, which is published on
+// the response topic as an MQTT request's is, so that a subscriber there
+// sees the page's changes as it sees mosquitto_ctrl's.
 func (b *Broker) ControlRequest(payload []byte) []byte {
-	return b.runControl(payload, nil)
+	return b.runControl(payload, b.publishResponse)
+}
+
+func (b *Broker) publishResponse(resp []byte) {
+	if err := b.server.Publish(dynsec.ResponseTopic, resp, false, 0); err != nil {
+		b.log.Error("dynsec: publish response: " + err.Error())
+	}
 }
 
 // runControl runs requests one at a time; the sessions a request ends are

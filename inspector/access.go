@@ -50,12 +50,6 @@ func (i *Inspector) handleDynsec(w http.ResponseWriter, r *http.Request, id iden
 	// the commands' names only: a request may carry a password
 	i.opts.Logger.Info("inspector dynsec", "user", id.user, "commands", strings.Join(names, ","))
 	resp := i.opts.Control(body)
-	// published as the answer to an MQTT request is, so that a subscriber
-	// of the response topic sees the page's changes as it sees
-	// mosquitto_ctrl's
-	if err := i.srv.Publish(dynsec.ResponseTopic, resp, false, 0); err != nil {
-		i.opts.Logger.Error("inspector dynsec: publish response: " + err.Error())
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(resp)

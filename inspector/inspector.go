@@ -51,9 +51,9 @@ type Options struct {
 	RequireLogin bool
 	// Control, when set, runs one $CONTROL/dynamic-security/v1 request
 	// and returns its response, for the Access view; the page checks the
-	// user's right to publish there first. The page publishes the
-	// response on $CONTROL/dynamic-security/v1/response, as the broker
-	// does for an MQTT request.
+	// user's right to publish there first. The broker's Control also
+	// publishes the response on $CONTROL/dynamic-security/v1/response, as
+	// for an MQTT request.
 	Control func(request []byte) []byte
 	// Explain, when set, says which role and ACL decide an access, as
 	// `mqtls dynsec check` does.
