@@ -23,7 +23,12 @@ import (
 // out again), removed with "P/#" unless the client subscribed to P itself.
 // Deliveries that match both are merged by mochi into one. A companion of a
 // filter without wildcards carries no subscription identifier, so that a
-// message matching both does not list the identifier twice.
+// message matching both does not list the identifier twice. When the
+// client holds P itself, the companion is its own P as it is (only the
+// retain handling follows P/#, for P's retained message): P keeps its own
+// options, also after P/# goes. A message to P then follows P's options
+// alone where mochi's tree does not match P/# (P ending with '+'); for any
+// other P mochi merges both subscriptions as before.
 //
 // Which subscriptions only a companion holds is durable (package store,
 // SetCompanions), written before the SUBACK or UNSUBACK: after a restart,
@@ -125,14 +130,21 @@ func (h *wildcardHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.P
 			continue
 		}
 		in[p] = true
+		own, subscribed := cl.State.Subscriptions.Get(p)
 		c := f
 		c.Filter = p
 		if !topic.HasWildcard(p) {
 			c.Identifier = 0
 		}
+		if subscribed && !cm[p] {
+			// The client's own P keeps its options: subscribed again as
+			// it is, for the retained message of P that P/# gets.
+			_, exists := cl.State.Subscriptions.Get(f.Filter)
+			c = ownAgain(own, f, !exists)
+		}
 		filters = append(filters, c)
 		n++
-		if _, subscribed := cl.State.Subscriptions.Get(p); !subscribed && !cm[p] {
+		if !subscribed && !cm[p] {
 			ch.set = append(ch.set, p)
 		}
 	}
@@ -145,6 +157,20 @@ func (h *wildcardHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.P
 		h.pending[k] = ch
 	}
 	return pk
+}
+
+// ownAgain is a client's own subscription own to P, to subscribe again
+// beside P/# (f), so that mochi sends P's retained message when P/#'s
+// retain handling asks for it (1: only when P/# is new, isNew) and
+// changes nothing else. The retain handling kept with P is used by no one:
+// mochi reads it from the SUBSCRIBE being answered.
+func ownAgain(own, f packets.Subscription, isNew bool) packets.Subscription {
+	c := own
+	c.RetainHandling = 2
+	if f.RetainHandling == 0 || (f.RetainHandling == 1 && isNew) {
+		c.RetainHandling = 0
+	}
+	return c
 }
 
 // OnSubscribed records the companions of the granted filters. It runs

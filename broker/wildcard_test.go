@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -40,5 +41,35 @@ func TestWildcardParentAcrossKill(t *testing.T) {
 	}
 	if m.FixedHeader.Type != packets.Publish || m.TopicName != "wc/own" {
 		t.Fatalf("got packet type %d topic %q payload %q, want the PUBLISH to wc/own (wc/comp went with wc/comp/#)", m.FixedHeader.Type, m.TopicName, m.Payload)
+	}
+}
+
+// TestWildcardKeepsOwnParent: subscribing to P/# while subscribed to P
+// itself leaves P's own options (QoS, subscription identifier) as the
+// client set them: the companion must not subscribe P again with P/#'s.
+// P's retained message still comes for the new P/#, as MQTT says.
+func TestWildcardKeepsOwnParent(t *testing.T) {
+	dir := t.TempDir()
+	_, addr, _ := rawBroker(t, dir, "allow_anonymous true\n")
+	pub := mustDial(t, addr, connectPacket(5, "wo-pub", true, 0))
+	publishRaw(t, pub, 1, "wo/p", "kept", true)
+	sub := mustDial(t, addr, connectPacket(5, "wo-sub", true, 0))
+	subscribeRaw(t, sub, 1, 5, packets.Subscription{Filter: "wo/p", Qos: 0})
+	if pk := nextPublish(t, sub, "wo-sub"); string(pk.Payload) != "kept" {
+		t.Fatalf("retained message on subscribing wo/p: %s %q", pk.TopicName, pk.Payload)
+	}
+	subscribeRaw(t, sub, 2, 9, packets.Subscription{Filter: "wo/p/#", Qos: 1})
+	if pk := nextPublish(t, sub, "wo-sub"); pk.TopicName != "wo/p" || string(pk.Payload) != "kept" {
+		t.Fatalf("retained message of wo/p on subscribing wo/p/#: %s %q", pk.TopicName, pk.Payload)
+	}
+	unsub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsubscribe}, PacketID: 3,
+		Filters: packets.Subscriptions{{Filter: "wo/p/#"}}}
+	mustSend(t, sub, unsub)
+	mustRead(t, sub, packets.Unsuback)
+	publishRaw(t, pub, 2, "wo/p", "live", false)
+	pk := nextPublish(t, sub, "wo-sub")
+	if string(pk.Payload) != "live" || pk.FixedHeader.Qos != 0 || !slices.Equal(pk.Properties.SubscriptionIdentifier, []int{5}) {
+		t.Errorf("wo/p after wo/p/# came and went: %q qos %d ids %v, want \"live\" at qos 0 with ids [5] (wo/p's own options)",
+			pk.Payload, pk.FixedHeader.Qos, pk.Properties.SubscriptionIdentifier)
 	}
 }
