@@ -862,6 +862,7 @@ func (h *Hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 // OnStarted gives the restored messages their order and expiry (mochi's
 // loader knows neither).
 func (h *Hook) OnStarted() {
+	h.restoreRetainedExpiry()
 	byClient := map[string]bool{}
 	h.mu.Lock()
 	for k := range h.out {
@@ -884,6 +885,27 @@ func (h *Hook) OnStarted() {
 		if cl, ok := h.server.Clients.Get(id); ok {
 			h.renumber(cl)
 		}
+	}
+}
+
+// restoreRetainedExpiry gives the restored retained messages the end of
+// their expiry back: mochi's loader keeps the Message Expiry Interval but
+// not when it ends, so such a message would never expire after a restart
+// and would go out with its whole interval. The end is its arrival plus
+// the interval, as mochi reckons it when the message comes.
+func (h *Hook) restoreRetainedExpiry() {
+	for topic, pk := range h.server.Topics.Retained.GetAll() {
+		iv := int64(pk.Properties.MessageExpiryInterval)
+		if iv == 0 || pk.Expiry != 0 {
+			continue
+		}
+		if m := h.server.Options.Capabilities.MaximumMessageExpiryInterval; m > 0 && m < iv {
+			iv = m
+		}
+		pk.Expiry = pk.Created + iv
+		// mochi expires MQTT 5 messages only; only MQTT 5 sets an expiry.
+		pk.ProtocolVersion = 5
+		h.server.Topics.Retained.Add(topic, pk)
 	}
 }
 
