@@ -32,40 +32,93 @@ func EMQX(s *dynsec.Store, l Listener) Result {
 		noteUnexported(c, "EMQX", &notes)
 		fmt.Fprintf(&b, "\n%%%% client %s\n", erlComment(c.username))
 		who := fmt.Sprintf("{username, %s}", erlString(c.username))
-		for _, r := range c.rules {
-			perm := "deny"
-			if r.Allow {
-				perm = "allow"
+		for _, r := range emqxRules(c, d, &notes) {
+			t := erlString(r.topic)
+			if r.exact {
+				t = "{eq, " + t + "}"
 			}
-			t := erlString(substitute(r.Topic, c.username, "${clientid}"))
-			switch r.Type {
-			case dynsec.ACLPublishClientSend:
-				fmt.Fprintf(&b, "{%s, %s, publish, [%s]}.\n", perm, who, t)
-			case dynsec.ACLSubscribeLiteral:
-				fmt.Fprintf(&b, "{%s, %s, subscribe, [{eq, %s}]}.\n", perm, who, t)
-			case dynsec.ACLSubscribePattern:
-				fmt.Fprintf(&b, "{%s, %s, subscribe, [%s]}.\n", perm, who, t)
-			}
-		}
-		if d.PublishClientSend {
-			fmt.Fprintf(&b, "{allow, %s, publish, [\"#\"]}.\n", who)
-		}
-		if d.Subscribe {
-			fmt.Fprintf(&b, "{allow, %s, subscribe, [\"#\"]}.\n", who)
+			fmt.Fprintf(&b, "{%s, %s, %s, [%s]}.\n", r.permission(), who, r.action, t)
 		}
 	}
 	b.WriteString("\n{deny, all}.\n")
 	noteDollar(cs, "EMQX", &notes)
 	defaultNotes(d, "EMQX", &notes)
-	notes = append(notes,
-		"EMQX checks revocation only through the CRL distribution point named in a client certificate; mqtls certificates name none, so "+l.CRLFile+" is not used: remove a revoked device's rules (or its client) from acl.conf as well")
+	notes = append(notes, emqxCRLNote(l, "acl.conf"))
 	return Result{
-		Files: []File{{"acl.conf", b.Bytes()}, {"emqx.conf", emqxConf(l)}},
+		Files: []File{{"acl.conf", b.Bytes()}, {"emqx.conf", emqxConf(l, `{type = file, enable = true, path = "etc/acl.conf"}`)}},
 		Notes: notes,
 	}
 }
 
-func emqxConf(l Listener) []byte {
+func emqxCRLNote(l Listener, where string) string {
+	return "EMQX checks revocation only through the CRL distribution point named in a client certificate; mqtls certificates name none, so " +
+		l.CRLFile + " is not used: remove a revoked device's rules (or its client) from " + where + " as well"
+}
+
+// emqxRule is one authorization rule of EMQX, as its file and its built-in
+// database both hold them.
+type emqxRule struct {
+	allow  bool
+	action string // publish or subscribe
+	topic  string // a filter, with ${clientid} for %c
+	exact  bool   // an eq topic: compared as written, placeholders not filled
+}
+
+func (r emqxRule) permission() string {
+	if r.allow {
+		return "allow"
+	}
+	return "deny"
+}
+
+// emqxRules returns the rules of client c for EMQX, in the order mqtls
+// tries its ACLs: publishClientSend becomes publish, subscribeLiteral an
+// exact (eq) subscribe, subscribePattern a subscribe filter; %u becomes the
+// username, %c ${clientid}. An allowing default access follows as a "#"
+// rule.
+//
+// EMQX fills placeholders only in topics that are not eq, so a
+// subscribeLiteral with %c becomes a plain filter: without wildcards it
+// matches the same one subscription; with wildcards a deny is kept as a
+// filter (it then refuses more than mqtls) and an allow is left out.
+func emqxRules(c client, d dynsec.DefaultAccess, notes *[]string) []emqxRule {
+	var out []emqxRule
+	for _, r := range c.rules {
+		t := substitute(r.Topic, c.username, "${clientid}")
+		switch r.Type {
+		case dynsec.ACLPublishClientSend:
+			out = append(out, emqxRule{r.Allow, "publish", t, false})
+		case dynsec.ACLSubscribePattern:
+			out = append(out, emqxRule{r.Allow, "subscribe", t, false})
+		case dynsec.ACLSubscribeLiteral:
+			if !strings.Contains(t, "${clientid}") {
+				out = append(out, emqxRule{r.Allow, "subscribe", t, true})
+				continue
+			}
+			if !strings.ContainsAny(t, "+#") {
+				out = append(out, emqxRule{r.Allow, "subscribe", t, false})
+				continue
+			}
+			if r.Allow {
+				*notes = append(*notes, fmt.Sprintf("client %s: subscribeLiteral allow %q not exported: EMQX fills ${clientid} only in filters, where the wildcards would grant more", c.username, r.Topic))
+				continue
+			}
+			out = append(out, emqxRule{false, "subscribe", t, false})
+			*notes = append(*notes, fmt.Sprintf("client %s: subscribeLiteral deny %q exported as a filter: EMQX fills ${clientid} only in filters, so it also refuses the subscriptions it covers", c.username, r.Topic))
+		}
+	}
+	if d.PublishClientSend {
+		out = append(out, emqxRule{true, "publish", "#", false})
+	}
+	if d.Subscribe {
+		out = append(out, emqxRule{true, "subscribe", "#", false})
+	}
+	return out
+}
+
+// emqxConf is emqx.conf's part: the listener, the CN as username and
+// source as the only authorization source.
+func emqxConf(l Listener, source string) []byte {
 	var b bytes.Buffer
 	b.WriteString("# emqx.conf: an mTLS listener for the mqtls PKI, exported by mqtls.\n")
 	fmt.Fprintf(&b, `listeners.ssl.default {
@@ -86,10 +139,10 @@ mqtt {
 authorization {
   no_match = deny
   sources = [
-    {type = file, enable = true, path = "etc/acl.conf"}
+    %s
   ]
 }
-`, l.Port, hoconString(l.CAFile), hoconString(l.CertFile), hoconString(l.KeyFile))
+`, l.Port, hoconString(l.CAFile), hoconString(l.CertFile), hoconString(l.KeyFile), source)
 	return b.Bytes()
 }
 

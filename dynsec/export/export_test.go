@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestGolden(t *testing.T) {
 // exact match. Only the forms the export writes are accepted.
 var aclRule = regexp.MustCompile(`^\{(allow|deny), (all|\{username, ("(?:[^"\\]|\\.)*")\}), (publish|subscribe|all), \[(\{eq, )?("(?:[^"\\]|\\.)*")\}?\]\}\.$|^\{(allow|deny), all\}\.$`)
 
-type emqxRule struct {
+type parsedRule struct {
 	allow    bool
 	user     string // "" for all
 	action   string
@@ -94,9 +95,9 @@ func unquote(s string) string {
 	return strings.NewReplacer(`\\`, `\`, `\"`, `"`, `\n`, "\n").Replace(strings.Trim(s, `"`))
 }
 
-func parseACLConf(t *testing.T, data []byte) []emqxRule {
+func parseACLConf(t *testing.T, data []byte) []parsedRule {
 	t.Helper()
-	var rules []emqxRule
+	var rules []parsedRule
 	for i, line := range strings.Split(string(data), "\n") {
 		if line == "" || strings.HasPrefix(line, "%%") {
 			continue
@@ -106,10 +107,10 @@ func parseACLConf(t *testing.T, data []byte) []emqxRule {
 			t.Fatalf("acl.conf:%d: not a rule of the documented format: %s", i+1, line)
 		}
 		if m[7] != "" {
-			rules = append(rules, emqxRule{allow: m[7] == "allow", catchAll: true})
+			rules = append(rules, parsedRule{allow: m[7] == "allow", catchAll: true})
 			continue
 		}
-		r := emqxRule{allow: m[1] == "allow", action: m[4], exact: m[5] != "", topic: unquote(m[6])}
+		r := parsedRule{allow: m[1] == "allow", action: m[4], exact: m[5] != "", topic: unquote(m[6])}
 		if m[3] != "" {
 			r.user = unquote(m[3])
 		}
@@ -120,7 +121,7 @@ func parseACLConf(t *testing.T, data []byte) []emqxRule {
 
 // emqxAllows evaluates the rules as EMQX does: top to bottom, the first
 // rule that matches the client, the action and the topic decides.
-func emqxAllows(rules []emqxRule, user, id, t string, a dynsec.Access) bool {
+func emqxAllows(rules []parsedRule, user, id, t string, a dynsec.Access) bool {
 	action := map[dynsec.Access]string{dynsec.PublishSend: "publish", dynsec.Subscribe: "subscribe"}[a]
 	for _, r := range rules {
 		if r.catchAll {
@@ -129,7 +130,12 @@ func emqxAllows(rules []emqxRule, user, id, t string, a dynsec.Access) bool {
 		if (r.user != "" && r.user != user) || (r.action != "all" && r.action != action) {
 			continue
 		}
-		f := strings.ReplaceAll(r.topic, "${clientid}", id)
+		// An eq topic is compared as written: EMQX fills placeholders in
+		// only the other topics (emqx_authz_rule's compile_topic).
+		f := r.topic
+		if !r.exact {
+			f = strings.ReplaceAll(f, "${clientid}", id)
+		}
 		if (r.exact && f == t) || (!r.exact && topic.Match(f, t)) {
 			return r.allow
 		}
@@ -141,7 +147,7 @@ func emqxAllows(rules []emqxRule, user, id, t string, a dynsec.Access) bool {
 func questions() (users []string, topics []string) {
 	users = []string{"DSN000001", "DSN000002", "viewer", "DSN000003", "admin"}
 	topics = []string{"devices/U/temp", "devices/U/private/x", "devices/DSN000009/temp", "fleet/a/status", "fleet/a/x",
-		"fleet/+/status", "secret/x", "ops/+", "ops/a", "ops/U-id/cmd", "ops/other/cmd", "$CONTROL/dynamic-security/v1", "$SYS/broker/uptime", "x"}
+		"fleet/+/status", "secret/x", "ops/+", "ops/a", "ops/U-id/cmd", "ops/U-id/secret", "ops/other/cmd", "$CONTROL/dynamic-security/v1", "$SYS/broker/uptime", "x"}
 	return users, topics
 }
 
@@ -254,5 +260,35 @@ func TestHiveMQNeverMore(t *testing.T) {
 	}
 	if granted == 0 {
 		t.Error("the export grants nothing at all")
+	}
+}
+
+// TestEMQXLiteralWithClientID: EMQX fills ${clientid} only in topics that
+// are not eq, so a subscribeLiteral with %c is written as a filter; with
+// wildcards, its deny is kept (refusing more) and its allow left out
+// (granting less), each with a note.
+func TestEMQXLiteralWithClientID(t *testing.T) {
+	s, err := dynsec.Parse([]byte(`{"clients": [{"username": "d1", "roles": [{"rolename": "r"}]}],
+		"roles": [{"rolename": "r", "acls": [
+			{"acltype": "subscribeLiteral", "topic": "a/%c/x", "allow": false},
+			{"acltype": "subscribeLiteral", "topic": "b/%c/#", "allow": false},
+			{"acltype": "subscribeLiteral", "topic": "c/%c/+", "allow": true},
+			{"acltype": "subscribeLiteral", "topic": "d/%u/+", "allow": true}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	cs := clients(s, &notes)
+	got := emqxRules(cs[0], s.Defaults(), &notes)
+	want := []emqxRule{
+		{false, "subscribe", "a/${clientid}/x", false},
+		{false, "subscribe", "b/${clientid}/#", false},
+		{true, "subscribe", "d/d1/+", true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("rules\n%v\nwant\n%v", got, want)
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], `deny "b/%c/#" exported as a filter`) || !strings.Contains(notes[1], `allow "c/%c/+" not exported`) {
+		t.Errorf("notes: %q", notes)
 	}
 }

@@ -59,12 +59,15 @@ func HiveMQ(s *dynsec.Store, l Listener) Result {
 			if strings.HasPrefix(t, "$CONTROL") {
 				return // see defaultNotes
 			}
-			if why, ok := denied[activity]; ok {
-				notes = append(notes, fmt.Sprintf("client %s: %s allow %q (role %s) not exported: it comes after %s, and HiveMQ's File RBAC has no deny", c.username, r.Type, r.Topic, r.Role, why))
+			if !r.Allow {
+				// Only the first deny stops an activity; a later one adds nothing.
+				if _, ok := denied[activity]; !ok {
+					denied[activity] = fmt.Sprintf("the deny of %q (role %s)", r.Topic, r.Role)
+				}
 				return
 			}
-			if !r.Allow {
-				denied[activity] = fmt.Sprintf("the deny of %q (role %s)", r.Topic, r.Role)
+			if why, ok := denied[activity]; ok {
+				notes = append(notes, fmt.Sprintf("client %s: %s allow %q (role %s) not exported: it comes after %s, and HiveMQ's File RBAC has no deny", c.username, r.Type, r.Topic, r.Role, why))
 				return
 			}
 			role.Permissions = append(role.Permissions, rbacPermission{Topic: substitute(t, "${{username}}", "${{clientid}}"), Activity: activity})
