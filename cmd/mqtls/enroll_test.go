@@ -264,8 +264,27 @@ func TestEnrollment(t *testing.T) {
 		t.Errorf("dynsec file after enrollment:\n%s", b)
 	}
 
-	// A second enrollment of the same id: one refusal, nothing changed.
+	// mqtls enroll asked again after a lost answer (its certificate never
+	// written): it asks with the key it wrote first and gets the same
+	// certificate; the PKI folder and the dynsec file do not change.
+	firstCrt := readFile(t, devCrt)
 	before := e.state(t)
+	if err := os.Remove(devCrt); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = e.mqttEnroll(t, e.enroll, "--id", "DSN000001", "--claim-cert", claimCrt, "--claim-key", claimKey, "--out", "dev")
+	if code != 0 || !strings.Contains(out, "asking with the key of an earlier try") || !strings.Contains(out, "issued DSN000001") {
+		t.Fatalf("mqtls enroll again after a lost answer: exit %d\n%s%s", code, out, errOut)
+	}
+	if !bytes.Equal(readFile(t, devCrt), firstCrt) {
+		t.Errorf("asked again, mqtls enroll got another certificate")
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("asking again changed the PKI folder or the dynsec file")
+	}
+
+	// A second enrollment of the same id: one refusal, nothing changed.
+	before = e.state(t)
 	if o, er, code := e.mqttEnroll(t, e.enroll, "--id", "DSN000001", "--claim-cert", claimCrt, "--claim-key", claimKey, "--out", "dev2"); code != 1 || !strings.Contains(er, "(exists)") {
 		t.Errorf("second enrollment of DSN000001: exit %d\n%s%s", code, o, er)
 	}
@@ -424,7 +443,7 @@ func TestEnrollment(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{
-		`mqtls_enroll_requests_total{result="issued"} 4`,
+		`mqtls_enroll_requests_total{result="issued"} 5`,
 		`mqtls_enroll_requests_total{result="renewed"} 1`,
 		`mqtls_enroll_requests_total{result="error"} 12`,
 		`mqtls_enroll_refusals_total{code="exists"} 3`,
