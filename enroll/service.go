@@ -389,8 +389,7 @@ func (s *Service) newClient(id, claim string) dynsec.NewClient {
 // of the claim is taken. The claim must still be valid (not revoked or
 // expired), not necessarily unused.
 func (s *Service) retry(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest, iss *certs.Issued, e ca.Entry) (Response, bool, error) {
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pk, ok := iss.Cert.PublicKey.(equaler); !ok || !pk.Equal(csr.PublicKey) || e.EnrolledBy == "" || e.Kind != certs.Client {
+	if !sameKey(iss.Cert.PublicKey, csr.PublicKey) || e.EnrolledBy == "" || e.Kind != certs.Client {
 		return Response{}, false, nil
 	}
 	name, _, err := s.claim(leaf, false)
@@ -421,6 +420,9 @@ func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x50
 	r, err := s.cfg.CA.RenewCSR(cn, csr.PublicKey, from, ca.RenewOptions{Grace: s.cfg.Grace})
 	switch {
 	case errors.Is(err, ca.ErrNotCurrent):
+		if resp, ok, err := s.renewAgain(cn, from, csr); ok || err != nil {
+			return resp, err
+		}
 		return Response{}, refuse(CodeNotCurrent, "certificate %s is not %s's current one: renew with the newest", from, cn)
 	case errors.Is(err, ca.ErrNotFound), errors.Is(err, ca.ErrRevoked):
 		return Response{}, refuse(CodeNotCurrent, "%v", err)
@@ -434,6 +436,36 @@ func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x50
 	s.renewed[certs.SerialHex(r.Cert)] = from
 	s.mu.Unlock()
 	return s.answer(StatusRenewed, r.Issued), nil
+}
+
+// renewAgain answers a renewal whose answer was lost (ok true): the request
+// comes from the certificate that the current one of cn replaced, still in
+// its grace, and its CSR is for the current one's key, which the CSR's
+// signature proves the requester holds. It gets the current certificate
+// again; nothing is issued.
+func (s *Service) renewAgain(cn, from string, csr *x509.CertificateRequest) (Response, bool, error) {
+	cur, e, has, err := s.cfg.CA.Current(cn)
+	if err != nil || !has || !sameKey(cur.Cert.PublicKey, csr.PublicKey) {
+		return Response{}, false, err
+	}
+	old, ok, err := s.cfg.CA.Lookup(from)
+	if err != nil || !ok || old.Name != cn || !old.Pending(time.Now()) || !old.IssuedAt.Before(e.IssuedAt) {
+		return Response{}, false, err
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, false, fmt.Errorf("sync the PKI folder: %w", err)
+	}
+	s.mu.Lock()
+	s.renewed[e.Serial] = old.Serial
+	s.mu.Unlock()
+	s.cfg.Log.Info(fmt.Sprintf("enroll: %s asked again for its renewed certificate %s (same key, from %s): answered it again.", cn, e.Serial, old.Serial))
+	return s.answer(StatusRenewed, cur), true, nil
+}
+
+// sameKey reports whether two public keys are the same.
+func sameKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 func (s *Service) answer(status string, iss *certs.Issued) Response {

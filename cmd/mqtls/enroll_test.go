@@ -413,6 +413,29 @@ func TestEnrollment(t *testing.T) {
 		t.Errorf("a refused renewal changed the PKI folder or the dynsec file")
 	}
 
+	// A renewal whose answer was lost: DSN000002 asks again from its old
+	// certificate (in its grace) with the same CSR and gets the same
+	// renewed certificate; with another key it is refused.
+	_, csr5 := csrFor(t, "DSN000002")
+	ren := other.ask(t, request("DSN000002", csr5), 1)
+	if ren.Status != enroll.StatusRenewed {
+		t.Fatalf("DSN000002 renewing itself: %+v", ren)
+	}
+	before = e.state(t)
+	old2, err := dialRaw(t, e, e.enroll, crt2, key2)
+	if err != nil {
+		t.Fatalf("the certificate in its grace cannot connect to ask again: %v", err)
+	}
+	if again := old2.ask(t, request("DSN000002", csr5), 1); again.Status != enroll.StatusRenewed || again.Certificate != ren.Certificate {
+		t.Errorf("the renewal asked again: %+v, want the same certificate", again)
+	}
+	if again := old2.ask(t, request("DSN000002", func() string { _, c := csrFor(t, "DSN000002"); return c }()), 1); again.Code != enroll.CodeNotCurrent {
+		t.Errorf("a second renewal from the replaced certificate with another key: %+v", again)
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("answering a renewal again changed the PKI folder or the dynsec file")
+	}
+
 	// mqtls enroll --renew: a new key and certificate in place; the old
 	// certificate is revoked once the new one logged in.
 	oldCrt, oldKey := filepath.Join(e.dir, "old.crt"), filepath.Join(e.dir, "old.key")
@@ -444,8 +467,9 @@ func TestEnrollment(t *testing.T) {
 	res.Body.Close()
 	for _, want := range []string{
 		`mqtls_enroll_requests_total{result="issued"} 5`,
-		`mqtls_enroll_requests_total{result="renewed"} 1`,
-		`mqtls_enroll_requests_total{result="error"} 12`,
+		`mqtls_enroll_requests_total{result="renewed"} 3`,
+		`mqtls_enroll_requests_total{result="error"} 13`,
+		`mqtls_enroll_refusals_total{code="not_current"} 1`,
 		`mqtls_enroll_refusals_total{code="exists"} 3`,
 		`mqtls_enroll_refusals_total{code="claim"} 2`,
 		`mqtls_enroll_refusals_total{code="too_large"} 1`,
