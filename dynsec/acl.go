@@ -186,8 +186,7 @@ func matchPublishACL(a acl, username, clientID, t string) bool {
 // unfit reports whether filter f has a "%u" or "%c" level whose value cannot
 // stand for one level: empty, or holding '/', '+' or '#'.
 func unfit(f, username, clientID string) bool {
-	badU := username == "" || strings.ContainsAny(username, "/+#")
-	badC := clientID == "" || strings.ContainsAny(clientID, "/+#")
+	badU, badC := unfitName(username), unfitName(clientID)
 	if !badU && !badC {
 		return false
 	}
@@ -240,4 +239,20 @@ func cutHash(s string) (string, bool) {
 		return rest, true
 	}
 	return s, false
+}
+
+// unfitName reports whether a name cannot stand for one level: empty, or
+// holding '/', '+' or '#'. It is asked on every decision, so it is a loop
+// rather than strings.ContainsAny.
+func unfitName(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '/', '+', '#':
+			return true
+		}
+	}
+	return false
 }

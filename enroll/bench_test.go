@@ -116,6 +116,9 @@ func BenchmarkEnrollOverMQTT(b *testing.B) {
 	for _, fleet := range []int{0, 10000} {
 		b.Run(fmt.Sprintf("persistent/fleet=%d", fleet), func(b *testing.B) { benchPersistent(b, conns, fleet) })
 	}
+	// One request at a time: the rate is 1 / an enrollment's latency,
+	// which the syncs in a row set, less the CPU the machine leaves.
+	b.Run("serial", func(b *testing.B) { benchPersistent(b, 1, 0) })
 	b.Run("per-device", func(b *testing.B) {
 		e := newBenchEnv(b)
 		var next, failed atomic.Int64

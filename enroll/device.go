@@ -46,6 +46,21 @@ func Ask(ctx context.Context, o client.Options, id string, kt certs.KeyType) (*I
 	if err := certs.ValidateID(id); err != nil {
 		return nil, err
 	}
+	key, err := certs.NewKey(kt)
+	if err != nil {
+		return nil, err
+	}
+	return AskWithKey(ctx, o, id, key)
+}
+
+// AskWithKey is [Ask] with the device's own key. A device that asks again
+// for its first certificate (its answer was lost, or it restarted before
+// writing it) asks with the key of the first request: the broker then
+// answers with the certificate it issued for that key.
+func AskWithKey(ctx context.Context, o client.Options, id string, key crypto.Signer) (*Issued, error) {
+	if err := certs.ValidateID(id); err != nil {
+		return nil, err
+	}
 	if o.TLS == nil {
 		return nil, errors.New("enrollment is over TLS with a client certificate: give --cafile and the certificate")
 	}
@@ -54,10 +69,6 @@ func Ask(ctx context.Context, o client.Options, id string, kt certs.KeyType) (*I
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
-	}
-	key, err := certs.NewKey(kt)
-	if err != nil {
-		return nil, err
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
 	if err != nil {

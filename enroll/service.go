@@ -302,18 +302,20 @@ func fail(id string, err error) Response {
 
 // newDevice enrolls req.ID with a claim.
 func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest) (Response, error) {
-	if resp, ok, err := s.retry(leaf, req, csr); ok || err != nil {
-		return resp, err
-	}
-	_, e, has, err := s.cfg.CA.Current(req.ID)
+	cur, e, has, err := s.cfg.CA.Current(req.ID)
 	if err != nil {
 		return Response{}, err
+	}
+	if has {
+		if resp, ok, err := s.retry(leaf, req, csr, cur, e); ok || err != nil {
+			return resp, err
+		}
 	}
 	// A current certificate without its file is an issue cut short, held
 	// by nobody: ca.Issue replaces it. When this claim began it, this is
 	// the device's retry, which takes no new use (a claim's uses are ids).
 	resumed := e.Current && !has && e.EnrolledBy == certs.SerialHex(leaf)
-	if _, err := s.cfg.Store.Client(req.ID); err == nil {
+	if _, err := s.cfg.Store.Client(req.ID); err == nil && !resumed {
 		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client): a device renews with its own certificate", req.ID)
 	}
 	if has {
@@ -336,10 +338,19 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	if err != nil {
 		return Response{}, fmt.Errorf("sign: %w", err)
 	}
-	if err := s.durable(); err != nil {
-		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
+	// The PKI folder's sync and the dynsec save (each grouped with the
+	// concurrent requests') run at the same time: the certificate's file
+	// was written before the client, so a kill cannot keep the client
+	// without it, and the index line, synced first, records it in any
+	// case (a retry completes what a power cut lost of either).
+	synced := make(chan error, 1)
+	go func() { synced <- s.durable() }()
+	err = s.cfg.Store.CreateClient(s.newClient(req.ID, name))
+	serr := <-synced
+	if err != nil && resumed && strings.Contains(err.Error(), "already exists") {
+		err = nil
 	}
-	if err := s.cfg.Store.CreateClient(s.newClient(req.ID, name)); err != nil {
+	if err != nil {
 		// Nothing may be left half done: the certificate goes.
 		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
 			err = fmt.Errorf("%v; revoking the certificate just issued failed too: %v", err, rerr)
@@ -348,6 +359,9 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 			return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client)", req.ID)
 		}
 		return Response{}, fmt.Errorf("create the dynsec client: %w", err)
+	}
+	if serr != nil {
+		return Response{}, fmt.Errorf("sync the PKI folder: %w", serr)
 	}
 	ok = true
 	return s.answer(StatusIssued, iss), nil
@@ -365,21 +379,17 @@ func (s *Service) newClient(id, claim string) dynsec.NewClient {
 	return nc
 }
 
-// retry answers a request for an id that a claim already enrolled for the
-// CSR's key (ok true): the device asks again because the answer was lost
-// (the connection cut after the broker signed) or because a crash cut the
-// enrollment short before its dynsec client was saved. The CSR's signature
-// proves that the requester holds the certificate's key, so it gets that
-// certificate again, and the missing steps are completed; no second
-// certificate is issued and no use of the claim is taken. The claim must
-// still be valid (not revoked or expired), not necessarily unused.
-func (s *Service) retry(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest) (Response, bool, error) {
-	iss, e, has, err := s.cfg.CA.Current(req.ID)
-	if err != nil || !has {
-		return Response{}, false, err
-	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pk, ok := iss.Cert.PublicKey.(equaler); !ok || !pk.Equal(csr.PublicKey) || e.EnrolledBy == "" || e.Kind != certs.Client {
+// retry answers a request for an id whose current certificate iss (index
+// entry e) a claim enrolled for the CSR's key (ok true): the device asks
+// again because the answer was lost (the connection cut after the broker
+// signed) or because a crash cut the enrollment short before its dynsec
+// client was saved. The CSR's signature proves that the requester holds
+// the certificate's key, so it gets that certificate again, and the
+// missing steps are completed; no second certificate is issued and no use
+// of the claim is taken. The claim must still be valid (not revoked or
+// expired), not necessarily unused.
+func (s *Service) retry(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest, iss *certs.Issued, e ca.Entry) (Response, bool, error) {
+	if !sameKey(iss.Cert.PublicKey, csr.PublicKey) || e.EnrolledBy == "" || e.Kind != certs.Client {
 		return Response{}, false, nil
 	}
 	name, _, err := s.claim(leaf, false)
@@ -410,6 +420,9 @@ func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x50
 	r, err := s.cfg.CA.RenewCSR(cn, csr.PublicKey, from, ca.RenewOptions{Grace: s.cfg.Grace})
 	switch {
 	case errors.Is(err, ca.ErrNotCurrent):
+		if resp, ok, err := s.renewAgain(cn, from, csr); ok || err != nil {
+			return resp, err
+		}
 		return Response{}, refuse(CodeNotCurrent, "certificate %s is not %s's current one: renew with the newest", from, cn)
 	case errors.Is(err, ca.ErrNotFound), errors.Is(err, ca.ErrRevoked):
 		return Response{}, refuse(CodeNotCurrent, "%v", err)
@@ -423,6 +436,36 @@ func (s *Service) renew(leaf *x509.Certificate, cn string, req Request, csr *x50
 	s.renewed[certs.SerialHex(r.Cert)] = from
 	s.mu.Unlock()
 	return s.answer(StatusRenewed, r.Issued), nil
+}
+
+// renewAgain answers a renewal whose answer was lost (ok true): the request
+// comes from the certificate that the current one of cn replaced, still in
+// its grace, and its CSR is for the current one's key, which the CSR's
+// signature proves the requester holds. It gets the current certificate
+// again; nothing is issued.
+func (s *Service) renewAgain(cn, from string, csr *x509.CertificateRequest) (Response, bool, error) {
+	cur, e, has, err := s.cfg.CA.Current(cn)
+	if err != nil || !has || !sameKey(cur.Cert.PublicKey, csr.PublicKey) {
+		return Response{}, false, err
+	}
+	old, ok, err := s.cfg.CA.Lookup(from)
+	if err != nil || !ok || old.Name != cn || !old.Pending(time.Now()) || !old.IssuedAt.Before(e.IssuedAt) {
+		return Response{}, false, err
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, false, fmt.Errorf("sync the PKI folder: %w", err)
+	}
+	s.mu.Lock()
+	s.renewed[e.Serial] = old.Serial
+	s.mu.Unlock()
+	s.cfg.Log.Info(fmt.Sprintf("enroll: %s asked again for its renewed certificate %s (same key, from %s): answered it again.", cn, e.Serial, old.Serial))
+	return s.answer(StatusRenewed, cur), true, nil
+}
+
+// sameKey reports whether two public keys are the same.
+func sameKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 func (s *Service) answer(status string, iss *certs.Issued) Response {

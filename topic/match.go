@@ -179,7 +179,9 @@ func match(filter, topic string, s *Subst) bool {
 			return true
 		}
 		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && !s.levelEq(fl, tl) {
+		// Only a level holding '%' is substituted; the others compare in
+		// place, without a call.
+		if fl != "+" && !(fl == tl && (s == nil || strings.IndexByte(fl, '%') < 0)) && (s == nil || !s.levelEq(fl, tl)) {
 			return false
 		}
 		switch {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"go.step.sm/crypto/pemutil"
 
 	"mqtls/broker"
 	"mqtls/ca"
@@ -35,10 +38,11 @@ func enrollCmd() *cli.Command {
        a new key and certificate for the same id, in place of the old ones
 
 The reference device side of the enrollment protocol (README, "Enrollment
-over MQTT"). It makes a new key here (it is never sent), sends a CSR for the
-id to $CONTROL/mqtls/enroll/v1 over MQTT 5, writes the key (0600) and the
-certificate the broker signed, then connects once with the new identity to
-prove it works. With --renew it asks with the device's current certificate;
+over MQTT"). It makes a new key here and writes it first (0600; it is never
+sent), sends a CSR for the id to $CONTROL/mqtls/enroll/v1 over MQTT 5,
+writes the certificate the broker signed, then connects once with the new
+identity to prove it works. Run again after a lost answer, it finds the
+key in --out and asks with it: the broker answers with the same certificate. With --renew it asks with the device's current certificate;
 the broker revokes the old one when the new one logs in.
 
 Exit codes: 0 enrolled; 1 failure (the broker's refusal is printed);
@@ -129,7 +133,16 @@ func enrollAction(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
-	iss, err := enroll.Ask(ctx, o, id, kt)
+	var iss *enroll.Issued
+	if renew {
+		iss, err = enroll.Ask(ctx, o, id, kt)
+	} else {
+		var key crypto.Signer
+		if key, err = deviceKey(c, outKey, kt); err != nil {
+			return err
+		}
+		iss, err = enroll.AskWithKey(ctx, o, id, key)
+	}
 	if err != nil {
 		var re *enroll.RefusedError
 		if errors.As(err, &re) {
@@ -158,6 +171,42 @@ func enrollAction(c *cli.Context) error {
 	_ = conn.Close()
 	fmt.Fprintf(w, "logged in as %s with the new certificate\n", id)
 	return nil
+}
+
+// deviceKey is the key of a first enrollment: the one in path, left by an
+// earlier try whose answer was lost (the broker answers a request with the
+// same key with the certificate it issued for it, where a new key would be
+// refused as already enrolled), or a new one of type kt, written to path
+// (0600) before it is sent.
+func deviceKey(c *cli.Context, path string, kt certs.KeyType) (crypto.Signer, error) {
+	b, err := fileio.ReadFile(path, fileio.MaxPEM, "a private key")
+	switch {
+	case err == nil:
+		k, err := pemutil.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("the key of an earlier try, %s: %w (remove it to start over with a new key)", path, err)
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a signing key (remove it to start over with a new key)", path)
+		}
+		fmt.Fprintf(c.App.Writer, "asking with the key of an earlier try, %s\n", path)
+		return s, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	key, err := certs.NewKey(kt)
+	if err != nil {
+		return nil, err
+	}
+	pemKey, err := certs.KeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := fileio.WriteFile(path, pemKey, 0o600); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // certCN reads the CN of the first certificate of a PEM file.

@@ -264,8 +264,27 @@ func TestEnrollment(t *testing.T) {
 		t.Errorf("dynsec file after enrollment:\n%s", b)
 	}
 
-	// A second enrollment of the same id: one refusal, nothing changed.
+	// mqtls enroll asked again after a lost answer (its certificate never
+	// written): it asks with the key it wrote first and gets the same
+	// certificate; the PKI folder and the dynsec file do not change.
+	firstCrt := readFile(t, devCrt)
 	before := e.state(t)
+	if err := os.Remove(devCrt); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = e.mqttEnroll(t, e.enroll, "--id", "DSN000001", "--claim-cert", claimCrt, "--claim-key", claimKey, "--out", "dev")
+	if code != 0 || !strings.Contains(out, "asking with the key of an earlier try") || !strings.Contains(out, "issued DSN000001") {
+		t.Fatalf("mqtls enroll again after a lost answer: exit %d\n%s%s", code, out, errOut)
+	}
+	if !bytes.Equal(readFile(t, devCrt), firstCrt) {
+		t.Errorf("asked again, mqtls enroll got another certificate")
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("asking again changed the PKI folder or the dynsec file")
+	}
+
+	// A second enrollment of the same id: one refusal, nothing changed.
+	before = e.state(t)
 	if o, er, code := e.mqttEnroll(t, e.enroll, "--id", "DSN000001", "--claim-cert", claimCrt, "--claim-key", claimKey, "--out", "dev2"); code != 1 || !strings.Contains(er, "(exists)") {
 		t.Errorf("second enrollment of DSN000001: exit %d\n%s%s", code, o, er)
 	}
@@ -394,6 +413,29 @@ func TestEnrollment(t *testing.T) {
 		t.Errorf("a refused renewal changed the PKI folder or the dynsec file")
 	}
 
+	// A renewal whose answer was lost: DSN000002 asks again from its old
+	// certificate (in its grace) with the same CSR and gets the same
+	// renewed certificate; with another key it is refused.
+	_, csr5 := csrFor(t, "DSN000002")
+	ren := other.ask(t, request("DSN000002", csr5), 1)
+	if ren.Status != enroll.StatusRenewed {
+		t.Fatalf("DSN000002 renewing itself: %+v", ren)
+	}
+	before = e.state(t)
+	old2, err := dialRaw(t, e, e.enroll, crt2, key2)
+	if err != nil {
+		t.Fatalf("the certificate in its grace cannot connect to ask again: %v", err)
+	}
+	if again := old2.ask(t, request("DSN000002", csr5), 1); again.Status != enroll.StatusRenewed || again.Certificate != ren.Certificate {
+		t.Errorf("the renewal asked again: %+v, want the same certificate", again)
+	}
+	if again := old2.ask(t, request("DSN000002", func() string { _, c := csrFor(t, "DSN000002"); return c }()), 1); again.Code != enroll.CodeNotCurrent {
+		t.Errorf("a second renewal from the replaced certificate with another key: %+v", again)
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("answering a renewal again changed the PKI folder or the dynsec file")
+	}
+
 	// mqtls enroll --renew: a new key and certificate in place; the old
 	// certificate is revoked once the new one logged in.
 	oldCrt, oldKey := filepath.Join(e.dir, "old.crt"), filepath.Join(e.dir, "old.key")
@@ -424,9 +466,10 @@ func TestEnrollment(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{
-		`mqtls_enroll_requests_total{result="issued"} 4`,
-		`mqtls_enroll_requests_total{result="renewed"} 1`,
-		`mqtls_enroll_requests_total{result="error"} 12`,
+		`mqtls_enroll_requests_total{result="issued"} 5`,
+		`mqtls_enroll_requests_total{result="renewed"} 3`,
+		`mqtls_enroll_requests_total{result="error"} 13`,
+		`mqtls_enroll_refusals_total{code="not_current"} 1`,
 		`mqtls_enroll_refusals_total{code="exists"} 3`,
 		`mqtls_enroll_refusals_total{code="claim"} 2`,
 		`mqtls_enroll_refusals_total{code="too_large"} 1`,
