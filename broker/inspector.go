@@ -72,6 +72,15 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 			e := store.Explain(user, clientID, topic, access)
 			return e.Allow, e.String()
 		}
+		if b.cfg.EnrollPKI != "" {
+			// the Access view shows whether each client has a certificate
+			pki, err := newPKIStatus(b.cfg.EnrollPKI)
+			if err != nil {
+				b.log.Warn(fmt.Sprintf("Inspector: enroll_pki %s cannot be read (%v): the Access view shows no certificates.", b.cfg.EnrollPKI, err))
+			} else {
+				opts.CertStatus = func(cns []string) (map[string]string, error) { return pki.States(cns, time.Now()) }
+			}
+		}
 	}
 	insp, err := inspector.New(b.server, authz, opts)
 	if err != nil {

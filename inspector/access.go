@@ -83,3 +83,35 @@ func (i *Inspector) handleDynsecCheck(w http.ResponseWriter, r *http.Request, id
 	allow, text := i.opts.Explain(q.Get("username"), q.Get("clientid"), q.Get("topic"), access)
 	writeJSON(w, map[string]any{"allow": allow, "explanation": text})
 }
+
+// handleDynsecCerts answers, for {"usernames": [...]}, whether the broker's
+// PKI holds a certificate with each name as CN: {"certs": {NAME: STATE}}.
+func (i *Inspector) handleDynsecCerts(w http.ResponseWriter, r *http.Request, id identity) {
+	if i.opts.CertStatus == nil {
+		httpError(w, http.StatusNotFound, "this broker knows no PKI: set enroll_pki DIR to see the clients' certificates")
+		return
+	}
+	if !i.may(id, dynsec.ControlTopic, dynsec.PublishSend) {
+		httpError(w, http.StatusForbidden, id.user+" may not publish to "+dynsec.ControlTopic)
+		return
+	}
+	var req struct {
+		Usernames []string `json:"usernames"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "the request is over 1 MiB")
+		return
+	}
+	if json.Unmarshal(body, &req) != nil {
+		httpError(w, http.StatusBadRequest, `send {"usernames": ["NAME", ...]}`)
+		return
+	}
+	states, err := i.opts.CertStatus(req.Usernames)
+	if err != nil {
+		i.opts.Logger.Warn("inspector: certificate states: " + err.Error())
+		httpError(w, http.StatusInternalServerError, "the PKI cannot be read: "+err.Error())
+		return
+	}
+	writeJSON(w, map[string]any{"certs": states})
+}

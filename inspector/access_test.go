@@ -1,6 +1,10 @@
 package inspector
 
 import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +41,9 @@ func TestAccessAgainstBroker(t *testing.T) {
 	eval[bool](t, ctx, `(() => { window.asked = []; window.confirm = (m) => { window.asked.push(m); return true; }; return true; })()`)
 	click(t, ctx, "#tab-access")
 	pageText(t, ctx, "#acc-clients", "admin")
+	// no enroll_pki: no certificate column
+	waitJS(t, ctx, `document.querySelector('#acc-clients').classList.contains('no-pki') && getComputedStyle(document.querySelector('#acc-clients th.cert')).display === 'none'`,
+		`document.querySelector('#acc-clients').className`)
 
 	do(t, ctx, chromedp.SetValue(chromedp.CSS("#acc-cu"), "dev7"), chromedp.SetValue(chromedp.CSS("#acc-cp"), "pw7"))
 	click(t, ctx, "#acc-cu-create")
@@ -104,5 +111,77 @@ func TestAccessAgainstBroker(t *testing.T) {
 	t.Logf("check: %s", got)
 	if !strings.Contains(got, "allow") || !strings.Contains(got, "plant/%u/#") {
 		t.Errorf("the check does not say which ACL allows: %q", got)
+	}
+}
+
+// TestAccessCertificatesAgainstBroker: with enroll_pki set, the Access
+// view's client list says whether the PKI holds a certificate with each
+// client's name as CN: valid, revoked or none; a revocation made by
+// `mqtls cert revoke` while the broker runs shows on the next listing. The
+// API answers the same.
+func TestAccessCertificatesAgainstBroker(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := testutil.Mqtls(t)
+	mqtls := func(args ...string) {
+		t.Helper()
+		if out, code := testutil.Run(t, dir, 60*time.Second, bin, args...); code != 0 {
+			t.Fatalf("mqtls %v: %d\n%s", args, code, out)
+		}
+	}
+	mqtls("ca", "init", "--no-password", "--insecure", "--pki", "pki")
+	mqtls("cert", "client", "dev-ok", "--pki", "pki")
+	mqtls("cert", "client", "dev-revoked", "--pki", "pki")
+	mqtls("cert", "revoke", "dev-revoked", "--pki", "pki", "--reason", "keyCompromise")
+	b := startDynsecBrokerIn(t, dir, "enroll_pki pki\n")
+	for _, name := range []string{"dev-ok", "dev-revoked", "dev-absent"} {
+		b.ctrl(t, "createClient", name, "-p", "pw")
+	}
+
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(b.web))
+	click(t, ctx, "#tab-access")
+	cert := func(user string) string { return `#acc-clients [data-user="` + user + `"] td.cert` }
+	pageText(t, ctx, cert("dev-ok"), "valid")
+	pageText(t, ctx, cert("dev-revoked"), "revoked")
+	pageText(t, ctx, cert("dev-absent"), "no certificate")
+	pageText(t, ctx, cert("admin"), "no certificate")
+	if !eval[bool](t, ctx, `getComputedStyle(document.querySelector('#acc-clients th.cert')).display !== 'none'`) {
+		t.Error("the certificate column is hidden on a broker with enroll_pki")
+	}
+
+	mqtls("cert", "revoke", "dev-ok", "--pki", "pki")
+	click(t, ctx, "#tab-clients")
+	click(t, ctx, "#tab-access")
+	pageText(t, ctx, cert("dev-ok"), "revoked")
+
+	var j struct{ Certs map[string]string }
+	postJSON(t, b.web, "/api/dynsec/certs", `{"usernames": ["dev-ok", "dev-revoked", "dev-absent", "nobody"]}`, &j)
+	want := map[string]string{"dev-ok": "revoked", "dev-revoked": "revoked", "dev-absent": "none", "nobody": "none"}
+	if !maps.Equal(j.Certs, want) {
+		t.Errorf("POST /api/dynsec/certs: %v, want %v", j.Certs, want)
+	}
+}
+
+// postJSON posts body to an API path of the page and reads the answer into v.
+func postJSON(t *testing.T, web, path, body string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, web+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Mqtls-Inspector", "1")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, got)
+	}
+	if err := json.Unmarshal(got, v); err != nil {
+		t.Fatalf("POST %s: %v: %s", path, err, got)
 	}
 }

@@ -32,14 +32,20 @@ type dynsecBroker struct {
 
 func startDynsecBroker(t *testing.T) *dynsecBroker {
 	t.Helper()
+	return startDynsecBrokerIn(t, t.TempDir(), "")
+}
+
+// startDynsecBrokerIn starts the broker in dir, with more configuration
+// lines.
+func startDynsecBrokerIn(t *testing.T, dir, extra string) *dynsecBroker {
+	t.Helper()
 	testutil.Need(t, "mosquitto_ctrl", "mosquitto_pub", "mosquitto_sub")
-	dir := t.TempDir()
 	if out, code := testutil.Run(t, dir, 30*time.Second, "mosquitto_ctrl", "dynsec", "init", "dynsec.json", "admin", "adminpw"); code != 0 {
 		t.Fatalf("mosquitto_ctrl dynsec init: %d %s", code, out)
 	}
 	port, webPort := testutil.FreePort(t), testutil.FreePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\nplugin %s\nplugin_opt_config_file dynsec.json\ninspector 127.0.0.1:%d\n",
-		port, dynsecPlugin, webPort)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\nplugin %s\nplugin_opt_config_file dynsec.json\ninspector 127.0.0.1:%d\n%s",
+		port, dynsecPlugin, webPort, extra)
 	if err := os.WriteFile(filepath.Join(dir, "mqtls.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

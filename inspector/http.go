@@ -54,6 +54,7 @@ func (i *Inspector) routes() *http.ServeMux {
 	mux.Handle("POST /api/kick", i.authed(i.handleKick))
 	mux.Handle("POST /api/dynsec", i.authed(i.handleDynsec))
 	mux.Handle("GET /api/dynsec/check", i.authed(i.handleDynsecCheck))
+	mux.Handle("POST /api/dynsec/certs", i.authed(i.handleDynsecCerts))
 	return mux
 }
 

@@ -58,6 +58,13 @@ type Options struct {
 	// Explain, when set, says which role and ACL decide an access, as
 	// `mqtls dynsec check` does.
 	Explain func(username, clientID, topic string, access dynsec.Access) (allow bool, explanation string)
+	// CertStatus, when set, tells for each user name whether the broker's
+	// PKI (conf enroll_pki) holds a certificate with that CN: "valid",
+	// "revoked", "expired", "not yet valid", "superseded" (replaced by a
+	// renewal) or "none", for the Access view's client list. It is called
+	// once per listing with every name shown, so it should re-read the
+	// PKI only when the PKI changed.
+	CertStatus func(usernames []string) (map[string]string, error)
 	// Roles, when set, names a client's roles for the clients panel.
 	Roles func(username string) []string
 	// Metrics serves Prometheus metrics at /metrics (conf metrics true).

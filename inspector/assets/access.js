@@ -6,7 +6,7 @@
 
 const ACL_TYPES = ['publishClientSend', 'publishClientReceive', 'subscribeLiteral', 'subscribePattern', 'unsubscribeLiteral', 'unsubscribePattern'];
 const DEFAULT_TYPES = ['publishClientSend', 'publishClientReceive', 'subscribe', 'unsubscribe'];
-const acc = { clients: [], groups: [], roles: [], connected: new Set() };
+const acc = { clients: [], groups: [], roles: [], connected: new Set(), certs: null };
 
 async function control(commands) {
   const j = await post('/api/dynsec', { commands });
@@ -39,6 +39,27 @@ const refs = (list, key) => (list || []).map((r) => r[key] + (r.priority !== und
 function setHTML(el, html) { if (el.dataset.html !== html) { el.dataset.html = html; el.innerHTML = html; } }
 const options = (names) => names.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join('');
 
+// loadCerts asks whether the broker's PKI holds a certificate for each
+// client; a broker without one (no enroll_pki) answers 404 and the column
+// is hidden.
+async function loadCerts(names) {
+  let r;
+  try {
+    r = await fetch('/api/dynsec/certs', { method: 'POST', headers: H, body: JSON.stringify({ usernames: names }) });
+  } catch (e) { acc.certs = null; accessResult('error: certificates: ' + e.message, true); return; }
+  const j = await r.json().catch(() => ({}));
+  $('acc-clients').classList.toggle('no-pki', r.status === 404);
+  acc.certs = r.ok ? (j.certs || {}) : null;
+  if (!r.ok && r.status !== 404) accessResult('error: certificates: ' + (j.error || r.statusText), true);
+}
+
+const CERT_CLASS = { valid: 'ok', none: 'muted', superseded: 'muted' };
+function certCell(name) {
+  if (!acc.certs) return '';
+  const st = acc.certs[name] || 'none';
+  return `<span class="${CERT_CLASS[st] || 'warn'}">${st === 'none' ? 'no certificate' : esc(st)}</span>`;
+}
+
 async function loadAccess() {
   let rs;
   try {
@@ -51,6 +72,7 @@ async function loadAccess() {
   if (bad.length) accessResult('error: ' + bad.map((r) => `${r.command}: ${r.error}`).join('; '), true);
   const data = (k) => (rs[k] && rs[k].data) || {};
   acc.clients = data(0).clients || [];
+  await loadCerts(acc.clients.map((c) => c.username));
   acc.groups = data(1).groups || [];
   acc.roles = data(2).roles || [];
   const defaults = data(3).acls || [];
@@ -59,9 +81,10 @@ async function loadAccess() {
   setHTML($('acc-clients').tBodies[0], acc.clients.map((c) => `<tr data-user="${esc(c.username)}"><td>${esc(c.username)}</td><td>${esc(c.clientid || '')}</td>` +
     `<td>${esc(refs(c.roles, 'rolename').join(', '))}</td><td>${esc(refs(c.groups, 'groupname').join(', '))}</td>` +
     `<td>${c.disabled ? '<span class="warn">disabled</span>' : 'enabled'}</td><td>${acc.connected.has(c.username) ? 'connected' : ''}</td>` +
+    `<td class="cert">${certCell(c.username)}</td>` +
     `<td><button type="button" data-act="${c.disabled ? 'enableClient' : 'disableClient'}">${c.disabled ? 'enable' : 'disable'}</button> ` +
     `<button type="button" data-act="setClientPassword">password…</button> <button type="button" class="danger" data-act="deleteClient">delete</button></td></tr>`).join('') ||
-    '<tr><td colspan="7" class="muted">no clients</td></tr>');
+    '<tr><td colspan="8" class="muted">no clients</td></tr>');
   setHTML($('acc-groups').tBodies[0], acc.groups.map((g) => `<tr data-group="${esc(g.groupname)}"><td>${esc(g.groupname)}${g.groupname === anon ? ' <span class="ret">anonymous</span>' : ''}</td>` +
     `<td>${esc(refs(g.roles, 'rolename').join(', '))}</td><td>${esc((g.clients || []).map((c) => c.username).join(', '))}</td>` +
     `<td><button type="button" class="danger" data-act="deleteGroup">delete</button></td></tr>`).join('') || '<tr><td colspan="4" class="muted">no groups</td></tr>');
