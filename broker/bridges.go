@@ -47,7 +47,7 @@ func (l bridgeLocal) Dial(name string) (net.Conn, error) {
 	}
 	client, server := net.Pipe()
 	go func() {
-		err := l.b.server.EstablishConnection(bridgeListenerID(name), newFrameConn(server, l.b.server.Options.Capabilities.MaximumPacketSize))
+		err := l.b.server.EstablishConnection(bridgeListenerID(name), newFrameConn(&lazyDeadline{Conn: server}, l.b.server.Options.Capabilities.MaximumPacketSize))
 		logEstablish(l.b.log, "bridge "+name, err)
 		server.Close()
 	}()

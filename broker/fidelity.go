@@ -245,6 +245,12 @@ func (h *fidelityHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packet
 		if !v5 {
 			pk.FixedHeader.Type = dropPacket
 		}
+	case packets.Publish:
+		// mochi drops every packet's user properties for a client that
+		// sent Request Problem Information 0; [MQTT-3.1.2-29] forbids them
+		// on packets other than PUBLISH, CONNACK and DISCONNECT only, and
+		// a PUBLISH carries the publisher's (Mosquitto delivers them).
+		pk.Mods.DisallowProblemInfo = false
 	}
 	return pk
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,6 +19,10 @@ func dynsecExportCmd() *cli.Command {
    $ mqtls dynsec -f dynamic-security.json export --to emqx --out emqx
        acl.conf (EMQX's file authorization) and emqx.conf (an mTLS listener,
        peer_cert_as_username = cn, acl.conf as the authorization source)
+   $ mqtls dynsec -f dynamic-security.json export --to emqx-db --out emqx-db
+       authz-users.json (the rules for EMQX's built-in database, to POST to
+       /api/v5/authorization/sources/built_in_database/rules/users) and
+       emqx.conf with the built-in database as the authorization source
    $ mqtls dynsec -f dynamic-security.json export --to hivemq --out hivemq --certs-dir /opt/hivemq/conf/pki
        credentials.xml (HiveMQ's File RBAC extension) and config.xml (a TLS
        listener that requires a client certificate)
@@ -30,7 +33,7 @@ of deny, the CRL) is left out so that the target grants less, never more, and
 printed, one note a line. --certs-dir is the PKI folder (chain.pem,
 issued/, crl.pem) as the target's host sees it: the export reads no PKI.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "to", Usage: "the target: " + strings.Join(export.Targets, " or "), Required: true},
+			&cli.StringFlag{Name: "to", Usage: "the target: " + export.TargetList(), Required: true},
 			&cli.StringFlag{Name: "out", Usage: "write the files into `FOLDER` (created 0700)", Required: true},
 			&cli.StringFlag{Name: "certs-dir", Value: "pki", Usage: "the PKI `FOLDER` as the target's host sees it, for the listener's paths"},
 			&cli.StringFlag{Name: "server", Value: "server", Usage: "the server certificate's `NAME` in pki/issued"},
@@ -41,7 +44,7 @@ issued/, crl.pem) as the target's host sees it: the export reads no PKI.`,
 				return usageErrorf("export takes no arguments, got %q", c.Args().First())
 			}
 			if !slices.Contains(export.Targets, c.String("to")) {
-				return usageErrorf("--to %q: want %s", c.String("to"), strings.Join(export.Targets, " or "))
+				return usageErrorf("--to %q: want %s", c.String("to"), export.TargetList())
 			}
 			s, err := dynsecSnapshot(c)
 			if err != nil {

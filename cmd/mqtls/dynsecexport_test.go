@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestDynsecExport: export --to emqx and --to hivemq write their files
+// TestDynsecExport: export --to emqx, emqx-db and hivemq write their files
 // (0600, in a folder created 0700) from a file made by dynsec init and the
 // ctrl commands, print the notes, and refuse an unknown target with one
 // line and exit 2, writing nothing.
@@ -30,6 +30,8 @@ func TestDynsecExport(t *testing.T) {
 	for _, c := range []struct{ target, file, want string }{
 		{"emqx", "acl.conf", `{allow, {username, "DSN000001"}, publish, ["devices/DSN000001/#"]}.`},
 		{"emqx", "emqx.conf", `cacertfile = "/etc/emqx/pki/chain.pem"`},
+		{"emqx-db", "authz-users.json", `"topic": "devices/DSN000001/#"`},
+		{"emqx-db", "emqx.conf", `{type = built_in_database, enable = true}`},
 		{"hivemq", "credentials.xml", "<topic>devices/${{username}}/#</topic>"},
 		{"hivemq", "config.xml", "<path>/etc/emqx/pki/issued/server.p12</path>"},
 	} {
@@ -53,7 +55,7 @@ func TestDynsecExport(t *testing.T) {
 		}
 	}
 	_, errOut, code := mq(t, dir, nil, "dynsec", "-f", "d.json", "export", "--to", "vernemq", "--out", "v")
-	if code != 2 || !strings.Contains(errOut, `--to "vernemq": want emqx or hivemq`) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
+	if code != 2 || !strings.Contains(errOut, `--to "vernemq": want emqx, emqx-db or hivemq`) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
 		t.Errorf("unknown target: exit %d\n%s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "v")); !os.IsNotExist(err) {

@@ -1,6 +1,6 @@
 // Package export turns a dynamic security configuration into the
-// authorization files of a clustered broker (EMQX's ACL file, HiveMQ's File
-// RBAC extension) and a listener configuration for the mqtls PKI, for a
+// authorization files of a clustered broker (EMQX's ACL file or built-in
+// database, HiveMQ's File RBAC extension) and a listener configuration for the mqtls PKI, for a
 // fleet that outgrows one broker.
 //
 // Each client's ACLs are exported in the order mqtls applies them
@@ -44,18 +44,26 @@ type Listener struct {
 	CRLFile string // pki/crl.pem
 }
 
-// Targets are the names To accepts.
-var Targets = []string{"emqx", "hivemq"}
+// Targets are the names To accepts: emqx is EMQX's file authorization,
+// emqx-db its built-in database.
+var Targets = []string{"emqx", "emqx-db", "hivemq"}
+
+// TargetList is Targets for a message: "emqx, emqx-db or hivemq".
+func TargetList() string {
+	return strings.Join(Targets[:len(Targets)-1], ", ") + " or " + Targets[len(Targets)-1]
+}
 
 // To exports s for target, one of [Targets].
 func To(target string, s *dynsec.Store, l Listener) (Result, error) {
 	switch target {
 	case "emqx":
 		return EMQX(s, l), nil
+	case "emqx-db":
+		return EMQXDB(s, l), nil
 	case "hivemq":
 		return HiveMQ(s, l), nil
 	}
-	return Result{}, fmt.Errorf("unknown target %q: want %s", target, strings.Join(Targets, " or "))
+	return Result{}, fmt.Errorf("unknown target %q: want %s", target, TargetList())
 }
 
 // client is one client to export with its rules.

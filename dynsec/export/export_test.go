@@ -2,8 +2,10 @@ package export
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,7 +71,7 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	}
-	if _, err := To("vernemq", s, listener); err == nil || err.Error() != `unknown target "vernemq": want emqx or hivemq` {
+	if _, err := To("vernemq", s, listener); err == nil || err.Error() != `unknown target "vernemq": want emqx, emqx-db or hivemq` {
 		t.Errorf("unknown target: %v", err)
 	}
 }
@@ -290,5 +292,100 @@ func TestEMQXLiteralWithClientID(t *testing.T) {
 	}
 	if len(notes) != 2 || !strings.Contains(notes[0], `deny "b/%c/#" exported as a filter`) || !strings.Contains(notes[1], `allow "c/%c/+" not exported`) {
 		t.Errorf("notes: %q", notes)
+	}
+}
+
+// TestEMQXDBSameDecisions: authz-users.json has the structure EMQX's API
+// schema gives the body of POST /authorization/sources/built_in_database/rules/users
+// (emqx_authz_api_mnesia: an array of {username, rules}, each rule a
+// permission allow or deny, an action publish, subscribe or all, and a
+// topic, "eq " before an exact one; nothing else is written), and its
+// decisions, each user's rules tried in order and the first match deciding
+// (emqx_authz_mnesia), are mqtls's, as for acl.conf. $CONTROL is granted to
+// no one: the file grants nothing there, not even to admin.
+func TestEMQXDBSameDecisions(t *testing.T) {
+	s := fleet(t)
+	r := EMQXDB(s, listener)
+	if r.Files[0].Name != "authz-users.json" {
+		t.Fatalf("files: %v", r.Files[0].Name)
+	}
+	var users []struct {
+		Username string `json:"username"`
+		Rules    []struct {
+			Permission string `json:"permission"`
+			Action     string `json:"action"`
+			Topic      string `json:"topic"`
+		} `json:"rules"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.Files[0].Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&users); err != nil {
+		t.Fatalf("authz-users.json: %v", err)
+	}
+	var rules []parsedRule
+	seen := map[string]bool{}
+	for _, u := range users {
+		if u.Username == "" || seen[u.Username] || u.Rules == nil {
+			t.Errorf("user %q: empty, repeated or without a rules array", u.Username)
+		}
+		seen[u.Username] = true
+		for _, x := range u.Rules {
+			if (x.Permission != "allow" && x.Permission != "deny") || (x.Action != "publish" && x.Action != "subscribe" && x.Action != "all") || x.Topic == "" {
+				t.Errorf("user %s: rule %+v is not of the schema", u.Username, x)
+			}
+			if dynsec.IsControlTopic(strings.TrimPrefix(x.Topic, "eq ")) {
+				t.Errorf("user %s: a $CONTROL rule %q", u.Username, x.Topic)
+			}
+			exact := strings.HasPrefix(x.Topic, "eq ")
+			rules = append(rules, parsedRule{allow: x.Permission == "allow", user: u.Username, action: x.Action, exact: exact, topic: strings.TrimPrefix(x.Topic, "eq ")})
+		}
+	}
+	users2, topics := questions()
+	compared := 0
+	for _, u := range users2 {
+		disabled := u == "DSN000003"
+		for _, tp := range topics {
+			tp = strings.ReplaceAll(tp, "U", u)
+			for _, a := range []dynsec.Access{dynsec.PublishSend, dynsec.Subscribe} {
+				if a == dynsec.PublishSend && strings.ContainsAny(tp, "+#") {
+					continue // not a topic name
+				}
+				want := !disabled && s.Allow(u, u+"-id", tp, a) && !dynsec.IsControlTopic(tp)
+				got := emqxAllows(rules, u, u+"-id", tp, a)
+				if strings.HasPrefix(tp, "$") && !got {
+					continue // a leading wildcard covers $SYS in mqtls only (noted)
+				}
+				compared++
+				if got != want {
+					t.Errorf("%s %v %q: EMQX allows %v, mqtls %v", u, a, tp, got, want)
+				}
+			}
+		}
+	}
+	if compared < 100 {
+		t.Errorf("only %d decisions compared", compared)
+	}
+	if !bytes.Contains(r.Files[1].Data, []byte("{type = built_in_database, enable = true}")) {
+		t.Errorf("emqx.conf has no built-in database source:\n%s", r.Files[1].Data)
+	}
+}
+
+// TestEMQXDBMaxRules: a client with more rules than EMQX's default
+// max_rules (100) gets a note; one at the limit does not.
+func TestEMQXDBMaxRules(t *testing.T) {
+	for _, n := range []int{100, 101} {
+		var acls []string
+		for i := range n {
+			acls = append(acls, fmt.Sprintf(`{"acltype": "publishClientSend", "topic": "t/%d", "allow": true}`, i))
+		}
+		s, err := dynsec.Parse([]byte(`{"clients": [{"username": "d1", "roles": [{"rolename": "r"}]}],
+			"roles": [{"rolename": "r", "acls": [` + strings.Join(acls, ",") + `]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := strings.Contains(strings.Join(EMQXDB(s, listener).Notes, "\n"), fmt.Sprintf("client d1 has %d rules: EMQX takes 100", n))
+		if noted != (n > 100) {
+			t.Errorf("%d rules: noted %v", n, noted)
+		}
 	}
 }
