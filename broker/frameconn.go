@@ -76,7 +76,14 @@ type frameConn struct {
 
 // maxKeptPacket bounds the copy of the last packet read: a malformed
 // packet larger than this is closed on without a DISCONNECT, as before.
-const maxKeptPacket = 4096
+// SUBSCRIBE and UNSUBSCRIBE, which are rare and whose filters are what a
+// client gets wrong, are kept up to maxKeptSubscribe (mochi holds two
+// copies of the packet meanwhile): a filter of 6,000 bytes with invalid
+// UTF-8 gets its 0x81 too.
+const (
+	maxKeptPacket    = 4096
+	maxKeptSubscribe = 1 << 20
+)
 
 const (
 	frHeader = iota
@@ -174,6 +181,14 @@ func (f *frameConn) Read(p []byte) (int, error) {
 	if err := f.flush(); err != nil {
 		return 0, err
 	}
+	// mochi asks for more only once it has decoded every whole packet
+	// read so far: a large kept one is not kept while the client idles.
+	// (Only this goroutine changes kBody.)
+	if f.st == frHeader && cap(f.kBody) > maxKeptPend {
+		f.kmu.Lock()
+		f.kBody, f.kWhole = nil, false
+		f.kmu.Unlock()
+	}
 	n, err := f.Conn.Read(p)
 	f.kmu.Lock()
 	if n > 0 && !f.broken {
@@ -264,7 +279,7 @@ func (f *frameConn) scan(b []byte) {
 				return
 			}
 			f.st = frBody
-			f.kWhole = f.rem <= maxKeptPacket
+			f.kWhole = f.rem <= maxKeptPacket || (f.typ == packets.Subscribe || f.typ == packets.Unsubscribe) && f.rem <= maxKeptSubscribe
 			if f.rem == 0 {
 				f.st = frHeader
 			}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,47 @@ func TestFrameConnGathersHeldWrites(t *testing.T) {
 	f.Write([]byte("h"))
 	if got := bytes.Join(rc.writes[2:], []byte("|")); string(got) != "f|gh" {
 		t.Fatalf("writes: %q, want \"f|gh\" (a write that is not held carries the held one along)", got)
+	}
+}
+
+// TestFrameConnKeepsLargeSubscribe: a v5 SUBSCRIBE larger than the copy
+// kept of other packets, with a filter of invalid UTF-8, is still judged
+// malformed (0x81), and a large packet that decoded is not kept once mochi
+// asks for more.
+func TestFrameConnKeepsLargeSubscribe(t *testing.T) {
+	connect := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 30, 0, 0, 1, 'c'}
+	connect[1] = byte(len(connect) - 2)
+	subscribe := func(filter string) []byte {
+		body := append([]byte{0, 1, 0, byte(len(filter) >> 8), byte(len(filter))}, filter...)
+		body = append(body, 0) // options
+		n := len(body)
+		return append([]byte{0x82, byte(n&0x7f | 0x80), byte(n >> 7)}, body...)
+	}
+	bad := strings.Repeat("x", 6000) + "\xc0\xaf"
+	for _, c := range []struct {
+		name   string
+		filter string
+		want   byte
+	}{{"invalid", bad, 0x81}, {"valid", strings.Repeat("x", 6000), 0}} {
+		rc := &recConn{in: connect}
+		f := newFrameConn(rc, 0)
+		buf := make([]byte, 64<<10)
+		if _, err := f.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte{0x20, 3, 0, 0, 0}) // CONNACK
+		rc.in = subscribe(c.filter)
+		if _, err := f.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.refused(); got != c.want {
+			t.Errorf("%s 6 KB filter: reason %#x, want %#x", c.name, got, c.want)
+		}
+		if _, err := f.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if f.kBody != nil || f.refused() != 0 {
+			t.Errorf("%s: %d bytes still kept after mochi asked for more", c.name, cap(f.kBody))
+		}
 	}
 }

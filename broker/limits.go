@@ -1,12 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // Per-client bounds on what a client's packets make the broker hold or do.
@@ -54,9 +55,9 @@ func newLimitsHook(b *Broker) *limitsHook {
 
 func (h *limitsHook) ID() string { return "mqtls-limits" }
 
-func (h *limitsHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPacketRead}, []byte{b})
-}
+var limitsEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPacketRead)
+
+func (h *limitsHook) Provides(b byte) bool { return limitsEvents.Has(b) }
 
 // OnConnect caps the topic aliases kept for deliveries to the client.
 func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
@@ -73,22 +74,48 @@ func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 		return pk, nil
 	}
 	var err error
+	// The reason a v5 client is told, as from Mosquitto: a topic with too
+	// many levels is a protocol error in a PUBLISH and a malformed packet
+	// in a SUBSCRIBE or UNSUBSCRIBE (Mosquitto has no length limit; ours
+	// is answered the same way).
+	code := packets.ErrProtocolViolation
 	switch pk.FixedHeader.Type {
 	case packets.Publish:
 		err = h.checkTopic("topic", pk.TopicName)
 	case packets.Subscribe:
+		code = packets.ErrMalformedPacket
 		err = h.checkFilters(pk.Filters)
 		if err == nil {
-			err = h.checkSubscriptions(cl, pk.Filters)
+			if err = h.checkSubscriptions(cl, pk.Filters); err != nil {
+				code = packets.ErrQuotaExceeded
+			}
 		}
 	case packets.Unsubscribe:
+		code = packets.ErrMalformedPacket
 		err = h.checkFilters(pk.Filters)
 	}
 	if err != nil {
 		h.b.log.Warn(fmt.Sprintf("Client %s disconnected: %v.", cl.ID, err))
+		sayDisconnect(cl, code)
 		return pk, packets.ErrRejectPacket
 	}
 	return pk, nil
+}
+
+// sayDisconnect tells a v5 client why it is disconnected, on its read
+// goroutine, just before mochi closes the connection (mochi says nothing
+// to a client whose packet a hook rejects). The DISCONNECT carries no
+// reason string, as from Mosquitto.
+func sayDisconnect(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion != 5 {
+		return
+	}
+	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}, ReasonCode: code.Code})
+	// Writes held for the read goroutine's next read go out now: the
+	// next thing mochi does is close.
+	if f, ok := cl.Net.Conn.(interface{ flush() error }); ok {
+		_ = f.flush()
+	}
 }
 
 func (h *limitsHook) checkFilters(fs packets.Subscriptions) error {

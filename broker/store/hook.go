@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/mochi-mqtt/server/v2/system"
+
+	"mqtls/internal/hookset"
 )
 
 // Keys. A client id is length-prefixed so that no id is a prefix of another.
@@ -123,17 +124,17 @@ var _ mqtt.Hook = (*Hook)(nil)
 
 func (h *Hook) ID() string { return "mqtls-store" }
 
-func (h *Hook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
-		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
-		mqtt.OnStarted,
-		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
-		mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
-	}, []byte{b})
-}
+var hookEvents = hookset.Of(
+	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
+	mqtt.OnStarted,
+	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
+	mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
+)
+
+func (h *Hook) Provides(b byte) bool { return hookEvents.Has(b) }
 
 func (h *Hook) Init(config any) error {
 	c, ok := config.(*HookConfig)

@@ -2,6 +2,7 @@ package mosqdiff
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"mqtls/internal/mqttraw"
@@ -179,6 +180,46 @@ var coreScenarios = []scenario{
 	{name: "subscribe-invalid-filter-v5", run: func(e *env) {
 		c := e.connect("c", v5, conn{})
 		c.subq(0, e.topic("a+"))
+		c.end()
+	}},
+	{name: "subscribe-utf8-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.subq(0, e.topic("\xc3\x28"))
+		c.end()
+	}},
+	{name: "subscribe-overlong-utf8-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.subq(0, e.topic("\xc0\xaf"))
+		c.end()
+	}},
+	{name: "subscribe-utf8-v311", run: func(e *env) {
+		c := e.connect("c", v4, conn{})
+		c.subq(0, e.topic("\xc3\x28"))
+		c.end()
+	}},
+	{name: "subscribe-utf8-long-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.subq(0, e.topic(strings.Repeat("x", 6000)+"\xc0\xaf"))
+		c.end()
+	}},
+	{name: "unsubscribe-levels-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.unsub(e.topic(strings.Repeat("a/", 200)))
+		c.end()
+	}},
+	{name: "subscribe-levels-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.subq(0, e.topic(strings.Repeat("a/", 200)))
+		c.end()
+	}},
+	{name: "unsubscribe-utf8-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.unsub(e.topic("\xc0\xaf"))
+		c.end()
+	}},
+	{name: "publish-levels-v5", run: func(e *env) {
+		c := e.connect("c", v5, conn{})
+		c.pub(e.topic(strings.Repeat("a/", 200)), "x", 0, false)
 		c.end()
 	}},
 	{name: "subscribe-qos3", run: func(e *env) {
