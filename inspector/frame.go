@@ -72,8 +72,14 @@ type cursor struct {
 	top     uint64            // the store's newest number when the last frame began
 	sent    map[string]uint64 // topics sent since from, with their number
 	// shown holds, when the payload decides the search, the topics this
-	// stream has sent: one whose payload stops matching is sent as gone.
-	shown map[string]struct{}
+	// stream has sent, with their number: one whose payload stops
+	// matching is sent as gone.
+	//
+	// Both maps hold only topics the store holds: a removed topic is
+	// taken out of them by the frame that reports it gone (or the cursor
+	// starts over), so their names are those the store counts, and each
+	// map has at most one entry per held topic.
+	shown map[string]uint64
 	// vis caches what a viewer under an ACL may see, for the stats.
 	vis    visible
 	visAt  time.Time
@@ -128,7 +134,7 @@ func (i *Inspector) frame(c *cursor, id identity, q search, limit int) frame {
 		c.sent[t.st.name] = t.seq
 		if q.byPayload() {
 			if c.shown == nil {
-				c.shown = make(map[string]struct{})
+				c.shown = make(map[string]uint64)
 			}
 			if !q.matches(t.st) {
 				if _, ok := c.shown[t.st.name]; ok {
@@ -137,11 +143,18 @@ func (i *Inspector) frame(c *cursor, id identity, q search, limit int) frame {
 				}
 				continue
 			}
-			c.shown[t.st.name] = struct{}{}
+			c.shown[t.st.name] = t.seq
 		}
 		f.Topics = append(f.Topics, i.store.summary(t.st, now))
 	}
 	for _, g := range gone {
+		// a removed topic leaves the cursor, unless it came back since
+		if seq, ok := c.sent[g.Name]; ok && seq < g.Seq {
+			delete(c.sent, g.Name)
+		}
+		if seq, ok := c.shown[g.Name]; ok && seq < g.Seq {
+			delete(c.shown, g.Name)
+		}
 		if keep(g.Name) {
 			f.Gone = append(f.Gone, g)
 		}

@@ -116,10 +116,13 @@ func (o *Options) fill() error {
 }
 
 // Bound is the most memory, in bytes, that the tap's topics can hold with
-// these options: MaxBytes, which counts every byte of every topic, and the
-// ring of recently removed names that pages catch up from. Each publishing
-// goroutine may overrun it by one message while it makes room.
-func (o Options) Bound() int64 { return o.MaxBytes + goneRingBytes }
+// these options: MaxBytes, which counts every byte of every topic, the
+// ring of recently removed names that pages catch up from, and the
+// set-wide lint findings cached per viewer. Each publishing goroutine may
+// overrun it by one message while it makes room. Each open stream of the
+// page adds at most two map entries per held topic, whose names are the
+// store's.
+func (o Options) Bound() int64 { return o.MaxBytes + goneRingBytes + setLintBytes }
 
 // Inspector is the tap, the page and the metrics of one broker.
 type Inspector struct {

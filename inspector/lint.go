@@ -108,7 +108,10 @@ func (st *topicState) lintMark() (string, costChange) {
 
 // setLint caches the findings of the rules that compare topics, one set per
 // viewer: a finding quotes the other topics of its set, so a viewer's set
-// is the topics it may read. At most maxSetViews viewers are cached.
+// is the topics it may read. At most maxSetViews viewers are cached, each
+// within maxSetViewBytes: the findings copy topic names (the topic's own
+// and those they quote), and a cached view outlives the topics it names,
+// so it is bounded apart from the store (see setLintBytes).
 type setLint struct {
 	mu    sync.Mutex
 	views map[string]*setView // by user; "" is the local operator
@@ -117,10 +120,29 @@ type setLint struct {
 type setView struct {
 	at      time.Time
 	byTopic map[string][]topic.Finding
+	bytes   int64 // what byTopic holds, counted as the heap allocates it
 }
 
 // maxSetViews bounds the viewers whose set-wide findings are cached.
 const maxSetViews = 8
+
+// maxSetViewBytes bounds what one viewer's cached findings hold; the
+// findings past it are left out (the topics they would name get none).
+// maxSetLintNames bounds the bytes of the names one run compares, which
+// bounds what the run allocates on its way. setLintBytes is all the cache
+// holds.
+const (
+	maxSetViewBytes = 1 << 20
+	maxSetLintNames = 4 << 20
+	setLintBytes    = maxSetViews * maxSetViewBytes
+)
+
+// findingSize is what a cached finding holds beside its topic's name: its
+// slot in the topic's slice (room for two: each set rule reports a topic
+// once) and its strings.
+func findingSize(f topic.Finding) int64 {
+	return int64(unsafe.Sizeof(f)) + heapSize(len(f.Message)) + heapSize(len(f.Suggestion))
+}
 
 // setRules are the rules that only Lint over a set of topics reports.
 var setRules = map[string]bool{topic.RuleCaseVariant: true, topic.RuleSiblingDepth: true}
@@ -155,16 +177,39 @@ func (i *Inspector) setFindings(id identity, name string) []topic.Finding {
 			names = append(names, st.name)
 		}
 		slices.Sort(names) // the first spelling seen wins: make it stable
-		names = names[:min(len(names), maxSetLint)]
+		names = firstNames(names, maxSetLint, maxSetLintNames)
 		v = &setView{at: time.Now(), byTopic: make(map[string][]topic.Finding)}
 		for _, f := range topic.LintTopics(names, topic.Options{}) {
-			if setRules[f.Rule] {
-				v.byTopic[f.Topic] = append(v.byTopic[f.Topic], f)
+			if !setRules[f.Rule] {
+				continue
 			}
+			cost := findingSize(f)
+			fs, ok := v.byTopic[f.Topic]
+			if !ok {
+				// the key is the finding's own copy of the name
+				cost += mapEntryCost + heapSize(len(f.Topic)) + int64(unsafe.Sizeof(f))
+			}
+			if v.bytes+cost > maxSetViewBytes {
+				continue
+			}
+			v.byTopic[f.Topic] = append(slices.Grow(fs, max(0, 2-len(fs))), f)
+			v.bytes += cost
 		}
 		s.views[key] = v
 	}
 	return v.byTopic[name]
+}
+
+// firstNames is the longest start of names with at most n names and at
+// most size bytes of them.
+func firstNames(names []string, n int, size int64) []string {
+	names = names[:min(len(names), n)]
+	for k, name := range names {
+		if size -= int64(len(name)); size < 0 {
+			return names[:k]
+		}
+	}
+	return names
 }
 
 // topicFindings is every finding of one held topic: its own, then the
