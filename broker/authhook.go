@@ -49,6 +49,16 @@ var authEvents = hookset.Of(
 
 func (h *authHook) Provides(b byte) bool { return authEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *authHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Unsuback)
+	}
+	return allTypes
+}
+
 func (h *authHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType

@@ -30,6 +30,16 @@ var bridgeClientEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.On
 
 func (h *bridgeClientHook) Provides(b byte) bool { return bridgeClientEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *bridgeClientHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Connect)
+	}
+	return allTypes
+}
+
 func (h *bridgeClientHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type == packets.Connect && (pk.ProtocolVersion == bridgeBit|3 || pk.ProtocolVersion == bridgeBit|4) {
 		h.bridges.Store(cl, struct{}{})

@@ -82,6 +82,18 @@ var fidelityEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnC
 
 func (h *fidelityHook) Provides(b byte) bool { return fidelityEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *fidelityHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec)
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Connack, packets.Disconnect)
+	}
+	return allTypes
+}
+
 func (h *fidelityHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType

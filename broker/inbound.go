@@ -73,6 +73,16 @@ var inboundEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnDisconnect)
 
 func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *inboundHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Publish, packets.Pubrel)
+	}
+	return allTypes
+}
+
 // ignored is what mochi gets instead of a packet the hook handled.
 func ignored(pk packets.Packet) packets.Packet {
 	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, ProtocolVersion: pk.ProtocolVersion}

@@ -59,6 +59,16 @@ var limitsEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPacketRead)
 
 func (h *limitsHook) Provides(b byte) bool { return limitsEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *limitsHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Publish, packets.Subscribe, packets.Unsubscribe)
+	}
+	return allTypes
+}
+
 // OnConnect caps the topic aliases kept for deliveries to the client.
 func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if cl.Properties.Props.TopicAliasMaximum > h.maxAlias {

@@ -47,6 +47,18 @@ var mountEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode)
 
 func (h *mountHook) Provides(b byte) bool { return mountEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *mountHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Unsubscribe)
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Publish)
+	}
+	return allTypes
+}
+
 func (h *mountHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType

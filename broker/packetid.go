@@ -35,6 +35,18 @@ var packetIDEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnD
 
 func (h *packetIDHook) Provides(b byte) bool { return packetIDEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *packetIDHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Subscribe, packets.Unsubscribe)
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Suback, packets.Unsuback)
+	}
+	return allTypes
+}
+
 func (h *packetIDHook) Init(any) error {
 	h.renamed = map[idKey]uint16{}
 	return nil

@@ -133,6 +133,16 @@ var queueEvents = hookset.Of(
 
 func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *queueHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec)
+	}
+	return allTypes
+}
+
 func (h *queueHook) state(id string) *queueState {
 	if v, ok := h.clients.Load(id); ok {
 		return v.(*queueState)

@@ -71,6 +71,16 @@ var wildcardEvents = hookset.Of(mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsu
 
 func (h *wildcardHook) Provides(b byte) bool { return wildcardEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other.
+func (h *wildcardHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Suback, packets.Unsuback)
+	}
+	return allTypes
+}
+
 func (h *wildcardHook) Init(config any) error {
 	if config != nil {
 		return mqtt.ErrInvalidConfigType

@@ -136,6 +136,18 @@ var hookEvents = hookset.Of(
 
 func (h *Hook) Provides(b byte) bool { return hookEvents.Has(b) }
 
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on
+// (bit t for packet type t): the others they return as they came.
+func (h *Hook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return 1<<packets.Puback | 1<<packets.Pubrec | 1<<packets.Pubcomp
+	case mqtt.OnPacketEncode:
+		return 1<<packets.Connack | 1<<packets.Publish | 1<<packets.Pubrel
+	}
+	return 0xffff
+}
+
 func (h *Hook) Init(config any) error {
 	c, ok := config.(*HookConfig)
 	if !ok || c.Store == nil || c.Server == nil {
