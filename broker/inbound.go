@@ -81,18 +81,19 @@ var _ mqtt.Hook = (*inboundHook)(nil)
 
 func (h *inboundHook) ID() string { return "mqtls-inbound" }
 
-var inboundEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnDisconnect)
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
+var inboundEvents = hookset.Of(mqtt.OnDisconnect)
 
 func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
-// packetHooks calls them for no other.
+// packetHooks calls them for no other (and not at all for 0).
 func (h *inboundHook) PacketTypes(event byte) uint16 {
 	switch event {
 	case mqtt.OnPacketRead:
 		return typesOf(packets.Publish, packets.Pubrel)
 	}
-	return allTypes
+	return 0
 }
 
 // ignored is what mochi gets instead of a packet the hook handled.

@@ -43,12 +43,13 @@ var _ mqtt.Hook = (*mountHook)(nil)
 
 func (h *mountHook) ID() string { return "mqtls-mount-point" }
 
-var mountEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode)
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
+var mountEvents = hookset.Of()
 
 func (h *mountHook) Provides(b byte) bool { return mountEvents.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
-// packetHooks calls them for no other.
+// packetHooks calls them for no other (and not at all for 0).
 func (h *mountHook) PacketTypes(event byte) uint16 {
 	switch event {
 	case mqtt.OnPacketRead:
@@ -56,7 +57,7 @@ func (h *mountHook) PacketTypes(event byte) uint16 {
 	case mqtt.OnPacketEncode:
 		return typesOf(packets.Publish)
 	}
-	return allTypes
+	return 0
 }
 
 func (h *mountHook) Init(config any) error {

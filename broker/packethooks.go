@@ -27,10 +27,10 @@ type typedHook struct {
 	types uint16 // bit t: packet type t
 }
 
-// packetTyper is a hook that works only on some packet types in an event:
-// PacketTypes(mqtt.OnPacketRead) has bit t set when OnPacketRead may do
-// anything with a packet of type t; for the others it must return the
-// packet unchanged and nil. A hook without it gets every packet.
+// packetTyper is a hook whose OnPacketRead and OnPacketEncode packetHooks
+// calls, and which does not provide them to mochi: PacketTypes(event) has
+// bit t set when that event's method may do anything with a packet of
+// type t; for the others it must return the packet unchanged and nil.
 type packetTyper interface {
 	PacketTypes(event byte) uint16
 }
@@ -53,23 +53,30 @@ func (p *packetHooks) ID() string { return "mqtls-packets" }
 func (p *packetHooks) Provides(b byte) bool { return packetEvents.Has(b) }
 
 // add takes over h's OnPacketRead and OnPacketEncode and returns what to
-// give mochi instead of h: h without those two events.
+// give mochi instead of h. A packetTyper (all of ours) does not provide
+// the two events to mochi: it is called here for the types it gives, and
+// mochi gets h itself (a wrapper would cost a packet copy in every other
+// event). Any other hook is called here for every packet, and mochi gets
+// it without the two events.
 func (p *packetHooks) add(h mqtt.Hook) mqtt.Hook {
+	if t, ok := h.(packetTyper); ok {
+		if r := t.PacketTypes(mqtt.OnPacketRead); r != 0 {
+			p.read = append(p.read, typedHook{h, r})
+		}
+		if e := t.PacketTypes(mqtt.OnPacketEncode); e != 0 {
+			p.enc = append(p.enc, typedHook{h, e})
+		}
+		return h
+	}
 	read, enc := h.Provides(mqtt.OnPacketRead), h.Provides(mqtt.OnPacketEncode)
 	if !read && !enc {
 		return h
 	}
-	types := func(event byte) uint16 {
-		if t, ok := h.(packetTyper); ok {
-			return t.PacketTypes(event)
-		}
-		return allTypes
-	}
 	if read {
-		p.read = append(p.read, typedHook{h, types(mqtt.OnPacketRead)})
+		p.read = append(p.read, typedHook{h, allTypes})
 	}
 	if enc {
-		p.enc = append(p.enc, typedHook{h, types(mqtt.OnPacketEncode)})
+		p.enc = append(p.enc, typedHook{h, allTypes})
 	}
 	var events []byte
 	for e := byte(0); e < 64; e++ {

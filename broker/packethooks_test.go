@@ -69,6 +69,12 @@ func TestPacketTypesAsClaimed(t *testing.T) {
 		hooks []typedHook
 	}{{"OnPacketRead", br.packets.read}, {"OnPacketEncode", br.packets.enc}} {
 		for _, h := range c.hooks {
+			// mochi must not call it as well: twice would, for one, deliver
+			// a QoS 1 message twice.
+			if _, ok := h.h.(packetTyper); !ok || h.h.Provides(mqtt.OnPacketRead) || h.h.Provides(mqtt.OnPacketEncode) {
+				t.Errorf("%s: is a packetTyper %v, provides OnPacketRead %v, OnPacketEncode %v to mochi; want true, false, false",
+					h.h.ID(), ok, h.h.Provides(mqtt.OnPacketRead), h.h.Provides(mqtt.OnPacketEncode))
+			}
 			for typ := byte(0); typ < 16; typ++ {
 				if h.types&(1<<typ) != 0 {
 					continue
@@ -93,12 +99,11 @@ func TestPacketTypesAsClaimed(t *testing.T) {
 	}
 }
 
-// fakeHook is a hook that adds its name to the topic of the packets of
-// the types it provides, or answers err.
+// fakeHook is a hook that adds its name to the topic of every packet it
+// reads or encodes, or answers err; typedFake does so only for its types.
 type fakeHook struct {
 	mqtt.HookBase
 	name  string
-	types uint16
 	err   error
 	calls int
 }
@@ -107,7 +112,6 @@ func (h *fakeHook) ID() string { return h.name }
 func (h *fakeHook) Provides(b byte) bool {
 	return b == mqtt.OnPacketRead || b == mqtt.OnPacketEncode || b == mqtt.OnPublish
 }
-func (h *fakeHook) PacketTypes(byte) uint16 { return h.types }
 func (h *fakeHook) OnPacketRead(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	h.calls++
 	pk.TopicName += h.name
@@ -119,20 +123,32 @@ func (h *fakeHook) OnPacketEncode(_ *mqtt.Client, pk packets.Packet) packets.Pac
 	return pk
 }
 
+type typedFake struct {
+	*fakeHook
+	types uint16
+}
+
+func (h typedFake) Provides(b byte) bool    { return b == mqtt.OnPublish }
+func (h typedFake) PacketTypes(byte) uint16 { return h.types }
+
 // TestPacketHooksLoopAsMochi: packetHooks calls its hooks in order, only
 // for their packet types, skips the result of a hook that fails and stops
-// at a refusal with the packet as read, as mochi's loops do; mochi sees
-// the hooks without the two events.
+// at a refusal with the packet as read, as mochi's loops do; mochi gets a
+// packetTyper as it is and another hook without the two events.
 func TestPacketHooksLoopAsMochi(t *testing.T) {
 	var p packetHooks
-	a := &fakeHook{name: "a", types: allTypes}
-	b := &fakeHook{name: "b", types: typesOf(packets.Puback)}
-	c := &fakeHook{name: "c", types: allTypes, err: errors.New("failed")}
-	d := &fakeHook{name: "d", types: typesOf(packets.Publish, packets.Puback)}
-	for _, h := range []*fakeHook{a, b, c, d} {
+	a := &fakeHook{name: "a"}
+	b := &fakeHook{name: "b"}
+	c := &fakeHook{name: "c", err: errors.New("failed")}
+	d := &fakeHook{name: "d"}
+	hooks := []mqtt.Hook{a, typedFake{b, typesOf(packets.Puback)}, c, typedFake{d, typesOf(packets.Publish, packets.Puback)}}
+	for i, h := range hooks {
 		m := p.add(h)
-		if m.Provides(mqtt.OnPacketRead) || m.Provides(mqtt.OnPacketEncode) || !m.Provides(mqtt.OnPublish) || m.ID() != h.name {
-			t.Errorf("mochi sees %s providing read %v, encode %v, publish %v, id %s", h.name,
+		if _, typed := h.(packetTyper); typed != (m == h) {
+			t.Errorf("hook %d: packetTyper %v, given to mochi as it is %v", i, typed, m == h)
+		}
+		if m.Provides(mqtt.OnPacketRead) || m.Provides(mqtt.OnPacketEncode) || !m.Provides(mqtt.OnPublish) || m.ID() != h.ID() {
+			t.Errorf("mochi sees %s providing read %v, encode %v, publish %v, id %s", h.ID(),
 				m.Provides(mqtt.OnPacketRead), m.Provides(mqtt.OnPacketEncode), m.Provides(mqtt.OnPublish), m.ID())
 		}
 	}
