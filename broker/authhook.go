@@ -40,14 +40,24 @@ var _ mqtt.Hook = (*authHook)(nil)
 
 func (h *authHook) ID() string { return "mqtls-auth" }
 
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
 var authEvents = hookset.Of(
 	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
 	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
-	mqtt.OnPacketEncode,
 	mqtt.OnSessionEstablished, mqtt.OnDisconnect,
 )
 
 func (h *authHook) Provides(b byte) bool { return authEvents.Has(b) }
+
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other (and not at all for 0).
+func (h *authHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Unsuback)
+	}
+	return 0
+}
 
 func (h *authHook) Init(config any) error {
 	if config != nil {

@@ -113,6 +113,7 @@ type Broker struct {
 	storeHook *store.Hook
 	wildcard  *wildcardHook
 	queue     *queueHook
+	packets   *packetHooks // our OnPacketRead and OnPacketEncode, as one hook
 	// bridges are the connection blocks, started with the broker.
 	bridges []*bridge.Bridge
 
@@ -206,46 +207,52 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.checkEnrollment(); err != nil {
 		return nil, err
 	}
+	// Our hooks' OnPacketRead and OnPacketEncode, in the order they are
+	// added below, run inside this one.
+	b.packets = new(packetHooks)
+	if err := b.server.AddHook(b.packets, nil); err != nil {
+		return nil, fmt.Errorf("add packet hook: %w", err)
+	}
 	// The limits come first: no other hook may work on a packet they refuse.
-	if err := b.server.AddHook(newLimitsHook(b), nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(newLimitsHook(b)), nil); err != nil {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
 	if b.mounted() {
-		if err := b.server.AddHook(&mountHook{b: b}, nil); err != nil {
+		if err := b.server.AddHook(b.packets.add(&mountHook{b: b}), nil); err != nil {
 			return nil, fmt.Errorf("add mount point hook: %w", err)
 		}
 	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
 	b.wildcard = newWildcardHook()
-	if err := b.server.AddHook(b.wildcard, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(b.wildcard), nil); err != nil {
 		return nil, fmt.Errorf("add wildcard hook: %w", err)
 	}
-	if err := b.server.AddHook(&authHook{b: b}, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(&authHook{b: b}), nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
 	if b.retained = newRetainHook(b); b.retained != nil {
-		if err := b.server.AddHook(b.retained, nil); err != nil {
+		if err := b.server.AddHook(b.packets.add(b.retained), nil); err != nil {
 			return nil, fmt.Errorf("add retained hook: %w", err)
 		}
 	}
-	if err := b.server.AddHook(&clientOptsHook{b: b}, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(&clientOptsHook{b: b}), nil); err != nil {
 		return nil, fmt.Errorf("add client options hook: %w", err)
 	}
 	// Before the fidelity hook, which clears the bridge bit of a CONNECT.
-	if err := b.server.AddHook(&bridgeClientHook{}, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(&bridgeClientHook{}), nil); err != nil {
 		return nil, fmt.Errorf("add bridge client hook: %w", err)
 	}
-	if err := b.server.AddHook(newFidelityHook(cfg, b.server), nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(newFidelityHook(cfg, b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
 	}
-	if err := b.server.AddHook(&packetIDHook{}, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(&packetIDHook{}), nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
-	if err := b.server.AddHook(newBackpressureHook(b.server), nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(newBackpressureHook(b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add backpressure hook: %w", err)
 	}
-	if err := b.server.AddHook(b.queue, nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(b.queue), nil); err != nil {
 		return nil, fmt.Errorf("add queue hook: %w", err)
 	}
 	if err := b.addScheme(); err != nil {
@@ -255,7 +262,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	// After the hooks that may clear a will in OnConnect (scheme).
-	if err := b.server.AddHook(newWillHook(b.server), nil); err != nil {
+	if err := b.server.AddHook(b.packets.add(newWillHook(b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add will hook: %w", err)
 	}
 	for _, h := range opts.Hooks {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -114,7 +115,7 @@ func (p *hotPath) message(t testing.TB) {
 	seq := st.EndPublish(p.pub.ID, tx)
 	st.OnPublished(p.pub, pk)
 	p.queue.OnPublished(p.pub, pk)
-	p.in.queue(p.pc, ackItem{seq: seq, pk: ackPacket(packets.Puback, pk.PacketID, 0, ""), release: true})
+	p.in.queue(p.pc, ackItem{seq: seq, typ: packets.Puback, id: pk.PacketID, release: true})
 	// subscriber's write loop
 	out = st.OnPacketEncode(p.sub, out)
 	out = p.mount.OnPacketEncode(p.sub, out)
@@ -186,5 +187,20 @@ func BenchmarkHotPath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.message(b)
+	}
+}
+
+// TestAcknowledgerOnlyWhenWaiting: a client publishing at QoS 1 without
+// persistence, whose acks never wait for a sync, gets no acknowledger
+// goroutine and no queue (they were 800 KiB a client), and a queued ack
+// is a few fields, not a packet.
+func TestAcknowledgerOnlyWhenWaiting(t *testing.T) {
+	p := newHotPath(t, "allow_anonymous true")
+	p.message(t)
+	if p.pc.acks != nil {
+		t.Errorf("a queue of %d acks made for a client whose acks never wait", cap(p.pc.acks))
+	}
+	if n := unsafe.Sizeof(ackItem{}); n > 40 {
+		t.Errorf("a queued ack is %d bytes, want at most 40 (a queue holds up to 1,032)", n)
 	}
 }

@@ -55,23 +55,46 @@ type pubConn struct {
 	shadow      *mqtt.Client
 	outstanding atomic.Int32 // QoS 1/2 received and not yet completed
 	queued      atomic.Int32 // acks queued or being written
-	acks        chan ackItem
-	done        chan struct{}
+	// The acknowledger: started, with its queue, by the first ack that
+	// has to wait (never without persistence).
+	start sync.Once
+	n     int // the queue's length
+	acks  chan ackItem
+	done  chan struct{}
 }
 
+// ackItem is an acknowledgement waiting for its sync: the few fields of
+// the packet (ackPacket), not the packet, so that a client's queue of up
+// to 1,032 of them is 32 KiB, not 800 KiB.
 type ackItem struct {
 	seq     uint64
-	pk      packets.Packet
+	reason  string
+	id      uint16
+	typ     byte
+	code    byte
 	release bool // completes one message of the receive maximum
 }
+
+func (it ackItem) packet() packets.Packet { return ackPacket(it.typ, it.id, it.code, it.reason) }
 
 var _ mqtt.Hook = (*inboundHook)(nil)
 
 func (h *inboundHook) ID() string { return "mqtls-inbound" }
 
-var inboundEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnDisconnect)
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
+var inboundEvents = hookset.Of(mqtt.OnDisconnect)
 
 func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
+
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other (and not at all for 0).
+func (h *inboundHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Publish, packets.Pubrel)
+	}
+	return 0
+}
 
 // ignored is what mochi gets instead of a packet the hook handled.
 func ignored(pk packets.Packet) packets.Packet {
@@ -112,11 +135,10 @@ func (h *inboundHook) conn(cl *mqtt.Client) *pubConn {
 		return v.(*pubConn)
 	}
 	n := min(int(h.b.server.Options.Capabilities.ReceiveMaximum), 1024) + 8
-	c := &pubConn{cl: cl, acks: make(chan ackItem, n), done: make(chan struct{})}
+	c := &pubConn{cl: cl, n: n, done: make(chan struct{})}
 	if v, loaded := h.conns.LoadOrStore(cl, c); loaded {
 		return v.(*pubConn)
 	}
-	go h.acknowledge(c)
 	return c
 }
 
@@ -161,7 +183,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		if tx, ok := h.st.HasInbound(cl.ID, pid); ok {
 			// A retry of a message already accepted: acknowledge it
 			// again, deliver it not.
-			h.queue(c, ackItem{seq: tx.Seq(), pk: ackPacket(packets.Pubrec, pid, 0, "")})
+			h.queue(c, ackItem{seq: tx.Seq(), typ: packets.Pubrec, id: pid})
 			return ignored(pk), nil
 		}
 	}
@@ -184,7 +206,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		}
 		seq = tx.Commit()
 	}
-	h.queue(c, ackItem{seq: seq, pk: ackPacket(ackType, pid, code, reason), release: qos == 1 || code >= 0x80})
+	h.queue(c, ackItem{seq: seq, typ: ackType, id: pid, code: code, reason: reason, release: qos == 1 || code >= 0x80})
 	return ignored(pk), nil
 }
 
@@ -278,7 +300,7 @@ func (h *inboundHook) pubrel(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	// An unknown id still gets PUBCOMP 0, as from Mosquitto: it is a PUBREL
 	// repeated after the message completed.
 	seq, ok := h.st.ReleaseInbound(cl.ID, pk.PacketID)
-	h.queue(c, ackItem{seq: seq, pk: ackPacket(packets.Pubcomp, pk.PacketID, 0, ""), release: ok})
+	h.queue(c, ackItem{seq: seq, typ: packets.Pubcomp, id: pk.PacketID, release: ok})
 	return ignored(pk), nil
 }
 
@@ -303,6 +325,10 @@ func (h *inboundHook) queue(c *pubConn, it ackItem) {
 		return
 	}
 	c.queued.Add(1)
+	c.start.Do(func() {
+		c.acks = make(chan ackItem, c.n)
+		go h.acknowledge(c)
+	})
 	select {
 	case c.acks <- it:
 	case <-c.done:
@@ -310,7 +336,7 @@ func (h *inboundHook) queue(c *pubConn, it ackItem) {
 }
 
 func (h *inboundHook) write(c *pubConn, it ackItem) {
-	_ = c.cl.WritePacket(it.pk)
+	_ = c.cl.WritePacket(it.packet())
 	if it.release {
 		for {
 			n := c.outstanding.Load()

@@ -127,11 +127,21 @@ func writesPending(cfg *conf.Config) int32 {
 
 func (h *queueHook) ID() string { return "mqtls-queue" }
 
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
 var queueEvents = hookset.Of(
-	mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished,
-	mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
+	mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
 
 func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
+
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
+// packetHooks calls them for no other (and not at all for 0).
+func (h *queueHook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec)
+	}
+	return 0
+}
 
 func (h *queueHook) state(id string) *queueState {
 	if v, ok := h.clients.Load(id); ok {

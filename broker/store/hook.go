@@ -79,6 +79,9 @@ type Hook struct {
 	mqtt.HookBase
 	s      *Store
 	server *mqtt.Server
+	// callerReads: OnPacketRead and OnPacketEncode are called by the
+	// caller, not by mochi (HookConfig.CallerReadsPackets).
+	callerReads bool
 
 	open sync.Map // publisher client id -> *group
 
@@ -118,6 +121,9 @@ type group struct {
 type HookConfig struct {
 	Store  *Store
 	Server *mqtt.Server
+	// CallerReadsPackets: the caller calls OnPacketRead and OnPacketEncode
+	// for the packet types of PacketTypes, and mochi is not asked to.
+	CallerReadsPackets bool
 }
 
 var _ mqtt.Hook = (*Hook)(nil)
@@ -134,14 +140,31 @@ var hookEvents = hookset.Of(
 	mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
 )
 
-func (h *Hook) Provides(b byte) bool { return hookEvents.Has(b) }
+func (h *Hook) Provides(b byte) bool {
+	if h.callerReads && (b == mqtt.OnPacketRead || b == mqtt.OnPacketEncode) {
+		return false
+	}
+	return hookEvents.Has(b)
+}
+
+// PacketTypes says which packets OnPacketRead and OnPacketEncode work on
+// (bit t for packet type t): the others they return as they came.
+func (h *Hook) PacketTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return 1<<packets.Puback | 1<<packets.Pubrec | 1<<packets.Pubcomp
+	case mqtt.OnPacketEncode:
+		return 1<<packets.Connack | 1<<packets.Publish | 1<<packets.Pubrel
+	}
+	return 0xffff
+}
 
 func (h *Hook) Init(config any) error {
 	c, ok := config.(*HookConfig)
 	if !ok || c.Store == nil || c.Server == nil {
 		return mqtt.ErrInvalidConfigType
 	}
-	h.s, h.server = c.Store, c.Server
+	h.s, h.server, h.callerReads = c.Store, c.Server, c.CallerReadsPackets
 	h.out = map[outKey]*outEntry{}
 	h.in = map[string]map[uint16]*Tx{}
 	h.freed = map[*mqtt.Client]bool{}

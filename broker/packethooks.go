@@ -1,0 +1,129 @@
+package broker
+
+import (
+	"errors"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
+)
+
+// packetHooks runs our hooks' OnPacketRead and OnPacketEncode as one mochi
+// hook. mochi calls every hook that provides one of these events with a
+// copy of the 600-byte packet in and a copy out, for every packet, and most
+// of ours work on one or two packet types: this hook calls each of them, in
+// the order they were added, only for the types it says it works on
+// (packetTyper), as mochi's own loops would.
+type packetHooks struct {
+	mqtt.HookBase
+	read []typedHook
+	enc  []typedHook
+}
+
+// typedHook is one of ours and the packet types it works on for one event.
+type typedHook struct {
+	h     mqtt.Hook
+	types uint16 // bit t: packet type t
+}
+
+// packetTyper is a hook whose OnPacketRead and OnPacketEncode packetHooks
+// calls, and which does not provide them to mochi: PacketTypes(event) has
+// bit t set when that event's method may do anything with a packet of
+// type t; for the others it must return the packet unchanged and nil.
+type packetTyper interface {
+	PacketTypes(event byte) uint16
+}
+
+// typesOf is the set of packet types given, as PacketTypes returns it.
+func typesOf(ts ...byte) uint16 {
+	var s uint16
+	for _, t := range ts {
+		s |= 1 << (t & 15)
+	}
+	return s
+}
+
+const allTypes = 0xffff
+
+var packetEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode)
+
+func (p *packetHooks) ID() string { return "mqtls-packets" }
+
+func (p *packetHooks) Provides(b byte) bool { return packetEvents.Has(b) }
+
+// add takes over h's OnPacketRead and OnPacketEncode and returns what to
+// give mochi instead of h. A packetTyper (all of ours) does not provide
+// the two events to mochi: it is called here for the types it gives, and
+// mochi gets h itself (a wrapper would cost a packet copy in every other
+// event). Any other hook is called here for every packet, and mochi gets
+// it without the two events.
+func (p *packetHooks) add(h mqtt.Hook) mqtt.Hook {
+	if t, ok := h.(packetTyper); ok {
+		if r := t.PacketTypes(mqtt.OnPacketRead); r != 0 {
+			p.read = append(p.read, typedHook{h, r})
+		}
+		if e := t.PacketTypes(mqtt.OnPacketEncode); e != 0 {
+			p.enc = append(p.enc, typedHook{h, e})
+		}
+		return h
+	}
+	read, enc := h.Provides(mqtt.OnPacketRead), h.Provides(mqtt.OnPacketEncode)
+	if !read && !enc {
+		return h
+	}
+	if read {
+		p.read = append(p.read, typedHook{h, allTypes})
+	}
+	if enc {
+		p.enc = append(p.enc, typedHook{h, allTypes})
+	}
+	var events []byte
+	for e := byte(0); e < 64; e++ {
+		if e != mqtt.OnPacketRead && e != mqtt.OnPacketEncode && h.Provides(e) {
+			events = append(events, e)
+		}
+	}
+	return &withoutPacketEvents{Hook: h, events: hookset.Of(events...)}
+}
+
+// OnPacketRead is mochi's loop over the hooks that provide OnPacketRead:
+// a refusal ends it with the packet as read; another error skips that
+// hook's result.
+func (p *packetHooks) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	pkx := pk
+	for _, t := range p.read {
+		if t.types&(1<<(pkx.FixedHeader.Type&15)) == 0 {
+			continue
+		}
+		npk, err := t.h.OnPacketRead(cl, pkx)
+		if err != nil {
+			if errors.Is(err, packets.ErrRejectPacket) {
+				return pk, err
+			}
+			continue
+		}
+		pkx = npk
+	}
+	return pkx, nil
+}
+
+// OnPacketEncode is mochi's loop over the hooks that provide
+// OnPacketEncode.
+func (p *packetHooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	for _, t := range p.enc {
+		if t.types&(1<<(pk.FixedHeader.Type&15)) != 0 {
+			pk = t.h.OnPacketEncode(cl, pk)
+		}
+	}
+	return pk
+}
+
+// withoutPacketEvents is a hook of ours as mochi sees it once packetHooks
+// calls its OnPacketRead and OnPacketEncode.
+type withoutPacketEvents struct {
+	mqtt.Hook
+	events hookset.Set
+}
+
+func (w *withoutPacketEvents) Provides(b byte) bool { return w.events.Has(b) }
