@@ -114,7 +114,7 @@ func (p *hotPath) message(t testing.TB) {
 	seq := st.EndPublish(p.pub.ID, tx)
 	st.OnPublished(p.pub, pk)
 	p.queue.OnPublished(p.pub, pk)
-	p.in.queue(p.pc, ackItem{seq: seq, pk: ackPacket(packets.Puback, pk.PacketID, 0, ""), release: true})
+	p.in.queue(p.pc, ack(seq, packets.Puback, pk.PacketID, 0, "", true))
 	// subscriber's write loop
 	out = st.OnPacketEncode(p.sub, out)
 	out = p.mount.OnPacketEncode(p.sub, out)

@@ -50,20 +50,41 @@ type inboundHook struct {
 }
 
 // pubConn is the inbound state of one connection.
+//
+// Its acks waiting for a sync are a slice that grows with what waits, up
+// to maxAcks: a channel of that capacity cost every publishing connection
+// its whole buffer (1,032 slots of a full packet, 840 KB, scanned by the
+// collector and so resident: 3.1 GiB for a fleet of 10,000 devices), even
+// without persistence, where no ack ever waits.
 type pubConn struct {
 	cl          *mqtt.Client
 	shadow      *mqtt.Client
 	outstanding atomic.Int32 // QoS 1/2 received and not yet completed
 	queued      atomic.Int32 // acks queued or being written
-	acks        chan ackItem
-	done        chan struct{}
+
+	mu      sync.Mutex
+	acks    []ackItem     // waiting for the acknowledger, in order (mu)
+	room    sync.Cond     // signalled when acks shrinks or the connection ends (mu)
+	started bool          // the acknowledger runs (mu)
+	closed  bool          // the connection ended (mu)
+	maxAcks int           // bound on len(acks)
+	wake    chan struct{} // cap 1: acks is not empty
+	done    chan struct{}
 }
 
+// ackItem is one acknowledgement to write: the packet is built when it is
+// written.
 type ackItem struct {
 	seq     uint64
-	pk      packets.Packet
+	reason  string
+	pid     uint16
+	typ     byte
+	code    byte
 	release bool // completes one message of the receive maximum
 }
+
+// maxKeptAcks is the largest ack buffer a connection keeps between bursts.
+const maxKeptAcks = 64
 
 var _ mqtt.Hook = (*inboundHook)(nil)
 
@@ -112,18 +133,28 @@ func (h *inboundHook) conn(cl *mqtt.Client) *pubConn {
 		return v.(*pubConn)
 	}
 	n := min(int(h.b.server.Options.Capabilities.ReceiveMaximum), 1024) + 8
-	c := &pubConn{cl: cl, acks: make(chan ackItem, n), done: make(chan struct{})}
+	c := &pubConn{cl: cl, maxAcks: n, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.room.L = &c.mu
 	if v, loaded := h.conns.LoadOrStore(cl, c); loaded {
 		return v.(*pubConn)
 	}
-	go h.acknowledge(c)
 	return c
 }
 
 func (h *inboundHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	if v, ok := h.conns.LoadAndDelete(cl); ok {
-		close(v.(*pubConn).done)
+		c := v.(*pubConn)
+		c.mu.Lock()
+		c.closed = true
+		c.room.Broadcast()
+		c.mu.Unlock()
+		close(c.done)
 	}
+}
+
+// ack is the acknowledgement it for packet id with reason code.
+func ack(seq uint64, t byte, id uint16, code byte, reason string, release bool) ackItem {
+	return ackItem{seq: seq, typ: t, pid: id, code: code, reason: reason, release: release}
 }
 
 func ackPacket(t byte, id uint16, code byte, reason string) packets.Packet {
@@ -161,7 +192,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		if tx, ok := h.st.HasInbound(cl.ID, pid); ok {
 			// A retry of a message already accepted: acknowledge it
 			// again, deliver it not.
-			h.queue(c, ackItem{seq: tx.Seq(), pk: ackPacket(packets.Pubrec, pid, 0, "")})
+			h.queue(c, ack(tx.Seq(), packets.Pubrec, pid, 0, "", false))
 			return ignored(pk), nil
 		}
 	}
@@ -184,7 +215,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		}
 		seq = tx.Commit()
 	}
-	h.queue(c, ackItem{seq: seq, pk: ackPacket(ackType, pid, code, reason), release: qos == 1 || code >= 0x80})
+	h.queue(c, ack(seq, ackType, pid, code, reason, qos == 1 || code >= 0x80))
 	return ignored(pk), nil
 }
 
@@ -278,7 +309,7 @@ func (h *inboundHook) pubrel(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	// An unknown id still gets PUBCOMP 0, as from Mosquitto: it is a PUBREL
 	// repeated after the message completed.
 	seq, ok := h.st.ReleaseInbound(cl.ID, pk.PacketID)
-	h.queue(c, ackItem{seq: seq, pk: ackPacket(packets.Pubcomp, pk.PacketID, 0, ""), release: ok})
+	h.queue(c, ack(seq, packets.Pubcomp, pk.PacketID, 0, "", ok))
 	return ignored(pk), nil
 }
 
@@ -294,6 +325,9 @@ type heldWriter interface {
 // queued before it. When nothing waits and seq is durable it is written
 // at once, on the read goroutine: held until that goroutine reads again,
 // so that the acks of the publishes it read in one go leave together.
+// Otherwise it joins the connection's acks for the acknowledger; when
+// maxAcks wait already, the read goroutine waits for room (the client's
+// socket is not read meanwhile).
 func (h *inboundHook) queue(c *pubConn, it ackItem) {
 	if c.queued.Load() == 0 && h.st.Store().Durable() >= it.seq {
 		if hw, ok := c.cl.Net.Conn.(heldWriter); ok {
@@ -303,14 +337,28 @@ func (h *inboundHook) queue(c *pubConn, it ackItem) {
 		return
 	}
 	c.queued.Add(1)
+	c.mu.Lock()
+	for len(c.acks) >= c.maxAcks && !c.closed {
+		c.room.Wait()
+	}
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.acks = append(c.acks, it)
+	if !c.started {
+		c.started = true
+		go h.acknowledge(c)
+	}
+	c.mu.Unlock()
 	select {
-	case c.acks <- it:
-	case <-c.done:
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
 func (h *inboundHook) write(c *pubConn, it ackItem) {
-	_ = c.cl.WritePacket(it.pk)
+	_ = c.cl.WritePacket(ackPacket(it.typ, it.pid, it.code, it.reason))
 	if it.release {
 		for {
 			n := c.outstanding.Load()
@@ -321,50 +369,59 @@ func (h *inboundHook) write(c *pubConn, it ackItem) {
 	}
 }
 
+// take swaps the connection's waiting acks for the spent buffer batch.
+func (c *pubConn) take(batch []ackItem) []ackItem {
+	if cap(batch) > maxKeptAcks {
+		batch = nil
+	}
+	c.mu.Lock()
+	got := c.acks
+	c.acks = batch[:0]
+	c.room.Broadcast()
+	c.mu.Unlock()
+	return got
+}
+
 // acknowledge writes a connection's queued acks in order; the acks that
 // one sync made durable leave in one write.
 func (h *inboundHook) acknowledge(c *pubConn) {
 	s := h.st.Store()
 	hw, _ := c.cl.Net.Conn.(heldWriter)
-	var it ackItem
-	have := false
+	var batch []ackItem
 	for {
-		if !have {
-			select {
-			case it = <-c.acks:
-			case <-c.done:
-				return
-			}
-		}
-		if err := s.Wait(it.seq); err != nil {
-			// Never durable: the client must not hear that it was.
-			c.cl.Stop(err)
+		select {
+		case <-c.wake:
+		case <-c.done:
 			return
 		}
-		if hw != nil {
-			hw.holdWrites()
-		}
-		h.write(c, it)
-		c.queued.Add(-1)
-		// The acks behind it that are durable too join the same write; the
-		// first that is not waits for its sync after the write.
-		have = false
-	more:
-		for {
-			select {
-			case it = <-c.acks:
-				if s.Durable() < it.seq {
-					have = true
-					break more
+		for batch = c.take(batch); len(batch) > 0; batch = c.take(batch) {
+			for i := 0; i < len(batch); {
+				if err := s.Wait(batch[i].seq); err != nil {
+					// Never durable: the client must not hear that it was.
+					// A read goroutine waiting for room goes on.
+					c.mu.Lock()
+					c.closed = true
+					c.room.Broadcast()
+					c.mu.Unlock()
+					c.cl.Stop(err)
+					return
 				}
-				h.write(c, it)
+				if hw != nil {
+					hw.holdWrites()
+				}
+				// The acks behind it that are durable too join the same
+				// write; the first that is not waits for its sync after
+				// the write.
+				h.write(c, batch[i])
 				c.queued.Add(-1)
-			default:
-				break more
+				for i++; i < len(batch) && s.Durable() >= batch[i].seq; i++ {
+					h.write(c, batch[i])
+					c.queued.Add(-1)
+				}
+				if hw != nil {
+					_ = hw.releaseWrites() // a failed write ends the connection's reads too
+				}
 			}
-		}
-		if hw != nil {
-			_ = hw.releaseWrites() // a failed write ends the connection's reads too
 		}
 	}
 }
