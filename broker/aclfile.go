@@ -137,75 +137,22 @@ func (a *aclFile) allow(username, clientID, t string, write bool) bool {
 
 // matches reports whether topic t matches the pattern, as
 // topic.Match(r.expand(username, clientID)) does, without building the
-// expanded filter: it is asked on every delivery. Names that could change
-// the filter's shape once substituted (empty, holding '%', starting with
-// '$'), and "%%" (expand's two passes may read "%%u" as "%c..."), take
-// expand's way; allow has already refused names with '/', '+'
+// expanded filter: it is asked on every delivery. topic.Subst substitutes in
+// one pass; names for which expand's two passes differ from it (holding
+// '%', or a pattern with "%%", where "%%u" may be read as "%c...") and empty
+// names take expand's way; allow has already refused names with '/', '+'
 // or '#'.
 func (r aclRule) matches(username, clientID, t string) bool {
 	f := r.topic
 	if !strings.Contains(f, "%") {
 		return topic.Match(f, t)
 	}
-	if username == "" || clientID == "" || f[0] == '$' || strings.Contains(f, "%%") || strings.ContainsAny(username, "%$") || strings.ContainsAny(clientID, "%$") {
+	if username == "" || clientID == "" || strings.Contains(f, "%%") || strings.Contains(username, "%") || strings.Contains(clientID, "%") {
 		g, ok := r.expand(username, clientID)
 		return ok && topic.Match(g, t)
 	}
-	// [MQTT-4.7.2-1], as in topic.Match.
-	if len(t) > 0 && t[0] == '$' && (f[0] == '+' || f[0] == '#') {
-		return false
-	}
-	for {
-		fl, frest, fmore := strings.Cut(f, "/")
-		if fl == "#" && !fmore {
-			return true
-		}
-		tl, trest, tmore := strings.Cut(t, "/")
-		if fl != "+" && !levelMatches(fl, tl, username, clientID) {
-			return false
-		}
-		switch {
-		case !fmore && !tmore:
-			return true
-		case !tmore:
-			return frest == "#"
-		case !fmore:
-			return false
-		}
-		f, t = frest, trest
-	}
-}
-
-// levelMatches reports whether topic level tl equals filter level fl with
-// its %u and %c replaced by u and c.
-func levelMatches(fl, tl, u, c string) bool {
-	for {
-		i := strings.IndexByte(fl, '%')
-		if i < 0 {
-			return fl == tl
-		}
-		if !strings.HasPrefix(tl, fl[:i]) {
-			return false
-		}
-		fl, tl = fl[i:], tl[i:]
-		var v string
-		switch {
-		case strings.HasPrefix(fl, "%u"):
-			v = u
-		case strings.HasPrefix(fl, "%c"):
-			v = c
-		default: // a '%' of its own
-			if !strings.HasPrefix(tl, "%") {
-				return false
-			}
-			fl, tl = fl[1:], tl[1:]
-			continue
-		}
-		if !strings.HasPrefix(tl, v) {
-			return false
-		}
-		fl, tl = fl[2:], tl[len(v):]
-	}
+	s := topic.Subst{User: username, Client: clientID, InLevel: true}
+	return s.Match(f, t)
 }
 
 // expand substitutes %u and %c in a pattern; ok is false when the pattern

@@ -1,8 +1,13 @@
 package broker
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"mqtls/internal/aclcases"
 	"mqtls/topic"
 )
 
@@ -31,6 +36,35 @@ func TestPatternMatchesAsExpanded(t *testing.T) {
 					if got := r.matches(u, c, tp); got != want {
 						t.Errorf("pattern %q, user %q, client %q, topic %q: %v, want %v", p, u, c, tp, got, want)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestACLFileCases asks the shared table of ACL questions of an acl_file:
+// the case's filter as a pattern for everyone, and, with nothing to
+// substitute, as the user's own topic line. topic and dynsec ask their
+// matchers the same table.
+func TestACLFileCases(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range aclcases.Cases {
+		lines := []string{"pattern readwrite " + c.Filter}
+		if !strings.Contains(c.Filter, "%") {
+			lines = append(lines, fmt.Sprintf("user %s\ntopic readwrite %s", c.User, c.Filter))
+		}
+		for j, ln := range lines {
+			path := filepath.Join(dir, fmt.Sprintf("acl%d-%d", i, j))
+			if err := os.WriteFile(path, []byte(ln+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			a, err := loadACLFile(path)
+			if err != nil {
+				t.Fatalf("%q: %v", ln, err)
+			}
+			for _, write := range []bool{true, false} {
+				if got := a.allow(c.User, c.Client, c.Topic, write); got != c.InLevel {
+					t.Errorf("%q, user %q, client %q, topic %q, write %v: allow %v, want %v", ln, c.User, c.Client, c.Topic, write, got, c.InLevel)
 				}
 			}
 		}

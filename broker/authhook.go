@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/dynsec"
+	"mqtls/internal/hookset"
 	"mqtls/topic"
 )
 
@@ -40,14 +40,14 @@ var _ mqtt.Hook = (*authHook)(nil)
 
 func (h *authHook) ID() string { return "mqtls-auth" }
 
-func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
-		mqtt.OnPacketEncode,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-	}, []byte{b})
-}
+var authEvents = hookset.Of(
+	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
+	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
+	mqtt.OnPacketEncode,
+	mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+)
+
+func (h *authHook) Provides(b byte) bool { return authEvents.Has(b) }
 
 func (h *authHook) Init(config any) error {
 	if config != nil {

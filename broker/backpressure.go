@@ -1,13 +1,14 @@
 package broker
 
 import (
-	"bytes"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // Backpressure for QoS 1 and 2 deliveries.
@@ -63,9 +64,9 @@ func newBackpressureHook(s *mqtt.Server) *backpressureHook {
 
 func (h *backpressureHook) ID() string { return "mqtls-backpressure" }
 
-func (h *backpressureHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnDisconnect}, []byte{b})
-}
+var backpressureEvents = hookset.Of(mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnDisconnect)
+
+func (h *backpressureHook) Provides(b byte) bool { return backpressureEvents.Has(b) }
 
 func (h *backpressureHook) gate(id string) *gate {
 	if g, ok := h.gates.Load(id); ok {

@@ -1,12 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // bridgeClientHook gives a client that connects as a bridge (Mosquitto's
@@ -25,9 +26,9 @@ var _ mqtt.Hook = (*bridgeClientHook)(nil)
 
 func (h *bridgeClientHook) ID() string { return "mqtls-bridge-client" }
 
-func (h *bridgeClientHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.OnDisconnect}, []byte{b})
-}
+var bridgeClientEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnSubscribe, mqtt.OnDisconnect)
+
+func (h *bridgeClientHook) Provides(b byte) bool { return bridgeClientEvents.Has(b) }
 
 func (h *bridgeClientHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type == packets.Connect && (pk.ProtocolVersion == bridgeBit|3 || pk.ProtocolVersion == bridgeBit|4) {

@@ -10,9 +10,11 @@
 // for every subscriber that must get it. What is durable (package store,
 // one pebble database written by one ordered writer with group commit):
 //
-//   - sessions and their granted subscriptions, written when a session is
-//     established or subscribes; a clean start deletes the old session's
-//     state before the client can be reached by publishers;
+//   - sessions and their granted subscriptions: the session (and, for a
+//     clean start, the deletion of the old session's state) is on disk
+//     before the CONNACK goes out, and a client can be reached by
+//     publishers only after it; a subscription or its removal before the
+//     SUBACK or UNSUBACK;
 //   - retained messages and the entry of every subscriber (online or
 //     queued for an offline session) of a QoS 1/2 publish, and for QoS 2
 //     the publisher's packet id awaiting PUBREL: all in one atomic write

@@ -1,12 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/rs/xid"
+
+	"mqtls/internal/hookset"
 )
 
 // clientOptsHook applies the Mosquitto options about client ids and
@@ -19,9 +20,9 @@ type clientOptsHook struct {
 
 func (h *clientOptsHook) ID() string { return "mqtls-client-options" }
 
-func (h *clientOptsHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPublish}, []byte{b})
-}
+var clientOptsEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPublish)
+
+func (h *clientOptsHook) Provides(b byte) bool { return clientOptsEvents.Has(b) }
 
 // OnConnect runs before the session is looked up, so that an id given here
 // is the session's id.

@@ -1,13 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/conf"
+	"mqtls/internal/hookset"
 	"mqtls/topic"
 )
 
@@ -78,9 +78,9 @@ func newFidelityHook(cfg *conf.Config, server *mqtt.Server) *fidelityHook {
 
 func (h *fidelityHook) ID() string { return "mqtls-fidelity" }
 
-func (h *fidelityHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnConnect, mqtt.OnDisconnect}, []byte{b})
-}
+var fidelityEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnConnect, mqtt.OnDisconnect)
+
+func (h *fidelityHook) Provides(b byte) bool { return fidelityEvents.Has(b) }
 
 func (h *fidelityHook) Init(config any) error {
 	if config != nil {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"mqtls/broker/store"
 	"mqtls/dynsec"
+	"mqtls/internal/hookset"
 )
 
 // inboundHook owns every QoS 1 and 2 PUBLISH a client sends, so that its
@@ -90,9 +90,9 @@ var _ mqtt.Hook = (*inboundHook)(nil)
 
 func (h *inboundHook) ID() string { return "mqtls-inbound" }
 
-func (h *inboundHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnDisconnect}, []byte{b})
-}
+var inboundEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnDisconnect)
+
+func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
 
 // ignored is what mochi gets instead of a packet the hook handled.
 func ignored(pk packets.Packet) packets.Packet {

@@ -1,12 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // Per-client bounds on what a client's packets make the broker hold or do.
@@ -54,9 +55,9 @@ func newLimitsHook(b *Broker) *limitsHook {
 
 func (h *limitsHook) ID() string { return "mqtls-limits" }
 
-func (h *limitsHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPacketRead}, []byte{b})
-}
+var limitsEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPacketRead)
+
+func (h *limitsHook) Provides(b byte) bool { return limitsEvents.Has(b) }
 
 // OnConnect caps the topic aliases kept for deliveries to the client.
 func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {

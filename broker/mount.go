@@ -1,11 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // mountHook gives each listener with a mount_point its own topic tree, as
@@ -42,9 +43,9 @@ var _ mqtt.Hook = (*mountHook)(nil)
 
 func (h *mountHook) ID() string { return "mqtls-mount-point" }
 
-func (h *mountHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketEncode}, []byte{b})
-}
+var mountEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode)
+
+func (h *mountHook) Provides(b byte) bool { return mountEvents.Has(b) }
 
 func (h *mountHook) Init(config any) error {
 	if config != nil {

@@ -1,11 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // packetIDHook works around mochi keeping one packet-id space per client for
@@ -30,9 +31,9 @@ var _ mqtt.Hook = (*packetIDHook)(nil)
 
 func (h *packetIDHook) ID() string { return "mqtls-packet-ids" }
 
-func (h *packetIDHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnDisconnect}, []byte{b})
-}
+var packetIDEvents = hookset.Of(mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnDisconnect)
+
+func (h *packetIDHook) Provides(b byte) bool { return packetIDEvents.Has(b) }
 
 func (h *packetIDHook) Init(any) error {
 	h.renamed = map[idKey]uint16{}

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/conf"
+	"mqtls/internal/hookset"
 )
 
 // Outgoing QoS 1 and 2 messages per client, as Mosquitto 2.0.11 counts
@@ -127,10 +127,11 @@ func writesPending(cfg *conf.Config) int32 {
 
 func (h *queueHook) ID() string { return "mqtls-queue" }
 
-func (h *queueHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished,
-		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired}, []byte{b})
-}
+var queueEvents = hookset.Of(
+	mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished,
+	mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
+
+func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
 
 func (h *queueHook) state(id string) *queueState {
 	if v, ok := h.clients.Load(id); ok {

@@ -1,13 +1,14 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // DefaultMaxRetainedBytes is max_retained_bytes' default.
@@ -51,9 +52,9 @@ func newRetainHook(b *Broker) *retainHook {
 
 func (h *retainHook) ID() string { return "mqtls-retained" }
 
-func (h *retainHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPublish, mqtt.OnRetainMessage, mqtt.OnRetainedExpired}, []byte{b})
-}
+var retainEvents = hookset.Of(mqtt.OnPublish, mqtt.OnRetainMessage, mqtt.OnRetainedExpired)
+
+func (h *retainHook) Provides(b byte) bool { return retainEvents.Has(b) }
 
 // retainedSize is what a retained message counts: its topic, payload and
 // variable-length properties.

@@ -6,7 +6,6 @@ package broker
 // outside it; `topic_scheme_mode log` only logs it.
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/conf"
+	"mqtls/internal/hookset"
 	"mqtls/topic"
 )
 
@@ -56,9 +56,9 @@ var _ mqtt.Hook = (*schemeHook)(nil)
 
 func (h *schemeHook) ID() string { return "mqtls-topic-scheme" }
 
-func (h *schemeHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnPublish}, []byte{b})
-}
+var schemeEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPublish)
+
+func (h *schemeHook) Provides(b byte) bool { return schemeEvents.Has(b) }
 
 // check returns nil when t may be published with these flags.
 func (h *schemeHook) check(t string, qos byte, retain bool) *topic.Violation {

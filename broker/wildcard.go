@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/broker/store"
+	"mqtls/internal/hookset"
 	"mqtls/topic"
 )
 
@@ -67,9 +67,9 @@ func newWildcardHook() *wildcardHook {
 
 func (h *wildcardHook) ID() string { return "mqtls-wildcards" }
 
-func (h *wildcardHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPacketEncode, mqtt.OnDisconnect, mqtt.OnClientExpired}, []byte{b})
-}
+var wildcardEvents = hookset.Of(mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPacketEncode, mqtt.OnDisconnect, mqtt.OnClientExpired)
+
+func (h *wildcardHook) Provides(b byte) bool { return wildcardEvents.Has(b) }
 
 func (h *wildcardHook) Init(config any) error {
 	if config != nil {

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -9,6 +8,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
 )
 
 // willHook publishes wills itself, as Mosquitto does, where mochi's
@@ -56,9 +57,9 @@ func newWillHook(s *mqtt.Server) *willHook {
 
 func (h *willHook) ID() string { return "mqtls-wills" }
 
-func (h *willHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnStopped}, []byte{b})
-}
+var willEvents = hookset.Of(mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnStopped)
+
+func (h *willHook) Provides(b byte) bool { return willEvents.Has(b) }
 
 func (h *willHook) Init(config any) error {
 	if config != nil {

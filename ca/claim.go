@@ -24,7 +24,7 @@ func (c *CA) IssueClaim(name string, o ClaimOptions) (*certs.Issued, error) {
 }
 
 // Claim returns the index entry of a claim certificate by serial (hex) and
-// the number of device certificates enrolled with it so far, re-reading
+// the number of ids enrolled with it so far, re-reading
 // what other processes appended. ok is false for a serial the index does
 // not hold or that is not a claim's.
 func (c *CA) Claim(serial string) (e Entry, uses int, ok bool, err error) {

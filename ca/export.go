@@ -172,6 +172,25 @@ func (c *CA) HasFiles(name string) (bool, error) {
 	return true, nil
 }
 
+// Current returns the current certificate of name as issued/NAME.crt holds
+// it, with its index entry; ok is false when name has no current
+// certificate or the file does not hold it (an issue cut before its files
+// were written). It reads only.
+func (c *CA) Current(name string) (iss *certs.Issued, e Entry, ok bool, err error) {
+	e, ok, err = c.Lookup(name)
+	if err != nil || !ok || e.Name != name || !e.Current {
+		return nil, Entry{}, false, err
+	}
+	cs, err := fileio.ReadCerts(c.IssuedPath(name, ".crt"))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && certs.SerialHex(cs[0]) != e.Serial) {
+		return nil, e, false, nil
+	}
+	if err != nil {
+		return nil, e, false, fmt.Errorf("read the certificate of %s: %w", name, err)
+	}
+	return &certs.Issued{Name: name, Kind: e.Kind, Cert: cs[0], Chain: c.Chain()}, e, true, nil
+}
+
 // firstLine is a password file's password: its first line.
 func firstLine(b []byte) string {
 	s, _, _ := strings.Cut(string(b), "\n")

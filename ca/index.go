@@ -187,7 +187,7 @@ type index struct {
 	bySerial map[string]*Entry
 	latest   map[string]*Entry // name → its newest issue
 	reserved map[string]bool   // names being issued by this process
-	uses     map[string]int    // claim serial → device certificates enrolled with it
+	uses     map[string]int    // claim serial → ids enrolled with it
 	offset   int64             // bytes replayed; always just after a newline
 	lines    int
 	lastLine []byte      // the line that ends at offset, to spot a changed file
@@ -327,12 +327,16 @@ func (x *index) apply(line []byte) error {
 			Hosts: r.Hosts, IPs: r.IPs, Org: r.Org, Days: r.Days, CSR: r.CSR, MaxUses: r.MaxUses, EnrolledBy: r.EnrolledBy,
 			NotBefore: r.NotBefore, NotAfter: r.NotAfter, IssuedAt: r.Time, Current: true,
 		}
-		if old := x.latest[r.Name]; old != nil {
+		old := x.latest[r.Name]
+		if old != nil {
 			old.Current = false
 		}
 		x.entries = append(x.entries, e)
 		x.bySerial[r.Serial] = e
-		if r.EnrolledBy != "" {
+		// A claim's uses are the ids it enrolled: an id issued again
+		// with the same claim (an enrollment cut short and completed by
+		// the device's retry) is the same device.
+		if r.EnrolledBy != "" && (old == nil || old.EnrolledBy != r.EnrolledBy) {
 			x.uses[r.EnrolledBy]++
 		}
 		x.latest[r.Name] = e

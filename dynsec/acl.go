@@ -146,22 +146,20 @@ func matchACL(a acl, username, clientID, t string, match func(string) bool) bool
 	if !strings.Contains(f, "%") {
 		return match(f)
 	}
+	if unfit(f, username, clientID) {
+		return !a.allow
+	}
 	levels := strings.Split(f, "/")
 	subst := false
 	for i, l := range levels {
-		var v string
 		switch l {
 		case "%u":
-			v = username
+			levels[i] = username
 		case "%c":
-			v = clientID
+			levels[i] = clientID
 		default:
 			continue
 		}
-		if v == "" || strings.ContainsAny(v, "/+#") {
-			return !a.allow
-		}
-		levels[i] = v
 		subst = true
 	}
 	if !subst {
@@ -171,78 +169,37 @@ func matchACL(a acl, username, clientID, t string, match func(string) bool) bool
 }
 
 // matchPublishACL is matchACL with topic.Match, without building the
-// substituted filter: it matches level by level, reading a "%u" or "%c"
-// level as the username or client id. Where the substituted filter would
-// start with '$' (a shared-subscription prefix, which topic.Match strips),
-// it takes matchACL's way.
+// substituted filter: topic.Subst reads a "%u" or "%c" level as the
+// username or client id while it walks the filter.
 func matchPublishACL(a acl, username, clientID, t string) bool {
 	f := a.topic
 	if !strings.Contains(f, "%") {
 		return topic.Match(f, t)
 	}
-	subst := false
-	for rest := f; ; {
-		l, r, more := strings.Cut(rest, "/")
-		var v string
-		switch l {
-		case "%u":
-			v = username
-		case "%c":
-			v = clientID
-		}
-		if l == "%u" || l == "%c" {
-			if v == "" || strings.ContainsAny(v, "/+#") {
-				return !a.allow
-			}
-			subst = true
-		}
-		if !more {
-			break
-		}
-		rest = r
+	if unfit(f, username, clientID) {
+		return !a.allow
 	}
-	if !subst {
-		return topic.Match(f, t)
-	}
-	first, _, _ := strings.Cut(f, "/")
-	switch first {
-	case "%u":
-		first = username
-	case "%c":
-		first = clientID
-	}
-	if strings.HasPrefix(first, "$") {
-		return matchACL(a, username, clientID, t, func(g string) bool { return topic.Match(g, t) })
-	}
-	// [MQTT-4.7.2-1], as in topic.Match: a substituted level is never a
-	// wildcard, so only a literal first level can be one.
-	if len(t) > 0 && t[0] == '$' && (f[0] == '+' || f[0] == '#') {
+	s := topic.Subst{User: username, Client: clientID}
+	return s.Match(f, t)
+}
+
+// unfit reports whether filter f has a "%u" or "%c" level whose value cannot
+// stand for one level: empty, or holding '/', '+' or '#'.
+func unfit(f, username, clientID string) bool {
+	badU := username == "" || strings.ContainsAny(username, "/+#")
+	badC := clientID == "" || strings.ContainsAny(clientID, "/+#")
+	if !badU && !badC {
 		return false
 	}
-	for {
-		fl, frest, fmore := strings.Cut(f, "/")
-		if fl == "#" && !fmore {
+	for rest := f; ; {
+		l, r, more := strings.Cut(rest, "/")
+		if (badU && l == "%u") || (badC && l == "%c") {
 			return true
 		}
-		switch fl {
-		case "%u":
-			fl = username
-		case "%c":
-			fl = clientID
-		}
-		tl, trest, tmore := strings.Cut(t, "/")
-		if fl != "+" && fl != tl {
+		if !more {
 			return false
 		}
-		switch {
-		case !fmore && !tmore:
-			return true
-		case !tmore:
-			return frest == "#"
-		case !fmore:
-			return false
-		}
-		f, t = frest, trest
+		rest = r
 	}
 }
 

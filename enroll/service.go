@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -128,8 +129,10 @@ func (s *Service) durable() error {
 }
 
 // CheckClaim decides a login with a claim certificate, on an enrollment
-// listener: the claim must be in the index, unrevoked, unexpired and not
-// used up. The chain was verified by TLS.
+// listener: the claim must be in the index, unrevoked and unexpired. A
+// used-up claim still logs in, so that a device whose answer was lost can
+// ask again (see retry); its requests for new ids are refused. The chain
+// was verified by TLS.
 func (s *Service) CheckClaim(leaf *x509.Certificate) error {
 	_, _, err := s.claim(leaf, false)
 	if err != nil {
@@ -141,9 +144,9 @@ func (s *Service) CheckClaim(leaf *x509.Certificate) error {
 }
 
 // claim checks a claim certificate and returns its name and serial; with
-// reserve it also takes one of its uses (give it back with release). The
-// check and the reservation are one step under s.mu, so that concurrent
-// requests cannot overdraw the claim.
+// reserve it also checks that the claim is not used up and takes one of its
+// uses (give it back with release). The check and the reservation are one
+// step under s.mu, so that concurrent requests cannot overdraw the claim.
 func (s *Service) claim(leaf *x509.Certificate, reserve bool) (name, serial string, err error) {
 	name, ok, err := certs.ClaimName(leaf)
 	if !ok {
@@ -169,7 +172,7 @@ func (s *Service) claim(leaf *x509.Certificate, reserve bool) (name, serial stri
 	// s.uses counts this process's enrollments with the claim, those in
 	// flight included; the index may know more (another process).
 	n := max(s.uses[serial], uses)
-	if e.MaxUses > 0 && n >= e.MaxUses {
+	if reserve && e.MaxUses > 0 && n >= e.MaxUses {
 		return "", "", refuse(CodeClaim, "claim %s is used up: it enrolled %d of its %d devices", name, n, e.MaxUses)
 	}
 	if reserve {
@@ -299,24 +302,33 @@ func fail(id string, err error) Response {
 
 // newDevice enrolls req.ID with a claim.
 func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest) (Response, error) {
-	name, serial, err := s.claim(leaf, true)
+	if resp, ok, err := s.retry(leaf, req, csr); ok || err != nil {
+		return resp, err
+	}
+	_, e, has, err := s.cfg.CA.Current(req.ID)
+	if err != nil {
+		return Response{}, err
+	}
+	// A current certificate without its file is an issue cut short, held
+	// by nobody: ca.Issue replaces it. When this claim began it, this is
+	// the device's retry, which takes no new use (a claim's uses are ids).
+	resumed := e.Current && !has && e.EnrolledBy == certs.SerialHex(leaf)
+	if _, err := s.cfg.Store.Client(req.ID); err == nil {
+		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client): a device renews with its own certificate", req.ID)
+	}
+	if has {
+		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a current certificate): a device renews with its own certificate", req.ID)
+	}
+	name, serial, err := s.claim(leaf, !resumed)
 	if err != nil {
 		return Response{}, err
 	}
 	ok := false
 	defer func() {
-		if !ok {
+		if !ok && !resumed {
 			s.release(serial)
 		}
 	}()
-	if _, err := s.cfg.Store.Client(req.ID); err == nil {
-		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client): a device renews with its own certificate", req.ID)
-	}
-	if e, ok, err := s.cfg.CA.Lookup(req.ID); err != nil {
-		return Response{}, err
-	} else if ok && e.Name == req.ID && e.Current {
-		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a current certificate): a device renews with its own certificate", req.ID)
-	}
 	iss, err := s.cfg.CA.Issue(certs.Request{Kind: certs.Client, Name: req.ID, PublicKey: csr.PublicKey, EnrolledBy: serial})
 	if errors.Is(err, ca.ErrExists) {
 		return Response{}, refuse(CodeExists, "%s is already enrolled: a device renews with its own certificate", req.ID)
@@ -324,17 +336,10 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	if err != nil {
 		return Response{}, fmt.Errorf("sign: %w", err)
 	}
-	nc := dynsec.NewClient{Username: req.ID, TextDescription: "enrolled with " + certs.ClaimCNPrefix + name}
-	if s.cfg.Role != "" {
-		nc.Roles = []dynsec.RoleRef{{Role: s.cfg.Role, Priority: -1}}
-	}
-	if s.cfg.Group != "" {
-		nc.Groups = []dynsec.GroupRef{{Group: s.cfg.Group, Priority: -1}}
-	}
 	if err := s.durable(); err != nil {
 		return Response{}, fmt.Errorf("sync the PKI folder: %w", err)
 	}
-	if err := s.cfg.Store.CreateClient(nc); err != nil {
+	if err := s.cfg.Store.CreateClient(s.newClient(req.ID, name)); err != nil {
 		// Nothing may be left half done: the certificate goes.
 		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
 			err = fmt.Errorf("%v; revoking the certificate just issued failed too: %v", err, rerr)
@@ -346,6 +351,54 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	}
 	ok = true
 	return s.answer(StatusIssued, iss), nil
+}
+
+// newClient is the dynsec client of a device enrolled with the claim name.
+func (s *Service) newClient(id, claim string) dynsec.NewClient {
+	nc := dynsec.NewClient{Username: id, TextDescription: "enrolled with " + certs.ClaimCNPrefix + claim}
+	if s.cfg.Role != "" {
+		nc.Roles = []dynsec.RoleRef{{Role: s.cfg.Role, Priority: -1}}
+	}
+	if s.cfg.Group != "" {
+		nc.Groups = []dynsec.GroupRef{{Group: s.cfg.Group, Priority: -1}}
+	}
+	return nc
+}
+
+// retry answers a request for an id that a claim already enrolled for the
+// CSR's key (ok true): the device asks again because the answer was lost
+// (the connection cut after the broker signed) or because a crash cut the
+// enrollment short before its dynsec client was saved. The CSR's signature
+// proves that the requester holds the certificate's key, so it gets that
+// certificate again, and the missing steps are completed; no second
+// certificate is issued and no use of the claim is taken. The claim must
+// still be valid (not revoked or expired), not necessarily unused.
+func (s *Service) retry(leaf *x509.Certificate, req Request, csr *x509.CertificateRequest) (Response, bool, error) {
+	iss, e, has, err := s.cfg.CA.Current(req.ID)
+	if err != nil || !has {
+		return Response{}, false, err
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if pk, ok := iss.Cert.PublicKey.(equaler); !ok || !pk.Equal(csr.PublicKey) || e.EnrolledBy == "" || e.Kind != certs.Client {
+		return Response{}, false, nil
+	}
+	name, _, err := s.claim(leaf, false)
+	if err != nil {
+		return Response{}, false, err
+	}
+	if err := s.durable(); err != nil {
+		return Response{}, false, fmt.Errorf("sync the PKI folder: %w", err)
+	}
+	done := "answered it again"
+	if _, err := s.cfg.Store.Client(req.ID); err != nil {
+		err := s.cfg.Store.CreateClient(s.newClient(req.ID, name))
+		if err != nil && !strings.Contains(err.Error(), "already exists") {
+			return Response{}, false, fmt.Errorf("create the dynsec client: %w", err)
+		}
+		done = "created its missing dynsec client and answered"
+	}
+	s.cfg.Log.Info(fmt.Sprintf("enroll: %s asked again for its certificate %s (same key): %s.", req.ID, e.Serial, done))
+	return s.answer(StatusIssued, iss), true, nil
 }
 
 // renew renews the certificate of the device cn for the CSR's key.

@@ -86,7 +86,14 @@ func TestClaimUsesUnderConcurrency(t *testing.T) {
 	if issued != 3 || uses != 3 || err != nil {
 		t.Errorf("issued %d, the index counts %d uses (%v); want 3", issued, uses, err)
 	}
-	if err := s.CheckClaim(claim); err == nil {
-		t.Errorf("a used-up claim logs in")
+	// A used-up claim logs in (a device whose answer was lost asks again)
+	// but enrolls no new id.
+	if err := s.CheckClaim(claim); err != nil {
+		t.Errorf("a used-up claim is refused at login: %v", err)
+	}
+	var r enroll.Response
+	req, _ := json.Marshal(enroll.Request{ID: "DEV999", CSR: csr(t, "DEV999")})
+	if _ = json.Unmarshal(s.Enroll(claim, "test", req), &r); r.Code != enroll.CodeClaim {
+		t.Errorf("a used-up claim enrolling a new id: %+v", r)
 	}
 }

@@ -8,7 +8,9 @@
 // [Match] follows MQTT 3.1.1 §4.7 and MQTT 5 §4.7: `+` matches exactly one
 // level, `#` matches the parent level and any number of levels below it, and a
 // filter that starts with a wildcard does not match a topic that starts with `$`
-// [MQTT-4.7.2-1].
+// [MQTT-4.7.2-1]. [Subst.Match] is the same walk for an ACL filter with %u
+// and %c in it (dynsec's publish ACLs, acl_file patterns): it substitutes
+// the username and client id on the way instead of building the filter.
 //
 // # Lint
 //
@@ -129,8 +131,42 @@ func HasWildcard(filter string) bool {
 // validated: call [ValidFilter] and [ValidName] on untrusted input first.
 // Match allocates nothing; it is on the broker's per-message path.
 func Match(filter, topic string) bool {
-	if _, inner, ok := SplitShared(filter); ok {
-		filter = inner
+	return match(filter, topic, nil)
+}
+
+// Subst is what %u and %c stand for in an ACL filter, for [Subst.Match].
+// User and Client must hold no '/', '+' or '#': a value is compared with
+// one topic level as it is, never read as a separator or a wildcard, and
+// the caller decides what such a name may do (dynsec fails closed, an
+// acl_file does not apply its patterns).
+type Subst struct {
+	User, Client string
+	// InLevel substitutes %u and %c wherever they stand in a level, in one
+	// pass from left to right, as Mosquitto's acl_file patterns do ("%%u"
+	// is '%' then the user); otherwise only a level that is exactly "%u"
+	// or "%c" is substituted, as in Mosquitto's dynamic security.
+	InLevel bool
+}
+
+// Match reports whether the topic matches the filter with its %u and %c
+// substituted, as [Match] of the substituted filter would, without building
+// that filter: it allocates nothing. A nil s substitutes nothing.
+func (s *Subst) Match(filter, topic string) bool {
+	return match(filter, topic, s)
+}
+
+// match is the one level walker behind [Match] and [Subst.Match]. Wildcards
+// are read from the filter as written: a substituted level is never one.
+func match(filter, topic string, s *Subst) bool {
+	// A shared subscription matches through its inner filter; with s, the
+	// "$share" level may itself be substituted (a level that starts with
+	// neither '$' nor '%' keeps its first byte).
+	if len(filter) > 0 && (filter[0] == '$' || filter[0] == '%') {
+		if first, rest, ok := strings.Cut(filter, "/"); ok && s.levelEq(first, "$share") {
+			if _, inner, ok := strings.Cut(rest, "/"); ok {
+				filter = inner
+			}
+		}
 	}
 	// [MQTT-4.7.2-1] wildcards at the first level never match $ topics.
 	if len(topic) > 0 && topic[0] == '$' && len(filter) > 0 && (filter[0] == '+' || filter[0] == '#') {
@@ -142,7 +178,7 @@ func Match(filter, topic string) bool {
 			return true
 		}
 		tl, trest, tmore := strings.Cut(topic, "/")
-		if fl != "+" && fl != tl {
+		if fl != "+" && !s.levelEq(fl, tl) {
 			return false
 		}
 		switch {
@@ -155,6 +191,50 @@ func Match(filter, topic string) bool {
 			return false
 		}
 		filter, topic = frest, trest
+	}
+}
+
+// levelEq reports whether topic level tl equals filter level fl once s has
+// substituted it.
+func (s *Subst) levelEq(fl, tl string) bool {
+	if s == nil {
+		return fl == tl
+	}
+	if !s.InLevel {
+		switch fl {
+		case "%u":
+			return tl == s.User
+		case "%c":
+			return tl == s.Client
+		}
+		return fl == tl
+	}
+	for {
+		i := strings.IndexByte(fl, '%')
+		if i < 0 {
+			return fl == tl
+		}
+		if !strings.HasPrefix(tl, fl[:i]) {
+			return false
+		}
+		fl, tl = fl[i:], tl[i:]
+		var v string
+		switch {
+		case strings.HasPrefix(fl, "%u"):
+			v = s.User
+		case strings.HasPrefix(fl, "%c"):
+			v = s.Client
+		default: // a '%' of its own
+			if !strings.HasPrefix(tl, "%") {
+				return false
+			}
+			fl, tl = fl[1:], tl[1:]
+			continue
+		}
+		if !strings.HasPrefix(tl, v) {
+			return false
+		}
+		fl, tl = fl[2:], tl[len(v):]
 	}
 }
 

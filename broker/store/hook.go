@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/mochi-mqtt/server/v2/system"
+
+	"mqtls/internal/hookset"
 )
 
 // Keys. A client id is length-prefixed so that no id is a prefix of another.
@@ -123,17 +124,17 @@ var _ mqtt.Hook = (*Hook)(nil)
 
 func (h *Hook) ID() string { return "mqtls-store" }
 
-func (h *Hook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
-		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
-		mqtt.OnStarted,
-		mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
-		mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
-	}, []byte{b})
-}
+var hookEvents = hookset.Of(
+	mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
+	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
+	mqtt.OnStarted,
+	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
+	mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
+)
+
+func (h *Hook) Provides(b byte) bool { return hookEvents.Has(b) }
 
 func (h *Hook) Init(config any) error {
 	c, ok := config.(*HookConfig)
@@ -363,23 +364,36 @@ func message(cl string, pk packets.Packet) storage.Message {
 // distinct Created in our order. Entries mochi parked for the client's
 // receive maximum get their expiry back (they are all resent now).
 //
+// The session the CONNACK will announce is durable before it leaves
+// (mochi sends it when this returns): the client record, and for a clean
+// start the old session's state gone. Else a kill right after the CONNACK
+// loses a new persistent session, or brings back one the client has just
+// cleared, with its QoS 2 packet ids awaiting PUBREL (the new session's
+// first messages under those ids would be taken for retries and dropped).
 // A clean start drops the stored session here, before the client can be
 // found by publishers, so that nothing queued for the new session is
-// deleted with the old one.
+// deleted with the old one. When the store cannot write, the connection
+// closes instead of acknowledging.
 func (h *Hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if cl.Net.Inline {
 		return
 	}
+	tx := h.s.Begin()
 	if pk.Connect.Clean {
 		h.mu.Lock()
 		delete(h.in, cl.ID)
 		h.mu.Unlock()
-		tx := h.s.Begin()
 		tx.DelPrefix(clientPart(kSub, cl.ID))
 		tx.DelPrefix(clientPart(kIn, cl.ID))
 		tx.DelPrefix(clientPart(kOut, cl.ID))
 		tx.DelPrefix(clientPart(kComp, cl.ID))
-		tx.Commit()
+	}
+	tx.Put(clientPart(kClient, cl.ID), clientRecord(cl))
+	if err := h.s.Wait(tx.Commit()); err != nil {
+		cl.Stop(err)
+		return
+	}
+	if pk.Connect.Clean {
 		return
 	}
 	old, ok := h.server.Clients.Get(cl.ID)
@@ -446,15 +460,6 @@ func (h *Hook) renumber(cl *mqtt.Client) {
 		}
 	}
 	h.mu.Unlock()
-}
-
-func (h *Hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
-	if cl.Net.Inline {
-		return
-	}
-	tx := h.s.Begin()
-	tx.Put(clientPart(kClient, cl.ID), clientRecord(cl))
-	tx.Commit()
 }
 
 func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {

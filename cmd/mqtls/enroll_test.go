@@ -322,6 +322,57 @@ func TestEnrollment(t *testing.T) {
 	if r := e.tool(t, "mosquitto_pub", e.enroll, crt2, key2, "-t", "devices/DSN000002/x", "-m", "y"); r.code != 0 {
 		t.Errorf("DSN000002 with the certificate the raw client got: %+v", r)
 	}
+	// An answer lost: the raw client sends its request and cuts the
+	// connection before the answer. It connects again (its claim of
+	// --max-uses 1 is used up now) and asks with the same CSR: the same
+	// certificate again, nothing changed; with another key, refused.
+	mqOK(t, e.dir, env, "cert", "claim", "line4", "--max-uses", "1")
+	claim4Crt, claim4Key := e.issued("claim-line4", ".crt"), e.issued("claim-line4", ".key")
+	lost, err := dialRaw(t, e, e.enroll, claim4Crt, claim4Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k4, csr4 := csrFor(t, "DSN000004")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if _, err := lost.c.Publish(ctx, &paho.Publish{Topic: enroll.Topic, QoS: 0, Payload: request("DSN000004", csr4),
+		Properties: &paho.PublishProperties{ResponseTopic: enroll.ResponsePrefix + "lost", CorrelationData: []byte{1}}}); err != nil {
+		t.Fatalf("publish the request: %v", err)
+	}
+	cancel()
+	_ = lost.c.Disconnect(&paho.Disconnect{})
+	testutil.WaitFor(t, 20*time.Second, "the broker to issue DSN000004", func() bool { return strings.Contains(e.proc.Stderr(), "issued DSN000004") })
+	first := mqOK(t, e.dir, nil, "cert", "list")
+	before = e.state(t)
+	again, err := dialRaw(t, e, e.enroll, claim4Crt, claim4Key)
+	if err != nil {
+		t.Fatalf("the used-up claim cannot connect to ask again: %v", err)
+	}
+	resp4 := again.ask(t, request("DSN000004", csr4), 1)
+	if resp4.Status != enroll.StatusIssued || !strings.Contains(resp4.Certificate, "BEGIN CERTIFICATE") {
+		t.Fatalf("the retry of a request whose answer was lost: %+v", resp4)
+	}
+	if got := readFile(t, e.issued("DSN000004", ".crt")); string(got) != resp4.Certificate {
+		t.Errorf("the retry's certificate is not issued/DSN000004.crt:\n%s\n%s", resp4.Certificate, got)
+	}
+	if after := e.state(t); after != before || mqOK(t, e.dir, nil, "cert", "list") != first {
+		t.Errorf("answering a retry again changed the PKI folder or the dynsec file")
+	}
+	if resp := again.ask(t, request("DSN000004", func() string { _, c := csrFor(t, "DSN000004"); return c }()), 1); resp.Code != enroll.CodeExists {
+		t.Errorf("DSN000004 asked for with another key: %+v", resp)
+	}
+	if resp := again.ask(t, request("DSN000005", func() string { _, c := csrFor(t, "DSN000005"); return c }()), 1); resp.Code != enroll.CodeClaim {
+		t.Errorf("a new id with a used-up claim: %+v", resp)
+	}
+	dir4 := filepath.Join(e.dir, "dev4")
+	os.MkdirAll(dir4, 0o700)
+	crt4, key4 := filepath.Join(dir4, "DSN000004.crt"), filepath.Join(dir4, "DSN000004.key")
+	kder4, _ := x509.MarshalPKCS8PrivateKey(k4)
+	os.WriteFile(key4, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder4}), 0o600)
+	os.WriteFile(crt4, []byte(resp4.Certificate), 0o644)
+	if r := e.tool(t, "mosquitto_pub", e.plain, crt4, key4, "-t", "devices/DSN000004/x", "-m", "y"); r.code != 0 {
+		t.Errorf("DSN000004 with the certificate of the retry: %+v", r)
+	}
+
 	if o, er, code := e.mqttEnroll(t, e.enroll, "--id", "DSN000003", "--claim-cert", claimCrt, "--claim-key", claimKey, "--out", "dev3"); code == 0 || !strings.Contains(e.proc.Stderr(), "claim line3 is used up") {
 		t.Errorf("third enrollment with a claim of --max-uses 2: exit %d\n%s%s", code, o, er)
 	}
@@ -373,10 +424,11 @@ func TestEnrollment(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{
-		`mqtls_enroll_requests_total{result="issued"} 2`,
+		`mqtls_enroll_requests_total{result="issued"} 4`,
 		`mqtls_enroll_requests_total{result="renewed"} 1`,
-		`mqtls_enroll_requests_total{result="error"} 9`,
-		`mqtls_enroll_refusals_total{code="exists"} 2`,
+		`mqtls_enroll_requests_total{result="error"} 12`,
+		`mqtls_enroll_refusals_total{code="exists"} 3`,
+		`mqtls_enroll_refusals_total{code="claim"} 2`,
 		`mqtls_enroll_refusals_total{code="too_large"} 1`,
 		`mqtls_enroll_claim_logins_total{result="refused"}`,
 	} {

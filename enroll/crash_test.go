@@ -1,0 +1,189 @@
+package enroll_test
+
+// Crash test of an enrollment, the way ca's crash tests cut its commands:
+// the enrollment runs in a process of its own (this test binary, started
+// as a helper), once under strace to list its fsync/rename/unlink calls,
+// then again from the same starting folder, killed (SIGKILL) on entry to
+// each of them in turn. After each cut no dynsec client may exist without
+// its certificate, and the device's retry of the same request (the same
+// key) must complete the work: one current certificate for its key, its
+// dynsec client, and an answer with that certificate.
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mqtls/ca"
+	"mqtls/dynsec"
+	"mqtls/enroll"
+	"mqtls/internal/fileio"
+	"mqtls/internal/testutil"
+)
+
+// helperEnv names the folder of the helper's enrollment.
+const helperEnv = "MQTLS_ENROLL_HELPER_DIR"
+
+// TestEnrollHelper is the process the crash test cuts: it answers the
+// request in DIR/request.json, made with the claim DIR/claim.crt, with
+// the CA DIR/pki and the dynsec file DIR/ds.json, and prints the answer.
+func TestEnrollHelper(t *testing.T) {
+	dir := os.Getenv(helperEnv)
+	if dir == "" {
+		t.Skip("only run by TestEnrollCutAtEveryStep")
+	}
+	a, err := ca.Open(filepath.Join(dir, "pki"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dynsec.Load(filepath.Join(dir, "ds.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := fileio.ReadCerts(filepath.Join(dir, "claim.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := os.ReadFile(filepath.Join(dir, "request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("ANSWER %s\n", s.Enroll(claims[0], "helper", req))
+}
+
+// TestEnrollCutAtEveryStep: an enrollment killed at each of its steps
+// (index line, certificate file, PKI sync, dynsec save) is completed by
+// the device's retry, with a claim of --max-uses 1 that the cut
+// enrollment already counts.
+func TestEnrollCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "strace")
+	tmpl, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+	pki := filepath.Join(tmpl, "pki")
+	if err := ca.Init(pki, ca.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Open(pki, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, err := a.IssueClaim("line1", ca.ClaimOptions{MaxUses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DSN000001"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	for name, data := range map[string][]byte{
+		"ds.json":      []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`),
+		"claim.crt":    claim.CertPEM(),
+		"request.json": req,
+	} {
+		if err := os.WriteFile(filepath.Join(tmpl, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{helperEnv + "=" + work}
+	args := []string{"-test.run=^TestEnrollHelper$", "-test.count=1"}
+	reset := func() { testutil.ResetDir(t, tmpl, work) }
+	reset()
+	steps := testutil.Steps(t, work, env, os.Args[0], args...)
+	if len(steps) < 4 {
+		t.Fatalf("the enrollment made %d cut points, want the index, the certificate and the dynsec save at least: %v", len(steps), steps)
+	}
+	for _, s := range steps {
+		t.Run(fmt.Sprintf("%s#%d", s.Syscall, s.N), func(t *testing.T) {
+			t.Logf("cut at %s", s)
+			testutil.Cut(t, work, env, s, reset, os.Args[0], args...)
+			assertNoClientWithoutCert(t, work, "DSN000001")
+
+			out, code := testutil.Run(t, work, time.Minute, "env", append(env, os.Args[0], "-test.run=^TestEnrollHelper$", "-test.count=1", "-test.v")...)
+			if code != 0 {
+				t.Fatalf("the retry after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			_, ans, ok := strings.Cut(out, "ANSWER ")
+			var resp enroll.Response
+			if !ok || json.NewDecoder(strings.NewReader(ans)).Decode(&resp) != nil {
+				t.Fatalf("no answer from the retry:\n%s", out)
+			}
+			if resp.Status != enroll.StatusIssued {
+				t.Fatalf("the retry after the cut at %s was refused: %+v", s, resp)
+			}
+			blk, _ := pem.Decode([]byte(resp.Certificate))
+			leaf, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !key.PublicKey.Equal(leaf.PublicKey) {
+				t.Errorf("the answered certificate is not for the request's key")
+			}
+			c, err := ca.Load(filepath.Join(work, "pki"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, ok, err := c.Lookup("DSN000001")
+			if err != nil || !ok || !e.Current || e.Serial != fmt.Sprintf("%X", leaf.SerialNumber) {
+				t.Errorf("the index's DSN000001 %+v (%v), want the answered serial %X current", e, err, leaf.SerialNumber)
+			}
+			if _, uses, _, _ := c.Claim(fmt.Sprintf("%X", claim.Cert.SerialNumber)); uses != 1 {
+				t.Errorf("the claim counts %d uses, want 1: one device enrolled", uses)
+			}
+			files, err := c.HasFiles("DSN000001")
+			if err != nil || !files {
+				t.Errorf("issued/DSN000001.crt is not the current certificate (%v)", err)
+			}
+			if crt, _ := fileio.ReadCerts(c.IssuedPath("DSN000001", ".crt")); len(crt) == 0 || !bytes.Equal(crt[0].Raw, leaf.Raw) {
+				t.Errorf("issued/DSN000001.crt is not the answered certificate")
+			}
+			st, err := dynsec.Load(filepath.Join(work, "ds.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := st.Client("DSN000001")
+			if err != nil || len(cl.Roles) != 1 || cl.Roles[0].Role != "device" {
+				t.Errorf("dynsec client DSN000001 after the retry: %+v (%v)", cl, err)
+			}
+			if left := testutil.TempFiles(t, work); len(left) > 0 {
+				t.Errorf("temporary files left behind: %v", left)
+			}
+		})
+	}
+}
+
+// assertNoClientWithoutCert: a dynsec client for id exists only beside a
+// current certificate of id in the index and in issued/.
+func assertNoClientWithoutCert(t *testing.T, dir, id string) {
+	t.Helper()
+	st, err := dynsec.Load(filepath.Join(dir, "ds.json"))
+	if err != nil {
+		t.Fatalf("the dynsec file after the cut: %v", err)
+	}
+	if _, err := st.Client(id); err != nil {
+		return
+	}
+	c, err := ca.Load(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.HasFiles(id); err != nil || !ok {
+		t.Errorf("after the cut %s has a dynsec client but no current certificate in issued/ (%v)", id, err)
+	}
+}
