@@ -135,35 +135,20 @@ func (a *aclFile) allow(username, clientID, t string, write bool) bool {
 	return allowed
 }
 
-// matches reports whether topic t matches the pattern, as
-// topic.Match(r.expand(username, clientID)) does, without building the
-// expanded filter: it is asked on every delivery. topic.Subst substitutes in
-// one pass; names for which expand's two passes differ from it (holding
-// '%', or a pattern with "%%", where "%%u" may be read as "%c...") and empty
-// names take expand's way; allow has already refused names with '/', '+'
-// or '#'.
+// matches reports whether topic t matches the pattern with %u and %c
+// substituted, as Mosquitto builds it (in one pass from left to right, so a
+// name holding "%c" is not substituted again), without building it: it is
+// asked on every delivery. A pattern naming the username does not apply to
+// a client without one; allow has already refused names with '/', '+' or
+// '#'.
 func (r aclRule) matches(username, clientID, t string) bool {
 	f := r.topic
 	if !strings.Contains(f, "%") {
 		return topic.Match(f, t)
 	}
-	if username == "" || clientID == "" || strings.Contains(f, "%%") || strings.Contains(username, "%") || strings.Contains(clientID, "%") {
-		g, ok := r.expand(username, clientID)
-		return ok && topic.Match(g, t)
+	if username == "" && strings.Contains(f, "%u") {
+		return false
 	}
 	s := topic.Subst{User: username, Client: clientID, InLevel: true}
 	return s.Match(f, t)
-}
-
-// expand substitutes %u and %c in a pattern; ok is false when the pattern
-// names the username and there is none.
-func (r aclRule) expand(username, clientID string) (string, bool) {
-	if !strings.Contains(r.topic, "%") {
-		return r.topic, true
-	}
-	if username == "" && strings.Contains(r.topic, "%u") {
-		return "", false
-	}
-	f := strings.ReplaceAll(r.topic, "%u", username)
-	return strings.ReplaceAll(f, "%c", clientID), true
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // TestPatternMatchesAsExpanded checks the acl_file pattern matcher, which
-// builds nothing, against what it replaces: expand, then topic.Match.
+// builds nothing, against what Mosquitto does: build the pattern, then
+// match.
 func TestPatternMatchesAsExpanded(t *testing.T) {
 	patterns := []string{
 		"devices/%u/#", "devices/%c/#", "%u/#", "%c", "%u", "+/%u/+", "#", "a/%u-%c/b", "x%uy/%c",
@@ -27,12 +28,16 @@ func TestPatternMatchesAsExpanded(t *testing.T) {
 		"$x/a", "x", "devices//dev1", "a%c", "%a%c", "ccat",
 	}
 	for _, p := range patterns {
+		if _, err := parseACLRule(p); err != nil {
+			continue // an acl_file with it does not load
+		}
 		r := aclRule{access: "readwrite", topic: p}
 		for _, u := range names {
 			for _, c := range names {
 				for _, tp := range topics {
-					g, ok := r.expand(u, c)
-					want := ok && topic.Match(g, tp)
+					// Mosquitto skips a pattern naming the username for a
+					// client without one.
+					want := !(u == "" && strings.Contains(p, "%u")) && topic.Match(aclcases.Expand(p, u, c, true), tp)
 					if got := r.matches(u, c, tp); got != want {
 						t.Errorf("pattern %q, user %q, client %q, topic %q: %v, want %v", p, u, c, tp, got, want)
 					}

@@ -135,10 +135,11 @@ func Match(filter, topic string) bool {
 }
 
 // Subst is what %u and %c stand for in an ACL filter, for [Subst.Match].
-// User and Client must hold no '/', '+' or '#': a value is compared with
-// one topic level as it is, never read as a separator or a wildcard, and
-// the caller decides what such a name may do (dynsec fails closed, an
-// acl_file does not apply its patterns).
+// The filter must be valid ([ValidFilter]) and User and Client must hold no
+// '/', '+' or '#': a value is compared with (part of) one topic level as it
+// is, never read as a separator or a wildcard, and the caller decides what
+// such a name may do (dynsec fails closed, an acl_file does not apply its
+// patterns).
 type Subst struct {
 	User, Client string
 	// InLevel substitutes %u and %c wherever they stand in a level, in one

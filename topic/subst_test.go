@@ -1,45 +1,10 @@
 package topic
 
 import (
-	"strings"
 	"testing"
+
+	"mqtls/internal/aclcases"
 )
-
-// expandLevels substitutes whole "%u" and "%c" levels.
-func expandLevels(f, u, c string) string {
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		switch l {
-		case "%u":
-			levels[i] = u
-		case "%c":
-			levels[i] = c
-		}
-	}
-	return strings.Join(levels, "/")
-}
-
-// expandInLevel substitutes %u and %c in one pass from left to right, as
-// Mosquitto builds an acl_file pattern.
-func expandInLevel(f, u, c string) string {
-	var b strings.Builder
-	for i := 0; i < len(f); i++ {
-		if f[i] == '%' && i+1 < len(f) {
-			switch f[i+1] {
-			case 'u':
-				b.WriteString(u)
-				i++
-				continue
-			case 'c':
-				b.WriteString(c)
-				i++
-				continue
-			}
-		}
-		b.WriteByte(f[i])
-	}
-	return b.String()
-}
 
 // TestSubstMatchesExpanded checks the walker against what it saves
 // building: substitute, then Match.
@@ -63,10 +28,7 @@ func TestSubstMatchesExpanded(t *testing.T) {
 			for _, c := range names {
 				for _, tp := range topics {
 					for _, in := range []bool{false, true} {
-						g := expandLevels(f, u, c)
-						if in {
-							g = expandInLevel(f, u, c)
-						}
+						g := aclcases.Expand(f, u, c, in)
 						s := &Subst{User: u, Client: c, InLevel: in}
 						if got, want := s.Match(f, tp), Match(g, tp); got != want {
 							t.Errorf("Subst{%q, %q, InLevel: %v}.Match(%q, %q) = %v, Match(%q) %v", u, c, in, f, tp, got, g, want)

@@ -3,6 +3,8 @@
 // ACLs, the acl_file patterns), so that their tests prove they agree.
 package aclcases
 
+import "strings"
+
 // Case is one question: does Topic match Filter for the user and client?
 // Level is the answer where only a level that is exactly "%u" or "%c" is
 // substituted (dynamic security), InLevel where %u and %c are substituted
@@ -85,4 +87,50 @@ var Cases = []Case{
 	{"%%u/x", "%dev1/x", "dev1", "c1", false, true},
 	{"%%u/x", "%%u/x", "dev1", "c1", true, false},
 	{"%x/%u", "%x/dev1", "dev1", "c1", true, true},
+
+	// A name is substituted once: "%c" in a username stays "%c".
+	{"devices/%u/#", "devices/victim/x", "%c", "victim", false, false},
+	{"devices/%u/#", "devices/%c/x", "%c", "victim", true, true},
+	{"%uc/#", "avictim/x", "a%", "victim", false, false},
+	{"%uc/#", "a%c/x", "a%", "victim", false, true},
+}
+
+// Expand builds the filter that Filter stands for, the slow way the
+// matchers save: with inLevel, %u and %c wherever they stand, in one pass
+// from left to right as Mosquitto builds an acl_file pattern ("%%u" is '%'
+// then the user, and a name holding "%c" is not substituted again);
+// otherwise only a level that is exactly "%u" or "%c".
+func Expand(filter, user, client string, inLevel bool) string {
+	var b strings.Builder
+	if !inLevel {
+		for i, l := range strings.Split(filter, "/") {
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			switch l {
+			case "%u":
+				l = user
+			case "%c":
+				l = client
+			}
+			b.WriteString(l)
+		}
+		return b.String()
+	}
+	for i := 0; i < len(filter); i++ {
+		if filter[i] == '%' && i+1 < len(filter) {
+			switch filter[i+1] {
+			case 'u':
+				b.WriteString(user)
+				i++
+				continue
+			case 'c':
+				b.WriteString(client)
+				i++
+				continue
+			}
+		}
+		b.WriteByte(filter[i])
+	}
+	return b.String()
 }

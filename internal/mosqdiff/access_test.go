@@ -21,6 +21,19 @@ var aclProfile = profile{
 	files: map[string]string{"acl": "topic readwrite +/sync/+\ntopic readwrite +/ok/#\ntopic readwrite +/plain/#\ntopic readwrite mnt/+/ok/#\n"},
 }
 
+// patternProfile has an acl_file pattern: each user may use its own
+// subtree of each scenario's topics. The users' password is "pw"
+// (mosquitto_passwd, 101 iterations).
+var patternProfile = profile{
+	name: "pattern",
+	conf: "allow_anonymous false\npassword_file {dir}/pw\nacl_file {dir}/acl\n",
+	files: map[string]string{
+		"acl": "pattern readwrite +/%u/#\n",
+		"pw": "acl-pattern-percent-user-v:$7$101$aZtpDm5GaO5Eo9HB$ELdZFAwptxN/WddK4iALe4D+53BkQSxadIFCd34TpaFIoFCJd/ET7wzN2ckBiHqvtbopMwOm7j1jlm8jW6pzCg==\n" +
+			"%c:$7$101$DYyvmsEnjlCPQfYI$CTqPy23fY0xjZdolTzrkZzBdcV9IaEquOh+YCxdfaXdB3kRtffOlAXmXaxPGztPMsPvl+RGJ6ns5P7K07efriQ==\n",
+	},
+}
+
 var mounted = conn{second: true}
 
 // accessScenarios are about who may use which topic: mount points, ACLs
@@ -213,5 +226,18 @@ var accessScenarios = []scenario{
 		p.send(pk)
 		p.expect()
 		p.ping()
+	}},
+	// A pattern is built in one pass: a user named "%c" gets the literal
+	// level "%c", not the subtree of the client id it chose.
+	{name: "acl-pattern-percent-user", profile: "pattern", run: func(e *env) {
+		victim := e.name + "-v"
+		s := e.connect("sub", v5, conn{user: victim, pass: "pw"})
+		s.subq(1, e.topic(victim+"/#"))
+		p := e.connect("pub", v5, conn{id: victim, user: "%c", pass: "pw"})
+		p.pub(e.topic(victim+"/x"), "widened", 1, false)
+		o := e.connect("own", v5, conn{user: victim, pass: "pw"})
+		o.pub(e.topic(victim+"/x"), "own", 1, false)
+		s.expect()
+		s.ping()
 	}},
 }

@@ -36,6 +36,7 @@ var profiles = []profile{
 	{"sizelimit", "allow_anonymous true\nmessage_size_limit 10\n", nil},
 	mountProfile,
 	aclProfile,
+	patternProfile,
 	{"closed", "allow_anonymous false\n", nil},
 }
 

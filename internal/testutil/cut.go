@@ -1,15 +1,18 @@
 package testutil
 
-// Crash tests without hooks in the program: strace kills a command with
-// SIGKILL on entry to its Nth call of a system call (strace's fault
-// injection, -e inject=SYSCALL:signal=KILL:when=N). The call does not
-// happen; everything before it did, as after a kill -9 at that instant.
+// Crash tests without hooks in the program: a command is killed with
+// SIGKILL on entry to the Nth call of a system call over all of its
+// threads. The call does not happen; everything before it did, as after a
+// kill -9 at that instant.
 //
-// strace counts calls per thread, and a Go program may move its work to
-// another thread after a blocking call, so the Nth call of the process can
-// be a thread's first. A cut is therefore checked against strace's own log
-// (the killed call must be the Nth of the whole process) and run again, from
-// the same starting state, until it lands where it was asked to.
+// The count is the process's, not a thread's: the command runs under a
+// seccomp filter (cutexec) that hands every call of CutSyscalls to the test
+// before it runs, whichever thread makes it, and the test kills the command
+// while it waits on the Nth. (strace's own fault injection counts per
+// thread, and the Go runtime moves a goroutine to another thread after a
+// blocking call, so its Nth call landed later than asked and had to be
+// retried.) strace still runs around the command: its log lists the calls
+// with the paths of their descriptors, and it must agree with the count.
 
 import (
 	"bufio"
@@ -22,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,118 +44,184 @@ type Step struct {
 	// Call is the call as strace printed it, paths of descriptors
 	// included: what the command was about to do.
 	Call string
+	// path are the calls of CutSyscalls of the clean run up to this
+	// one: those a cut run must make.
+	path []string
+	// returned: strace saw the call return.
+	returned bool
 }
 
 func (s Step) String() string { return fmt.Sprintf("%s#%d %s", s.Syscall, s.N, s.Call) }
 
-// Steps runs a command once under strace, to completion, and returns every
-// point where it can be cut, in the order of the calls. The command must
-// succeed.
+// Steps runs a command once, to completion, and returns every point where
+// it can be cut, in the order of the calls. The command must succeed, and
+// strace and the seccomp filter must have seen the same calls.
 func Steps(t testing.TB, dir string, env []string, name string, args ...string) []Step {
 	t.Helper()
-	log, out, err := strace(t, dir, env, nil, name, args...)
+	log, out, sup, err := cutRun(t, dir, env, nil, name, args...)
 	if err != nil {
 		t.Fatalf("%s %s under strace: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	if sup.err != nil {
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), sup.err)
 	}
 	steps := parseCalls(log)
 	if len(steps) == 0 {
 		t.Fatalf("strace saw none of %v in %s %s", CutSyscalls, name, strings.Join(args, " "))
 	}
+	names := callNames(steps)
+	if !slices.Equal(names, sup.calls) {
+		t.Fatalf("strace saw the calls %v, the seccomp filter %v: a cut would not land where listed\n%s", names, sup.calls, log)
+	}
+	for i := range steps {
+		steps[i].path = names[:i+1]
+	}
 	return steps
 }
 
-// maxCutTries bounds the re-runs of a cut that strace placed on a later
-// call than asked (see the file comment); it happens to a few runs in ten.
-const maxCutTries = 20
-
-// Cut runs a command under strace and kills it on entry to step s. reset
-// puts the files back as they were before the command (it runs before every
-// try). It returns the command's output, and fails the test when the
-// command was not killed at s.
+// Cut runs a command and kills it on entry to step s (one of the Steps of
+// the same command from the same starting state). reset puts the files
+// back as they were before the command. It returns the command's output,
+// and fails the test when the command was not killed at s or took another
+// path than its clean run to get there.
 func Cut(t testing.TB, dir string, env []string, s Step, reset func(), name string, args ...string) string {
 	t.Helper()
-	inject := fmt.Sprintf("%s:signal=KILL:when=%d", s.Syscall, s.N)
-	for try := 1; ; try++ {
-		reset()
-		log, out, err := strace(t, dir, env, []string{"-e", "inject=" + inject}, name, args...)
-		calls := parseCalls(log)
-		n := 0
-		for _, c := range calls {
-			if c.Syscall == s.Syscall {
-				n++
-			}
-		}
-		killed := err != nil && strings.Contains(string(log), "+++ killed by SIGKILL +++")
-		switch {
-		case killed && n == s.N:
-			if try > 1 {
-				t.Logf("cut at %s#%d landed on try %d", s.Syscall, s.N, try)
-			}
-			return out
-		case n > s.N || (!killed && n >= s.N):
-			// The work moved to another thread before the Nth call.
-			if try == maxCutTries {
-				t.Fatalf("cut at %s: after %d tries strace still counted past it\n%s", s, try, log)
-			}
-		default:
-			t.Fatalf("cut at %s: the command made %d %s calls (killed: %v): it does not take the path of the clean run\n%s\n%s", s, n, s.Syscall, killed, out, log)
+	reset()
+	log, out, sup, err := cutRun(t, dir, env, &s, name, args...)
+	if sup.err != nil {
+		t.Fatalf("cut at %s: %v\n%s", s, sup.err, out)
+	}
+	var ran []string
+	for _, c := range parseCalls(log) {
+		if c.returned {
+			ran = append(ran, c.Syscall)
 		}
 	}
+	before := s.path[:len(s.path)-1]
+	stracedKill := err != nil && strings.Contains(string(log), "+++ killed by SIGKILL +++")
+	switch {
+	case !sup.killed || !stracedKill:
+		t.Fatalf("cut at %s: the command was not killed there (it made the calls %v, the clean run %v up to it; %v)\n%s\n%s",
+			s, sup.calls, s.path, err, out, log)
+	case !slices.Equal(sup.calls, s.path) || !slices.Equal(ran, before):
+		// The supervisor let every call but the last run; strace saw
+		// those return, and no other (a thread may enter a call once
+		// the kill is sent, but none returns).
+		t.Fatalf("cut at %s: the command made the calls %v up to the kill (strace saw %v return), the clean run %v: it does not take the path of the clean run\n%s\n%s",
+			s, sup.calls, ran, s.path, out, log)
+	}
+	return out
 }
 
-// strace runs name args under strace -f, logging the calls of CutSyscalls
-// with descriptors' paths, and returns the log, the command's combined
-// output and its error.
-func strace(t testing.TB, dir string, env, extra []string, name string, args ...string) ([]byte, string, error) {
+func callNames(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Syscall
+	}
+	return out
+}
+
+// cutRun runs name args under strace -f, logging the calls of CutSyscalls
+// with descriptors' paths, and under the seccomp supervisor, which kills
+// the command at at (nil: never). It returns strace's log, the command's
+// combined output, its error and what the supervisor saw.
+func cutRun(t testing.TB, dir string, env []string, at *Step, name string, args ...string) ([]byte, string, supervised, error) {
 	t.Helper()
 	Need(t, "strace")
+	wrap, start := supervise(t, at)
 	logPath := filepath.Join(t.TempDir(), "strace.log")
-	sargs := []string{"-f", "-qq", "-y", "-o", logPath, "-e", "trace=" + strings.Join(CutSyscalls, ",")}
-	sargs = append(append(append(sargs, extra...), "--", name), args...)
+	sargs := []string{"-f", "-qq", "-y", "-o", logPath, "-e", "trace=" + strings.Join(CutSyscalls, ","), "--"}
+	sargs = append(sargs, wrap(name, args...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "strace", sargs...)
 	cmd.Dir = dir
-	// One P keeps the work on fewer threads, so fewer cuts need a re-run.
-	cmd.Env = append(append(os.Environ(), "GOMAXPROCS=1"), env...)
-	out, err := cmd.CombinedOutput()
+	cmd.Env = append(os.Environ(), env...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	seen, err := start(cmd)
+	if err != nil {
+		t.Fatalf("start %s %s under strace: %v", name, strings.Join(args, " "), err)
+	}
+	err = cmd.Wait()
+	sup := seen()
 	if ctx.Err() != nil {
-		t.Fatalf("strace %s %s timed out\n%s", name, strings.Join(args, " "), out)
+		t.Fatalf("strace %s %s timed out\n%s", name, strings.Join(args, " "), buf.String())
 	}
 	log, rerr := os.ReadFile(logPath)
 	if rerr != nil {
 		t.Fatalf("read strace log: %v", rerr)
 	}
-	return log, string(out), err
+	return log, buf.String(), sup, err
 }
 
-// callLine matches the start of a call in strace -f output: "PID name(".
-var callLine = regexp.MustCompile(`^\d+\s+([a-z0-9_]+)\((.*)$`)
+// callLine matches the start of a call in strace -f output: "PID name(";
+// resumedLine the end of one strace printed unfinished: "PID <... name
+// resumed>".
+var (
+	callLine    = regexp.MustCompile(`^(\d+)\s+([a-z0-9_]+)\((.*)$`)
+	resumedLine = regexp.MustCompile(`^(\d+)\s+<\.\.\. ([a-z0-9_]+) resumed>(.*)$`)
+	// restarted is the end of a call a signal interrupted before it
+	// ran, which the kernel makes again (the Go runtime preempts with
+	// SIGURG): strace prints both, and only the second runs.
+	restarted = regexp.MustCompile(`= \? ERESTART`)
+	// noReturn is the end of a call that did not return: the process
+	// died in it.
+	noReturn = regexp.MustCompile(`= \?\s*$`)
+)
 
 // parseCalls lists the calls of CutSyscalls in a strace log, numbered per
-// system call over all threads.
+// system call over all threads; a call interrupted and restarted counts
+// once.
 func parseCalls(log []byte) []Step {
 	want := map[string]bool{}
 	for _, s := range CutSyscalls {
 		want[s] = true
 	}
-	count := map[string]int{}
-	var out []Step
+	var calls []*Step
+	unfinished := map[string]*Step{} // by thread
 	sc := bufio.NewScanner(bytes.NewReader(log))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		m := callLine.FindStringSubmatch(sc.Text())
-		if m == nil || !want[m[1]] {
+		ln := sc.Text()
+		if m := resumedLine.FindStringSubmatch(ln); m != nil {
+			if c := unfinished[m[1]]; c != nil && c.Syscall == m[2] {
+				delete(unfinished, m[1])
+				if restarted.MatchString(m[3]) {
+					c.Syscall = "" // dropped below
+				}
+				c.returned = !noReturn.MatchString(m[3])
+			}
 			continue
 		}
-		count[m[1]]++
-		call := m[1] + "(" + m[2]
-		if i := strings.Index(call, " <unfinished"); i >= 0 {
-			call = call[:i] + ")"
-		} else if i := strings.LastIndex(call, ") "); i >= 0 {
-			call = call[:i+1]
+		m := callLine.FindStringSubmatch(ln)
+		if m == nil || !want[m[2]] {
+			continue
 		}
-		out = append(out, Step{Syscall: m[1], N: count[m[1]], Call: call})
+		c := &Step{Syscall: m[2], Call: m[2] + "(" + m[3]}
+		if i := strings.Index(c.Call, " <unfinished"); i >= 0 {
+			c.Call = c.Call[:i] + ")"
+			unfinished[m[1]] = c
+		} else {
+			if restarted.MatchString(c.Call) {
+				continue
+			}
+			c.returned = !noReturn.MatchString(c.Call)
+			if i := strings.LastIndex(c.Call, ") "); i >= 0 {
+				c.Call = c.Call[:i+1]
+			}
+		}
+		calls = append(calls, c)
+	}
+	count := map[string]int{}
+	var out []Step
+	for _, c := range calls {
+		if c.Syscall == "" {
+			continue
+		}
+		count[c.Syscall]++
+		c.N = count[c.Syscall]
+		out = append(out, *c)
 	}
 	return out
 }

@@ -1,0 +1,13 @@
+package testutil
+
+import "golang.org/x/sys/unix"
+
+// cutNR are the numbers of CutSyscalls on this architecture (it has no
+// rename nor renameat: renameat2 does both).
+var cutNR = map[string]uint32{
+	"fsync":     unix.SYS_FSYNC,
+	"fdatasync": unix.SYS_FDATASYNC,
+	"renameat2": unix.SYS_RENAMEAT2,
+	"unlinkat":  unix.SYS_UNLINKAT,
+	"ftruncate": unix.SYS_FTRUNCATE,
+}
