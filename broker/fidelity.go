@@ -90,7 +90,7 @@ func (h *fidelityHook) PacketTypes(event byte) uint16 {
 	case mqtt.OnPacketRead:
 		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec)
 	case mqtt.OnPacketEncode:
-		return typesOf(packets.Connack, packets.Disconnect)
+		return typesOf(packets.Connack, packets.Disconnect, packets.Publish)
 	}
 	return 0
 }
