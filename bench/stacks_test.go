@@ -258,18 +258,23 @@ func TestStackGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A goroutine that has sent on parked may not be parked on release
+	// yet: its stack is then another group's.
+	found := 0
 	for _, g := range groups {
 		for _, fr := range g.Frames {
 			if !strings.HasSuffix(fr.Func, ".bigFrame") {
 				continue
 			}
-			if g.Count != n || fr.Size < 16<<10 || g.Used < fr.Size {
-				t.Fatalf("bigFrame: %d goroutines, frame %d bytes, %d in use; want %d, at least 16384, at least the frame", g.Count, fr.Size, g.Used, n)
+			if fr.Size < 16<<10 || g.Used < fr.Size {
+				t.Fatalf("bigFrame: frame %d bytes, %d in use; want at least 16384, at least the frame", fr.Size, g.Used)
 			}
-			return
+			found += g.Count
 		}
 	}
-	t.Fatalf("no goroutine in bigFrame among %d stacks", len(groups))
+	if found != n {
+		t.Fatalf("%d goroutines in bigFrame among %d stacks, want %d", found, len(groups), n)
+	}
 }
 
 //go:noinline
