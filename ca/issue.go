@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"go.step.sm/crypto/x509util"
@@ -58,8 +59,41 @@ func (c *CA) IssueServer(o ServerOptions) (*certs.Issued, error) {
 // before its files were written (no process is writing them and they are
 // not there): that one cannot be used, so it is revoked (superseded) and
 // replaced, and a re-run of an interrupted issue completes it. Safe for
-// concurrent use.
+// concurrent use. It is [CA.Prepare] and [CA.Commit] of one request.
 func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
+	p, err := c.Prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Commit([]*Prepared{p})[0]; err != nil {
+		return nil, err
+	}
+	return p.Issued(), nil
+}
+
+// Prepared is a certificate signed and not yet recorded: nothing of it is
+// written, and its name is reserved in this process (a second Prepare of
+// the name fails) until [CA.Commit] or [Prepared.Release].
+type Prepared struct {
+	c    *CA
+	iss  *certs.Issued
+	rec  record
+	once sync.Once
+}
+
+// Issued is the certificate (and the key made for it, if any).
+func (p *Prepared) Issued() *certs.Issued { return p.iss }
+
+// Release gives up a prepared certificate that will not be committed;
+// after Commit it does nothing.
+func (p *Prepared) Release() { p.once.Do(func() { p.c.idx.release(p.rec.Name) }) }
+
+// Prepare makes the key (unless req has a public key) and signs the
+// certificate of req, as [CA.Issue] does, but writes nothing: the CPU
+// part of an issue, which callers that group concurrent requests into one
+// [CA.Commit] do before they wait for the group. It fails with ErrExists
+// as Issue does (and replaces an unfinished issue as Issue does).
+func (c *CA) Prepare(req certs.Request) (*Prepared, error) {
 	if !c.CanSign() {
 		return nil, ErrLocked
 	}
@@ -67,35 +101,54 @@ func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss, err := c.issue(req)
+	err = c.idx.reserve(req.Name)
 	if errors.Is(err, ErrExists) && c.replaceUnfinished(req.Name) == nil {
-		iss, err = c.issue(req)
+		err = c.idx.reserve(req.Name)
 	}
-	return iss, err
-}
-
-func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
-	if err := c.idx.reserve(req.Name); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	defer c.idx.release(req.Name)
 	iss, rec, err := c.sign(req, time.Now())
 	if err != nil {
+		c.idx.release(req.Name)
 		return nil, err
 	}
-	_, had := c.idx.find(req.Name)
+	return &Prepared{c: c, iss: iss, rec: rec}, nil
+}
+
+// Commit records prepared certificates of this CA and writes their files,
+// as [CA.Issue] does for one: the index lines of all of them in one append
+// and one sync (grouped with concurrent commits), then each one's files.
+// errs[i] is ps[i]'s result; a certificate whose name another process
+// issued meanwhile fails with ErrExists. Every ps[i] is released.
+func (c *CA) Commit(ps []*Prepared) (errs []error) {
+	errs = make([]error, len(ps))
+	defer func() {
+		for _, p := range ps {
+			p.Release()
+		}
+	}()
+	had := make([]bool, len(ps))
+	recs := make([]record, len(ps))
+	for i, p := range ps {
+		_, had[i] = c.idx.find(p.rec.Name)
+		recs[i] = p.rec
+	}
 	end, err := c.beginFiles()
 	if err != nil {
-		return nil, err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
 	defer end()
-	if err := c.idx.commitIssue(rec); err != nil {
-		return nil, err
+	copy(errs, c.idx.commitIssue(recs...))
+	for i, p := range ps {
+		if errs[i] == nil {
+			errs[i] = c.writeIssued(p.iss, had[i])
+		}
 	}
-	if err := c.writeIssued(iss, had); err != nil {
-		return nil, err
-	}
-	return iss, nil
+	return errs
 }
 
 // Unfinished returns the current certificate of name when it is the index
