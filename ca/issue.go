@@ -334,8 +334,19 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 	if old.Kind == certs.Claim {
 		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
 	}
+	// replace is the serial of a successor of from that this renewal
+	// replaces: one that a renewal cut before its files signed and nobody
+	// got (see unfinishedSuccessor).
+	var replace string
 	if from != "" {
-		if f, ok := normSerial(from); !ok || f != old.Serial || !old.Current {
+		f, ok := normSerial(from)
+		if ok && (f != old.Serial || !old.Current) {
+			var prev Entry
+			if prev, ok = c.unfinishedSuccessor(name, f, old); ok {
+				replace, old = old.Serial, prev
+			}
+		}
+		if !ok {
 			return Renewal{}, fmt.Errorf("%q: certificate %s is %w", name, from, ErrNotCurrent)
 		}
 	}
@@ -381,6 +392,28 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 			return fmt.Errorf("complete an interrupted run: %w", err)
 		}
 		cur, ok := c.idx.find(name)
+		if replace != "" {
+			// The renewal cut short is replaced: the new certificate's
+			// line, then the unfinished one revoked (crl.pem first). A
+			// cut in between leaves it neither current nor revoked, which
+			// the next writer that signs CRLs revokes; the old
+			// certificate keeps the grace it had.
+			if prev, _ := c.idx.findSerial(old.Serial); !ok || cur.Serial != replace || !cur.Current || !prev.Pending(now) {
+				return fmt.Errorf("%q changed while renewing it (another process?): try again", name)
+			}
+			if err := c.idx.appendLines(f, []record{rec}); err != nil {
+				return err
+			}
+			revs := []record{{Op: opRevoke, Serial: replace, Reason: Superseded.String(), Time: now.UTC()}}
+			if o.Grace <= 0 {
+				revs = append(revs, record{Op: opRevoke, Serial: old.Serial, Reason: Superseded.String(), Time: now.UTC()})
+			}
+			if err := c.revokeLocked(f, rootKey, now, revs); err != nil {
+				return fmt.Errorf("revoke the unfinished renewal of %s: %w", name, err)
+			}
+			out.Old, _ = c.idx.findSerial(old.Serial)
+			return nil
+		}
 		switch {
 		case ok && cur.Serial == old.Serial && cur.Revoked:
 			return revokedError(name)
@@ -412,6 +445,25 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 		return Renewal{Repair: out.Repair}, err
 	}
 	return out, nil
+}
+
+// unfinishedSuccessor returns the entry of from when a renewal from it was
+// cut before its certificate's files were written: from is name's
+// certificate, still in its grace, and cur, the current certificate of
+// name and issued after it, is unfinished ([CA.Unfinished]). The answer of
+// a renewal goes out only after its files are written and synced, so
+// nobody holds cur, and the device, which still holds from, renews from it
+// again (with a new key, as mqtls enroll --renew makes one every run).
+func (c *CA) unfinishedSuccessor(name, from string, cur Entry) (Entry, bool) {
+	prev, ok := c.idx.findSerial(from)
+	if !ok || prev.Name != name || !prev.Pending(time.Now()) || !cur.Current || cur.IssuedAt.Before(prev.IssuedAt) {
+		return Entry{}, false
+	}
+	u, ok, err := c.Unfinished(name)
+	if err != nil || !ok || u.Serial != cur.Serial {
+		return Entry{}, false
+	}
+	return prev, true
 }
 
 func revokedError(name string) error {
