@@ -688,15 +688,15 @@ func (h *Hook) forgetOut(id string, pid uint16) {
 	}
 }
 
-// OnPacketRead handles the acknowledgements a subscriber sends for the
+// OnPacketReadInPlace handles the acknowledgements a subscriber sends for the
 // broker's messages. A PUBREC moves the message to its PUBREL phase on
 // disk. A message that mochi dropped from the client's in-flight set after
 // sending it (it does so for messages parked by the client's receive
 // maximum) is put back, so that its PUBACK, PUBREC or PUBCOMP completes it.
-func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *Hook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	t := pk.FixedHeader.Type
 	if (t != packets.Puback && t != packets.Pubrec && t != packets.Pubcomp) || pk.PacketID == 0 {
-		return pk, nil
+		return nil
 	}
 	k := outKey{cl.ID, pk.PacketID}
 	h.mu.Lock()
@@ -706,7 +706,7 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		h.freed[cl] = true
 	}
 	if !ok {
-		return pk, nil
+		return nil
 	}
 	if _, in := cl.State.Inflight.Get(pk.PacketID); !in {
 		p := e.pk
@@ -720,7 +720,7 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		// Complete: mochi frees the packet id next.
 		h.forgetOut(cl.ID, pk.PacketID)
-		return pk, nil
+		return nil
 	}
 	if t == packets.Pubrec && e.pk.FixedHeader.Type == packets.Publish {
 		rel := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: pk.PacketID,
@@ -734,7 +734,13 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 			e.tx = tx
 		}
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // OnPacketProcessed sends the next message parked for the client's
@@ -840,16 +846,16 @@ func (h *Hook) unsent(cl *mqtt.Client) bool {
 	return false
 }
 
-// OnPacketEncode holds an outgoing QoS 2 PUBLISH or a PUBREL until its
+// OnPacketEncodeInPlace holds an outgoing QoS 2 PUBLISH or a PUBREL until its
 // state is durable, and sends DUP 0 on a message's first delivery.
-func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *Hook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
 	if t == packets.Connack {
 		h.release(cl) // mochi has added cl to its clients
-		return pk
+		return
 	}
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 || cl.Net.Inline {
-		return pk
+		return
 	}
 	h.mu.Lock()
 	e, ok := h.out[outKey{cl.ID, pk.PacketID}]
@@ -862,12 +868,17 @@ func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	}
 	h.mu.Unlock()
 	if !ok || tx == nil || (t == packets.Publish && pk.FixedHeader.Qos < 2) {
-		return pk
+		return
 	}
 	if err := h.s.Wait(tx.Seq()); err != nil {
 		// Not durable and never will be: send nothing.
 		pk.FixedHeader.Type = 0
 	}
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
 	return pk
 }
 
