@@ -188,6 +188,9 @@ func encodeInPlace(h inPlaceEncoder, cl *mqtt.Client, pk *packets.Packet) {
 	case *fidelityHook:
 		h.OnPacketEncodeInPlace(cl, pk)
 		return
+	case *queueHook:
+		h.OnPacketEncodeInPlace(cl, pk)
+		return
 	case *store.Hook:
 		h.OnPacketEncodeInPlace(cl, pk)
 		return
