@@ -151,23 +151,23 @@ func (h *queueHook) windowOf(cl *mqtt.Client) *window {
 	return nil
 }
 
-// OnPacketEncode applies cl's send window to an outgoing PUBLISH and counts
+// OnPacketEncodeInPlace applies cl's send window to an outgoing PUBLISH and counts
 // a PUBREL in it.
-func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 {
-		return pk
+		return
 	}
 	w := h.windowOf(cl)
 	if w == nil {
-		return pk
+		return
 	}
-	id := idOf(pk)
+	id := idOf(*pk)
 	w.mu.Lock()
 	if w.hasReleasing && w.releasing == id {
 		w.hasReleasing = false // a release: counted already
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	if t == packets.Pubrel {
 		// A message in its second phase is in flight (a PUBREL resent to
@@ -176,12 +176,12 @@ func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.P
 			w.out[pk.PacketID] = id
 		}
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	w.mu.Unlock()
 	cur, ok := cl.State.Inflight.Get(pk.PacketID)
 	if !ok || cur.FixedHeader.Type != packets.Publish || idOf(cur) != id {
-		return pk // not a message mochi holds in flight: not ours to judge
+		return // not a message mochi holds in flight: not ours to judge
 	}
 	w.send.Lock()
 	defer w.send.Unlock()
@@ -193,22 +193,30 @@ func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.P
 		delete(w.drop, id)
 		w.mu.Unlock()
 		h.dropOut(cl, cur)
-		return h.marker(w)
+		*pk = h.marker(w)
+		return
 	}
 	if o, ok := w.out[pk.PacketID]; ok && o == id || w.isHeld(id) {
 		// Written or held already: mochi resends, at connect, the
 		// messages a publisher may be adding to the session meanwhile.
 		w.mu.Unlock()
-		return h.marker(w)
+		*pk = h.marker(w)
+		return
 	}
 	if len(w.out) < w.max && len(w.held) == 0 {
 		w.out[pk.PacketID] = id
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	w.held = append(w.held, heldOut{id: id, dup: pk.FixedHeader.Dup})
 	w.mu.Unlock()
-	return h.marker(w)
+	*pk = h.marker(w)
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
+	return pk
 }
 
 // admit decides, as a publish hands cl a new message pk, whether the
