@@ -333,15 +333,21 @@ func (q quotaLines) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (q quotaLines) WithGroup(g string) slog.Handler { return quotaLines{q.Handler.WithGroup(g), q.h} }
 
-// OnPacketRead stops counting a message when its acknowledgement arrives,
+// OnPacketReadInPlace stops counting a message when its acknowledgement arrives,
 // before mochi frees its packet id for the next one.
-func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *queueHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	switch t := pk.FixedHeader.Type; {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		h.release(cl.ID, pk.PacketID, 0)
 		h.completed(cl, pk.PacketID)
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // OnQosDropped stops counting a message mochi removed (expired, or the

@@ -135,35 +135,35 @@ func (h *queueHook) windowOf(cl *mqtt.Client) *window {
 	return nil
 }
 
-// OnPacketEncode applies cl's send window to an outgoing PUBLISH and counts
+// OnPacketEncodeInPlace applies cl's send window to an outgoing PUBLISH and counts
 // a PUBREL in it.
-func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 {
-		return pk
+		return
 	}
 	w := h.windowOf(cl)
 	if w == nil {
-		return pk
+		return
 	}
-	id := idOf(pk)
+	id := idOf(*pk)
 	w.mu.Lock()
 	if w.hasReleasing && w.releasing == id {
 		w.hasReleasing = false // a release: counted already
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	if _, counted := w.out[pk.PacketID]; counted || t == packets.Pubrel {
 		// In flight already (written before the window started), or a
 		// message in its second phase: never held.
 		w.out[pk.PacketID] = id
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	w.mu.Unlock()
 	cur, ok := cl.State.Inflight.Get(pk.PacketID)
 	if !ok || cur.FixedHeader.Type != packets.Publish || idOf(cur) != id {
-		return pk // not a message mochi holds in flight: not ours to judge
+		return // not a message mochi holds in flight: not ours to judge
 	}
 	w.send.Lock()
 	defer w.send.Unlock()
@@ -172,17 +172,24 @@ func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.P
 		w.out[pk.PacketID] = id
 		w.mu.Unlock()
 		h.hold(cl, cur)
-		return pk
+		return
 	}
 	if h.overQueue(cl, len(w.held)) {
 		w.mu.Unlock()
 		h.dropOut(cl, cur)
-		return h.marker(w)
+		*pk = h.marker(w)
+		return
 	}
 	w.held = append(w.held, heldOut{id: id, dup: pk.FixedHeader.Dup})
 	w.mu.Unlock()
 	h.hold(cl, cur)
-	return h.marker(w)
+	*pk = h.marker(w)
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
+	return pk
 }
 
 // marker is what mochi writes instead of a message kept back: the
