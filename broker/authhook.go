@@ -271,8 +271,17 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	return true
 }
 
+// allow is the ACL question about topic or filter t for one client.
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	if ls.noControl && dynsec.IsControlTopic(t) {
+		return false
+	}
+	// A topic name that starts with "$share" is never published nor
+	// received, whatever the ACL says: only SUBSCRIBE and UNSUBSCRIBE use
+	// the prefix, as in Mosquitto (acl__check_dollar). An ACL on
+	// "$share/g/..." names those levels (topic.MatchACL), so without this
+	// it would grant the topic "$share/g/...".
+	if (a == dynsec.PublishSend || a == dynsec.PublishReceive) && strings.HasPrefix(t, "$share") {
 		return false
 	}
 	if ls.conf.Enrollment {
