@@ -72,7 +72,7 @@ type window struct {
 	max  int
 	conn interface{ expectMarker() }
 	out  map[uint16]msgID // written and not acknowledged
-	held []heldOut        // in arrival order
+	held fifo             // in arrival order
 	// pending counts the messages taken in (OnQosPublish) that the write
 	// loop has not reached yet; drop holds those among them that are to
 	// be dropped there.
@@ -96,12 +96,53 @@ func idOf(pk packets.Packet) msgID {
 }
 
 func (w *window) isHeld(id msgID) bool {
-	for _, m := range w.held {
-		if m.id == id {
-			return true
+	return w.held.find(func(m heldOut) bool { return m.id == id }) >= 0
+}
+
+// fifo is the queue of held messages: popped from the front without
+// giving up the front of its array, so that a queue that is filled and
+// drained over and over allocates nothing.
+type fifo struct {
+	v    []heldOut
+	head int
+}
+
+func (q *fifo) len() int { return len(q.v) - q.head }
+
+func (q *fifo) push(m heldOut) { q.v = append(q.v, m) }
+
+func (q *fifo) pop() heldOut {
+	m := q.v[q.head]
+	q.v[q.head] = heldOut{}
+	q.head++
+	if q.head == len(q.v) {
+		q.v, q.head = q.v[:0], 0
+	} else if q.head >= 64 && 2*q.head >= len(q.v) {
+		n := copy(q.v, q.v[q.head:])
+		clear(q.v[n:])
+		q.v, q.head = q.v[:n], 0
+	}
+	return m
+}
+
+// find returns the position of the first message f accepts, or -1.
+func (q *fifo) find(f func(heldOut) bool) int {
+	for i := q.head; i < len(q.v); i++ {
+		if f(q.v[i]) {
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// remove removes the message at position i (from find).
+func (q *fifo) remove(i int) {
+	copy(q.v[i:], q.v[i+1:])
+	q.v[len(q.v)-1] = heldOut{}
+	q.v = q.v[:len(q.v)-1]
+	if q.head == len(q.v) {
+		q.v, q.head = q.v[:0], 0
+	}
 }
 
 // heldOut is a message held back: its identity in mochi's in-flight set and
@@ -203,12 +244,12 @@ func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 		*pk = h.marker(w)
 		return
 	}
-	if len(w.out) < w.max && len(w.held) == 0 {
+	if len(w.out) < w.max && w.held.len() == 0 {
 		w.out[pk.PacketID] = id
 		w.mu.Unlock()
 		return
 	}
-	w.held = append(w.held, heldOut{id: id, dup: pk.FixedHeader.Dup})
+	w.held.push(heldOut{id: id, dup: pk.FixedHeader.Dup})
 	w.mu.Unlock()
 	*pk = h.marker(w)
 }
@@ -226,7 +267,7 @@ func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.P
 // loop. It reports whether pk was admitted.
 func (h *queueHook) admit(cl *mqtt.Client, w *window, pk packets.Packet) bool {
 	w.mu.Lock()
-	ahead := len(w.out) + len(w.held) + w.pending
+	ahead := len(w.out) + w.held.len() + w.pending
 	over := false
 	if ahead >= w.max && (h.maxCount > 0 || h.maxBytes > 0) {
 		st := h.state(cl.ID)
@@ -293,11 +334,8 @@ func (h *queueHook) completed(cl *mqtt.Client, pid uint16) {
 	if !was {
 		// An acknowledgement of a message not written yet (a client
 		// may send one): mochi completes it, it is held no longer.
-		for i, m := range w.held {
-			if m.id.pid == pid {
-				w.held = append(w.held[:i], w.held[i+1:]...)
-				break
-			}
+		if i := w.held.find(func(m heldOut) bool { return m.id.pid == pid }); i >= 0 {
+			w.held.remove(i)
 		}
 	}
 	w.mu.Unlock()
@@ -316,11 +354,8 @@ func (h *queueHook) droppedOut(cl *mqtt.Client, pk packets.Packet) {
 	if o, ok := w.out[pk.PacketID]; ok && o == id {
 		delete(w.out, pk.PacketID)
 	}
-	for i, m := range w.held {
-		if m.id == id {
-			w.held = append(w.held[:i], w.held[i+1:]...)
-			break
-		}
+	if i := w.held.find(func(m heldOut) bool { return m.id == id }); i >= 0 {
+		w.held.remove(i)
 	}
 	w.mu.Unlock()
 	h.sendHeld(cl, w)
@@ -332,12 +367,11 @@ func (h *queueHook) sendHeld(cl *mqtt.Client, w *window) {
 	defer w.send.Unlock()
 	for !cl.Closed() {
 		w.mu.Lock()
-		if len(w.out) >= w.max || len(w.held) == 0 {
+		if len(w.out) >= w.max || w.held.len() == 0 {
 			w.mu.Unlock()
 			return
 		}
-		m := w.held[0]
-		w.held = w.held[1:]
+		m := w.held.pop()
 		cur, ok := cl.State.Inflight.Get(m.id.pid)
 		if !ok || idOf(cur) != m.id {
 			w.mu.Unlock()
