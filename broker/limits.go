@@ -79,10 +79,10 @@ func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-// OnPacketRead checks the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
-func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+// OnPacketReadInPlace checks the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+func (h *limitsHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	var err error
 	// The reason a v5 client is told, as from Mosquitto: a topic with too
@@ -108,9 +108,15 @@ func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 	if err != nil {
 		h.b.log.Warn(fmt.Sprintf("Client %s disconnected: %v.", cl.ID, err))
 		sayDisconnect(cl, code)
-		return pk, packets.ErrRejectPacket
+		return packets.ErrRejectPacket
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // sayDisconnect tells a v5 client why it is disconnected, on its read

@@ -101,10 +101,10 @@ func mountFilter(m, f string) string {
 	return m + f
 }
 
-func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *mountHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	m := h.b.mountPoint(cl)
 	if m == "" {
-		return pk, nil
+		return nil
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
@@ -127,19 +127,30 @@ func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 		}
 		pk.Filters = fs
 	}
-	return pk, nil
+	return nil
 }
 
-// OnPacketEncode takes the mount point off a delivery's topic. mochi keeps
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
+}
+
+// OnPacketEncodeInPlace takes the mount point off a delivery's topic. mochi keeps
 // the mounted topic in its queues and in-flight messages, so a resent
 // message is shortened again.
-func (h *mountHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *mountHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	if pk.FixedHeader.Type != packets.Publish {
-		return pk
+		return
 	}
 	if m := h.b.mountPoint(cl); m != "" && len(pk.TopicName) > len(m) && strings.HasPrefix(pk.TopicName, m) {
 		pk.TopicName = pk.TopicName[len(m):]
 	}
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *mountHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
 	return pk
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,9 +81,32 @@ func pageText(t *testing.T, ctx context.Context, sel, want string) string {
 	return got
 }
 
+// click clicks the element matching sel where the user sees it: once it
+// is in the page with a size, scrolled into view, and the page's own hit
+// test at its centre lands on it (nothing covers it), the mouse is pressed
+// and released there. It holds no DOM node across the page's redraws:
+// chromedp.Click queried a node and then scrolled to it and measured it,
+// and a tree row redrawn in between (its rate, its "hot" mark) failed the
+// test with "Could not find node with given id".
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	do(t, ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	js := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e) return false;
+		e.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+		const r = e.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0) return false;
+		const x = r.left + r.width / 2, y = r.top + r.height / 2;
+		const hit = document.elementFromPoint(x, y);
+		return hit && e.contains(hit) ? [x, y] : false;
+	})()`, sel)
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	at, err := chromedp.Run(tctx, chromedp.Poll[[]float64](js, chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("%s was never there to click (in the page, with a size, not covered): %v", sel, err)
+	}
+	do(t, ctx, chromedp.MouseClickXY(at[0], at[1]))
 }
 
 func screenshot(t *testing.T, ctx context.Context) {
@@ -114,5 +138,28 @@ func waitJS(t *testing.T, ctx context.Context, js, show string) {
 	defer cancel()
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		t.Fatalf("the page never got to %s (it shows %q): %v", js, eval[string](t, ctx, show), err)
+	}
+}
+
+// TestClickThroughRedraws: click reaches an element the page redraws all
+// the time, as the tree redraws its rows while messages arrive: the page
+// counts presses on the row of that name, whichever copy is under the
+// pointer. With chromedp.Click it failed at once with "Could not find node
+// with given id".
+func TestClickThroughRedraws(t *testing.T) {
+	ctx := browser(t)
+	page := `<!doctype html><html><body><div id="tree"></div><script>
+let n = 0; window.pressed = 0;
+const tree = document.getElementById('tree');
+const draw = () => { n++; tree.innerHTML = '<div style="height:20px">above ' + n + '</div><div class="node" data-path="a/b" style="height:20px">a/b <span>' + n + '</span></div>'; };
+tree.addEventListener('pointerdown', (ev) => { if (ev.target.closest('[data-path="a/b"]')) window.pressed++; });
+setInterval(draw, 0); draw();
+</script></body></html>`
+	do(t, ctx, chromedp.Navigate("data:text/html,"+url.PathEscape(page)))
+	for range 50 {
+		click(t, ctx, `[data-path="a/b"]`)
+	}
+	if got := eval[int](t, ctx, `window.pressed`); got != 50 {
+		t.Errorf("the row got %d presses of 50", got)
 	}
 }
