@@ -130,7 +130,7 @@ func (h *queueHook) ID() string { return "mqtls-queue" }
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
 var queueSpec = hookSpec{
 	events: hookset.Of(
-		mqtt.OnConnect, mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired,
+		mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnPublishDropped, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	),
 	read: typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec),
 	enc:  typesOf(packets.Publish, packets.Pubrel),
@@ -150,16 +150,14 @@ func (h *queueHook) state(id string) *queueState {
 	return v.(*queueState)
 }
 
-// OnSessionEstablished starts a connection that has logged no drop, and
-// its send window (window.go).
-func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+// OnSessionEstablished starts a connection that has logged no drop.
+func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if v, ok := h.clients.Load(cl.ID); ok {
 		st := v.(*queueState)
 		st.mu.Lock()
 		st.dropping = false
 		st.mu.Unlock()
 	}
-	h.startWindow(cl, pk)
 }
 
 // maxInflight is mochi's bound on one client's unacknowledged messages: a
@@ -179,8 +177,11 @@ func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ 
 		return // nothing to bound
 	}
 	if cl.Net.Conn != nil && !cl.Closed() {
-		if h.windowOf(cl) != nil {
-			return // the send window decides as it writes it (window.go)
+		if w := h.windowOf(cl); w != nil {
+			if h.admit(cl, w, pk) {
+				h.hold(cl, pk)
+			}
+			return
 		}
 		h.hold(cl, pk) // in flight at once
 		return
@@ -366,4 +367,7 @@ func (h *queueHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 }
 
 // OnClientExpired forgets a session that expired.
-func (h *queueHook) OnClientExpired(cl *mqtt.Client) { h.clients.Delete(cl.ID) }
+func (h *queueHook) OnClientExpired(cl *mqtt.Client) {
+	h.clients.Delete(cl.ID)
+	h.windows.Delete(cl)
+}

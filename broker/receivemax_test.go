@@ -279,7 +279,8 @@ func TestReceiveMaximumHeldInOrder(t *testing.T) {
 
 // TestReceiveMaximumHeldResumed: messages held behind a Receive Maximum
 // when the subscriber goes stay in its session: the next connection gets
-// each of them once, in order.
+// each of them once, in order, within its Receive Maximum too (mochi
+// resent the whole session at once); only the one it had is a duplicate.
 func TestReceiveMaximumHeldResumed(t *testing.T) {
 	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
 		cp := connectPacket(5, "resume-sub", true, 300)
@@ -308,6 +309,10 @@ func TestReceiveMaximumHeldResumed(t *testing.T) {
 		for len(got) < 5 {
 			pk := mustRead(t, again, packets.Publish)
 			got = append(got, string(pk.Payload))
+			if dup := len(got) == 1; pk.FixedHeader.Dup != dup {
+				t.Errorf("message %s resent with DUP %v, want %v", pk.Payload, pk.FixedHeader.Dup, dup)
+			}
+			syncPing(t, again) // within the window: nothing more until the PUBACK
 			mustSend(t, again, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
 		}
 		if want := []string{"1", "2", "3", "4", "5"}; fmt.Sprint(got) != fmt.Sprint(want) {
