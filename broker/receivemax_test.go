@@ -321,3 +321,79 @@ func TestReceiveMaximumHeldResumed(t *testing.T) {
 		syncPing(t, again) // and nothing more
 	})
 }
+
+// TestReceiveMaximumTopicAliases: a subscriber that allows topic aliases
+// can resolve every message it gets, although messages are held behind its
+// Receive Maximum while QoS 0 ones go out at once, and messages resent
+// to its next connection: a message that names a topic by an alias the
+// client never learnt (it was set by a message still held, dropped, or
+// sent on an earlier connection) is a protocol error for the client.
+func TestReceiveMaximumTopicAliases(t *testing.T) {
+	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
+		cp := connectPacket(5, "alias-sub", true, 300)
+		cp.Properties.ReceiveMaximum = 1
+		cp.Properties.TopicAliasMaximum = 10
+		sub := mustDial(t, b.addr, cp)
+		mustSubscribe(t, sub, "alias/#", 1)
+		pub := mustDial(t, b.addr, connectPacket(5, "alias-pub", true, 0))
+		send := func(topic string, qos byte, payload string, id uint16) {
+			mustSend(t, pub, publishPacket(topic, []byte(payload), qos, id))
+			if qos > 0 {
+				mustRead(t, pub, packets.Puback)
+			}
+		}
+		send("alias/x", 1, "x1", 1) // in flight
+		send("alias/y", 1, "y1", 2) // held
+		send("alias/y", 0, "y0", 0) // at once
+		send("alias/y", 1, "y2", 3) // held
+		aliases := map[uint16]string{}
+		resolve := func(rc *rawClient) (string, string, packets.Packet) {
+			pk := mustRead(t, rc, packets.Publish)
+			topic := pk.TopicName
+			if a := pk.Properties.TopicAlias; a > 0 {
+				if topic != "" {
+					aliases[a] = topic
+				} else if topic = aliases[a]; topic == "" {
+					t.Errorf("message %q names topic alias %d, which this connection never set", pk.Payload, a)
+				}
+			}
+			return topic, string(pk.Payload), pk
+		}
+		want := map[string]string{"x1": "alias/x", "y1": "alias/y", "y0": "alias/y", "y2": "alias/y"}
+		got := 0
+		var last packets.Packet
+		for got < 3 {
+			topic, payload, pk := resolve(sub)
+			if topic != want[payload] {
+				t.Errorf("message %q on %q, want %q", payload, topic, want[payload])
+			}
+			got++
+			if pk.FixedHeader.Qos > 0 && payload != "y1" {
+				mustSend(t, sub, ack(packets.Puback, pk.PacketID, 0))
+			}
+			if payload == "y1" {
+				last = pk // left unacknowledged: resent below
+			}
+		}
+		if last.PacketID == 0 {
+			t.Fatal("y1 not delivered")
+		}
+		// The next connection learns no alias from the last one.
+		sub.Close()
+		cp.Connect.Clean = false
+		again, _, err := dialRaw(b.addr, cp)
+		if err != nil {
+			t.Fatalf("reconnect: %v", err)
+		}
+		defer again.Close()
+		clear(aliases)
+		for seen := map[string]bool{}; !seen["y1"] || !seen["y2"]; {
+			topic, payload, pk := resolve(again)
+			if topic != want[payload] {
+				t.Errorf("after reconnect: message %q on %q, want %q", payload, topic, want[payload])
+			}
+			seen[payload] = true
+			mustSend(t, again, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+		}
+	})
+}
