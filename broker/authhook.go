@@ -42,23 +42,20 @@ func (h *authHook) ID() string { return "mqtls-auth" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes;
 // OnPublish: publishHooks calls judgePublish.)
-var authEvents = hookset.Of(
-	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe,
-	mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-)
+var authSpec = hookSpec{
+	events: hookset.Of(
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
+		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+	),
+	enc: typesOf(packets.Unsuback),
+}
 
-func (h *authHook) Provides(b byte) bool { return authEvents.Has(b) }
+func (h *authHook) Provides(b byte) bool { return authSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *authHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Unsuback)
-	}
-	return 0
-}
+func (h *authHook) PacketTypes(event byte) uint16 { return authSpec.packetTypes(event) }
 
 func (h *authHook) Init(config any) error {
 	if config != nil {

@@ -79,21 +79,17 @@ func newFidelityHook(cfg *conf.Config, server *mqtt.Server) *fidelityHook {
 func (h *fidelityHook) ID() string { return "mqtls-fidelity" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var fidelityEvents = hookset.Of(mqtt.OnConnect, mqtt.OnDisconnect)
+var fidelitySpec = hookSpec{
+	events: hookset.Of(mqtt.OnConnect, mqtt.OnDisconnect),
+	read:   typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec),
+	enc:    typesOf(packets.Connack, packets.Disconnect, packets.Publish),
+}
 
-func (h *fidelityHook) Provides(b byte) bool { return fidelityEvents.Has(b) }
+func (h *fidelityHook) Provides(b byte) bool { return fidelitySpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *fidelityHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Connack, packets.Disconnect, packets.Publish)
-	}
-	return 0
-}
+func (h *fidelityHook) PacketTypes(event byte) uint16 { return fidelitySpec.packetTypes(event) }
 
 func (h *fidelityHook) Init(config any) error {
 	if config != nil {

@@ -82,19 +82,16 @@ var _ mqtt.Hook = (*inboundHook)(nil)
 func (h *inboundHook) ID() string { return "mqtls-inbound" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var inboundEvents = hookset.Of(mqtt.OnDisconnect)
+var inboundSpec = hookSpec{
+	events: hookset.Of(mqtt.OnDisconnect),
+	read:   typesOf(packets.Publish, packets.Pubrel),
+}
 
-func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
+func (h *inboundHook) Provides(b byte) bool { return inboundSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *inboundHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Publish, packets.Pubrel)
-	}
-	return 0
-}
+func (h *inboundHook) PacketTypes(event byte) uint16 { return inboundSpec.packetTypes(event) }
 
 // ignored is what mochi gets instead of a packet the hook handled.
 func ignored(pk packets.Packet) packets.Packet {

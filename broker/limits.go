@@ -55,19 +55,16 @@ func newLimitsHook(b *Broker) *limitsHook {
 func (h *limitsHook) ID() string { return "mqtls-limits" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var limitsEvents = hookset.Of(mqtt.OnConnect)
+var limitsSpec = hookSpec{
+	events: hookset.Of(mqtt.OnConnect),
+	read:   typesOf(packets.Publish, packets.Subscribe, packets.Unsubscribe),
+}
 
-func (h *limitsHook) Provides(b byte) bool { return limitsEvents.Has(b) }
+func (h *limitsHook) Provides(b byte) bool { return limitsSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *limitsHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Publish, packets.Subscribe, packets.Unsubscribe)
-	}
-	return 0
-}
+func (h *limitsHook) PacketTypes(event byte) uint16 { return limitsSpec.packetTypes(event) }
 
 // OnConnect turns off the topic aliases mochi would use for deliveries to
 // the client, as Mosquitto uses none: mochi replaces a topic by its alias

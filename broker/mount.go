@@ -44,21 +44,17 @@ var _ mqtt.Hook = (*mountHook)(nil)
 func (h *mountHook) ID() string { return "mqtls-mount-point" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var mountEvents = hookset.Of()
+var mountSpec = hookSpec{
+	events: hookset.Of(),
+	read:   typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Unsubscribe),
+	enc:    typesOf(packets.Publish),
+}
 
-func (h *mountHook) Provides(b byte) bool { return mountEvents.Has(b) }
+func (h *mountHook) Provides(b byte) bool { return mountSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *mountHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Unsubscribe)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Publish)
-	}
-	return 0
-}
+func (h *mountHook) PacketTypes(event byte) uint16 { return mountSpec.packetTypes(event) }
 
 func (h *mountHook) Init(config any) error {
 	if config != nil {

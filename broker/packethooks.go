@@ -208,3 +208,23 @@ type withoutPacketEvents struct {
 }
 
 func (w *withoutPacketEvents) Provides(b byte) bool { return w.events.Has(b) }
+
+// hookSpec is what one of our hooks tells mochi and packetHooks, written
+// once beside the hook: the events mochi calls it for (its Provides), and
+// the packet types its OnPacketRead and OnPacketEncode work on (its
+// PacketTypes, for packetHooks; 0 for none).
+type hookSpec struct {
+	events    hookset.Set
+	read, enc uint16
+}
+
+// packetTypes is PacketTypes for a hook with this spec.
+func (s hookSpec) packetTypes(event byte) uint16 {
+	switch event {
+	case mqtt.OnPacketRead:
+		return s.read
+	case mqtt.OnPacketEncode:
+		return s.enc
+	}
+	return 0
+}

@@ -128,22 +128,19 @@ func writesPending(cfg *conf.Config) int32 {
 func (h *queueHook) ID() string { return "mqtls-queue" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var queueEvents = hookset.Of(
-	mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnPublishDropped, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
+var queueSpec = hookSpec{
+	events: hookset.Of(
+		mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnPublishDropped, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	),
+	read: typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec),
+	enc:  typesOf(packets.Publish, packets.Pubrel),
+}
 
-func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
+func (h *queueHook) Provides(b byte) bool { return queueSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *queueHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Publish, packets.Pubrel)
-	}
-	return 0
-}
+func (h *queueHook) PacketTypes(event byte) uint16 { return queueSpec.packetTypes(event) }
 
 func (h *queueHook) state(id string) *queueState {
 	if v, ok := h.clients.Load(id); ok {
