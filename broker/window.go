@@ -220,10 +220,6 @@ func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 		return
 	}
 	w.mu.Unlock()
-	cur, ok := cl.State.Inflight.Get(pk.PacketID)
-	if !ok || cur.FixedHeader.Type != packets.Publish || idOf(cur) != id {
-		return // not a message mochi holds in flight: not ours to judge
-	}
 	w.send.Lock()
 	defer w.send.Unlock()
 	w.mu.Lock()
@@ -233,7 +229,11 @@ func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	if w.drop[id] {
 		delete(w.drop, id)
 		w.mu.Unlock()
-		h.dropOut(cl, cur)
+		// As mochi holds it (the hooks before this one may have
+		// changed the topic), for the store to forget it.
+		if cur, ok := cl.State.Inflight.Get(pk.PacketID); ok && idOf(cur) == id {
+			h.dropOut(cl, cur)
+		}
 		*pk = h.marker(w)
 		return
 	}

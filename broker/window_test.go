@@ -4,15 +4,15 @@ import (
 	"net"
 	"testing"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqtls/conf"
 )
 
-// TestWindowAllocatesNothing: a message through a v5 subscriber's send
-// window, let through and acknowledged or held and given up, allocates
-// nothing once the window's map and queue have grown.
-func TestWindowAllocatesNothing(t *testing.T) {
+// windowClient is a broker's queue hook and a connected client of protocol
+// version ver with Receive Maximum rm (v5), as OnSessionEstablish sees it.
+func windowClient(t testing.TB, ver byte, rm uint16) (*queueHook, *mqtt.Client) {
 	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -25,19 +25,53 @@ func TestWindowAllocatesNothing(t *testing.T) {
 	c1, c2 := net.Pipe()
 	t.Cleanup(func() { c1.Close(); c2.Close() })
 	sub := br.server.NewClient(newFrameConn(c1, 0), "127.0.0.1:1", "sub", false)
-	sub.Properties.ProtocolVersion = 5
-	sub.Properties.Props.ReceiveMaximum = 1
-	q := br.queue
-	q.OnSessionEstablish(sub, packets.Packet{})
+	sub.Properties.ProtocolVersion = ver
+	sub.Properties.Props.ReceiveMaximum = rm
+	br.queue.OnSessionEstablish(sub, packets.Packet{})
+	return br.queue, sub
+}
+
+func windowMsg(pid uint16) packets.Packet {
+	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: pid,
+		TopicName: "t", Payload: []byte("p"), Origin: "pub", Created: int64(pid)}
+}
+
+// BenchmarkWindowMessage is the queue hook's share of one QoS 1 delivery
+// (taken in, encoded, acknowledged) to a v3 client, which has no send
+// window, and to a v5 client with a Receive Maximum, which has one.
+func BenchmarkWindowMessage(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		ver  byte
+		rm   uint16
+	}{{"v3", 4, 0}, {"v5-window", 5, 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			q, sub := windowClient(b, c.ver, c.rm)
+			m := windowMsg(1)
+			sub.State.Inflight.Set(m)
+			ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: 1}
+			b.ReportAllocs()
+			for b.Loop() {
+				q.OnQosPublish(sub, m, 0, 0)
+				out := m
+				q.OnPacketEncodeInPlace(sub, &out)
+				a := ack
+				_ = q.OnPacketReadInPlace(sub, &a)
+			}
+		})
+	}
+}
+
+// TestWindowAllocatesNothing: a message through a v5 subscriber's send
+// window, let through and acknowledged or held and given up, allocates
+// nothing once the window's map and queue have grown.
+func TestWindowAllocatesNothing(t *testing.T) {
+	q, sub := windowClient(t, 5, 1)
 	w := q.windowOf(sub)
 	if w == nil || w.max != 1 {
 		t.Fatalf("window %+v, want one of 1", w)
 	}
-	msg := func(pid uint16) packets.Packet {
-		return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: pid,
-			TopicName: "t", Payload: []byte("p"), Origin: "pub", Created: int64(pid)}
-	}
-	m1, m2 := msg(1), msg(2)
+	m1, m2 := windowMsg(1), windowMsg(2)
 	puback := func(pid uint16) packets.Packet {
 		return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pid}
 	}
