@@ -369,13 +369,22 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	if has {
 		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a current certificate): a device renews with its own certificate", req.ID)
 	}
-	name, serial, err := s.claim(leaf, !resumed)
+	// The index counts a claim's uses as the ids it enrolled: an id whose
+	// newest certificate this claim enrolled (an issue cut short, or one
+	// undone because the dynsec file could not be saved) is counted
+	// already, and enrolling it again takes no new use.
+	prev, hasPrev, err := s.cfg.CA.Lookup(req.ID)
+	if err != nil {
+		return Response{}, err
+	}
+	counted := hasPrev && prev.Name == req.ID && prev.EnrolledBy == certs.SerialHex(leaf)
+	name, serial, err := s.claim(leaf, !counted)
 	if err != nil {
 		return Response{}, err
 	}
 	ok := false
 	defer func() {
-		if !ok && !resumed {
+		if !ok && !counted {
 			s.release(serial)
 		}
 	}()
