@@ -19,6 +19,8 @@ import (
 // and, for mqtls, a way to see where its goroutines are.
 type rmBroker struct {
 	addr string
+	// mosquitto: the broker is Mosquitto.
+	mosquitto bool
 	// stacks asks the process for its goroutine dump (SIGQUIT) and
 	// returns the goroutines that wait in mochi's in-flight set; nil for
 	// mosquitto.
@@ -31,7 +33,7 @@ func rmBrokers(t *testing.T, conf string, fn func(t *testing.T, b rmBroker)) {
 	t.Run("mosquitto", func(t *testing.T) {
 		p := testutil.FreePort(t)
 		testutil.Mosquitto(t, p, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n%s", p, conf))
-		fn(t, rmBroker{addr: testutil.Addr(p)})
+		fn(t, rmBroker{addr: testutil.Addr(p), mosquitto: true})
 	})
 	t.Run("mqtls", func(t *testing.T) {
 		p := testutil.FreePort(t)
@@ -74,19 +76,24 @@ var rmPayload = regexp.MustCompile(`^p(\d+)-(\d+)$`)
 // that publish QoS 1 messages to it concurrently. Every publisher keeps
 // getting its PUBACKs and the subscriber gets every message exactly once,
 // each publisher's in the order published (MQTT 5 4.6), never more than
-// its Receive Maximum unacknowledged (MQTT-3.3.4-9). mochi's send quota
+// its Receive Maximum unacknowledged (MQTT-3.3.4-9; a QoS 2 message until
+// its PUBCOMP, MQTT 5 4.9, where Mosquitto frees the place at the PUBREC).
+// mochi's send quota
 // read-locked the subscriber's in-flight set twice (Inflight.NextImmediate)
 // and deadlocked against a publisher adding to it: every publisher froze
 // within seconds.
 func TestReceiveMaximumManyPublishers(t *testing.T) {
-	for _, rm := range []uint16{1, 2} {
-		t.Run(fmt.Sprintf("receive-maximum-%d", rm), func(t *testing.T) {
-			rmBrokers(t, "", func(t *testing.T, b rmBroker) { manyPublishers(t, b, rm) })
+	for _, c := range []struct {
+		rm  uint16
+		qos byte
+	}{{1, 1}, {2, 1}, {2, 2}} {
+		t.Run(fmt.Sprintf("receive-maximum-%d-qos-%d", c.rm, c.qos), func(t *testing.T) {
+			rmBrokers(t, "", func(t *testing.T, b rmBroker) { manyPublishers(t, b, c.rm, c.qos) })
 		})
 	}
 }
 
-func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
+func manyPublishers(t *testing.T, b rmBroker, rm uint16, qos byte) {
 	const (
 		pubs = 20
 		each = 25 // 500 in all: under max_queued_messages, nothing is dropped
@@ -94,10 +101,10 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 	cp := connectPacket(5, "rm-sub", true, 0)
 	cp.Properties.ReceiveMaximum = rm
 	sub := mustDial(t, b.addr, cp)
-	mustSubscribe(t, sub, "rm/#", 1)
+	mustSubscribe(t, sub, "rm/#", qos)
 
 	var (
-		acked    [pubs]atomic.Int32 // PUBACKs each publisher got
+		acked    [pubs]atomic.Int32 // PUBACKs (PUBRECs) each publisher got
 		received atomic.Int32       // messages the subscriber got
 		mu       sync.Mutex
 		problems []string
@@ -126,7 +133,8 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 		defer wg.Done()
 		next := make([]int, pubs)
 		unacked := map[uint16]bool{}
-		for received.Load() < pubs*each {
+		completing := 0 // QoS 2: PUBRECs sent, PUBRELs to come
+		for received.Load() < pubs*each || completing > 0 {
 			pk, err := sub.readTimeout(30 * time.Second)
 			if err != nil {
 				select {
@@ -136,8 +144,18 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 				}
 				return
 			}
-			if pk.FixedHeader.Type != packets.Publish {
-				fail("subscriber: packet type %d, want PUBLISH", pk.FixedHeader.Type)
+			if pk.FixedHeader.Type == packets.Pubrel && qos == 2 {
+				// the second phase of a QoS 2 message: complete
+				if err := sub.send(ack(packets.Pubcomp, pk.PacketID, 0)); err != nil {
+					fail("subscriber: %v", err)
+					return
+				}
+				delete(unacked, pk.PacketID)
+				completing--
+				continue
+			}
+			if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != qos {
+				fail("subscriber: packet type %d QoS %d, want PUBLISH QoS %d", pk.FixedHeader.Type, pk.FixedHeader.Qos, qos)
 				return
 			}
 			unacked[pk.PacketID] = true
@@ -160,6 +178,19 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 				next[p]++
 			}
 			received.Add(1)
+			if qos == 2 {
+				if err := sub.send(ack(packets.Pubrec, pk.PacketID, 0)); err != nil {
+					fail("subscriber: %v", err)
+					return
+				}
+				completing++
+				if b.mosquitto {
+					// Mosquitto 2.0.11 frees the place at the PUBREC;
+					// MQTT 5 (4.9) at the PUBCOMP, as mqtls does.
+					delete(unacked, pk.PacketID)
+				}
+				continue // in flight until its PUBCOMP
+			}
 			if err := sub.send(ack(packets.Puback, pk.PacketID, 0)); err != nil {
 				fail("subscriber: %v", err)
 				return
@@ -177,22 +208,35 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 		go func() {
 			defer wg.Done()
 			for n := range each {
-				if err := pub.send(publishPacket(fmt.Sprintf("rm/p%d", p), fmt.Appendf(nil, "p%d-%d", p, n), 1, uint16(n+1))); err != nil {
+				id := uint16(n + 1)
+				if err := pub.send(publishPacket(fmt.Sprintf("rm/p%d", p), fmt.Appendf(nil, "p%d-%d", p, n), qos, id)); err != nil {
 					fail("publisher %d: %v", p, err)
 					return
 				}
-				pk, err := pub.readTimeout(30 * time.Second)
-				if err != nil {
-					select {
-					case <-stop:
-					default:
-						fail("publisher %d, message %d: %v", p, n, err)
-					}
-					return
+				want := []byte{packets.Puback}
+				if qos == 2 {
+					want = []byte{packets.Pubrec, packets.Pubcomp}
 				}
-				if pk.FixedHeader.Type != packets.Puback || pk.PacketID != uint16(n+1) {
-					fail("publisher %d: packet type %d id %d, want PUBACK %d", p, pk.FixedHeader.Type, pk.PacketID, n+1)
-					return
+				for _, typ := range want {
+					pk, err := pub.readTimeout(30 * time.Second)
+					if err != nil {
+						select {
+						case <-stop:
+						default:
+							fail("publisher %d, message %d: %v", p, n, err)
+						}
+						return
+					}
+					if pk.FixedHeader.Type != typ || pk.PacketID != id {
+						fail("publisher %d: packet type %d id %d, want type %d id %d", p, pk.FixedHeader.Type, pk.PacketID, typ, id)
+						return
+					}
+					if typ == packets.Pubrec {
+						if err := pub.send(ack(packets.Pubrel, id, 0)); err != nil {
+							fail("publisher %d: %v", p, err)
+							return
+						}
+					}
 				}
 				acked[p].Add(1)
 			}
