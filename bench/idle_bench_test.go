@@ -19,6 +19,7 @@ import (
 var (
 	idleConns = flag.Int("idle.conns", 10000, "BenchmarkBrokerIdleMTLS: idle mTLS connections")
 	idleHeap  = flag.String("idle.heapprofile", "", "BenchmarkBrokerIdleMTLS: write the heap profile at idle to this file")
+	idleStack = flag.Bool("idle.stacks", false, "BenchmarkBrokerIdleMTLS: log the call stacks of the connections' goroutines, frame by frame, from a heap dump at idle")
 )
 
 // BenchmarkBrokerIdleMTLS holds -idle.conns idle mutual-TLS connections
@@ -30,6 +31,14 @@ var (
 //
 //	go test -run '^$' -bench BrokerIdleMTLS -benchtime 1x -idle.heapprofile idle.prof ./bench
 //	go tool pprof -sample_index=inuse_space -top bench.test idle.prof
+//
+// With -idle.stacks (and -v, for the whole log) it logs where the
+// connections' goroutines are parked, with the stack each frame takes
+// (from a heap dump of the process; see stackGroups), and reports the
+// stack they have in use per connection beside the stack they hold
+// (stack-KiB/conn):
+//
+//	go test -v -run '^$' -bench BrokerIdleMTLS -benchtime 1x -idle.conns 3000 -idle.stacks ./bench
 func BenchmarkBrokerIdleMTLS(b *testing.B) {
 	bin := testutil.Mqtls(b)
 	dir, clients := pki(b)
@@ -85,6 +94,20 @@ use_identity_as_username true
 				b.Fatal(err)
 			}
 			f.Close()
+		}
+		if *idleStack {
+			groups, err := writeStackGroups(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			logStackGroups(b, groups, n/2)
+			var used uint64
+			for _, g := range groups {
+				if g.Count >= n/2 {
+					used += g.Used * uint64(g.Count)
+				}
+			}
+			b.ReportMetric(float64(used)/float64(n)/1024, "stack-in-use-KiB/conn")
 		}
 		p.Kill()
 		per := func(v, w uint64) float64 { return float64(int64(v)-int64(w)) / float64(n) / 1024 }

@@ -40,10 +40,11 @@ var _ mqtt.Hook = (*authHook)(nil)
 
 func (h *authHook) ID() string { return "mqtls-auth" }
 
-// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
+// (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes;
+// OnPublish: publishHooks calls judgePublish.)
 var authEvents = hookset.Of(
 	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnPublish,
+	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe,
 	mqtt.OnSessionEstablished, mqtt.OnDisconnect,
 )
 
@@ -285,30 +286,35 @@ func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	return ls.auth.Allow(user, id, t, a)
 }
 
-// OnPublish drops, with a normal acknowledgement, a QoS 0 publish the ACL
-// refuses (QoS 1 and 2 never reach mochi: inboundHook owns them), and
-// answers $CONTROL/dynamic-security/v1 requests instead of delivering them.
+// OnPublish is judgePublish as mochi would call it.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return pk, h.judgePublish(cl, &pk)
+}
+
+// judgePublish drops, with a normal acknowledgement, a QoS 0 publish the
+// ACL refuses (QoS 1 and 2 never reach mochi: inboundHook owns them), and
+// answers $CONTROL/dynamic-security/v1 requests instead of delivering them.
+func (h *authHook) judgePublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	if !h.b.allowPublish(cl, pk) {
-		return pk, packets.CodeSuccessIgnore
+		return packets.CodeSuccessIgnore
 	}
 	if pk.TopicName == EnrollTopic {
 		if ls := h.b.lis[cl.Net.Listener]; ls != nil && ls.conf.Enrollment {
-			h.b.enroll(cl, pk)
-			return pk, packets.CodeSuccessIgnore
+			h.b.enroll(cl, *pk)
+			return packets.CodeSuccessIgnore
 		}
 	}
 	if pk.TopicName == dynsec.ControlTopic && h.b.dynsec != nil {
 		if ls := h.b.lis[cl.Net.Listener]; ls == nil || ls.noControl {
-			return pk, packets.CodeSuccessIgnore
+			return packets.CodeSuccessIgnore
 		}
-		h.b.control(cl, pk)
-		return pk, packets.CodeSuccessIgnore
+		h.b.control(cl, *pk)
+		return packets.CodeSuccessIgnore
 	}
-	return pk, nil
+	return nil
 }
 
 // allowPublish is the publish ACL of every PUBLISH a client sends, of both
@@ -316,7 +322,7 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 // nothing on the wire shows it: QoS 0, and v3 at any QoS (a v5 client's
 // QoS 1 and 2 get PUBACK/PUBREC 0x87, which the observer's owner counts
 // from the wire).
-func (b *Broker) allowPublish(cl *mqtt.Client, pk packets.Packet) bool {
+func (b *Broker) allowPublish(cl *mqtt.Client, pk *packets.Packet) bool {
 	if ls := b.lis[cl.Net.Listener]; ls != nil && allow(ls, username(cl), cl.ID, pk.TopicName, dynsec.PublishSend) {
 		return true
 	}

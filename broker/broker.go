@@ -113,7 +113,8 @@ type Broker struct {
 	storeHook *store.Hook
 	wildcard  *wildcardHook
 	queue     *queueHook
-	packets   *packetHooks // our OnPacketRead and OnPacketEncode, as one hook
+	packets   *packetHooks  // our OnPacketRead and OnPacketEncode, as one hook
+	publish   *publishHooks // our OnPublish judges, as one hook
 	// bridges are the connection blocks, started with the broker.
 	bridges []*bridge.Bridge
 
@@ -228,15 +229,21 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.server.AddHook(b.packets.add(b.wildcard), nil); err != nil {
 		return nil, fmt.Errorf("add wildcard hook: %w", err)
 	}
-	if err := b.server.AddHook(b.packets.add(&authHook{b: b}), nil); err != nil {
+	// Our OnPublish judges, in the order they are added below, run inside
+	// this one.
+	b.publish = new(publishHooks)
+	if err := b.server.AddHook(b.publish, nil); err != nil {
+		return nil, fmt.Errorf("add publish hook: %w", err)
+	}
+	if err := b.server.AddHook(b.publish.add(b.packets.add(&authHook{b: b})), nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
 	if b.retained = newRetainHook(b); b.retained != nil {
-		if err := b.server.AddHook(b.packets.add(b.retained), nil); err != nil {
+		if err := b.server.AddHook(b.publish.add(b.packets.add(b.retained)), nil); err != nil {
 			return nil, fmt.Errorf("add retained hook: %w", err)
 		}
 	}
-	if err := b.server.AddHook(b.packets.add(&clientOptsHook{b: b}), nil); err != nil {
+	if err := b.server.AddHook(b.publish.add(b.packets.add(&clientOptsHook{b: b})), nil); err != nil {
 		return nil, fmt.Errorf("add client options hook: %w", err)
 	}
 	// Before the fidelity hook, which clears the bridge bit of a CONNECT.

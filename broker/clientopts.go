@@ -20,7 +20,8 @@ type clientOptsHook struct {
 
 func (h *clientOptsHook) ID() string { return "mqtls-client-options" }
 
-var clientOptsEvents = hookset.Of(mqtt.OnConnect, mqtt.OnPublish)
+// (OnPublish: publishHooks calls judgePublish.)
+var clientOptsEvents = hookset.Of(mqtt.OnConnect)
 
 func (h *clientOptsHook) Provides(b byte) bool { return clientOptsEvents.Has(b) }
 
@@ -59,21 +60,26 @@ func (h *clientOptsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return nil
 }
 
-// OnPublish drops a QoS 0 PUBLISH whose payload is over message_size_limit,
-// as Mosquitto does; QoS 1 and 2 publishes are the inbound hook's, which
-// refuses them with the same test (see tooLarge).
+// OnPublish is judgePublish as mochi would call it.
 func (h *clientOptsHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return pk, h.judgePublish(cl, &pk)
+}
+
+// judgePublish drops a QoS 0 PUBLISH whose payload is over
+// message_size_limit, as Mosquitto does; QoS 1 and 2 publishes are the
+// inbound hook's, which refuses them with the same test (see tooLarge).
+func (h *clientOptsHook) judgePublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline || !h.b.tooLarge(cl, pk) {
-		return pk, nil
+		return nil
 	}
-	return pk, packets.CodeSuccessIgnore
+	return packets.CodeSuccessIgnore
 }
 
 // tooLarge reports, and logs, a PUBLISH whose payload is over
 // message_size_limit. Mosquitto 2.0 drops it and completes its QoS flow:
 // a v5 QoS 1/2 publish gets PUBACK/PUBREC 0x95 (packet too large), a v3
 // one a plain acknowledgement, so that the publisher moves on.
-func (b *Broker) tooLarge(cl *mqtt.Client, pk packets.Packet) bool {
+func (b *Broker) tooLarge(cl *mqtt.Client, pk *packets.Packet) bool {
 	limit := b.cfg.MessageSizeLimit
 	if limit <= 0 || len(pk.Payload) <= limit {
 		return false

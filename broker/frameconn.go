@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
@@ -38,6 +39,10 @@ import (
 type frameConn struct {
 	net.Conn
 	max uint32 // mochi's MaximumPacketSize; 0: no limit
+
+	// markers counts the held-message markers (see marker) the window
+	// has handed mochi that Write has not removed yet.
+	markers atomic.Int32
 
 	wmu  sync.Mutex // writes: mochi's and the DISCONNECT 0x95
 	held int        // holds in force (wmu)
@@ -98,6 +103,12 @@ func newFrameConn(c net.Conn, max uint32) *frameConn { return &frameConn{Conn: c
 const maxKeptPend = 1024
 
 func (f *frameConn) Write(p []byte) (int, error) {
+	n := len(p)
+	if f.markers.Load() > 0 {
+		if p = f.dropMarkers(p); len(p) == 0 {
+			return n, nil
+		}
+	}
 	if len(p) > 0 && (p[0]>>4 == 14 || p[0]>>4 == 2) {
 		// mochi writes a packet in one Write. kmu is not taken under wmu:
 		// the reader holds kmu when tooLarge takes wmu.
@@ -110,16 +121,74 @@ func (f *frameConn) Write(p []byte) (int, error) {
 	defer f.wmu.Unlock()
 	if f.held > 0 {
 		f.pend = append(f.pend, p...)
-		return len(p), nil
+		return n, nil
 	}
 	if len(f.pend) == 0 {
-		return f.Conn.Write(p)
+		if _, err := f.Conn.Write(p); err != nil {
+			return 0, err
+		}
+		return n, nil
 	}
 	f.pend = append(f.pend, p...)
 	if err := f.flushLocked(); err != nil {
 		return 0, err
 	}
-	return len(p), nil
+	return n, nil
+}
+
+// The send window (window.go) keeps a message back by handing mochi a
+// marker instead: a PINGREQ, which a server never sends, so that mochi's
+// write loop goes on as after any write (a packet it could not encode
+// would leave the writes it had gathered unflushed). markerPacket is what
+// mochi encodes, marker what it writes; Write takes the markers out of the
+// stream, at packet boundaries (mochi writes whole packets).
+var (
+	markerPacket = packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}}
+	marker       = []byte{packets.Pingreq << 4, 0}
+)
+
+// expectMarker says that a marker is on its way to Write.
+func (f *frameConn) expectMarker() { f.markers.Add(1) }
+
+// dropMarkers returns p without the markers in it (a new slice when it
+// had any).
+func (f *frameConn) dropMarkers(p []byte) []byte {
+	var out []byte
+	found := false
+	for i := 0; i < len(p); {
+		// The frame at i: its header byte, remaining length, body.
+		rem, mult, j, whole := 0, 1, i+1, false
+		for ; j < len(p) && j < i+5; j++ {
+			rem += int(p[j]&0x7f) * mult
+			mult *= 128
+			if p[j]&0x80 == 0 {
+				whole = true
+				break
+			}
+		}
+		end := j + 1 + rem
+		if !whole || end > len(p) {
+			// Not whole packets after all: leave the rest as it is.
+			if found {
+				out = append(out, p[i:]...)
+			}
+			break
+		}
+		if end-i == len(marker) && p[i] == marker[0] && p[i+1] == marker[1] {
+			if !found {
+				out = append(make([]byte, 0, len(p)-len(marker)), p[:i]...)
+				found = true
+			}
+			f.markers.Add(-1)
+		} else if found {
+			out = append(out, p[i:end]...)
+		}
+		i = end
+	}
+	if !found {
+		return p
+	}
+	return out
 }
 
 func (f *frameConn) flushLocked() error {

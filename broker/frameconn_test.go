@@ -114,3 +114,42 @@ func TestFrameConnKeepsLargeSubscribe(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameConnDropsMarkers: the send window's markers are taken out of
+// what mochi writes, alone or among whole packets, and nothing else is.
+func TestFrameConnDropsMarkers(t *testing.T) {
+	puback := []byte{0x40, 2, 0, 7}
+	publish := []byte{0x32, 8, 0, 1, 't', 0, 9, 'a', 'b', 'c'}
+	cat := func(ps ...[]byte) []byte { return bytes.Join(ps, nil) }
+	for _, c := range []struct {
+		name    string
+		markers int
+		in      []byte
+		want    []byte
+	}{
+		{"marker alone", 1, marker, nil},
+		{"no marker expected", 0, cat(puback, marker), cat(puback, marker)},
+		{"among packets", 2, cat(puback, marker, publish, marker, puback), cat(puback, publish, puback)},
+		{"first of a batch", 1, cat(marker, publish), publish},
+		{"a PINGRESP stays", 1, cat([]byte{0xd0, 0}, marker), []byte{0xd0, 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recConn{}
+			f := newFrameConn(rec, 0)
+			for range c.markers {
+				f.expectMarker()
+			}
+			n, err := f.Write(c.in)
+			if err != nil || n != len(c.in) {
+				t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(c.in))
+			}
+			got := bytes.Join(rec.writes, nil)
+			if !bytes.Equal(got, c.want) {
+				t.Errorf("wrote % x, want % x", got, c.want)
+			}
+			if left := f.markers.Load(); left != 0 && c.markers > 0 {
+				t.Errorf("%d markers still expected", left)
+			}
+		})
+	}
+}

@@ -98,7 +98,7 @@ func (p *hotPath) message(t testing.TB) {
 	if _, err = p.opts.OnPublish(p.pub, pk); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, deliver := p.in.judge(p.pub, pk); !deliver {
+	if _, _, deliver := p.in.judge(p.pub, &pk); !deliver {
 		t.Fatal("publish refused")
 	}
 	// delivery to the subscriber, inside the publish's Tx

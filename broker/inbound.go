@@ -192,7 +192,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		return pk, packets.ErrRejectPacket
 	}
 	c.outstanding.Add(1)
-	code, reason, deliver := h.judge(cl, pk)
+	code, reason, deliver := h.judge(cl, &pk)
 	var seq uint64
 	if deliver {
 		if cl.Properties.ProtocolVersion >= 5 && !h.hasSubscribers(pk.TopicName) {
@@ -213,7 +213,7 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 // judge decides what happens to a publish: delivered, or refused with a
 // v5 reason code (v3 clients get a plain acknowledgement, as from
 // Mosquitto, and the message is dropped).
-func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reason string, deliver bool) {
+func (h *inboundHook) judge(cl *mqtt.Client, pk *packets.Packet) (code byte, reason string, deliver bool) {
 	v5 := cl.Properties.ProtocolVersion >= 5
 	refuse := func(c packets.Code, r string) (byte, string, bool) {
 		if !v5 {
@@ -243,12 +243,12 @@ func (h *inboundHook) judge(cl *mqtt.Client, pk packets.Packet) (code byte, reas
 		return refuse(packets.ErrQuotaExceeded, "max_retained_bytes reached")
 	}
 	if ls := h.b.lis[cl.Net.Listener]; t == EnrollTopic && ls != nil && ls.conf.Enrollment {
-		h.b.enroll(cl, pk)
+		h.b.enroll(cl, *pk)
 		return 0, "", false
 	}
 	if t == dynsec.ControlTopic && h.b.dynsec != nil {
 		if !h.b.lis[cl.Net.Listener].noControl {
-			h.b.control(cl, pk)
+			h.b.control(cl, *pk)
 		}
 		return 0, "", false
 	}

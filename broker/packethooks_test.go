@@ -3,7 +3,14 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -42,15 +49,7 @@ func samplePackets(t byte) []packets.Packet {
 // and the hook changes or refuses such a packet (a side effect alone, such
 // as the queue hook's release, it does not see).
 func TestPacketTypesAsClaimed(t *testing.T) {
-	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nmount_point m/\nretain_available false\nallow_anonymous true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br := brokerForPacketHooks(t)
 	var clients []*mqtt.Client
 	for _, v := range []byte{4, 5} {
 		cl := br.server.NewClient(nil, "127.0.0.1:1", fmt.Sprintf("c%d", v), false)
@@ -97,6 +96,22 @@ func TestPacketTypesAsClaimed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// brokerForPacketHooks is a broker with every hook of ours that works on
+// packets (a mount point adds one).
+func brokerForPacketHooks(t *testing.T) *Broker {
+	t.Helper()
+	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nmount_point m/\nretain_available false\nallow_anonymous true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := New(cfg, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
+	return br
 }
 
 // fakeHook is a hook that adds its name to the topic of every packet it
@@ -167,5 +182,245 @@ func TestPacketHooksLoopAsMochi(t *testing.T) {
 	got, err = p.OnPacketRead(nil, pub)
 	if !errors.Is(err, packets.ErrRejectPacket) || got.TopicName != "t/" || d.calls != 2 {
 		t.Errorf("refused read: topic %q, err %v, d called %d times; want t/, a refusal, 2", got.TopicName, err, d.calls)
+	}
+}
+
+// packetTypeNames are mochi's packet type constants by name.
+var packetTypeNames = map[string]byte{
+	"Reserved": packets.Reserved, "Connect": packets.Connect, "Connack": packets.Connack, "Publish": packets.Publish,
+	"Puback": packets.Puback, "Pubrec": packets.Pubrec, "Pubrel": packets.Pubrel, "Pubcomp": packets.Pubcomp,
+	"Subscribe": packets.Subscribe, "Suback": packets.Suback, "Unsubscribe": packets.Unsubscribe, "Unsuback": packets.Unsuback,
+	"Pingreq": packets.Pingreq, "Pingresp": packets.Pingresp, "Disconnect": packets.Disconnect, "Auth": packets.Auth,
+}
+
+// packetMethod is what the source says of one hook's OnPacketRead or
+// OnPacketEncode: the packet types it tests its packet for, and whether it
+// does anything at all.
+type packetMethod struct {
+	pkg, recv, event string
+	pos              string
+	types            uint16
+	trivial          bool // its body only returns the packet as it came
+	unread           []string
+}
+
+// readPacketMethods parses the non-test files of dir and returns every
+// OnPacketRead and OnPacketEncode method, with the packet types its body
+// compares its packet's type with: in a switch on pk.FixedHeader.Type (or
+// on a variable set from it) and in == and != against a packets constant.
+// Any other test of the type (<, a case that is not a packets constant) is
+// listed in unread: the guard cannot read it, so it must fail.
+func readPacketMethods(t *testing.T, dir, pkg string) (methods []packetMethod, typers map[string]bool) {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typers = map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 || fd.Body == nil {
+				continue
+			}
+			recv := fd.Recv.List[0].Type
+			if s, ok := recv.(*ast.StarExpr); ok {
+				recv = s.X
+			}
+			id, ok := recv.(*ast.Ident)
+			if !ok {
+				continue
+			}
+			switch fd.Name.Name {
+			case "PacketTypes":
+				typers[id.Name] = true
+			case "OnPacketRead", "OnPacketEncode":
+				params := fd.Type.Params.List
+				if len(params) != 2 || len(params[1].Names) != 1 {
+					t.Fatalf("%s: %s.%s: want (cl *mqtt.Client, pk packets.Packet)", fset.Position(fd.Pos()), id.Name, fd.Name.Name)
+				}
+				m := packetMethod{pkg: pkg, recv: id.Name, event: fd.Name.Name, pos: fset.Position(fd.Pos()).String()}
+				m.types, m.trivial, m.unread = dispatchOf(fset, fd.Body, params[1].Names[0].Name)
+				methods = append(methods, m)
+			}
+		}
+	}
+	return methods, typers
+}
+
+// dispatchOf reads the packet types a method body tests pk's type for.
+func dispatchOf(fset *token.FileSet, body *ast.BlockStmt, pk string) (types uint16, trivial bool, unread []string) {
+	aliases := map[string]bool{} // variables set from pk.FixedHeader.Type
+	isType := func(e ast.Expr) bool {
+		if id, ok := e.(*ast.Ident); ok {
+			return aliases[id.Name]
+		}
+		s, ok := e.(*ast.SelectorExpr)
+		if !ok || s.Sel.Name != "Type" {
+			return false
+		}
+		fh, ok := s.X.(*ast.SelectorExpr)
+		if !ok || fh.Sel.Name != "FixedHeader" {
+			return false
+		}
+		id, ok := fh.X.(*ast.Ident)
+		return ok && id.Name == pk
+	}
+	constant := func(e ast.Expr) bool {
+		if s, ok := e.(*ast.SelectorExpr); ok {
+			if x, ok := s.X.(*ast.Ident); ok && x.Name == "packets" {
+				if v, ok := packetTypeNames[s.Sel.Name]; ok {
+					types |= 1 << v
+					return true
+				}
+			}
+		}
+		unread = append(unread, fmt.Sprintf("%s: a test of the packet type against %s", fset.Position(e.Pos()), types2str(e)))
+		return false
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if len(n.Lhs) == 1 && len(n.Rhs) == 1 && isType(n.Rhs[0]) {
+				if id, ok := n.Lhs[0].(*ast.Ident); ok {
+					aliases[id.Name] = true
+				}
+			}
+		case *ast.SwitchStmt:
+			if n.Init != nil {
+				ast.Inspect(n.Init, func(m ast.Node) bool {
+					if a, ok := m.(*ast.AssignStmt); ok && len(a.Lhs) == 1 && len(a.Rhs) == 1 && isType(a.Rhs[0]) {
+						if id, ok := a.Lhs[0].(*ast.Ident); ok {
+							aliases[id.Name] = true
+						}
+					}
+					return true
+				})
+			}
+			if n.Tag != nil && isType(n.Tag) {
+				for _, c := range n.Body.List {
+					for _, e := range c.(*ast.CaseClause).List {
+						constant(e)
+					}
+				}
+			}
+		case *ast.BinaryExpr:
+			l, r := isType(n.X), isType(n.Y)
+			if !l && !r {
+				break
+			}
+			if n.Op != token.EQL && n.Op != token.NEQ {
+				unread = append(unread, fmt.Sprintf("%s: a %s test of the packet type", fset.Position(n.Pos()), n.Op))
+				break
+			}
+			if l {
+				constant(n.Y)
+			} else {
+				constant(n.X)
+			}
+		}
+		return true
+	})
+	// A body that only returns its packet does nothing with any type.
+	if len(body.List) == 1 {
+		if ret, ok := body.List[0].(*ast.ReturnStmt); ok && len(ret.Results) > 0 {
+			if id, ok := ret.Results[0].(*ast.Ident); ok && id.Name == pk {
+				trivial = true
+			}
+		}
+	}
+	return types, trivial, unread
+}
+
+func types2str(e ast.Expr) string {
+	var b strings.Builder
+	if err := printer.Fprint(&b, token.NewFileSet(), e); err != nil {
+		return fmt.Sprintf("%T", e)
+	}
+	return b.String()
+}
+
+// typeNames lists the packet types of a set by name.
+func typeNames(s uint16) string {
+	var out []string
+	for name, v := range packetTypeNames {
+		if s&(1<<v) != 0 {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// TestPacketTypesCoverDispatch is the other half of TestPacketTypesAsClaimed,
+// read from the source: every packet type that one of our hooks'
+// OnPacketRead or OnPacketEncode tests its packet for is among those its
+// PacketTypes gives for that event, so that packetHooks calls it for them.
+// A hook whose method does something without testing the type works on
+// every type and must say so (allTypes); one with such a method and no
+// PacketTypes, or that packetHooks never calls for a type it tests for,
+// fails. It catches what the other test cannot see: a method whose only
+// effect is on the hook's own state (the queue's release, the store's
+// acknowledgements, the bridge client's record), and a type left out of
+// PacketTypes that the sample packets do not exercise. The type tests must
+// be written in the method itself (a switch on pk.FixedHeader.Type, or ==
+// and != against packets constants): a test this cannot read fails too.
+func TestPacketTypesCoverDispatch(t *testing.T) {
+	br := brokerForPacketHooks(t)
+	hooks := map[string]map[string]typedHook{"OnPacketRead": {}, "OnPacketEncode": {}}
+	for event, hs := range map[string][]typedHook{"OnPacketRead": br.packets.read, "OnPacketEncode": br.packets.enc} {
+		for _, h := range hs {
+			rt := reflect.TypeOf(h.h)
+			for rt.Kind() == reflect.Pointer {
+				rt = rt.Elem()
+			}
+			hooks[event][rt.PkgPath()+"."+rt.Name()] = h
+		}
+	}
+	var methods []packetMethod
+	checked := 0
+	for dir, pkg := range map[string]string{".": "mqtls/broker", "store": "mqtls/broker/store"} {
+		ms, typers := readPacketMethods(t, dir, pkg)
+		ms = slices.DeleteFunc(ms, func(m packetMethod) bool { return m.recv == "packetHooks" }) // the router itself
+		for _, m := range ms {
+			if !typers[m.recv] {
+				t.Errorf("%s: %s has an %s but no PacketTypes: packetHooks calls it for every packet; say which types it works on", m.pos, m.recv, m.event)
+			}
+		}
+		methods = append(methods, ms...)
+	}
+	for _, m := range methods {
+		for _, u := range m.unread {
+			t.Errorf("%s.%s: %s: write it as a switch on pk.FixedHeader.Type or == against a packets constant, so that this guard reads it", m.recv, m.event, u)
+		}
+		want := m.types
+		if want == 0 && !m.trivial {
+			want = allTypes // it works on every packet
+		}
+		if want == 0 {
+			continue
+		}
+		h, ok := hooks[m.event][m.pkg+"."+m.recv]
+		if !ok {
+			t.Errorf("%s: %s.%s works on %s, but packetHooks never calls it (its PacketTypes lists none for %s, or the broker does not add it here)",
+				m.pos, m.recv, m.event, typeNames(want), m.event)
+			continue
+		}
+		checked++
+		if missing := want &^ h.types; missing != 0 {
+			t.Errorf("%s: %s.%s works on %s, which its PacketTypes leaves out: packetHooks never calls it for them",
+				m.pos, m.recv, m.event, typeNames(missing))
+		}
+	}
+	if checked < 10 {
+		t.Errorf("checked %d methods against the hooks packetHooks calls, want all of ours (at least 10)", checked)
 	}
 }

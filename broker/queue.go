@@ -27,17 +27,16 @@ import (
 //   - a message beyond both is dropped, and the first drop of a connection
 //     logs "Outgoing messages are being dropped for client ID.".
 //
-// mochi holds a v5 client's messages beyond its Receive Maximum back
-// ("parked"); a v3 client's it sends at once. So a v3 client's window and
-// queue are one bound, on all its unacknowledged messages, which mochi
-// applies before it takes a message in (Capabilities.MaximumInflight:
-// max_inflight_messages plus max_queued_messages, a cap for v5 clients
-// too). The queue hook applies the per-client rules: queued messages
-// behind a v5 client's window, a disconnected client's queue, and
-// max_queued_bytes, which thus leaves a connected v3 client's messages to
-// the count. (Giving v3 clients a send quota would make mochi call
-// Inflight.NextImmediate after their packets, which read-locks the
-// in-flight set twice and deadlocks against a concurrent publish.)
+// The queue hook's send window (window.go) holds a v5 client's messages
+// beyond its Receive Maximum back, and drops those beyond the queue as it
+// would have to hold them; a v3 client's messages go out at once. So a v3
+// client's window and queue are one bound, on all its unacknowledged
+// messages, which mochi applies before it takes a message in
+// (Capabilities.MaximumInflight: max_inflight_messages plus
+// max_queued_messages, a cap for v5 clients too). The queue hook applies
+// the per-client rules: queued messages behind a v5 client's window, a
+// disconnected client's queue, and max_queued_bytes, which thus leaves a
+// connected v3 client's messages to the count.
 //
 // QoS 0 messages are never queued: they are dropped when the client's write
 // queue is full (capabilities sizes it from max_queued_messages).
@@ -52,10 +51,10 @@ const (
 )
 
 // queueHook applies the queue limits that mochi cannot: OnQosPublish sees
-// each message once it is in the client's in-flight set; one over the
-// client's limits is noted and, once mochi has parked it (it does so after
-// the hook returns) or when its client is offline, removed at the end of
-// the publish that brought it (OnPublished).
+// each message once it is in the client's in-flight set; one over an
+// offline client's limits is noted and removed at the end of the publish
+// that brought it (OnPublished). A connected v5 client's messages are
+// judged by its send window as they are written (window.go).
 type queueHook struct {
 	mqtt.HookBase
 	b        *Broker
@@ -63,6 +62,7 @@ type queueHook struct {
 	maxBytes int64 // 0: no limit
 
 	clients sync.Map // client id -> *queueState
+	windows sync.Map // *mqtt.Client -> *window (window.go)
 
 	dropMu  sync.Mutex
 	drops   map[dropKey]queueDrop
@@ -129,7 +129,7 @@ func (h *queueHook) ID() string { return "mqtls-queue" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
 var queueEvents = hookset.Of(
-	mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
+	mqtt.OnConnect, mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
 
 func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
 
@@ -139,6 +139,8 @@ func (h *queueHook) PacketTypes(event byte) uint16 {
 	switch event {
 	case mqtt.OnPacketRead:
 		return typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec)
+	case mqtt.OnPacketEncode:
+		return typesOf(packets.Publish, packets.Pubrel)
 	}
 	return 0
 }
@@ -151,14 +153,16 @@ func (h *queueHook) state(id string) *queueState {
 	return v.(*queueState)
 }
 
-// OnSessionEstablished starts a connection that has logged no drop.
-func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+// OnSessionEstablished starts a connection that has logged no drop, and
+// its send window (window.go).
+func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 	if v, ok := h.clients.Load(cl.ID); ok {
 		st := v.(*queueState)
 		st.mu.Lock()
 		st.dropping = false
 		st.mu.Unlock()
 	}
+	h.startWindow(cl, pk)
 }
 
 // maxInflight is mochi's bound on one client's unacknowledged messages: a
@@ -177,17 +181,14 @@ func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ 
 	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || cl.Net.Inline || (h.maxCount == 0 && h.maxBytes == 0) {
 		return // nothing to bound
 	}
-	n := cl.State.Inflight.Len() // pk included
-	online := cl.Net.Conn != nil && !cl.Closed()
-	queued := n - 1 // the messages held before pk, beyond the window
-	if online {
-		w := int(cl.Properties.Props.ReceiveMaximum)
-		if cl.Properties.ProtocolVersion < 5 || w == 0 || n <= w {
-			h.hold(cl, pk) // in flight at once
-			return
+	if cl.Net.Conn != nil && !cl.Closed() {
+		if h.windowOf(cl) != nil {
+			return // the send window decides as it writes it (window.go)
 		}
-		queued = n - 1 - w
+		h.hold(cl, pk) // in flight at once
+		return
 	}
+	queued := cl.State.Inflight.Len() - 1 // all of an offline client's, pk not included
 	st := h.state(cl.ID)
 	st.mu.Lock()
 	over := (h.maxCount > 0 && queued >= h.maxCount) || (h.maxBytes > 0 && st.bytes >= h.maxBytes)
@@ -338,6 +339,7 @@ func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 	switch t := pk.FixedHeader.Type; {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		h.release(cl.ID, pk.PacketID, 0)
+		h.completed(cl, pk.PacketID)
 	}
 	return pk, nil
 }
@@ -347,11 +349,14 @@ func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 func (h *queueHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	if pk.FixedHeader.Type == packets.Publish && !cl.IsTakenOver() {
 		h.release(cl.ID, pk.PacketID, pk.Created)
+		h.droppedOut(cl, pk)
 	}
 }
 
-// OnDisconnect forgets a client whose session ends with the connection.
+// OnDisconnect forgets the connection's window, and a client whose
+// session ends with the connection.
 func (h *queueHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	h.windows.Delete(cl)
 	if expire && !cl.IsTakenOver() {
 		h.clients.Delete(cl.ID)
 	}

@@ -52,7 +52,8 @@ func newRetainHook(b *Broker) *retainHook {
 
 func (h *retainHook) ID() string { return "mqtls-retained" }
 
-var retainEvents = hookset.Of(mqtt.OnPublish, mqtt.OnRetainMessage, mqtt.OnRetainedExpired)
+// (OnPublish: publishHooks calls judgePublish.)
+var retainEvents = hookset.Of(mqtt.OnRetainMessage, mqtt.OnRetainedExpired)
 
 func (h *retainHook) Provides(b byte) bool { return retainEvents.Has(b) }
 
@@ -101,11 +102,11 @@ func (h *retainHook) setLocked(t string, n int64) {
 
 // admit reports whether a publish may be retained: true for any publish
 // that is not a retained message with a payload.
-func (h *retainHook) admit(cl *mqtt.Client, pk packets.Packet) bool {
+func (h *retainHook) admit(cl *mqtt.Client, pk *packets.Packet) bool {
 	if h == nil || !pk.FixedHeader.Retain || len(pk.Payload) == 0 {
 		return true
 	}
-	n := retainedSize(pk)
+	n := retainedSize(*pk)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.initLocked()
@@ -120,13 +121,18 @@ func (h *retainHook) admit(cl *mqtt.Client, pk packets.Packet) bool {
 	return false
 }
 
-// OnPublish drops a QoS 0 retained publish over the limit (QoS 1 and 2 are
-// judged by the inbound hook, which answers 0x97).
+// OnPublish is judgePublish as mochi would call it.
 func (h *retainHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return pk, h.judgePublish(cl, &pk)
+}
+
+// judgePublish drops a QoS 0 retained publish over the limit (QoS 1 and 2
+// are judged by the inbound hook, which answers 0x97).
+func (h *retainHook) judgePublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline || pk.FixedHeader.Qos > 0 || h.admit(cl, pk) {
-		return pk, nil
+		return nil
 	}
-	return pk, packets.CodeSuccessIgnore
+	return packets.CodeSuccessIgnore
 }
 
 func (h *retainHook) OnRetainMessage(_ *mqtt.Client, pk packets.Packet, _ int64) {

@@ -75,7 +75,7 @@ func (h *schemeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline {
 		return pk, nil
 	}
-	refused, code, detail := h.judge(cl, pk)
+	refused, code, detail := h.judge(cl, &pk)
 	if !refused {
 		return pk, nil
 	}
@@ -104,7 +104,7 @@ func (h *schemeHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 
 // judge checks a publish against the scheme and logs what is outside it;
 // refused is set in enforce mode, with the v5 reason code and its detail.
-func (h *schemeHook) judge(cl *mqtt.Client, pk packets.Packet) (refused bool, code packets.Code, detail string) {
+func (h *schemeHook) judge(cl *mqtt.Client, pk *packets.Packet) (refused bool, code packets.Code, detail string) {
 	v := h.check(pk.TopicName, pk.FixedHeader.Qos, pk.FixedHeader.Retain)
 	if v == nil {
 		return false, packets.CodeSuccess, ""

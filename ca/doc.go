@@ -68,7 +68,8 @@
 // written, so the next writer cuts it off, under the lock, and readers ignore
 // it. Any other bad line (bad JSON, wrong sum, an unknown event) makes every
 // operation fail with [ErrCorruptIndex] naming the line: the index is never
-// overwritten; restore it from a backup or fix the line by hand.
+// overwritten; restore it from a backup or fix the line by hand. So does an
+// index larger than [MaxIndex], before any of it is read.
 //
 // # Names and renewal
 //

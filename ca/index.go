@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mqtls/certs"
+	"mqtls/internal/fileio"
 )
 
 // indexFormat names the layout of index.jsonl in its header line.
@@ -178,6 +179,11 @@ func Expiring(entries []Entry, now time.Time, d time.Duration) []Entry {
 	return out
 }
 
+// MaxIndex bounds index.jsonl, which is read whole into memory: a line is
+// about 400 bytes, so this is over a million certificates, and a file
+// larger than that is not one this package wrote.
+const MaxIndex = 512 << 20
+
 // index is the in-memory replay of index.jsonl plus the writer machinery.
 type index struct {
 	path, lockPath string
@@ -228,12 +234,19 @@ func openIndex(dir string) (*index, error) {
 // catchUp replays the complete lines after x.offset and returns the length
 // of a torn tail (bytes after the last newline). Callers hold x.mu.
 func (x *index) catchUp(f *os.File) (torn int64, err error) {
+	tooLarge := fmt.Errorf("%w: %s is larger than %s, more than any CA writes: restore it from a backup", ErrCorruptIndex, x.path, fileio.Size(MaxIndex))
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxIndex {
+		return 0, tooLarge
+	}
 	if _, err := f.Seek(x.offset, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("read index: %w", err)
 	}
-	data, err := io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, MaxIndex-x.offset+1))
 	if err != nil {
 		return 0, fmt.Errorf("read index: %w", err)
+	}
+	if x.offset+int64(len(data)) > MaxIndex {
+		return 0, tooLarge
 	}
 	end := bytes.LastIndexByte(data, '\n') + 1
 	torn = int64(len(data) - end)

@@ -266,3 +266,34 @@ func TestCorruptIndexRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexSizeBounded: an index larger than ca.MaxIndex (a sparse file
+// here: nothing is written to disk) is refused before it is read, with one
+// line naming the file and the bound, by Load, by Open and by a CA opened
+// before it grew; nothing is written to it.
+func TestIndexSizeBounded(t *testing.T) {
+	t.Parallel()
+	c := newCA(t, ca.InitOptions{})
+	if _, err := c.IssueClient("a", ca.ClientOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(c.Dir(), ca.IndexFile)
+	if err := os.Truncate(idx, ca.MaxIndex+1); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ca.ErrCorruptIndex) || !strings.Contains(err.Error(), "512 MiB") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want a one-line corrupt index error naming the bound", what, err)
+		}
+	}
+	_, err := ca.Load(c.Dir())
+	check("load", err)
+	_, err = ca.Open(c.Dir(), nil)
+	check("open", err)
+	_, err = c.IssueClient("b", ca.ClientOptions{})
+	check("issue with a CA opened before", err)
+	if st, err := os.Stat(idx); err != nil || st.Size() != ca.MaxIndex+1 {
+		t.Errorf("the index was changed: %v, %d bytes", err, st.Size())
+	}
+}

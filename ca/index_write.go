@@ -115,20 +115,24 @@ type pending struct {
 	err error
 }
 
-// commitIssue appends an issue record, batched with those of other
-// goroutines. The first goroutine to arrive flushes; the others wait.
-func (x *index) commitIssue(rec record) error {
-	it := &pending{rec: rec}
+// commitIssue appends issue records, batched with those of other
+// goroutines, and returns each one's result. The first goroutine to arrive
+// flushes; the others wait.
+func (x *index) commitIssue(recs ...record) []error {
+	its := make([]*pending, len(recs))
 	x.mu.Lock()
 	if x.queue == nil {
 		x.queue = &batch{done: make(chan struct{})}
 	}
 	b := x.queue
-	b.items = append(b.items, it)
+	for i, r := range recs {
+		its[i] = &pending{rec: r}
+		b.items = append(b.items, its[i])
+	}
 	if x.flushing {
 		x.mu.Unlock()
 		<-b.done
-		return it.err
+		return errsOf(its)
 	}
 	x.flushing = true
 	for x.queue != nil {
@@ -140,7 +144,15 @@ func (x *index) commitIssue(rec record) error {
 	}
 	x.flushing = false
 	x.mu.Unlock()
-	return it.err
+	return errsOf(its)
+}
+
+func errsOf(its []*pending) []error {
+	errs := make([]error, len(its))
+	for i, it := range its {
+		errs[i] = it.err
+	}
+	return errs
 }
 
 // flush appends the records of b that still hold (another process may have

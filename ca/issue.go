@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"go.step.sm/crypto/x509util"
@@ -58,8 +59,41 @@ func (c *CA) IssueServer(o ServerOptions) (*certs.Issued, error) {
 // before its files were written (no process is writing them and they are
 // not there): that one cannot be used, so it is revoked (superseded) and
 // replaced, and a re-run of an interrupted issue completes it. Safe for
-// concurrent use.
+// concurrent use. It is [CA.Prepare] and [CA.Commit] of one request.
 func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
+	p, err := c.Prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Commit([]*Prepared{p})[0]; err != nil {
+		return nil, err
+	}
+	return p.Issued(), nil
+}
+
+// Prepared is a certificate signed and not yet recorded: nothing of it is
+// written, and its name is reserved in this process (a second Prepare of
+// the name fails) until [CA.Commit] or [Prepared.Release].
+type Prepared struct {
+	c    *CA
+	iss  *certs.Issued
+	rec  record
+	once sync.Once
+}
+
+// Issued is the certificate (and the key made for it, if any).
+func (p *Prepared) Issued() *certs.Issued { return p.iss }
+
+// Release gives up a prepared certificate that will not be committed;
+// after Commit it does nothing.
+func (p *Prepared) Release() { p.once.Do(func() { p.c.idx.release(p.rec.Name) }) }
+
+// Prepare makes the key (unless req has a public key) and signs the
+// certificate of req, as [CA.Issue] does, but writes nothing: the CPU
+// part of an issue, which callers that group concurrent requests into one
+// [CA.Commit] do before they wait for the group. It fails with ErrExists
+// as Issue does (and replaces an unfinished issue as Issue does).
+func (c *CA) Prepare(req certs.Request) (*Prepared, error) {
 	if !c.CanSign() {
 		return nil, ErrLocked
 	}
@@ -67,35 +101,54 @@ func (c *CA) Issue(req certs.Request) (*certs.Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss, err := c.issue(req)
+	err = c.idx.reserve(req.Name)
 	if errors.Is(err, ErrExists) && c.replaceUnfinished(req.Name) == nil {
-		iss, err = c.issue(req)
+		err = c.idx.reserve(req.Name)
 	}
-	return iss, err
-}
-
-func (c *CA) issue(req certs.Request) (*certs.Issued, error) {
-	if err := c.idx.reserve(req.Name); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	defer c.idx.release(req.Name)
 	iss, rec, err := c.sign(req, time.Now())
 	if err != nil {
+		c.idx.release(req.Name)
 		return nil, err
 	}
-	_, had := c.idx.find(req.Name)
+	return &Prepared{c: c, iss: iss, rec: rec}, nil
+}
+
+// Commit records prepared certificates of this CA and writes their files,
+// as [CA.Issue] does for one: the index lines of all of them in one append
+// and one sync (grouped with concurrent commits), then each one's files.
+// errs[i] is ps[i]'s result; a certificate whose name another process
+// issued meanwhile fails with ErrExists. Every ps[i] is released.
+func (c *CA) Commit(ps []*Prepared) (errs []error) {
+	errs = make([]error, len(ps))
+	defer func() {
+		for _, p := range ps {
+			p.Release()
+		}
+	}()
+	had := make([]bool, len(ps))
+	recs := make([]record, len(ps))
+	for i, p := range ps {
+		_, had[i] = c.idx.find(p.rec.Name)
+		recs[i] = p.rec
+	}
 	end, err := c.beginFiles()
 	if err != nil {
-		return nil, err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
 	defer end()
-	if err := c.idx.commitIssue(rec); err != nil {
-		return nil, err
+	copy(errs, c.idx.commitIssue(recs...))
+	for i, p := range ps {
+		if errs[i] == nil {
+			errs[i] = c.writeIssued(p.iss, had[i])
+		}
 	}
-	if err := c.writeIssued(iss, had); err != nil {
-		return nil, err
-	}
-	return iss, nil
+	return errs
 }
 
 // Unfinished returns the current certificate of name when it is the index
@@ -281,8 +334,19 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 	if old.Kind == certs.Claim {
 		return Renewal{}, fmt.Errorf("%q is a claim certificate: issue a new claim (mqtls cert claim) and revoke this one when the batch is done", name)
 	}
+	// replace is the serial of a successor of from that this renewal
+	// replaces: one that a renewal cut before its files signed and nobody
+	// got (see unfinishedSuccessor).
+	var replace string
 	if from != "" {
-		if f, ok := normSerial(from); !ok || f != old.Serial || !old.Current {
+		f, ok := normSerial(from)
+		if ok && (f != old.Serial || !old.Current) {
+			var prev Entry
+			if prev, ok = c.unfinishedSuccessor(name, f, old); ok {
+				replace, old = old.Serial, prev
+			}
+		}
+		if !ok {
 			return Renewal{}, fmt.Errorf("%q: certificate %s is %w", name, from, ErrNotCurrent)
 		}
 	}
@@ -328,6 +392,28 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 			return fmt.Errorf("complete an interrupted run: %w", err)
 		}
 		cur, ok := c.idx.find(name)
+		if replace != "" {
+			// The renewal cut short is replaced: the new certificate's
+			// line, then the unfinished one revoked (crl.pem first). A
+			// cut in between leaves it neither current nor revoked, which
+			// the next writer that signs CRLs revokes; the old
+			// certificate keeps the grace it had.
+			if prev, _ := c.idx.findSerial(old.Serial); !ok || cur.Serial != replace || !cur.Current || !prev.Pending(now) {
+				return fmt.Errorf("%q changed while renewing it (another process?): try again", name)
+			}
+			if err := c.idx.appendLines(f, []record{rec}); err != nil {
+				return err
+			}
+			revs := []record{{Op: opRevoke, Serial: replace, Reason: Superseded.String(), Time: now.UTC()}}
+			if o.Grace <= 0 {
+				revs = append(revs, record{Op: opRevoke, Serial: old.Serial, Reason: Superseded.String(), Time: now.UTC()})
+			}
+			if err := c.revokeLocked(f, rootKey, now, revs); err != nil {
+				return fmt.Errorf("revoke the unfinished renewal of %s: %w", name, err)
+			}
+			out.Old, _ = c.idx.findSerial(old.Serial)
+			return nil
+		}
 		switch {
 		case ok && cur.Serial == old.Serial && cur.Revoked:
 			return revokedError(name)
@@ -359,6 +445,25 @@ func (c *CA) renew(name string, o RenewOptions, pub crypto.PublicKey, from strin
 		return Renewal{Repair: out.Repair}, err
 	}
 	return out, nil
+}
+
+// unfinishedSuccessor returns the entry of from when a renewal from it was
+// cut before its certificate's files were written: from is name's
+// certificate, still in its grace, and cur, the current certificate of
+// name and issued after it, is unfinished ([CA.Unfinished]). The answer of
+// a renewal goes out only after its files are written and synced, so
+// nobody holds cur, and the device, which still holds from, renews from it
+// again (with a new key, as mqtls enroll --renew makes one every run).
+func (c *CA) unfinishedSuccessor(name, from string, cur Entry) (Entry, bool) {
+	prev, ok := c.idx.findSerial(from)
+	if !ok || prev.Name != name || !prev.Pending(time.Now()) || !cur.Current || cur.IssuedAt.Before(prev.IssuedAt) {
+		return Entry{}, false
+	}
+	u, ok, err := c.Unfinished(name)
+	if err != nil || !ok || u.Serial != cur.Serial {
+		return Entry{}, false
+	}
+	return prev, true
 }
 
 func revokedError(name string) error {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"mqtls/ca"
+	"mqtls/certs"
 	"mqtls/dynsec"
 	"mqtls/enroll"
 	"mqtls/internal/fileio"
@@ -185,5 +186,106 @@ func assertNoClientWithoutCert(t *testing.T, dir, id string) {
 	}
 	if ok, err := c.HasFiles(id); err != nil || !ok {
 		t.Errorf("after the cut %s has a dynsec client but no current certificate in issued/ (%v)", id, err)
+	}
+}
+
+// TestRenewCutAtEveryStep: a renewal over MQTT killed at each of its
+// steps (the index's two lines, the removal of files of the old
+// certificate, the new certificate's file) leaves the device on its old
+// certificate, still in its grace; the device's re-run, which makes a new
+// key as mqtls enroll --renew does, renews it: the certificate the cut
+// renewal signed, which nobody got, is replaced.
+func TestRenewCutAtEveryStep(t *testing.T) {
+	t.Parallel()
+	testutil.Need(t, "strace")
+	tmpl, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+	pki := filepath.Join(tmpl, "pki")
+	if err := ca.Init(pki, ca.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Open(pki, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dev, err := a.Issue(certs.Request{Kind: certs.Client, Name: "DSN000001", PublicKey: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewal := func() []byte {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DSN000001"}}, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+		return req
+	}
+	for name, data := range map[string][]byte{
+		"ds.json":      []byte(`{"clients": [{"username": "DSN000001", "roles": [{"rolename": "device"}]}], "groups": [], "roles": [{"rolename": "device"}]}`),
+		"claim.crt":    dev.CertPEM(), // the helper's requester: here the device's own certificate
+		"request.json": renewal(),
+	} {
+		if err := os.WriteFile(filepath.Join(tmpl, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{helperEnv + "=" + work}
+	args := []string{"-test.run=^TestEnrollHelper$", "-test.count=1"}
+	reset := func() { testutil.ResetDir(t, tmpl, work) }
+	reset()
+	steps := testutil.Steps(t, work, env, os.Args[0], args...)
+	if len(steps) < 2 {
+		t.Fatalf("the renewal made %d cut points, want the index and the certificate at least: %v", len(steps), steps)
+	}
+	for _, s := range steps {
+		t.Run(fmt.Sprintf("%s#%d", s.Syscall, s.N), func(t *testing.T) {
+			t.Logf("cut at %s", s)
+			testutil.Cut(t, work, env, s, reset, os.Args[0], args...)
+			c, err := ca.Load(filepath.Join(work, "pki"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if old, ok, err := c.Lookup(certs.SerialHex(dev.Cert)); err != nil || !ok || old.Revoked {
+				t.Fatalf("after the cut the old certificate is %+v (%v): the device is cut off", old, err)
+			}
+			// The re-run: a new key, from the old certificate.
+			if err := os.WriteFile(filepath.Join(work, "request.json"), renewal(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, code := testutil.Run(t, work, time.Minute, "env", append(env, os.Args[0], "-test.run=^TestEnrollHelper$", "-test.count=1", "-test.v")...)
+			if code != 0 {
+				t.Fatalf("the re-run after the cut at %s: exit %d\n%s", s, code, out)
+			}
+			_, ans, ok := strings.Cut(out, "ANSWER ")
+			var resp enroll.Response
+			if !ok || json.NewDecoder(strings.NewReader(ans)).Decode(&resp) != nil {
+				t.Fatalf("no answer from the re-run:\n%s", out)
+			}
+			if resp.Status != enroll.StatusRenewed {
+				t.Fatalf("the re-run after the cut at %s was refused: %+v", s, resp)
+			}
+			blk, _ := pem.Decode([]byte(resp.Certificate))
+			leaf, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err = ca.Load(filepath.Join(work, "pki")); err != nil {
+				t.Fatal(err)
+			}
+			e, ok, err := c.Lookup("DSN000001")
+			if err != nil || !ok || !e.Current || e.Serial != certs.SerialHex(leaf) {
+				t.Errorf("the index's DSN000001 %+v (%v), want the answered serial %s current", e, err, certs.SerialHex(leaf))
+			}
+			if files, err := c.HasFiles("DSN000001"); err != nil || !files {
+				t.Errorf("issued/DSN000001.crt is not the current certificate (%v)", err)
+			}
+			if old, _, _ := c.Lookup(certs.SerialHex(dev.Cert)); !old.Pending(time.Now()) {
+				t.Errorf("the old certificate after the re-run: %+v, want it in its grace", old)
+			}
+			if left := testutil.TempFiles(t, work); len(left) > 0 {
+				t.Errorf("temporary files left behind: %v", left)
+			}
+		})
 	}
 }

@@ -29,6 +29,14 @@
 // an enrollment listener (the device demonstrably holds both key and
 // certificate), or for the renewal grace at most.
 //
+// # Durability
+//
+// A device is answered only once its certificate's index line, its
+// certificate file and its dynsec client are on disk. Concurrent new
+// devices are committed together: one index append and sync, then the PKI
+// folder's sync and one save of the dynsec file for all of them, so the
+// syncs per enrollment fall as the requests in flight grow.
+//
 // Every request is logged on one line (who, what, the outcome, the time it
 // took) and counted ([Service] is a prometheus.Collector).
 package enroll

@@ -52,6 +52,11 @@ type Service struct {
 	results sync.Map // result label → *atomic.Uint64
 	codes   sync.Map // refusal code → *atomic.Uint64
 	claims  [2]atomic.Uint64
+
+	// The queue of new devices' commits (batch.go), under bmu.
+	bmu     sync.Mutex
+	queue   []*job
+	leading bool
 }
 
 // New checks cfg (the CA can sign, the role and group exist) and returns
@@ -331,22 +336,29 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 			s.release(serial)
 		}
 	}()
-	iss, err := s.cfg.CA.Issue(certs.Request{Kind: certs.Client, Name: req.ID, PublicKey: csr.PublicKey, EnrolledBy: serial})
+	p, err := s.cfg.CA.Prepare(certs.Request{Kind: certs.Client, Name: req.ID, PublicKey: csr.PublicKey, EnrolledBy: serial})
 	if errors.Is(err, ca.ErrExists) {
 		return Response{}, refuse(CodeExists, "%s is already enrolled: a device renews with its own certificate", req.ID)
 	}
 	if err != nil {
 		return Response{}, fmt.Errorf("sign: %w", err)
 	}
-	// The PKI folder's sync and the dynsec save (each grouped with the
-	// concurrent requests') run at the same time: the certificate's file
-	// was written before the client, so a kill cannot keep the client
-	// without it, and the index line, synced first, records it in any
-	// case (a retry completes what a power cut lost of either).
-	synced := make(chan error, 1)
-	go func() { synced <- s.durable() }()
-	err = s.cfg.Store.CreateClient(s.newClient(req.ID, name))
-	serr := <-synced
+	// The index line, the certificate's file, then the PKI folder's sync
+	// and the dynsec save at the same time, in one batch with the
+	// concurrent requests' (batch.go): the certificate's file was written
+	// before the client, so a kill cannot keep the client without it, and
+	// the index line, synced first, records it in any case (a retry
+	// completes what a power cut lost of either).
+	j := &job{p: p, client: s.newClient(req.ID, name)}
+	s.commit(j)
+	iss := p.Issued()
+	if errors.Is(j.issueErr, ca.ErrExists) {
+		return Response{}, refuse(CodeExists, "%s is already enrolled: a device renews with its own certificate", req.ID)
+	}
+	if j.issueErr != nil {
+		return Response{}, fmt.Errorf("sign: %w", j.issueErr)
+	}
+	err, serr := j.clientErr, j.syncErr
 	if err != nil && resumed && strings.Contains(err.Error(), "already exists") {
 		err = nil
 	}

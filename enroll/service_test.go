@@ -43,7 +43,7 @@ func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := filepath.Join(t.TempDir(), "ds.json")
+	ds := filepath.Join(filepath.Dir(dir), "ds.json")
 	os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600)
 	st, err := dynsec.Load(ds)
 	if err != nil {
@@ -95,5 +95,80 @@ func TestClaimUsesUnderConcurrency(t *testing.T) {
 	req, _ := json.Marshal(enroll.Request{ID: "DEV999", CSR: csr(t, "DEV999")})
 	if _ = json.Unmarshal(s.Enroll(claim, "test", req), &r); r.Code != enroll.CodeClaim {
 		t.Errorf("a used-up claim enrolling a new id: %+v", r)
+	}
+}
+
+// TestConcurrentEnrollmentsAnswerTheirOwn: requests committed together
+// (one batch: one index append, one dynsec save) each get the certificate
+// for their own id and key, with refusals of other requests mixed in, and
+// each issued device has its index entry, its file and its dynsec client.
+func TestConcurrentEnrollmentsAnswerTheirOwn(t *testing.T) {
+	t.Parallel()
+	s, claim, a := newService(t, 0)
+	taken, _ := json.Marshal(enroll.Request{ID: "TAKEN", CSR: csr(t, "TAKEN")})
+	var first enroll.Response
+	if _ = json.Unmarshal(s.Enroll(claim, "test", taken), &first); first.Status != enroll.StatusIssued {
+		t.Fatalf("first enrollment: %+v", first)
+	}
+	const n = 24
+	keys := make([]*ecdsa.PrivateKey, n)
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		id := fmt.Sprintf("DEV%03d", i)
+		switch i % 6 {
+		case 4: // an id already enrolled, another key
+			reqs[i], _ = json.Marshal(enroll.Request{ID: "TAKEN", CSR: csr(t, "TAKEN")})
+		case 5: // a CSR whose CN is another id
+			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: csr(t, "OTHER")})
+		default:
+			keys[i], _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, keys[i])
+			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+		}
+	}
+	answers := make([]enroll.Response, n)
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = json.Unmarshal(s.Enroll(claim, "test", reqs[i]), &answers[i])
+		}()
+	}
+	wg.Wait()
+	for i, r := range answers {
+		id := fmt.Sprintf("DEV%03d", i)
+		if keys[i] == nil {
+			if r.Status != enroll.StatusError {
+				t.Errorf("request %d (refused on its own) answered %+v", i, r)
+			}
+			continue
+		}
+		if r.Status != enroll.StatusIssued || r.ID != id {
+			t.Errorf("%s: %+v", id, r)
+			continue
+		}
+		blk, _ := pem.Decode([]byte(r.Certificate))
+		leaf, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || leaf.Subject.CommonName != id || !keys[i].PublicKey.Equal(leaf.PublicKey) {
+			t.Errorf("%s was answered with another request's certificate (%v)", id, err)
+			continue
+		}
+		if e, ok, err := a.Lookup(id); err != nil || !ok || !e.Current || e.Serial != fmt.Sprintf("%X", leaf.SerialNumber) {
+			t.Errorf("%s in the index: %+v %v", id, e, err)
+		}
+		if ok, err := a.HasFiles(id); !ok || err != nil {
+			t.Errorf("%s has no issued/%s.crt (%v)", id, id, err)
+		}
+	}
+	st, err := dynsec.Load(filepath.Join(filepath.Dir(a.Dir()), "ds.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range answers {
+		id := fmt.Sprintf("DEV%03d", i)
+		if _, err := st.Client(id); (err == nil) != (keys[i] != nil) {
+			t.Errorf("%s: dynsec client in the saved file %v, want %v", id, err == nil, keys[i] != nil)
+		}
 	}
 }

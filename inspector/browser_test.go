@@ -80,9 +80,32 @@ func pageText(t *testing.T, ctx context.Context, sel, want string) string {
 	return got
 }
 
+// click clicks the element matching sel where the user sees it: once it
+// is in the page with a size, scrolled into view, and the page's own hit
+// test at its centre lands on it (nothing covers it), the mouse is pressed
+// and released there. It holds no DOM node across the page's redraws:
+// chromedp.Click queried a node and then scrolled to it and measured it,
+// and a tree row redrawn in between (its rate, its "hot" mark) failed the
+// test with "Could not find node with given id".
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	do(t, ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	js := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e) return false;
+		e.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+		const r = e.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0) return false;
+		const x = r.left + r.width / 2, y = r.top + r.height / 2;
+		const hit = document.elementFromPoint(x, y);
+		return hit && e.contains(hit) ? [x, y] : false;
+	})()`, sel)
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	at, err := chromedp.Run(tctx, chromedp.Poll[[]float64](js, chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("%s was never there to click (in the page, with a size, not covered): %v", sel, err)
+	}
+	do(t, ctx, chromedp.MouseClickXY(at[0], at[1]))
 }
 
 func screenshot(t *testing.T, ctx context.Context) {

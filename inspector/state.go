@@ -201,10 +201,11 @@ type topicState struct {
 	retained bool      // the broker holds a retained message for this topic
 	msgs     []message // the last messages; the newest at head, then backwards
 	head     int
-	costs    int64 // the sum of msgs' costs
-	charged  int64 // what the topic counts in store.bytes: account's last sum
-	canTrim  bool  // what it counts in store.trimmable: trimmable() at the last account
-	dead     bool  // evicted: it counts no more, and records nothing
+	costs    int64       // the sum of msgs' costs
+	charged  int64       // what the topic counts in store.bytes: account's last sum
+	canTrim  atomic.Bool // what it counts in store.trimmable: trimmable() at the last account; read without mu by trimOne
+	shard    *shard      // the shard that holds it, which counts it in trimmable too
+	dead     bool        // evicted: it counts no more, and records nothing
 	hist     history
 	lint     lintState
 }
@@ -252,8 +253,12 @@ func (st *topicState) next(capacity int) *message {
 }
 
 // costChange is a change of what a topic counts in the store: bytes, and
-// trimmable +1 when it became trimmable, -1 when it stopped being so.
-type costChange struct{ bytes, trimmable int64 }
+// trimmable +1 when it became trimmable, -1 when it stopped being so, in
+// the store and in shard.
+type costChange struct {
+	bytes, trimmable int64
+	shard            *shard
+}
 
 // account recomputes what the topic counts in the store and returns the
 // change. The caller holds st.mu.
@@ -261,9 +266,10 @@ func (st *topicState) account() costChange {
 	c := fixedCost(st.name) + int64(cap(st.msgs))*msgSize + st.costs + st.hist.bytes() + st.lint.cost
 	ch := costChange{bytes: c - st.charged}
 	st.charged = c
-	if t := st.trimmable(); t != st.canTrim {
-		st.canTrim = t
+	if t := st.trimmable(); t != st.canTrim.Load() {
+		st.canTrim.Store(t)
 		ch.trimmable = map[bool]int64{true: 1, false: -1}[t]
+		ch.shard = st.shard
 	}
 	return ch
 }

@@ -40,6 +40,9 @@ type store struct {
 type shard struct {
 	mu sync.RWMutex
 	m  map[string]*topicState
+	// trimmable counts the shard's topics that count in store.trimmable,
+	// so that trimOne goes straight to the shards that hold one.
+	trimmable atomic.Int64
 }
 
 // evictionSample is how many topics an eviction compares.
@@ -107,7 +110,7 @@ func (s *store) get(name string) *topicState {
 	// mochi's decoded topic points into the packet's buffer: a copy keeps
 	// the payload from being held with it.
 	name = strings.Clone(name)
-	st = &topicState{name: name, charged: cost}
+	st = &topicState{name: name, charged: cost, shard: sh}
 	sh.m[name] = st
 	sh.mu.Unlock()
 	return st
@@ -149,13 +152,14 @@ func (s *store) evictOne() bool {
 			delete(sh.m, victim.name)
 			victim.mu.Lock()
 			victim.dead = true
-			charged, canTrim := victim.charged, victim.canTrim
+			charged, canTrim := victim.charged, victim.canTrim.Load()
 			victim.mu.Unlock()
 			sh.mu.Unlock()
 			s.count.Add(-1)
 			s.bytes.Add(-charged)
 			if canTrim {
 				s.trimmable.Add(-1)
+				sh.trimmable.Add(-1)
 			}
 			s.evicted.Add(1)
 			s.gone.add(victim.name, s.seq.Add(1))
@@ -185,35 +189,32 @@ func (s *store) makeRoom() {
 func (s *store) charge(ch costChange) {
 	if ch.trimmable != 0 {
 		s.trimmable.Add(ch.trimmable)
+		ch.shard.trimmable.Add(ch.trimmable)
 	}
 	if ch.bytes != 0 && s.bytes.Add(ch.bytes) > s.maxBytes {
 		s.makeRoom()
 	}
 }
 
-// trimShards bounds the shards one trimOne looks through: when few topics
-// hold a history to trim, a topic is evicted rather than the whole store
-// searched for them on every message.
-const trimShards = 8
-
 // trimOne halves the history of the least recently updated of a few
-// topics of one shard that hold some beyond their last two messages.
+// topics of one shard that hold some beyond their last two messages. The
+// shards' counts lead it to such a topic whenever there is one, so that
+// histories give way before any topic does (a search of a few shards
+// missed them at times, and a topic was evicted while others kept their
+// histories); the search reads the counts and the topics' canTrim without
+// their locks.
 func (s *store) trimOne() bool {
 	start := int(s.victim.Add(1))
-	for i := range trimShards {
+	for i := range len(s.shards) {
 		sh := &s.shards[(start+i)%len(s.shards)]
+		if sh.trimmable.Load() <= 0 {
+			continue
+		}
 		sh.mu.RLock()
 		var victim *topicState
 		n := 0
-		seen := 0
 		for _, st := range sh.m {
-			if seen++; seen > 4*evictionSample {
-				break
-			}
-			st.mu.Lock()
-			ok := st.trimmable()
-			st.mu.Unlock()
-			if !ok {
+			if !st.canTrim.Load() {
 				continue
 			}
 			if victim == nil || st.seq.Load() < victim.seq.Load() {
@@ -235,6 +236,7 @@ func (s *store) trimOne() bool {
 		victim.mu.Unlock()
 		if ch.trimmable != 0 {
 			s.trimmable.Add(ch.trimmable)
+			sh.trimmable.Add(ch.trimmable)
 		}
 		if ch.bytes != 0 {
 			s.bytes.Add(ch.bytes)

@@ -338,6 +338,43 @@ func TestHistoryWithinByteBound(t *testing.T) {
 	t.Logf("80 topics, 1 KB payloads, 1 MiB bound: %d messages held, %d bytes counted", held, s.bytes.Load())
 }
 
+// TestTrimFindsEveryHistory: over the bound, a history is trimmed, wherever
+// its topic is, before any topic is evicted. The two topics here share one
+// of the store's 64 shards; a search of a few shards from a turning start
+// missed theirs most of the time and evicted one (TestHistoryWithinByteBound
+// lost a topic's history so about once in twenty runs).
+func TestTrimFindsEveryHistory(t *testing.T) {
+	srv, insp := newServer(t, Options{MaxBytes: 256 << 10, History: 100, PayloadBytes: 1024})
+	s := insp.store
+	var names []string
+	for n := 0; len(names) < 2; n++ {
+		name := fmt.Sprintf("h/%d", n)
+		if len(names) == 0 || s.shardOf(name) == s.shardOf(names[0]) {
+			names = append(names, name)
+		}
+	}
+	cl := device(srv, "filler", "")
+	payload := bytes.Repeat([]byte("x"), 1000)
+	for n := range 2000 {
+		publish(t, srv, cl, names[n%2], payload, 0, false, packets.Properties{})
+		if got := s.evicted.Load(); got != 0 {
+			t.Fatalf("after %d messages %d topics were evicted while their shard held histories to trim", n+1, got)
+		}
+	}
+	for _, name := range names {
+		st := s.lookup(name)
+		st.mu.Lock()
+		held := len(st.msgs)
+		st.mu.Unlock()
+		if held < 2 || held > 100 {
+			t.Errorf("%s holds %d messages, want between its last two and its history of 100", name, held)
+		}
+	}
+	if got := s.bytes.Load(); got > s.maxBytes {
+		t.Errorf("the store counts %d bytes, over its bound %d", got, s.maxBytes)
+	}
+}
+
 func TestPreview(t *testing.T) {
 	if p, bin := preview([]byte("hello")); p != "hello" || bin {
 		t.Errorf("text: %q %v", p, bin)

@@ -85,6 +85,7 @@ type Hook struct {
 	// callerReads: OnPacketRead and OnPacketEncode are called by the
 	// caller, not by mochi (HookConfig.CallerReadsPackets).
 	callerReads bool
+	omit        func(*mqtt.Client) packets.Packet // HookConfig.Omit
 
 	open sync.Map // publisher client id -> *group
 
@@ -107,12 +108,7 @@ type Hook struct {
 	out   map[outKey]*outEntry
 	spare []*outEntry               // entries of completed messages, reused (h.mu)
 	in    map[string]map[uint16]*Tx // inbound QoS 2 ids by client id
-	freed map[*mqtt.Client]bool     // an ack read now frees send quota
-	// missedBy holds the clients an ack found nothing parked for while
-	// their in-flight set was full (missed: how many).
-	missedBy map[*mqtt.Client]bool
-	missed   atomic.Int32
-	order    atomic.Uint64
+	order atomic.Uint64
 
 	// keepRetain holds the restored subscriptions that keep the retain
 	// flag of what they deliver, until restoreKeepRetain gives them back
@@ -134,6 +130,12 @@ type HookConfig struct {
 	// CallerReadsPackets: the caller calls OnPacketRead and OnPacketEncode
 	// for the packet types of PacketTypes, and mochi is not asked to.
 	CallerReadsPackets bool
+	// Omit is what OnPacketEncode returns for a PUBLISH it keeps off the
+	// wire: a packet the connection leaves out, so that mochi's writer
+	// goes on as after any write. Without it, a packet of type 0, which
+	// mochi does not write (but writes that it gathered before wait for
+	// its next write).
+	Omit func(cl *mqtt.Client) packets.Packet
 }
 
 var _ mqtt.Hook = (*Hook)(nil)
@@ -144,7 +146,7 @@ var hookEvents = hookset.Of(
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
 	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
-	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent, mqtt.OnPacketProcessed, mqtt.OnPublished,
+	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent,
 	mqtt.OnStarted,
 	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
 	mqtt.StoredRetainedMessages, mqtt.StoredSysInfo,
@@ -174,11 +176,12 @@ func (h *Hook) Init(config any) error {
 	if !ok || c.Store == nil || c.Server == nil {
 		return mqtt.ErrInvalidConfigType
 	}
-	h.s, h.server, h.callerReads = c.Store, c.Server, c.CallerReadsPackets
+	h.s, h.server, h.callerReads, h.omit = c.Store, c.Server, c.CallerReadsPackets, c.Omit
+	if h.omit == nil {
+		h.omit = func(*mqtt.Client) packets.Packet { return packets.Packet{} }
+	}
 	h.out = map[outKey]*outEntry{}
 	h.in = map[string]map[uint16]*Tx{}
-	h.freed = map[*mqtt.Client]bool{}
-	h.missedBy = map[*mqtt.Client]bool{}
 	h.holding = map[*mqtt.Client]func(){}
 	h.resending = map[*mqtt.Client]chan struct{}{}
 	done := durableTx()
@@ -539,10 +542,6 @@ func (h *Hook) renumber(cl *mqtt.Client) {
 func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.release(cl)
 	h.closeResend(cl, nil)
-	h.mu.Lock()
-	delete(h.freed, cl)
-	delete(h.missedBy, cl)
-	h.mu.Unlock()
 	if !expire || cl.Net.Inline || cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
 		return
 	}
@@ -770,9 +769,9 @@ func (h *Hook) forgetOut(id string, pid uint16) {
 
 // OnPacketRead handles the acknowledgements a subscriber sends for the
 // broker's messages. A PUBREC moves the message to its PUBREL phase on
-// disk. A message that mochi dropped from the client's in-flight set after
-// sending it (it does so for messages parked by the client's receive
-// maximum) is put back, so that its PUBACK, PUBREC or PUBCOMP completes it.
+// disk. (mochi parks no message, and so never drops one it sent from the
+// in-flight set: the broker's send window holds the messages beyond a
+// client's Receive Maximum.)
 func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	t := pk.FixedHeader.Type
 	if (t != packets.Puback && t != packets.Pubrec && t != packets.Pubcomp) || pk.PacketID == 0 {
@@ -782,19 +781,8 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.out[k]
-	if t == packets.Pubcomp || (t == packets.Puback && ok) {
-		h.freed[cl] = true
-	}
 	if !ok {
 		return pk, nil
-	}
-	if _, in := cl.State.Inflight.Get(pk.PacketID); !in {
-		p := e.pk
-		if e.pk.FixedHeader.Type == packets.Publish && t == packets.Pubcomp {
-			p.FixedHeader.Type = packets.Pubrel
-		}
-		cl.State.Inflight.Set(p)
-		atomic.AddInt64(&h.server.Info.Inflight, 1)
 	}
 	switch {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
@@ -817,109 +805,6 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	return pk, nil
 }
 
-// OnPacketProcessed sends the next message parked for the client's
-// receive maximum once an acknowledgement freed a slot, instead of
-// mochi, which sends it and then forgets it was in flight.
-func (h *Hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
-	t := pk.FixedHeader.Type
-	if (t != packets.Puback && t != packets.Pubcomp) || pk.PacketID == 0 {
-		return
-	}
-	h.mu.Lock()
-	freed := h.freed[cl]
-	delete(h.freed, cl)
-	h.mu.Unlock()
-	if !freed || err != nil {
-		return
-	}
-	// mochi parks messages only when the client's receive maximum is
-	// reached (and never without one): then the in-flight set is full.
-	if rm := int(cl.Properties.Props.ReceiveMaximum); rm == 0 || cl.State.Inflight.Len() < rm {
-		return
-	}
-	h.sendParked(cl)
-}
-
-// OnPublished sends the messages of the clients whose acknowledgement came
-// while a publish was parking a message for them: mochi adds a message to
-// the in-flight set before it marks it parked, so the acknowledgement saw
-// nothing to send and the message would wait for the next one.
-func (h *Hook) OnPublished(*mqtt.Client, packets.Packet) {
-	if h.missed.Load() == 0 {
-		return
-	}
-	h.mu.Lock()
-	var cls []*mqtt.Client
-	for cl := range h.missedBy {
-		cls = append(cls, cl)
-	}
-	clear(h.missedBy)
-	h.missed.Store(0)
-	h.mu.Unlock()
-	for _, cl := range cls {
-		if !cl.Closed() {
-			h.sendParked(cl)
-		}
-	}
-}
-
-// sendParked sends cl's oldest parked message when fewer than its receive
-// maximum are in flight. When it sends nothing while one of the messages
-// counted in flight is not written yet (perhaps about to be parked), it
-// tries again after the next publish.
-func (h *Hook) sendParked(cl *mqtt.Client) {
-	rm := int(cl.Properties.Props.ReceiveMaximum)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := cl.State.Inflight.Len()
-	parked := cl.State.Inflight.GetAll(true)
-	var next *outEntry
-	if rm > 0 && n-len(parked) < rm {
-		for _, p := range parked {
-			e, ok := h.out[outKey{cl.ID, p.PacketID}]
-			if !ok {
-				continue
-			}
-			if next == nil || e.order < next.order {
-				next = e
-			}
-		}
-	}
-	if next == nil {
-		if h.unsent(cl) {
-			h.missedBy[cl] = true
-			h.missed.Store(int32(len(h.missedBy)))
-		}
-		return
-	}
-	p := next.pk
-	p.FixedHeader.Dup = next.sent
-	if p.Expiry < 0 {
-		p.Expiry = 0
-	}
-	// In flight before the lock is released, so that no one else sends it.
-	cl.State.Inflight.Set(p)
-	cl.State.Inflight.DecreaseSendQuota()
-	h.mu.Unlock()
-	_ = cl.WritePacket(p)
-	h.mu.Lock()
-}
-
-// unsent says whether a message counted in cl's in-flight set has not been
-// written yet (h.mu held).
-func (h *Hook) unsent(cl *mqtt.Client) bool {
-	for _, p := range cl.State.Inflight.GetAll(false) {
-		if p.Expiry < 0 || p.FixedHeader.Type != packets.Publish {
-			continue
-		}
-		// No entry yet: OnQosPublish has not seen it.
-		if e, ok := h.out[outKey{cl.ID, p.PacketID}]; !ok || !e.sent {
-			return true
-		}
-	}
-	return false
-}
-
 // OnPacketEncode holds an outgoing QoS 2 PUBLISH or a PUBREL until its
 // state is durable, and sends DUP 0 on a message's first delivery.
 //
@@ -929,9 +814,9 @@ func (h *Hook) unsent(cl *mqtt.Client) bool {
 // after the receiver's PUBREL is a new message to it, one after its
 // PUBACK/PUBCOMP answers the next message under the id. A copy of a
 // message that is past its PUBLISH (PUBREC came, or it completed) or
-// already written on this connection is not written (mochi's writer
-// drops a packet it cannot encode; the resend of a session, which would
-// end the connection, writes first: see openResend).
+// already written on this connection is not written (HookConfig.Omit; a
+// session's resend, which an omitted packet would end, writes first: see
+// openResend).
 func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	t := pk.FixedHeader.Type
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 || cl.Net.Inline {
@@ -952,8 +837,7 @@ func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	if t == packets.Publish {
 		if !ok || !sameOnWire(e.pk, pk) || e.on == cl {
 			h.mu.Unlock()
-			pk.FixedHeader.Type = 0
-			return pk
+			return h.omit(cl)
 		}
 		e.on = cl
 	}

@@ -201,7 +201,8 @@ func (h *wireHook) Provides(b byte) bool { return b == mqtt.OnPacketEncode }
 func (h *wireHook) Init(any) error       { return nil }
 
 func (h *wireHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if cl.ID != "sub" || !h.watching.Load() || pk.FixedHeader.Qos != 2 || (pk.FixedHeader.Type != packets.Publish && pk.FixedHeader.Type != 0) {
+	// An omitted packet is of type 0 (the store hook's default Omit).
+	if cl.ID != "sub" || !h.watching.Load() || !(pk.FixedHeader.Type == 0 || pk.FixedHeader.Type == packets.Publish && pk.FixedHeader.Qos == 2) {
 		return pk
 	}
 	h.mu.Lock()

@@ -34,9 +34,6 @@ async function change(what, commands) {
 }
 
 const refs = (list, key) => (list || []).map((r) => r[key] + (r.priority !== undefined && r.priority !== -1 ? ` (${r.priority})` : ''));
-// setHTML replaces an element's rows only when they changed, so that a
-// button being clicked is not swapped for a copy under the pointer.
-function setHTML(el, html) { if (el.dataset.html !== html) { el.dataset.html = html; el.innerHTML = html; } }
 const options = (names) => names.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join('');
 
 // loadCerts asks whether the broker's PKI holds a certificate for each

@@ -118,6 +118,10 @@ function aggregate(n, now) {
 // visible: the stream holds only what the filter matches.
 function visible() { return true; }
 
+// setHTML replaces an element's content only when it changed: an element
+// swapped for a copy between the press and the release of a click (a
+// checkbox, a history row, a kick button) loses the click.
+function setHTML(el, html) { if (el.dataset.html !== html) { el.dataset.html = html; el.innerHTML = html; } }
 function esc(s) { return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c])); }
 function fmtRate(r) { return r >= 100 ? Math.round(r) + '/s' : r >= 0.05 ? r.toFixed(1) + '/s' : ''; }
 function fmtBytes(n) { return n < 1024 ? n + ' B' : n < 1 << 20 ? (n / 1024).toFixed(1) + ' KiB' : (n / (1 << 20)).toFixed(1) + ' MiB'; }
@@ -375,10 +379,10 @@ function renderHistory() {
   $('history-count').textContent = `${ms.length} message(s) held` + (d && d.c > ms.length ? ` of ${d.c}` : '') +
     ' · click one to show it, tick two to compare them';
   const shown = state.pick || (d && d.last.n);
-  $('history-list').tBodies[0].innerHTML = ms.map((m) => `<tr data-n="${m.n}"${m.n === shown ? ' class="sel"' : ''}>` +
+  setHTML($('history-list').tBodies[0], ms.map((m) => `<tr data-n="${m.n}"${m.n === shown ? ' class="sel"' : ''}>` +
     `<td><input type="checkbox" class="cmp" data-n="${m.n}"${state.compare.has(m.n) ? ' checked' : ''} title="compare"></td>` +
     `<td>#${m.n}</td><td>${esc(fmtTime(m.time))}</td><td>${m.qos}</td><td>${m.retain ? 'R' : ''}</td><td>${esc(fmtBytes(m.size))}${m.truncated ? ', cut' : ''}</td>` +
-    `<td>${esc(m.clientId)}${m.username ? ' · ' + esc(m.username) : ''}${m.cn ? ' · CN ' + esc(m.cn) : ''}</td><td class="pv">${esc(m.preview)}</td></tr>`).join('');
+    `<td>${esc(m.clientId)}${m.username ? ' · ' + esc(m.username) : ''}${m.cn ? ' · CN ' + esc(m.cn) : ''}</td><td class="pv">${esc(m.preview)}</td></tr>`).join(''));
 }
 
 // messageN is message number n of the selected topic, with its payload.
@@ -483,7 +487,7 @@ function renderChart() {
     state.chartTopic = d.n;
     state.series = new Set(d.fields.slice(0, CHART_DEFAULT_SERIES));
   }
-  $('chart-fields').innerHTML = d.fields.map((f, i) => `<label class="s${i}"><input type="checkbox" data-field="${esc(f)}"${state.series.has(f) ? ' checked' : ''}> ${esc(f)}</label>`).join(' ');
+  setHTML($('chart-fields'), d.fields.map((f, i) => `<label class="s${i}"><input type="checkbox" data-field="${esc(f)}"${state.series.has(f) ? ' checked' : ''}> ${esc(f)}</label>`).join(' '));
   const now = Math.max(state.stats ? state.stats.time : Date.now(), d.last.time);
   const span = +$('chart-zoom').value * 60000, t0 = now - span;
   const lastVals = numbers(utf8(b64(d.last.payload)));
@@ -554,15 +558,14 @@ async function loadClients() {
   const rows = (j.clients || []).map((c) => `<tr data-client="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.username || '')}${c.cn ? ` <span class="ret">cert ${esc(c.cn)}</span>` : ''}</td>` +
     `<td>${esc((c.roles || []).join(', '))}</td><td>${esc(c.remote)}<br><span class="muted">${esc(c.listener)}</span></td><td>${c.protocol === 5 ? '5' : c.protocol === 4 ? '3.1.1' : '3.1'}</td>` +
     `<td>${(c.subscriptions || []).map((s) => `<code>${esc(s.filter)} (QoS ${s.qos})</code>`).join('')}</td><td><button class="kick danger" type="button" data-client="${esc(c.id)}">kick</button></td></tr>`);
-  // replaced only when they change: a kick button swapped for a copy
-  // between the press and the release of a click loses the click
+  // replaced only when they change (setHTML): a kick button swapped for
+  // a copy between the press and the release of a click loses the click
   const html = rows.join('') || '<tr><td colspan="7" class="muted">no clients connected</td></tr>';
-  const body = $('clients').tBodies[0];
-  if (body.dataset.html !== html) { body.dataset.html = html; body.innerHTML = html; }
+  setHTML($('clients').tBodies[0], html);
   const bridges = j.bridges || [];
   $('bridges').hidden = bridges.length === 0;
-  $('bridges').tBodies[0].innerHTML = bridges.map((b) => `<tr data-bridge="${esc(b.name)}"><td>${esc(b.name)}</td><td>${esc(b.state)}</td><td>${esc(b.address)}</td>` +
-    `<td>${b.queued}</td><td>${b.sent} (${b.sentRate.toFixed(1)})</td><td>${b.received} (${b.receivedRate.toFixed(1)})</td><td>${b.dropped}</td></tr>`).join('');
+  setHTML($('bridges').tBodies[0], bridges.map((b) => `<tr data-bridge="${esc(b.name)}"><td>${esc(b.name)}</td><td>${esc(b.state)}</td><td>${esc(b.address)}</td>` +
+    `<td>${b.queued}</td><td>${b.sent} (${b.sentRate.toFixed(1)})</td><td>${b.received} (${b.receivedRate.toFixed(1)})</td><td>${b.dropped}</td></tr>`).join(''));
 }
 
 async function kick(id) {

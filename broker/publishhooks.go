@@ -1,0 +1,51 @@
+package broker
+
+import (
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqtls/internal/hookset"
+)
+
+// publishHooks runs, as one mochi hook, the OnPublish of our hooks that
+// only judge a publish (access control, max_retained_bytes,
+// message_size_limit): mochi's loop copies the 800-byte packet in and out
+// of every hook that provides OnPublish, for every QoS 0 message and every
+// delivery of a QoS 1/2 one, and these never change it. They are called in
+// the order they were added, and the first error ends the loop with the
+// packet as it came, as in mochi's loop. No hook that provides OnPublish
+// to mochi sits between them, so mochi's order is kept.
+type publishHooks struct {
+	mqtt.HookBase
+	judges []publishJudge
+}
+
+// publishJudge is a hook whose OnPublish only judges: judgePublish returns
+// nil or the error that ends mochi's loop, and leaves the packet as it is.
+// Such a hook does not provide OnPublish to mochi.
+type publishJudge interface {
+	judgePublish(cl *mqtt.Client, pk *packets.Packet) error
+}
+
+var publishEvents = hookset.Of(mqtt.OnPublish)
+
+func (p *publishHooks) ID() string { return "mqtls-publish" }
+
+func (p *publishHooks) Provides(b byte) bool { return publishEvents.Has(b) }
+
+// add takes over h's OnPublish when h only judges, and returns h.
+func (p *publishHooks) add(h mqtt.Hook) mqtt.Hook {
+	if j, ok := h.(publishJudge); ok {
+		p.judges = append(p.judges, j)
+	}
+	return h
+}
+
+func (p *publishHooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	for _, j := range p.judges {
+		if err := j.judgePublish(cl, &pk); err != nil {
+			return pk, err
+		}
+	}
+	return pk, nil
+}

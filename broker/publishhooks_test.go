@@ -1,0 +1,42 @@
+package broker
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"mqtls/conf"
+)
+
+// TestOnePublishHook: mochi copies the 800-byte packet in and out of every
+// hook that provides OnPublish, for every QoS 0 message and every
+// delivery, so our hooks that only judge a publish (access control,
+// max_retained_bytes, message_size_limit) are one hook to mochi.
+func TestOnePublishHook(t *testing.T) {
+	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\nmax_retained_bytes 1000\nmessage_size_limit 100\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := New(cfg, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
+	if br.retained == nil {
+		t.Fatal("no retained hook with max_retained_bytes")
+	}
+	// mochi keeps its hooks unexported.
+	hooks := (*mqtt.Hooks)(unsafe.Pointer(reflect.ValueOf(br.server).Elem().FieldByName("hooks").Pointer()))
+	var ours []string
+	for _, h := range hooks.GetAll() {
+		if strings.HasPrefix(h.ID(), "mqtls-") && h.Provides(mqtt.OnPublish) {
+			ours = append(ours, h.ID())
+		}
+	}
+	if len(ours) != 1 || len(br.publish.judges) != 3 {
+		t.Fatalf("our hooks providing OnPublish to mochi: %v, want one; judges inside it: %d, want 3 (auth, retained, client options)", ours, len(br.publish.judges))
+	}
+}
