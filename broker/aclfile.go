@@ -114,7 +114,7 @@ func (a *aclFile) allow(username, clientID, t string, write bool) bool {
 	allowed := false
 	for _, r := range own {
 		if r.access == "deny" || (!allowed && (r.access == want || r.access == "readwrite")) {
-			if topic.Match(r.topic, t) {
+			if topic.MatchACL(r.topic, t) {
 				if r.access == "deny" {
 					return false
 				}
@@ -144,7 +144,7 @@ func (a *aclFile) allow(username, clientID, t string, write bool) bool {
 func (r aclRule) matches(username, clientID, t string) bool {
 	f := r.topic
 	if !strings.Contains(f, "%") {
-		return topic.Match(f, t)
+		return topic.MatchACL(f, t)
 	}
 	if username == "" && strings.Contains(f, "%u") {
 		return false

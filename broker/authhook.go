@@ -42,23 +42,20 @@ func (h *authHook) ID() string { return "mqtls-auth" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes;
 // OnPublish: publishHooks calls judgePublish.)
-var authEvents = hookset.Of(
-	mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe,
-	mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-)
+var authSpec = hookSpec{
+	events: hookset.Of(
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
+		mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect,
+	),
+	enc: typesOf(packets.Unsuback),
+}
 
-func (h *authHook) Provides(b byte) bool { return authEvents.Has(b) }
+func (h *authHook) Provides(b byte) bool { return authSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *authHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Unsuback)
-	}
-	return 0
-}
+func (h *authHook) PacketTypes(event byte) uint16 { return authSpec.packetTypes(event) }
 
 func (h *authHook) Init(config any) error {
 	if config != nil {
@@ -271,8 +268,17 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	return true
 }
 
+// allow is the ACL question about topic or filter t for one client.
 func allow(ls *listenerState, user, id, t string, a dynsec.Access) bool {
 	if ls.noControl && dynsec.IsControlTopic(t) {
+		return false
+	}
+	// A topic name that starts with "$share" is never published nor
+	// received, whatever the ACL says: only SUBSCRIBE and UNSUBSCRIBE use
+	// the prefix, as in Mosquitto (acl__check_dollar). An ACL on
+	// "$share/g/..." names those levels (topic.MatchACL), so without this
+	// it would grant the topic "$share/g/...".
+	if (a == dynsec.PublishSend || a == dynsec.PublishReceive) && strings.HasPrefix(t, "$share") {
 		return false
 	}
 	if ls.conf.Enrollment {

@@ -27,19 +27,16 @@ var _ mqtt.Hook = (*bridgeClientHook)(nil)
 func (h *bridgeClientHook) ID() string { return "mqtls-bridge-client" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var bridgeClientEvents = hookset.Of(mqtt.OnSubscribe, mqtt.OnDisconnect)
+var bridgeClientSpec = hookSpec{
+	events: hookset.Of(mqtt.OnSubscribe, mqtt.OnDisconnect),
+	read:   typesOf(packets.Connect),
+}
 
-func (h *bridgeClientHook) Provides(b byte) bool { return bridgeClientEvents.Has(b) }
+func (h *bridgeClientHook) Provides(b byte) bool { return bridgeClientSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *bridgeClientHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Connect)
-	}
-	return 0
-}
+func (h *bridgeClientHook) PacketTypes(event byte) uint16 { return bridgeClientSpec.packetTypes(event) }
 
 func (h *bridgeClientHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type == packets.Connect && (pk.ProtocolVersion == bridgeBit|3 || pk.ProtocolVersion == bridgeBit|4) {

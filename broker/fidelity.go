@@ -79,21 +79,17 @@ func newFidelityHook(cfg *conf.Config, server *mqtt.Server) *fidelityHook {
 func (h *fidelityHook) ID() string { return "mqtls-fidelity" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var fidelityEvents = hookset.Of(mqtt.OnConnect, mqtt.OnDisconnect)
+var fidelitySpec = hookSpec{
+	events: hookset.Of(mqtt.OnConnect, mqtt.OnDisconnect),
+	read:   typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec),
+	enc:    typesOf(packets.Connack, packets.Disconnect, packets.Publish),
+}
 
-func (h *fidelityHook) Provides(b byte) bool { return fidelityEvents.Has(b) }
+func (h *fidelityHook) Provides(b byte) bool { return fidelitySpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *fidelityHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Disconnect, packets.Unsubscribe, packets.Puback, packets.Pubrec)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Connack, packets.Disconnect, packets.Publish)
-	}
-	return 0
-}
+func (h *fidelityHook) PacketTypes(event byte) uint16 { return fidelitySpec.packetTypes(event) }
 
 func (h *fidelityHook) Init(config any) error {
 	if config != nil {
@@ -109,7 +105,7 @@ const bridgeBit = 0x80
 // CONNECT validation only.
 var willPlaceholder = []byte{0}
 
-func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *fidelityHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
 		if pk.ProtocolVersion == bridgeBit|3 || pk.ProtocolVersion == bridgeBit|4 {
@@ -121,23 +117,23 @@ func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets
 		}
 	case packets.Publish:
 		if pk.FixedHeader.Qos > 0 && pk.PacketID == 0 {
-			return h.protocolError(cl, pk, packets.ErrProtocolViolation)
+			return h.protocolError(cl, packets.ErrProtocolViolation)
 		}
 		if pk.FixedHeader.Retain && !h.retain {
-			return h.protocolError(cl, pk, packets.ErrRetainNotSupported)
+			return h.protocolError(cl, packets.ErrRetainNotSupported)
 		}
 		if cl.Properties.ProtocolVersion == 5 && pk.Properties.TopicAliasFlag && pk.Properties.TopicAlias > 0 && pk.Properties.TopicAlias <= h.topicAliasMax {
 			if !h.alias(cl, pk.Properties.TopicAlias, pk.TopicName != "") {
-				return h.protocolError(cl, pk, packets.ErrProtocolViolation)
+				return h.protocolError(cl, packets.ErrProtocolViolation)
 			}
 		}
 	case packets.Subscribe:
 		if pk.PacketID == 0 {
-			return h.protocolError(cl, pk, packets.ErrMalformedPacket)
+			return h.protocolError(cl, packets.ErrMalformedPacket)
 		}
 		for _, f := range pk.Filters {
 			if topic.ValidFilter(f.Filter) != nil {
-				return h.protocolError(cl, pk, packets.ErrMalformedPacket)
+				return h.protocolError(cl, packets.ErrMalformedPacket)
 			}
 		}
 	case packets.Disconnect:
@@ -152,7 +148,7 @@ func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets
 		}
 	case packets.Unsubscribe:
 		if pk.PacketID == 0 {
-			return h.protocolError(cl, pk, packets.ErrMalformedPacket)
+			return h.protocolError(cl, packets.ErrMalformedPacket)
 		}
 	case packets.Puback, packets.Pubrec:
 		// An ack of the wrong kind for a delivery in flight (PUBACK for
@@ -162,10 +158,16 @@ func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets
 			want = 2
 		}
 		if in, ok := cl.State.Inflight.Get(pk.PacketID); ok && in.FixedHeader.Type == packets.Publish && in.FixedHeader.Qos != want {
-			return pk, packets.ErrRejectPacket
+			return packets.ErrRejectPacket
 		}
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *fidelityHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // alias records that cl sets alias n (set) or reports whether it has.
@@ -181,13 +183,13 @@ func (h *fidelityHook) alias(cl *mqtt.Client, n uint16, set bool) bool {
 	return a.set[n]
 }
 
-// protocolError closes the connection of a client that sent pk; a v5 client
+// protocolError closes the connection of a client that sent a bad packet; a v5 client
 // is told why first.
-func (h *fidelityHook) protocolError(cl *mqtt.Client, pk packets.Packet, code packets.Code) (packets.Packet, error) {
+func (h *fidelityHook) protocolError(cl *mqtt.Client, code packets.Code) error {
 	if cl.Properties.ProtocolVersion == 5 {
 		_ = h.server.DisconnectClient(cl, code)
 	}
-	return pk, packets.ErrRejectPacket
+	return packets.ErrRejectPacket
 }
 
 func (h *fidelityHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
@@ -218,7 +220,7 @@ var v3ConnackCodes = map[byte]byte{
 // nothing is sent; mochi goes on as if the write had failed.
 const dropPacket = 0
 
-func (h *fidelityHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *fidelityHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	v5 := cl.Properties.ProtocolVersion == 5
 	switch pk.FixedHeader.Type {
 	case packets.Connack:
@@ -238,12 +240,12 @@ func (h *fidelityHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packet
 				}
 				pk.ReasonCode = code
 			}
-			return pk
+			return
 		}
 		if pk.ReasonCode >= 0x80 {
 			// Mosquitto's refusals carry no properties.
 			pk.Properties = packets.Properties{ReasonString: pk.Properties.ReasonString}
-			return pk
+			return
 		}
 		pk.Properties.ReceiveMaximum = h.receiveMax
 		pk.Properties.TopicAliasMaximum = h.topicAliasMax
@@ -265,5 +267,10 @@ func (h *fidelityHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packet
 		// a PUBLISH carries the publisher's (Mosquitto delivers them).
 		pk.Mods.DisallowProblemInfo = false
 	}
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *fidelityHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
 	return pk
 }

@@ -82,40 +82,43 @@ var _ mqtt.Hook = (*inboundHook)(nil)
 func (h *inboundHook) ID() string { return "mqtls-inbound" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var inboundEvents = hookset.Of(mqtt.OnDisconnect)
+var inboundSpec = hookSpec{
+	events: hookset.Of(mqtt.OnDisconnect),
+	read:   typesOf(packets.Publish, packets.Pubrel),
+}
 
-func (h *inboundHook) Provides(b byte) bool { return inboundEvents.Has(b) }
+func (h *inboundHook) Provides(b byte) bool { return inboundSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *inboundHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Publish, packets.Pubrel)
-	}
-	return 0
-}
+func (h *inboundHook) PacketTypes(event byte) uint16 { return inboundSpec.packetTypes(event) }
 
 // ignored is what mochi gets instead of a packet the hook handled.
 func ignored(pk packets.Packet) packets.Packet {
 	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, ProtocolVersion: pk.ProtocolVersion}
 }
 
-func (h *inboundHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *inboundHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Publish:
 		if pk.FixedHeader.Qos == 0 {
-			h.resolveAlias(cl, &pk)
-			return pk, nil
+			h.resolveAlias(cl, pk)
+			return nil
 		}
 		return h.publish(cl, pk)
 	case packets.Pubrel:
 		return h.pubrel(cl, pk)
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *inboundHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // resolveAlias replaces a topic alias by its topic. An alias out of range
@@ -162,18 +165,18 @@ func ackPacket(t byte, id uint16, code byte, reason string) packets.Packet {
 	return pk
 }
 
-func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *inboundHook) publish(cl *mqtt.Client, pk *packets.Packet) error {
 	caps := h.b.server.Options.Capabilities
 	if code := pk.PublishValidate(caps.TopicAliasMaximum); code != packets.CodeSuccess {
-		return pk, nil // mochi refuses it the same way
+		return nil // mochi refuses it the same way
 	}
-	h.resolveAlias(cl, &pk)
+	h.resolveAlias(cl, pk)
 	if pk.TopicName == "" {
-		return pk, nil // an unknown alias: mochi's protocol error
+		return nil // an unknown alias: mochi's protocol error
 	}
 	if t := pk.TopicName; !mqtt.IsValidFilter(t, true) && (len(t) < 4 || !strings.EqualFold(t[:4], "$SYS")) {
 		_ = h.b.server.DisconnectClient(cl, packets.ErrTopicNameInvalid)
-		return pk, packets.ErrRejectPacket
+		return packets.ErrRejectPacket
 	}
 	c := h.conn(cl)
 	pid, qos := pk.PacketID, min(pk.FixedHeader.Qos, caps.MaximumQos)
@@ -184,15 +187,16 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 			// A retry of a message already accepted: acknowledge it
 			// again, deliver it not.
 			h.queue(c, ackItem{seq: tx.Seq(), typ: packets.Pubrec, id: pid})
-			return ignored(pk), nil
+			*pk = ignored(*pk)
+			return nil
 		}
 	}
 	if c.outstanding.Load() >= int32(caps.ReceiveMaximum) {
 		_ = h.b.server.DisconnectClient(cl, packets.ErrReceiveMaximum)
-		return pk, packets.ErrRejectPacket
+		return packets.ErrRejectPacket
 	}
 	c.outstanding.Add(1)
-	code, reason, deliver := h.judge(cl, &pk)
+	code, reason, deliver := h.judge(cl, pk)
 	var seq uint64
 	if deliver {
 		if cl.Properties.ProtocolVersion >= 5 && !h.hasSubscribers(pk.TopicName) {
@@ -207,7 +211,8 @@ func (h *inboundHook) publish(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 		seq = tx.Commit()
 	}
 	h.queue(c, ackItem{seq: seq, typ: ackType, id: pid, code: code, reason: reason, release: qos == 1 || code >= 0x80})
-	return ignored(pk), nil
+	*pk = ignored(*pk)
+	return nil
 }
 
 // judge decides what happens to a publish: delivered, or refused with a
@@ -260,8 +265,8 @@ func (h *inboundHook) hasSubscribers(t string) bool {
 	return len(s.Subscriptions) > 0 || len(s.Shared) > 0 || len(s.InlineSubscriptions) > 0
 }
 
-// deliver delivers pk and returns the sequence of its writes.
-func (h *inboundHook) deliver(c *pubConn, pk packets.Packet, qos byte) uint64 {
+// deliver delivers pk (see inject) and returns the sequence of its writes.
+func (h *inboundHook) deliver(c *pubConn, pk *packets.Packet, qos byte) uint64 {
 	tx := h.st.BeginPublish(c.cl.ID)
 	ended := false
 	defer func() {
@@ -277,8 +282,9 @@ func (h *inboundHook) deliver(c *pubConn, pk packets.Packet, qos byte) uint64 {
 	return h.st.EndPublish(c.cl.ID, tx)
 }
 
-// inject delivers pk through the connection's shadow client.
-func (h *inboundHook) inject(c *pubConn, pk packets.Packet) {
+// inject delivers pk through the connection's shadow client, with its DUP
+// flag and topic alias cleared (in pk too).
+func (h *inboundHook) inject(c *pubConn, pk *packets.Packet) {
 	if c.shadow == nil {
 		sh := h.b.server.NewClient(nil, c.cl.Net.Listener, c.cl.ID, true)
 		sh.Properties.Username = c.cl.Properties.Username
@@ -287,7 +293,7 @@ func (h *inboundHook) inject(c *pubConn, pk packets.Packet) {
 	}
 	pk.FixedHeader.Dup = false
 	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
-	if err := h.b.server.InjectPacket(c.shadow, pk); err != nil && h.b.debug {
+	if err := h.b.server.InjectPacket(c.shadow, *pk); err != nil && h.b.debug {
 		h.b.log.Debug(fmt.Sprintf("deliver PUBLISH from %s: %v", c.cl.ID, err))
 	}
 	// mochi counts the injected packet as received a second time.
@@ -295,13 +301,14 @@ func (h *inboundHook) inject(c *pubConn, pk packets.Packet) {
 	atomic.AddInt64(&h.b.server.Info.PacketsReceived, -1)
 }
 
-func (h *inboundHook) pubrel(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *inboundHook) pubrel(cl *mqtt.Client, pk *packets.Packet) error {
 	c := h.conn(cl)
 	// An unknown id still gets PUBCOMP 0, as from Mosquitto: it is a PUBREL
 	// repeated after the message completed.
 	seq, ok := h.st.ReleaseInbound(cl.ID, pk.PacketID)
 	h.queue(c, ackItem{seq: seq, typ: packets.Pubcomp, id: pk.PacketID, release: ok})
-	return ignored(pk), nil
+	*pk = ignored(*pk)
+	return nil
 }
 
 // heldWriter is the connection's write gathering (frameConn): the acks of

@@ -34,16 +34,15 @@ const (
 // names of up to 64 KiB each).
 type limitsHook struct {
 	mqtt.HookBase
-	b        *Broker
-	maxLen   int
-	maxSubs  int
-	maxAlias uint16
+	b       *Broker
+	maxLen  int
+	maxSubs int
 }
 
 var _ mqtt.Hook = (*limitsHook)(nil)
 
 func newLimitsHook(b *Broker) *limitsHook {
-	h := &limitsHook{b: b, maxLen: DefaultMaxTopicLength, maxSubs: DefaultMaxSubscriptions, maxAlias: uint16(b.cfg.MaxTopicAlias)}
+	h := &limitsHook{b: b, maxLen: DefaultMaxTopicLength, maxSubs: DefaultMaxSubscriptions}
 	if b.cfg.MaxTopicLength > 0 {
 		h.maxLen = b.cfg.MaxTopicLength
 	}
@@ -56,33 +55,36 @@ func newLimitsHook(b *Broker) *limitsHook {
 func (h *limitsHook) ID() string { return "mqtls-limits" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var limitsEvents = hookset.Of(mqtt.OnConnect)
+var limitsSpec = hookSpec{
+	events: hookset.Of(mqtt.OnConnect),
+	read:   typesOf(packets.Publish, packets.Subscribe, packets.Unsubscribe),
+}
 
-func (h *limitsHook) Provides(b byte) bool { return limitsEvents.Has(b) }
+func (h *limitsHook) Provides(b byte) bool { return limitsSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *limitsHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Publish, packets.Subscribe, packets.Unsubscribe)
-	}
-	return 0
-}
+func (h *limitsHook) PacketTypes(event byte) uint16 { return limitsSpec.packetTypes(event) }
 
-// OnConnect caps the topic aliases kept for deliveries to the client.
+// OnConnect turns off the topic aliases mochi would use for deliveries to
+// the client, as Mosquitto uses none: mochi replaces a topic by its alias
+// from the second message on, so a client that missed the first (dropped
+// from a full write queue, dropped or still held by the send window while
+// a later QoS 0 message goes out, or sent on an earlier connection before
+// a resumed session's resend) gets a topic alias it never learnt, a
+// protocol error.
 func (h *limitsHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	if cl.Properties.Props.TopicAliasMaximum > h.maxAlias {
-		cl.Properties.Props.TopicAliasMaximum = h.maxAlias
-		cl.State.TopicAliases.Outbound = mqtt.NewOutboundTopicAliases(h.maxAlias)
+	if cl.Properties.Props.TopicAliasMaximum > 0 {
+		cl.Properties.Props.TopicAliasMaximum = 0
+		cl.State.TopicAliases.Outbound = mqtt.NewOutboundTopicAliases(0)
 	}
 	return nil
 }
 
-// OnPacketRead checks the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
-func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+// OnPacketReadInPlace checks the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+func (h *limitsHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
 	}
 	var err error
 	// The reason a v5 client is told, as from Mosquitto: a topic with too
@@ -108,9 +110,15 @@ func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.P
 	if err != nil {
 		h.b.log.Warn(fmt.Sprintf("Client %s disconnected: %v.", cl.ID, err))
 		sayDisconnect(cl, code)
-		return pk, packets.ErrRejectPacket
+		return packets.ErrRejectPacket
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *limitsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // sayDisconnect tells a v5 client why it is disconnected, on its read

@@ -44,21 +44,17 @@ var _ mqtt.Hook = (*mountHook)(nil)
 func (h *mountHook) ID() string { return "mqtls-mount-point" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var mountEvents = hookset.Of()
+var mountSpec = hookSpec{
+	events: hookset.Of(),
+	read:   typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Unsubscribe),
+	enc:    typesOf(packets.Publish),
+}
 
-func (h *mountHook) Provides(b byte) bool { return mountEvents.Has(b) }
+func (h *mountHook) Provides(b byte) bool { return mountSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *mountHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Connect, packets.Publish, packets.Subscribe, packets.Unsubscribe)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Publish)
-	}
-	return 0
-}
+func (h *mountHook) PacketTypes(event byte) uint16 { return mountSpec.packetTypes(event) }
 
 func (h *mountHook) Init(config any) error {
 	if config != nil {
@@ -101,10 +97,10 @@ func mountFilter(m, f string) string {
 	return m + f
 }
 
-func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *mountHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	m := h.b.mountPoint(cl)
 	if m == "" {
-		return pk, nil
+		return nil
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Connect:
@@ -127,19 +123,30 @@ func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 		}
 		pk.Filters = fs
 	}
-	return pk, nil
+	return nil
 }
 
-// OnPacketEncode takes the mount point off a delivery's topic. mochi keeps
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *mountHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
+}
+
+// OnPacketEncodeInPlace takes the mount point off a delivery's topic. mochi keeps
 // the mounted topic in its queues and in-flight messages, so a resent
 // message is shortened again.
-func (h *mountHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *mountHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	if pk.FixedHeader.Type != packets.Publish {
-		return pk
+		return
 	}
 	if m := h.b.mountPoint(cl); m != "" && len(pk.TopicName) > len(m) && strings.HasPrefix(pk.TopicName, m) {
 		pk.TopicName = pk.TopicName[len(m):]
 	}
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *mountHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
 	return pk
 }
 

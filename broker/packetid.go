@@ -32,21 +32,17 @@ var _ mqtt.Hook = (*packetIDHook)(nil)
 func (h *packetIDHook) ID() string { return "mqtls-packet-ids" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var packetIDEvents = hookset.Of(mqtt.OnDisconnect)
+var packetIDSpec = hookSpec{
+	events: hookset.Of(mqtt.OnDisconnect),
+	read:   typesOf(packets.Subscribe, packets.Unsubscribe),
+	enc:    typesOf(packets.Suback, packets.Unsuback),
+}
 
-func (h *packetIDHook) Provides(b byte) bool { return packetIDEvents.Has(b) }
+func (h *packetIDHook) Provides(b byte) bool { return packetIDSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *packetIDHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Subscribe, packets.Unsubscribe)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Suback, packets.Unsuback)
-	}
-	return 0
-}
+func (h *packetIDHook) PacketTypes(event byte) uint16 { return packetIDSpec.packetTypes(event) }
 
 func (h *packetIDHook) Init(any) error {
 	h.renamed = map[idKey]uint16{}

@@ -43,9 +43,25 @@ func (p *publishHooks) add(h mqtt.Hook) mqtt.Hook {
 
 func (p *publishHooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	for _, j := range p.judges {
-		if err := j.judgePublish(cl, &pk); err != nil {
+		if err := judgePublish(j, cl, &pk); err != nil {
 			return pk, err
 		}
 	}
 	return pk, nil
+}
+
+// judgePublish runs j's judgePublish on pk. Our hooks are called by their
+// type: through the interface pk would escape, an 800-byte allocation for
+// every message. Another judge works on a copy.
+func judgePublish(j publishJudge, cl *mqtt.Client, pk *packets.Packet) error {
+	switch j := j.(type) {
+	case *authHook:
+		return j.judgePublish(cl, pk)
+	case *retainHook:
+		return j.judgePublish(cl, pk)
+	case *clientOptsHook:
+		return j.judgePublish(cl, pk)
+	}
+	q := *pk
+	return j.judgePublish(cl, &q)
 }

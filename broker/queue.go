@@ -128,22 +128,19 @@ func writesPending(cfg *conf.Config) int32 {
 func (h *queueHook) ID() string { return "mqtls-queue" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var queueEvents = hookset.Of(
-	mqtt.OnConnect, mqtt.OnSessionEstablished, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired)
+var queueSpec = hookSpec{
+	events: hookset.Of(
+		mqtt.OnConnect, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnPublishDropped, mqtt.OnQosPublish, mqtt.OnPublished, mqtt.OnQosDropped, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	),
+	read: typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec),
+	enc:  typesOf(packets.Publish, packets.Pubrel),
+}
 
-func (h *queueHook) Provides(b byte) bool { return queueEvents.Has(b) }
+func (h *queueHook) Provides(b byte) bool { return queueSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *queueHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketRead:
-		return typesOf(packets.Puback, packets.Pubcomp, packets.Pubrec)
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Publish, packets.Pubrel)
-	}
-	return 0
-}
+func (h *queueHook) PacketTypes(event byte) uint16 { return queueSpec.packetTypes(event) }
 
 func (h *queueHook) state(id string) *queueState {
 	if v, ok := h.clients.Load(id); ok {
@@ -153,16 +150,14 @@ func (h *queueHook) state(id string) *queueState {
 	return v.(*queueState)
 }
 
-// OnSessionEstablished starts a connection that has logged no drop, and
-// its send window (window.go).
-func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+// OnSessionEstablished starts a connection that has logged no drop.
+func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if v, ok := h.clients.Load(cl.ID); ok {
 		st := v.(*queueState)
 		st.mu.Lock()
 		st.dropping = false
 		st.mu.Unlock()
 	}
-	h.startWindow(cl, pk)
 }
 
 // maxInflight is mochi's bound on one client's unacknowledged messages: a
@@ -182,8 +177,11 @@ func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ 
 		return // nothing to bound
 	}
 	if cl.Net.Conn != nil && !cl.Closed() {
-		if h.windowOf(cl) != nil {
-			return // the send window decides as it writes it (window.go)
+		if w := h.windowOf(cl); w != nil {
+			if h.admit(cl, w, pk) {
+				h.hold(cl, pk)
+			}
+			return
 		}
 		h.hold(cl, pk) // in flight at once
 		return
@@ -333,15 +331,21 @@ func (q quotaLines) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (q quotaLines) WithGroup(g string) slog.Handler { return quotaLines{q.Handler.WithGroup(g), q.h} }
 
-// OnPacketRead stops counting a message when its acknowledgement arrives,
+// OnPacketReadInPlace stops counting a message when its acknowledgement arrives,
 // before mochi frees its packet id for the next one.
-func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *queueHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	switch t := pk.FixedHeader.Type; {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		h.release(cl.ID, pk.PacketID, 0)
 		h.completed(cl, pk.PacketID)
 	}
-	return pk, nil
+	return nil
+}
+
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *queueHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
 }
 
 // OnQosDropped stops counting a message mochi removed (expired, or the
@@ -363,4 +367,7 @@ func (h *queueHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 }
 
 // OnClientExpired forgets a session that expired.
-func (h *queueHook) OnClientExpired(cl *mqtt.Client) { h.clients.Delete(cl.ID) }
+func (h *queueHook) OnClientExpired(cl *mqtt.Client) {
+	h.clients.Delete(cl.ID)
+	h.windows.Delete(cl)
+}

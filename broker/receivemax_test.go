@@ -19,6 +19,8 @@ import (
 // and, for mqtls, a way to see where its goroutines are.
 type rmBroker struct {
 	addr string
+	// mosquitto: the broker is Mosquitto.
+	mosquitto bool
 	// stacks asks the process for its goroutine dump (SIGQUIT) and
 	// returns the goroutines that wait in mochi's in-flight set; nil for
 	// mosquitto.
@@ -31,7 +33,7 @@ func rmBrokers(t *testing.T, conf string, fn func(t *testing.T, b rmBroker)) {
 	t.Run("mosquitto", func(t *testing.T) {
 		p := testutil.FreePort(t)
 		testutil.Mosquitto(t, p, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n%s", p, conf))
-		fn(t, rmBroker{addr: testutil.Addr(p)})
+		fn(t, rmBroker{addr: testutil.Addr(p), mosquitto: true})
 	})
 	t.Run("mqtls", func(t *testing.T) {
 		p := testutil.FreePort(t)
@@ -74,19 +76,24 @@ var rmPayload = regexp.MustCompile(`^p(\d+)-(\d+)$`)
 // that publish QoS 1 messages to it concurrently. Every publisher keeps
 // getting its PUBACKs and the subscriber gets every message exactly once,
 // each publisher's in the order published (MQTT 5 4.6), never more than
-// its Receive Maximum unacknowledged (MQTT-3.3.4-9). mochi's send quota
+// its Receive Maximum unacknowledged (MQTT-3.3.4-9; a QoS 2 message until
+// its PUBCOMP, MQTT 5 4.9, where Mosquitto frees the place at the PUBREC).
+// mochi's send quota
 // read-locked the subscriber's in-flight set twice (Inflight.NextImmediate)
 // and deadlocked against a publisher adding to it: every publisher froze
 // within seconds.
 func TestReceiveMaximumManyPublishers(t *testing.T) {
-	for _, rm := range []uint16{1, 2} {
-		t.Run(fmt.Sprintf("receive-maximum-%d", rm), func(t *testing.T) {
-			rmBrokers(t, "", func(t *testing.T, b rmBroker) { manyPublishers(t, b, rm) })
+	for _, c := range []struct {
+		rm  uint16
+		qos byte
+	}{{1, 1}, {2, 1}, {2, 2}} {
+		t.Run(fmt.Sprintf("receive-maximum-%d-qos-%d", c.rm, c.qos), func(t *testing.T) {
+			rmBrokers(t, "", func(t *testing.T, b rmBroker) { manyPublishers(t, b, c.rm, c.qos) })
 		})
 	}
 }
 
-func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
+func manyPublishers(t *testing.T, b rmBroker, rm uint16, qos byte) {
 	const (
 		pubs = 20
 		each = 25 // 500 in all: under max_queued_messages, nothing is dropped
@@ -94,10 +101,10 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 	cp := connectPacket(5, "rm-sub", true, 0)
 	cp.Properties.ReceiveMaximum = rm
 	sub := mustDial(t, b.addr, cp)
-	mustSubscribe(t, sub, "rm/#", 1)
+	mustSubscribe(t, sub, "rm/#", qos)
 
 	var (
-		acked    [pubs]atomic.Int32 // PUBACKs each publisher got
+		acked    [pubs]atomic.Int32 // PUBACKs (PUBRECs) each publisher got
 		received atomic.Int32       // messages the subscriber got
 		mu       sync.Mutex
 		problems []string
@@ -126,7 +133,8 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 		defer wg.Done()
 		next := make([]int, pubs)
 		unacked := map[uint16]bool{}
-		for received.Load() < pubs*each {
+		completing := 0 // QoS 2: PUBRECs sent, PUBRELs to come
+		for received.Load() < pubs*each || completing > 0 {
 			pk, err := sub.readTimeout(30 * time.Second)
 			if err != nil {
 				select {
@@ -136,8 +144,18 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 				}
 				return
 			}
-			if pk.FixedHeader.Type != packets.Publish {
-				fail("subscriber: packet type %d, want PUBLISH", pk.FixedHeader.Type)
+			if pk.FixedHeader.Type == packets.Pubrel && qos == 2 {
+				// the second phase of a QoS 2 message: complete
+				if err := sub.send(ack(packets.Pubcomp, pk.PacketID, 0)); err != nil {
+					fail("subscriber: %v", err)
+					return
+				}
+				delete(unacked, pk.PacketID)
+				completing--
+				continue
+			}
+			if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != qos {
+				fail("subscriber: packet type %d QoS %d, want PUBLISH QoS %d", pk.FixedHeader.Type, pk.FixedHeader.Qos, qos)
 				return
 			}
 			unacked[pk.PacketID] = true
@@ -160,6 +178,19 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 				next[p]++
 			}
 			received.Add(1)
+			if qos == 2 {
+				if err := sub.send(ack(packets.Pubrec, pk.PacketID, 0)); err != nil {
+					fail("subscriber: %v", err)
+					return
+				}
+				completing++
+				if b.mosquitto {
+					// Mosquitto 2.0.11 frees the place at the PUBREC;
+					// MQTT 5 (4.9) at the PUBCOMP, as mqtls does.
+					delete(unacked, pk.PacketID)
+				}
+				continue // in flight until its PUBCOMP
+			}
 			if err := sub.send(ack(packets.Puback, pk.PacketID, 0)); err != nil {
 				fail("subscriber: %v", err)
 				return
@@ -177,22 +208,35 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16) {
 		go func() {
 			defer wg.Done()
 			for n := range each {
-				if err := pub.send(publishPacket(fmt.Sprintf("rm/p%d", p), fmt.Appendf(nil, "p%d-%d", p, n), 1, uint16(n+1))); err != nil {
+				id := uint16(n + 1)
+				if err := pub.send(publishPacket(fmt.Sprintf("rm/p%d", p), fmt.Appendf(nil, "p%d-%d", p, n), qos, id)); err != nil {
 					fail("publisher %d: %v", p, err)
 					return
 				}
-				pk, err := pub.readTimeout(30 * time.Second)
-				if err != nil {
-					select {
-					case <-stop:
-					default:
-						fail("publisher %d, message %d: %v", p, n, err)
-					}
-					return
+				want := []byte{packets.Puback}
+				if qos == 2 {
+					want = []byte{packets.Pubrec, packets.Pubcomp}
 				}
-				if pk.FixedHeader.Type != packets.Puback || pk.PacketID != uint16(n+1) {
-					fail("publisher %d: packet type %d id %d, want PUBACK %d", p, pk.FixedHeader.Type, pk.PacketID, n+1)
-					return
+				for _, typ := range want {
+					pk, err := pub.readTimeout(30 * time.Second)
+					if err != nil {
+						select {
+						case <-stop:
+						default:
+							fail("publisher %d, message %d: %v", p, n, err)
+						}
+						return
+					}
+					if pk.FixedHeader.Type != typ || pk.PacketID != id {
+						fail("publisher %d: packet type %d id %d, want type %d id %d", p, pk.FixedHeader.Type, pk.PacketID, typ, id)
+						return
+					}
+					if typ == packets.Pubrec {
+						if err := pub.send(ack(packets.Pubrel, id, 0)); err != nil {
+							fail("publisher %d: %v", p, err)
+							return
+						}
+					}
 				}
 				acked[p].Add(1)
 			}
@@ -279,7 +323,8 @@ func TestReceiveMaximumHeldInOrder(t *testing.T) {
 
 // TestReceiveMaximumHeldResumed: messages held behind a Receive Maximum
 // when the subscriber goes stay in its session: the next connection gets
-// each of them once, in order.
+// each of them once, in order, within its Receive Maximum too (mochi
+// resent the whole session at once); only the one it had is a duplicate.
 func TestReceiveMaximumHeldResumed(t *testing.T) {
 	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
 		cp := connectPacket(5, "resume-sub", true, 300)
@@ -308,11 +353,91 @@ func TestReceiveMaximumHeldResumed(t *testing.T) {
 		for len(got) < 5 {
 			pk := mustRead(t, again, packets.Publish)
 			got = append(got, string(pk.Payload))
+			if dup := len(got) == 1; pk.FixedHeader.Dup != dup {
+				t.Errorf("message %s resent with DUP %v, want %v", pk.Payload, pk.FixedHeader.Dup, dup)
+			}
+			syncPing(t, again) // within the window: nothing more until the PUBACK
 			mustSend(t, again, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
 		}
 		if want := []string{"1", "2", "3", "4", "5"}; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("resumed session delivered %q, want %q", got, want)
 		}
 		syncPing(t, again) // and nothing more
+	})
+}
+
+// TestReceiveMaximumTopicAliases: a subscriber that allows topic aliases
+// can resolve every message it gets, although messages are held behind its
+// Receive Maximum while QoS 0 ones go out at once, and messages resent
+// to its next connection: a message that names a topic by an alias the
+// client never learnt (it was set by a message still held, dropped, or
+// sent on an earlier connection) is a protocol error for the client.
+func TestReceiveMaximumTopicAliases(t *testing.T) {
+	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
+		cp := connectPacket(5, "alias-sub", true, 300)
+		cp.Properties.ReceiveMaximum = 1
+		cp.Properties.TopicAliasMaximum = 10
+		sub := mustDial(t, b.addr, cp)
+		mustSubscribe(t, sub, "alias/#", 1)
+		pub := mustDial(t, b.addr, connectPacket(5, "alias-pub", true, 0))
+		send := func(topic string, qos byte, payload string, id uint16) {
+			mustSend(t, pub, publishPacket(topic, []byte(payload), qos, id))
+			if qos > 0 {
+				mustRead(t, pub, packets.Puback)
+			}
+		}
+		send("alias/x", 1, "x1", 1) // in flight
+		send("alias/y", 1, "y1", 2) // held
+		send("alias/y", 0, "y0", 0) // at once
+		send("alias/y", 1, "y2", 3) // held
+		aliases := map[uint16]string{}
+		resolve := func(rc *rawClient) (string, string, packets.Packet) {
+			pk := mustRead(t, rc, packets.Publish)
+			topic := pk.TopicName
+			if a := pk.Properties.TopicAlias; a > 0 {
+				if topic != "" {
+					aliases[a] = topic
+				} else if topic = aliases[a]; topic == "" {
+					t.Errorf("message %q names topic alias %d, which this connection never set", pk.Payload, a)
+				}
+			}
+			return topic, string(pk.Payload), pk
+		}
+		want := map[string]string{"x1": "alias/x", "y1": "alias/y", "y0": "alias/y", "y2": "alias/y"}
+		got := 0
+		var last packets.Packet
+		for got < 3 {
+			topic, payload, pk := resolve(sub)
+			if topic != want[payload] {
+				t.Errorf("message %q on %q, want %q", payload, topic, want[payload])
+			}
+			got++
+			if pk.FixedHeader.Qos > 0 && payload != "y1" {
+				mustSend(t, sub, ack(packets.Puback, pk.PacketID, 0))
+			}
+			if payload == "y1" {
+				last = pk // left unacknowledged: resent below
+			}
+		}
+		if last.PacketID == 0 {
+			t.Fatal("y1 not delivered")
+		}
+		// The next connection learns no alias from the last one.
+		sub.Close()
+		cp.Connect.Clean = false
+		again, _, err := dialRaw(b.addr, cp)
+		if err != nil {
+			t.Fatalf("reconnect: %v", err)
+		}
+		defer again.Close()
+		clear(aliases)
+		for seen := map[string]bool{}; !seen["y1"] || !seen["y2"]; {
+			topic, payload, pk := resolve(again)
+			if topic != want[payload] {
+				t.Errorf("after reconnect: message %q on %q, want %q", payload, topic, want[payload])
+			}
+			seen[payload] = true
+			mustSend(t, again, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID})
+		}
 	})
 }

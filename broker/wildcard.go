@@ -73,19 +73,16 @@ func newWildcardHook() *wildcardHook {
 func (h *wildcardHook) ID() string { return "mqtls-wildcards" }
 
 // (OnPacketRead and OnPacketEncode: packetHooks calls them, see PacketTypes.)
-var wildcardEvents = hookset.Of(mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnDisconnect, mqtt.OnClientExpired)
+var wildcardSpec = hookSpec{
+	events: hookset.Of(mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribe, mqtt.OnDisconnect, mqtt.OnClientExpired),
+	enc:    typesOf(packets.Suback, packets.Unsuback),
+}
 
-func (h *wildcardHook) Provides(b byte) bool { return wildcardEvents.Has(b) }
+func (h *wildcardHook) Provides(b byte) bool { return wildcardSpec.events.Has(b) }
 
 // PacketTypes says which packets OnPacketRead and OnPacketEncode work on:
 // packetHooks calls them for no other (and not at all for 0).
-func (h *wildcardHook) PacketTypes(event byte) uint16 {
-	switch event {
-	case mqtt.OnPacketEncode:
-		return typesOf(packets.Suback, packets.Unsuback)
-	}
-	return 0
-}
+func (h *wildcardHook) PacketTypes(event byte) uint16 { return wildcardSpec.packetTypes(event) }
 
 func (h *wildcardHook) Init(config any) error {
 	if config != nil {

@@ -32,9 +32,10 @@ import (
 // the quota only while it is under the maximum, DecreaseSendQuota lowers
 // it only while it is above 0. OnConnect, which mochi calls right after
 // ParseConnect and before the client can be reached by anyone (it is not
-// in the client list, its read loop has not started), sets the client's
-// Receive Maximum as mochi sees it to 0 and resets the quota to 0 with a
-// maximum of 0; inheritClientSession then resets the copy to 0 too. So
+// in the client list, its read loop has not started), resets the quota to
+// 0 with a maximum of 0; OnSessionEstablish, which comes before
+// inheritClientSession, sets the client's Receive Maximum as mochi sees it
+// to 0, so that the copy is reset to 0 too. So
 // every in-flight set a client has holds a quota of 0 and a maximum of 0,
 // which no Increase or Decrease changes, whatever runs concurrently: the
 // guard is never true. (The clients that InjectPacket serves are inline:
@@ -45,8 +46,8 @@ import (
 // The window itself: when the write loop encodes a QoS 1/2 PUBLISH
 // (OnPacketEncode), the window lets it through while fewer than Receive
 // Maximum messages are unacknowledged and none is held; otherwise it holds
-// it, or drops it when max_queued_messages or max_queued_bytes are
-// reached, and mochi writes a marker instead that the connection leaves
+// it, or drops it when it came beyond max_queued_messages or
+// max_queued_bytes (admit, in OnQosPublish), and mochi writes a marker instead that the connection leaves
 // out (frameConn.dropMarkers). Each PUBACK, PUBCOMP or failed PUBREC
 // (OnPacketRead) and each message mochi drops (OnQosDropped) frees a
 // place: the oldest held message is written then, as mochi holds it. A
@@ -58,8 +59,8 @@ import (
 // window's send lock held, which a release holds while it writes: so no
 // message reaches the wire before one that came before it.
 //
-// A connection's window starts in OnSessionEstablished, after mochi has
-// resent the session's messages, which it counts as in flight.
+// A connection's window starts before mochi resends a resumed session's
+// messages: they are sent within it too, as Mosquitto does.
 
 // window is the send window of one connection of a v5 client that set a
 // Receive Maximum.
@@ -71,7 +72,12 @@ type window struct {
 	max  int
 	conn interface{ expectMarker() }
 	out  map[uint16]msgID // written and not acknowledged
-	held []heldOut        // in arrival order
+	held fifo             // in arrival order
+	// pending counts the messages taken in (OnQosPublish) that the write
+	// loop has not reached yet; drop holds those among them that are to
+	// be dropped there.
+	pending int
+	drop    map[msgID]bool
 	// releasing names the message a release is writing now: its
 	// OnPacketEncode lets it through.
 	releasing    msgID
@@ -89,6 +95,56 @@ func idOf(pk packets.Packet) msgID {
 	return msgID{pid: pk.PacketID, created: pk.Created, origin: pk.Origin}
 }
 
+func (w *window) isHeld(id msgID) bool {
+	return w.held.find(func(m heldOut) bool { return m.id == id }) >= 0
+}
+
+// fifo is the queue of held messages: popped from the front without
+// giving up the front of its array, so that a queue that is filled and
+// drained over and over allocates nothing.
+type fifo struct {
+	v    []heldOut
+	head int
+}
+
+func (q *fifo) len() int { return len(q.v) - q.head }
+
+func (q *fifo) push(m heldOut) { q.v = append(q.v, m) }
+
+func (q *fifo) pop() heldOut {
+	m := q.v[q.head]
+	q.v[q.head] = heldOut{}
+	q.head++
+	if q.head == len(q.v) {
+		q.v, q.head = q.v[:0], 0
+	} else if q.head >= 64 && 2*q.head >= len(q.v) {
+		n := copy(q.v, q.v[q.head:])
+		clear(q.v[n:])
+		q.v, q.head = q.v[:n], 0
+	}
+	return m
+}
+
+// find returns the position of the first message f accepts, or -1.
+func (q *fifo) find(f func(heldOut) bool) int {
+	for i := q.head; i < len(q.v); i++ {
+		if f(q.v[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove removes the message at position i (from find).
+func (q *fifo) remove(i int) {
+	copy(q.v[i:], q.v[i+1:])
+	q.v[len(q.v)-1] = heldOut{}
+	q.v = q.v[:len(q.v)-1]
+	if q.head == len(q.v) {
+		q.v, q.head = q.v[:0], 0
+	}
+}
+
 // heldOut is a message held back: its identity in mochi's in-flight set and
 // whether it goes out as a duplicate.
 type heldOut struct {
@@ -100,32 +156,33 @@ type heldOut struct {
 // ParseConnect set it.
 func (h *queueHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	if !cl.Net.Inline {
-		cl.Properties.Props.ReceiveMaximum = 0
 		cl.State.Inflight.ResetSendQuota(0)
 	}
 	return nil
 }
 
-// startWindow gives a v5 connection that set a Receive Maximum its window,
-// with the messages mochi has written to it so far in flight.
-func (h *queueHook) startWindow(cl *mqtt.Client, connect packets.Packet) {
-	rm := int(connect.Properties.ReceiveMaximum)
-	if cl.Net.Inline || cl.Properties.ProtocolVersion < 5 || rm == 0 {
+// OnSessionEstablish gives a v5 connection that set a Receive Maximum its
+// window and sets the Receive Maximum mochi sees to 0 (see above), before
+// mochi takes over a session it resumes and before anyone can reach the
+// client. The window of an earlier connection with the client's id goes:
+// one that never reached its read loop has no OnDisconnect.
+func (h *queueHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	if old, ok := h.b.server.Clients.Get(cl.ID); ok && old != cl {
+		h.windows.Delete(old)
+	}
+	rm := int(cl.Properties.Props.ReceiveMaximum) // at most MaximumInflight (ParseConnect)
+	cl.Properties.Props.ReceiveMaximum = 0
+	if cl.Properties.ProtocolVersion < 5 || rm == 0 {
 		return
 	}
 	conn, ok := cl.Net.Conn.(interface{ expectMarker() })
 	if !ok {
-		return // no connection that can leave out markers: no window
+		return // a connection that cannot leave out markers: no window
 	}
-	w := &window{max: min(rm, int(h.b.server.Options.Capabilities.MaximumInflight)), conn: conn, out: map[uint16]msgID{}}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	h.windows.Store(cl, w)
-	for _, p := range cl.State.Inflight.GetAll(false) {
-		if t := p.FixedHeader.Type; t == packets.Publish || t == packets.Pubrel {
-			w.out[p.PacketID] = idOf(p)
-		}
-	}
+	h.windows.Store(cl, &window{max: rm, conn: conn, out: map[uint16]msgID{}, drop: map[msgID]bool{}})
 }
 
 func (h *queueHook) windowOf(cl *mqtt.Client) *window {
@@ -135,54 +192,114 @@ func (h *queueHook) windowOf(cl *mqtt.Client) *window {
 	return nil
 }
 
-// OnPacketEncode applies cl's send window to an outgoing PUBLISH and counts
+// OnPacketEncodeInPlace applies cl's send window to an outgoing PUBLISH and counts
 // a PUBREL in it.
-func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 {
-		return pk
+		return
 	}
 	w := h.windowOf(cl)
 	if w == nil {
-		return pk
+		return
 	}
-	id := idOf(pk)
+	id := idOf(*pk)
 	w.mu.Lock()
 	if w.hasReleasing && w.releasing == id {
 		w.hasReleasing = false // a release: counted already
 		w.mu.Unlock()
-		return pk
+		return
 	}
-	if _, counted := w.out[pk.PacketID]; counted || t == packets.Pubrel {
-		// In flight already (written before the window started), or a
-		// message in its second phase: never held.
-		w.out[pk.PacketID] = id
+	if t == packets.Pubrel {
+		// A message in its second phase is in flight (a PUBREL resent to
+		// a new connection is counted here); it is never held.
+		if _, ok := w.out[pk.PacketID]; !ok {
+			w.out[pk.PacketID] = id
+		}
 		w.mu.Unlock()
-		return pk
+		return
 	}
 	w.mu.Unlock()
-	cur, ok := cl.State.Inflight.Get(pk.PacketID)
-	if !ok || cur.FixedHeader.Type != packets.Publish || idOf(cur) != id {
-		return pk // not a message mochi holds in flight: not ours to judge
-	}
 	w.send.Lock()
 	defer w.send.Unlock()
 	w.mu.Lock()
-	if len(w.out) < w.max && len(w.held) == 0 {
+	if !pk.FixedHeader.Dup && w.pending > 0 {
+		w.pending-- // from the write queue (mochi's resends carry DUP 1)
+	}
+	if w.drop[id] {
+		delete(w.drop, id)
+		w.mu.Unlock()
+		// As mochi holds it (the hooks before this one may have
+		// changed the topic), for the store to forget it.
+		if cur, ok := cl.State.Inflight.Get(pk.PacketID); ok && idOf(cur) == id {
+			h.dropOut(cl, cur)
+		}
+		*pk = h.marker(w)
+		return
+	}
+	if o, ok := w.out[pk.PacketID]; ok && o == id || w.isHeld(id) {
+		// Written or held already: mochi resends, at connect, the
+		// messages a publisher may be adding to the session meanwhile.
+		w.mu.Unlock()
+		*pk = h.marker(w)
+		return
+	}
+	if len(w.out) < w.max && w.held.len() == 0 {
 		w.out[pk.PacketID] = id
 		w.mu.Unlock()
-		h.hold(cl, cur)
-		return pk
+		return
 	}
-	if h.overQueue(cl, len(w.held)) {
-		w.mu.Unlock()
-		h.dropOut(cl, cur)
-		return h.marker(w)
-	}
-	w.held = append(w.held, heldOut{id: id, dup: pk.FixedHeader.Dup})
+	w.held.push(heldOut{id: id, dup: pk.FixedHeader.Dup})
 	w.mu.Unlock()
-	h.hold(cl, cur)
-	return h.marker(w)
+	*pk = h.marker(w)
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *queueHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
+	return pk
+}
+
+// admit decides, as a publish hands cl a new message pk, whether the
+// window will queue it or drop it (beyond max_queued_messages, or once
+// max_queued_bytes are held), as Mosquitto decides it then: the messages
+// ahead of it are those in flight, held, and on their way to the write
+// loop. It reports whether pk was admitted.
+func (h *queueHook) admit(cl *mqtt.Client, w *window, pk packets.Packet) bool {
+	w.mu.Lock()
+	ahead := len(w.out) + w.held.len() + w.pending
+	over := false
+	if ahead >= w.max && (h.maxCount > 0 || h.maxBytes > 0) {
+		st := h.state(cl.ID)
+		st.mu.Lock()
+		over = (h.maxCount > 0 && ahead-w.max >= h.maxCount) || (h.maxBytes > 0 && st.bytes >= h.maxBytes)
+		first := over && !st.dropping
+		st.dropping = st.dropping || over
+		st.mu.Unlock()
+		if over {
+			h.logDrop(cl.ID, first)
+			atomic.AddInt64(&h.b.server.Info.MessagesDropped, 1)
+		}
+	}
+	if over {
+		w.drop[idOf(pk)] = true
+	} else {
+		w.pending++
+	}
+	w.mu.Unlock()
+	return !over
+}
+
+// OnPublishDropped: mochi dropped a message on its way to cl's write loop
+// (the queue was full).
+func (h *queueHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	if w := h.windowOf(cl); w != nil && pk.FixedHeader.Qos > 0 {
+		w.mu.Lock()
+		if w.pending > 0 {
+			w.pending--
+		}
+		w.mu.Unlock()
+	}
 }
 
 // marker is what mochi writes instead of a message kept back: the
@@ -209,28 +326,8 @@ func (b *Broker) omitted(cl *mqtt.Client) packets.Packet {
 	return markerPacket
 }
 
-// overQueue decides whether a message must be dropped rather than queued
-// behind queued others (w.mu held).
-func (h *queueHook) overQueue(cl *mqtt.Client, queued int) bool {
-	if h.maxCount == 0 && h.maxBytes == 0 {
-		return false
-	}
-	st := h.state(cl.ID)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return (h.maxCount > 0 && queued >= h.maxCount) || (h.maxBytes > 0 && st.bytes >= h.maxBytes)
-}
-
-// dropOut drops a message of cl's that the window would have had to queue
-// beyond max_queued_messages or max_queued_bytes.
+// dropOut removes a message admit refused from cl's in-flight set.
 func (h *queueHook) dropOut(cl *mqtt.Client, pk packets.Packet) {
-	st := h.state(cl.ID)
-	st.mu.Lock()
-	first := !st.dropping
-	st.dropping = true
-	st.mu.Unlock()
-	h.logDrop(cl.ID, first)
-	atomic.AddInt64(&h.b.server.Info.MessagesDropped, 1)
 	if cl.State.Inflight.Delete(pk.PacketID) {
 		atomic.AddInt64(&h.b.server.Info.Inflight, -1)
 		if h.b.storeHook != nil {
@@ -252,11 +349,8 @@ func (h *queueHook) completed(cl *mqtt.Client, pid uint16) {
 	if !was {
 		// An acknowledgement of a message not written yet (a client
 		// may send one): mochi completes it, it is held no longer.
-		for i, m := range w.held {
-			if m.id.pid == pid {
-				w.held = append(w.held[:i], w.held[i+1:]...)
-				break
-			}
+		if i := w.held.find(func(m heldOut) bool { return m.id.pid == pid }); i >= 0 {
+			w.held.remove(i)
 		}
 	}
 	w.mu.Unlock()
@@ -275,11 +369,8 @@ func (h *queueHook) droppedOut(cl *mqtt.Client, pk packets.Packet) {
 	if o, ok := w.out[pk.PacketID]; ok && o == id {
 		delete(w.out, pk.PacketID)
 	}
-	for i, m := range w.held {
-		if m.id == id {
-			w.held = append(w.held[:i], w.held[i+1:]...)
-			break
-		}
+	if i := w.held.find(func(m heldOut) bool { return m.id == id }); i >= 0 {
+		w.held.remove(i)
 	}
 	w.mu.Unlock()
 	h.sendHeld(cl, w)
@@ -291,12 +382,11 @@ func (h *queueHook) sendHeld(cl *mqtt.Client, w *window) {
 	defer w.send.Unlock()
 	for !cl.Closed() {
 		w.mu.Lock()
-		if len(w.out) >= w.max || len(w.held) == 0 {
+		if len(w.out) >= w.max || w.held.len() == 0 {
 			w.mu.Unlock()
 			return
 		}
-		m := w.held[0]
-		w.held = w.held[1:]
+		m := w.held.pop()
 		cur, ok := cl.State.Inflight.Get(m.id.pid)
 		if !ok || idOf(cur) != m.id {
 			w.mu.Unlock()

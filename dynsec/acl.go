@@ -168,13 +168,13 @@ func matchACL(a acl, username, clientID, t string, match func(string) bool) bool
 	return match(strings.Join(levels, "/"))
 }
 
-// matchPublishACL is matchACL with topic.Match, without building the
+// matchPublishACL is matchACL with topic.MatchACL, without building the
 // substituted filter: topic.Subst reads a "%u" or "%c" level as the
 // username or client id while it walks the filter.
 func matchPublishACL(a acl, username, clientID, t string) bool {
 	f := a.topic
 	if !strings.Contains(f, "%") {
-		return topic.Match(f, t)
+		return topic.MatchACL(f, t)
 	}
 	if unfit(f, username, clientID) {
 		return !a.allow

@@ -8,7 +8,7 @@ import (
 
 // TestMatchPublishACLAsSubstituted checks the level-by-level matcher of
 // publish ACLs against what it replaces: substitute %u and %c into the
-// filter, then topic.Match.
+// filter, then topic.MatchACL.
 func TestMatchPublishACLAsSubstituted(t *testing.T) {
 	filters := []string{
 		"devices/%u/#", "devices/%c/#", "%u/#", "%c", "%u", "+/%u/+", "#", "a/%u/%c/b",
@@ -27,7 +27,7 @@ func TestMatchPublishACLAsSubstituted(t *testing.T) {
 			for _, u := range users {
 				for _, c := range users {
 					for _, tp := range topics {
-						want := matchACL(a, u, c, tp, func(g string) bool { return topic.Match(g, tp) })
+						want := matchACL(a, u, c, tp, func(g string) bool { return topic.MatchACL(g, tp) })
 						if got := matchPublishACL(a, u, c, tp); got != want {
 							t.Errorf("acl %q allow %v, user %q, client %q, topic %q: %v, want %v", f, allow, u, c, tp, got, want)
 						}

@@ -19,6 +19,7 @@ package enroll
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"mqtls/ca"
 	"mqtls/dynsec"
@@ -141,7 +142,44 @@ func createClients(st *dynsec.Store, cs []dynsec.NewClient) []error {
 		}
 	}
 	if saveErr != nil {
+		saveErr = fmt.Errorf("save the dynsec file: %w", saveErr)
+		if err := deleteCreated(st, cs, errs); err != nil {
+			saveErr = fmt.Errorf("%w; deleting the clients again failed too: %v", saveErr, err)
+		}
 		return fill(saveErr)
 	}
 	return errs
+}
+
+// deleteCreated deletes the clients of cs whose createClient succeeded
+// (errs[i] nil) but whose save failed, in one request: the broker's memory
+// goes back to what the file holds, so that none of them logs in or is
+// written out by a later save while its certificate is revoked (the
+// caller revokes it), and the device's retry creates it again. The
+// deletion's own save may fail too (the file is still unwritable): the
+// file then holds what it held before the batch, which is also what the
+// memory holds.
+func deleteCreated(st *dynsec.Store, cs []dynsec.NewClient, errs []error) error {
+	var cmds []string
+	for i, c := range cs {
+		if errs[i] == nil {
+			cmds = append(cmds, `{"command":"deleteClient","username":`+jsonString(c.Username)+`}`)
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	out, _ := st.Exec([]byte(`{"commands":[` + strings.Join(cmds, ",") + `]}`))
+	var resp struct {
+		Responses []struct{ Command, Error string }
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("the deleteClient answer: %w", err)
+	}
+	for _, r := range resp.Responses {
+		if r.Error != "" {
+			return &dynsec.CommandError{Command: r.Command, Message: r.Error}
+		}
+	}
+	return nil
 }

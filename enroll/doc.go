@@ -27,7 +27,10 @@
 // it: the id must be that certificate's CN and the certificate its current
 // one. The old certificate stays valid until the new one first logs in on
 // an enrollment listener (the device demonstrably holds both key and
-// certificate), or for the renewal grace at most.
+// certificate), or for the renewal grace at most. Requests for one id are
+// decided one after the other: of two enrollments of a new id at once, the
+// second is refused as "exists" (or enrolls it, if the first failed); of
+// two renewals of a device at once, the second is refused as not_current.
 //
 // # Durability
 //

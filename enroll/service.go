@@ -53,6 +53,8 @@ type Service struct {
 	codes   sync.Map // refusal code → *atomic.Uint64
 	claims  [2]atomic.Uint64
 
+	ids idLocks
+
 	// The queue of new devices' commits (batch.go), under bmu.
 	bmu     sync.Mutex
 	queue   []*job
@@ -256,6 +258,12 @@ func (s *Service) enroll(leaf *x509.Certificate, payload []byte) (Response, stri
 	if cn := csr.Subject.CommonName; cn != "" && cn != req.ID {
 		return fail(req.ID, refuse(CodeBadCSR, "the CSR's CN %q is not the id %q", cn, req.ID)), from
 	}
+	// One request per id at a time in this process: a second enrollment
+	// of an id, or a second renewal of a device, is decided after the
+	// first is done (answered "exists" or not_current, or done itself if
+	// the first failed), instead of racing it into the CA's and dynsec's
+	// checks.
+	defer s.ids.lock(req.ID)()
 	if _, ok, _ := certs.ClaimName(leaf); ok {
 		resp, err := s.newDevice(leaf, req, csr)
 		if err != nil {
@@ -272,6 +280,41 @@ func (s *Service) enroll(leaf *x509.Certificate, payload []byte) (Response, stri
 		return fail(req.ID, err), from
 	}
 	return resp, from
+}
+
+// idLocks serializes the requests for one id.
+type idLocks struct {
+	mu sync.Mutex
+	m  map[string]*idLock
+}
+
+type idLock struct {
+	mu sync.Mutex
+	n  int // holders and waiters, under idLocks.mu
+}
+
+// lock waits for the id's turn and returns its unlock.
+func (l *idLocks) lock(id string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*idLock{}
+	}
+	k := l.m[id]
+	if k == nil {
+		k = &idLock{}
+		l.m[id] = k
+	}
+	k.n++
+	l.mu.Unlock()
+	k.mu.Lock()
+	return func() {
+		k.mu.Unlock()
+		l.mu.Lock()
+		if k.n--; k.n == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // parse reads a request: bounded, strict JSON, a valid id.
@@ -326,13 +369,22 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	if has {
 		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a current certificate): a device renews with its own certificate", req.ID)
 	}
-	name, serial, err := s.claim(leaf, !resumed)
+	// The index counts a claim's uses as the ids it enrolled: an id whose
+	// newest certificate this claim enrolled (an issue cut short, or one
+	// undone because the dynsec file could not be saved) is counted
+	// already, and enrolling it again takes no new use.
+	prev, hasPrev, err := s.cfg.CA.Lookup(req.ID)
+	if err != nil {
+		return Response{}, err
+	}
+	counted := hasPrev && prev.Name == req.ID && prev.EnrolledBy == certs.SerialHex(leaf)
+	name, serial, err := s.claim(leaf, !counted)
 	if err != nil {
 		return Response{}, err
 	}
 	ok := false
 	defer func() {
-		if !ok && !resumed {
+		if !ok && !counted {
 			s.release(serial)
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -137,5 +138,28 @@ func waitJS(t *testing.T, ctx context.Context, js, show string) {
 	defer cancel()
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		t.Fatalf("the page never got to %s (it shows %q): %v", js, eval[string](t, ctx, show), err)
+	}
+}
+
+// TestClickThroughRedraws: click reaches an element the page redraws all
+// the time, as the tree redraws its rows while messages arrive: the page
+// counts presses on the row of that name, whichever copy is under the
+// pointer. With chromedp.Click it failed at once with "Could not find node
+// with given id".
+func TestClickThroughRedraws(t *testing.T) {
+	ctx := browser(t)
+	page := `<!doctype html><html><body><div id="tree"></div><script>
+let n = 0; window.pressed = 0;
+const tree = document.getElementById('tree');
+const draw = () => { n++; tree.innerHTML = '<div style="height:20px">above ' + n + '</div><div class="node" data-path="a/b" style="height:20px">a/b <span>' + n + '</span></div>'; };
+tree.addEventListener('pointerdown', (ev) => { if (ev.target.closest('[data-path="a/b"]')) window.pressed++; });
+setInterval(draw, 0); draw();
+</script></body></html>`
+	do(t, ctx, chromedp.Navigate("data:text/html,"+url.PathEscape(page)))
+	for range 50 {
+		click(t, ctx, `[data-path="a/b"]`)
+	}
+	if got := eval[int](t, ctx, `window.pressed`); got != 50 {
+		t.Errorf("the row got %d presses of 50", got)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TestSubstCases asks the shared table of ACL questions of the walker, in
-// both of its ways, and of Match where there is nothing to substitute; the
+// both of its ways, and of MatchACL where there is nothing to substitute; the
 // dynsec and acl_file tests ask the same table of their matchers.
 func TestSubstCases(t *testing.T) {
 	for _, c := range aclcases.Cases {
@@ -28,8 +28,8 @@ func TestSubstCases(t *testing.T) {
 		if c.Level != c.InLevel {
 			t.Errorf("case %q %q: no substitution, yet Level %v and InLevel %v differ", c.Filter, c.Topic, c.Level, c.InLevel)
 		}
-		if got := Match(c.Filter, c.Topic); got != c.Level {
-			t.Errorf("Match(%q, %q) = %v, want %v", c.Filter, c.Topic, got, c.Level)
+		if got := MatchACL(c.Filter, c.Topic); got != c.Level {
+			t.Errorf("MatchACL(%q, %q) = %v, want %v", c.Filter, c.Topic, got, c.Level)
 		}
 	}
 }

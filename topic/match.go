@@ -131,7 +131,16 @@ func HasWildcard(filter string) bool {
 // validated: call [ValidFilter] and [ValidName] on untrusted input first.
 // Match allocates nothing; it is on the broker's per-message path.
 func Match(filter, topic string) bool {
-	return match(filter, topic, nil)
+	return match(filter, topic, nil, true)
+}
+
+// MatchACL reports whether the topic name matches an ACL's filter as
+// Mosquitto's ACL checks match one (dynamic security and acl_file alike):
+// a filter that starts with "$share/GROUP/" is a filter of those levels
+// like any other, not a shared subscription, so an ACL on
+// "$share/g/secret/#" grants nothing on secret/. It allocates nothing.
+func MatchACL(filter, topic string) bool {
+	return match(filter, topic, nil, false)
 }
 
 // Subst is what %u and %c stand for in an ACL filter, for [Subst.Match].
@@ -149,21 +158,23 @@ type Subst struct {
 	InLevel bool
 }
 
-// Match reports whether the topic matches the filter with its %u and %c
-// substituted, as [Match] of the substituted filter would, without building
-// that filter: it allocates nothing. A nil s substitutes nothing.
+// Match reports whether the topic matches the ACL filter with its %u and
+// %c substituted, as [MatchACL] of the substituted filter would, without
+// building that filter: it allocates nothing. A nil s substitutes nothing.
+// A user or client named "$share" is a level like any other: "%u/g/%c"
+// for the user "$share" grants the topic "$share/g/CLIENT" as Mosquitto
+// reads it, never CLIENT through a shared subscription's prefix.
 func (s *Subst) Match(filter, topic string) bool {
-	return match(filter, topic, s)
+	return match(filter, topic, s, false)
 }
 
-// match is the one level walker behind [Match] and [Subst.Match]. Wildcards
-// are read from the filter as written: a substituted level is never one.
-func match(filter, topic string, s *Subst) bool {
-	// A shared subscription matches through its inner filter; with s, the
-	// "$share" level may itself be substituted (a level that starts with
-	// neither '$' nor '%' keeps its first byte).
-	if len(filter) > 0 && (filter[0] == '$' || filter[0] == '%') {
-		if first, rest, ok := strings.Cut(filter, "/"); ok && s.levelEq(first, "$share") {
+// match is the one level walker behind [Match], [MatchACL] and
+// [Subst.Match]. Wildcards are read from the filter as written: a
+// substituted level is never one. With shared, a filter whose first level
+// is "$share" (as written) matches through its inner filter.
+func match(filter, topic string, s *Subst, shared bool) bool {
+	if shared && len(filter) > 0 && filter[0] == '$' {
+		if first, rest, ok := strings.Cut(filter, "/"); ok && first == "$share" {
 			if _, inner, ok := strings.Cut(rest, "/"); ok {
 				filter = inner
 			}

@@ -7,7 +7,8 @@ import (
 )
 
 // TestSubstMatchesExpanded checks the walker against what it saves
-// building: substitute, then Match.
+// building: substitute, then MatchACL (a "$share" that %u or %c became is
+// a level like any other).
 func TestSubstMatchesExpanded(t *testing.T) {
 	filters := []string{
 		"devices/%u/#", "devices/%c/#", "%u/#", "%c", "%u", "+/%u/+", "#", "a/%u/%c/b", "a/%u-%c/b",
@@ -30,8 +31,8 @@ func TestSubstMatchesExpanded(t *testing.T) {
 					for _, in := range []bool{false, true} {
 						g := aclcases.Expand(f, u, c, in)
 						s := &Subst{User: u, Client: c, InLevel: in}
-						if got, want := s.Match(f, tp), Match(g, tp); got != want {
-							t.Errorf("Subst{%q, %q, InLevel: %v}.Match(%q, %q) = %v, Match(%q) %v", u, c, in, f, tp, got, g, want)
+						if got, want := s.Match(f, tp), MatchACL(g, tp); got != want {
+							t.Errorf("Subst{%q, %q, InLevel: %v}.Match(%q, %q) = %v, MatchACL(%q) %v", u, c, in, f, tp, got, g, want)
 						}
 					}
 				}
@@ -41,8 +42,8 @@ func TestSubstMatchesExpanded(t *testing.T) {
 	var none *Subst
 	for _, f := range filters {
 		for _, tp := range topics {
-			if none.Match(f, tp) != Match(f, tp) {
-				t.Errorf("nil Subst, %q %q: not Match", f, tp)
+			if none.Match(f, tp) != MatchACL(f, tp) {
+				t.Errorf("nil Subst, %q %q: not MatchACL", f, tp)
 			}
 		}
 	}

@@ -767,28 +767,28 @@ func (h *Hook) forgetOut(id string, pid uint16) {
 	}
 }
 
-// OnPacketRead handles the acknowledgements a subscriber sends for the
+// OnPacketReadInPlace handles the acknowledgements a subscriber sends for the
 // broker's messages. A PUBREC moves the message to its PUBREL phase on
 // disk. (mochi parks no message, and so never drops one it sent from the
 // in-flight set: the broker's send window holds the messages beyond a
 // client's Receive Maximum.)
-func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *Hook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	t := pk.FixedHeader.Type
 	if (t != packets.Puback && t != packets.Pubrec && t != packets.Pubcomp) || pk.PacketID == 0 {
-		return pk, nil
+		return nil
 	}
 	k := outKey{cl.ID, pk.PacketID}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.out[k]
 	if !ok {
-		return pk, nil
+		return nil
 	}
 	switch {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		// Complete: mochi frees the packet id next.
 		h.forgetOut(cl.ID, pk.PacketID)
-		return pk, nil
+		return nil
 	}
 	if t == packets.Pubrec && e.pk.FixedHeader.Type == packets.Publish {
 		rel := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: pk.PacketID,
@@ -802,10 +802,16 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 			e.tx = tx
 		}
 	}
-	return pk, nil
+	return nil
 }
 
-// OnPacketEncode holds an outgoing QoS 2 PUBLISH or a PUBREL until its
+// OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.
+func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.OnPacketReadInPlace(cl, &pk)
+	return pk, err
+}
+
+// OnPacketEncodeInPlace holds an outgoing QoS 2 PUBLISH or a PUBREL until its
 // state is durable, and sends DUP 0 on a message's first delivery.
 //
 // A QoS 1/2 PUBLISH goes on a connection once: mochi can write a message
@@ -817,10 +823,10 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 // already written on this connection is not written (HookConfig.Omit; a
 // session's resend, which an omitted packet would end, writes first: see
 // openResend).
-func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+func (h *Hook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 || cl.Net.Inline {
-		return pk
+		return
 	}
 	k := outKey{cl.ID, pk.PacketID}
 	h.mu.Lock()
@@ -835,9 +841,10 @@ func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	}
 	e, ok := h.out[k]
 	if t == packets.Publish {
-		if !ok || !sameOnWire(e.pk, pk) || e.on == cl {
+		if !ok || !sameOnWire(e.pk, *pk) || e.on == cl {
 			h.mu.Unlock()
-			return h.omit(cl)
+			*pk = h.omit(cl)
+			return
 		}
 		e.on = cl
 	}
@@ -850,12 +857,17 @@ func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	}
 	h.mu.Unlock()
 	if !ok || tx == nil || (t == packets.Publish && pk.FixedHeader.Qos < 2) {
-		return pk
+		return
 	}
 	if err := h.s.Wait(tx.Seq()); err != nil {
 		// Not durable and never will be: send nothing.
 		pk.FixedHeader.Type = 0
 	}
+}
+
+// OnPacketEncode is OnPacketEncodeInPlace on a copy, as mochi would call it.
+func (h *Hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.OnPacketEncodeInPlace(cl, &pk)
 	return pk
 }
 

@@ -28,7 +28,11 @@ var Cases = []Case{
 	{"#", "$SYS/x", "dev1", "c1", false, false},
 	{"+/x", "$SYS/x", "dev1", "c1", false, false},
 	{"a/+/c", "a//c", "dev1", "c1", true, true},
-	{"$share/g/a/#", "a/b", "dev1", "c1", true, true},
+	// An ACL on "$share/GROUP/..." names those levels, as Mosquitto reads
+	// it: it is no shared subscription and grants nothing on its inner
+	// filter's topics.
+	{"$share/g/a/#", "a/b", "dev1", "c1", false, false},
+	{"$share/g/a/#", "$share/g/a/b", "dev1", "c1", true, true},
 
 	// A whole level.
 	{"devices/%u/#", "devices/dev1/temp", "dev1", "c1", true, true},
@@ -63,8 +67,13 @@ var Cases = []Case{
 	{"$SYS/%u/#", "$SYS/dev1/x", "dev1", "c1", true, true},
 	{"%u/#", "$x/a", "$x", "c1", true, true},
 	{"%u/#", "$x/a", "x", "c1", false, false},
-	{"$share/g/%u/#", "dev1/x", "dev1", "c1", true, true},
-	{"$share/g/%u/#", "$share/g/dev1/x", "dev1", "c1", false, false},
+	{"$share/g/%u/#", "dev1/x", "dev1", "c1", false, false},
+	{"$share/g/%u/#", "$share/g/dev1/x", "dev1", "c1", true, true},
+	// A user named "$share" makes "%u/g/%c" spell "$share/g/c1": the topic
+	// of those three levels, not c1 through a share prefix.
+	{"%u/g/%c", "c1", "$share", "c1", false, false},
+	{"%u/g/%c", "$share/g/c1", "$share", "c1", true, true},
+	{"%u/#", "x", "$share", "g", false, false},
 
 	// Names that could widen the filter: never a wildcard or a separator.
 	{"devices/%u/x", "devices/a/x", "+", "c1", false, false},

@@ -12,25 +12,29 @@ import (
 var mountProfile = profile{name: "mount", conf: "allow_anonymous true\nlistener {port2} 127.0.0.1\nmount_point mnt/\n"}
 
 // aclProfile adds an acl_file to the mounted listener's profile: anonymous
-// clients may use +/ok/# and the sync topics, and mnt/+/ok/# (the mounted
+// clients may use +/ok/# and the sync topics, $share/g/acl-share-literal/#
+// (a line that names those levels, no shared subscription), and mnt/+/ok/# (the mounted
 // topics of the second listener's clients: the ACL sees them with the
 // prefix, so a mounted client may not use +/plain/#).
 var aclProfile = profile{
-	name:  "acl",
-	conf:  "allow_anonymous true\nacl_file {dir}/acl\nlistener {port2} 127.0.0.1\nmount_point mnt/\n",
-	files: map[string]string{"acl": "topic readwrite +/sync/+\ntopic readwrite +/ok/#\ntopic readwrite +/plain/#\ntopic readwrite mnt/+/ok/#\n"},
+	name: "acl",
+	conf: "allow_anonymous true\nacl_file {dir}/acl\nlistener {port2} 127.0.0.1\nmount_point mnt/\n",
+	files: map[string]string{"acl": "topic readwrite +/sync/+\ntopic readwrite +/ok/#\ntopic readwrite +/plain/#\ntopic readwrite mnt/+/ok/#\n" +
+		"topic readwrite $share/g/acl-share-literal/#\n"},
 }
 
-// patternProfile has an acl_file pattern: each user may use its own
-// subtree of each scenario's topics. The users' password is "pw"
+// patternProfile has acl_file patterns: each user may use its own
+// subtree of each scenario's topics, and %u/g/%c (which the user "$share"
+// makes read like a shared subscription). The users' password is "pw"
 // (mosquitto_passwd, 101 iterations).
 var patternProfile = profile{
 	name: "pattern",
 	conf: "allow_anonymous false\npassword_file {dir}/pw\nacl_file {dir}/acl\n",
 	files: map[string]string{
-		"acl": "pattern readwrite +/%u/#\n",
+		"acl": "pattern readwrite +/%u/#\npattern readwrite %u/g/%c\n",
 		"pw": "acl-pattern-percent-user-v:$7$101$aZtpDm5GaO5Eo9HB$ELdZFAwptxN/WddK4iALe4D+53BkQSxadIFCd34TpaFIoFCJd/ET7wzN2ckBiHqvtbopMwOm7j1jlm8jW6pzCg==\n" +
-			"%c:$7$101$DYyvmsEnjlCPQfYI$CTqPy23fY0xjZdolTzrkZzBdcV9IaEquOh+YCxdfaXdB3kRtffOlAXmXaxPGztPMsPvl+RGJ6ns5P7K07efriQ==\n",
+			"%c:$7$101$DYyvmsEnjlCPQfYI$CTqPy23fY0xjZdolTzrkZzBdcV9IaEquOh+YCxdfaXdB3kRtffOlAXmXaxPGztPMsPvl+RGJ6ns5P7K07efriQ==\n" +
+			"$share:$7$101$DYyvmsEnjlCPQfYI$CTqPy23fY0xjZdolTzrkZzBdcV9IaEquOh+YCxdfaXdB3kRtffOlAXmXaxPGztPMsPvl+RGJ6ns5P7K07efriQ==\n",
 	},
 }
 
@@ -161,6 +165,16 @@ var accessScenarios = []scenario{
 		s.ping()
 	}},
 
+	// An acl_file line on $share/g/T/# names those levels, as a dynsec ACL
+	// does: it grants nothing on T/.
+	{name: "acl-share-literal", profile: "acl", run: func(e *env) {
+		s := e.connect("sub", v5, conn{})
+		s.subq(1, e.topic("ok/#"))
+		p := e.connect("pub", v5, conn{})
+		p.pub(e.topic("a"), "inner", 1, false)
+		p.pub("$share/g/"+e.topic("a"), "literal", 1, false)
+		s.ping()
+	}},
 	// A publish the ACL refuses: v5 QoS 1 gets PUBACK 0x87, QoS 2 PUBREC
 	// 0x87 (and no PUBREL is sent); v3 a plain acknowledgement; nothing
 	// is delivered.
@@ -239,5 +253,15 @@ var accessScenarios = []scenario{
 		o.pub(e.topic(victim+"/x"), "own", 1, false)
 		s.expect()
 		s.ping()
+	}},
+	// The user "$share" with the pattern %u/g/%c: Mosquitto substitutes,
+	// then matches "$share/g/CLIENT" as the topic it spells, never as a
+	// shared subscription for CLIENT; and it publishes to no topic that
+	// starts with $share. Both are refused.
+	{name: "acl-pattern-share-user", profile: "pattern", run: func(e *env) {
+		p := e.connect("share", v5, conn{id: e.name, user: "$share", pass: "pw"})
+		p.pub(e.name, "widened", 1, false)
+		p.pub("$share/g/"+e.name, "literal", 1, false)
+		p.ping()
 	}},
 }

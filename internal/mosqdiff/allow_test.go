@@ -19,6 +19,11 @@ var allowed = map[string]struct {
 		mosquitto: []string{"a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a closed", "b < PINGRESP"},
 		mqtls:     []string{"a < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "b < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "a < DISCONNECT rc=0x8e", "a closed", "b < PINGRESP"},
 	},
+	"dynsec-share-subscribe": {
+		why:       "mqtls checks a shared subscription by its inner filter, so that a role denying secret/# denies $share/g/secret/# too; Mosquitto 2.0.11 checks the filter as sent, $share/GROUP/ included, so only an ACL written on $share/g/T grants it (and a deny on T/# does not cover it)",
+		mosquitto: []string{"lit < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "lit < SUBACK [0x87 0x01 0x87]"},
+		mqtls:     []string{"lit < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "lit < SUBACK [0x87 0x87 0x87]"},
+	},
 	"subscribe-shared-no-local": {
 		why:       "No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]; mochi refuses it (SUBACK 0x82), Mosquitto 2.0.11 grants it",
 		mosquitto: []string{"c < CONNACK sp=0 rc=0x00 {receive-max=20 topic-alias-max=10}", "c < SUBACK [0x00]", "c < PINGRESP"},

@@ -37,6 +37,7 @@ var profiles = []profile{
 	mountProfile,
 	aclProfile,
 	patternProfile,
+	dynsecProfile,
 	{"closed", "allow_anonymous false\n", nil},
 }
 

@@ -40,7 +40,7 @@ func deliver(e *env, v byte, filters []string, topics ...string) {
 }
 
 // scenarios are all the scripts, grouped by what they test.
-var scenarios = slices.Concat(coreScenarios, sizeScenarios, accessScenarios)
+var scenarios = slices.Concat(coreScenarios, sizeScenarios, accessScenarios, dynsecScenarios)
 
 var coreScenarios = []scenario{
 	// CONNECT

@@ -1,0 +1,104 @@
+package enroll_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"mqtls/ca"
+	"mqtls/certs"
+	"mqtls/dynsec"
+	"mqtls/enroll"
+)
+
+// TestFailedDynsecSaveUndoesTheBatch: when the dynsec file cannot be
+// written (its temporary file's name is taken by a folder), the devices of
+// the batch are refused with an error to retry, and nothing of them is
+// left: no dynsec client in the broker's memory or in the file, no current
+// certificate, no use of the claim. Once the file can be written again,
+// the same requests enroll them, with a claim of --max-uses equal to the
+// batch.
+func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
+	t.Parallel()
+	const n = 6
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := filepath.Join(filepath.Dir(dir), "ds.json")
+	if err := os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := dynsec.Load(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The save writes ds.json.new, then renames it: a folder of that name
+	// makes every save fail, for root too.
+	if err := os.MkdirAll(filepath.Join(ds+".new", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var reqs [][]byte
+	for i := range n {
+		id := fmt.Sprintf("DEV%03d", i)
+		reqs = append(reqs, mustJSON(enroll.Request{ID: id, CSR: csr(t, id)}))
+	}
+	for i, r := range all(t, s, claim.Cert, reqs) {
+		if r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
+			t.Errorf("DEV%03d with the dynsec file unwritable: %s/%s (%s), want an internal error", i, r.Status, r.Code, r.Error)
+		}
+	}
+	onDisk, err := dynsec.Load(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("DEV%03d", i)
+		if _, err := st.Client(id); err == nil {
+			t.Errorf("%s: its dynsec client stayed in the broker's memory after the failed save", id)
+		}
+		if _, err := onDisk.Client(id); err == nil {
+			t.Errorf("%s: its dynsec client is in the file after the failed save", id)
+		}
+		if e, ok, err := a.Lookup(id); err != nil || (ok && e.Current) {
+			t.Errorf("%s: its certificate is current after the failed save: %+v (%v)", id, e, err)
+		}
+	}
+	if err := os.RemoveAll(ds + ".new"); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range all(t, s, claim.Cert, reqs) {
+		id := fmt.Sprintf("DEV%03d", i)
+		if r.Status != enroll.StatusIssued {
+			t.Errorf("%s retried once the file can be written: %s/%s (%s), want issued", id, r.Status, r.Code, r.Error)
+		}
+	}
+	if onDisk, err = dynsec.Load(ds); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("DEV%03d", i)
+		if _, err := onDisk.Client(id); err != nil {
+			t.Errorf("%s: no dynsec client in the file after the retry: %v", id, err)
+		}
+		if e, ok, err := a.Lookup(id); err != nil || !ok || !e.Current {
+			t.Errorf("%s: no current certificate after the retry: %+v (%v)", id, e, err)
+		}
+	}
+	if _, uses, _, err := a.Claim(certs.SerialHex(claim.Cert)); uses != n || err != nil {
+		t.Errorf("the claim counts %d uses (%v), want %d: each device once", uses, err, n)
+	}
+}
