@@ -130,6 +130,44 @@ func (s *session) run(wg *sync.WaitGroup) {
 type subscriberState struct {
 	mu      sync.Mutex
 	waitRel map[uint16]bool
+	// on is the connection each kept id's PUBLISH came on: the broker may
+	// send it again only on a later connection [MQTT-4.4.0-1].
+	on map[uint16]*rawClient
+	// trace is what the subscriber saw and did, for the report of a
+	// failure: one line per QoS 2 packet.
+	trace []traceEvent
+}
+
+type traceEvent struct {
+	at   time.Time
+	conn *rawClient
+	what string
+	pid  uint16
+	key  string
+}
+
+// traceOf lists the events of the packet ids that carried key, in order,
+// with the connection each came on.
+func (st *subscriberState) traceOf(key string) []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	pids := map[uint16]bool{}
+	for _, e := range st.trace {
+		if e.key == key {
+			pids[e.pid] = true
+		}
+	}
+	conns := map[*rawClient]int{}
+	var out []string
+	for _, e := range st.trace {
+		if _, ok := conns[e.conn]; !ok {
+			conns[e.conn] = len(conns) + 1
+		}
+		if pids[e.pid] {
+			out = append(out, fmt.Sprintf("%s conn%d %s id %d %s", e.at.Format("15:04:05.000000"), conns[e.conn], e.what, e.pid, e.key))
+		}
+	}
+	return out
 }
 
 func (st *subscriberState) handle(l *ledger) func(rc *rawClient, pk packets.Packet) error {
@@ -145,6 +183,11 @@ func (st *subscriberState) handle(l *ledger) func(rc *rawClient, pk packets.Pack
 				st.mu.Lock()
 				seen := st.waitRel[pk.PacketID]
 				st.waitRel[pk.PacketID] = true
+				if seen && st.on[pk.PacketID] == rc {
+					l.fail("QoS 2 message %s sent twice on one connection (packet id %d)", key, pk.PacketID)
+				}
+				st.on[pk.PacketID] = rc
+				st.trace = append(st.trace, traceEvent{time.Now(), rc, fmt.Sprintf("PUBLISH dup=%v kept=%v", pk.FixedHeader.Dup, seen), pk.PacketID, key})
 				st.mu.Unlock()
 				if !seen {
 					l.deliver(key)
@@ -154,6 +197,8 @@ func (st *subscriberState) handle(l *ledger) func(rc *rawClient, pk packets.Pack
 		case packets.Pubrel:
 			st.mu.Lock()
 			delete(st.waitRel, pk.PacketID)
+			delete(st.on, pk.PacketID)
+			st.trace = append(st.trace, traceEvent{time.Now(), rc, "PUBREL", pk.PacketID, ""})
 			st.mu.Unlock()
 			return rc.send(ack(packets.Pubcomp, pk.PacketID, 0))
 		}
@@ -347,7 +392,7 @@ func durableAcrossKills(t *testing.T, mode string) {
 	var wg sync.WaitGroup
 
 	subscribed := make(chan struct{})
-	sub := &subscriberState{waitRel: map[uint16]bool{}}
+	sub := &subscriberState{waitRel: map[uint16]bool{}, on: map[uint16]*rawClient{}}
 	var once sync.Once
 	ss := &session{addr: addr, id: "durable-sub", stop: stop, l: l, handle: sub.handle(l), logf: t.Logf,
 		connected: func(rc *rawClient, present, first bool) error {
@@ -391,6 +436,7 @@ func durableAcrossKills(t *testing.T, mode string) {
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 12))
 	const kills = 5
+	var logs []string
 	for k := 0; k < kills; k++ {
 		// Kill after a random number of further acknowledgements.
 		target := l.ackedCount() + 150 + rng.IntN(700)
@@ -398,6 +444,8 @@ func durableAcrossKills(t *testing.T, mode string) {
 			return l.ackedCount() >= target
 		})
 		b.Kill()
+		t.Logf("%s killed the broker after %d acknowledgements", time.Now().Format("15:04:05.000000"), l.ackedCount())
+		logs = append(logs, b.Stderr())
 		b = restartBroker(t, b, p)
 	}
 	target := l.ackedCount() + 200
@@ -438,6 +486,15 @@ func durableAcrossKills(t *testing.T, mode string) {
 	}
 	if len(dups) > 0 {
 		t.Errorf("%d QoS 2 messages delivered more than once: %v", len(dups), dups)
+		l.mu.Unlock()
+		for i, lg := range logs {
+			t.Logf("broker log before kill %d:\n%s", i+1, lg)
+		}
+		for _, d := range dups {
+			k := strings.Fields(d)[0]
+			t.Logf("subscriber's trace of the packet ids of %s:\n%s", k, strings.Join(sub.traceOf(k), "\n"))
+		}
+		l.mu.Lock()
 	}
 	t.Logf("%d messages acknowledged across %d kills", len(l.acked), kills)
 }

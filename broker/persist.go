@@ -49,7 +49,7 @@ func (b *Broker) addPersistence() error {
 	}
 	b.store = s
 	b.storeHook = new(store.Hook)
-	if err := b.server.AddHook(b.packets.add(b.storeHook), &store.HookConfig{Store: s, Server: b.server, CallerReadsPackets: true}); err != nil {
+	if err := b.server.AddHook(b.packets.add(b.storeHook), &store.HookConfig{Store: s, Server: b.server, CallerReadsPackets: true, Omit: b.omitted}); err != nil {
 		s.Close()
 		return fmt.Errorf("open persistence store %s: %w", path, err)
 	}

@@ -364,6 +364,21 @@ func (h *queueHook) marker(w *window) packets.Packet {
 	return markerPacket
 }
 
+// omitted is what mochi is given to write instead of a packet the broker
+// keeps off the wire (the store hook's copy of a message written on the
+// connection already): a marker where the connection leaves one out, else
+// a packet mochi cannot encode and does not write.
+func (b *Broker) omitted(cl *mqtt.Client) packets.Packet {
+	c, ok := cl.Net.Conn.(interface{ expectMarker() })
+	if !ok {
+		return packets.Packet{}
+	}
+	c.expectMarker()
+	atomic.AddInt64(&b.server.Info.PacketsSent, -1)
+	atomic.AddInt64(&b.server.Info.BytesSent, -int64(len(marker)))
+	return markerPacket
+}
+
 // dropOut removes a message admit refused from cl's in-flight set.
 func (h *queueHook) dropOut(cl *mqtt.Client, pk packets.Packet) {
 	if cl.State.Inflight.Delete(pk.PacketID) {

@@ -32,15 +32,23 @@ var rootFiles = []string{RootCertFile, RootKeyFile, CACertFile, CAKeyFile, Chain
 // filesLock is this process's shared hold of issued.lock, counted over the
 // goroutines writing files (flock locks belong to the open file, so one
 // goroutine's unlock would release everyone's).
+//
+// inFlight is the same, inside this process: writers hold it for reading,
+// and whileNoFilesInFlight holds it for writing, so that it waits for this
+// process's writers (whose end it can count on) instead of seeing its own
+// process's shared hold and giving up.
 type filesLock struct {
-	mu sync.Mutex
-	n  int
-	f  *os.File
+	inFlight sync.RWMutex
+	mu       sync.Mutex
+	n        int
+	f        *os.File
 }
 
-// beginFiles marks issued files in flight until end is called.
+// beginFiles marks issued files in flight until end is called. A goroutine
+// that holds it must not call beginFiles again or whileNoFilesInFlight.
 func (c *CA) beginFiles() (end func(), err error) {
 	l := &c.files
+	l.inFlight.RLock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n == 0 {
@@ -49,10 +57,12 @@ func (c *CA) beginFiles() (end func(), err error) {
 			// A folder this process may not write (a p12 exported to
 			// --out elsewhere): it writes nothing in issued/ either, so
 			// there is nothing for a cleaner to spare.
+			l.inFlight.RUnlock()
 			return func() {}, nil
 		}
 		if err := lockShared(f); err != nil {
 			f.Close()
+			l.inFlight.RUnlock()
 			return nil, err
 		}
 		l.f = f
@@ -68,6 +78,7 @@ func (c *CA) beginFiles() (end func(), err error) {
 				l.f.Close()
 				l.f = nil
 			}
+			l.inFlight.RUnlock()
 		})
 	}, nil
 }
@@ -83,8 +94,12 @@ func openIssuedLock(path string) (*os.File, error) {
 }
 
 // whileNoFilesInFlight runs fn if no process has issued files in flight,
-// holding issued.lock exclusively; it reports whether fn ran.
+// holding issued.lock exclusively; it reports whether fn ran. It waits for
+// the goroutines of this process that write issued files (and holds off
+// new ones while fn runs), but not for other processes.
 func (c *CA) whileNoFilesInFlight(fn func()) bool {
+	c.files.inFlight.Lock()
+	defer c.files.inFlight.Unlock()
 	f, err := openIssuedLock(c.Path(IssuedLockFile))
 	if err != nil {
 		return false

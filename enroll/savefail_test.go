@@ -1,6 +1,12 @@
 package enroll_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,5 +106,71 @@ func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 	}
 	if _, uses, _, err := a.Claim(certs.SerialHex(claim.Cert)); uses != n || err != nil {
 		t.Errorf("the claim counts %d uses (%v), want %d: each device once", uses, err, n)
+	}
+}
+
+// TestFailedDynsecSaveOnRetry: the retry of an enrollment cut before its
+// dynsec client was saved (its certificate current, with its file) creates
+// the missing client; when that save fails, the client does not stay in
+// the broker's memory, where the next retry would take it for saved and
+// answer the device before the file holds it.
+func TestFailedDynsecSaveOnRetry(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := filepath.Join(filepath.Dir(dir), "ds.json")
+	if err := os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := dynsec.Load(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DEV"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := mustJSON(enroll.Request{ID: "DEV", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	// What a cut before the dynsec save leaves: the certificate, enrolled
+	// with the claim, current and in issued/; no client.
+	if _, err := a.Issue(certs.Request{Kind: certs.Client, Name: "DEV", PublicKey: key.Public(), EnrolledBy: certs.SerialHex(claim.Cert)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(ds+".new", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := all(t, s, claim.Cert, [][]byte{req})[0]; r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
+		t.Errorf("the retry with the dynsec file unwritable: %s/%s (%s), want an internal error", r.Status, r.Code, r.Error)
+	}
+	if _, err := st.Client("DEV"); err == nil {
+		t.Errorf("DEV's dynsec client stayed in the broker's memory after the failed save")
+	}
+	if err := os.RemoveAll(ds + ".new"); err != nil {
+		t.Fatal(err)
+	}
+	if r := all(t, s, claim.Cert, [][]byte{req})[0]; r.Status != enroll.StatusIssued {
+		t.Errorf("the retry once the file can be written: %s/%s (%s), want issued", r.Status, r.Code, r.Error)
+	}
+	onDisk, err := dynsec.Load(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onDisk.Client("DEV"); err != nil {
+		t.Errorf("DEV has no dynsec client in the file after the retry: %v", err)
 	}
 }

@@ -465,7 +465,10 @@ func (s *Service) retry(leaf *x509.Certificate, req Request, csr *x509.Certifica
 	}
 	done := "answered it again"
 	if _, err := s.cfg.Store.Client(req.ID); err != nil {
-		err := s.cfg.Store.CreateClient(s.newClient(req.ID, name))
+		// A failed save takes the client out of memory again
+		// (createClients), so that the device's next retry does not
+		// find it there and get answered before the file holds it.
+		err := createClients(s.cfg.Store, []dynsec.NewClient{s.newClient(req.ID, name)})[0]
 		if err != nil && !strings.Contains(err.Error(), "already exists") {
 			return Response{}, false, fmt.Errorf("create the dynsec client: %w", err)
 		}

@@ -59,6 +59,9 @@ type outEntry struct {
 	pk    packets.Packet // as first queued: PUBLISH, or PUBREL once PUBREC came
 	sent  bool
 	tx    *Tx // the write that made this state durable
+	// on is the connection the PUBLISH was last written on: it is never
+	// written there again (see OnPacketEncode).
+	on *mqtt.Client
 }
 
 type outKey struct {
@@ -82,16 +85,24 @@ type Hook struct {
 	// callerReads: OnPacketRead and OnPacketEncode are called by the
 	// caller, not by mochi (HookConfig.CallerReadsPackets).
 	callerReads bool
+	omit        func(*mqtt.Client) packets.Packet // HookConfig.Omit
 
 	open sync.Map // publisher client id -> *group
 
 	// takeover is held (write) while a connection takes over a session
-	// that exists: from OnSessionEstablish to its CONNACK. Publishes hold
-	// it (read) while they deliver, so that no message lands on the old
-	// session object after mochi copied its messages to the new one.
+	// that exists: from OnSessionEstablish until mochi has resent the
+	// session's in-flight messages after the CONNACK. Publishes hold it
+	// (read) while they deliver, so that no message lands on the old
+	// session object after mochi copied its messages to the new one, and
+	// none is added to the new one's in-flight set while mochi resends it
+	// (it would be written twice: see openResend).
 	takeover sync.RWMutex
 	holdMu   sync.Mutex
 	holding  map[*mqtt.Client]func()
+	// resending holds, by connection, a channel closed once mochi has
+	// resent the in-flight messages of the session it took over (see
+	// OnPacketEncode); h.mu.
+	resending map[*mqtt.Client]chan struct{}
 
 	mu    sync.Mutex
 	out   map[outKey]*outEntry
@@ -119,6 +130,12 @@ type HookConfig struct {
 	// CallerReadsPackets: the caller calls OnPacketRead and OnPacketEncode
 	// for the packet types of PacketTypes, and mochi is not asked to.
 	CallerReadsPackets bool
+	// Omit is what OnPacketEncode returns for a PUBLISH it keeps off the
+	// wire: a packet the connection leaves out, so that mochi's writer
+	// goes on as after any write. Without it, a packet of type 0, which
+	// mochi does not write (but writes that it gathered before wait for
+	// its next write).
+	Omit func(cl *mqtt.Client) packets.Packet
 }
 
 var _ mqtt.Hook = (*Hook)(nil)
@@ -126,7 +143,7 @@ var _ mqtt.Hook = (*Hook)(nil)
 func (h *Hook) ID() string { return "mqtls-store" }
 
 var hookEvents = hookset.Of(
-	mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
 	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
 	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent,
@@ -149,7 +166,7 @@ func (h *Hook) PacketTypes(event byte) uint16 {
 	case mqtt.OnPacketRead:
 		return 1<<packets.Puback | 1<<packets.Pubrec | 1<<packets.Pubcomp
 	case mqtt.OnPacketEncode:
-		return 1<<packets.Connack | 1<<packets.Publish | 1<<packets.Pubrel
+		return 1<<packets.Publish | 1<<packets.Pubrel
 	}
 	return 0xffff
 }
@@ -159,10 +176,14 @@ func (h *Hook) Init(config any) error {
 	if !ok || c.Store == nil || c.Server == nil {
 		return mqtt.ErrInvalidConfigType
 	}
-	h.s, h.server, h.callerReads = c.Store, c.Server, c.CallerReadsPackets
+	h.s, h.server, h.callerReads, h.omit = c.Store, c.Server, c.CallerReadsPackets, c.Omit
+	if h.omit == nil {
+		h.omit = func(*mqtt.Client) packets.Packet { return packets.Packet{} }
+	}
 	h.out = map[outKey]*outEntry{}
 	h.in = map[string]map[uint16]*Tx{}
 	h.holding = map[*mqtt.Client]func(){}
+	h.resending = map[*mqtt.Client]chan struct{}{}
 	done := durableTx()
 	return h.s.Scan([]byte{kIn}, func(k, _ []byte) error {
 		id, rest, ok := splitClient(k)
@@ -416,15 +437,55 @@ func (h *Hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !ok || old.Net.Inline {
 		return
 	}
+	h.openResend(cl)
 	h.takeover.Lock()
 	var once sync.Once
 	release := func() { once.Do(h.takeover.Unlock) }
-	// A connection that dies before its CONNACK must not hold everyone.
+	// A connection that fails before the resend ends (mochi then calls no
+	// hook) or a client slow to take it must not hold every publish long.
 	t := time.AfterFunc(2*time.Second, release)
 	h.holdMu.Lock()
 	h.holding[cl] = func() { t.Stop(); release() }
 	h.holdMu.Unlock()
 	h.renumber(old)
+}
+
+// resendWait bounds how long a connection's writer waits for mochi's
+// resend (a connection that fails before it never ends it).
+const resendWait = 5 * time.Second
+
+// openResend starts the resend window of cl: mochi resends the session's
+// in-flight messages after the CONNACK, while a message delivered to the
+// session meanwhile (by a will, a broker message, or while mochi copies
+// the session) is both in that set and in the connection's write queue.
+// Until the resend is done, a queued PUBLISH waits for it, so that the
+// resend writes each message first and the queued copy is not written
+// (OnPacketEncode).
+func (h *Hook) openResend(cl *mqtt.Client) {
+	ch := make(chan struct{})
+	h.mu.Lock()
+	h.resending[cl] = ch
+	h.mu.Unlock()
+	time.AfterFunc(resendWait, func() { h.closeResend(cl, ch) })
+}
+
+// closeResend ends the resend window of cl (ch, or whichever is open when
+// ch is nil).
+func (h *Hook) closeResend(cl *mqtt.Client, ch chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, ok := h.resending[cl]
+	if !ok || (ch != nil && cur != ch) {
+		return
+	}
+	delete(h.resending, cl)
+	close(cur)
+}
+
+// OnSessionEstablished: mochi has resent the session's in-flight messages.
+func (h *Hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.closeResend(cl, nil)
+	h.release(cl)
 }
 
 // release ends the takeover that cl holds, if any.
@@ -480,6 +541,7 @@ func (h *Hook) renumber(cl *mqtt.Client) {
 
 func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.release(cl)
+	h.closeResend(cl, nil)
 	if !expire || cl.Net.Inline || cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
 		return
 	}
@@ -608,11 +670,21 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	}
 	k := outKey{cl.ID, pk.PacketID}
 	h.mu.Lock()
-	if _, ok := h.out[k]; ok && (pk.FixedHeader.Dup || pk.FixedHeader.Type == packets.Pubrel) {
-		h.mu.Unlock()
-		return
-	}
+	var stale []byte
 	if old, ok := h.out[k]; ok {
+		if pk.FixedHeader.Dup || pk.FixedHeader.Type == packets.Pubrel || samePublish(old.pk, pk) {
+			// The message stored already: mochi resends it, or (while a
+			// session is taken over) its resend came before the delivery.
+			h.mu.Unlock()
+			return
+		}
+		// Another message under the id: the old one is over, and its
+		// record goes with it (a record left behind is resent after a
+		// restart, a completed QoS 2 message delivered twice).
+		if h.s.Persistent() {
+			stale = outKeyOf(cl.ID, old.order)
+		}
+		delete(h.out, k)
 		h.recycle(old)
 	}
 	order := h.order.Add(1)
@@ -627,7 +699,12 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	rec := outRecord{Order: order, Unsent: cl.Net.Conn == nil || cl.Closed(), Expiry: pk.Expiry, Msg: message(cl.ID, pk)}
 	b := appendRecord(nil, &rec)
 	key := outKeyOf(cl.ID, order)
-	tx := h.write(pk.Origin, func(tx *Tx) { tx.PutNew(key, b) })
+	tx := h.write(pk.Origin, func(tx *Tx) {
+		if stale != nil {
+			tx.Del(stale)
+		}
+		tx.PutNew(key, b)
+	})
 	h.mu.Lock()
 	// The entry may have completed and been reused meanwhile: the order
 	// names this message alone.
@@ -635,6 +712,19 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 		e.tx = tx
 	}
 	h.mu.Unlock()
+}
+
+// samePublish reports whether a and b are the same message in flight
+// under one packet id (a copy of it, or the same one restored).
+func samePublish(a, b packets.Packet) bool {
+	return a.TopicName == b.TopicName && sameOnWire(a, b)
+}
+
+// sameOnWire is samePublish for a packet being encoded: its topic may be
+// another hook's (a mount point's) already.
+func sameOnWire(a, b packets.Packet) bool {
+	return a.FixedHeader.Type == packets.Publish && b.FixedHeader.Type == packets.Publish &&
+		a.Created == b.Created && a.Origin == b.Origin && len(a.Payload) == len(b.Payload)
 }
 
 // OnQosComplete does nothing: mochi calls it after the packet id is free
@@ -723,17 +813,41 @@ func (h *Hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 
 // OnPacketEncodeInPlace holds an outgoing QoS 2 PUBLISH or a PUBREL until its
 // state is durable, and sends DUP 0 on a message's first delivery.
+//
+// A QoS 1/2 PUBLISH goes on a connection once: mochi can write a message
+// twice (its resend after a takeover and the write queued by a delivery
+// meanwhile; a parked message that its resend sent already), and a copy
+// after the receiver's PUBREL is a new message to it, one after its
+// PUBACK/PUBCOMP answers the next message under the id. A copy of a
+// message that is past its PUBLISH (PUBREC came, or it completed) or
+// already written on this connection is not written (HookConfig.Omit; a
+// session's resend, which an omitted packet would end, writes first: see
+// openResend).
 func (h *Hook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	t := pk.FixedHeader.Type
-	if t == packets.Connack {
-		h.release(cl) // mochi has added cl to its clients
-		return
-	}
 	if (t != packets.Publish && t != packets.Pubrel) || pk.PacketID == 0 || cl.Net.Inline {
 		return
 	}
+	k := outKey{cl.ID, pk.PacketID}
 	h.mu.Lock()
-	e, ok := h.out[outKey{cl.ID, pk.PacketID}]
+	if t == packets.Publish && !pk.FixedHeader.Dup {
+		// mochi's resend sets DUP: this is a queued write, which waits
+		// for the resend of a session being taken over.
+		if ch, ok := h.resending[cl]; ok {
+			h.mu.Unlock()
+			<-ch
+			h.mu.Lock()
+		}
+	}
+	e, ok := h.out[k]
+	if t == packets.Publish {
+		if !ok || !sameOnWire(e.pk, *pk) || e.on == cl {
+			h.mu.Unlock()
+			*pk = h.omit(cl)
+			return
+		}
+		e.on = cl
+	}
 	var tx *Tx
 	if ok {
 		tx = e.tx
