@@ -150,7 +150,8 @@ func (h *queueHook) state(id string) *queueState {
 	return v.(*queueState)
 }
 
-// OnSessionEstablished starts a connection that has logged no drop.
+// OnSessionEstablished starts a connection that has logged no drop, and
+// ends the resend of its session (mochi calls it right after).
 func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if v, ok := h.clients.Load(cl.ID); ok {
 		st := v.(*queueState)
@@ -158,6 +159,7 @@ func (h *queueHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		st.dropping = false
 		st.mu.Unlock()
 	}
+	h.resumed(cl)
 }
 
 // maxInflight is mochi's bound on one client's unacknowledged messages: a
@@ -173,16 +175,20 @@ func maxInflight(cfg *conf.Config) uint16 {
 // OnQosPublish decides whether the new message pk, just added to cl's
 // in-flight set, may stay there.
 func (h *queueHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || cl.Net.Inline || (h.maxCount == 0 && h.maxBytes == 0) {
+	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || cl.Net.Inline {
+		return
+	}
+	online := cl.Net.Conn != nil && !cl.Closed()
+	if w := h.windowOf(cl); w != nil && online {
+		if h.admit(cl, w, pk) {
+			h.hold(cl, pk)
+		}
+		return
+	}
+	if h.maxCount == 0 && h.maxBytes == 0 {
 		return // nothing to bound
 	}
-	if cl.Net.Conn != nil && !cl.Closed() {
-		if w := h.windowOf(cl); w != nil {
-			if h.admit(cl, w, pk) {
-				h.hold(cl, pk)
-			}
-			return
-		}
+	if online {
 		h.hold(cl, pk) // in flight at once
 		return
 	}

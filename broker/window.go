@@ -60,7 +60,13 @@ import (
 // message reaches the wire before one that came before it.
 //
 // A connection's window starts before mochi resends a resumed session's
-// messages: they are sent within it too, as Mosquitto does.
+// messages: they are sent within it too, as Mosquitto does, and the new
+// messages the write loop meets meanwhile wait until the resend is over
+// (mochi resends on the connection's goroutine while its write loop
+// already runs: a new message overtook older ones being resent). Known
+// hole: now and then the message in flight when a connection dropped is
+// resent to the next one with DUP 0, not 1
+// (TestReceiveMaximumReconnectUnderLoad does not check the flag).
 
 // window is the send window of one connection of a v5 client that set a
 // Receive Maximum.
@@ -78,6 +84,16 @@ type window struct {
 	// be dropped there.
 	pending int
 	drop    map[msgID]bool
+	// resuming is set until mochi has resent the session's messages
+	// (OnSessionEstablished): the new messages the write loop meets
+	// meanwhile wait in late, so that none overtakes a resent one.
+	resuming bool
+	late     []heldOut
+	// stale counts the messages still on their way to the write loop
+	// when the resend ended: mochi may have resent them already (they
+	// were in the session when it looked), and a copy that comes after
+	// its resend completed must not go out again.
+	stale int
 	// releasing names the message a release is writing now: its
 	// OnPacketEncode lets it through.
 	releasing    msgID
@@ -182,7 +198,27 @@ func (h *queueHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	if !ok {
 		return // a connection that cannot leave out markers: no window
 	}
-	h.windows.Store(cl, &window{max: rm, conn: conn, out: map[uint16]msgID{}, drop: map[msgID]bool{}})
+	h.windows.Store(cl, &window{max: rm, conn: conn, out: map[uint16]msgID{}, drop: map[msgID]bool{}, resuming: true})
+}
+
+// resumed ends the resend of cl's session: the messages that came
+// meanwhile queue behind the resent ones (those mochi resent as well, as
+// it may, are not sent twice).
+func (h *queueHook) resumed(cl *mqtt.Client) {
+	w := h.windowOf(cl)
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.resuming, w.stale = false, w.pending
+	for _, m := range w.late {
+		if o, ok := w.out[m.id.pid]; !(ok && o == m.id) && !w.isHeld(m.id) {
+			w.held.push(m)
+		}
+	}
+	w.late = nil
+	w.mu.Unlock()
+	h.sendHeld(cl, w)
 }
 
 func (h *queueHook) windowOf(cl *mqtt.Client) *window {
@@ -240,6 +276,23 @@ func (h *queueHook) OnPacketEncodeInPlace(cl *mqtt.Client, pk *packets.Packet) {
 	if o, ok := w.out[pk.PacketID]; ok && o == id || w.isHeld(id) {
 		// Written or held already: mochi resends, at connect, the
 		// messages a publisher may be adding to the session meanwhile.
+		w.mu.Unlock()
+		*pk = h.marker(w)
+		return
+	}
+	if w.stale > 0 && !pk.FixedHeader.Dup {
+		w.stale--
+		if cur, ok := cl.State.Inflight.Get(pk.PacketID); !ok || idOf(cur) != id {
+			// Resent, and completed, before this copy came.
+			w.mu.Unlock()
+			*pk = h.marker(w)
+			return
+		}
+	}
+	if w.resuming && !pk.FixedHeader.Dup {
+		// New while mochi resends the session (its resends carry DUP 1):
+		// after them.
+		w.late = append(w.late, heldOut{id: id})
 		w.mu.Unlock()
 		*pk = h.marker(w)
 		return

@@ -28,6 +28,7 @@ func windowClient(t testing.TB, ver byte, rm uint16) (*queueHook, *mqtt.Client) 
 	sub.Properties.ProtocolVersion = ver
 	sub.Properties.Props.ReceiveMaximum = rm
 	br.queue.OnSessionEstablish(sub, packets.Packet{})
+	br.queue.OnSessionEstablished(sub, packets.Packet{}) // nothing to resend
 	return br.queue, sub
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,5 +72,57 @@ func TestUnfinishedWaitsForThisProcessesFiles(t *testing.T) {
 	cur, _, ok, err := c.Current("DSN000001")
 	if err != nil || !ok || !key.PublicKey.Equal(cur.Cert.PublicKey) {
 		t.Errorf("DSN000001's current certificate after the re-run is not for its key (%v, files %v)", err, ok)
+	}
+}
+
+// TestIssueReplacesUnfinishedWhileFilesInFlight: the re-run of an issue
+// cut before its files were written (a device's enrollment retry) that
+// arrives while another goroutine of the process writes issued files
+// waits for them and replaces the unfinished certificate, instead of
+// failing with ErrExists.
+func TestIssueReplacesUnfinishedWhileFilesInFlight(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := Init(dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.IssueClient("DSN000001", ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a cut after the index line leaves: no files.
+	for _, ext := range []string{".crt", ".key"} {
+		if err := os.Remove(c.IssuedPath("DSN000001", ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end, err := c.beginFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.IssueClient("DSN000001", ClientOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		end()
+		t.Fatalf("the re-run answered while this process's files were in flight: %v, want it to wait for them", err)
+	case <-time.After(100 * time.Millisecond): // it waits (a wrong answer comes at once)
+	}
+	end()
+	if err := <-done; err != nil {
+		t.Fatalf("the re-run once the files were written: %v", err)
+	}
+	if old, _, _ := c.Lookup(certs.SerialHex(first.Cert)); !old.Revoked {
+		t.Errorf("the unfinished certificate was not revoked: %+v", old)
+	}
+	if ok, err := c.HasFiles("DSN000001"); err != nil || !ok {
+		t.Errorf("DSN000001 has no files after the re-run (%v)", err)
 	}
 }

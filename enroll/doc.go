@@ -38,7 +38,11 @@
 // certificate file and its dynsec client are on disk. Concurrent new
 // devices are committed together: one index append and sync, then the PKI
 // folder's sync and one save of the dynsec file for all of them, so the
-// syncs per enrollment fall as the requests in flight grow.
+// syncs per enrollment fall as the requests in flight grow. When the
+// dynsec file cannot be saved, the batch is undone: its clients are taken
+// out of the broker's memory again and its certificates revoked, and each
+// device, answered "internal", enrolls with its retry (the claim counts
+// the id once).
 //
 // Every request is logged on one line (who, what, the outcome, the time it
 // took) and counted ([Service] is a prometheus.Collector).

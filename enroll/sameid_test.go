@@ -1,6 +1,7 @@
 package enroll_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -8,6 +9,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
 
 	"mqtls/certs"
 	"mqtls/dynsec"
@@ -131,4 +135,56 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestSameIDOverTwoClaimConnections: through the broker, two claim
+// connections that ask for the same new id at once (each with its own
+// key) get one certificate and one "exists", for every id tried.
+func TestSameIDOverTwoClaimConnections(t *testing.T) {
+	t.Parallel()
+	e := newBenchEnv(t)
+	cs := []*benchConn{dialBench(t, e, 0), dialBench(t, e, 1)}
+	for i := range 8 {
+		id := fmt.Sprintf("TWICE%02d", i)
+		answers := make([]enroll.Response, len(cs))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for j, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				answers[j] = c.answer(t, mustJSON(enroll.Request{ID: id, CSR: csr(t, id)}))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		one, two := answers[0], answers[1]
+		if two.Status == enroll.StatusIssued {
+			one, two = two, one
+		}
+		if one.Status != enroll.StatusIssued || two.Code != enroll.CodeExists {
+			t.Errorf("%s asked on two connections at once: %s/%s (%s), want issued and exists", id, one.Status, two.Code, two.Error)
+		}
+	}
+}
+
+// answer sends one request and returns the broker's answer.
+func (c *benchConn) answer(t *testing.T, req []byte) enroll.Response {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var r enroll.Response
+	if _, err := c.c.Publish(ctx, &paho.Publish{Topic: enroll.Topic, Payload: req, Properties: &paho.PublishProperties{ResponseTopic: c.rt}}); err != nil {
+		t.Errorf("publish the request: %v", err)
+		return r
+	}
+	select {
+	case p := <-c.resp:
+		if err := json.Unmarshal(p, &r); err != nil {
+			t.Errorf("answer %q: %v", p, err)
+		}
+	case <-ctx.Done():
+		t.Error("no answer to the enrollment request")
+	}
+	return r
 }
