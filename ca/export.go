@@ -175,11 +175,15 @@ func (c *CA) HasFiles(name string) (bool, error) {
 // Current returns the current certificate of name as issued/NAME.crt holds
 // it, with its index entry; ok is false when name has no current
 // certificate or the file does not hold it (an issue cut before its files
-// were written). It reads only.
+// were written). e is name's newest entry, current or not (zero when the
+// index has none). It reads only.
 func (c *CA) Current(name string) (iss *certs.Issued, e Entry, ok bool, err error) {
 	e, ok, err = c.Lookup(name)
-	if err != nil || !ok || e.Name != name || !e.Current {
+	if err != nil || !ok || e.Name != name {
 		return nil, Entry{}, false, err
+	}
+	if !e.Current {
+		return nil, e, false, nil
 	}
 	cs, err := fileio.ReadCerts(c.IssuedPath(name, ".crt"))
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && certs.SerialHex(cs[0]) != e.Serial) {

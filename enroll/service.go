@@ -373,11 +373,7 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	// newest certificate this claim enrolled (an issue cut short, or one
 	// undone because the dynsec file could not be saved) is counted
 	// already, and enrolling it again takes no new use.
-	prev, hasPrev, err := s.cfg.CA.Lookup(req.ID)
-	if err != nil {
-		return Response{}, err
-	}
-	counted := hasPrev && prev.Name == req.ID && prev.EnrolledBy == certs.SerialHex(leaf)
+	counted := e.Name == req.ID && e.EnrolledBy == certs.SerialHex(leaf)
 	name, serial, err := s.claim(leaf, !counted)
 	if err != nil {
 		return Response{}, err

@@ -551,7 +551,16 @@ func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	tx.Commit()
 }
 
+// OnClientExpired deletes the session. mochi expires the clients of a
+// copy of its list and then deletes the id from the list: a connection
+// that took the session over in between has resumed a session that is
+// gone (mochi deletes it from the list next, the store forgets it here),
+// and it is closed, so that its reconnect starts a session both know.
 func (h *Hook) OnClientExpired(cl *mqtt.Client) {
+	if cur, ok := h.server.Clients.Get(cl.ID); ok && cur != cl && !cur.Net.Inline {
+		_ = h.server.DisconnectClient(cur, packets.ErrServerBusy)
+		cur.Stop(packets.ErrServerBusy)
+	}
 	h.forget(cl.ID)
 	tx := h.s.Begin()
 	deleteSession(tx, cl.ID)

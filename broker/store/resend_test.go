@@ -23,8 +23,9 @@ import (
 // pipeClient is an MQTT 5 client on one end of a net.Pipe whose other
 // end the server serves; what it reads goes to in.
 type pipeClient struct {
-	c  net.Conn
-	in chan packets.Packet
+	c       net.Conn
+	in      chan packets.Packet
+	connack packets.Packet
 }
 
 func dialPipe(t *testing.T, srv *mqtt.Server, connect packets.Packet) *pipeClient {
@@ -45,8 +46,8 @@ func dialPipe(t *testing.T, srv *mqtt.Server, connect packets.Packet) *pipeClien
 	}()
 	t.Cleanup(func() { a.Close() })
 	pc.send(t, connect)
-	if ca := pc.next(t); ca.FixedHeader.Type != packets.Connack || ca.ReasonCode != 0 {
-		t.Fatalf("connect: got %+v, want CONNACK 0", ca.FixedHeader)
+	if pc.connack = pc.next(t); pc.connack.FixedHeader.Type != packets.Connack || pc.connack.ReasonCode != 0 {
+		t.Fatalf("connect: got %+v, want CONNACK 0", pc.connack.FixedHeader)
 	}
 	return pc
 }
