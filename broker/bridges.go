@@ -47,8 +47,9 @@ func (l bridgeLocal) Dial(name string) (net.Conn, error) {
 	}
 	client, server := net.Pipe()
 	go func() {
-		err := l.b.server.EstablishConnection(bridgeListenerID(name), newFrameConn(&lazyDeadline{Conn: server}, l.b.server.Options.Capabilities.MaximumPacketSize))
-		logEstablish(l.b.log, "bridge "+name, err)
+		fc := newFrameConn(&lazyDeadline{Conn: server}, l.b.server.Options.Capabilities.MaximumPacketSize)
+		err := l.b.server.EstablishConnection(bridgeListenerID(name), fc)
+		endEstablish(l.b.log, "bridge "+name, fc, err, l.b.unanswered.settle)
 		server.Close()
 	}()
 	return client, nil

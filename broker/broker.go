@@ -100,7 +100,11 @@ type Broker struct {
 	order []*listenerState
 	// global is the authorizer of per_listener_settings false.
 	global dynsec.Authorizer
-	reload []func() error
+	// hooks are the hooks added to mochi, in its order (addHook), for the
+	// end of a connection that mochi leaves unfinished (unanswered.go).
+	hooks      []mqtt.Hook
+	unanswered *unansweredHook
+	reload     []func() error
 	// dynsec is set when the dynamic security plugin is configured.
 	dynsec *dynsecState
 
@@ -211,55 +215,59 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	// Our hooks' OnPacketRead and OnPacketEncode, in the order they are
 	// added below, run inside this one.
 	b.packets = new(packetHooks)
-	if err := b.server.AddHook(b.packets, nil); err != nil {
+	if err := b.addHook(b.packets, nil); err != nil {
 		return nil, fmt.Errorf("add packet hook: %w", err)
 	}
+	b.unanswered = &unansweredHook{b: b}
+	if err := b.addHook(b.unanswered, nil); err != nil {
+		return nil, fmt.Errorf("add unanswered hook: %w", err)
+	}
 	// The limits come first: no other hook may work on a packet they refuse.
-	if err := b.server.AddHook(b.packets.add(newLimitsHook(b)), nil); err != nil {
+	if err := b.addHook(b.packets.add(newLimitsHook(b)), nil); err != nil {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
 	if b.mounted() {
-		if err := b.server.AddHook(b.packets.add(&mountHook{b: b}), nil); err != nil {
+		if err := b.addHook(b.packets.add(&mountHook{b: b}), nil); err != nil {
 			return nil, fmt.Errorf("add mount point hook: %w", err)
 		}
 	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
 	b.wildcard = newWildcardHook()
-	if err := b.server.AddHook(b.packets.add(b.wildcard), nil); err != nil {
+	if err := b.addHook(b.packets.add(b.wildcard), nil); err != nil {
 		return nil, fmt.Errorf("add wildcard hook: %w", err)
 	}
 	// Our OnPublish judges, in the order they are added below, run inside
 	// this one.
 	b.publish = new(publishHooks)
-	if err := b.server.AddHook(b.publish, nil); err != nil {
+	if err := b.addHook(b.publish, nil); err != nil {
 		return nil, fmt.Errorf("add publish hook: %w", err)
 	}
-	if err := b.server.AddHook(b.publish.add(b.packets.add(&authHook{b: b})), nil); err != nil {
+	if err := b.addHook(b.publish.add(b.packets.add(&authHook{b: b})), nil); err != nil {
 		return nil, fmt.Errorf("add auth hook: %w", err)
 	}
 	if b.retained = newRetainHook(b); b.retained != nil {
-		if err := b.server.AddHook(b.publish.add(b.packets.add(b.retained)), nil); err != nil {
+		if err := b.addHook(b.publish.add(b.packets.add(b.retained)), nil); err != nil {
 			return nil, fmt.Errorf("add retained hook: %w", err)
 		}
 	}
-	if err := b.server.AddHook(b.publish.add(b.packets.add(&clientOptsHook{b: b})), nil); err != nil {
+	if err := b.addHook(b.publish.add(b.packets.add(&clientOptsHook{b: b})), nil); err != nil {
 		return nil, fmt.Errorf("add client options hook: %w", err)
 	}
 	// Before the fidelity hook, which clears the bridge bit of a CONNECT.
-	if err := b.server.AddHook(b.packets.add(&bridgeClientHook{}), nil); err != nil {
+	if err := b.addHook(b.packets.add(&bridgeClientHook{}), nil); err != nil {
 		return nil, fmt.Errorf("add bridge client hook: %w", err)
 	}
-	if err := b.server.AddHook(b.packets.add(newFidelityHook(cfg, b.server)), nil); err != nil {
+	if err := b.addHook(b.packets.add(newFidelityHook(cfg, b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add fidelity hook: %w", err)
 	}
-	if err := b.server.AddHook(b.packets.add(&packetIDHook{}), nil); err != nil {
+	if err := b.addHook(b.packets.add(&packetIDHook{}), nil); err != nil {
 		return nil, fmt.Errorf("add packet id hook: %w", err)
 	}
-	if err := b.server.AddHook(b.packets.add(newBackpressureHook(b.server)), nil); err != nil {
+	if err := b.addHook(b.packets.add(newBackpressureHook(b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add backpressure hook: %w", err)
 	}
-	if err := b.server.AddHook(b.packets.add(b.queue), nil); err != nil {
+	if err := b.addHook(b.packets.add(b.queue), nil); err != nil {
 		return nil, fmt.Errorf("add queue hook: %w", err)
 	}
 	if err := b.addScheme(); err != nil {
@@ -269,7 +277,7 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	// After the hooks that may clear a will in OnConnect (scheme).
-	if err := b.server.AddHook(b.packets.add(newWillHook(b.server)), nil); err != nil {
+	if err := b.addHook(b.packets.add(newWillHook(b.server)), nil); err != nil {
 		return nil, fmt.Errorf("add will hook: %w", err)
 	}
 	for _, h := range opts.Hooks {
@@ -387,9 +395,18 @@ func (b *Broker) AddHook(h mqtt.Hook, config any) error {
 	if h.Provides(mqtt.OnConnectAuthenticate) || h.Provides(mqtt.OnACLCheck) {
 		return fmt.Errorf("hook %s answers authentication or ACL checks: mochi ORs those answers, so only the broker's own hook may", h.ID())
 	}
-	if err := b.server.AddHook(h, config); err != nil {
+	if err := b.addHook(h, config); err != nil {
 		return fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
+	return nil
+}
+
+// addHook adds h to mochi and notes it in b.hooks.
+func (b *Broker) addHook(h mqtt.Hook, config any) error {
+	if err := b.server.AddHook(h, config); err != nil {
+		return err
+	}
+	b.hooks = append(b.hooks, h)
 	return nil
 }
 
@@ -454,12 +471,14 @@ func (b *Broker) openListener(ls *listenerState) error {
 		w.stopClients = b.stopClients
 		w.onHandshakeFailure = b.obs.HandshakeFailure
 		w.maxPacket = b.server.Options.Capabilities.MaximumPacketSize
+		w.settle = b.unanswered.settle
 		l = w
 	} else {
 		g := newGuardedListener(ls.id, nl, tc, b.opts.ConnectTimeout, cl.MaxConnections, b.log)
 		g.stopClients = b.stopClients
 		g.onHandshakeFailure = b.obs.HandshakeFailure
 		g.maxPacket = b.server.Options.Capabilities.MaximumPacketSize
+		g.settle = b.unanswered.settle
 		l = g
 	}
 	ls.net = l

@@ -86,7 +86,7 @@ func (b *Broker) StartInspector() (stop func() error, err error) {
 	if err != nil {
 		return nop, err
 	}
-	if err := b.server.AddHook(insp.Hook(), nil); err != nil {
+	if err := b.addHook(insp.Hook(), nil); err != nil {
 		return nop, fmt.Errorf("add inspector hook: %w", err)
 	}
 	b.SetObserver(Observer{HandshakeFailure: insp.NoteTLSHandshakeFailure, ACLDenial: insp.NoteACLDenial})

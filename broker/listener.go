@@ -40,6 +40,9 @@ type guardedListener struct {
 	stopClients func(id string)
 	// onHandshakeFailure, when set, counts failed handshakes.
 	onHandshakeFailure func()
+	// settle, when set, finishes a connection mochi returned from with
+	// its session unfinished (unanswered.go), and reports whether it did.
+	settle func(net.Conn, error) bool
 }
 
 var _ listeners.Listener = (*guardedListener)(nil)
@@ -119,7 +122,8 @@ func (l *guardedListener) handle(c net.Conn, establish listeners.EstablishFn) {
 		}
 		c = newTLSConn(tc)
 	}
-	logEstablish(l.log, remote, establish(l.id, newFrameConn(c, l.maxPacket)))
+	fc := newFrameConn(c, l.maxPacket)
+	endEstablish(l.log, remote, fc, establish(l.id, fc), l.settle)
 }
 
 // sentConn notes whether the peer sent anything, so that a connection
@@ -137,6 +141,16 @@ func (c *sentConn) Read(p []byte) (int, error) {
 		c.sent = true
 	}
 	return n, err
+}
+
+// endEstablish ends the connection c that mochi has returned from with
+// err: settle (when set) finishes a session mochi left unfinished and logs
+// it; any other end is logged by logEstablish.
+func endEstablish(log *slog.Logger, remote string, c net.Conn, err error, settle func(net.Conn, error) bool) {
+	if settle != nil && settle(c, err) {
+		return
+	}
+	logEstablish(log, remote, err)
 }
 
 // logEstablish logs why mochi ended a connection, louder for a refused

@@ -49,7 +49,7 @@ func (b *Broker) addPersistence() error {
 	}
 	b.store = s
 	b.storeHook = new(store.Hook)
-	if err := b.server.AddHook(b.packets.add(b.storeHook), &store.HookConfig{Store: s, Server: b.server, CallerReadsPackets: true, Omit: b.omitted}); err != nil {
+	if err := b.addHook(b.packets.add(b.storeHook), &store.HookConfig{Store: s, Server: b.server, CallerReadsPackets: true, Omit: b.omitted}); err != nil {
 		s.Close()
 		return fmt.Errorf("open persistence store %s: %w", path, err)
 	}
@@ -57,7 +57,7 @@ func (b *Broker) addPersistence() error {
 		s.Close()
 		return err
 	}
-	if err := b.server.AddHook(b.packets.add(&inboundHook{b: b, st: b.storeHook}), nil); err != nil {
+	if err := b.addHook(b.packets.add(&inboundHook{b: b, st: b.storeHook}), nil); err != nil {
 		s.Close()
 		return fmt.Errorf("add inbound hook: %w", err)
 	}

@@ -149,7 +149,7 @@ func (b *Broker) addScheme() error {
 	if err != nil || h == nil {
 		return err
 	}
-	if err := b.server.AddHook(h, nil); err != nil {
+	if err := b.addHook(h, nil); err != nil {
 		return fmt.Errorf("add topic scheme hook: %w", err)
 	}
 	b.scheme = h.(*schemeHook)

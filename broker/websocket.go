@@ -40,6 +40,8 @@ type wsListener struct {
 	stopClients func(id string)
 	// onHandshakeFailure, when set, counts failed handshakes.
 	onHandshakeFailure func()
+	// settle: as guardedListener's.
+	settle func(net.Conn, error) bool
 }
 
 // httpErrorLog passes net/http's messages (failed TLS handshakes above all)
@@ -120,7 +122,8 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	establish := w.establish
 	w.mu.Unlock()
-	logEstablish(w.log, r.RemoteAddr, establish(w.id, newFrameConn(conn, w.maxPacket)))
+	fc := newFrameConn(conn, w.maxPacket)
+	endEstablish(w.log, r.RemoteAddr, fc, establish(w.id, fc), w.settle)
 }
 
 func (w *wsListener) Close(closeClients listeners.CloseFn) {
