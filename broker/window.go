@@ -66,7 +66,11 @@ import (
 // already runs: a new message overtook older ones being resent). Known
 // hole: now and then the message in flight when a connection dropped is
 // resent to the next one with DUP 0, not 1
-// (TestReceiveMaximumReconnectUnderLoad does not check the flag).
+// (TestReceiveMaximumReconnectUnderLoad does not check the flag): the
+// store hook's entry under its packet id is then that of a newer message
+// (a higher order) not sent yet, and store.Hook.OnPacketEncode clears the
+// flag by it; comparing Created and Origin does not tell the two apart
+// (the same publisher, the same second).
 
 // window is the send window of one connection of a v5 client that set a
 // Receive Maximum.
