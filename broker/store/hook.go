@@ -62,6 +62,9 @@ type outEntry struct {
 	// on is the connection the PUBLISH was last written on: it is never
 	// written there again (see OnPacketEncode).
 	on *mqtt.Client
+	// unsentRec: the record on disk says Unsent; the first write of the
+	// message rewrites it, so that a restart resends it with DUP 1.
+	unsentRec bool
 }
 
 type outKey struct {
@@ -719,6 +722,7 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) 
 	// names this message alone.
 	if e := h.out[k]; e != nil && e.order == order {
 		e.tx = tx
+		e.unsentRec = rec.Unsent
 	}
 	h.mu.Unlock()
 }
@@ -885,10 +889,23 @@ func (h *Hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
 		return
 	}
 	h.mu.Lock()
-	if e, ok := h.out[outKey{cl.ID, pk.PacketID}]; ok {
-		e.sent = true
+	defer h.mu.Unlock()
+	e, ok := h.out[outKey{cl.ID, pk.PacketID}]
+	if !ok {
+		return
 	}
-	h.mu.Unlock()
+	e.sent = true
+	if e.unsentRec && e.pk.FixedHeader.Type == packets.Publish {
+		// Queued while the client was away and now written: a resend
+		// after a restart is a redelivery, DUP 1 [MQTT-3.3.1-1]. Under
+		// h.mu, so that a PUBREC's record (OnPacketRead) comes after.
+		// Not waited for: a crash before it is durable costs the DUP flag.
+		e.unsentRec = false
+		b := appendRecord(nil, &outRecord{Order: e.order, Expiry: e.pk.Expiry, Msg: message(cl.ID, e.pk)})
+		tx := h.s.Begin()
+		tx.Put(outKeyOf(cl.ID, e.order), b)
+		tx.Commit()
+	}
 }
 
 // OnStarted gives the restored messages their order and expiry (mochi's
@@ -1022,7 +1039,7 @@ func (h *Hook) StoredInflightMessages() ([]storage.Message, error) {
 	for _, r := range recs {
 		pk := r.Msg.ToPacket()
 		pk.Expiry = r.Expiry
-		h.out[outKey{r.Msg.Client, r.Msg.PacketID}] = &outEntry{order: r.Order, pk: pk, sent: !r.Unsent, tx: done}
+		h.out[outKey{r.Msg.Client, r.Msg.PacketID}] = &outEntry{order: r.Order, pk: pk, sent: !r.Unsent, unsentRec: r.Unsent, tx: done}
 		if r.Order > h.order.Load() {
 			h.order.Store(r.Order)
 		}
