@@ -15,7 +15,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -75,38 +74,18 @@ func TestEnrollCutAtEveryStep(t *testing.T) {
 	t.Parallel()
 	testutil.Need(t, "strace")
 	tmpl, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
-	pki := filepath.Join(tmpl, "pki")
-	if err := ca.Init(pki, ca.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Open(pki, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newCA(t, filepath.Join(tmpl, "pki"))
 	claim, err := a.IssueClaim("line1", ca.ClaimOptions{MaxUses: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DSN000001"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
-	for name, data := range map[string][]byte{
-		"ds.json":      []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`),
+	req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: csrFor(t, key, "DSN000001")})
+	env, args, reset, steps := cutSetup(t, tmpl, work, map[string][]byte{
+		"ds.json":      []byte(emptyDynsec),
 		"claim.crt":    claim.CertPEM(),
 		"request.json": req,
-	} {
-		if err := os.WriteFile(filepath.Join(tmpl, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := []string{helperEnv + "=" + work}
-	args := []string{"-test.run=^TestEnrollHelper$", "-test.count=1"}
-	reset := func() { testutil.ResetDir(t, tmpl, work) }
-	reset()
-	steps := testutil.Steps(t, work, env, os.Args[0], args...)
+	})
 	if len(steps) < 4 {
 		t.Fatalf("the enrollment made %d cut points, want the index, the certificate and the dynsec save at least: %v", len(steps), steps)
 	}
@@ -116,15 +95,7 @@ func TestEnrollCutAtEveryStep(t *testing.T) {
 			testutil.Cut(t, work, env, s, reset, os.Args[0], args...)
 			assertNoClientWithoutCert(t, work, "DSN000001")
 
-			out, code := testutil.Run(t, work, time.Minute, "env", append(env, os.Args[0], "-test.run=^TestEnrollHelper$", "-test.count=1", "-test.v")...)
-			if code != 0 {
-				t.Fatalf("the retry after the cut at %s: exit %d\n%s", s, code, out)
-			}
-			_, ans, ok := strings.Cut(out, "ANSWER ")
-			var resp enroll.Response
-			if !ok || json.NewDecoder(strings.NewReader(ans)).Decode(&resp) != nil {
-				t.Fatalf("no answer from the retry:\n%s", out)
-			}
+			resp := helperAnswer(t, work, env, fmt.Sprintf("the retry after the cut at %s", s))
 			if resp.Status != enroll.StatusIssued {
 				t.Fatalf("the retry after the cut at %s was refused: %+v", s, resp)
 			}
@@ -169,6 +140,39 @@ func TestEnrollCutAtEveryStep(t *testing.T) {
 	}
 }
 
+// cutSetup writes files into the template folder tmpl, copies it to work
+// and lists the cut points of the helper's run there: reset restores work
+// from tmpl before each cut.
+func cutSetup(t *testing.T, tmpl, work string, files map[string][]byte) (env, args []string, reset func(), steps []testutil.Step) {
+	t.Helper()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(tmpl, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env = []string{helperEnv + "=" + work}
+	args = []string{"-test.run=^TestEnrollHelper$", "-test.count=1"}
+	reset = func() { testutil.ResetDir(t, tmpl, work) }
+	reset()
+	return env, args, reset, testutil.Steps(t, work, env, os.Args[0], args...)
+}
+
+// helperAnswer runs the helper to its end in work and returns its answer;
+// what names the run in a failure.
+func helperAnswer(t *testing.T, work string, env []string, what string) enroll.Response {
+	t.Helper()
+	out, code := testutil.Run(t, work, time.Minute, "env", append(env, os.Args[0], "-test.run=^TestEnrollHelper$", "-test.count=1", "-test.v")...)
+	if code != 0 {
+		t.Fatalf("%s: exit %d\n%s", what, code, out)
+	}
+	_, ans, ok := strings.Cut(out, "ANSWER ")
+	var resp enroll.Response
+	if !ok || json.NewDecoder(strings.NewReader(ans)).Decode(&resp) != nil {
+		t.Fatalf("no answer from %s:\n%s", what, out)
+	}
+	return resp
+}
+
 // assertNoClientWithoutCert: a dynsec client for id exists only beside a
 // current certificate of id in the index and in issued/.
 func assertNoClientWithoutCert(t *testing.T, dir, id string) {
@@ -199,42 +203,21 @@ func TestRenewCutAtEveryStep(t *testing.T) {
 	t.Parallel()
 	testutil.Need(t, "strace")
 	tmpl, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
-	pki := filepath.Join(tmpl, "pki")
-	if err := ca.Init(pki, ca.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Open(pki, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newCA(t, filepath.Join(tmpl, "pki"))
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dev, err := a.Issue(certs.Request{Kind: certs.Client, Name: "DSN000001", PublicKey: key.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	renewal := func() []byte {
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DSN000001"}}, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+		req, _ := json.Marshal(enroll.Request{ID: "DSN000001", CSR: csr(t, "DSN000001")})
 		return req
 	}
-	for name, data := range map[string][]byte{
+	env, args, reset, steps := cutSetup(t, tmpl, work, map[string][]byte{
 		"ds.json":      []byte(`{"clients": [{"username": "DSN000001", "roles": [{"rolename": "device"}]}], "groups": [], "roles": [{"rolename": "device"}]}`),
 		"claim.crt":    dev.CertPEM(), // the helper's requester: here the device's own certificate
 		"request.json": renewal(),
-	} {
-		if err := os.WriteFile(filepath.Join(tmpl, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := []string{helperEnv + "=" + work}
-	args := []string{"-test.run=^TestEnrollHelper$", "-test.count=1"}
-	reset := func() { testutil.ResetDir(t, tmpl, work) }
-	reset()
-	steps := testutil.Steps(t, work, env, os.Args[0], args...)
+	})
 	if len(steps) < 2 {
 		t.Fatalf("the renewal made %d cut points, want the index and the certificate at least: %v", len(steps), steps)
 	}
@@ -253,15 +236,7 @@ func TestRenewCutAtEveryStep(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(work, "request.json"), renewal(), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out, code := testutil.Run(t, work, time.Minute, "env", append(env, os.Args[0], "-test.run=^TestEnrollHelper$", "-test.count=1", "-test.v")...)
-			if code != 0 {
-				t.Fatalf("the re-run after the cut at %s: exit %d\n%s", s, code, out)
-			}
-			_, ans, ok := strings.Cut(out, "ANSWER ")
-			var resp enroll.Response
-			if !ok || json.NewDecoder(strings.NewReader(ans)).Decode(&resp) != nil {
-				t.Fatalf("no answer from the re-run:\n%s", out)
-			}
+			resp := helperAnswer(t, work, env, fmt.Sprintf("the re-run after the cut at %s", s))
 			if resp.Status != enroll.StatusRenewed {
 				t.Fatalf("the re-run after the cut at %s was refused: %+v", s, resp)
 			}

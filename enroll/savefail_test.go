@@ -4,15 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"mqtls/ca"
 	"mqtls/certs"
 	"mqtls/dynsec"
 	"mqtls/enroll"
@@ -28,30 +24,8 @@ import (
 func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 	t.Parallel()
 	const n = 6
-	dir := filepath.Join(t.TempDir(), "pki")
-	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds := filepath.Join(filepath.Dir(dir), "ds.json")
-	if err := os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st, err := dynsec.Load(ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, n)
+	s, claim, a, st, ds := f.s, f.claim, f.ca, f.st, f.ds
 	// The save writes ds.json.new, then renames it: a folder of that name
 	// makes every save fail, for root too.
 	if err := os.MkdirAll(filepath.Join(ds+".new", "x"), 0o755); err != nil {
@@ -62,7 +36,7 @@ func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 		id := fmt.Sprintf("DEV%03d", i)
 		reqs = append(reqs, mustJSON(enroll.Request{ID: id, CSR: csr(t, id)}))
 	}
-	for i, r := range all(t, s, claim.Cert, reqs) {
+	for i, r := range all(t, s, claim, reqs) {
 		if r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
 			t.Errorf("DEV%03d with the dynsec file unwritable: %s/%s (%s), want an internal error", i, r.Status, r.Code, r.Error)
 		}
@@ -86,7 +60,7 @@ func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 	if err := os.RemoveAll(ds + ".new"); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range all(t, s, claim.Cert, reqs) {
+	for i, r := range all(t, s, claim, reqs) {
 		id := fmt.Sprintf("DEV%03d", i)
 		if r.Status != enroll.StatusIssued {
 			t.Errorf("%s retried once the file can be written: %s/%s (%s), want issued", id, r.Status, r.Code, r.Error)
@@ -104,7 +78,7 @@ func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 			t.Errorf("%s: no current certificate after the retry: %+v (%v)", id, e, err)
 		}
 	}
-	if _, uses, _, err := a.Claim(certs.SerialHex(claim.Cert)); uses != n || err != nil {
+	if _, uses, _, err := a.Claim(certs.SerialHex(claim)); uses != n || err != nil {
 		t.Errorf("the claim counts %d uses (%v), want %d: each device once", uses, err, n)
 	}
 }
@@ -116,45 +90,19 @@ func TestFailedDynsecSaveUndoesTheBatch(t *testing.T) {
 // answer the device before the file holds it.
 func TestFailedDynsecSaveOnRetry(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "pki")
-	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds := filepath.Join(filepath.Dir(dir), "ds.json")
-	if err := os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st, err := dynsec.Load(ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, 1)
+	s, claim, a, st, ds := f.s, f.claim, f.ca, f.st, f.ds
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "DEV"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := mustJSON(enroll.Request{ID: "DEV", CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	req := mustJSON(enroll.Request{ID: "DEV", CSR: csrFor(t, key, "DEV")})
 	// What a cut before the dynsec save leaves: the certificate, enrolled
 	// with the claim, current and in issued/; no client.
-	if _, err := a.Issue(certs.Request{Kind: certs.Client, Name: "DEV", PublicKey: key.Public(), EnrolledBy: certs.SerialHex(claim.Cert)}); err != nil {
+	if _, err := a.Issue(certs.Request{Kind: certs.Client, Name: "DEV", PublicKey: key.Public(), EnrolledBy: certs.SerialHex(claim)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(ds+".new", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if r := all(t, s, claim.Cert, [][]byte{req})[0]; r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
+	if r := all(t, s, claim, [][]byte{req})[0]; r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
 		t.Errorf("the retry with the dynsec file unwritable: %s/%s (%s), want an internal error", r.Status, r.Code, r.Error)
 	}
 	if _, err := st.Client("DEV"); err == nil {
@@ -163,7 +111,7 @@ func TestFailedDynsecSaveOnRetry(t *testing.T) {
 	if err := os.RemoveAll(ds + ".new"); err != nil {
 		t.Fatal(err)
 	}
-	if r := all(t, s, claim.Cert, [][]byte{req})[0]; r.Status != enroll.StatusIssued {
+	if r := all(t, s, claim, [][]byte{req})[0]; r.Status != enroll.StatusIssued {
 		t.Errorf("the retry once the file can be written: %s/%s (%s), want issued", r.Status, r.Code, r.Error)
 	}
 	onDisk, err := dynsec.Load(ds)

@@ -22,16 +22,22 @@ import (
 func csr(t testing.TB, cn string) string {
 	t.Helper()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, k)
+	return csrFor(t, k, cn)
+}
+
+// csrFor is the PEM certificate request of key for the common name cn.
+func csrFor(t testing.TB, key *ecdsa.PrivateKey, cn string) string {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, *ca.CA) {
+// newCA makes a CA without password in dir and opens it.
+func newCA(t testing.TB, dir string) *ca.CA {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "pki")
 	if err := ca.Init(dir, ca.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +45,34 @@ func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// emptyDynsec is a dynsec file with no client and the role "device".
+const emptyDynsec = `{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`
+
+// fixture is an enroll service on a fresh CA (pki/ in a temporary
+// folder) and the dynsec file ds.json beside it, with a claim "batch".
+type fixture struct {
+	s     *enroll.Service
+	claim *x509.Certificate
+	ca    *ca.CA
+	st    *dynsec.Store
+	ds    string // the dynsec file's path
+}
+
+func newFixture(t testing.TB, maxUses int) fixture {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	a := newCA(t, dir)
 	claim, err := a.IssueClaim("batch", ca.ClaimOptions{MaxUses: maxUses})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ds := filepath.Join(filepath.Dir(dir), "ds.json")
-	os.WriteFile(ds, []byte(`{"clients": [], "groups": [], "roles": [{"rolename": "device"}]}`), 0o600)
+	if err := os.WriteFile(ds, []byte(emptyDynsec), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	st, err := dynsec.Load(ds)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +81,13 @@ func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, claim.Cert, a
+	return fixture{s: s, claim: claim.Cert, ca: a, st: st, ds: ds}
+}
+
+func newService(t testing.TB, maxUses int) (*enroll.Service, *x509.Certificate, *ca.CA) {
+	t.Helper()
+	f := newFixture(t, maxUses)
+	return f.s, f.claim, f.ca
 }
 
 // TestClaimUsesUnderConcurrency: concurrent requests cannot overdraw a
