@@ -13,6 +13,42 @@ import (
 	"mqtls/certs"
 )
 
+// tempCA is a CA without password in a temporary folder.
+func tempCA(tb testing.TB) *CA {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "pki")
+	if err := Init(dir, InitOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := Open(dir, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// waitsForFilesInFlight runs op in a goroutine while another goroutine of
+// this process holds the issued files in flight, fails the test if op
+// answers before they are written, then ends the write and returns op's
+// error.
+func waitsForFilesInFlight(t *testing.T, c *CA, op func() error) error {
+	t.Helper()
+	end, err := c.beginFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	select {
+	case err := <-done:
+		end()
+		t.Fatalf("the re-run answered while this process's files were in flight: %v, want it to wait for them", err)
+	case <-time.After(100 * time.Millisecond): // it waits (a wrong answer comes at once)
+	}
+	end()
+	return <-done
+}
+
 // TestUnfinishedWaitsForThisProcessesFiles: a renewal re-run (from the
 // old certificate, after a renewal cut before its certificate's file was
 // written) that arrives while another goroutine of the same process writes
@@ -21,14 +57,7 @@ import (
 // another process's and answering ErrNotCurrent.
 func TestUnfinishedWaitsForThisProcessesFiles(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "pki")
-	if err := Init(dir, InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := tempCA(t)
 	newKey := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -49,24 +78,12 @@ func TestUnfinishedWaitsForThisProcessesFiles(t *testing.T) {
 	if err := c.writeFile(c.IssuedPath("DSN000001", ".crt"), dev.CertPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	end, err := c.beginFiles() // another enrollment's files, in flight
-	if err != nil {
-		t.Fatal(err)
-	}
 	key := newKey()
-	done := make(chan error, 1)
-	go func() {
+	// Another enrollment's files are in flight while the re-run comes.
+	if err := waitsForFilesInFlight(t, c, func() error {
 		_, err := c.RenewCSR("DSN000001", key.Public(), from, RenewOptions{Grace: time.Hour})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		end()
-		t.Fatalf("the re-run answered while this process's files were in flight: %v, want it to wait for them", err)
-	case <-time.After(100 * time.Millisecond): // it waits (a wrong answer comes at once)
-	}
-	end()
-	if err := <-done; err != nil {
+		return err
+	}); err != nil {
 		t.Fatalf("the re-run once the files were written: %v (not current: %v)", err, errors.Is(err, ErrNotCurrent))
 	}
 	cur, _, ok, err := c.Current("DSN000001")
@@ -82,14 +99,7 @@ func TestUnfinishedWaitsForThisProcessesFiles(t *testing.T) {
 // failing with ErrExists.
 func TestIssueReplacesUnfinishedWhileFilesInFlight(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "pki")
-	if err := Init(dir, InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := tempCA(t)
 	first, err := c.IssueClient("DSN000001", ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -100,23 +110,10 @@ func TestIssueReplacesUnfinishedWhileFilesInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	end, err := c.beginFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
+	if err := waitsForFilesInFlight(t, c, func() error {
 		_, err := c.IssueClient("DSN000001", ClientOptions{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		end()
-		t.Fatalf("the re-run answered while this process's files were in flight: %v, want it to wait for them", err)
-	case <-time.After(100 * time.Millisecond): // it waits (a wrong answer comes at once)
-	}
-	end()
-	if err := <-done; err != nil {
+		return err
+	}); err != nil {
 		t.Fatalf("the re-run once the files were written: %v", err)
 	}
 	if old, _, _ := c.Lookup(certs.SerialHex(first.Cert)); !old.Revoked {

@@ -3,7 +3,6 @@ package ca
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,14 +12,7 @@ import (
 // keys or files), then the CRL is signed once.
 func revokedCA(b *testing.B, n int) *CA {
 	b.Helper()
-	dir := filepath.Join(b.TempDir(), "pki")
-	if err := Init(dir, InitOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	c, err := Open(dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := tempCA(b)
 	now := time.Now().UTC()
 	recs := make([]record, 0, 2*n)
 	for i := range n {
