@@ -9,7 +9,6 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
-	"mqtls/conf"
 	"mqtls/dynsec"
 )
 
@@ -31,15 +30,7 @@ func benchSecurity(b testing.TB) []struct{ name, sec string } {
 // benchHook builds a broker (not started) with the security lines sec and
 // returns its auth hook and a v5 client "dev1" of its listener.
 func benchHook(b testing.TB, sec string) (*authHook, *mqtt.Client) {
-	cfg, err := conf.Parse("b.conf", fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", sec))
-	if err != nil {
-		b.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { br.Close() })
+	br := unstartedBroker(b, fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", sec))
 	h := &authHook{b: br}
 	h.Init(nil)
 	return h, benchClient("dev1")

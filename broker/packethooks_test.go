@@ -98,19 +98,27 @@ func TestPacketTypesAsClaimed(t *testing.T) {
 	}
 }
 
-// brokerForPacketHooks is a broker with every hook of ours that works on
-// packets (a mount point adds one).
-func brokerForPacketHooks(t *testing.T) *Broker {
+// unstartedBroker is a broker (not started) with the configuration cfg,
+// closed when the test ends.
+func unstartedBroker(t testing.TB, cfg []byte) *Broker {
 	t.Helper()
-	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nmount_point m/\nretain_available false\nallow_anonymous true\n"))
+	c, err := conf.Parse("b.conf", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	br, err := New(cfg, nil, Options{})
+	br, err := New(c, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { br.Close() })
+	return br
+}
+
+// brokerForPacketHooks is a broker with every hook of ours that works on
+// packets (a mount point adds one).
+func brokerForPacketHooks(t *testing.T) *Broker {
+	t.Helper()
+	br := unstartedBroker(t, []byte("listener 1 127.0.0.1\nmount_point m/\nretain_available false\nallow_anonymous true\n"))
 	return br
 }
 
@@ -513,15 +521,7 @@ func TestMessagePathInPlace(t *testing.T) {
 // hooks allocates nothing (a packet passed to a hook through an interface
 // by pointer would escape: 800 bytes a call).
 func TestMessagePathRoutersAllocateNothing(t *testing.T) {
-	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\nmax_retained_bytes 1000\nmessage_size_limit 100\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br := unstartedBroker(t, []byte("listener 1 127.0.0.1\nallow_anonymous true\nmax_retained_bytes 1000\nmessage_size_limit 100\n"))
 	pub := br.server.NewClient(nil, "127.0.0.1:1", "dev1", false)
 	sub := br.server.NewClient(nil, "127.0.0.1:1", "dev2", false)
 	pub.Properties.ProtocolVersion, sub.Properties.ProtocolVersion = 4, 4

@@ -7,8 +7,6 @@ import (
 	"unsafe"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-
-	"mqtls/conf"
 )
 
 // TestOnePublishHook: mochi copies the 800-byte packet in and out of every
@@ -16,15 +14,7 @@ import (
 // delivery, so our hooks that only judge a publish (access control,
 // max_retained_bytes, message_size_limit) are one hook to mochi.
 func TestOnePublishHook(t *testing.T) {
-	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\nmax_retained_bytes 1000\nmessage_size_limit 100\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br := unstartedBroker(t, []byte("listener 1 127.0.0.1\nallow_anonymous true\nmax_retained_bytes 1000\nmessage_size_limit 100\n"))
 	if br.retained == nil {
 		t.Fatal("no retained hook with max_retained_bytes")
 	}

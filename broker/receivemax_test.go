@@ -71,6 +71,18 @@ func inflightStacks(t *testing.T, b *brokerProc) string {
 
 var rmPayload = regexp.MustCompile(`^p(\d+)-(\d+)$`)
 
+// rmParse reads the publisher p and the message number n of a payload
+// "p<p>-<n>"; ok is false for any other payload.
+func rmParse(payload []byte) (p, n int, ok bool) {
+	m := rmPayload.FindStringSubmatch(string(payload))
+	if m == nil {
+		return 0, 0, false
+	}
+	fmt.Sscan(m[1], &p)
+	fmt.Sscan(m[2], &n)
+	return p, n, true
+}
+
 // TestReceiveMaximumManyPublishers: a v5 subscriber with a small Receive
 // Maximum that acknowledges each message as it comes, and 20 publishers
 // that publish QoS 1 messages to it concurrently. Every publisher keeps
@@ -162,14 +174,9 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16, qos byte) {
 			if len(unacked) > int(rm) {
 				fail("subscriber: %d messages unacknowledged, Receive Maximum %d", len(unacked), rm)
 			}
-			m := rmPayload.FindStringSubmatch(string(pk.Payload))
-			var p, n int
-			if m != nil {
-				fmt.Sscan(m[1], &p)
-				fmt.Sscan(m[2], &n)
-			}
+			p, n, ok := rmParse(pk.Payload)
 			switch {
-			case m == nil || p >= pubs:
+			case !ok || p >= pubs:
 				fail("subscriber: unexpected payload %q", pk.Payload)
 			case n != next[p]:
 				fail("subscriber: publisher %d's message %d came after its message %d", p, n, next[p]-1)
@@ -497,14 +504,9 @@ func TestReceiveMaximumReconnectUnderLoad(t *testing.T) {
 			if pk.FixedHeader.Type != packets.Publish {
 				t.Fatalf("packet type %d, want PUBLISH", pk.FixedHeader.Type)
 			}
-			m := rmPayload.FindStringSubmatch(string(pk.Payload))
-			var p, n int
-			if m != nil {
-				fmt.Sscan(m[1], &p)
-				fmt.Sscan(m[2], &n)
-			}
+			p, n, ok := rmParse(pk.Payload)
 			switch {
-			case m == nil || p >= pubs:
+			case !ok || p >= pubs:
 				t.Fatalf("unexpected payload %q", pk.Payload)
 			case n == next[p]:
 				next[p]++

@@ -6,22 +6,12 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"mqtls/conf"
 )
 
 // windowClient is a broker's queue hook and a connected client of protocol
 // version ver with Receive Maximum rm (v5), as OnSessionEstablish sees it.
 func windowClient(t testing.TB, ver byte, rm uint16) (*queueHook, *mqtt.Client) {
-	cfg, err := conf.Parse("b.conf", []byte("listener 1 127.0.0.1\nallow_anonymous true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br := unstartedBroker(t, []byte("listener 1 127.0.0.1\nallow_anonymous true\n"))
 	c1, c2 := net.Pipe()
 	t.Cleanup(func() { c1.Close(); c2.Close() })
 	sub := br.server.NewClient(newFrameConn(c1, 0), "127.0.0.1:1", "sub", false)
