@@ -9,8 +9,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"mqtls/conf"
 )
 
 // hotPath is one QoS 1 message through the broker's own hooks, in the
@@ -35,15 +33,7 @@ type hotPath struct {
 }
 
 func newHotPath(t testing.TB, security string) *hotPath {
-	cfg, err := conf.Parse("b.conf", fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", security))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := New(cfg, nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
+	br, cfg := unstartedBrokerConf(t, fmt.Appendf(nil, "listener 1 127.0.0.1\n%s\n", security))
 	client := func(id string) *mqtt.Client {
 		cl := br.server.NewClient(nil, "127.0.0.1:1", id, false)
 		cl.Properties.Username = []byte(id)

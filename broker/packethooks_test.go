@@ -102,6 +102,13 @@ func TestPacketTypesAsClaimed(t *testing.T) {
 // closed when the test ends.
 func unstartedBroker(t testing.TB, cfg []byte) *Broker {
 	t.Helper()
+	br, _ := unstartedBrokerConf(t, cfg)
+	return br
+}
+
+// unstartedBrokerConf is unstartedBroker and the parsed configuration.
+func unstartedBrokerConf(t testing.TB, cfg []byte) (*Broker, *conf.Config) {
+	t.Helper()
 	c, err := conf.Parse("b.conf", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +118,7 @@ func unstartedBroker(t testing.TB, cfg []byte) *Broker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { br.Close() })
-	return br
+	return br, c
 }
 
 // brokerForPacketHooks is a broker with every hook of ours that works on
