@@ -163,10 +163,7 @@ func TestTopicAliasPublishChecked(t *testing.T) {
 func TestReceiveMaximumOneQoS2(t *testing.T) {
 	dir := t.TempDir()
 	_, addr, _ := rawBroker(t, dir, "allow_anonymous true\n")
-	cp := connectPacket(5, "rm1-sub", true, 0)
-	cp.Properties.ReceiveMaximum = 1
-	sub := mustDial(t, addr, cp)
-	mustSubscribe(t, sub, "rm1/#", 2)
+	sub, _ := rmSubscriber(t, addr, "rm1-sub", 0, 1, "rm1/#", 2)
 	pub := mustDial(t, addr, connectPacket(5, "rm1-pub", true, 0))
 	for i := 1; i <= 3; i++ {
 		mustSend(t, pub, publishPacket("rm1/t", []byte(fmt.Sprint(i)), 2, uint16(i)))

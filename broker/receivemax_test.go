@@ -69,6 +69,17 @@ func inflightStacks(t *testing.T, b *brokerProc) string {
 	return fmt.Sprintf("%d goroutines wait in the in-flight set, the first:\n%s", len(v), v[0])
 }
 
+// rmSubscriber connects a clean v5 client id with session expiry expiry
+// and Receive Maximum rm, subscribed to filter at qos; cp is its CONNECT.
+func rmSubscriber(t *testing.T, addr, id string, expiry uint32, rm uint16, filter string, qos byte) (sub *rawClient, cp packets.Packet) {
+	t.Helper()
+	cp = connectPacket(5, id, true, expiry)
+	cp.Properties.ReceiveMaximum = rm
+	sub = mustDial(t, addr, cp)
+	mustSubscribe(t, sub, filter, qos)
+	return sub, cp
+}
+
 var rmPayload = regexp.MustCompile(`^p(\d+)-(\d+)$`)
 
 // rmParse reads the publisher p and the message number n of a payload
@@ -110,10 +121,7 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16, qos byte) {
 		pubs = 20
 		each = 25 // 500 in all: under max_queued_messages, nothing is dropped
 	)
-	cp := connectPacket(5, "rm-sub", true, 0)
-	cp.Properties.ReceiveMaximum = rm
-	sub := mustDial(t, b.addr, cp)
-	mustSubscribe(t, sub, "rm/#", qos)
+	sub, _ := rmSubscriber(t, b.addr, "rm-sub", 0, rm, "rm/#", qos)
 
 	var (
 		acked    [pubs]atomic.Int32 // PUBACKs (PUBRECs) each publisher got
@@ -297,10 +305,7 @@ func manyPublishers(t *testing.T, b rmBroker, rm uint16, qos byte) {
 // publishers in turn, none while another is unacknowledged.
 func TestReceiveMaximumHeldInOrder(t *testing.T) {
 	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
-		cp := connectPacket(5, "held-sub", true, 0)
-		cp.Properties.ReceiveMaximum = 1
-		sub := mustDial(t, b.addr, cp)
-		mustSubscribe(t, sub, "held/#", 1)
+		sub, _ := rmSubscriber(t, b.addr, "held-sub", 0, 1, "held/#", 1)
 		pubs := []*rawClient{
 			mustDial(t, b.addr, connectPacket(5, "held-a", true, 0)),
 			mustDial(t, b.addr, connectPacket(4, "held-b", true, 0)),
@@ -334,10 +339,7 @@ func TestReceiveMaximumHeldInOrder(t *testing.T) {
 // resent the whole session at once); only the one it had is a duplicate.
 func TestReceiveMaximumHeldResumed(t *testing.T) {
 	rmBrokers(t, "", func(t *testing.T, b rmBroker) {
-		cp := connectPacket(5, "resume-sub", true, 300)
-		cp.Properties.ReceiveMaximum = 1
-		sub := mustDial(t, b.addr, cp)
-		mustSubscribe(t, sub, "resume/#", 1)
+		sub, cp := rmSubscriber(t, b.addr, "resume-sub", 300, 1, "resume/#", 1)
 		pub := mustDial(t, b.addr, connectPacket(5, "resume-pub", true, 0))
 		for i := 1; i <= 5; i++ {
 			mustSend(t, pub, publishPacket("resume/t", []byte(fmt.Sprint(i)), 1, uint16(i)))
@@ -461,10 +463,7 @@ func TestReceiveMaximumReconnectUnderLoad(t *testing.T) {
 			pubs = 5
 			each = 40
 		)
-		cp := connectPacket(5, "load-sub", true, 300)
-		cp.Properties.ReceiveMaximum = 2
-		sub := mustDial(t, b.addr, cp)
-		mustSubscribe(t, sub, "load/#", 1)
+		sub, cp := rmSubscriber(t, b.addr, "load-sub", 300, 2, "load/#", 1)
 		cp.Connect.Clean = false
 		var wg sync.WaitGroup
 		errs := make(chan error, pubs)
