@@ -8,9 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -48,13 +46,7 @@ func newBenchEnvFleet(b testing.TB, fleet int) *benchEnv {
 	b.Helper()
 	dir := b.TempDir()
 	pki := filepath.Join(dir, "pki")
-	if err := ca.Init(pki, ca.InitOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	a, err := ca.Open(pki, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := newCA(b, pki)
 	if _, err := a.IssueServer(ca.ServerOptions{Hosts: []string{"localhost"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -163,8 +155,7 @@ func benchPersistent(b *testing.B, conns, fleet int) {
 	reqs := make([][]byte, b.N)
 	for i := range reqs {
 		id := fmt.Sprintf("P%07d", i)
-		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-		reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+		reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: csrFor(b, key, id)})
 	}
 	cs := make([]*benchConn, conns)
 	for i := range cs {

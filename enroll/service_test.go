@@ -156,8 +156,7 @@ func TestConcurrentEnrollmentsAnswerTheirOwn(t *testing.T) {
 			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: csr(t, "OTHER")})
 		default:
 			keys[i], _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, keys[i])
-			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+			reqs[i], _ = json.Marshal(enroll.Request{ID: id, CSR: csrFor(t, keys[i], id)})
 		}
 	}
 	answers := make([]enroll.Response, n)
