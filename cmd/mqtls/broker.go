@@ -82,6 +82,18 @@ Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 // runBroker runs until SIGINT or SIGTERM; SIGHUP reloads. tryIt, when set,
 // is printed on stdout once the broker listens.
 func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt string, stdout, stderr io.Writer) error {
+	// The signals are ours before anything listens: one that came between
+	// the listeners opening and these calls took Go's default and ended
+	// the process (a SIGHUP or SIGUSR2 sent as soon as the port answered).
+	// A signal that comes during start-up waits in its channel.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 	log, closer, err := broker.NewLogger(cfg, stdout, stderr)
 	if err != nil {
 		return err
@@ -119,14 +131,6 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	if tryIt != "" {
 		fmt.Fprintln(stdout, tryIt)
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, syscall.SIGUSR2)
-	defer signal.Stop(usr2)
 	for {
 		select {
 		case <-hup:
