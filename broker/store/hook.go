@@ -149,7 +149,7 @@ func (h *Hook) ID() string { return "mqtls-store" }
 var hookEvents = hookset.Of(
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnQosPublish, mqtt.OnQosDropped,
 	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent,
 	mqtt.OnStarted,
 	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
@@ -749,10 +749,10 @@ func samePayload(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b))
 }
 
-// OnQosComplete does nothing: mochi calls it after the packet id is free
-// again, when a new message may already use it. OnPacketRead completes
-// the message when its acknowledgement arrives, before that.
-func (h *Hook) OnQosComplete(*mqtt.Client, packets.Packet) {}
+// OnQosComplete is not provided: mochi calls it after the packet id is
+// free again, when a new message may already use it, and its loop copies
+// the 800-byte packet into every hook that provides it. OnPacketRead
+// completes the message when its acknowledgement arrives, before that.
 
 // OnQosDropped forgets a message, except when mochi clears a session that
 // a new connection took over with its messages.
