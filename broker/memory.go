@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path"
@@ -51,7 +50,7 @@ type MemoryLimit struct {
 }
 
 // ApplyMemoryLimit sets the process's soft memory limit from the
-// configuration and logs it. The Go runtime otherwise lets the heap grow
+// configuration and returns it. The Go runtime otherwise lets the heap grow
 // to about twice the live heap before it collects (GOGC 100), so the
 // resident memory of a busy broker peaks far above what its clients hold.
 //
@@ -66,7 +65,11 @@ type MemoryLimit struct {
 //
 // It sets a process-wide value: it belongs to the program that runs the
 // broker, not to every [New].
-func ApplyMemoryLimit(cfg *conf.Config, log *slog.Logger) {
+//
+// It logs nothing: the caller logs the returned limit (its [MemoryLimit.Ignored]
+// warning, then its String) once the broker has started, so that a broker that
+// fails to start says only why.
+func ApplyMemoryLimit(cfg *conf.Config) MemoryLimit {
 	m := resolveMemoryLimit(cfg, os.Getenv("GOMEMLIMIT"), debug.SetMemoryLimit(-1), "/")
 	if m.apply {
 		limit := m.Bytes
@@ -75,10 +78,7 @@ func ApplyMemoryLimit(cfg *conf.Config, log *slog.Logger) {
 		}
 		debug.SetMemoryLimit(limit)
 	}
-	if m.Ignored != "" {
-		log.Warn(m.Ignored)
-	}
-	log.Info(m.String())
+	return m
 }
 
 // String is the start-up log line.

@@ -106,7 +106,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	broker.ApplyMemoryLimit(cfg, log)
+	memLimit := broker.ApplyMemoryLimit(cfg)
 	b, err := broker.New(cfg, log, opts)
 	if err != nil {
 		return err
@@ -132,6 +132,10 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 		}
 		defer os.Remove(cfg.PIDFile)
 	}
+	if memLimit.Ignored != "" {
+		log.Warn(memLimit.Ignored)
+	}
+	log.Info(memLimit.String())
 	log.Info("mqtls broker " + version() + " running")
 	if tryIt != "" {
 		fmt.Fprintln(stdout, tryIt)
