@@ -159,12 +159,25 @@ func (c *CA) GenerateCRL() (Repair, error) {
 }
 
 // List returns every certificate of the index, oldest first, after reading
-// what other processes appended.
+// what other processes appended; one crl.pem lists is revoked (see settle).
 func (c *CA) List() ([]Entry, error) {
 	if err := c.idx.refresh(); err != nil {
 		return nil, err
 	}
-	return c.idx.snapshot(), nil
+	es := c.idx.snapshot()
+	c.settle(es)
+	return es, nil
+}
+
+// findSettled is find with what crl.pem lists (see settle).
+func (c *CA) findSettled(nameOrSerial string) (Entry, bool) {
+	e, ok := c.idx.find(nameOrSerial)
+	if ok {
+		es := []Entry{e}
+		c.settle(es)
+		e = es[0]
+	}
+	return e, ok
 }
 
 // Lookup finds the newest certificate of a name, or a certificate by serial.
@@ -172,16 +185,21 @@ func (c *CA) Lookup(nameOrSerial string) (Entry, bool, error) {
 	if err := c.idx.refresh(); err != nil {
 		return Entry{}, false, err
 	}
-	e, ok := c.idx.find(nameOrSerial)
+	e, ok := c.findSettled(nameOrSerial)
 	return e, ok, nil
 }
 
 // IsRevoked reports whether the certificate with this serial (hex) is
-// revoked according to the index.
+// revoked according to the index or crl.pem (see settle).
 func (c *CA) IsRevoked(serial string) (bool, error) {
 	if err := c.idx.refresh(); err != nil {
 		return false, err
 	}
 	e, ok := c.idx.findSerial(serial)
+	if ok {
+		es := []Entry{e}
+		c.settle(es)
+		e = es[0]
+	}
 	return ok && e.Revoked, nil
 }
