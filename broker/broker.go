@@ -227,9 +227,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
 	if b.mounted() {
-		if err := b.addHook(b.packets.add(&mountHook{b: b}), nil); err != nil {
-			return nil, fmt.Errorf("add mount point hook: %w", err)
-		}
+		// packetHooks runs all it does: given to mochi, it would only be
+		// asked about every event of every packet.
+		b.packets.add(&mountHook{b: b})
 	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.

@@ -551,3 +551,19 @@ func TestMessagePathRoutersAllocateNothing(t *testing.T) {
 		t.Fatalf("%.0f allocations per message, want 0", allocs)
 	}
 }
+
+// TestEveryHookGivenToMochiProvidesAnEvent: mochi asks every hook it holds
+// whether it provides each event of every packet, so a hook that provides
+// none (its packet events run inside packetHooks) must not be given to it.
+func TestEveryHookGivenToMochiProvidesAnEvent(t *testing.T) {
+	br := brokerForPacketHooks(t)
+	for _, h := range br.hooks {
+		provides := false
+		for e := byte(0); e < 64; e++ {
+			provides = provides || h.Provides(e)
+		}
+		if !provides {
+			t.Errorf("hook %s is given to mochi but provides it no event", h.ID())
+		}
+	}
+}
