@@ -276,7 +276,11 @@ func (h *queueHook) release(id string, pid uint16, created int64) {
 // has parked meanwhile, or that wait for a client that is offline. One that
 // is neither (another goroutine's publish may be between its two steps)
 // waits for the next publish, for a second at most.
-func (h *queueHook) OnPublished(*mqtt.Client, packets.Packet) {
+func (h *queueHook) OnPublished(*mqtt.Client, packets.Packet) { h.published() }
+
+// published is OnPublished, which uses neither the client nor the packet:
+// hookLoop calls it without a copy of the packet.
+func (h *queueHook) published() {
 	if h.pending.Load() == 0 {
 		return
 	}
