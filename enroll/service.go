@@ -373,7 +373,8 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	// newest certificate this claim enrolled (an issue cut short, or one
 	// undone because the dynsec file could not be saved) is counted
 	// already, and enrolling it again takes no new use.
-	counted := e.Name == req.ID && e.EnrolledBy == certs.SerialHex(leaf)
+	// One undone takes no use (ca.Undo gave it back).
+	counted := e.Name == req.ID && e.EnrolledBy == certs.SerialHex(leaf) && !e.Undone
 	name, serial, err := s.claim(leaf, !counted)
 	if err != nil {
 		return Response{}, err
@@ -411,8 +412,9 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 		err = nil
 	}
 	if err != nil {
-		// Nothing may be left half done: the certificate goes.
-		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
+		// Nothing may be left half done: the certificate goes, and the
+		// use of the claim it took comes back.
+		if _, rerr := s.cfg.CA.Undo(certs.SerialHex(iss.Cert)); rerr != nil {
 			err = fmt.Errorf("%v; revoking the certificate just issued failed too: %v", err, rerr)
 		}
 		if strings.Contains(err.Error(), "already exists") {
