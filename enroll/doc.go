@@ -42,7 +42,10 @@
 // dynsec file cannot be saved, the batch is undone: its clients are taken
 // out of the broker's memory again and its certificates revoked with the
 // uses of their claims given back (ca.Undo), and each device, answered
-// "internal", enrolls with its retry (the claim counts the id once). An
+// "internal", enrolls with its retry (the claim counts the id once). When
+// the save failed after its rename and the cleanup's save failed too, the
+// file keeps those clients, with revoked certificates: the next start
+// removes them, and a retry of such an id takes its client over. An
 // enrollment cut by a crash after its index line keeps its use: its
 // certificate is current, and the device's retry with the same key is
 // answered with it and takes no second use.

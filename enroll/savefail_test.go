@@ -161,3 +161,46 @@ func TestFailedDynsecSaveGivesTheClaimUseBack(t *testing.T) {
 		t.Errorf("the claim counts %d uses (%v), want 1", uses, err)
 	}
 }
+
+// TestUndoneClientLeftInTheFileIsRemoved: a batch whose dynsec save failed
+// after its rename, and whose cleanup save failed too, leaves the file
+// with the clients of certificates the CA revoked and undid (the state is
+// made by enrolling, then undoing the certificate as the failed batch
+// does). The next start takes such a client out of the file, and the
+// device's retry enrolls it again instead of being refused as already
+// enrolled.
+func TestUndoneClientLeftInTheFileIsRemoved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	req := mustJSON(enroll.Request{ID: "DEV", CSR: csr(t, "DEV")})
+	if r := all(t, f.s, f.claim, [][]byte{req})[0]; r.Status != enroll.StatusIssued {
+		t.Fatalf("enroll DEV: %s/%s (%s)", r.Status, r.Code, r.Error)
+	}
+	e, _, _ := f.ca.Lookup("DEV")
+	if _, err := f.ca.Undo(e.Serial); err != nil {
+		t.Fatal(err)
+	}
+	// The next start, on the same files.
+	a, err := ca.Open(f.ca.Dir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dynsec.Load(f.ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := dynsec.Load(f.ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onDisk.Client("DEV"); err == nil {
+		t.Errorf("the start left DEV's dynsec client in the file, whose certificate %s is revoked", e.Serial)
+	}
+	if r := all(t, s, f.claim, [][]byte{mustJSON(enroll.Request{ID: "DEV", CSR: csr(t, "DEV")})})[0]; r.Status != enroll.StatusIssued {
+		t.Errorf("DEV's retry after the start: %s/%s (%s), want issued", r.Status, r.Code, r.Error)
+	}
+}
