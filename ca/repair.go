@@ -384,10 +384,17 @@ func (c *CA) repairLocked(f *os.File, rootKey crypto.Signer, now time.Time, forc
 }
 
 // revokeLocked revokes by recs in the safe order: crl.pem listing them
-// first, then their index lines. With no recs it writes crl.pem again.
+// first, then their index lines (in one append with the undo lines among
+// recs, which crl.pem does not list). With no recs it writes crl.pem again.
 // Callers hold the index lock.
 func (c *CA) revokeLocked(f *os.File, rootKey crypto.Signer, now time.Time, recs []record) error {
-	if err := c.writeCRL(rootKey, now, recs); err != nil {
+	var revokes []record
+	for _, r := range recs {
+		if r.Op == opRevoke {
+			revokes = append(revokes, r)
+		}
+	}
+	if err := c.writeCRL(rootKey, now, revokes); err != nil {
 		return fmt.Errorf("write the CRL: %w", err)
 	}
 	if err := c.idx.appendLines(f, recs); err != nil {
