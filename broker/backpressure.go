@@ -79,6 +79,11 @@ func (h *backpressureHook) gate(id string) *gate {
 // OnQosPublish makes the publisher of pk wait while the subscriber cl has
 // more than limit unacknowledged messages.
 func (h *backpressureHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	h.qosPublish(cl, &pk)
+}
+
+// qosPublish is OnQosPublish on pk itself (hookLoop calls it).
+func (h *backpressureHook) qosPublish(cl *mqtt.Client, pk *packets.Packet) {
 	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup || pk.FixedHeader.Retain ||
 		cl.Net.Inline || pk.Origin == cl.ID || pk.Origin == "" || pk.Origin == mqtt.InlineClientId {
 		return

@@ -100,7 +100,7 @@ type Broker struct {
 	order []*listenerState
 	// global is the authorizer of per_listener_settings false.
 	global dynsec.Authorizer
-	// hooks are the hooks added to mochi, in its order (addHook), for the
+	// hooks are the hooks in the hook loop, in its order (addHook), for the
 	// end of a connection that mochi leaves unfinished (unanswered.go).
 	hooks      []mqtt.Hook
 	unanswered *unansweredHook
@@ -117,6 +117,7 @@ type Broker struct {
 	storeHook *store.Hook
 	wildcard  *wildcardHook
 	queue     *queueHook
+	loop      *hookLoop     // all the hooks below, as mochi's one hook
 	packets   *packetHooks  // our OnPacketRead and OnPacketEncode, as one hook
 	publish   *publishHooks // our OnPublish judges, as one hook
 	// bridges are the connection blocks, started with the broker.
@@ -212,6 +213,11 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 	if err := b.checkEnrollment(); err != nil {
 		return nil, err
 	}
+	// Every hook added below runs inside this one (hookLoop).
+	b.loop = newHookLoop(b.server)
+	if err := b.server.AddHook(b.loop, nil); err != nil {
+		return nil, fmt.Errorf("add hook loop: %w", err)
+	}
 	// Our hooks' OnPacketRead and OnPacketEncode, in the order they are
 	// added below, run inside this one.
 	b.packets = new(packetHooks)
@@ -227,9 +233,9 @@ func New(cfg *conf.Config, log *slog.Logger, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("add limits hook: %w", err)
 	}
 	if b.mounted() {
-		if err := b.addHook(b.packets.add(&mountHook{b: b}), nil); err != nil {
-			return nil, fmt.Errorf("add mount point hook: %w", err)
-		}
+		// packetHooks runs all it does: given to mochi, it would only be
+		// asked about every event of every packet.
+		b.packets.add(&mountHook{b: b})
 	}
 	// Before the auth hook, so that the companion filters it adds to a
 	// SUBSCRIBE are checked as subscriptions, not as deliveries.
@@ -401,9 +407,10 @@ func (b *Broker) AddHook(h mqtt.Hook, config any) error {
 	return nil
 }
 
-// addHook adds h to mochi and notes it in b.hooks.
+// addHook adds h to the broker's hook loop, which mochi holds as one
+// hook, and notes it in b.hooks.
 func (b *Broker) addHook(h mqtt.Hook, config any) error {
-	if err := b.server.AddHook(h, config); err != nil {
+	if err := b.loop.add(h, config); err != nil {
 		return err
 	}
 	b.hooks = append(b.hooks, h)

@@ -116,43 +116,57 @@ func (p *packetHooks) add(h mqtt.Hook) mqtt.Hook {
 // hook's result.
 func (p *packetHooks) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	pkx := pk
+	if err := p.readPacket(cl, &pkx); err != nil {
+		return pk, err
+	}
+	return pkx, nil
+}
+
+// readPacket is OnPacketRead on pk itself (hookLoop calls it): after a refusal,
+// which it returns, pk is what the hooks before it made of it.
+func (p *packetHooks) readPacket(cl *mqtt.Client, pk *packets.Packet) error {
 	for i := range p.read {
 		t := &p.read[i]
-		if t.types&(1<<(pkx.FixedHeader.Type&15)) == 0 {
+		if t.types&(1<<(pk.FixedHeader.Type&15)) == 0 {
 			continue
 		}
 		if t.reader != nil {
-			if err := readInPlace(t.reader, cl, &pkx); err != nil {
-				return pk, err
+			if err := readInPlace(t.reader, cl, pk); err != nil {
+				return err
 			}
 			continue
 		}
-		npk, err := t.h.OnPacketRead(cl, pkx)
+		npk, err := t.h.OnPacketRead(cl, *pk)
 		if err != nil {
 			if errors.Is(err, packets.ErrRejectPacket) {
-				return pk, err
+				return err
 			}
 			continue
 		}
-		pkx = npk
+		*pk = npk
 	}
-	return pkx, nil
+	return nil
 }
 
 // OnPacketEncode is mochi's loop over the hooks that provide
 // OnPacketEncode.
 func (p *packetHooks) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	p.encodePacket(cl, &pk)
+	return pk
+}
+
+// encodePacket is OnPacketEncode on pk itself (hookLoop calls it).
+func (p *packetHooks) encodePacket(cl *mqtt.Client, pk *packets.Packet) {
 	for i := range p.enc {
 		t := &p.enc[i]
 		switch {
 		case t.types&(1<<(pk.FixedHeader.Type&15)) == 0:
 		case t.encoder != nil:
-			encodeInPlace(t.encoder, cl, &pk)
+			encodeInPlace(t.encoder, cl, pk)
 		default:
-			pk = t.h.OnPacketEncode(cl, pk)
+			*pk = t.h.OnPacketEncode(cl, *pk)
 		}
 	}
-	return pk
 }
 
 // readInPlace runs h's OnPacketReadInPlace on pk. Our hooks are called by

@@ -42,12 +42,18 @@ func (p *publishHooks) add(h mqtt.Hook) mqtt.Hook {
 }
 
 func (p *publishHooks) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	return pk, p.judge(cl, &pk)
+}
+
+// judge is OnPublish on pk itself (hookLoop calls it): the first judge's
+// error, or nil.
+func (p *publishHooks) judge(cl *mqtt.Client, pk *packets.Packet) error {
 	for _, j := range p.judges {
-		if err := judgePublish(j, cl, &pk); err != nil {
-			return pk, err
+		if err := judgePublish(j, cl, pk); err != nil {
+			return err
 		}
 	}
-	return pk, nil
+	return nil
 }
 
 // judgePublish runs j's judgePublish on pk. Our hooks are called by their

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqtls/broker/store"
 	"mqtls/conf"
 	"mqtls/internal/hookset"
 )
@@ -276,7 +277,11 @@ func (h *queueHook) release(id string, pid uint16, created int64) {
 // has parked meanwhile, or that wait for a client that is offline. One that
 // is neither (another goroutine's publish may be between its two steps)
 // waits for the next publish, for a second at most.
-func (h *queueHook) OnPublished(*mqtt.Client, packets.Packet) {
+func (h *queueHook) OnPublished(*mqtt.Client, packets.Packet) { h.published() }
+
+// published is OnPublished, which uses neither the client nor the packet:
+// hookLoop calls it without a copy of the packet.
+func (h *queueHook) published() {
 	if h.pending.Load() == 0 {
 		return
 	}
@@ -340,6 +345,11 @@ func (q quotaLines) WithGroup(g string) slog.Handler { return quotaLines{q.Handl
 // OnPacketReadInPlace stops counting a message when its acknowledgement arrives,
 // before mochi frees its packet id for the next one.
 func (h *queueHook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
+	if h.b.storeHook != nil && h.b.storeHook.Stale(cl, *pk) {
+		// An answer to an earlier message under the id: it frees no place.
+		*pk = store.Ignored(*pk)
+		return nil
+	}
 	switch t := pk.FixedHeader.Type; {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		h.release(cl.ID, pk.PacketID, 0)

@@ -155,6 +155,11 @@ func Open(dir string, password []byte) (*CA, error) {
 		return nil, err
 	}
 	c.removeTemps()
+	// A revoke cut after crl.pem and before its index line is completed
+	// here, so that the next run starts from files that agree.
+	if _, err := c.recordCRL(); err != nil {
+		return nil, fmt.Errorf("complete an interrupted revoke: %w", err)
+	}
 	return c, nil
 }
 

@@ -35,6 +35,9 @@ func (c *CA) Claim(serial string) (e Entry, uses int, ok bool, err error) {
 	if !ok || e.Kind != certs.Claim {
 		return Entry{}, 0, false, nil
 	}
+	es := []Entry{e}
+	c.settle(es)
+	e = es[0]
 	c.idx.mu.Lock()
 	uses = c.idx.uses[e.Serial]
 	c.idx.mu.Unlock()

@@ -49,7 +49,10 @@
 //
 // index.jsonl is append-only JSON lines. The first line is a header naming the
 // format; then each line is one event: "issue" (name, kind, serial, CN,
-// validity) or "revoke" (serial, reason, time). Every line carries "sum", the
+// validity), "revoke" (serial, reason, time), "supersede" (serial, the end
+// of its renewal grace) or "undo" (serial: an enrollment undone because its
+// dynsec client could not be saved; it follows the certificate's revoke
+// line and gives back the use of its claim, see [CA.Undo]). Every line carries "sum", the
 // first 16 hex digits of the SHA-256 of the line's JSON without it, so a
 // changed or damaged line is detected. The state (which name is current, what
 // is revoked) is the replay of the lines; nothing is ever rewritten, so

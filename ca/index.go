@@ -31,6 +31,10 @@ const (
 	// until its grace ends ("until"); the next writer that signs CRLs
 	// after that revokes it.
 	opSupersede = "supersede"
+	// opUndo marks an enrollment undone (its dynsec client could not be
+	// saved): the certificate, revoked by the line before it in the same
+	// append, gives its claim's use back.
+	opUndo = "undo"
 )
 
 // record is one line of index.jsonl.
@@ -132,6 +136,9 @@ type Entry struct {
 	// period: it stays valid (not in crl.pem) until then, so the device
 	// that still holds it stays online until it gets the new one.
 	GraceUntil time.Time `json:"grace_until,omitzero"`
+	// Undone: the enrollment that issued it was undone (revoked because its
+	// dynsec client could not be saved); it takes no use of its claim.
+	Undone bool `json:"undone,omitempty"`
 }
 
 // Pending reports whether the certificate was replaced by a renewal and
@@ -194,6 +201,7 @@ type index struct {
 	latest   map[string]*Entry // name → its newest issue
 	reserved map[string]bool   // names being issued by this process
 	uses     map[string]int    // claim serial → ids enrolled with it
+	counted  map[string]bool   // serials whose issue took a use of their claim
 	offset   int64             // bytes replayed; always just after a newline
 	lines    int
 	lastLine []byte      // the line that ends at offset, to spot a changed file
@@ -211,6 +219,7 @@ func openIndex(dir string) (*index, error) {
 		latest:   map[string]*Entry{},
 		reserved: map[string]bool{},
 		uses:     map[string]int{},
+		counted:  map[string]bool{},
 	}
 	f, err := os.Open(x.path)
 	if err != nil {
@@ -296,7 +305,7 @@ func (x *index) reload(f *os.File) (int64, error) {
 		return 0, fmt.Errorf("read index: %w", err)
 	}
 	x.file = st
-	x.entries, x.bySerial, x.latest, x.uses = nil, map[string]*Entry{}, map[string]*Entry{}, map[string]int{}
+	x.entries, x.bySerial, x.latest, x.uses, x.counted = nil, map[string]*Entry{}, map[string]*Entry{}, map[string]int{}, map[string]bool{}
 	x.offset, x.lines, x.lastLine = 0, 0, nil
 	torn, err := x.catchUp(f)
 	if err != nil {
@@ -348,9 +357,11 @@ func (x *index) apply(line []byte) error {
 		x.bySerial[r.Serial] = e
 		// A claim's uses are the ids it enrolled: an id issued again
 		// with the same claim (an enrollment cut short and completed by
-		// the device's retry) is the same device.
-		if r.EnrolledBy != "" && (old == nil || old.EnrolledBy != r.EnrolledBy) {
+		// the device's retry) is the same device, unless the enrollment
+		// before was undone (it gave its use back).
+		if r.EnrolledBy != "" && (old == nil || old.EnrolledBy != r.EnrolledBy || old.Undone) {
 			x.uses[r.EnrolledBy]++
+			x.counted[r.Serial] = true
 		}
 		x.latest[r.Name] = e
 	case opRevoke:
@@ -359,6 +370,21 @@ func (x *index) apply(line []byte) error {
 			return fmt.Errorf("revocation of unknown serial %s", r.Serial)
 		}
 		e.Revoked, e.RevokedAt, e.Reason, e.Current = true, r.Time, r.Reason, false
+	case opUndo:
+		e := x.bySerial[r.Serial]
+		switch {
+		case e == nil:
+			return fmt.Errorf("undo of unknown serial %s", r.Serial)
+		case !e.Revoked:
+			return fmt.Errorf("undo of serial %s, which is not revoked", r.Serial)
+		case e.Undone:
+			return nil
+		}
+		e.Undone = true
+		if x.counted[r.Serial] {
+			x.uses[e.EnrolledBy]--
+			delete(x.counted, r.Serial)
+		}
 	case opSupersede:
 		e := x.bySerial[r.Serial]
 		if e == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +30,13 @@ func tempCA(tb testing.TB) *CA {
 
 // waitsForFilesInFlight runs op in a goroutine while another goroutine of
 // this process holds the issued files in flight, fails the test if op
-// answers before they are written, then ends the write and returns op's
-// error.
+// answers before it waits for them (the CA says when a call blocks on
+// them), then ends the write and returns op's error.
 func waitsForFilesInFlight(t *testing.T, c *CA, op func() error) error {
 	t.Helper()
+	waiting := make(chan struct{})
+	var once sync.Once
+	c.files.waiting = func() { once.Do(func() { close(waiting) }) }
 	end, err := c.beginFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +47,19 @@ func waitsForFilesInFlight(t *testing.T, c *CA, op func() error) error {
 	case err := <-done:
 		end()
 		t.Fatalf("the re-run answered while this process's files were in flight: %v, want it to wait for them", err)
-	case <-time.After(100 * time.Millisecond): // it waits (a wrong answer comes at once)
+	case <-waiting:
+	case <-time.After(time.Minute):
+		end()
+		t.Fatalf("the re-run neither answered nor waited for the files in flight within a minute")
 	}
 	end()
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatalf("the re-run did not answer within a minute of the files being written")
+	}
+	return nil
 }
 
 // TestUnfinishedWaitsForThisProcessesFiles: a renewal re-run (from the

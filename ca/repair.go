@@ -6,6 +6,13 @@ package ca
 // line of the index, in that order. So at every instant a certificate is
 // either valid in both or listed in crl.pem: a broker never admits a
 // certificate that the index calls revoked. The revoke line is the commit.
+// (Writing the index first, as an intent, would leave a window in which the
+// index calls a certificate revoked that every broker admits.) A revoke cut
+// between the two leaves the index calling valid what crl.pem lists: the
+// index's readers (List, Lookup, IsRevoked, Claim, Current) take crl.pem's
+// word for it, so nothing shows that certificate valid or hands it out
+// again, and the next Open (a command or broker holding the keys) or
+// writer appends the missing line.
 //
 // A renewal is three: the new certificate's issue line, crl.pem listing the
 // old certificate, the old certificate's revoke line. A renewal with a grace
@@ -155,6 +162,85 @@ type crlCache struct {
 	mu  sync.Mutex
 	st  os.FileInfo
 	crl *x509.RevocationList
+	// listed are the serials of listedOf, the last CRL listedByCRL read.
+	listed   map[string]x509.RevocationListEntry
+	listedOf *x509.RevocationList
+}
+
+// listedByCRL returns the entries of crl.pem's current CRL by serial, or
+// nil when crl.pem cannot be read as this CA's (CheckCRL reports that).
+func (c *CA) listedByCRL() map[string]x509.RevocationListEntry {
+	cur, err := c.currentCRL()
+	if err != nil {
+		return nil
+	}
+	c.crlc.mu.Lock()
+	defer c.crlc.mu.Unlock()
+	if c.crlc.listedOf != cur {
+		m := make(map[string]x509.RevocationListEntry, len(cur.RevokedCertificateEntries))
+		for _, e := range cur.RevokedCertificateEntries {
+			m[serialKey(e.SerialNumber)] = e
+		}
+		c.crlc.listed, c.crlc.listedOf = m, cur
+	}
+	return c.crlc.listed
+}
+
+// settle marks revoked, in entries read from the index, the certificates
+// crl.pem lists that the index does not record as revoked: a revoke cut
+// after it replaced crl.pem and before its index line. Every broker refuses
+// them already, so every reader of the index says so too (cert list, a
+// claim check, an enrollment's retry, IsRevoked); the next [Open] or writer
+// that signs CRLs appends the missing line. Not current any more, they
+// leave a name without a current certificate, as a completed revoke does.
+func (c *CA) settle(es []Entry) {
+	var listed map[string]x509.RevocationListEntry
+	for i := range es {
+		if es[i].Revoked {
+			continue
+		}
+		if listed == nil {
+			if listed = c.listedByCRL(); listed == nil {
+				return
+			}
+		}
+		if l, ok := listed[es[i].Serial]; ok {
+			es[i].Revoked, es[i].Current = true, false
+			es[i].RevokedAt, es[i].Reason = l.RevocationTime, Reason(l.ReasonCode).String()
+		}
+	}
+}
+
+// recordCRL appends the revoke lines of the revocations crl.pem lists and
+// the index lacks (see settle); Open runs it, so that a revoke cut short is
+// complete in both files on the next run of a command or broker that holds
+// the keys. It takes the lock only when there is such a line to write.
+func (c *CA) recordCRL() (Repair, error) {
+	if len(c.drift(time.Now()).Uncommitted) == 0 {
+		return Repair{}, nil
+	}
+	var r Repair
+	err := c.idx.withLock(func(f *os.File) error {
+		r = Repair{Uncommitted: c.drift(time.Now()).Uncommitted}
+		return c.recordUncommitted(f, r)
+	})
+	return r, err
+}
+
+// recordUncommitted appends the revoke lines of r.Uncommitted, with the
+// time and reason crl.pem gives them. Callers hold the index lock.
+func (c *CA) recordUncommitted(f *os.File, r Repair) error {
+	if len(r.Uncommitted) == 0 {
+		return nil
+	}
+	recs := make([]record, len(r.Uncommitted))
+	for i, e := range r.Uncommitted {
+		recs[i] = record{Op: opRevoke, Serial: e.Serial, Reason: e.Reason, Time: e.RevokedAt.UTC()}
+	}
+	if err := c.idx.appendLines(f, recs); err != nil {
+		return fmt.Errorf("record the revocations crl.pem lists: %w", err)
+	}
+	return nil
 }
 
 // currentCRL returns the issuing CA's newest CRL in crl.pem, checking that
@@ -281,15 +367,9 @@ func (x *index) unrecorded(crl *x509.RevocationList, pending []record) []x509.Re
 // lock (f is the index open for appending).
 func (c *CA) repairLocked(f *os.File, rootKey crypto.Signer, now time.Time, force bool) (Repair, error) {
 	r := c.drift(now)
-	if len(r.Uncommitted) > 0 {
-		// crl.pem lists them already: only the index lags.
-		recs := make([]record, len(r.Uncommitted))
-		for i, e := range r.Uncommitted {
-			recs[i] = record{Op: opRevoke, Serial: e.Serial, Reason: e.Reason, Time: e.RevokedAt.UTC()}
-		}
-		if err := c.idx.appendLines(f, recs); err != nil {
-			return r, fmt.Errorf("record the revocations crl.pem lists: %w", err)
-		}
+	// crl.pem lists the uncommitted already: only the index lags.
+	if err := c.recordUncommitted(f, r); err != nil {
+		return r, err
 	}
 	var recs []record
 	for _, e := range append(append([]Entry(nil), r.Superseded...), r.GraceEnded...) {
@@ -304,10 +384,17 @@ func (c *CA) repairLocked(f *os.File, rootKey crypto.Signer, now time.Time, forc
 }
 
 // revokeLocked revokes by recs in the safe order: crl.pem listing them
-// first, then their index lines. With no recs it writes crl.pem again.
+// first, then their index lines (in one append with the undo lines among
+// recs, which crl.pem does not list). With no recs it writes crl.pem again.
 // Callers hold the index lock.
 func (c *CA) revokeLocked(f *os.File, rootKey crypto.Signer, now time.Time, recs []record) error {
-	if err := c.writeCRL(rootKey, now, recs); err != nil {
+	var revokes []record
+	for _, r := range recs {
+		if r.Op == opRevoke {
+			revokes = append(revokes, r)
+		}
+	}
+	if err := c.writeCRL(rootKey, now, revokes); err != nil {
 		return fmt.Errorf("write the CRL: %w", err)
 	}
 	if err := c.idx.appendLines(f, recs); err != nil {

@@ -93,6 +93,20 @@ type Revocation struct {
 // so running it again after a crash finishes the work; a certificate
 // already revoked is not an error.
 func (c *CA) Revoke(nameOrSerial string, reason Reason) (Revocation, error) {
+	return c.revoke(nameOrSerial, reason, false)
+}
+
+// Undo revokes the certificate of an enrollment that was undone (its
+// dynsec client could not be saved) as cessationOfOperation and gives the
+// use it took of its claim back: its undo line goes in one append with its
+// revoke line, after crl.pem, so a cut before that leaves the certificate
+// revoked (see repair.go) and the use taken (a claim is never overdrawn).
+// Run again, it records the undo of a certificate already revoked.
+func (c *CA) Undo(serial string) (Revocation, error) {
+	return c.revoke(serial, CessationOfOperation, true)
+}
+
+func (c *CA) revoke(nameOrSerial string, reason Reason, undo bool) (Revocation, error) {
 	if !c.CanSign() {
 		return Revocation{}, ErrLocked
 	}
@@ -118,9 +132,18 @@ func (c *CA) Revoke(nameOrSerial string, reason Reason) (Revocation, error) {
 		if e.Revoked {
 			out.Entry, out.Already = e, true
 			out.Completed = has(rep.Uncommitted, e.Serial) || has(rep.Unlisted, e.Serial) || has(rep.Superseded, e.Serial)
+			if undo && !e.Undone {
+				if err := c.idx.appendLines(f, []record{{Op: opUndo, Serial: e.Serial, Time: now.UTC()}}); err != nil {
+					return fmt.Errorf("undo the enrollment of %s: %w", e.Name, err)
+				}
+				out.Entry, _ = c.idx.findSerial(e.Serial)
+			}
 			return nil
 		}
 		recs := []record{{Op: opRevoke, Serial: e.Serial, Reason: reason.String(), Time: now.UTC()}}
+		if undo {
+			recs = append(recs, record{Op: opUndo, Serial: e.Serial, Time: now.UTC()})
+		}
 		if e.Current {
 			// The certificates its renewal left in their grace go with the
 			// current one: a lost device must not stay online on the
@@ -159,12 +182,25 @@ func (c *CA) GenerateCRL() (Repair, error) {
 }
 
 // List returns every certificate of the index, oldest first, after reading
-// what other processes appended.
+// what other processes appended; one crl.pem lists is revoked (see settle).
 func (c *CA) List() ([]Entry, error) {
 	if err := c.idx.refresh(); err != nil {
 		return nil, err
 	}
-	return c.idx.snapshot(), nil
+	es := c.idx.snapshot()
+	c.settle(es)
+	return es, nil
+}
+
+// findSettled is find with what crl.pem lists (see settle).
+func (c *CA) findSettled(nameOrSerial string) (Entry, bool) {
+	e, ok := c.idx.find(nameOrSerial)
+	if ok {
+		es := []Entry{e}
+		c.settle(es)
+		e = es[0]
+	}
+	return e, ok
 }
 
 // Lookup finds the newest certificate of a name, or a certificate by serial.
@@ -172,16 +208,21 @@ func (c *CA) Lookup(nameOrSerial string) (Entry, bool, error) {
 	if err := c.idx.refresh(); err != nil {
 		return Entry{}, false, err
 	}
-	e, ok := c.idx.find(nameOrSerial)
+	e, ok := c.findSettled(nameOrSerial)
 	return e, ok, nil
 }
 
 // IsRevoked reports whether the certificate with this serial (hex) is
-// revoked according to the index.
+// revoked according to the index or crl.pem (see settle).
 func (c *CA) IsRevoked(serial string) (bool, error) {
 	if err := c.idx.refresh(); err != nil {
 		return false, err
 	}
 	e, ok := c.idx.findSerial(serial)
+	if ok {
+		es := []Entry{e}
+		c.settle(es)
+		e = es[0]
+	}
 	return ok && e.Revoked, nil
 }

@@ -37,11 +37,16 @@ var rootFiles = []string{RootCertFile, RootKeyFile, CACertFile, CAKeyFile, Chain
 // and whileNoFilesInFlight holds it for writing, so that it waits for this
 // process's writers (whose end it can count on) instead of seeing its own
 // process's shared hold and giving up.
+//
+// waiting, when set (by tests, before the CA is shared), is called when
+// whileNoFilesInFlight finds this process's files in flight and is about
+// to wait for them.
 type filesLock struct {
 	inFlight sync.RWMutex
 	mu       sync.Mutex
 	n        int
 	f        *os.File
+	waiting  func()
 }
 
 // beginFiles marks issued files in flight until end is called. A goroutine
@@ -98,7 +103,12 @@ func openIssuedLock(path string) (*os.File, error) {
 // the goroutines of this process that write issued files (and holds off
 // new ones while fn runs), but not for other processes.
 func (c *CA) whileNoFilesInFlight(fn func()) bool {
-	c.files.inFlight.Lock()
+	if !c.files.inFlight.TryLock() {
+		if c.files.waiting != nil {
+			c.files.waiting()
+		}
+		c.files.inFlight.Lock()
+	}
 	defer c.files.inFlight.Unlock()
 	f, err := openIssuedLock(c.Path(IssuedLockFile))
 	if err != nil {

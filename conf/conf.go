@@ -102,6 +102,11 @@ type Config struct {
 	SysInterval int
 	// MaxTopicAlias is the highest topic alias a v5 client may use (0: none).
 	MaxTopicAlias int
+	// MemorySoftLimit is the Go runtime's soft memory limit in bytes
+	// (memory_soft_limit): the collector works harder as the process
+	// nears it, instead of letting the heap grow to twice the live heap.
+	// -1 means not set (the broker's default), 0 no limit.
+	MemorySoftLimit int64
 
 	// LogTypes as given by log_type lines (empty means the default set).
 	LogTypes []string
@@ -260,6 +265,7 @@ func New() *Config {
 		MaxQueuedMessages:   -1,
 		DynsecCacheBytes:    -1,
 		MaxRetainedBytes:    -1,
+		MemorySoftLimit:     -1,
 		RetainAvailable:     true,
 		MaxTopicAlias:       10,
 		ConnectionMessages:  true,

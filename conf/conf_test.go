@@ -88,6 +88,7 @@ max_topic_length 1024
 max_subscriptions 50
 dynsec_cache_bytes 1048576
 max_retained_bytes 2097152
+memory_soft_limit 1GiB
 log_type error
 log_type subscribe
 log_dest stderr
@@ -129,7 +130,7 @@ plugin_opt_config_file dynsec.json
 		File: "all.conf", PerListenerSettings: true, Persistence: true, PersistenceLocation: "/var/lib/mqtls",
 		MaxPacketSize: 65536, MaxKeepalive: 120, MaxInflightMessages: 10, MaxQueuedMessages: 500, MaxQueuedBytes: 65536,
 		MaxTopicAlias: 4, MaxTopicLength: 1024, MaxSubscriptions: 50, DynsecCacheBytes: 1 << 20, MaxRetainedBytes: 2 << 20,
-		ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
+		MemorySoftLimit: 1 << 30, ConnectionMessages: true, LogTimestamp: true, SysInterval: 10,
 		Inspector: "127.0.0.1:8088", InspectorMaxTopics: 5000, InspectorMaxBytes: 2 << 20, InspectorPayloadBytes: 256, InspectorHistory: 20,
 		TopicScheme: "topics.yaml", TopicSchemeMode: "enforce", MetricsPublic: true,
 	}
@@ -167,7 +168,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.RetainAvailable || c.MaxInflightMessages != -1 || c.MaxQueuedMessages != -1 || c.MaxPacketSize != 0 || len(c.Listeners) != 0 {
+	if !c.RetainAvailable || c.MaxInflightMessages != -1 || c.MaxQueuedMessages != -1 || c.MaxPacketSize != 0 || len(c.Listeners) != 0 || c.MemorySoftLimit != -1 {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -215,6 +216,9 @@ func TestErrors(t *testing.T) {
 		"inflight":            {"max_inflight_messages x", `x.conf:1: max_inflight_messages: want a number from 0 to 65535`},
 		"queued":              {"max_queued_messages -2", `x.conf:1: max_queued_messages: want a number from 0 to`},
 		"retained bytes":      {"max_retained_bytes lots", `x.conf:1: max_retained_bytes: want a number from 0 to`},
+		"memory no unit":      {"memory_soft_limit 512", `x.conf:1: memory_soft_limit: want a size of at least 16MiB such as 512MiB or 2GiB (suffixes B, KiB, MiB, GiB, TiB, as in GOMEMLIMIT), or 0 for no limit, got "512"`},
+		"memory unit":         {"memory_soft_limit 1.5G", `x.conf:1: memory_soft_limit: want a size of at least 16MiB such as 512MiB`},
+		"memory_limit":        {"memory_limit 1000000", `x.conf:1: memory_limit: mosquitto option not supported by mqtls: mqtls has no hard limit that refuses allocations: set memory_soft_limit`},
 		"retained persist":    {"retained_persistence yes", `x.conf:1: retained_persistence: want true or false, got "yes"`},
 		"connections":         {"listener 1\nmax_connections lots", `x.conf:2: max_connections: want -1 (no limit) or a positive number, got "lots"`},
 		"log type":            {"log_type verbose", `x.conf:1: log_type: unknown log type "verbose"`},
@@ -246,6 +250,26 @@ func TestErrors(t *testing.T) {
 				t.Fatalf("error %T is not a *conf.Error naming the file", err)
 			}
 		})
+	}
+}
+
+// TestMemorySoftLimit: GOMEMLIMIT's sizes are read as the runtime reads
+// them; 0 is no limit; what is too small to be meant, negative, too large
+// or in another unit is refused.
+func TestMemorySoftLimit(t *testing.T) {
+	for v, want := range map[string]int64{
+		"0": 0, "16MiB": 16 << 20, "16777216": 16 << 20, "16777216B": 16 << 20, "20000KiB": 20000 << 10,
+		"512MiB": 512 << 20, "2GiB": 2 << 30, "1TiB": 1 << 40, "1024TiB": 1 << 50,
+	} {
+		c, err := Parse("x.conf", []byte("memory_soft_limit "+v))
+		if err != nil || c.MemorySoftLimit != want {
+			t.Errorf("memory_soft_limit %s = %d, %v; want %d", v, c.MemorySoftLimit, err, want)
+		}
+	}
+	for _, v := range []string{"", "none", "-1", "-1GiB", "15MiB", "16777215", "1025TiB", "99999999999999999999", "1 GiB", "1gib", "1G", "1.5GiB", "0x10MiB", "GiB", "1KB"} {
+		if c, err := Parse("x.conf", []byte("memory_soft_limit "+v)); err == nil {
+			t.Errorf("memory_soft_limit %q accepted as %d", v, c.MemorySoftLimit)
+		}
 	}
 }
 

@@ -265,6 +265,14 @@ var globalOptions = map[string]func(c *Config, v string) error{
 		c.DynsecCacheBytes = int64(n)
 		return nil
 	},
+	"memory_soft_limit": func(c *Config, v string) error {
+		n, err := parseMemoryLimit(v)
+		if err != nil {
+			return err
+		}
+		c.MemorySoftLimit = n
+		return nil
+	},
 	"inspector_payload_bytes": func(c *Config, v string) error { return setInt(&c.InspectorPayloadBytes, v, 0, 1<<31-1) },
 	"inspector_history":       func(c *Config, v string) error { return setInt(&c.InspectorHistory, v, 1, 1<<31-1) },
 	"metrics":                 func(c *Config, v string) error { return setBool(&c.Metrics, v) },
@@ -384,6 +392,36 @@ func setInt(dst *int, v string, lo, hi int) error {
 	return nil
 }
 
+// minMemoryLimit is the smallest memory_soft_limit: an idle broker holds
+// about 30 MiB, so a smaller number is a unit left out ("512" meant as
+// 512 MiB), which would keep the collector running without pause.
+const minMemoryLimit = 16 << 20
+
+// parseMemoryLimit reads memory_soft_limit: 0 (no limit), or a number of
+// bytes with GOMEMLIMIT's suffixes (B, KiB, MiB, GiB, TiB), so that one
+// value can be moved between the two.
+func parseMemoryLimit(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}, {"B", 0}}
+	num, shift := v, uint(0)
+	for _, u := range units {
+		if s, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, shift = s, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	switch {
+	case err == nil && n == 0:
+		return 0, nil
+	case err == nil && n > 0 && n <= (1<<50)>>shift && n<<shift >= minMemoryLimit:
+		return n << shift, nil
+	}
+	return 0, fmt.Errorf("want a size of at least 16MiB such as 512MiB or 2GiB (suffixes B, KiB, MiB, GiB, TiB, as in GOMEMLIMIT), or 0 for no limit, got %q", v)
+}
+
 // parseExpiration reads persistent_client_expiration: a number followed by
 // h, d, w, m or y (hours, days, weeks, months of 30 days, years of 365).
 func parseExpiration(v string) (int64, error) {
@@ -472,7 +510,7 @@ var refusedOptions = map[string]string{
 	"clientid_prefixes":        "restrict client ids with dynamic security (a client's clientid) or ACLs with %c",
 	"http_dir":                 "mqtls serves no files over websockets: put a web server beside it",
 	"max_inflight_bytes":       "limit messages with max_inflight_messages instead",
-	"memory_limit":             "bound memory with max_connections, max_queued_messages, max_queued_bytes and message_size_limit",
+	"memory_limit":             "mqtls has no hard limit that refuses allocations: set memory_soft_limit (the collector's target, such as 1GiB) and bound what clients hold with max_connections, max_queued_messages, max_queued_bytes and message_size_limit",
 	"max_qos":                  "grant QoS per topic with ACLs; mqtls serves QoS 0, 1 and 2 on every listener",
 	"psk_file":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",
 	"psk_hint":                 "pre-shared keys are not supported: use client certificates (mqtls cert client)",

@@ -40,9 +40,15 @@
 // folder's sync and one save of the dynsec file for all of them, so the
 // syncs per enrollment fall as the requests in flight grow. When the
 // dynsec file cannot be saved, the batch is undone: its clients are taken
-// out of the broker's memory again and its certificates revoked, and each
-// device, answered "internal", enrolls with its retry (the claim counts
-// the id once).
+// out of the broker's memory again and its certificates revoked with the
+// uses of their claims given back (ca.Undo), and each device, answered
+// "internal", enrolls with its retry (the claim counts the id once). When
+// the save failed after its rename and the cleanup's save failed too, the
+// file keeps those clients, with revoked certificates: the next start
+// removes them, and a retry of such an id takes its client over. An
+// enrollment cut by a crash after its index line keeps its use: its
+// certificate is current, and the device's retry with the same key is
+// answered with it and takes no second use.
 //
 // Every request is logged on one line (who, what, the outcome, the time it
 // took) and counted ([Service] is a prometheus.Collector).

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"mqtls/ca"
 	"mqtls/certs"
 	"mqtls/dynsec"
 	"mqtls/enroll"
@@ -120,5 +121,86 @@ func TestFailedDynsecSaveOnRetry(t *testing.T) {
 	}
 	if _, err := onDisk.Client("DEV"); err != nil {
 		t.Errorf("DEV has no dynsec client in the file after the retry: %v", err)
+	}
+}
+
+// TestFailedDynsecSaveGivesTheClaimUseBack: an enrollment undone because
+// the dynsec file could not be saved takes no use of its claim, in this
+// process or in the index as the next run reads it: with --max-uses 1,
+// another id enrolls once the file can be written, and a third is refused.
+func TestFailedDynsecSaveGivesTheClaimUseBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	if err := os.MkdirAll(filepath.Join(f.ds+".new", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	req := func(id string) []byte { return mustJSON(enroll.Request{ID: id, CSR: csr(t, id)}) }
+	if r := all(t, f.s, f.claim, [][]byte{req("DEV000")})[0]; r.Status != enroll.StatusError || r.Code != enroll.CodeInternal {
+		t.Fatalf("DEV000 with the dynsec file unwritable: %s/%s (%s), want an internal error", r.Status, r.Code, r.Error)
+	}
+	if err := os.RemoveAll(f.ds + ".new"); err != nil {
+		t.Fatal(err)
+	}
+	next, err := ca.Open(f.ca.Dir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, uses, _, err := next.Claim(certs.SerialHex(f.claim)); uses != 0 || err != nil {
+		t.Errorf("after the undone enrollment the index counts %d uses of the claim (%v), want 0", uses, err)
+	}
+	if r := all(t, f.s, f.claim, [][]byte{req("DEV001")})[0]; r.Status != enroll.StatusIssued {
+		t.Errorf("DEV001 with the claim of the undone enrollment: %s/%s (%s), want issued", r.Status, r.Code, r.Error)
+	}
+	if r := all(t, f.s, f.claim, [][]byte{req("DEV002")})[0]; r.Code != enroll.CodeClaim {
+		t.Errorf("DEV002 once DEV001 used the claim up: %s/%s (%s), want refused (claim)", r.Status, r.Code, r.Error)
+	}
+	if r := all(t, f.s, f.claim, [][]byte{req("DEV000")})[0]; r.Code != enroll.CodeClaim {
+		t.Errorf("DEV000 again once DEV001 used the claim up: %s/%s (%s), want refused (claim)", r.Status, r.Code, r.Error)
+	}
+	if _, uses, _, err := f.ca.Claim(certs.SerialHex(f.claim)); uses != 1 || err != nil {
+		t.Errorf("the claim counts %d uses (%v), want 1", uses, err)
+	}
+}
+
+// TestUndoneClientLeftInTheFileIsRemoved: a batch whose dynsec save failed
+// after its rename, and whose cleanup save failed too, leaves the file
+// with the clients of certificates the CA revoked and undid (the state is
+// made by enrolling, then undoing the certificate as the failed batch
+// does). The next start takes such a client out of the file, and the
+// device's retry enrolls it again instead of being refused as already
+// enrolled.
+func TestUndoneClientLeftInTheFileIsRemoved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	req := mustJSON(enroll.Request{ID: "DEV", CSR: csr(t, "DEV")})
+	if r := all(t, f.s, f.claim, [][]byte{req})[0]; r.Status != enroll.StatusIssued {
+		t.Fatalf("enroll DEV: %s/%s (%s)", r.Status, r.Code, r.Error)
+	}
+	e, _, _ := f.ca.Lookup("DEV")
+	if _, err := f.ca.Undo(e.Serial); err != nil {
+		t.Fatal(err)
+	}
+	// The next start, on the same files.
+	a, err := ca.Open(f.ca.Dir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dynsec.Load(f.ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := enroll.New(enroll.Config{CA: a, Store: st, Role: "device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := dynsec.Load(f.ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onDisk.Client("DEV"); err == nil {
+		t.Errorf("the start left DEV's dynsec client in the file, whose certificate %s is revoked", e.Serial)
+	}
+	if r := all(t, s, f.claim, [][]byte{mustJSON(enroll.Request{ID: "DEV", CSR: csr(t, "DEV")})})[0]; r.Status != enroll.StatusIssued {
+		t.Errorf("DEV's retry after the start: %s/%s (%s), want issued", r.Status, r.Code, r.Error)
 	}
 }

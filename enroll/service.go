@@ -86,7 +86,40 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.CA.DeferSync(true)
-	return &Service{cfg: cfg, uses: map[string]int{}, renewed: map[string]string{}}, nil
+	s := &Service{cfg: cfg, uses: map[string]int{}, renewed: map[string]string{}}
+	s.removeUndone()
+	return s, nil
+}
+
+// removeUndone takes out of the dynsec file the clients of enrollments the
+// CA undid (ca.Undo): a batch whose save failed after its rename, and
+// whose cleanup's save failed too, left them in the file with their
+// certificates revoked, where they would block the device's retry ("already
+// enrolled"). Only clients this service created ("enrolled with claim:")
+// whose id's newest certificate is an undone one are removed. A failure is
+// logged: the retry of such an id also takes the client for its own.
+func (s *Service) removeUndone() {
+	var cs []dynsec.NewClient
+	for _, c := range s.cfg.Store.Clients() {
+		if !strings.HasPrefix(c.TextDescription, "enrolled with "+certs.ClaimCNPrefix) {
+			continue
+		}
+		if e, ok, err := s.cfg.CA.Lookup(c.Username); err == nil && ok && e.Name == c.Username && e.Revoked && e.Undone {
+			cs = append(cs, dynsec.NewClient{Username: c.Username})
+		}
+	}
+	if len(cs) == 0 {
+		return
+	}
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Username
+	}
+	if err := deleteCreated(s.cfg.Store, cs, make([]error, len(cs))); err != nil {
+		s.cfg.Log.Error(fmt.Sprintf("enroll: remove the dynsec clients of undone enrollments (%s): %v (their certificates are revoked; the devices' retries take them over)", strings.Join(names, ", "), err))
+		return
+	}
+	s.cfg.Log.Warn(fmt.Sprintf("enroll: removed the dynsec clients of undone enrollments (%s): a failed save had left them with revoked certificates.", strings.Join(names, ", ")))
 }
 
 func hasRole(s *dynsec.Store, name string) bool {
@@ -363,6 +396,9 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	// by nobody: ca.Issue replaces it. When this claim began it, this is
 	// the device's retry, which takes no new use (a claim's uses are ids).
 	resumed := e.Current && !has && e.EnrolledBy == certs.SerialHex(leaf)
+	// A client left by an enrollment the CA undid (its cleanup could not
+	// be saved, see removeUndone) is this id's again.
+	resumed = resumed || (e.Name == req.ID && e.Revoked && e.Undone)
 	if _, err := s.cfg.Store.Client(req.ID); err == nil && !resumed {
 		return Response{}, refuse(CodeExists, "%s is already enrolled (it has a dynsec client): a device renews with its own certificate", req.ID)
 	}
@@ -373,7 +409,8 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 	// newest certificate this claim enrolled (an issue cut short, or one
 	// undone because the dynsec file could not be saved) is counted
 	// already, and enrolling it again takes no new use.
-	counted := e.Name == req.ID && e.EnrolledBy == certs.SerialHex(leaf)
+	// One undone takes no use (ca.Undo gave it back).
+	counted := e.Name == req.ID && e.EnrolledBy == certs.SerialHex(leaf) && !e.Undone
 	name, serial, err := s.claim(leaf, !counted)
 	if err != nil {
 		return Response{}, err
@@ -411,8 +448,9 @@ func (s *Service) newDevice(leaf *x509.Certificate, req Request, csr *x509.Certi
 		err = nil
 	}
 	if err != nil {
-		// Nothing may be left half done: the certificate goes.
-		if _, rerr := s.cfg.CA.Revoke(certs.SerialHex(iss.Cert), ca.CessationOfOperation); rerr != nil {
+		// Nothing may be left half done: the certificate goes, and the
+		// use of the claim it took comes back.
+		if _, rerr := s.cfg.CA.Undo(certs.SerialHex(iss.Cert)); rerr != nil {
 			err = fmt.Errorf("%v; revoking the certificate just issued failed too: %v", err, rerr)
 		}
 		if strings.Contains(err.Error(), "already exists") {

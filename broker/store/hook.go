@@ -149,7 +149,7 @@ func (h *Hook) ID() string { return "mqtls-store" }
 var hookEvents = hookset.Of(
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
-	mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnQosPublish, mqtt.OnQosDropped,
 	mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketSent,
 	mqtt.OnStarted,
 	mqtt.StoredClients, mqtt.StoredSubscriptions, mqtt.StoredInflightMessages,
@@ -749,10 +749,10 @@ func samePayload(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b))
 }
 
-// OnQosComplete does nothing: mochi calls it after the packet id is free
-// again, when a new message may already use it. OnPacketRead completes
-// the message when its acknowledgement arrives, before that.
-func (h *Hook) OnQosComplete(*mqtt.Client, packets.Packet) {}
+// OnQosComplete is not provided: mochi calls it after the packet id is
+// free again, when a new message may already use it, and its loop copies
+// the 800-byte packet into every hook that provides it. OnPacketRead
+// completes the message when its acknowledgement arrives, before that.
 
 // OnQosDropped forgets a message, except when mochi clears a session that
 // a new connection took over with its messages.
@@ -806,6 +806,12 @@ func (h *Hook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 	if !ok {
 		return nil
 	}
+	if !answers(e, *pk) {
+		// A stale answer (to an earlier message under the id): it
+		// completes nothing, and mochi must not see it either.
+		*pk = Ignored(*pk)
+		return nil
+	}
 	switch {
 	case t == packets.Puback, t == packets.Pubcomp, t == packets.Pubrec && pk.ReasonCode >= 0x80:
 		// Complete: mochi frees the packet id next.
@@ -825,6 +831,49 @@ func (h *Hook) OnPacketReadInPlace(cl *mqtt.Client, pk *packets.Packet) error {
 		}
 	}
 	return nil
+}
+
+// Stale reports whether the PUBACK, PUBREC or PUBCOMP pk of cl answers a
+// message other than the one its packet id names now: mochi starts each
+// new connection's packet ids at 1, so that an answer to a message that
+// completed already (a second answer to a duplicate, a late one after a
+// resend) can name a newer message under the same id, which mochi would
+// complete. A caller that acts on acknowledgements before this hook asks
+// first, and gives mochi Ignored(pk) instead.
+func (h *Hook) Stale(cl *mqtt.Client, pk packets.Packet) bool {
+	t := pk.FixedHeader.Type
+	if (t != packets.Puback && t != packets.Pubrec && t != packets.Pubcomp) || pk.PacketID == 0 || cl.Net.Inline {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.out[outKey{cl.ID, pk.PacketID}]
+	return ok && !answers(e, pk)
+}
+
+// answers reports whether the acknowledgement pk can be the answer to the
+// message of e (h.mu held): a PUBACK to a QoS 1 PUBLISH, a PUBREC to a
+// QoS 2 PUBLISH (or again in its PUBREL phase: mochi resends the PUBREL,
+// as Mosquitto does), a PUBCOMP to a PUBREL; and a PUBLISH only once it
+// was written to the client, on this connection or an earlier one.
+func answers(e *outEntry, pk packets.Packet) bool {
+	written := e.sent || e.on != nil
+	switch pk.FixedHeader.Type {
+	case packets.Puback:
+		return e.pk.FixedHeader.Type == packets.Publish && e.pk.FixedHeader.Qos == 1 && written
+	case packets.Pubrec:
+		return e.pk.FixedHeader.Type == packets.Pubrel ||
+			e.pk.FixedHeader.Type == packets.Publish && e.pk.FixedHeader.Qos == 2 && written
+	case packets.Pubcomp:
+		return e.pk.FixedHeader.Type == packets.Pubrel
+	}
+	return true
+}
+
+// Ignored is what mochi gets instead of a stale acknowledgement: a PUBACK
+// for packet id 0, which it ignores.
+func Ignored(pk packets.Packet) packets.Packet {
+	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, ProtocolVersion: pk.ProtocolVersion}
 }
 
 // OnPacketRead is OnPacketReadInPlace on a copy, as mochi would call it.

@@ -38,6 +38,10 @@ Signals: SIGHUP reloads CRLs, password and ACL files and server certificates
 (CRL files are also reloaded when they change); SIGUSR2 returns freed memory
 to the system and logs the memory in use; SIGINT and SIGTERM shut down cleanly.
 
+Memory: the soft limit of the Go collector is GOMEMLIMIT when set, else the
+config's memory_soft_limit, else 90% of the cgroup's memory limit; it is
+logged at start and not changed by SIGHUP.
+
 Exit codes: 0 clean shutdown, 1 failure, 2 misuse.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config-file", Aliases: []string{"c"}, Usage: "read the configuration from `FILE`"},
@@ -102,6 +106,7 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	memLimit := broker.ApplyMemoryLimit(cfg)
 	b, err := broker.New(cfg, log, opts)
 	if err != nil {
 		return err
@@ -127,6 +132,10 @@ func runBroker(ctx context.Context, cfg *conf.Config, opts broker.Options, tryIt
 		}
 		defer os.Remove(cfg.PIDFile)
 	}
+	if memLimit.Ignored != "" {
+		log.Warn(memLimit.Ignored)
+	}
+	log.Info(memLimit.String())
 	log.Info("mqtls broker " + version() + " running")
 	if tryIt != "" {
 		fmt.Fprintln(stdout, tryIt)
